@@ -1,0 +1,72 @@
+//! kbench's in-guest agent. It runs as the guest's init (PID 1): it mounts what it
+//! needs, asks the host for its job over the second serial port, reports the boot facts,
+//! runs and measures each step, streams one message per finished step, and powers the
+//! guest off. No systemd, no network, no ssh: this must work in a busybox initramfs.
+
+mod boot;
+mod channel;
+mod measure;
+
+use kbench_protocol::{AgentMessage, HostMessage, Job, StepKind, AGENT_PORT, PROTOCOL_VERSION};
+use std::io::Write;
+
+fn main() {
+    let is_init = std::process::id() == 1;
+    if is_init {
+        boot::mount_basics();
+    }
+    // A panic must still end in a message and a powered-off guest, not a hung VM.
+    let outcome = std::panic::catch_unwind(serve);
+    let message = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(error),
+        Err(_) => Some("the agent panicked".to_string()),
+    };
+    if let Some(message) = message {
+        console(&format!("fatal: {message}"));
+        if let Ok(mut port) = channel::Port::open(AGENT_PORT) {
+            let _ = port.send(&AgentMessage::Fatal { message });
+        }
+    }
+    if is_init {
+        boot::power_off();
+    }
+}
+
+fn serve() -> Result<(), String> {
+    let port_path = std::env::args().nth(1).unwrap_or_else(|| AGENT_PORT.to_string());
+    let mut port = channel::Port::open(&port_path)?;
+    port.send(&AgentMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+    })?;
+    let job = match port.receive()? {
+        HostMessage::Job(job) => job,
+    };
+    port.send(&AgentMessage::BootFacts(boot::facts()))?;
+    run_job(&mut port, &job)?;
+    port.send(&AgentMessage::Done)
+}
+
+fn run_job(port: &mut channel::Port, job: &Job) -> Result<(), String> {
+    let runner = measure::Runner::new(job);
+    for step in &job.steps {
+        console(&format!("step {} ({:?}): {}", step.id, step.kind, step.command));
+        port.send(&AgentMessage::StepStarted { id: step.id })?;
+        let result = runner.run(step);
+        let prepare_failed = step.kind == StepKind::Prepare && !result.outcome.is_success();
+        port.send(&AgentMessage::StepFinished(result))?;
+        if prepare_failed {
+            // Nothing after a failed prepare would measure what the scenario meant.
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A line on the kernel console, so that the saved console log tells what the agent did.
+pub fn console(line: &str) {
+    if let Ok(mut console) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
+        let _ = writeln!(console, "kbench-agent: {line}");
+    }
+}

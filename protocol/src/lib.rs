@@ -1,0 +1,197 @@
+//! The one definition of what the kbench host and its in-guest agent say to each other.
+//!
+//! Both sides speak newline-delimited JSON over a dedicated serial line (the guest's
+//! second 8250 port, `ttyS1`): it works with any x86 kernel that has the standard
+//! built-ins and needs no module, no network and no shared filesystem.
+//!
+//! The conversation: the agent says [`AgentMessage::Hello`], the host answers with one
+//! [`HostMessage::Job`], the agent reports [`AgentMessage::BootFacts`], then one
+//! [`AgentMessage::StepFinished`] per step as soon as it ends, then
+//! [`AgentMessage::Done`] and powers the guest off.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a message changes shape; host and agent refuse to talk across versions.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The serial device the agent talks on, inside the guest.
+pub const AGENT_PORT: &str = "/dev/ttyS1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "msg", rename_all = "snake_case")]
+pub enum HostMessage {
+    Job(Job),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "msg", rename_all = "snake_case")]
+pub enum AgentMessage {
+    Hello { protocol: u32, agent_version: String },
+    BootFacts(BootFacts),
+    StepStarted { id: u32 },
+    StepFinished(StepResult),
+    Done,
+    /// The agent cannot go on (bad job, missing device); the host records the reason.
+    Fatal { message: String },
+}
+
+/// Everything the agent is to do in one boot, in order. The host decides the order;
+/// the agent only executes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub steps: Vec<Step>,
+    /// How many bytes of each step's combined stdout/stderr to send back.
+    pub output_tail_bytes: usize,
+    /// Environment variables set for every command (besides PATH and HOME).
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: u32,
+    pub kind: StepKind,
+    /// Run, untimed, before the measured command; its failure fails the step.
+    pub clean: Option<String>,
+    /// Run by `/bin/sh -c`, measured with wait4 rusage of the whole process tree.
+    pub command: String,
+    /// Kill the command's process group after this many seconds.
+    pub timeout_s: Option<f64>,
+    /// Paths the agent checks for after the command, to prove the work happened.
+    #[serde(default)]
+    pub expect_files: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Prepare,
+    Warmup,
+    Timed,
+}
+
+/// What the guest says about itself before any step runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BootFacts {
+    pub cmdline: String,
+    pub kernel_release: String,
+    pub cpus: u32,
+    pub mem_total_kib: u64,
+    pub slab: SlabPoison,
+}
+
+/// Read from `/sys/kernel/slab/*/poison`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlabPoison {
+    pub caches: u32,
+    pub poisoned: u32,
+    /// `/sys/kernel/slab/kmalloc-64/poison`, the cache the study checks by name.
+    pub kmalloc_64: Option<bool>,
+}
+
+impl SlabPoison {
+    /// Poisoning is on when the reference cache says so, or failing that, any cache.
+    pub fn is_on(&self) -> bool {
+        self.kmalloc_64.unwrap_or(self.poisoned > 0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub id: u32,
+    pub outcome: Outcome,
+    pub measurement: Measurement,
+    /// The last bytes of the command's combined output (of `clean` when that failed).
+    pub output_tail: String,
+    /// Of `expect_files`, those that were not there after the command.
+    #[serde(default)]
+    pub missing_files: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    Exited { code: i32 },
+    Signaled { signal: i32 },
+    TimedOut { after_s: u64 },
+    CleanFailed { code: i32 },
+    SpawnFailed { error: String },
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Exited { code: 0 })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Exited { code } => format!("exit status {code}"),
+            Outcome::Signaled { signal } => format!("killed by signal {signal}"),
+            Outcome::TimedOut { after_s } => format!("timed out after {after_s} s"),
+            Outcome::CleanFailed { code } => format!("clean command failed with exit status {code}"),
+            Outcome::SpawnFailed { error } => format!("could not start: {error}"),
+        }
+    }
+}
+
+/// One command's cost, as GNU time reports it (`%e %U %S %P %c %w %M`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Wall time on the guest's monotonic clock.
+    pub elapsed_s: f64,
+    pub user_s: f64,
+    pub sys_s: f64,
+    /// ru_nivcsw: kernbench's "Context Switches", GNU time's `%c`.
+    pub involuntary_csw: u64,
+    /// ru_nvcsw: kernbench's "Sleeps", GNU time's `%w`.
+    pub voluntary_csw: u64,
+    pub max_rss_kib: u64,
+}
+
+impl Measurement {
+    /// (user + sys) / elapsed × 100, as GNU time's `%P`.
+    pub fn percent_cpu(&self) -> f64 {
+        if self.elapsed_s > 0.0 {
+            (self.user_s + self.sys_s) / self.elapsed_s * 100.0
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One message as one line of JSON (no embedded newline: serde_json escapes them).
+pub fn encode<T: Serialize>(message: &T) -> String {
+    let mut line = serde_json::to_string(message).expect("protocol messages always serialize");
+    line.push('\n');
+    line
+}
+
+pub fn decode<'a, T: Deserialize<'a>>(line: &'a str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(line.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_as_single_lines() {
+        let msg = AgentMessage::StepFinished(StepResult {
+            id: 3,
+            outcome: Outcome::Exited { code: 2 },
+            measurement: Measurement { elapsed_s: 1.5, user_s: 1.0, sys_s: 0.5, ..Default::default() },
+            output_tail: "make: *** Error 2\nline two".into(),
+            missing_files: vec![],
+        });
+        let line = encode(&msg);
+        assert_eq!(line.matches('\n').count(), 1);
+        assert_eq!(decode::<AgentMessage>(&line).unwrap(), msg);
+    }
+
+    #[test]
+    fn percent_cpu_is_user_plus_sys_over_elapsed() {
+        let m = Measurement { elapsed_s: 2.0, user_s: 3.0, sys_s: 0.5, ..Default::default() };
+        assert!((m.percent_cpu() - 175.0).abs() < 1e-9);
+        assert_eq!(Measurement::default().percent_cpu(), 0.0);
+    }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kbench and its tests need; a no-op when all are present.
+#   qemu-system-x86  the hypervisor          busybox-static  the tiny guest's userland
+#   cpio             initramfs archives      file            static-binary checks
+set -euo pipefail
+packages=(qemu-system-x86 busybox-static cpio file)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# apt-get download (used by the guest builders) needs current package lists.
+if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -q
+fi

@@ -1,0 +1,55 @@
+//! The hypervisor, behind a trait: the runner boots guests and talks to their agent
+//! without knowing which backend does it.
+
+pub mod accel;
+pub mod initrd;
+pub mod qemu;
+
+use anyhow::Result;
+use kbench_protocol::{AgentMessage, HostMessage};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use accel::Accel;
+
+/// Everything needed to boot one guest.
+#[derive(Debug, Clone)]
+pub struct GuestSpec {
+    pub name: String,
+    pub kernel: PathBuf,
+    pub initrd: Option<PathBuf>,
+    pub disk: Option<PathBuf>,
+    pub cmdline: String,
+    pub cpus: u32,
+    pub memory_mib: u64,
+    /// The static agent binary, delivered to the guest as its /init.
+    pub agent: PathBuf,
+    /// Where the guest's serial console is saved.
+    pub console_log: PathBuf,
+}
+
+pub trait Backend {
+    /// What the runs are measured under, for meta.json and the warnings.
+    fn accel(&self) -> Accel;
+    /// A line naming the hypervisor and its version ("QEMU emulator version 7.2.x").
+    fn version(&self) -> String;
+    fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>>;
+}
+
+#[derive(Debug)]
+pub enum GuestEvent {
+    Message(AgentMessage),
+    /// The channel closed: the guest powered off, crashed, or the agent died.
+    Closed,
+}
+
+/// A running guest. Dropping it kills it: no guest outlives its handle.
+pub trait Guest {
+    fn send(&mut self, message: &HostMessage) -> Result<()>;
+    /// The next event, or `None` when nothing came within `timeout`.
+    fn next_event(&mut self, timeout: Duration) -> Result<Option<GuestEvent>>;
+    /// The last bytes of the guest's console, to explain a failure.
+    fn console_tail(&self, max_bytes: usize) -> String;
+    /// Waits up to `timeout` for the guest to power itself off, then kills it.
+    fn shut_down(&mut self, timeout: Duration);
+}

@@ -1,0 +1,46 @@
+//! The command line: `bench run`, `bench report`, `bench compare`, `bench check`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    everything ran and every run succeeded
+  1    a run failed, a guest did not boot as asked, or (compare) a significant regression
+  2    unusable input: a bad scenario, a missing file, a host that cannot run it
+  130  interrupted by Ctrl-C (143: by SIGTERM); what was measured is kept and reported";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    version,
+    about = "kbench: what does this kernel configuration or boot option cost?",
+    long_about = "kbench boots a QEMU guest for each variant of a scenario (a kernel and a kernel \
+command line), runs a workload such as a kernel compile inside it at several -j levels, measures \
+every run from inside the guest (elapsed, user, system, percent CPU, context switches, sleeps), \
+and writes each run to runs.csv the moment it finishes.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Boot every variant of a scenario, measure its runs, and report.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The scenario file (TOML); see docs/scenario.md.
+    pub scenario: PathBuf,
+    /// Where results folders are created: RESULTS/<scenario name>/<timestamp>/.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// The static in-guest agent; found beside `bench` or in target/ by default.
+    #[arg(long, env = "KBENCH_AGENT")]
+    pub agent: Option<PathBuf>,
+}

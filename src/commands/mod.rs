@@ -1,0 +1,9 @@
+//! One module per subcommand: each wires the stages together and picks the exit code.
+
+pub mod run;
+
+pub const EXIT_OK: u8 = 0;
+/// A run failed, a guest misbehaved, or a comparison found a regression.
+pub const EXIT_FAILED: u8 = 1;
+/// The input cannot be used: nothing was measured.
+pub const EXIT_BAD_INPUT: u8 = 2;

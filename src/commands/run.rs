@@ -1,0 +1,79 @@
+//! `bench run SCENARIO`: plan → backend → study → runs.csv → summary.
+
+use super::{EXIT_FAILED, EXIT_OK};
+use crate::backend::{accel, qemu::QemuBackend, Backend};
+use crate::benchmark::{run_study, runner::Study, StudyOutcome};
+use crate::cli::RunArgs;
+use crate::export::meta::{now, Meta};
+use crate::export::results::ResultsDir;
+use crate::interrupt::{Interrupt, Interrupted};
+use crate::output::progress::Progress;
+use crate::output::summary;
+use crate::{agent_binary, scenario};
+use anyhow::Result;
+
+pub fn run(args: &RunArgs) -> Result<u8> {
+    let plan = scenario::load(&args.scenario)?;
+    let agent = agent_binary::locate(args.agent.as_deref())?;
+    let (accel, warning) = accel::choose(plan.guest.accel)?;
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    let backend = QemuBackend::new(plan.guest.qemu.as_deref(), accel)?;
+    let interrupt = Interrupt::install()?;
+    let mut results = ResultsDir::create(&args.results, &plan.name, &plan.scenario_path)?;
+    let mut meta = Meta::collect(&plan, &backend as &dyn Backend, "qemu")?;
+    results.write_meta(&meta)?;
+    eprintln!("results: {}", results.path.display());
+
+    let progress = Progress::new((plan.variants.len() * plan.levels.len() * plan.runs as usize) as u64);
+    let mut outcome = StudyOutcome::default();
+    let mut study = Study {
+        plan: &plan,
+        backend: &backend,
+        agent: &agent,
+        results: &mut results,
+        meta: &mut meta,
+        progress: &progress,
+        interrupt: &interrupt,
+    };
+    let ended = run_study(&mut study, &mut outcome);
+    progress.finish();
+
+    meta.finished_at = Some(now());
+    results.write_meta(&meta)?;
+    let baseline = &plan.variants[plan.baseline].name;
+    let kernbench = summary::kernbench_text(&outcome.records);
+    results.write_text("kernbench.txt", &kernbench)?;
+    print!("{kernbench}");
+    print!("{}", summary::change_text(&outcome.records, baseline));
+    report_problems(&outcome);
+    println!("results: {}", results.path.display());
+
+    match ended {
+        Err(error) => match error.downcast_ref::<Interrupted>() {
+            Some(Interrupted(signal)) => {
+                eprintln!("interrupted: the guest was stopped; the runs above are kept in runs.csv");
+                Ok(128u8.saturating_add(*signal as u8))
+            }
+            None => Err(error),
+        },
+        Ok(()) if outcome.problems.is_empty() && outcome.failed_runs() == 0 && outcome.missing_runs() == 0 => Ok(EXIT_OK),
+        Ok(()) => Ok(EXIT_FAILED),
+    }
+}
+
+fn report_problems(outcome: &StudyOutcome) {
+    for line in &outcome.problems {
+        eprintln!("error: {}", line.lines().next().unwrap_or(""));
+    }
+    for record in outcome.records.iter().filter(|r| !r.is_ok()) {
+        eprintln!(
+            "failed: {} {} -j {} run {}: {}",
+            record.variant, record.jobs_label, record.jobs, record.run, record.failure
+        );
+    }
+    if outcome.missing_runs() > 0 {
+        eprintln!("{} of {} planned runs are missing", outcome.missing_runs(), outcome.planned_runs);
+    }
+}

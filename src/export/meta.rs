@@ -1,0 +1,170 @@
+//! meta.json: what a result depends on besides the kernel under test (host, hypervisor,
+//! accelerator, checksums of every file booted), so two results can be told comparable.
+
+use crate::backend::Backend;
+use crate::scenario::{Plan, Workload};
+use anyhow::{Context, Result};
+use kbench_protocol::BootFacts;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+pub const META_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub schema_version: u32,
+    pub kbench_version: String,
+    pub scenario: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub host: HostFacts,
+    pub hypervisor: HypervisorFacts,
+    pub guest: GuestFacts,
+    pub workload: WorkloadFacts,
+    pub runs: u32,
+    pub warmup: u32,
+    pub levels: Vec<LevelFacts>,
+    pub baseline: String,
+    pub variants: Vec<VariantFacts>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub cpu_model: String,
+    pub cpus: usize,
+    pub memory_mib: u64,
+    pub kernel: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HypervisorFacts {
+    pub backend: String,
+    pub version: String,
+    pub accel: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GuestFacts {
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub disk: Option<FileFacts>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkloadFacts {
+    pub kind: String,
+    pub command: String,
+    pub prepare: Option<String>,
+    pub clean: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LevelFacts {
+    pub label: String,
+    pub jobs: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VariantFacts {
+    pub name: String,
+    pub cmdline: String,
+    pub kernel: FileFacts,
+    pub initrd: Option<FileFacts>,
+    /// What the guest reported about itself once booted.
+    pub boot: Option<BootFacts>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileFacts {
+    pub path: String,
+    pub sha256: String,
+}
+
+impl Meta {
+    pub fn collect(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> Result<Meta> {
+        let Workload::Command { command, prepare, clean } = &plan.workload;
+        let variants = plan
+            .variants
+            .iter()
+            .map(|v| {
+                Ok(VariantFacts {
+                    name: v.name.clone(),
+                    cmdline: v.cmdline.clone(),
+                    kernel: file_facts(&v.kernel)?,
+                    initrd: v.initrd.as_deref().map(file_facts).transpose()?,
+                    boot: None,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Meta {
+            schema_version: META_SCHEMA_VERSION,
+            kbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: plan.name.clone(),
+            started_at: now(),
+            finished_at: None,
+            host: host_facts(),
+            hypervisor: HypervisorFacts {
+                backend: backend_name.to_string(),
+                version: backend.version(),
+                accel: backend.accel().to_string(),
+            },
+            guest: GuestFacts {
+                cpus: plan.guest.cpus,
+                memory_mib: plan.guest.memory_mib,
+                disk: plan.guest.disk.as_deref().map(file_facts).transpose()?,
+            },
+            workload: WorkloadFacts {
+                kind: plan.workload.kind().to_string(),
+                command: command.clone(),
+                prepare: prepare.clone(),
+                clean: clean.clone(),
+            },
+            runs: plan.runs,
+            warmup: plan.warmup,
+            levels: plan.levels.iter().map(|l| LevelFacts { label: l.label.clone(), jobs: l.jobs }).collect(),
+            baseline: plan.variants[plan.baseline].name.clone(),
+            variants,
+        })
+    }
+
+    pub fn record_boot(&mut self, variant: &str, facts: &BootFacts) {
+        if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
+            v.boot = Some(facts.clone());
+        }
+    }
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn read_meta(path: &Path) -> Result<Meta> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a kbench meta.json", path.display()))
+}
+
+fn file_facts(path: &Path) -> Result<FileFacts> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(FileFacts { path: path.display().to_string(), sha256: format!("{:x}", hasher.finalize()) })
+}
+
+fn host_facts() -> HostFacts {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    let memory_kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    HostFacts {
+        cpu_model,
+        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        memory_mib: memory_kib / 1024,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
+    }
+}

@@ -1,0 +1,5 @@
+//! Everything written to the results folder while a study runs.
+
+pub mod meta;
+pub mod results;
+pub mod runs_csv;

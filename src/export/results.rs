@@ -1,0 +1,65 @@
+//! The results folder of one study: `<root>/<scenario>/<timestamp>/` with a copy of the
+//! scenario, meta.json, runs.csv, the consoles of every boot and each step's output.
+
+use super::meta::Meta;
+use super::runs_csv::{RunRecord, RunsWriter};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+pub struct ResultsDir {
+    pub path: PathBuf,
+    runs: RunsWriter,
+}
+
+impl ResultsDir {
+    pub fn create(root: &Path, scenario_name: &str, scenario_file: &Path) -> Result<ResultsDir> {
+        let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+        let parent = root.join(scenario_name);
+        let mut path = parent.join(&stamp);
+        let mut n = 2;
+        while path.exists() {
+            path = parent.join(format!("{stamp}-{n}"));
+            n += 1;
+        }
+        for dir in [path.clone(), path.join("console"), path.join("logs")] {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create the results folder {} (use --results DIR to put it elsewhere)", dir.display()))?;
+        }
+        std::fs::copy(scenario_file, path.join("scenario.toml"))
+            .with_context(|| format!("cannot copy {} into {}", scenario_file.display(), path.display()))?;
+        let runs = RunsWriter::open(&path.join("runs.csv"))?;
+        Ok(ResultsDir { path, runs })
+    }
+
+    pub fn console_log(&self, variant: &str, boot: u32) -> PathBuf {
+        self.path.join("console").join(format!("{variant}-boot{boot}.log"))
+    }
+
+    /// Saves a step's output tail; returns the path relative to the results folder.
+    pub fn save_output(&self, name: &str, output: &str) -> Result<String> {
+        let relative = format!("logs/{name}.log");
+        let path = self.path.join(&relative);
+        std::fs::write(&path, output).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(relative)
+    }
+
+    pub fn append_run(&mut self, record: &RunRecord) -> Result<()> {
+        self.runs.append(record)
+    }
+
+    pub fn write_meta(&self, meta: &Meta) -> Result<()> {
+        write_json(&self.path.join("meta.json"), meta)
+    }
+
+    pub fn write_text(&self, name: &str, text: &str) -> Result<()> {
+        let path = self.path.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).context("cannot encode JSON")?;
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, text + "\n").with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,162 @@
+//! `runs.csv`: one row per timed run, appended and flushed the moment the run ends, so
+//! that whatever stops `bench` later, every run measured so far is on disk.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// Bumped whenever a column changes meaning or is removed; readers check it.
+pub const RUNS_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    Failed,
+}
+
+/// One timed run of one variant at one jobs level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub variant: String,
+    /// `half`, `optimal`, `max` or the number the scenario gave.
+    pub jobs_label: String,
+    /// The `-j` value used (0 for `max`: make -j with no limit).
+    pub jobs: u32,
+    /// 1-based index among the timed runs of this variant and level.
+    pub run: u32,
+    pub status: RunStatus,
+    pub elapsed_s: f64,
+    pub user_s: f64,
+    pub sys_s: f64,
+    pub percent_cpu: f64,
+    /// Involuntary context switches (ru_nivcsw): kernbench's "Context Switches".
+    pub ctx_switches: u64,
+    /// Voluntary context switches (ru_nvcsw): kernbench's "Sleeps".
+    pub sleeps: u64,
+    pub max_rss_kib: u64,
+    pub exit_code: Option<i32>,
+    /// Why the run failed; empty when it did not.
+    pub failure: String,
+    /// As read from the guest's /proc/sys/kernel/osrelease.
+    pub kernel_release: String,
+    /// As read from the guest's /proc/cmdline.
+    pub cmdline: String,
+    /// RFC 3339, UTC, when the host received the run's start.
+    pub started_at: String,
+}
+
+impl RunRecord {
+    pub fn is_ok(&self) -> bool {
+        self.status == RunStatus::Ok
+    }
+}
+
+/// Appends rows to a runs.csv, fsyncing each one.
+pub struct RunsWriter {
+    path: PathBuf,
+    writer: csv::Writer<File>,
+}
+
+impl RunsWriter {
+    /// Creates the file with its header, or appends to an existing one (resume).
+    pub fn open(path: &Path) -> Result<RunsWriter> {
+        let exists = path.exists() && path.metadata().map(|m| m.len() > 0).unwrap_or(false);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {} for writing", path.display()))?;
+        let writer = csv::WriterBuilder::new().has_headers(!exists).from_writer(file);
+        Ok(RunsWriter { path: path.to_path_buf(), writer })
+    }
+
+    pub fn append(&mut self, record: &RunRecord) -> Result<()> {
+        let context = || format!("cannot write a row to {}", self.path.display());
+        self.writer.serialize(record).with_context(context)?;
+        self.writer.flush().with_context(context)?;
+        self.writer.get_ref().sync_data().with_context(context)
+    }
+}
+
+/// Reads a runs.csv (or the runs.csv inside a results folder).
+pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>> {
+    let file = if path.is_dir() { path.join("runs.csv") } else { path.to_path_buf() };
+    let mut reader = csv::Reader::from_path(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut records = Vec::new();
+    for (index, row) in reader.deserialize::<RunRecord>().enumerate() {
+        let line = index + 2;
+        let record = row.with_context(|| format!("{}: row at line {line} is not a kbench run", file.display()))?;
+        if record.schema_version != RUNS_SCHEMA_VERSION {
+            bail!(
+                "{}: line {line} has runs.csv schema version {}, this kbench reads version {RUNS_SCHEMA_VERSION}",
+                file.display(),
+                record.schema_version
+            );
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// A plausible successful run, for tests anywhere in the crate.
+#[cfg(test)]
+pub fn test_record() -> RunRecord {
+    RunRecord {
+        schema_version: RUNS_SCHEMA_VERSION,
+        variant: "baseline".into(),
+        jobs_label: "half".into(),
+        jobs: 1,
+        run: 1,
+        status: RunStatus::Ok,
+        elapsed_s: 1.5,
+        user_s: 1.0,
+        sys_s: 0.25,
+        percent_cpu: 83.3,
+        ctx_switches: 10,
+        sleeps: 20,
+        max_rss_kib: 1000,
+        exit_code: Some(0),
+        failure: String::new(),
+        kernel_release: "6.1.0".into(),
+        cmdline: "console=ttyS0 \"quoted, with comma\"".into(),
+        started_at: "2026-11-29T08:00:00Z".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(run: u32, status: RunStatus) -> RunRecord {
+        RunRecord { run, status, ..test_record() }
+    }
+
+    #[test]
+    fn rows_survive_a_reopen_and_read_back_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let first = sample(1, RunStatus::Ok);
+        let mut second = sample(2, RunStatus::Failed);
+        second.exit_code = None;
+        second.failure = "timed out after 5 s".into();
+        RunsWriter::open(&path).unwrap().append(&first).unwrap();
+        RunsWriter::open(&path).unwrap().append(&second).unwrap();
+        assert_eq!(read_runs(&path).unwrap(), vec![first, second]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("schema_version").count(), 1, "one header only:\n{text}");
+    }
+
+    #[test]
+    fn another_schema_version_is_refused_with_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let mut record = sample(1, RunStatus::Ok);
+        record.schema_version = 99;
+        RunsWriter::open(&path).unwrap().append(&record).unwrap();
+        let error = format!("{:#}", read_runs(dir.path()).unwrap_err());
+        assert!(error.contains("line 2") && error.contains("version 99"), "{error}");
+    }
+}

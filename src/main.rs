@@ -1,0 +1,29 @@
+//! `bench`: kbench's command-line entry point.
+
+mod agent_binary;
+mod backend;
+mod benchmark;
+mod cli;
+mod commands;
+mod export;
+mod interrupt;
+mod output;
+mod scenario;
+mod stats;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Run(args) => commands::run::run(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(commands::EXIT_BAD_INPUT)
+        }
+    }
+}

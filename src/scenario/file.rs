@@ -1,0 +1,198 @@
+//! The scenario file as the user writes it (TOML). Unknown keys are errors.
+//! Validation and path resolution happen in `scenario::plan`.
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: String,
+    #[serde(default = "default_runs")]
+    pub runs: u32,
+    #[serde(default = "default_warmup")]
+    pub warmup: u32,
+    #[serde(default = "default_jobs")]
+    pub jobs: Vec<JobsSpec>,
+    /// Name of the variant the others are compared against; the first one by default.
+    pub baseline: Option<String>,
+    pub guest: GuestSection,
+    #[serde(rename = "variant", default)]
+    pub variants: Vec<VariantSection>,
+    pub workload: WorkloadSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuestSection {
+    pub kernel: PathBuf,
+    pub initrd: Option<PathBuf>,
+    /// A root disk image; opened in snapshot mode so it never changes.
+    pub disk: Option<PathBuf>,
+    #[serde(default = "default_cpus")]
+    pub cpus: u32,
+    /// MiB as a number, or a string with a K, M, G suffix ("2G").
+    #[serde(default = "default_memory")]
+    pub memory: MemorySize,
+    /// Appended to kbench's own `console=ttyS0 panic=-1`.
+    #[serde(default)]
+    pub cmdline: String,
+    #[serde(default)]
+    pub accel: AccelChoice,
+    /// Seconds from QEMU's start until the agent must have said hello.
+    #[serde(default = "default_boot_timeout")]
+    pub boot_timeout: u64,
+    /// Seconds one step (prepare, warm-up, run) may take before it is killed.
+    pub run_timeout: Option<u64>,
+    /// Path of the QEMU binary; found on PATH by default.
+    pub qemu: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSection {
+    pub name: String,
+    /// Appended to the guest's command line for this variant only.
+    #[serde(default)]
+    pub cmdline: String,
+    pub kernel: Option<PathBuf>,
+    pub initrd: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum WorkloadSection {
+    /// A shell command run in the guest, with `{jobs}` replaced by the level's -j value.
+    Command {
+        command: String,
+        /// Run once per boot, untimed, before anything else.
+        prepare: Option<String>,
+        /// Run untimed before every warm-up and timed run.
+        clean: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccelChoice {
+    #[default]
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+/// One entry of `jobs = [...]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobsSpec {
+    /// Guest CPUs / 2, at least 1 (kernbench's half load).
+    Half,
+    /// Guest CPUs (kernbench 0.50's optimal load).
+    Optimal,
+    /// `make -j` with no limit (kernbench's maximal load).
+    Max,
+    Fixed(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySize {
+    pub mib: u64,
+}
+
+fn default_runs() -> u32 {
+    5
+}
+fn default_warmup() -> u32 {
+    1
+}
+fn default_jobs() -> Vec<JobsSpec> {
+    vec![JobsSpec::Half, JobsSpec::Optimal]
+}
+fn default_cpus() -> u32 {
+    2
+}
+fn default_memory() -> MemorySize {
+    MemorySize { mib: 1024 }
+}
+fn default_boot_timeout() -> u64 {
+    300
+}
+
+impl<'de> Deserialize<'de> for JobsSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct JobsVisitor;
+        impl Visitor<'_> for JobsVisitor {
+            type Value = JobsSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#""half", "optimal", "max" or a positive number of jobs"#)
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<JobsSpec, E> {
+                match value {
+                    "half" => Ok(JobsSpec::Half),
+                    "optimal" => Ok(JobsSpec::Optimal),
+                    "max" => Ok(JobsSpec::Max),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<JobsSpec, E> {
+                match u32::try_from(value) {
+                    Ok(n) if n > 0 => Ok(JobsSpec::Fixed(n)),
+                    _ => Err(E::invalid_value(de::Unexpected::Signed(value), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(JobsVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for MemorySize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MemoryVisitor;
+        impl Visitor<'_> for MemoryVisitor {
+            type Value = MemorySize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"MiB as a number (1024) or a size such as "512M" or "2G""#)
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<MemorySize, E> {
+                match u64::try_from(value) {
+                    Ok(mib) if mib > 0 => Ok(MemorySize { mib }),
+                    _ => Err(E::invalid_value(de::Unexpected::Signed(value), &self)),
+                }
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<MemorySize, E> {
+                parse_memory(value).ok_or_else(|| E::invalid_value(de::Unexpected::Str(value), &self))
+            }
+        }
+        deserializer.deserialize_any(MemoryVisitor)
+    }
+}
+
+fn parse_memory(text: &str) -> Option<MemorySize> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let mib = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "M" | "MB" | "MIB" => number,
+        "G" | "GB" | "GIB" => number.checked_mul(1024)?,
+        "K" | "KB" | "KIB" if number % 1024 == 0 => number / 1024,
+        _ => return None,
+    };
+    (mib > 0).then_some(MemorySize { mib })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_parse() {
+        assert_eq!(parse_memory("2G"), Some(MemorySize { mib: 2048 }));
+        assert_eq!(parse_memory("512M"), Some(MemorySize { mib: 512 }));
+        assert_eq!(parse_memory("512"), Some(MemorySize { mib: 512 }));
+        assert_eq!(parse_memory("1048576K"), Some(MemorySize { mib: 1024 }));
+        assert_eq!(parse_memory("0G"), None);
+        assert_eq!(parse_memory("lots"), None);
+    }
+}

@@ -1,0 +1,6 @@
+//! Scenario file → validated plan.
+
+pub mod file;
+pub mod plan;
+
+pub use plan::{load, JobsLevel, Plan, Variant, Workload};

@@ -1,0 +1,263 @@
+//! Turns a scenario file into a validated plan: paths resolved against the scenario's
+//! folder and checked, jobs levels resolved, command lines composed. Every error names
+//! the file and the key, and comes before anything boots.
+
+use super::file::{AccelChoice, JobsSpec, ScenarioFile, WorkloadSection};
+use anyhow::{bail, Context, Result};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Linux's x86 COMMAND_LINE_SIZE, including the terminating NUL.
+const MAX_CMDLINE: usize = 2047;
+/// What every guest gets: kbench reads the console on ttyS0, and a panic must end the VM.
+pub const KBENCH_CMDLINE: &str = "console=ttyS0 panic=-1";
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub scenario_path: PathBuf,
+    pub guest: GuestPlan,
+    pub variants: Vec<Variant>,
+    /// Index into `variants` of the one the others are compared against.
+    pub baseline: usize,
+    pub levels: Vec<JobsLevel>,
+    pub runs: u32,
+    pub warmup: u32,
+    pub workload: Workload,
+}
+
+#[derive(Debug, Clone)]
+pub struct GuestPlan {
+    pub disk: Option<PathBuf>,
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub accel: AccelChoice,
+    pub boot_timeout: Duration,
+    pub run_timeout: Option<Duration>,
+    pub qemu: Option<PathBuf>,
+}
+
+/// One kernel + command line under test.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub name: String,
+    pub kernel: PathBuf,
+    pub initrd: Option<PathBuf>,
+    /// The whole command line the guest boots with.
+    pub cmdline: String,
+    /// The options this variant adds; each must show up in the guest's /proc/cmdline.
+    pub own_options: Vec<String>,
+}
+
+/// One `-j` level: its label as the user wrote it and the value it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobsLevel {
+    pub label: String,
+    /// 0 stands for `max`: make -j without a number.
+    pub jobs: u32,
+}
+
+impl JobsLevel {
+    pub fn resolve(spec: JobsSpec, cpus: u32) -> JobsLevel {
+        match spec {
+            JobsSpec::Half => JobsLevel { label: "half".into(), jobs: (cpus / 2).max(1) },
+            JobsSpec::Optimal => JobsLevel { label: "optimal".into(), jobs: cpus.max(1) },
+            JobsSpec::Max => JobsLevel { label: "max".into(), jobs: 0 },
+            JobsSpec::Fixed(n) => JobsLevel { label: n.to_string(), jobs: n },
+        }
+    }
+
+    /// What `{jobs}` becomes in a command: the number, or nothing for `max`.
+    pub fn substitution(&self) -> String {
+        if self.jobs == 0 {
+            String::new()
+        } else {
+            self.jobs.to_string()
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Workload {
+    Command { command: String, prepare: Option<String>, clean: Option<String> },
+}
+
+impl Workload {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Workload::Command { .. } => "command",
+        }
+    }
+}
+
+/// Reads, parses and validates a scenario file.
+pub fn load(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read scenario file {}", path.display()))?;
+    let file: ScenarioFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    validate(file, path).with_context(|| format!("scenario file {}", path.display()))
+}
+
+fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let guest = &file.guest;
+    if file.name.trim().is_empty() || file.name.contains(['/', '\0']) {
+        bail!("key `name`: give the study a non-empty name without '/' (it names the results folder)");
+    }
+    if file.runs == 0 {
+        bail!("key `runs`: must be at least 1 (the number of timed runs per variant and jobs level)");
+    }
+    if file.jobs.is_empty() {
+        bail!("key `jobs`: list at least one level, for example [\"half\", \"optimal\"]");
+    }
+    if guest.cpus == 0 {
+        bail!("key `guest.cpus`: must be at least 1");
+    }
+    if guest.boot_timeout == 0 || guest.run_timeout == Some(0) {
+        bail!("keys `guest.boot_timeout` and `guest.run_timeout`: seconds, at least 1");
+    }
+    check_host_size(guest.cpus, guest.memory.mib)?;
+    let variants = variants(&file, &base)?;
+    let baseline = match &file.baseline {
+        None => 0,
+        Some(name) => variants.iter().position(|v| &v.name == name).with_context(|| {
+            format!("key `baseline`: no variant is named {name:?} (variants: {})", names(&variants))
+        })?,
+    };
+    let mut levels: Vec<JobsLevel> = Vec::new();
+    for spec in &file.jobs {
+        let level = JobsLevel::resolve(*spec, guest.cpus);
+        if levels.iter().any(|l| l.label == level.label) {
+            bail!("key `jobs`: {:?} is listed twice", level.label);
+        }
+        levels.push(level);
+    }
+    Ok(Plan {
+        name: file.name.clone(),
+        scenario_path: path.to_path_buf(),
+        guest: GuestPlan {
+            disk: guest.disk.as_ref().map(|p| existing_file(&base, p, "guest.disk")).transpose()?,
+            cpus: guest.cpus,
+            memory_mib: guest.memory.mib,
+            accel: guest.accel,
+            boot_timeout: Duration::from_secs(guest.boot_timeout),
+            run_timeout: guest.run_timeout.map(Duration::from_secs),
+            qemu: guest.qemu.clone(),
+        },
+        variants,
+        baseline,
+        levels,
+        runs: file.runs,
+        warmup: file.warmup,
+        workload: workload(&file.workload)?,
+    })
+}
+
+fn variants(file: &ScenarioFile, base: &Path) -> Result<Vec<Variant>> {
+    if file.variants.is_empty() {
+        bail!("no [[variant]]: add at least one, for example [[variant]] name = \"baseline\"");
+    }
+    let guest_options = checked_cmdline(&file.guest.cmdline, "guest.cmdline")?;
+    let mut seen = HashSet::new();
+    let mut variants = Vec::new();
+    for (index, section) in file.variants.iter().enumerate() {
+        let key = format!("variant[{index}]");
+        if section.name.trim().is_empty() || section.name.contains(['/', ',', '\n', '\0']) {
+            bail!("key `{key}.name`: give each variant a non-empty name without '/', ',' or newlines");
+        }
+        if !seen.insert(section.name.clone()) {
+            bail!("key `{key}.name`: the variant name {:?} is used twice", section.name);
+        }
+        let own = checked_cmdline(&section.cmdline, &format!("{key}.cmdline"))?;
+        let cmdline = [KBENCH_CMDLINE, guest_options.as_str(), own.as_str()]
+            .iter()
+            .filter(|part| !part.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if cmdline.len() > MAX_CMDLINE {
+            bail!("key `{key}.cmdline`: the whole kernel command line is {} bytes, Linux takes at most {MAX_CMDLINE}", cmdline.len());
+        }
+        let kernel = section.kernel.as_ref().unwrap_or(&file.guest.kernel);
+        let kernel_key = if section.kernel.is_some() { format!("{key}.kernel") } else { "guest.kernel".into() };
+        let initrd = section.initrd.as_ref().or(file.guest.initrd.as_ref());
+        let initrd_key = if section.initrd.is_some() { format!("{key}.initrd") } else { "guest.initrd".into() };
+        let kernel = existing_file(base, kernel, &kernel_key)?;
+        check_bzimage(&kernel, &kernel_key)?;
+        variants.push(Variant {
+            name: section.name.clone(),
+            kernel,
+            initrd: initrd.map(|p| existing_file(base, p, &initrd_key)).transpose()?,
+            cmdline,
+            own_options: own.split_whitespace().map(str::to_string).collect(),
+        });
+    }
+    Ok(variants)
+}
+
+fn names(variants: &[Variant]) -> String {
+    variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Kernel command lines go to QEMU as one argument, never through a shell, so quotes and
+/// `$` pass exactly; but a newline or control character would not survive the boot.
+fn checked_cmdline(cmdline: &str, key: &str) -> Result<String> {
+    if let Some(c) = cmdline.chars().find(|c| c.is_control()) {
+        bail!("key `{key}`: contains the control character {c:?}; put the options on one line separated by spaces");
+    }
+    Ok(cmdline.trim().to_string())
+}
+
+fn existing_file(base: &Path, path: &Path, key: &str) -> Result<PathBuf> {
+    let resolved = base.join(path);
+    let meta = std::fs::metadata(&resolved).with_context(|| {
+        format!("key `{key}`: cannot read {} (relative paths start at the scenario's folder)", resolved.display())
+    })?;
+    if !meta.is_file() {
+        bail!("key `{key}`: {} is not a file", resolved.display());
+    }
+    std::fs::File::open(&resolved).with_context(|| format!("key `{key}`: cannot open {}", resolved.display()))?;
+    Ok(resolved)
+}
+
+/// An x86 bzImage carries "HdrS" at offset 0x202 (Documentation/arch/x86/boot.rst).
+fn check_bzimage(path: &Path, key: &str) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).with_context(|| format!("key `{key}`: cannot open {}", path.display()))?;
+    let mut magic = [0u8; 4];
+    let ok = file.seek(SeekFrom::Start(0x202)).is_ok() && file.read_exact(&mut magic).is_ok() && &magic == b"HdrS";
+    if !ok {
+        bail!("key `{key}`: {} is not an x86 kernel image (bzImage/vmlinuz); point it at arch/x86/boot/bzImage or /boot/vmlinuz-*", path.display());
+    }
+    Ok(())
+}
+
+fn check_host_size(cpus: u32, memory_mib: u64) -> Result<()> {
+    let host_cpus = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+    if cpus > host_cpus {
+        bail!("key `guest.cpus`: {cpus} is more than this host's {host_cpus} CPUs; a guest with more vCPUs than CPUs measures contention, not the kernel");
+    }
+    if let Some(host_mib) = host_memory_mib() {
+        if memory_mib > host_mib {
+            bail!("key `guest.memory`: {memory_mib} MiB is more than this host's {host_mib} MiB");
+        }
+    }
+    Ok(())
+}
+
+fn host_memory_mib() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = text.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.split_whitespace().next()?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn workload(section: &WorkloadSection) -> Result<Workload> {
+    match section {
+        WorkloadSection::Command { command, prepare, clean } => {
+            if command.trim().is_empty() {
+                bail!("key `workload.command`: give the command to measure");
+            }
+            Ok(Workload::Command { command: command.clone(), prepare: prepare.clone(), clean: clean.clone() })
+        }
+    }
+}

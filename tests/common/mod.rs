@@ -1,0 +1,95 @@
+//! Shared by the real-guest tests: builds the agent and the tiny guest once, writes
+//! scenarios, runs the real `bench` binary, and reads what it wrote.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, Once};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn agent() -> PathBuf {
+    repo().join("target/x86_64-unknown-linux-gnu/release/bench-agent")
+}
+
+pub fn tiny_kernel() -> PathBuf {
+    repo().join("vm-images/tiny/vmlinuz")
+}
+
+pub fn tiny_initrd() -> PathBuf {
+    repo().join("vm-images/tiny/initramfs.cpio.gz")
+}
+
+/// Guests are serialized: two TCG guests on a 2-core machine would only slow each other.
+pub fn guest_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    ensure_guest();
+    guard
+}
+
+/// Runs the idempotent build scripts once per test binary.
+fn ensure_guest() {
+    static BUILT: Once = Once::new();
+    BUILT.call_once(|| {
+        for script in ["scripts/build-agent.sh", "scripts/build-tiny-guest.sh"] {
+            let out = Command::new(repo().join(script)).output().expect("run build script");
+            assert!(out.status.success(), "{script} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+    });
+}
+
+/// A scenario on the tiny guest: `[guest]` filled in, the rest from `body`.
+pub fn tiny_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let text = format!(
+        "name = \"{name}\"\n{body}\n[guest]\nkernel = \"{}\"\ninitrd = \"{}\"\ncpus = 2\nmemory = \"512M\"\ncmdline = \"quiet\"\nboot_timeout = 300\n",
+        tiny_kernel().display(),
+        tiny_initrd().display()
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bench")).args(args).env("KBENCH_AGENT", agent()).output().expect("run bench")
+}
+
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The one results folder under `root/<scenario>/`.
+pub fn results_dir(root: &Path, scenario: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join(scenario))
+        .unwrap_or_else(|e| panic!("no results for {scenario}: {e}"))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.pop().unwrap()
+}
+
+pub type Row = std::collections::HashMap<String, String>;
+
+pub fn read_rows(path: &Path) -> Vec<Row> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader.deserialize::<Row>().map(|r| r.unwrap()).collect()
+}
+
+pub fn num(row: &Row, column: &str) -> f64 {
+    row.get(column).unwrap_or_else(|| panic!("no column {column}")).parse().unwrap_or_else(|_| panic!("{column}: {:?}", row[column]))
+}
+
+/// No qemu this test started may survive it.
+pub fn assert_no_qemu_left(marker: &Path) {
+    let out = Command::new("pgrep").args(["-f", &marker.display().to_string()]).output().unwrap();
+    let pids = String::from_utf8_lossy(&out.stdout);
+    assert!(pids.trim().is_empty(), "qemu processes left behind: {pids}");
+}
