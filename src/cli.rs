@@ -31,12 +31,33 @@ pub enum Command {
     /// Boot every variant of a scenario, measure its runs, and report.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
+    /// Validate a scenario and this host (QEMU, KVM, agent, disk space) without booting.
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The scenario file (TOML) to validate.
+    pub scenario: PathBuf,
+    /// Where `bench run` would create its results folder.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// The static in-guest agent; found beside `bench` or in target/ by default.
+    #[arg(long, env = "KBENCH_AGENT")]
+    pub agent: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The scenario file (TOML); see docs/scenario.md.
-    pub scenario: PathBuf,
+    /// The scenario file (TOML); see docs/scenario.md. With --resume it may be left out:
+    /// the file the study started from is read again.
+    #[arg(required_unless_present = "resume")]
+    pub scenario: Option<PathBuf>,
+    /// Finish an interrupted study in its results folder: only the runs missing from its
+    /// runs.csv are run. Refused when the scenario or any kernel, initrd or disk changed.
+    #[arg(long, value_name = "RESULTS_DIR")]
+    pub resume: Option<PathBuf>,
     /// Where results folders are created: RESULTS/<scenario name>/<timestamp>/.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,

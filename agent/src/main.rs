@@ -50,10 +50,19 @@ fn serve() -> Result<(), String> {
 
 fn run_job(port: &mut channel::Port, job: &Job) -> Result<(), String> {
     let runner = measure::Runner::new(job);
+    let mut longest_warmup: Option<f64> = None;
     for step in &job.steps {
+        let mut step = step.clone();
+        if step.kind == StepKind::Timed && step.timeout_s.is_none() {
+            step.timeout_s = job.derived_timeout.zip(longest_warmup).map(|(rule, warmup)| rule.limit(warmup));
+        }
         console(&format!("step {} ({:?}): {}", step.id, step.kind, step.command));
-        port.send(&AgentMessage::StepStarted { id: step.id })?;
-        let result = runner.run(step);
+        port.send(&AgentMessage::StepStarted { id: step.id, timeout_s: step.timeout_s })?;
+        let result = runner.run(&step);
+        if step.kind == StepKind::Warmup {
+            let elapsed = result.measurement.elapsed_s;
+            longest_warmup = Some(longest_warmup.map_or(elapsed, |l: f64| l.max(elapsed)));
+        }
         let prepare_failed = step.kind == StepKind::Prepare && !result.outcome.is_success();
         port.send(&AgentMessage::StepFinished(result))?;
         if prepare_failed {

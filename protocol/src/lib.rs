@@ -28,7 +28,8 @@ pub enum HostMessage {
 pub enum AgentMessage {
     Hello { protocol: u32, agent_version: String },
     BootFacts(BootFacts),
-    StepStarted { id: u32 },
+    /// `timeout_s` is the limit the agent enforces on this step, if any.
+    StepStarted { id: u32, timeout_s: Option<f64> },
     StepFinished(StepResult),
     Done,
     /// The agent cannot go on (bad job, missing device); the host records the reason.
@@ -45,6 +46,22 @@ pub struct Job {
     /// Environment variables set for every command (besides PATH and HOME).
     #[serde(default)]
     pub env: Vec<(String, String)>,
+    /// For timed steps without a timeout of their own: a limit derived from the warm-ups.
+    #[serde(default)]
+    pub derived_timeout: Option<DerivedTimeout>,
+}
+
+/// A timed step may take `factor` times the longest warm-up, and never less than `floor_s`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DerivedTimeout {
+    pub factor: f64,
+    pub floor_s: f64,
+}
+
+impl DerivedTimeout {
+    pub fn limit(&self, longest_warmup_s: f64) -> f64 {
+        (longest_warmup_s * self.factor).max(self.floor_s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! without knowing which backend does it.
 
 pub mod accel;
+pub mod console;
 pub mod initrd;
 pub mod qemu;
 
@@ -24,7 +25,7 @@ pub struct GuestSpec {
     pub memory_mib: u64,
     /// The static agent binary, delivered to the guest as its /init.
     pub agent: PathBuf,
-    /// Where the guest's serial console is saved.
+    /// Where the guest's serial console is saved; the runner reads it to explain failures.
     pub console_log: PathBuf,
 }
 
@@ -48,8 +49,6 @@ pub trait Guest {
     fn send(&mut self, message: &HostMessage) -> Result<()>;
     /// The next event, or `None` when nothing came within `timeout`.
     fn next_event(&mut self, timeout: Duration) -> Result<Option<GuestEvent>>;
-    /// The last bytes of the guest's console, to explain a failure.
-    fn console_tail(&self, max_bytes: usize) -> String;
     /// Waits up to `timeout` for the guest to power itself off, then kills it.
     fn shut_down(&mut self, timeout: Duration);
 }

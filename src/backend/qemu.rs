@@ -5,7 +5,7 @@
 use super::{initrd, Accel, Backend, Guest, GuestEvent, GuestSpec};
 use anyhow::{bail, Context, Result};
 use kbench_protocol::{decode, encode, AgentMessage, HostMessage};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -104,7 +104,7 @@ impl Backend for QemuBackend {
             }
         };
         let events = spawn_reader(stream.try_clone().context("cannot clone the agent socket")?);
-        Ok(Box::new(QemuGuest { child, stream, events, console_log: spec.console_log.clone() }))
+        Ok(Box::new(QemuGuest { child, stream, events }))
     }
 }
 
@@ -149,7 +149,6 @@ struct QemuGuest {
     child: Child,
     stream: UnixStream,
     events: mpsc::Receiver<GuestEvent>,
-    console_log: PathBuf,
 }
 
 impl Guest for QemuGuest {
@@ -163,10 +162,6 @@ impl Guest for QemuGuest {
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
             Err(mpsc::RecvTimeoutError::Disconnected) => Ok(Some(GuestEvent::Closed)),
         }
-    }
-
-    fn console_tail(&self, max_bytes: usize) -> String {
-        tail(&self.console_log, max_bytes)
     }
 
     fn shut_down(&mut self, timeout: Duration) {
@@ -189,18 +184,6 @@ impl Drop for QemuGuest {
             let _ = self.child.wait();
         }
     }
-}
-
-/// The last `max_bytes` of a file, lossily decoded.
-pub fn tail(path: &Path, max_bytes: usize) -> String {
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return String::new();
-    };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = file.seek(SeekFrom::Start(len.saturating_sub(max_bytes as u64)));
-    let mut bytes = Vec::new();
-    let _ = file.read_to_end(&mut bytes);
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// QEMU option values separate on ','; a literal comma is written twice.

@@ -1,33 +1,41 @@
 //! One guest per variant: boot, hand over the job, check the boot, file each finished run.
+//! A guest that crashes, hangs or vanishes costs the run in progress (recorded as failed)
+//! and is booted again, up to `retries` times, for the runs still missing.
 
-use super::job::{self, StepInfo};
+use super::job::{self, PendingRun, StepInfo};
+use crate::backend::console::{self, ConsoleFinding};
 use crate::backend::{Backend, Guest, GuestEvent, GuestSpec};
 use crate::export::meta::{now, Meta};
 use crate::export::results::ResultsDir;
 use crate::export::runs_csv::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
-use crate::interrupt::Interrupt;
+use crate::interrupt::{Interrupt, Interrupted};
 use crate::output::progress::Progress;
 use crate::scenario::{Plan, Variant};
 use anyhow::{anyhow, bail, Result};
-use kbench_protocol::{AgentMessage, BootFacts, HostMessage, StepKind, StepResult, PROTOCOL_VERSION};
-use std::path::Path;
-use std::time::Duration;
+use kbench_protocol::{AgentMessage, BootFacts, HostMessage, Outcome, StepKind, StepResult, PROTOCOL_VERSION};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// How long the agent has, once it said hello, to report the boot facts.
 const FACTS_TIMEOUT: Duration = Duration::from_secs(60);
+/// Between two steps the agent only reports; a silence this long means the guest hangs.
+const BETWEEN_STEPS_TIMEOUT: Duration = Duration::from_secs(120);
 /// Slack on top of the agent's own per-step timeout before the host gives up on the guest.
 const STEP_MARGIN: Duration = Duration::from_secs(60);
 /// How long a guest that said Done may take to power off.
 const POWER_OFF_TIMEOUT: Duration = Duration::from_secs(30);
 /// Console bytes quoted in an error.
-const CONSOLE_EXCERPT: usize = 3000;
+const CONSOLE_EXCERPT: usize = 2000;
 
 /// What a study produced, whatever stopped it.
 #[derive(Debug, Default)]
 pub struct StudyOutcome {
+    /// Every timed run on record, including those a resumed study found on disk.
     pub records: Vec<RunRecord>,
     /// One line per variant that did not complete, and why.
     pub problems: Vec<String>,
+    /// Kernel warnings seen on a console of a boot that otherwise went well.
+    pub warnings: Vec<String>,
     /// The timed runs the plan asked for.
     pub planned_runs: usize,
 }
@@ -42,6 +50,16 @@ impl StudyOutcome {
     }
 }
 
+/// The study ran out of its `study_timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("the study took longer than its study_timeout of {0} s; it was stopped")]
+pub struct StudyTimedOut(pub u64);
+
+/// The guest failed (crash, hang, lost channel): worth another boot.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct GuestTrouble(String);
+
 pub struct Study<'a> {
     pub plan: &'a Plan,
     pub backend: &'a dyn Backend,
@@ -50,16 +68,29 @@ pub struct Study<'a> {
     pub meta: &'a mut Meta,
     pub progress: &'a Progress,
     pub interrupt: &'a Interrupt,
+    pub deadline: Option<Instant>,
 }
 
-/// Runs every variant in turn; a variant that fails is noted and the study goes on.
-/// An interrupt ends it early with `Err(Interrupted)`: `outcome` still holds every run.
+impl Study<'_> {
+    /// Stops a wait for Ctrl-C, SIGTERM or the end of the study's time.
+    fn check_stop(&self) -> Result<()> {
+        self.interrupt.check()?;
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            let limit = self.plan.guest.study_timeout.map_or(0, |d| d.as_secs());
+            return Err(StudyTimedOut(limit).into());
+        }
+        Ok(())
+    }
+}
+
+/// Runs the variants in turn; a variant that fails is noted and the study goes on.
+/// An interrupt or the study timeout ends it early: `outcome` still holds every run.
 pub fn run_study(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
-    outcome.planned_runs = study.plan.variants.len() * study.plan.levels.len() * study.plan.runs as usize;
+    outcome.planned_runs = study.plan.variants.len() * job::all_runs(study.plan).len();
     for variant in &study.plan.variants {
-        study.interrupt.check()?;
+        study.check_stop()?;
         if let Err(error) = run_variant(study, variant, outcome) {
-            if error.is::<crate::interrupt::Interrupted>() {
+            if error.is::<Interrupted>() || error.is::<StudyTimedOut>() {
                 return Err(error);
             }
             let line = format!("variant {}: {error:#}", variant.name);
@@ -71,6 +102,50 @@ pub fn run_study(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
 }
 
 fn run_variant(study: &mut Study, variant: &Variant, outcome: &mut StudyOutcome) -> Result<()> {
+    let boots = study.plan.guest.retries + 1;
+    for boot in 1..=boots {
+        let pending = pending_runs(study.plan, variant, &outcome.records);
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let console_log = study.results.console_log(&variant.name, boot);
+        let result = boot_and_run(study, variant, &console_log, &pending, outcome);
+        note_console(study, variant, boot, &console_log, outcome)?;
+        match result {
+            Ok(()) => return Ok(()),
+            Err(error) if error.is::<GuestTrouble>() && boot < boots => {
+                study.progress.println(&format!(
+                    "warning: variant {} boot {boot}: {}; booting again for the remaining runs",
+                    variant.name,
+                    first_line(&format!("{error:#}"))
+                ));
+            }
+            Err(error) if error.is::<GuestTrouble>() => {
+                return Err(error.context(format!("the guest failed {boots} times; the remaining runs were not measured")));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Runs of this variant that have no row yet (none at all on a fresh study).
+fn pending_runs(plan: &Plan, variant: &Variant, records: &[RunRecord]) -> Vec<PendingRun> {
+    job::all_runs(plan)
+        .into_iter()
+        .filter(|(level, index)| {
+            !records.iter().any(|r| r.variant == variant.name && r.jobs_label == level.label && r.run == *index)
+        })
+        .collect()
+}
+
+fn boot_and_run(
+    study: &mut Study,
+    variant: &Variant,
+    console_log: &Path,
+    pending: &[PendingRun],
+    outcome: &mut StudyOutcome,
+) -> Result<()> {
     let plan = study.plan;
     let spec = GuestSpec {
         name: variant.name.clone(),
@@ -81,18 +156,36 @@ fn run_variant(study: &mut Study, variant: &Variant, outcome: &mut StudyOutcome)
         cpus: plan.guest.cpus,
         memory_mib: plan.guest.memory_mib,
         agent: study.agent.to_path_buf(),
-        console_log: study.results.console_log(&variant.name, 1),
+        console_log: console_log.to_path_buf(),
     };
     study.progress.set_message(&format!("{}: booting", variant.name));
     let mut guest = study.backend.boot(&spec)?;
-    let (job, infos) = job::build(plan);
-    let mut session = Session { study, variant, guest: guest.as_mut(), infos: &infos, facts: None, started_at: now() };
+    let (job, infos) = job::build(plan, pending);
+    let mut session = Session {
+        study,
+        variant,
+        guest: guest.as_mut(),
+        console_log: console_log.to_path_buf(),
+        infos: &infos,
+        facts: None,
+        started_at: now(),
+    };
     session.handshake(job)?;
-    let result = session.collect(outcome);
-    if result.is_ok() {
-        guest.shut_down(POWER_OFF_TIMEOUT);
+    session.collect(outcome)?;
+    guest.shut_down(POWER_OFF_TIMEOUT);
+    Ok(())
+}
+
+/// Kernel trouble on the console is reported even when every run succeeded.
+fn note_console(study: &mut Study, variant: &Variant, boot: u32, log: &Path, outcome: &mut StudyOutcome) -> Result<()> {
+    let findings = console::scan(&std::fs::read_to_string(log).unwrap_or_default());
+    for finding in &findings {
+        let line = format!("variant {} boot {boot}: console shows {:?}", variant.name, finding.line);
+        study.progress.println(&format!("warning: {line}"));
+        outcome.warnings.push(line);
     }
-    result
+    study.meta.record_console(&variant.name, boot, findings);
+    study.results.write_meta(study.meta)
 }
 
 /// The conversation with one booted guest.
@@ -100,6 +193,7 @@ struct Session<'s, 'a> {
     study: &'s mut Study<'a>,
     variant: &'s Variant,
     guest: &'s mut dyn Guest,
+    console_log: PathBuf,
     infos: &'s [StepInfo],
     facts: Option<BootFacts>,
     /// When the step in progress started, as the host saw it.
@@ -109,15 +203,15 @@ struct Session<'s, 'a> {
 impl Session<'_, '_> {
     fn handshake(&mut self, job: kbench_protocol::Job) -> Result<()> {
         let boot_timeout = self.study.plan.guest.boot_timeout;
-        match self.next_message(boot_timeout, "the agent to start (boot timeout)")? {
+        match self.next_message(Some(boot_timeout), "the agent to start (guest.boot_timeout)")? {
             AgentMessage::Hello { protocol, .. } if protocol == PROTOCOL_VERSION => {}
             AgentMessage::Hello { protocol, agent_version } => bail!(
-                "the guest's agent {agent_version} speaks protocol {protocol}, this kbench speaks {PROTOCOL_VERSION}: rebuild the agent (scripts/build-agent.sh) and the guest image"
+                "the guest's agent {agent_version} speaks protocol {protocol}, this kbench speaks {PROTOCOL_VERSION}: rebuild the agent (scripts/build-agent.sh)"
             ),
             other => bail!("the agent started with {other:?} instead of hello"),
         }
         self.guest.send(&HostMessage::Job(job))?;
-        match self.next_message(FACTS_TIMEOUT, "the guest's boot facts")? {
+        match self.next_message(Some(FACTS_TIMEOUT), "the guest's boot facts")? {
             AgentMessage::BootFacts(facts) => self.accept_facts(facts),
             other => bail!("expected the boot facts, the agent sent {other:?}"),
         }
@@ -147,28 +241,29 @@ impl Session<'_, '_> {
     }
 
     fn collect(&mut self, outcome: &mut StudyOutcome) -> Result<()> {
-        let step_limit = self.study.plan.guest.run_timeout.map(|t| t + STEP_MARGIN);
         let mut current: Option<u32> = None;
+        let mut limit = Some(BETWEEN_STEPS_TIMEOUT);
         loop {
-            let message = self.next_message_or(step_limit, "the current step to finish");
-            let message = match message {
+            let message = match self.next_message(limit, "the current step to finish") {
                 Ok(message) => message,
                 Err(error) => {
                     // The run in progress failed with the guest: say so in runs.csv.
-                    if let Some(id) = current {
-                        self.file_lost_run(id, &format!("{error:#}"), outcome)?;
+                    if let Some(id) = current.filter(|_| error.is::<GuestTrouble>()) {
+                        self.file_lost_run(id, &first_line(&format!("{error:#}")), outcome)?;
                     }
                     return Err(error);
                 }
             };
             match message {
-                AgentMessage::StepStarted { id } => {
+                AgentMessage::StepStarted { id, timeout_s } => {
                     current = Some(id);
+                    limit = timeout_s.map(|t| Duration::from_secs_f64(t) + STEP_MARGIN);
                     self.started_at = now();
                     self.show_step(id);
                 }
                 AgentMessage::StepFinished(result) => {
                     current = None;
+                    limit = Some(BETWEEN_STEPS_TIMEOUT);
                     self.file_step(result, outcome)?;
                 }
                 AgentMessage::Done => return Ok(()),
@@ -185,7 +280,6 @@ impl Session<'_, '_> {
     fn show_step(&self, id: u32) {
         if let Ok(info) = self.info(id) {
             let what = match (&info.kind, &info.level) {
-                (StepKind::Prepare, _) => "prepare".to_string(),
                 (kind, Some(level)) => format!("{} -j {} {} {}", level.label, level.substitution(), kind_name(*kind), info.index),
                 (kind, None) => kind_name(*kind).to_string(),
             };
@@ -195,8 +289,7 @@ impl Session<'_, '_> {
 
     fn file_step(&mut self, result: StepResult, outcome: &mut StudyOutcome) -> Result<()> {
         let info = self.info(result.id)?.clone();
-        let log_name = log_name(&self.variant.name, &info);
-        let log = self.study.results.save_output(&log_name, &result.output_tail)?;
+        let log = self.study.results.save_output(&log_name(&self.variant.name, &info), &result.output_tail)?;
         let mut failure = String::new();
         if !result.outcome.is_success() {
             failure = format!("{} (output: {log})", result.outcome.describe());
@@ -204,29 +297,30 @@ impl Session<'_, '_> {
             failure = format!("expected files missing after the run: {}", result.missing_files.join(", "));
         }
         match info.kind {
-            StepKind::Timed => {
-                let record = self.record(&info, &result, failure);
-                self.study.results.append_run(&record)?;
-                outcome.records.push(record);
-                self.study.progress.inc();
-            }
+            StepKind::Timed => self.file_record(self.record(&info, &result, failure), outcome),
             StepKind::Prepare | StepKind::Warmup if !failure.is_empty() => {
-                bail!("{} failed: {failure}", kind_name(info.kind));
+                bail!("{} failed: {failure}", kind_name(info.kind))
             }
-            _ => {}
+            _ => Ok(()),
         }
+    }
+
+    fn file_record(&mut self, record: RunRecord, outcome: &mut StudyOutcome) -> Result<()> {
+        self.study.results.append_run(&record)?;
+        outcome.records.push(record);
+        self.study.progress.inc();
         Ok(())
     }
 
     fn record(&self, info: &StepInfo, result: &StepResult, failure: String) -> RunRecord {
         let m = &result.measurement;
-        let level = info.level.clone().unwrap_or_else(|| crate::scenario::JobsLevel { label: String::new(), jobs: 0 });
+        let (label, jobs) = info.level.as_ref().map_or((String::new(), 0), |l| (l.label.clone(), l.jobs));
         let facts = self.facts.as_ref();
         RunRecord {
             schema_version: RUNS_SCHEMA_VERSION,
             variant: self.variant.name.clone(),
-            jobs_label: level.label,
-            jobs: level.jobs,
+            jobs_label: label,
+            jobs,
             run: info.index,
             status: if failure.is_empty() { RunStatus::Ok } else { RunStatus::Failed },
             elapsed_s: m.elapsed_s,
@@ -237,7 +331,7 @@ impl Session<'_, '_> {
             sleeps: m.voluntary_csw,
             max_rss_kib: m.max_rss_kib,
             exit_code: match result.outcome {
-                kbench_protocol::Outcome::Exited { code } => Some(code),
+                Outcome::Exited { code } => Some(code),
                 _ => None,
             },
             failure,
@@ -253,49 +347,55 @@ impl Session<'_, '_> {
         if info.kind != StepKind::Timed {
             return Ok(());
         }
-        let failure = reason.lines().next().unwrap_or(reason).to_string();
         let lost = StepResult {
             id,
-            outcome: kbench_protocol::Outcome::SpawnFailed { error: failure.clone() },
+            outcome: Outcome::SpawnFailed { error: reason.to_string() },
             measurement: Default::default(),
             output_tail: String::new(),
             missing_files: Vec::new(),
         };
-        let record = self.record(&info, &lost, failure);
-        self.study.results.append_run(&record)?;
-        outcome.records.push(record);
-        self.study.progress.inc();
-        Ok(())
-    }
-
-    fn next_message(&mut self, limit: Duration, waiting_for: &str) -> Result<AgentMessage> {
-        self.next_message_or(Some(limit), waiting_for)
+        self.file_record(self.record(&info, &lost, reason.to_string()), outcome)
     }
 
     /// Waits in short slices so that Ctrl-C is noticed within a fraction of a second.
-    fn next_message_or(&mut self, limit: Option<Duration>, waiting_for: &str) -> Result<AgentMessage> {
-        let started = std::time::Instant::now();
+    fn next_message(&mut self, limit: Option<Duration>, waiting_for: &str) -> Result<AgentMessage> {
+        let started = Instant::now();
         loop {
-            self.study.interrupt.check()?;
-            if let Some(limit) = limit {
-                if started.elapsed() >= limit {
-                    bail!(
-                        "no word from the guest for {} s while waiting for {waiting_for}; the guest was killed. Console tail:\n{}",
-                        limit.as_secs(),
-                        self.guest.console_tail(CONSOLE_EXCERPT)
-                    );
-                }
+            self.study.check_stop()?;
+            if limit.is_some_and(|limit| started.elapsed() >= limit) {
+                return Err(self.trouble(&format!(
+                    "the guest hung: no word for {} s while waiting for {waiting_for}; it was killed",
+                    started.elapsed().as_secs()
+                )));
             }
             match self.guest.next_event(Duration::from_millis(200))? {
                 None => continue,
                 Some(GuestEvent::Message(message)) => return Ok(message),
-                Some(GuestEvent::Closed) => bail!(
-                    "the guest stopped while waiting for {waiting_for} (crash, panic or the agent died). Console tail:\n{}",
-                    self.guest.console_tail(CONSOLE_EXCERPT)
-                ),
+                Some(GuestEvent::Closed) => {
+                    self.guest.shut_down(Duration::from_secs(5));
+                    return Err(self.trouble(&format!("the guest stopped while waiting for {waiting_for}")));
+                }
             }
         }
     }
+
+    /// Names what the console shows (a panic, an oops) first, since that is the cause.
+    fn trouble(&self, what: &str) -> anyhow::Error {
+        let text = std::fs::read_to_string(&self.console_log).unwrap_or_default();
+        let console_name = self.console_log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let cause = match console::scan(&text).first() {
+            Some(ConsoleFinding { line, excerpt, .. }) => format!("{line}: {what} (console/{console_name}):\n{excerpt}"),
+            None => format!(
+                "{what} (console/{console_name}); console tail:\n{}",
+                console::tail(&self.console_log, CONSOLE_EXCERPT)
+            ),
+        };
+        anyhow!(GuestTrouble(cause))
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or(text).to_string()
 }
 
 fn kind_name(kind: StepKind) -> &'static str {

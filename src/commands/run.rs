@@ -2,18 +2,24 @@
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::backend::{accel, qemu::QemuBackend, Backend};
-use crate::benchmark::{run_study, runner::Study, StudyOutcome};
+use crate::benchmark::runner::{Study, StudyTimedOut};
+use crate::benchmark::{run_study, StudyOutcome};
 use crate::cli::RunArgs;
-use crate::export::meta::{now, Meta};
+use crate::export::meta::{file_facts, now, read_meta, Meta};
 use crate::export::results::ResultsDir;
+use crate::export::runs_csv::read_runs;
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::output::progress::Progress;
 use crate::output::summary;
+use crate::scenario::Plan;
 use crate::{agent_binary, scenario};
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> Result<u8> {
-    let plan = scenario::load(&args.scenario)?;
+    let scenario_path = scenario_path(args)?;
+    let plan = scenario::load(&scenario_path)?;
     let agent = agent_binary::locate(args.agent.as_deref())?;
     let (accel, warning) = accel::choose(plan.guest.accel)?;
     if let Some(warning) = warning {
@@ -21,13 +27,16 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     }
     let backend = QemuBackend::new(plan.guest.qemu.as_deref(), accel)?;
     let interrupt = Interrupt::install()?;
-    let mut results = ResultsDir::create(&args.results, &plan.name, &plan.scenario_path)?;
-    let mut meta = Meta::collect(&plan, &backend as &dyn Backend, "qemu")?;
+    let fresh_meta = Meta::collect(&plan, &backend as &dyn Backend, "qemu")?;
+    let (mut results, mut meta, mut outcome) = match &args.resume {
+        None => start(args, &plan, fresh_meta)?,
+        Some(dir) => resume(dir, fresh_meta)?,
+    };
     results.write_meta(&meta)?;
     eprintln!("results: {}", results.path.display());
 
     let progress = Progress::new((plan.variants.len() * plan.levels.len() * plan.runs as usize) as u64);
-    let mut outcome = StudyOutcome::default();
+    progress.set_position(outcome.records.len() as u64);
     let mut study = Study {
         plan: &plan,
         backend: &backend,
@@ -36,44 +45,102 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         meta: &mut meta,
         progress: &progress,
         interrupt: &interrupt,
+        deadline: plan.guest.study_timeout.map(|limit| Instant::now() + limit),
     };
     let ended = run_study(&mut study, &mut outcome);
     progress.finish();
 
     meta.finished_at = Some(now());
     results.write_meta(&meta)?;
+    report(&results, &plan, &outcome)?;
+    exit_code(ended, &outcome)
+}
+
+fn scenario_path(args: &RunArgs) -> Result<PathBuf> {
+    match (&args.scenario, &args.resume) {
+        (Some(path), _) => Ok(path.clone()),
+        (None, Some(dir)) => Ok(PathBuf::from(read_meta(&dir.join("meta.json"))?.scenario_file)),
+        (None, None) => bail!("give a scenario file: bench run SCENARIO.toml"),
+    }
+}
+
+fn start(args: &RunArgs, plan: &Plan, meta: Meta) -> Result<(ResultsDir, Meta, StudyOutcome)> {
+    let results = ResultsDir::create(&args.results, &plan.name, &plan.scenario_path)?;
+    Ok((results, meta, StudyOutcome::default()))
+}
+
+/// Picks an interrupted study up where it stopped, if it is still the same study.
+fn resume(dir: &Path, fresh: Meta) -> Result<(ResultsDir, Meta, StudyOutcome)> {
+    let mut meta = read_meta(&dir.join("meta.json"))?;
+    let copy = file_facts(&dir.join("scenario.toml"))?;
+    if copy.sha256 != fresh.scenario_sha256 {
+        bail!(
+            "cannot resume {}: the scenario {} differs from the one the study started with ({}/scenario.toml); start a new study instead",
+            dir.display(),
+            fresh.scenario_file,
+            dir.display()
+        );
+    }
+    for (old, new) in meta.variants.iter().zip(&fresh.variants) {
+        let changed = old.kernel.sha256 != new.kernel.sha256
+            || old.initrd.as_ref().map(|f| &f.sha256) != new.initrd.as_ref().map(|f| &f.sha256);
+        if changed {
+            bail!("cannot resume {}: the kernel or initrd of variant {} changed since the study started", dir.display(), old.name);
+        }
+    }
+    if meta.guest.disk.as_ref().map(|f| &f.sha256) != fresh.guest.disk.as_ref().map(|f| &f.sha256) {
+        bail!("cannot resume {}: the guest disk image changed since the study started", dir.display());
+    }
+    if meta.hypervisor.accel != fresh.hypervisor.accel || meta.hypervisor.version != fresh.hypervisor.version {
+        eprintln!(
+            "warning: the study started under {} ({}), it resumes under {} ({}): runs may not be comparable",
+            meta.hypervisor.accel, meta.hypervisor.version, fresh.hypervisor.accel, fresh.hypervisor.version
+        );
+    }
+    meta.finished_at = None;
+    let results = ResultsDir::reopen(dir)?;
+    let records = read_runs(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
+    eprintln!("resuming: {} runs already on record", records.len());
+    Ok((results, meta, StudyOutcome { records, ..StudyOutcome::default() }))
+}
+
+fn report(results: &ResultsDir, plan: &Plan, outcome: &StudyOutcome) -> Result<()> {
     let baseline = &plan.variants[plan.baseline].name;
     let kernbench = summary::kernbench_text(&outcome.records);
     results.write_text("kernbench.txt", &kernbench)?;
     print!("{kernbench}");
     print!("{}", summary::change_text(&outcome.records, baseline));
-    report_problems(&outcome);
-    println!("results: {}", results.path.display());
-
-    match ended {
-        Err(error) => match error.downcast_ref::<Interrupted>() {
-            Some(Interrupted(signal)) => {
-                eprintln!("interrupted: the guest was stopped; the runs above are kept in runs.csv");
-                Ok(128u8.saturating_add(*signal as u8))
-            }
-            None => Err(error),
-        },
-        Ok(()) if outcome.problems.is_empty() && outcome.failed_runs() == 0 && outcome.missing_runs() == 0 => Ok(EXIT_OK),
-        Ok(()) => Ok(EXIT_FAILED),
-    }
-}
-
-fn report_problems(outcome: &StudyOutcome) {
     for line in &outcome.problems {
         eprintln!("error: {}", line.lines().next().unwrap_or(""));
     }
     for record in outcome.records.iter().filter(|r| !r.is_ok()) {
-        eprintln!(
-            "failed: {} {} -j {} run {}: {}",
-            record.variant, record.jobs_label, record.jobs, record.run, record.failure
-        );
+        eprintln!("failed: {} {} -j {} run {}: {}", record.variant, record.jobs_label, record.jobs, record.run, record.failure);
     }
     if outcome.missing_runs() > 0 {
-        eprintln!("{} of {} planned runs are missing", outcome.missing_runs(), outcome.planned_runs);
+        eprintln!(
+            "{} of {} planned runs are missing (bench run --resume {} runs them)",
+            outcome.missing_runs(),
+            outcome.planned_runs,
+            results.path.display()
+        );
+    }
+    println!("results: {}", results.path.display());
+    Ok(())
+}
+
+fn exit_code(ended: Result<()>, outcome: &StudyOutcome) -> Result<u8> {
+    match ended {
+        Err(error) if error.is::<Interrupted>() => {
+            let signal = error.downcast_ref::<Interrupted>().map_or(2, |i| i.0);
+            eprintln!("interrupted: the guest was stopped; every run measured is kept in runs.csv");
+            Ok(128u8.saturating_add(signal as u8))
+        }
+        Err(error) if error.is::<StudyTimedOut>() => {
+            eprintln!("error: {error}");
+            Ok(EXIT_FAILED)
+        }
+        Err(error) => Err(error),
+        Ok(()) if outcome.problems.is_empty() && outcome.failed_runs() == 0 && outcome.missing_runs() == 0 => Ok(EXIT_OK),
+        Ok(()) => Ok(EXIT_FAILED),
     }
 }

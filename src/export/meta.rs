@@ -1,6 +1,7 @@
 //! meta.json: what a result depends on besides the kernel under test (host, hypervisor,
 //! accelerator, checksums of every file booted), so two results can be told comparable.
 
+use crate::backend::console::ConsoleFinding;
 use crate::backend::Backend;
 use crate::scenario::{Plan, Workload};
 use anyhow::{Context, Result};
@@ -16,6 +17,10 @@ pub struct Meta {
     pub schema_version: u32,
     pub kbench_version: String,
     pub scenario: String,
+    /// The scenario file as given, made absolute: `bench run --resume` reads it again.
+    pub scenario_file: String,
+    /// sha256 of the scenario file: a resumed study must run the same one.
+    pub scenario_sha256: String,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub host: HostFacts,
@@ -73,6 +78,16 @@ pub struct VariantFacts {
     pub initrd: Option<FileFacts>,
     /// What the guest reported about itself once booted.
     pub boot: Option<BootFacts>,
+    /// Kernel trouble (panic, BUG, oops, warning) seen on the console, per boot.
+    #[serde(default)]
+    pub console_findings: Vec<BootFinding>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BootFinding {
+    pub boot: u32,
+    #[serde(flatten)]
+    pub finding: ConsoleFinding,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +109,7 @@ impl Meta {
                     kernel: file_facts(&v.kernel)?,
                     initrd: v.initrd.as_deref().map(file_facts).transpose()?,
                     boot: None,
+                    console_findings: Vec::new(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -101,6 +117,11 @@ impl Meta {
             schema_version: META_SCHEMA_VERSION,
             kbench_version: env!("CARGO_PKG_VERSION").to_string(),
             scenario: plan.name.clone(),
+            scenario_file: std::path::absolute(&plan.scenario_path)
+                .unwrap_or_else(|_| plan.scenario_path.clone())
+                .display()
+                .to_string(),
+            scenario_sha256: file_facts(&plan.scenario_path)?.sha256,
             started_at: now(),
             finished_at: None,
             host: host_facts(),
@@ -128,6 +149,12 @@ impl Meta {
         })
     }
 
+    pub fn record_console(&mut self, variant: &str, boot: u32, findings: Vec<ConsoleFinding>) {
+        if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
+            v.console_findings.extend(findings.into_iter().map(|finding| BootFinding { boot, finding }));
+        }
+    }
+
     pub fn record_boot(&mut self, variant: &str, facts: &BootFacts) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
             v.boot = Some(facts.clone());
@@ -144,7 +171,7 @@ pub fn read_meta(path: &Path) -> Result<Meta> {
     serde_json::from_str(&text).with_context(|| format!("{} is not a kbench meta.json", path.display()))
 }
 
-fn file_facts(path: &Path) -> Result<FileFacts> {
+pub fn file_facts(path: &Path) -> Result<FileFacts> {
     let mut file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;

@@ -31,6 +31,19 @@ impl ResultsDir {
         Ok(ResultsDir { path, runs })
     }
 
+    /// Reopens the folder of an interrupted study; new rows are appended to its runs.csv.
+    pub fn reopen(path: &Path) -> Result<ResultsDir> {
+        for needed in ["runs.csv", "meta.json", "scenario.toml"] {
+            if !path.join(needed).is_file() {
+                anyhow::bail!("{} has no {needed}: it is not a kbench results folder", path.display());
+            }
+        }
+        std::fs::create_dir_all(path.join("console")).with_context(|| format!("cannot write into {}", path.display()))?;
+        std::fs::create_dir_all(path.join("logs")).with_context(|| format!("cannot write into {}", path.display()))?;
+        let runs = RunsWriter::open(&path.join("runs.csv"))?;
+        Ok(ResultsDir { path: path.to_path_buf(), runs })
+    }
+
     pub fn console_log(&self, variant: &str, boot: u32) -> PathBuf {
         self.path.join("console").join(format!("{variant}-boot{boot}.log"))
     }

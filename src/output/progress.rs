@@ -25,6 +25,11 @@ impl Progress {
         self.bar.set_message(message.to_string());
     }
 
+    pub fn set_position(&self, runs_done: u64) {
+        self.bar.set_position(runs_done);
+        self.bar.reset_eta();
+    }
+
     pub fn inc(&self) {
         self.bar.inc(1);
     }

@@ -44,8 +44,15 @@ pub struct GuestSection {
     /// Seconds from QEMU's start until the agent must have said hello.
     #[serde(default = "default_boot_timeout")]
     pub boot_timeout: u64,
-    /// Seconds one step (prepare, warm-up, run) may take before it is killed.
+    /// Seconds one step (prepare, warm-up, run) may take before it is killed. Unset: a
+    /// timed run may take 5 times the longest warm-up, and at least 60 s.
     pub run_timeout: Option<u64>,
+    /// Seconds the whole study may take; what is measured by then is kept and reported.
+    pub study_timeout: Option<u64>,
+    /// How many times a guest that crashed, hung or vanished is booted again to finish
+    /// the variant's remaining runs.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
     /// Path of the QEMU binary; found on PATH by default.
     pub qemu: Option<PathBuf>,
 }
@@ -117,6 +124,9 @@ fn default_memory() -> MemorySize {
 }
 fn default_boot_timeout() -> u64 {
     300
+}
+fn default_retries() -> u32 {
+    1
 }
 
 impl<'de> Deserialize<'de> for JobsSpec {

@@ -35,6 +35,8 @@ pub struct GuestPlan {
     pub accel: AccelChoice,
     pub boot_timeout: Duration,
     pub run_timeout: Option<Duration>,
+    pub study_timeout: Option<Duration>,
+    pub retries: u32,
     pub qemu: Option<PathBuf>,
 }
 
@@ -113,8 +115,10 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     if guest.cpus == 0 {
         bail!("key `guest.cpus`: must be at least 1");
     }
-    if guest.boot_timeout == 0 || guest.run_timeout == Some(0) {
-        bail!("keys `guest.boot_timeout` and `guest.run_timeout`: seconds, at least 1");
+    for (key, value) in [("boot_timeout", Some(guest.boot_timeout)), ("run_timeout", guest.run_timeout), ("study_timeout", guest.study_timeout)] {
+        if value == Some(0) {
+            bail!("key `guest.{key}`: seconds, at least 1");
+        }
     }
     check_host_size(guest.cpus, guest.memory.mib)?;
     let variants = variants(&file, &base)?;
@@ -142,6 +146,8 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             accel: guest.accel,
             boot_timeout: Duration::from_secs(guest.boot_timeout),
             run_timeout: guest.run_timeout.map(Duration::from_secs),
+            study_timeout: guest.study_timeout.map(Duration::from_secs),
+            retries: guest.retries,
             qemu: guest.qemu.clone(),
         },
         variants,

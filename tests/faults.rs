@@ -1,0 +1,243 @@
+//! Fault injection on real guests: hung runs, kernel panics, vanishing guests, boots that
+//! never come, Ctrl-C and kill -9. Each asserts the recorded failure, the retry, the rows
+//! kept on disk, and that no qemu process outlives `bench`.
+
+mod common;
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn run(scenario: &std::path::Path, root: &std::path::Path) -> std::process::Output {
+    bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
+}
+
+/// Counts this boot's runs in /tmp, which a fresh boot starts empty.
+const COUNTER: &str = "n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n";
+
+#[test]
+fn a_hung_run_is_killed_at_its_timeout_and_the_study_goes_on() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    // The command line also carries quotes and shell metacharacters: passed exactly.
+    let body = format!(
+        r#"
+runs = 2
+warmup = 0
+jobs = ["half"]
+[[variant]]
+name = "hang"
+cmdline = 'kbench.note="a b" kbench.dollar=$HOME;ls'
+[workload]
+kind = "command"
+command = "{COUNTER}; if [ $n -eq 1 ]; then sleep 100000; fi"
+"#
+    );
+    let scenario = tiny_scenario(dir.path(), "hang", &format!("{body}\n"));
+    std::fs::write(&scenario, std::fs::read_to_string(&scenario).unwrap() + "run_timeout = 5\n").unwrap();
+    let root = dir.path().join("results");
+    let out = run(&scenario, &root);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "hang").join("runs.csv"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["status"], "failed");
+    assert!(rows[0]["failure"].contains("timed out after 5 s"), "{:?}", rows[0]);
+    assert!(num(&rows[0], "elapsed_s") >= 5.0 && num(&rows[0], "elapsed_s") < 60.0, "{:?}", rows[0]);
+    assert_eq!(rows[1]["status"], "ok", "the study went on in the same guest");
+    assert!(rows[1]["cmdline"].ends_with(r#"kbench.note="a b" kbench.dollar=$HOME;ls"#), "{:?}", rows[1]);
+    assert_no_qemu_left(dir.path());
+}
+
+#[test]
+fn a_kernel_panic_fails_its_run_and_a_new_boot_measures_the_rest() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        r#"
+runs = 2
+warmup = 0
+jobs = ["half", "optimal"]
+[[variant]]
+name = "panics"
+[workload]
+kind = "command"
+command = "{COUNTER}; if [ $n -eq 3 ]; then echo c > /proc/sysrq-trigger; fi"
+"#
+    );
+    let scenario = tiny_scenario(dir.path(), "panic", &body);
+    let root = dir.path().join("results");
+    let out = run(&scenario, &root);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let results = results_dir(&root, "panic");
+    let rows = read_rows(&results.join("runs.csv"));
+    let status: Vec<(&str, &str, &str)> =
+        rows.iter().map(|r| (r["jobs_label"].as_str(), r["run"].as_str(), r["status"].as_str())).collect();
+    assert_eq!(
+        status,
+        [("half", "1", "ok"), ("half", "2", "ok"), ("optimal", "1", "failed"), ("optimal", "2", "ok")],
+        "{}",
+        describe(&out)
+    );
+    assert!(rows[2]["failure"].contains("Kernel panic"), "{:?}", rows[2]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("booting again"), "{}", describe(&out));
+    assert!(std::fs::read_to_string(results.join("console/panics-boot1.log")).unwrap().contains("Kernel panic"));
+    assert!(results.join("console/panics-boot2.log").is_file());
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(results.join("meta.json")).unwrap()).unwrap();
+    let findings = &meta["variants"][0]["console_findings"];
+    assert_eq!(findings[0]["boot"], 1, "{findings}");
+    assert_eq!(findings[0]["marker"], "Kernel panic", "{findings}");
+    assert_no_qemu_left(dir.path());
+}
+
+#[test]
+fn a_guest_that_vanishes_fails_its_variant_after_the_retries_and_the_next_variant_still_runs() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+runs = 2
+warmup = 0
+jobs = ["half"]
+[[variant]]
+name = "vanishes"
+cmdline = "kbench.poweroff=1"
+[[variant]]
+name = "steady"
+[workload]
+kind = "command"
+command = "if grep -q kbench.poweroff=1 /proc/cmdline; then echo o > /proc/sysrq-trigger; sleep 60; fi; true"
+"#;
+    let scenario = tiny_scenario(dir.path(), "vanish", body);
+    std::fs::write(&scenario, std::fs::read_to_string(&scenario).unwrap() + "retries = 0\n").unwrap();
+    let root = dir.path().join("results");
+    let out = run(&scenario, &root);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "vanish").join("runs.csv"));
+    let status: Vec<(&str, &str)> = rows.iter().map(|r| (r["variant"].as_str(), r["status"].as_str())).collect();
+    assert_eq!(status, [("vanishes", "failed"), ("steady", "ok"), ("steady", "ok")], "{}", describe(&out));
+    assert!(rows[0]["failure"].contains("the guest stopped"), "{:?}", rows[0]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("variant vanishes: the guest failed 1 times"), "{stderr}");
+    assert!(stderr.contains("1 of 4 planned runs are missing"), "{stderr}");
+    assert_no_qemu_left(dir.path());
+}
+
+#[test]
+fn a_boot_that_never_reaches_the_agent_times_out() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = "runs = 1\nwarmup = 0\n[[variant]]\nname = \"slow\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n";
+    let scenario = tiny_scenario(dir.path(), "noboot", body);
+    let text = std::fs::read_to_string(&scenario).unwrap().replace("boot_timeout = 300", "boot_timeout = 1\nretries = 1");
+    std::fs::write(&scenario, text).unwrap();
+    let root = dir.path().join("results");
+    let out = run(&scenario, &root);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the guest hung: no word for 1 s while waiting for the agent to start"), "{stderr}");
+    assert!(stderr.contains("the guest failed 2 times"), "{stderr}");
+    let results = results_dir(&root, "noboot");
+    assert!(results.join("console/slow-boot2.log").exists(), "the boot was retried");
+    assert_no_qemu_left(dir.path());
+}
+
+/// Waits until runs.csv has `rows` data rows.
+fn wait_for_rows(root: &std::path::Path, scenario: &str, rows: usize) -> std::path::PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Ok(entries) = std::fs::read_dir(root.join(scenario)) {
+            for entry in entries.flatten() {
+                let csv = entry.path().join("runs.csv");
+                if csv.exists() && read_rows(&csv).len() >= rows {
+                    return entry.path();
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "no {rows} rows in time");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn ctrl_c_keeps_the_runs_and_resume_measures_only_the_missing_ones() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        r#"
+runs = 2
+warmup = 0
+jobs = ["half"]
+[[variant]]
+name = "steady"
+[workload]
+kind = "command"
+command = "{COUNTER}; if [ $n -ge 2 ]; then sleep 1000; fi"
+"#
+    );
+    let scenario = tiny_scenario(dir.path(), "interrupt", &body);
+    let root = dir.path().join("results");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
+        .env("KBENCH_AGENT", agent())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let results = wait_for_rows(&root, "interrupt", 1);
+    std::thread::sleep(Duration::from_secs(1));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGINT).unwrap();
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
+    assert!(started.elapsed() < Duration::from_secs(20), "stopping took {:?}", started.elapsed());
+    assert_eq!(read_rows(&results.join("runs.csv")).len(), 1);
+    assert!(std::fs::read_to_string(results.join("kernbench.txt")).unwrap().contains("Average Half load -j 1 Run"));
+    assert_no_qemu_left(dir.path());
+
+    // A changed scenario is not the same study.
+    let original = std::fs::read_to_string(&scenario).unwrap();
+    std::fs::write(&scenario, original.replace("runs = 2", "runs = 3")).unwrap();
+    let refused = bench(&["run", "--resume", results.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("differs from the one the study started with"), "{}", describe(&refused));
+
+    std::fs::write(&scenario, original).unwrap();
+    let resumed = bench(&["run", "--resume", results.to_str().unwrap()]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", describe(&resumed));
+    let rows = read_rows(&results.join("runs.csv"));
+    let runs: Vec<(&str, &str)> = rows.iter().map(|r| (r["run"].as_str(), r["status"].as_str())).collect();
+    assert_eq!(runs, [("1", "ok"), ("2", "ok")]);
+    assert_no_qemu_left(dir.path());
+}
+
+#[test]
+fn killing_bench_with_sigkill_takes_its_qemu_down_too() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = "runs = 1\nwarmup = 0\n[[variant]]\nname = \"long\"\n[workload]\nkind = \"command\"\ncommand = \"sleep 1000\"\n";
+    let scenario = tiny_scenario(dir.path(), "sigkill", body);
+    let root = dir.path().join("results");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
+        .env("KBENCH_AGENT", agent())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the agent started the run: the guest is up and busy.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let console = std::fs::read_dir(root.join("sigkill"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("console/long-boot1.log")).ok())
+            .unwrap_or_default();
+        if console.contains("kbench-agent: step 0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the guest never started its step");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_no_qemu_left(dir.path());
+}
