@@ -29,7 +29,7 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
 
 /// A dynamically linked agent would die in a busybox initramfs: refuse it up front.
 fn check_static(path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the agent {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read the agent {}: {BUILD_HINT}", path.display()))?;
     match has_interpreter(&bytes) {
         None => bail!("{} is not a 64-bit ELF executable: {BUILD_HINT}", path.display()),
         Some(true) => bail!("{} is dynamically linked: {BUILD_HINT}", path.display()),

@@ -174,7 +174,7 @@ command = "{COUNTER}; if [ $n -ge 2 ]; then sleep 1000; fi"
     );
     let scenario = tiny_scenario(dir.path(), "interrupt", &body);
     let root = dir.path().join("results");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bench"))
+    let child = Command::new(env!("CARGO_BIN_EXE_bench"))
         .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
         .env("KBENCH_AGENT", agent())
         .stdout(Stdio::piped())

@@ -40,9 +40,7 @@ fn serve() -> Result<(), String> {
         protocol: PROTOCOL_VERSION,
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
     })?;
-    let job = match port.receive()? {
-        HostMessage::Job(job) => job,
-    };
+    let HostMessage::Job(job) = port.receive()?;
     port.send(&AgentMessage::BootFacts(boot::facts()))?;
     run_job(&mut port, &job)?;
     port.send(&AgentMessage::Done)

@@ -186,7 +186,7 @@ fn parse_memory(text: &str) -> Option<MemorySize> {
     let mib = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "M" | "MB" | "MIB" => number,
         "G" | "GB" | "GIB" => number.checked_mul(1024)?,
-        "K" | "KB" | "KIB" if number % 1024 == 0 => number / 1024,
+        "K" | "KB" | "KIB" if number.is_multiple_of(1024) => number / 1024,
         _ => return None,
     };
     (mib > 0).then_some(MemorySize { mib })

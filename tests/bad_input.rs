@@ -1,0 +1,134 @@
+//! Bad input is refused before anything boots, with a message that names the file, the
+//! key or the path, and what to do. Exit code 2: unusable input.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+const GOOD: &str = r#"
+runs = 2
+[[variant]]
+name = "baseline"
+[[variant]]
+name = "poison"
+cmdline = "slub_debug=P"
+[workload]
+kind = "command"
+command = "true"
+"#;
+
+/// Runs `bench check` on the tiny scenario with `body`, edited by `edit`.
+fn check_with(edit: impl Fn(String) -> String) -> (i32, String) {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "bad", GOOD);
+    let text = edit(std::fs::read_to_string(&scenario).unwrap());
+    std::fs::write(&scenario, text).unwrap();
+    let out = bench(&["check", scenario.to_str().unwrap(), "--results", dir.path().join("results").to_str().unwrap()]);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), all)
+}
+
+fn assert_refused(edit: impl Fn(String) -> String, expected: &[&str]) {
+    let (code, output) = check_with(edit);
+    assert_eq!(code, 2, "{output}");
+    for text in expected {
+        assert!(output.contains(text), "expected {text:?} in:\n{output}");
+    }
+}
+
+#[test]
+fn the_good_scenario_passes_the_check() {
+    let (code, output) = check_with(|t| t);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("2 variants × 2 jobs levels × 2 runs = 8 timed runs"), "{output}");
+    assert!(output.contains("qemu: QEMU emulator version"), "{output}");
+}
+
+#[test]
+fn malformed_toml_names_the_file_line_and_column() {
+    assert_refused(|t| t.replace("runs = 2", "runs = = 2"), &["bad.toml", "line 3, column"]);
+}
+
+#[test]
+fn an_unknown_key_is_named() {
+    assert_refused(|t| t.replace("cpus = 2", "cpus = 2\ncpu_count = 2"), &["bad.toml", "unknown field `cpu_count`"]);
+}
+
+#[test]
+fn a_missing_kernel_initrd_or_disk_is_named_with_its_key() {
+    assert_refused(|t| t.replace("vm-images/tiny/vmlinuz", "vm-images/tiny/nope"), &["key `guest.kernel`", "nope"]);
+    assert_refused(|t| t.replace("initramfs.cpio.gz", "missing.gz"), &["key `guest.initrd`", "missing.gz"]);
+    assert_refused(|t| t.replace("[guest]", "[guest]\ndisk = \"no-such.img\""), &["key `guest.disk`", "no-such.img"]);
+}
+
+#[test]
+fn a_kernel_that_is_not_a_bzimage_is_refused() {
+    let initrd = tiny_initrd();
+    assert_refused(
+        move |t| t.replace(&tiny_kernel().display().to_string(), &initrd.display().to_string()),
+        &["key `guest.kernel`", "is not an x86 kernel image"],
+    );
+}
+
+#[test]
+fn a_guest_bigger_than_the_host_is_refused() {
+    assert_refused(|t| t.replace("cpus = 2", "cpus = 4096"), &["key `guest.cpus`", "more than this host's"]);
+    assert_refused(|t| t.replace("memory = \"512M\"", "memory = \"4096G\""), &["key `guest.memory`", "more than this host's"]);
+}
+
+#[test]
+fn zero_runs_no_variants_and_duplicate_names_are_refused() {
+    assert_refused(|t| t.replace("runs = 2", "runs = 0"), &["key `runs`", "at least 1"]);
+    assert_refused(|t| t.replace("[[variant]]\nname = \"baseline\"\n[[variant]]\nname = \"poison\"\ncmdline = \"slub_debug=P\"\n", ""), &["no [[variant]]"]);
+    assert_refused(|t| t.replace("name = \"poison\"", "name = \"baseline\""), &["key `variant[1].name`", "used twice"]);
+    assert_refused(|t| t.replace("runs = 2", "runs = 2\njobs = [\"quarter\"]"), &["\"quarter\"", "\"half\", \"optimal\", \"max\""]);
+}
+
+#[test]
+fn a_command_line_with_a_newline_is_refused() {
+    assert_refused(|t| t.replace("cmdline = \"slub_debug=P\"", "cmdline = \"slub_debug=P\\nquiet\""), &["key `variant[1].cmdline`", "control character"]);
+}
+
+#[test]
+fn missing_qemu_is_named() {
+    assert_refused(|t| t.replace("[guest]", "[guest]\nqemu = \"/nonexistent/qemu-system-x86_64\""), &["/nonexistent/qemu-system-x86_64", "is QEMU installed?"]);
+}
+
+#[test]
+fn kvm_asked_for_where_it_does_not_work_is_refused_with_the_reason() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    if cpuinfo.contains(" vmx") || cpuinfo.contains(" svm") {
+        eprintln!("this host exposes vmx/svm: KVM may work, nothing to refuse");
+        return;
+    }
+    assert_refused(|t| t.replace("[guest]", "[guest]\naccel = \"kvm\""), &["key `guest.accel`", "KVM does not work here", "no vmx or svm flag"]);
+}
+
+#[test]
+fn an_unwritable_results_folder_is_refused_before_booting() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "bad", GOOD);
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let results = blocker.join("results");
+    let out = bench(&["run", scenario.to_str().unwrap(), "--results", results.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create the results folder"), "{}", describe(&out));
+    assert!(!Path::new(&results).exists());
+}
+
+#[test]
+fn a_missing_agent_says_how_to_build_it() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "bad", GOOD);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["run", scenario.to_str().unwrap(), "--results", dir.path().to_str().unwrap()])
+        .env("KBENCH_AGENT", "/nonexistent/bench-agent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scripts/build-agent.sh"), "{}", describe(&out));
+}
