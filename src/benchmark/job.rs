@@ -64,3 +64,73 @@ pub fn build(plan: &Plan, pending: &[PendingRun]) -> (Job, Vec<StepInfo>) {
 fn substitute(command: &str, level: &JobsLevel) -> String {
     command.replace("{jobs}", &level.substitution())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::plan::{GuestPlan, Variant};
+    use std::time::Duration;
+
+    fn plan(run_timeout: Option<u64>, warmup: u32) -> Plan {
+        Plan {
+            name: "t".into(),
+            scenario_path: "t.toml".into(),
+            guest: GuestPlan {
+                disk: None,
+                cpus: 4,
+                memory_mib: 512,
+                accel: Default::default(),
+                boot_timeout: Duration::from_secs(10),
+                run_timeout: run_timeout.map(Duration::from_secs),
+                study_timeout: None,
+                retries: 1,
+                qemu: None,
+            },
+            variants: vec![Variant {
+                name: "v".into(),
+                kernel: "k".into(),
+                initrd: None,
+                cmdline: String::new(),
+                own_options: vec![],
+            }],
+            baseline: 0,
+            levels: vec![JobsLevel { label: "half".into(), jobs: 2 }, JobsLevel { label: "max".into(), jobs: 0 }],
+            runs: 2,
+            warmup,
+            workload: Workload::Command {
+                command: "make -j{jobs}".into(),
+                prepare: Some("configure".into()),
+                clean: Some("make clean".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn steps_are_prepare_warmups_then_the_pending_runs_with_jobs_substituted() {
+        let plan = plan(None, 1);
+        let pending = vec![all_runs(&plan)[1].clone(), all_runs(&plan)[2].clone()];
+        let (job, infos) = build(&plan, &pending);
+        let steps: Vec<(StepKind, &str, Option<&str>)> =
+            job.steps.iter().map(|s| (s.kind, s.command.as_str(), s.clean.as_deref())).collect();
+        assert_eq!(
+            steps,
+            [
+                (StepKind::Prepare, "configure", None),
+                (StepKind::Warmup, "make -j2", Some("make clean")),
+                (StepKind::Timed, "make -j2", Some("make clean")),
+                (StepKind::Timed, "make -j", Some("make clean")),
+            ]
+        );
+        assert_eq!((infos[2].index, infos[3].index), (2, 1));
+        assert!(job.steps.iter().enumerate().all(|(i, s)| s.id as usize == i));
+        assert_eq!(job.derived_timeout.map(|d| d.limit(30.0)), Some(150.0));
+    }
+
+    #[test]
+    fn an_explicit_run_timeout_or_no_warmup_derives_nothing() {
+        let (job, _) = build(&plan(Some(100), 1), &[]);
+        assert_eq!(job.derived_timeout, None);
+        assert!(job.steps.iter().all(|s| s.timeout_s == Some(100.0)));
+        assert_eq!(build(&plan(None, 0), &[]).0.derived_timeout, None);
+    }
+}
