@@ -80,6 +80,7 @@ fn a_guest_bigger_than_the_host_is_refused() {
 #[test]
 fn zero_runs_no_variants_and_duplicate_names_are_refused() {
     assert_refused(|t| t.replace("runs = 2", "runs = 0"), &["key `runs`", "at least 1"]);
+    assert_refused(|t| t.replace("runs = 2", "runs = 2\nrounds = 3"), &["key `rounds`", "between 1 and `runs` (2)"]);
     assert_refused(|t| t.replace("[[variant]]\nname = \"baseline\"\n[[variant]]\nname = \"poison\"\ncmdline = \"slub_debug=P\"\n", ""), &["no [[variant]]"]);
     assert_refused(|t| t.replace("name = \"poison\"", "name = \"baseline\""), &["key `variant[1].name`", "used twice"]);
     assert_refused(|t| t.replace("runs = 2", "runs = 2\njobs = [\"quarter\"]"), &["\"quarter\"", "\"half\", \"optimal\", \"max\""]);

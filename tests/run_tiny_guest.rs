@@ -6,6 +6,7 @@ use common::*;
 
 const FORK_LOOP: &str = r#"
 runs = 2
+rounds = 2
 warmup = 1
 jobs = ["half", "optimal"]
 
@@ -46,6 +47,16 @@ fn two_variants_are_measured_in_their_own_guests_and_every_run_lands_in_runs_csv
         assert!(!row["kernel_release"].is_empty());
     }
     assert!(rows.iter().any(|r| num(r, "ctx_switches") > 0.0), "involuntary switches are counted");
+    // Two rounds, the second in reverse order, so that drift does not favour a variant.
+    let order: Vec<String> = rows.iter().map(|r| format!("{}-{}{}", r["variant"], r["jobs_label"], r["run"])).collect();
+    assert_eq!(
+        order,
+        [
+            "baseline-half1", "baseline-optimal1", "poison-half1", "poison-optimal1",
+            "poison-half2", "poison-optimal2", "baseline-half2", "baseline-optimal2"
+        ]
+    );
+    assert!(results.join("console/baseline-boot2.log").is_file());
     let jobs: Vec<(&str, &str)> = rows.iter().map(|r| (r["jobs_label"].as_str(), r["jobs"].as_str())).collect();
     assert!(jobs.contains(&("half", "1")) && jobs.contains(&("optimal", "2")), "{jobs:?}");
 

@@ -97,6 +97,7 @@ mod tests {
             levels: vec![JobsLevel { label: "half".into(), jobs: 2 }, JobsLevel { label: "max".into(), jobs: 0 }],
             runs: 2,
             warmup,
+            rounds: 1,
             workload: Workload::Command {
                 command: "make -j{jobs}".into(),
                 prepare: Some("configure".into()),

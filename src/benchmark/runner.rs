@@ -87,33 +87,37 @@ impl Study<'_> {
 /// An interrupt or the study timeout ends it early: `outcome` still holds every run.
 pub fn run_study(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
     outcome.planned_runs = study.plan.variants.len() * job::all_runs(study.plan).len();
-    for variant in &study.plan.variants {
-        study.check_stop()?;
-        if let Err(error) = run_variant(study, variant, outcome) {
-            if error.is::<Interrupted>() || error.is::<StudyTimedOut>() {
-                return Err(error);
+    for round in 0..study.plan.rounds {
+        for variant in study.plan.variant_order(round) {
+            study.check_stop()?;
+            if let Err(error) = run_variant(study, variant, round, outcome) {
+                if error.is::<Interrupted>() || error.is::<StudyTimedOut>() {
+                    return Err(error);
+                }
+                let line = format!("variant {}: {error:#}", variant.name);
+                study.progress.println(&format!("error: {line}"));
+                outcome.problems.push(line);
             }
-            let line = format!("variant {}: {error:#}", variant.name);
-            study.progress.println(&format!("error: {line}"));
-            outcome.problems.push(line);
         }
     }
     Ok(())
 }
 
-fn run_variant(study: &mut Study, variant: &Variant, outcome: &mut StudyOutcome) -> Result<()> {
+/// One round of one variant: boots until the round's runs are all on record or the
+/// retries are spent.
+fn run_variant(study: &mut Study, variant: &Variant, round: u32, outcome: &mut StudyOutcome) -> Result<()> {
     let boots = study.plan.guest.retries + 1;
-    for boot in 1..=boots {
-        let pending = pending_runs(study.plan, variant, &outcome.records);
+    for attempt in 1..=boots {
+        let pending = pending_runs(study.plan, variant, round, &outcome.records);
         if pending.is_empty() {
             return Ok(());
         }
-        let console_log = study.results.console_log(&variant.name, boot);
+        let (boot, console_log) = study.results.next_console_log(&variant.name);
         let result = boot_and_run(study, variant, &console_log, &pending, outcome);
         note_console(study, variant, boot, &console_log, outcome)?;
         match result {
             Ok(()) => return Ok(()),
-            Err(error) if error.is::<GuestTrouble>() && boot < boots => {
+            Err(error) if error.is::<GuestTrouble>() && attempt < boots => {
                 study.progress.println(&format!(
                     "warning: variant {} boot {boot}: {}; booting again for the remaining runs",
                     variant.name,
@@ -129,12 +133,13 @@ fn run_variant(study: &mut Study, variant: &Variant, outcome: &mut StudyOutcome)
     Ok(())
 }
 
-/// Runs of this variant that have no row yet (none at all on a fresh study).
-fn pending_runs(plan: &Plan, variant: &Variant, records: &[RunRecord]) -> Vec<PendingRun> {
+/// Runs of this variant and round that have no row yet.
+fn pending_runs(plan: &Plan, variant: &Variant, round: u32, records: &[RunRecord]) -> Vec<PendingRun> {
     job::all_runs(plan)
         .into_iter()
         .filter(|(level, index)| {
-            !records.iter().any(|r| r.variant == variant.name && r.jobs_label == level.label && r.run == *index)
+            plan.round_of(*index) == round
+                && !records.iter().any(|r| r.variant == variant.name && r.jobs_label == level.label && r.run == *index)
         })
         .collect()
 }

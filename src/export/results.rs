@@ -44,8 +44,13 @@ impl ResultsDir {
         Ok(ResultsDir { path: path.to_path_buf(), runs })
     }
 
-    pub fn console_log(&self, variant: &str, boot: u32) -> PathBuf {
-        self.path.join("console").join(format!("{variant}-boot{boot}.log"))
+    /// The console log of the variant's next boot, numbered after those already saved
+    /// (a resumed study keeps the consoles of the first attempt).
+    pub fn next_console_log(&self, variant: &str) -> (u32, PathBuf) {
+        (1..)
+            .map(|boot| (boot, self.path.join("console").join(format!("{variant}-boot{boot}.log"))))
+            .find(|(_, path)| !path.exists())
+            .expect("some boot number is free")
     }
 
     /// Saves a step's output tail; returns the path relative to the results folder.

@@ -14,6 +14,10 @@ pub struct ScenarioFile {
     pub runs: u32,
     #[serde(default = "default_warmup")]
     pub warmup: u32,
+    /// Split the runs over this many boots of each variant, alternating the variants'
+    /// order (A B, B A, ...), so that host drift does not fall on one variant.
+    #[serde(default = "default_rounds")]
+    pub rounds: u32,
     #[serde(default = "default_jobs")]
     pub jobs: Vec<JobsSpec>,
     /// Name of the variant the others are compared against; the first one by default.
@@ -111,6 +115,9 @@ fn default_runs() -> u32 {
     5
 }
 fn default_warmup() -> u32 {
+    1
+}
+fn default_rounds() -> u32 {
     1
 }
 fn default_jobs() -> Vec<JobsSpec> {

@@ -24,6 +24,8 @@ pub struct Plan {
     pub levels: Vec<JobsLevel>,
     pub runs: u32,
     pub warmup: u32,
+    /// Boots per variant that share the runs; see `Plan::round_of`.
+    pub rounds: u32,
     pub workload: Workload,
 }
 
@@ -85,6 +87,23 @@ pub enum Workload {
     Command { command: String, prepare: Option<String>, clean: Option<String> },
 }
 
+impl Plan {
+    /// The round (0-based) that measures run `index` (1-based): runs are dealt out in
+    /// turn, so every round gets early and late runs alike.
+    pub fn round_of(&self, index: u32) -> u32 {
+        (index - 1) % self.rounds
+    }
+
+    /// The variants in the order round `round` boots them: reversed every other round.
+    pub fn variant_order(&self, round: u32) -> Vec<&Variant> {
+        let mut order: Vec<&Variant> = self.variants.iter().collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        order
+    }
+}
+
 impl Workload {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -108,6 +127,9 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     }
     if file.runs == 0 {
         bail!("key `runs`: must be at least 1 (the number of timed runs per variant and jobs level)");
+    }
+    if file.rounds == 0 || file.rounds > file.runs {
+        bail!("key `rounds`: must be between 1 and `runs` ({}): each round measures at least one run per level", file.runs);
     }
     if file.jobs.is_empty() {
         bail!("key `jobs`: list at least one level, for example [\"half\", \"optimal\"]");
@@ -154,6 +176,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         baseline,
         levels,
         runs: file.runs,
+        rounds: file.rounds,
         warmup: file.warmup,
         workload: workload(&file.workload)?,
     })
