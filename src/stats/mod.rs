@@ -6,11 +6,13 @@
 //! - [`outliers`]: hyperfine's modified Z-score and its slow-first-run warning.
 //! - [`Metric`]: what is measured per run, its unit and how to read it from a run.
 
+mod analysis;
 mod compare;
 mod metric;
 mod outliers;
 mod summary;
 
+pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen, Warning, FEW_RUNS};
 pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE};
 pub use metric::Metric;
 pub use outliers::{modified_z_scores, outliers, Outliers, OUTLIER_Z};
