@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Run(args) => commands::run::run(&args),
+        cli::Command::Report(args) => commands::report::report(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,4 +1,4 @@
-//! `bench run SCENARIO`: plan → backend → study → runs.csv → summary.
+//! `bench run SCENARIO`: plan → backend → study → runs.csv → statistics → reports.
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::backend::{accel, qemu::QemuBackend, Backend};
@@ -8,7 +8,10 @@ use crate::export::meta::{now, Meta};
 use crate::export::results::ResultsDir;
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::output::progress::Progress;
+use crate::export::runs_csv::RunRecord;
+use crate::output::reports::{write_reports, ReportOptions};
 use crate::output::summary;
+use std::path::Path;
 use crate::{agent_binary, scenario};
 use anyhow::Result;
 
@@ -42,11 +45,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
 
     meta.finished_at = Some(now());
     results.write_meta(&meta)?;
-    let baseline = &plan.variants[plan.baseline].name;
-    let kernbench = summary::kernbench_text(&outcome.records);
-    results.write_text("kernbench.txt", &kernbench)?;
-    print!("{kernbench}");
-    print!("{}", summary::change_text(&outcome.records, baseline));
+    let baseline = args.report.baseline.clone().unwrap_or_else(|| plan.variants[plan.baseline].name.clone());
+    let options = ReportOptions { baseline: Some(baseline), ..args.report.options() };
+    print_reports(&results.path, &outcome.records, &meta, &options);
     report_problems(&outcome);
     println!("results: {}", results.path.display());
 
@@ -60,6 +61,25 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         },
         Ok(()) if outcome.problems.is_empty() && outcome.failed_runs() == 0 && outcome.missing_runs() == 0 => Ok(EXIT_OK),
         Ok(()) => Ok(EXIT_FAILED),
+    }
+}
+
+/// Writes every report and prints the kernbench blocks first, then the verdicts. A report
+/// that cannot be made does not hide the runs: the kernbench blocks are printed anyway.
+fn print_reports(dir: &Path, records: &[RunRecord], meta: &Meta, options: &ReportOptions) {
+    match write_reports(dir, records, Some(meta), options) {
+        Ok(written) => {
+            print!("{}", written.kernbench);
+            print!("{}", written.verdicts);
+            for warning in &written.warnings {
+                eprintln!("warning: {warning}");
+            }
+            println!("report: {}", dir.join("report.md").display());
+        }
+        Err(error) => {
+            print!("{}", summary::kernbench_text(records));
+            eprintln!("warning: no report: {error:#}");
+        }
     }
 }
 

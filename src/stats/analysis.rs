@@ -203,6 +203,7 @@ fn level_warnings(level: &LevelAnalysis) -> Vec<Warning> {
 }
 
 impl Analysis {
+    #[allow(dead_code)] // API for `bench compare`.
     pub fn level(&self, label: &str) -> Option<&LevelAnalysis> {
         self.levels.iter().find(|l| l.jobs_label == label)
     }

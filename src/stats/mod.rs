@@ -12,10 +12,16 @@ mod metric;
 mod outliers;
 mod summary;
 
+// The API `bench compare` builds on: not every item is used by `bench run`/`report` yet.
+#[allow(unused_imports)]
 pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen, Warning, FEW_RUNS};
+#[allow(unused_imports)]
 pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE};
+#[allow(unused_imports)]
 pub use metric::Metric;
+#[allow(unused_imports)]
 pub use outliers::{modified_z_scores, outliers, Outliers, OUTLIER_Z};
+#[allow(unused_imports)]
 pub use summary::{median, summarize, Interval, Summary};
 
 /// Arithmetic mean; NaN for no values.
