@@ -139,7 +139,8 @@ fn welch(difference: f64, s1: f64, n1: usize, s2: f64, n2: usize) -> Welch {
 }
 
 fn verdict(p: f64, difference: f64, change_ci95: Option<Interval>, thresholds: &Thresholds) -> Verdict {
-    if !(p < thresholds.alpha) {
+    // A NaN p (a distribution statrs could not build) is no evidence of a change.
+    if p.is_nan() || p >= thresholds.alpha {
         return Verdict::NoSignificantChange;
     }
     let noise = thresholds.noise_percent;
