@@ -172,7 +172,8 @@ fn analyze_variant(variant: &str, runs: &[&RunRecord], base: Option<&[&RunRecord
                 summary,
                 runs: ok.iter().map(|r| r.run).zip(values.iter().copied()).collect(),
                 outlier_runs: found.indices.iter().map(|&i| ok[i].run).collect(),
-                slow_first_run: found.slow_first && ok[0].run == 1,
+                // A cold cache shows in time; a first run with more RSS is just an outlier.
+                slow_first_run: found.slow_first && metric.is_time() && ok[0].run == 1,
                 comparison,
             }
         })
