@@ -50,7 +50,8 @@ impl Facts {
             host_cpus: Some(meta.host.cpus),
             host_memory_mib: Some(meta.host.memory_mib),
             host_kernel: Some(meta.host.kernel.clone()),
-            hypervisor: Some(format!("{} {}", meta.hypervisor.backend, meta.hypervisor.version).trim().to_string()),
+            // The version string names the program already ("QEMU emulator version 7.2").
+            hypervisor: Some(if meta.hypervisor.version.is_empty() { meta.hypervisor.backend.clone() } else { meta.hypervisor.version.clone() }),
             accel: Some(meta.hypervisor.accel.clone()),
             guest_cpus: Some(meta.guest.cpus),
             guest_memory_mib: Some(meta.guest.memory_mib),
