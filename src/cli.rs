@@ -34,6 +34,17 @@ pub enum Command {
     /// Validate a scenario and this host (QEMU, KVM, agent, disk space) without booting.
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
+    /// Recompute every report of a results folder from its runs.csv alone.
+    #[command(
+        long_about = "Recompute every report of a results folder from its runs.csv alone: kernbench.txt, \
+summary.csv, report.md, report.json and plots/ (PNG and SVG). Use it to re-render old results with \
+other thresholds or another baseline, or to report a study that was interrupted. meta.json, when \
+the folder has one, supplies the host and guest facts.\n\nA variant is called slower or faster \
+than the baseline only when Welch's t-test gives p < ALPHA and the whole 95 % interval of the change \
+lies beyond +/- THRESHOLD percent (criterion's rule); otherwise \"no significant change\".",
+        after_help = "Exit codes:\n  0    the reports were written\n  2    unusable input: no runs.csv, an unreadable row, an unknown baseline"
+    )]
+    Report(ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,4 +75,43 @@ pub struct RunArgs {
     /// The static in-guest agent; found beside `bench` or in target/ by default.
     #[arg(long, env = "KBENCH_AGENT")]
     pub agent: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportFlags,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A results folder written by `bench run` (it holds runs.csv).
+    pub results: PathBuf,
+    #[command(flatten)]
+    pub report: ReportFlags,
+}
+
+/// How verdicts are reached; shared by `bench run` and `bench report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportFlags {
+    /// Significance level of Welch's t-test: a change needs p below it.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// Noise threshold in percent: a change needs its whole 95 % interval beyond +/- this.
+    #[arg(long, value_name = "PERCENT", default_value_t = 1.0, value_parser = parse_threshold)]
+    pub threshold: f64,
+    /// The variant the others are compared with [default: the scenario's baseline, else
+    /// the first variant].
+    #[arg(long, value_name = "VARIANT")]
+    pub baseline: Option<String>,
+}
+
+fn parse_alpha(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(alpha) if alpha > 0.0 && alpha < 1.0 => Ok(alpha),
+        _ => Err(format!("{text:?} is not a significance level between 0 and 1, such as 0.05")),
+    }
+}
+
+fn parse_threshold(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(percent) if percent >= 0.0 && percent.is_finite() => Ok(percent),
+        _ => Err(format!("{text:?} is not a threshold in percent of at least 0, such as 1 or 2.5")),
+    }
 }

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Run(args) => commands::run::run(&args),
         cli::Command::Check(args) => commands::check::check(&args),
+        cli::Command::Report(args) => commands::report::report(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -93,6 +93,20 @@ fn two_variants_are_measured_in_their_own_guests_and_every_run_lands_in_runs_csv
         assert!((printed_sd - sd).abs() <= 1e-5 * sd.max(1.0), "{printed_sd} vs {sd}");
     }
     assert!(stdout.contains("poison against baseline"), "{stdout}");
+
+    // The end of the run wrote every report from the same runs.
+    for file in ["report.md", "report.json", "summary.csv", "plots/half-j1-means.png", "plots/optimal-j2-change.svg"] {
+        assert!(results.join(file).is_file(), "{file} is missing");
+    }
+    let summary = read_rows(&results.join("summary.csv"));
+    assert_eq!(summary.len(), 2 * 2 * 7, "levels × variants × metrics");
+    let elapsed = summary.iter().find(|r| r["variant"] == "baseline" && r["jobs_label"] == "half" && r["metric"] == "elapsed").unwrap();
+    let (printed_mean, _) = printed_elapsed(&stdout, "baseline", "Half load -j 1");
+    assert!((num(elapsed, "mean") - printed_mean).abs() <= 1e-5 * printed_mean.max(1.0), "{elapsed:?}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(results.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["facts"]["accel"], meta["hypervisor"]["accel"]);
+    let md = std::fs::read_to_string(results.join("report.md")).unwrap();
+    assert!(md.contains("slub_debug=P") && md.contains("| poison |"), "{md}");
     assert_no_qemu_left(dir.path());
 }
 
@@ -139,5 +153,9 @@ command = "echo building with {jobs}; test {jobs} -ne 2"
     let log = std::fs::read_to_string(results.join("logs/only-optimal-run1.log")).unwrap();
     assert_eq!(log, "building with 2\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("failed: only optimal -j 2 run 1"), "{}", describe(&out));
+    // The report counts the failed run and averages nothing for its level.
+    let summary = read_rows(&results.join("summary.csv"));
+    let optimal = summary.iter().find(|r| r["jobs_label"] == "optimal" && r["metric"] == "elapsed").unwrap();
+    assert_eq!((optimal["n"].as_str(), optimal["failed"].as_str(), optimal["mean"].as_str()), ("0", "1", ""), "{optimal:?}");
     assert_no_qemu_left(dir.path());
 }

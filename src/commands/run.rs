@@ -1,4 +1,4 @@
-//! `bench run SCENARIO`: plan → backend → study → runs.csv → summary.
+//! `bench run SCENARIO`: plan → backend → study → runs.csv → statistics → reports.
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::backend::{accel, qemu::QemuBackend, Backend};
@@ -7,9 +7,10 @@ use crate::benchmark::{run_study, StudyOutcome};
 use crate::cli::RunArgs;
 use crate::export::meta::{file_facts, now, read_meta, Meta};
 use crate::export::results::ResultsDir;
-use crate::export::runs_csv::read_runs;
+use crate::export::runs_csv::{read_runs, RunRecord};
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::output::progress::Progress;
+use crate::output::reports::{write_reports, ReportOptions};
 use crate::output::summary;
 use crate::scenario::Plan;
 use crate::{agent_binary, scenario};
@@ -52,7 +53,10 @@ pub fn run(args: &RunArgs) -> Result<u8> {
 
     meta.finished_at = Some(now());
     results.write_meta(&meta)?;
-    report(&results, &plan, &outcome)?;
+    let baseline = args.report.baseline.clone().unwrap_or_else(|| plan.variants[plan.baseline].name.clone());
+    let options = ReportOptions { baseline: Some(baseline), ..args.report.options() };
+    print_reports(&results.path, &outcome.records, &meta, &options);
+    report_problems(&results, &outcome);
     exit_code(ended, &outcome)
 }
 
@@ -104,12 +108,26 @@ fn resume(dir: &Path, fresh: Meta) -> Result<(ResultsDir, Meta, StudyOutcome)> {
     Ok((results, meta, StudyOutcome { records, ..StudyOutcome::default() }))
 }
 
-fn report(results: &ResultsDir, plan: &Plan, outcome: &StudyOutcome) -> Result<()> {
-    let baseline = &plan.variants[plan.baseline].name;
-    let kernbench = summary::kernbench_text(&outcome.records);
-    results.write_text("kernbench.txt", &kernbench)?;
-    print!("{kernbench}");
-    print!("{}", summary::change_text(&outcome.records, baseline));
+/// Writes every report and prints the kernbench blocks first, then the verdicts. A report
+/// that cannot be made does not hide the runs: the kernbench blocks are printed anyway.
+fn print_reports(dir: &Path, records: &[RunRecord], meta: &Meta, options: &ReportOptions) {
+    match write_reports(dir, records, Some(meta), options) {
+        Ok(written) => {
+            print!("{}", written.kernbench);
+            print!("{}", written.verdicts);
+            for warning in &written.warnings {
+                eprintln!("warning: {warning}");
+            }
+            println!("report: {}", dir.join("report.md").display());
+        }
+        Err(error) => {
+            print!("{}", summary::kernbench_text(records));
+            eprintln!("warning: no report: {error:#}");
+        }
+    }
+}
+
+fn report_problems(results: &ResultsDir, outcome: &StudyOutcome) {
     for line in &outcome.problems {
         eprintln!("error: {}", line.lines().next().unwrap_or(""));
     }
@@ -125,7 +143,6 @@ fn report(results: &ResultsDir, plan: &Plan, outcome: &StudyOutcome) -> Result<(
         );
     }
     println!("results: {}", results.path.display());
-    Ok(())
 }
 
 fn exit_code(ended: Result<()>, outcome: &StudyOutcome) -> Result<u8> {

@@ -18,8 +18,10 @@ pub struct Meta {
     pub kbench_version: String,
     pub scenario: String,
     /// The scenario file as given, made absolute: `bench run --resume` reads it again.
+    #[serde(default)]
     pub scenario_file: String,
     /// sha256 of the scenario file: a resumed study must run the same one.
+    #[serde(default)]
     pub scenario_sha256: String,
     pub started_at: String,
     pub finished_at: Option<String>,

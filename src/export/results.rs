@@ -68,11 +68,6 @@ impl ResultsDir {
     pub fn write_meta(&self, meta: &Meta) -> Result<()> {
         write_json(&self.path.join("meta.json"), meta)
     }
-
-    pub fn write_text(&self, name: &str, text: &str) -> Result<()> {
-        let path = self.path.join(name);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
-    }
 }
 
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {

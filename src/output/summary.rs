@@ -1,9 +1,10 @@
 //! The end-of-run summary: per variant and level the kernbench block, then each
-//! variant's change of every mean against the baseline.
+//! variant's verdicts against the baseline.
 
-use super::kernbench::{block, level_title, METRICS};
+use super::format::{p_value, percent, percent_interval};
+use super::kernbench::{block, level_title};
 use crate::export::runs_csv::RunRecord;
-use crate::stats::mean;
+use crate::stats::{Analysis, VariantAtLevel};
 use std::fmt::Write;
 
 /// Variants and levels in the order they first appear in `records`.
@@ -45,62 +46,72 @@ pub fn kernbench_text(records: &[RunRecord]) -> String {
     out
 }
 
-/// Change of each mean against `baseline`, in percent, per level and metric.
-pub fn change_text(records: &[RunRecord], baseline: &str) -> String {
-    let (variants, levels) = variants_and_levels(records);
+/// Each variant against the baseline, per level and metric: the change of the mean,
+/// its 95 % interval, p and the verdict (★: mmtests would star it too).
+pub fn verdict_text(analysis: &Analysis) -> String {
     let mut out = String::new();
-    for variant in variants.iter().filter(|v| v.as_str() != baseline) {
-        let _ = writeln!(out, "{variant} against {baseline} (change of the mean):");
-        for (label, jobs) in &levels {
-            let (base, new) = (ok_runs(records, baseline, label), ok_runs(records, variant, label));
-            if base.is_empty() || new.is_empty() {
-                let _ = writeln!(out, "  {}: not enough successful runs to compare", level_title(label, *jobs));
-                continue;
+    let names: Vec<&str> = analysis.variants.iter().skip(1).map(|v| v.name.as_str()).collect();
+    for variant in names {
+        let t = &analysis.thresholds;
+        let _ = writeln!(
+            out,
+            "{variant} against {} (verdict when p < {} and the 95 % interval is beyond ± {} %):",
+            analysis.baseline, t.alpha, t.noise_percent
+        );
+        for level in &analysis.levels {
+            let _ = writeln!(out, "  {}", level_title(&level.jobs_label, level.jobs));
+            match level.variant(variant) {
+                Some(v) => out.push_str(&metric_lines(v)),
+                None => out.push_str("    no runs\n"),
             }
-            let changes: Vec<String> = METRICS
-                .iter()
-                .map(|(name, value)| {
-                    let b = mean(&base.iter().map(|r| value(r)).collect::<Vec<_>>());
-                    let n = mean(&new.iter().map(|r| value(r)).collect::<Vec<_>>());
-                    format!("{name} {}", percent_change(b, n))
-                })
-                .collect();
-            let _ = writeln!(out, "  {}: {}", level_title(label, *jobs), changes.join(", "));
         }
     }
     out
 }
 
-/// "+9.8 %", or "n/a" when the baseline is zero.
-pub fn percent_change(base: f64, new: f64) -> String {
-    if base == 0.0 {
-        return "n/a".into();
+fn metric_lines(variant: &VariantAtLevel) -> String {
+    let mut out = String::new();
+    for m in &variant.metrics {
+        let Some(c) = &m.comparison else {
+            let _ = writeln!(out, "    {:<17} not enough successful runs to compare", m.metric.title());
+            continue;
+        };
+        let change = c.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
+        let star = if c.mmtests_significant { " *" } else { "" };
+        let _ = writeln!(
+            out,
+            "    {:<17} {change:>9}  {:<22} p {:<9} {}{star}",
+            m.metric.title(),
+            percent_interval(c.change_ci95),
+            p_value(c.p_value),
+            m.metric.verdict_word(c.verdict)
+        );
     }
-    format!("{:+.1} %", (new - base) / base * 100.0)
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::export::runs_csv::{test_record, RunStatus};
+    use crate::stats::{analyze, Thresholds};
 
     #[test]
-    fn change_is_against_the_baseline_and_ignores_failed_runs() {
-        let mut records = vec![
-            RunRecord { elapsed_s: 40.0, ..test_record() },
-            RunRecord { variant: "poison".into(), elapsed_s: 44.0, ..test_record() },
-            RunRecord { variant: "poison".into(), elapsed_s: 1000.0, status: RunStatus::Failed, ..test_record() },
-        ];
-        let text = change_text(&records, "baseline");
-        assert!(text.contains("poison against baseline"), "{text}");
-        assert!(text.contains("Elapsed Time +10.0 %"), "{text}");
-        records.retain(|r| r.variant == "baseline");
-        assert_eq!(change_text(&records, "baseline"), "");
-    }
-
-    #[test]
-    fn percent_change_of_zero_base_is_not_a_number() {
-        assert_eq!(percent_change(0.0, 3.0), "n/a");
-        assert_eq!(percent_change(40.614, 44.586), "+9.8 %");
+    fn verdicts_are_against_the_baseline_and_ignore_failed_runs() {
+        let mut records = Vec::new();
+        for (run, (base, poison)) in [(40.61, 44.20), (40.32, 43.10), (40.95, 46.90), (40.48, 44.50), (40.71, 44.23)].into_iter().enumerate() {
+            let run = run as u32 + 1;
+            records.push(RunRecord { run, elapsed_s: base, ..test_record() });
+            records.push(RunRecord { run, variant: "poison".into(), elapsed_s: poison, ..test_record() });
+        }
+        records.push(RunRecord { variant: "poison".into(), elapsed_s: 1000.0, status: RunStatus::Failed, ..test_record() });
+        let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
+        let text = verdict_text(&analysis);
+        assert!(text.starts_with("poison against baseline (verdict when p < 0.05"), "{text}");
+        let elapsed = text.lines().find(|l| l.trim_start().starts_with("Elapsed Time")).unwrap();
+        // +9.8 % [+5.5 %, +14.0 %], p = 0.0028: the SciPy-checked case of stats::compare.
+        assert!(elapsed.contains("+9.8 %  [+5.5 %, +14.0 %]") && elapsed.ends_with("slower *"), "{text}");
+        let user = text.lines().find(|l| l.trim_start().starts_with("User Time")).unwrap();
+        assert!(user.contains("+0.00 %") && user.contains("no significant change"), "{text}");
     }
 }

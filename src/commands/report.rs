@@ -1,0 +1,55 @@
+//! `bench report RESULTS_DIR`: runs.csv (+ meta.json when present) → statistics → every
+//! report again, exactly as the end of `bench run` writes them.
+
+use super::EXIT_OK;
+use crate::cli::{ReportArgs, ReportFlags};
+use crate::export::meta::{read_meta, Meta};
+use crate::export::runs_csv::read_runs;
+use crate::output::reports::{write_reports, ReportOptions};
+use crate::stats::Thresholds;
+use anyhow::{bail, Result};
+use std::path::Path;
+
+pub fn report(args: &ReportArgs) -> Result<u8> {
+    let dir = &args.results;
+    if !dir.join("runs.csv").is_file() {
+        bail!("{} has no runs.csv: give the results folder that `bench run` printed (RESULTS/<scenario>/<timestamp>)", dir.display());
+    }
+    let records = read_runs(dir)?;
+    if records.is_empty() {
+        bail!("{} has no runs yet: nothing to report", dir.join("runs.csv").display());
+    }
+    let meta = meta_if_present(dir);
+    let written = write_reports(dir, &records, meta.as_ref(), &args.report.options())?;
+    print!("{}", written.kernbench);
+    print!("{}", written.verdicts);
+    for warning in &written.warnings {
+        eprintln!("warning: {warning}");
+    }
+    println!("report: {}", dir.join("report.md").display());
+    Ok(EXIT_OK)
+}
+
+/// meta.json only adds facts: a missing or unreadable one is reported, not fatal.
+fn meta_if_present(dir: &Path) -> Option<Meta> {
+    let path = dir.join("meta.json");
+    if !path.exists() {
+        return None;
+    }
+    match read_meta(&path) {
+        Ok(meta) => Some(meta),
+        Err(error) => {
+            eprintln!("warning: {error:#}; the report goes on without host and guest facts");
+            None
+        }
+    }
+}
+
+impl ReportFlags {
+    pub fn options(&self) -> ReportOptions {
+        ReportOptions {
+            thresholds: Thresholds { alpha: self.alpha, noise_percent: self.threshold },
+            baseline: self.baseline.clone(),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! report.json: everything report.md says, machine-readable. Readers check
+//! `schema_version`; it is bumped whenever a field changes meaning or goes away.
+
+use super::results::write_json;
+use crate::output::facts::Facts;
+use crate::stats::Analysis;
+use anyhow::Result;
+use serde::Serialize;
+use std::path::Path;
+
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema_version: u32,
+    kbench_version: &'static str,
+    generated_at: String,
+    facts: &'a Facts,
+    /// Every warning as report.md prints it; `analysis.warnings` has them structured.
+    warnings: &'a [String],
+    /// Relative to the results folder.
+    plots: &'a [String],
+    analysis: &'a Analysis,
+}
+
+pub fn write_report_json(path: &Path, facts: &Facts, analysis: &Analysis, warnings: &[String], plots: &[String]) -> Result<()> {
+    let report = ReportJson {
+        schema_version: REPORT_SCHEMA_VERSION,
+        kbench_version: env!("CARGO_PKG_VERSION"),
+        generated_at: super::meta::now(),
+        facts,
+        warnings,
+        plots,
+        analysis,
+    };
+    write_json(path, &report)
+}

@@ -1,0 +1,90 @@
+//! Mean with its 95 % interval per variant, one panel each for elapsed, user and sys.
+
+use super::axes::{LIGHT_GRID, categories, category_name, colour, font, padded, CAPTION_SIZE, LABEL_SIZE, TITLE_SIZE};
+use super::Figure;
+use crate::output::kernbench::level_title;
+use crate::stats::{LevelAnalysis, Metric};
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+pub const PANELS: [Metric; 3] = [Metric::Elapsed, Metric::User, Metric::Sys];
+
+pub struct MeansFigure<'a> {
+    level: &'a LevelAnalysis,
+}
+
+impl<'a> MeansFigure<'a> {
+    pub fn new(level: &'a LevelAnalysis) -> MeansFigure<'a> {
+        MeansFigure { level }
+    }
+}
+
+/// (variant index, mean, interval low, interval high); a single run has no interval.
+fn points(level: &LevelAnalysis, metric: Metric) -> Vec<(usize, f64, f64, f64)> {
+    level
+        .variants
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let s = v.metric(metric).summary.as_ref()?;
+            let ci = s.ci95.unwrap_or(crate::stats::Interval { low: s.mean, high: s.mean });
+            Some((i, s.mean, ci.low, ci.high))
+        })
+        .collect()
+}
+
+impl Figure for MeansFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1200, 480)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let title = format!("{}: mean with 95 % confidence interval", level_title(&self.level.jobs_label, self.level.jobs));
+        let body = root.titled(&title, font(TITLE_SIZE))?;
+        let names: Vec<String> = self.level.variants.iter().map(|v| v.variant.clone()).collect();
+        for (panel, metric) in body.split_evenly((1, PANELS.len())).iter().zip(PANELS) {
+            let points = points(self.level, metric);
+            let y = padded(points.iter().flat_map(|p| [p.2, p.3]), 0.35);
+            let mut chart = ChartBuilder::on(panel)
+                .caption(metric.title(), font(CAPTION_SIZE))
+                .margin(12)
+                .x_label_area_size(45)
+                .y_label_area_size(70)
+                .build_cartesian_2d(categories(names.len()), y)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .light_line_style(LIGHT_GRID)
+                .x_label_formatter(&|x| category_name(&names, *x))
+                .x_desc("variant")
+                .y_desc(format!("{} ({})", metric.title(), metric.unit()))
+                .label_style(font(LABEL_SIZE))
+                .axis_desc_style(font(LABEL_SIZE))
+                .draw()?;
+            for &(i, mean, low, high) in &points {
+                let style = colour(i).stroke_width(2);
+                let bar = ErrorBar::new_vertical(i as f64, low, mean, high, style, 16);
+                let marker = Circle::new((i as f64, mean), 5, colour(i).filled());
+                let n = self.level.variants[i].ok_runs;
+                chart.draw_series([bar])?;
+                chart
+                    .draw_series([marker])?
+                    .label(format!("{} (n = {n})", names[i]))
+                    .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour(i).filled()));
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .label_font(font(LABEL_SIZE))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()?;
+        }
+        Ok(())
+    }
+}

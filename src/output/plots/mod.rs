@@ -1,0 +1,78 @@
+//! plots/: per jobs level, the same figures as PNG (to look at) and SVG (to zoom and
+//! search). Text is drawn with an embedded font, so a bare CI machine renders it too.
+
+mod axes;
+mod change;
+mod means;
+mod runs;
+
+use crate::stats::{Analysis, LevelAnalysis};
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// DejaVu Sans 2.37 from Debian's fonts-dejavu-core; licence in assets/fonts/LICENSE.
+const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+/// The only family the figures use; plotters' default family has this name too.
+const FAMILY: &str = "sans-serif";
+
+/// A figure that can be drawn on any plotters backend (bitmap and SVG).
+trait Figure {
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Writes every figure of every level; returns their paths relative to `results`.
+pub fn write_plots(results: &Path, analysis: &Analysis) -> Result<Vec<String>> {
+    register_font()?;
+    let dir = results.join("plots");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut written = Vec::new();
+    for level in &analysis.levels {
+        let stem = level_stem(level);
+        written.extend(render(results, &format!("{stem}-means"), &means::MeansFigure::new(level))?);
+        written.extend(render(results, &format!("{stem}-runs"), &runs::RunsFigure::new(level))?);
+        if let Some(figure) = change::ChangeFigure::new(level, analysis) {
+            written.extend(render(results, &format!("{stem}-change"), &figure)?);
+        }
+    }
+    Ok(written)
+}
+
+/// "half-j2": file names from the level, safe whatever a scenario called it.
+pub fn level_stem(level: &LevelAnalysis) -> String {
+    let label: String =
+        level.jobs_label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    format!("{label}-j{}", level.jobs)
+}
+
+fn render(results: &Path, stem: &str, figure: &impl Figure) -> Result<[String; 2]> {
+    let (png, svg) = (format!("plots/{stem}.png"), format!("plots/{stem}.svg"));
+    let size = figure.size();
+    let failed = |file: &str| format!("cannot draw {}", results.join(file).display());
+    let (png_path, svg_path) = (results.join(&png), results.join(&svg));
+    {
+        let root = BitMapBackend::new(&png_path, size).into_drawing_area();
+        figure.draw(&root).with_context(|| failed(&png))?;
+        root.present().with_context(|| failed(&png))?;
+    }
+    {
+        let root = SVGBackend::new(&svg_path, size).into_drawing_area();
+        figure.draw(&root).with_context(|| failed(&svg))?;
+        root.present().with_context(|| failed(&svg))?;
+    }
+    Ok([png, svg])
+}
+
+fn register_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    if *REGISTERED.get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok()) {
+        Ok(())
+    } else {
+        Err(anyhow!("the embedded plot font could not be loaded (this is a kbench bug)"))
+    }
+}

@@ -1,0 +1,211 @@
+//! report.md: what a person reads first. The facts, the warnings, then per jobs level the
+//! baseline and each variant side by side with the verdict, and the plots.
+
+use super::facts::Facts;
+use super::format::{number, p_value, percent, percent_interval};
+use super::kernbench::level_title;
+use crate::stats::{Analysis, LevelAnalysis, Metric, MetricAnalysis, VariantAtLevel};
+use std::fmt::Write;
+
+pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], plots: &[String]) -> String {
+    let mut out = String::new();
+    let name = facts.scenario.as_deref().unwrap_or("results");
+    let _ = writeln!(out, "# kbench report: {}\n", cell(name));
+    out.push_str(&how_to_read(analysis));
+    out.push_str(&warnings_section(warnings));
+    out.push_str(&facts_section(facts));
+    for level in &analysis.levels {
+        out.push_str(&level_section(analysis, level, plots));
+    }
+    out.push_str(&metrics_legend());
+    out
+}
+
+fn metrics_legend() -> String {
+    let mut out = String::from("## The metrics
+
+");
+    for metric in Metric::ALL {
+        let _ = writeln!(out, "- **{}** ({}): {}.", metric.title(), metric.unit(), metric.reading());
+    }
+    out.push_str("
+Every number comes from runs.csv; summary.csv and report.json have them at full precision.
+");
+    out
+}
+
+fn how_to_read(analysis: &Analysis) -> String {
+    let t = &analysis.thresholds;
+    format!(
+        "Baseline: `{}`. Each variant's mean is compared with the baseline's at the same `-j` level. \
+A verdict says **slower** or **faster** (**higher** or **lower** for counts and percent CPU) only when \
+Welch's t-test gives p < {} **and** the whole 95 % interval of the change lies beyond ± {} % \
+(criterion's rule); otherwise *no significant change*. ★ marks mmtests' rule: the intervals \
+mean ± 1.96 · SD of the two variants do not overlap. Values are mean ± sample SD (n − 1, as kernbench). \
+Failed runs are excluded and counted; outliers are flagged, never removed.\n\n",
+        analysis.baseline, t.alpha, t.noise_percent
+    )
+}
+
+fn warnings_section(warnings: &[String]) -> String {
+    if warnings.is_empty() {
+        return "## Warnings\n\nNone.\n\n".into();
+    }
+    let mut out = String::from("## Warnings\n\n");
+    for warning in warnings {
+        let _ = writeln!(out, "- {}", cell(warning));
+    }
+    out.push('\n');
+    out
+}
+
+fn facts_section(facts: &Facts) -> String {
+    let unknown = || "unknown (no meta.json)".to_string();
+    let host = match (&facts.host_cpu, facts.host_cpus, facts.host_memory_mib) {
+        (Some(cpu), Some(cpus), Some(mib)) => format!("{cpu}, {cpus} CPUs, {mib} MiB"),
+        _ => unknown(),
+    };
+    let guest = match (facts.guest_cpus, facts.guest_memory_mib) {
+        (Some(cpus), Some(mib)) => format!("{cpus} CPUs, {mib} MiB"),
+        _ => unknown(),
+    };
+    let rows = [
+        ("Host", host),
+        ("Host kernel", facts.host_kernel.clone().unwrap_or_else(unknown)),
+        ("Hypervisor", facts.hypervisor.clone().unwrap_or_else(unknown)),
+        ("Accelerator", facts.accel.clone().unwrap_or_else(unknown)),
+        ("Guest", guest),
+        ("Workload", facts.workload.as_ref().map(|w| format!("`{w}`")).unwrap_or_else(unknown)),
+        ("Compiler", facts.compiler.clone().unwrap_or_else(|| "not recorded by this kbench version".into())),
+        ("Measured", match (&facts.started_at, &facts.finished_at) {
+            (Some(start), Some(end)) => format!("{start} to {end}"),
+            (Some(start), None) => format!("from {start}, unfinished"),
+            _ => unknown(),
+        }),
+    ];
+    let mut out = String::from("## Machine and guests\n\n| | |\n|---|---|\n");
+    for (name, value) in rows {
+        let _ = writeln!(out, "| {name} | {} |", cell(&value));
+    }
+    out.push_str("\n| variant | guest kernel | kernel command line in the guest | slab poisoning |\n|---|---|---|---|\n");
+    for v in &facts.variants {
+        let poisoning = match v.slab_poisoning {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "unknown",
+        };
+        let _ = writeln!(out, "| {} | {} | `{}` | {poisoning} |", cell(&v.name), cell(&v.kernel_release), cell(&v.cmdline_in_guest));
+    }
+    out.push('\n');
+    out
+}
+
+fn level_section(analysis: &Analysis, level: &LevelAnalysis, plots: &[String]) -> String {
+    let mut out = format!("## {}\n\n", level_title(&level.jobs_label, level.jobs));
+    let counts: Vec<String> = level.variants.iter().map(run_counts).collect();
+    let _ = writeln!(out, "Runs: {}.\n", counts.join("; "));
+    out.push_str(&comparison_table(analysis, level));
+    out.push_str(&plot_links(level, plots));
+    out.push_str(&details(level));
+    out
+}
+
+fn run_counts(v: &VariantAtLevel) -> String {
+    match v.failed_runs {
+        0 => format!("{} {} ok", v.variant, v.ok_runs),
+        failed => format!("{} {} ok, {failed} failed (excluded)", v.variant, v.ok_runs),
+    }
+}
+
+fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
+    let mut header = format!("| metric | {} (baseline) |", cell(&analysis.baseline));
+    let mut rule = String::from("|---|---|");
+    for v in level.variants.iter().skip(1) {
+        let _ = write!(header, " {} | change | 95 % interval | p | verdict |", cell(&v.variant));
+        rule.push_str("---|---|---|---|---|");
+    }
+    let mut out = format!("{header}\n{rule}\n");
+    for metric in Metric::ALL {
+        let base = level.variants[0].metric(metric);
+        let _ = write!(out, "| {} ({}) | {} |", metric.title(), metric.unit(), mean_sd(base));
+        for v in level.variants.iter().skip(1) {
+            out.push_str(&comparison_cells(v.metric(metric)));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}
+
+fn mean_sd(m: &MetricAnalysis) -> String {
+    match &m.summary {
+        None => "no successful run".into(),
+        Some(s) => match s.sd {
+            Some(sd) => format!("{} ± {} (n = {})", number(s.mean), number(sd), s.n),
+            None => format!("{} (n = {})", number(s.mean), s.n),
+        },
+    }
+}
+
+fn comparison_cells(m: &MetricAnalysis) -> String {
+    let Some(c) = &m.comparison else {
+        return format!(" {} | n/a | n/a | n/a | not compared |", mean_sd(m));
+    };
+    let word = m.metric.verdict_word(c.verdict);
+    let verdict = if c.verdict.is_change() { format!("**{word}**") } else { word.to_string() };
+    let star = if c.mmtests_significant { " ★" } else { "" };
+    let change = c.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
+    format!(" {} | {change} | {} | {} | {verdict}{star} |", mean_sd(m), percent_interval(c.change_ci95), p_value(c.p_value))
+}
+
+fn plot_links(level: &LevelAnalysis, plots: &[String]) -> String {
+    let stem = format!("plots/{}-", super::plots::level_stem(level));
+    let mut out = String::new();
+    for (kind, caption) in [
+        ("means", "mean with 95 % interval"),
+        ("runs", "every run (outliers in red)"),
+        ("change", "change against the baseline"),
+    ] {
+        let png = format!("{stem}{kind}.png");
+        if plots.contains(&png) {
+            let _ = writeln!(out, "![{caption}]({png})\n\n[{caption}: SVG]({stem}{kind}.svg)\n");
+        }
+    }
+    out
+}
+
+fn details(level: &LevelAnalysis) -> String {
+    let mut out = String::from(
+        "<details><summary>Every statistic</summary>\n\n| variant | metric | n | mean | SD | median | min | max | CoV % | 95 % CI of the mean | outlier runs |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for v in &level.variants {
+        for m in &v.metrics {
+            let Some(s) = &m.summary else { continue };
+            let opt = |x: Option<f64>| x.map(number).unwrap_or_else(|| "n/a".into());
+            let ci = s.ci95.map(|i| format!("[{}, {}]", number(i.low), number(i.high))).unwrap_or_else(|| "n/a".into());
+            let outliers: Vec<String> = m.outlier_runs.iter().map(|r| r.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} ({}) | {} | {} | {} | {} | {} | {} | {} | {ci} | {} |",
+                cell(&v.variant),
+                m.metric.title(),
+                m.unit,
+                s.n,
+                number(s.mean),
+                opt(s.sd),
+                number(s.median),
+                number(s.min),
+                number(s.max),
+                opt(s.cov_percent),
+                if outliers.is_empty() { "none".into() } else { outliers.join(", ") }
+            );
+        }
+    }
+    out.push_str("\n</details>\n\n");
+    out
+}
+
+/// Text safe inside a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}

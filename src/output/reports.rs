@@ -1,0 +1,52 @@
+//! The one entry point that turns runs into every report in the results folder; used by
+//! the end of `bench run` and by `bench report`, so both write the same files.
+
+use super::facts::Facts;
+use super::{plots, report_md, summary};
+use crate::export::meta::Meta;
+use crate::export::report_json::write_report_json;
+use crate::export::runs_csv::RunRecord;
+use crate::export::summary_csv::write_summary_csv;
+use crate::stats::{analyze, Thresholds};
+use anyhow::{anyhow, Context, Result};
+use std::path::Path;
+
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    pub thresholds: Thresholds,
+    /// The variant the others are compared with; by default meta.json's baseline, else
+    /// the first variant in runs.csv.
+    pub baseline: Option<String>,
+}
+
+/// What was written, and the text for the terminal.
+pub struct Written {
+    /// kernbench.txt's content.
+    pub kernbench: String,
+    /// Each variant's verdicts against the baseline.
+    pub verdicts: String,
+    pub warnings: Vec<String>,
+}
+
+/// Writes kernbench.txt, summary.csv, report.json, report.md and plots/ into `results`.
+pub fn write_reports(results: &Path, records: &[RunRecord], meta: Option<&Meta>, options: &ReportOptions) -> Result<Written> {
+    let kernbench = summary::kernbench_text(records);
+    write_text(results, "kernbench.txt", &kernbench)?;
+    let baseline = options.baseline.as_deref().or(meta.map(|m| m.baseline.as_str()));
+    let analysis = analyze(records, baseline, &options.thresholds)
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| format!("cannot analyse the runs in {}", results.display()))?;
+    let facts = Facts::gather(meta, &analysis);
+    let mut warnings = facts.warnings();
+    warnings.extend(analysis.warnings.iter().map(|w| w.to_string()));
+    write_summary_csv(&results.join("summary.csv"), &analysis)?;
+    let plots = plots::write_plots(results, &analysis)?;
+    write_report_json(&results.join("report.json"), &facts, &analysis, &warnings, &plots)?;
+    write_text(results, "report.md", &report_md::render(&analysis, &facts, &warnings, &plots))?;
+    Ok(Written { kernbench, verdicts: summary::verdict_text(&analysis), warnings })
+}
+
+fn write_text(results: &Path, name: &str, text: &str) -> Result<()> {
+    let path = results.join(name);
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,250 @@
+//! `bench report` on fixture results folders (no guest needed): the real binary reads a
+//! runs.csv (+ meta.json) written here and must write every report with the right numbers.
+
+mod common;
+use common::{bench, describe, read_rows, Row};
+use std::path::Path;
+
+const HEADER: &str = "schema_version,variant,jobs_label,jobs,run,status,elapsed_s,user_s,sys_s,percent_cpu,ctx_switches,sleeps,max_rss_kib,exit_code,failure,kernel_release,cmdline,started_at";
+
+/// Elapsed times of the stats known-answer tests (SciPy-checked there): poisoning is
+/// +9.78 % [+5.53 %, +14.03 %], p = 0.00276 at -j 2.
+const OFF: [f64; 5] = [40.61, 40.32, 40.95, 40.48, 40.71];
+const POISON: [f64; 5] = [44.20, 43.10, 46.90, 44.50, 44.23];
+
+fn row(variant: &str, label: &str, jobs: u32, run: usize, status: &str, elapsed: f64, user: f64) -> String {
+    let sys = if variant == "poison" { 7.7 } else { 5.1 } + run as f64 * 0.01;
+    let cmdline = if variant == "poison" { "console=ttyS0 quiet slub_debug=P" } else { "console=ttyS0 quiet" };
+    let percent = (user + sys) / elapsed * 100.0;
+    format!("1,{variant},{label},{jobs},{run},{status},{elapsed},{user},{sys},{percent},{},{},{},0,,6.1.0-28-amd64,{cmdline},2026-11-29T08:00:00Z",
+        13800 + run, 15740 + run, 120000 + run)
+}
+
+/// Two variants × two levels × 5 runs; at -j 4 poison run 4 has an outlying user time and
+/// a sixth run failed.
+fn write_runs(dir: &Path, variants: &[&str]) {
+    let mut lines = vec![HEADER.to_string()];
+    for &variant in variants {
+        let elapsed = if variant == "poison" { POISON } else { OFF };
+        for (i, &e) in elapsed.iter().enumerate() {
+            lines.push(row(variant, "half", 2, i + 1, "ok", e, 70.0 + i as f64 * 0.1));
+        }
+        for (i, &e) in elapsed.iter().enumerate() {
+            let user = if variant == "poison" && i == 3 { 120.0 } else { 86.0 + i as f64 * 0.1 };
+            lines.push(row(variant, "optimal", 4, i + 1, "ok", e * 0.75, user));
+        }
+        if variant == "poison" {
+            lines.push(row(variant, "optimal", 4, 6, "failed", 1.0, 1.0));
+        }
+    }
+    std::fs::write(dir.join("runs.csv"), lines.join("\n") + "\n").unwrap();
+}
+
+fn write_meta(dir: &Path) {
+    let variant = |name: &str, cmdline: &str, poison: bool| {
+        serde_json::json!({
+            "name": name, "cmdline": cmdline,
+            "kernel": {"path": "/boot/vmlinuz-6.1.0-28-amd64", "sha256": "ab".repeat(32)},
+            "initrd": null,
+            "boot": {"cmdline": format!("console=ttyS0 {cmdline}"), "kernel_release": "6.1.0-28-amd64", "cpus": 4,
+                     "mem_total_kib": 4_000_000, "slab": {"caches": 100, "poisoned": if poison { 100 } else { 0 }, "kmalloc_64": poison}}
+        })
+    };
+    let meta = serde_json::json!({
+        "schema_version": 1, "kbench_version": "0.1.0", "scenario": "slub-poison",
+        "started_at": "2026-11-29T08:00:00Z", "finished_at": "2026-11-29T09:00:00Z",
+        "host": {"cpu_model": "Test CPU 9000", "cpus": 8, "memory_mib": 16000, "kernel": "6.12.0-host"},
+        "hypervisor": {"backend": "qemu", "version": "QEMU emulator version 7.2.15", "accel": "tcg"},
+        "guest": {"cpus": 4, "memory_mib": 4096, "disk": null},
+        "workload": {"kind": "command", "command": "make -j {jobs}", "prepare": null, "clean": "make clean"},
+        "runs": 5, "warmup": 1, "levels": [{"label": "half", "jobs": 2}, {"label": "optimal", "jobs": 4}],
+        "baseline": "off",
+        "variants": [variant("off", "quiet", false), variant("poison", "quiet slub_debug=P", true)]
+    });
+    std::fs::write(dir.join("meta.json"), serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+}
+
+fn study(variants: &[&str], meta: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_runs(dir.path(), variants);
+    if meta {
+        write_meta(dir.path());
+    }
+    dir
+}
+
+fn report(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["report", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    bench(&args)
+}
+
+fn summary_row<'a>(rows: &'a [Row], variant: &str, level: &str, metric: &str) -> &'a Row {
+    rows.iter()
+        .find(|r| r["variant"] == variant && r["jobs_label"] == level && r["metric"] == metric)
+        .unwrap_or_else(|| panic!("no summary.csv row {variant} {level} {metric}"))
+}
+
+fn close(row: &Row, column: &str, expected: f64, relative: f64) {
+    let value: f64 = row[column].parse().unwrap_or_else(|_| panic!("{column}: {:?}", row[column]));
+    assert!((value - expected).abs() <= relative * expected.abs(), "{column} = {value}, expected {expected}");
+}
+
+#[test]
+fn summary_csv_has_every_statistic_with_the_known_answers() {
+    let dir = study(&["off", "poison"], true);
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&dir.path().join("summary.csv"));
+    assert_eq!(rows.len(), 2 * 2 * 7, "levels × variants × metrics");
+
+    let off = summary_row(&rows, "off", "half", "elapsed");
+    close(off, "mean", 40.614, 1e-12);
+    close(off, "sd", 0.237970586417735, 1e-9);
+    close(off, "ci95_low", 40.318520490213665, 1e-9);
+    close(off, "ci95_high", 40.909479509786344, 1e-9);
+    assert_eq!((off["median"].as_str(), off["min"].as_str(), off["max"].as_str()), ("40.61", "40.32", "40.95"));
+    assert_eq!(off["change_percent"], "", "the baseline is not compared with itself");
+
+    // SciPy 1.17.1: ttest_ind(POISON, OFF, equal_var=False) and its confidence_interval(0.95).
+    let poison = summary_row(&rows, "poison", "half", "elapsed");
+    close(poison, "change_percent", 9.779878859506558, 1e-9);
+    close(poison, "change_ci95_low", 5.5286231815868945, 1e-7);
+    close(poison, "change_ci95_high", 14.031134537426224, 1e-7);
+    close(poison, "p_value", 0.002761859701335364, 1e-6);
+    assert_eq!((poison["verdict"].as_str(), poison["mmtests_significant"].as_str()), ("slower", "true"));
+    assert_eq!((poison["unit"].as_str(), poison["baseline"].as_str()), ("s", "off"));
+
+    let failed = summary_row(&rows, "poison", "optimal", "user");
+    assert_eq!((failed["n"].as_str(), failed["failed"].as_str()), ("5", "1"), "the failed run is counted, not averaged");
+    assert_eq!(failed["outlier_runs"], "4");
+    assert_eq!(failed["verdict"], "no significant change", "one outlier makes the interval wide");
+    assert_eq!(summary_row(&rows, "poison", "half", "max_rss")["unit"], "KiB");
+}
+
+#[test]
+fn report_json_and_report_md_carry_the_facts_verdicts_warnings_and_plots() {
+    let dir = study(&["off", "poison"], true);
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["facts"]["accel"], "tcg");
+    assert_eq!(json["facts"]["variants"][1]["slab_poisoning"], true);
+    assert_eq!(json["analysis"]["baseline"], "off");
+    assert_eq!(json["analysis"]["thresholds"]["alpha"], 0.05);
+    let elapsed = &json["analysis"]["levels"][0]["variants"][1]["metrics"][0];
+    assert_eq!(elapsed["metric"], "elapsed");
+    assert_eq!(elapsed["comparison"]["verdict"], "higher");
+    assert!((elapsed["comparison"]["p_value"].as_f64().unwrap() - 0.002761859701335364).abs() < 1e-8);
+    assert_eq!(elapsed["runs"].as_array().unwrap().len(), 5, "every run is in the JSON");
+    let warnings: Vec<&str> = json["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    assert!(warnings.iter().any(|w| w.contains("TCG")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("poison optimal: User Time outlier in run 4")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("poison optimal: 1 failed run")), "{warnings:?}");
+    let plots: Vec<&str> = json["plots"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert_eq!(plots.len(), 2 * 3 * 2, "{plots:?}");
+
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    for expected in [
+        "# kbench report: slub-poison",
+        "Test CPU 9000, 8 CPUs, 16000 MiB",
+        "6.12.0-host",
+        "QEMU emulator version 7.2.15",
+        "| poison | 6.1.0-28-amd64 | `console=ttyS0 quiet slub_debug=P` | on |",
+        "## Half load -j 2",
+        "| Elapsed Time (s) | 40.61 ± 0.2380 (n = 5) | 44.59 ± 1.401 (n = 5) | +9.8 % | [+5.5 %, +14.0 %] | 0.0028 | **slower** ★ |",
+        "Runs: off 5 ok; poison 5 ok, 1 failed (excluded).",
+        "![mean with 95 % interval](plots/half-j2-means.png)",
+        "(plots/optimal-j4-change.svg)",
+        "- measured under TCG",
+    ] {
+        assert!(md.contains(expected), "report.md lacks {expected:?}:\n{md}");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let kernbench = std::fs::read_to_string(dir.path().join("kernbench.txt")).unwrap();
+    assert!(stdout.starts_with(&kernbench) && kernbench.contains("Average Half load -j 2 Run"), "{stdout}");
+    assert!(stdout.contains("poison against off"), "{stdout}");
+}
+
+#[test]
+fn plots_exist_as_png_and_svg_with_titles_labels_and_legends() {
+    let dir = study(&["off", "poison"], true);
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    for level in ["half-j2", "optimal-j4"] {
+        for kind in ["means", "runs", "change"] {
+            let png = std::fs::read(dir.path().join(format!("plots/{level}-{kind}.png"))).unwrap();
+            assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{level}-{kind}.png: {} bytes", png.len());
+            let svg = std::fs::read_to_string(dir.path().join(format!("plots/{level}-{kind}.svg"))).unwrap();
+            assert!(svg.starts_with("<svg") && svg.len() > 5_000, "{level}-{kind}.svg");
+        }
+    }
+    let svg = |name: &str| std::fs::read_to_string(dir.path().join("plots").join(name)).unwrap();
+    let means = svg("half-j2-means.svg");
+    for text in ["Half load -j 2: mean with 95 % confidence interval", "Elapsed Time (s)", "System Time", "variant", "poison (n = 5)", "\noff\n"] {
+        assert!(means.contains(text), "means SVG lacks {text:?}");
+    }
+    let runs = svg("optimal-j4-runs.svg");
+    for text in ["every run", "outlier (modified Z &gt; 10)", "run 4", "mean", "User Time (s)"] {
+        assert!(runs.contains(text), "runs SVG lacks {text:?}");
+    }
+    let change = svg("half-j2-change.svg");
+    for text in ["change of the mean against off", "change of the mean (%)", "noise threshold ± 1 %", "max RSS", "metric"] {
+        assert!(change.contains(text), "change SVG lacks {text:?}");
+    }
+}
+
+#[test]
+fn options_change_the_baseline_and_the_thresholds() {
+    let dir = study(&["off", "poison"], true);
+    let out = report(dir.path(), &["--baseline", "poison"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&dir.path().join("summary.csv"));
+    assert_eq!(summary_row(&rows, "off", "half", "elapsed")["verdict"], "faster");
+
+    let out = report(dir.path(), &["--threshold", "6"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&dir.path().join("summary.csv"));
+    // The interval [+5.5 %, +14.0 %] reaches into ± 6 %: no longer a verdict.
+    assert_eq!(summary_row(&rows, "poison", "half", "elapsed")["verdict"], "no significant change");
+    assert_eq!(summary_row(&rows, "poison", "half", "elapsed")["noise_percent"], "6");
+
+    let out = report(dir.path(), &["--alpha", "0.001"]);
+    let rows = read_rows(&dir.path().join("summary.csv"));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(summary_row(&rows, "poison", "half", "elapsed")["verdict"], "no significant change", "p = 0.0028");
+
+    for bad in [["--alpha", "1.5"], ["--threshold", "-1"]] {
+        let out = report(dir.path(), &bad);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    }
+    let out = report(dir.path(), &["--baseline", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no runs of the baseline \"nope\""), "{}", describe(&out));
+}
+
+#[test]
+fn a_partial_run_without_meta_is_reported_from_runs_csv_alone() {
+    let dir = study(&["off"], false);
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("no meta.json in the results folder"), "{md}");
+    assert!(md.contains("| off | 6.1.0-28-amd64 | `console=ttyS0 quiet` | unknown |"), "{md}");
+    assert!(dir.path().join("plots/half-j2-means.png").is_file());
+    assert!(!dir.path().join("plots/half-j2-change.png").exists(), "nothing to compare with");
+    assert_eq!(read_rows(&dir.path().join("summary.csv")).len(), 2 * 7);
+}
+
+#[test]
+fn a_folder_without_runs_is_unusable_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no runs.csv"), "{}", describe(&out));
+    std::fs::write(dir.path().join("runs.csv"), format!("{HEADER}\n")).unwrap();
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no runs yet"), "{}", describe(&out));
+}
