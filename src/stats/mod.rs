@@ -1,11 +1,28 @@
 //! Statistics over runs. No I/O here: numbers in, numbers out.
+//!
+//! - [`summarize`]: n, mean, sample SD, median, min, max, CoV, 95 % interval of the mean.
+//! - [`compare`]: a new set of runs against a baseline (Welch's t-test, the interval of
+//!   the change, criterion's verdict, mmtests' star).
+//! - [`outliers`]: hyperfine's modified Z-score and its slow-first-run warning.
+//! - [`Metric`]: what is measured per run, its unit and how to read it from a run.
+
+mod compare;
+mod metric;
+mod outliers;
+mod summary;
+
+pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE};
+pub use metric::Metric;
+pub use outliers::{modified_z_scores, outliers, Outliers, OUTLIER_Z};
+pub use summary::{median, summarize, Interval, Summary};
 
 /// Arithmetic mean; NaN for no values.
 pub fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
 
-/// Sample standard deviation (divides by n − 1, as kernbench); 0 for fewer than two values.
+/// Sample standard deviation (divides by n − 1, as kernbench); 0 for fewer than two values,
+/// which is what kernbench prints. [`Summary::sd`] says "undefined" instead.
 pub fn sample_sd(values: &[f64]) -> f64 {
     if values.len() < 2 {
         return 0.0;
@@ -13,6 +30,32 @@ pub fn sample_sd(values: &[f64]) -> f64 {
     let m = mean(values);
     let squares: f64 = values.iter().map(|v| (v - m).powi(2)).sum();
     (squares / (values.len() - 1) as f64).sqrt()
+}
+
+/// Two-sided quantile of Student's t: the `t` with P(|T| ≤ t) = `confidence`.
+fn t_quantile(confidence: f64, df: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    match StudentsT::new(0.0, 1.0, df) {
+        Ok(t) => t.inverse_cdf(0.5 + confidence / 2.0),
+        Err(_) => f64::NAN,
+    }
+}
+
+/// Two-sided p-value of a t statistic with `df` degrees of freedom.
+fn t_two_sided_p(t: f64, df: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    match StudentsT::new(0.0, 1.0, df) {
+        // cdf(−|t|) keeps precision for tiny p, where 1 − cdf(|t|) would round to 0.
+        Ok(dist) => (2.0 * dist.cdf(-t.abs())).min(1.0),
+        Err(_) => f64::NAN,
+    }
+}
+
+/// Relative closeness for known-answer tests.
+#[cfg(test)]
+pub(crate) fn assert_close(actual: f64, expected: f64, relative: f64) {
+    let tolerance = relative * expected.abs().max(1e-12);
+    assert!((actual - expected).abs() <= tolerance, "{actual} is not {expected} (± {tolerance})");
 }
 
 #[cfg(test)]
@@ -31,5 +74,12 @@ mod tests {
     fn sample_sd_of_one_value_is_zero() {
         assert_eq!(sample_sd(&[3.0]), 0.0);
         assert!(mean(&[]).is_nan());
+    }
+
+    #[test]
+    fn t_quantiles_match_scipy() {
+        // scipy.stats.t.ppf(0.975, 1) and (0.975, 4), SciPy 1.17.1.
+        assert_close(t_quantile(0.95, 1.0), 12.706204736174694, 1e-9);
+        assert_close(t_quantile(0.95, 4.0), 2.7764451051977934, 1e-9);
     }
 }

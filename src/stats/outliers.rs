@@ -1,0 +1,93 @@
+//! Outliers, flagged and never removed: hyperfine's modified Z-score rule.
+
+use super::summary::median;
+use serde::Serialize;
+
+/// A run is an outlier when |x − median| / (1.4826 · MAD) exceeds this (hyperfine).
+pub const OUTLIER_Z: f64 = 10.0;
+
+/// Scales the MAD to an estimate of the SD for normally distributed values.
+const MAD_TO_SD: f64 = 1.4826;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Outliers {
+    /// 0-based positions, in the order the values were given, of the outlying values.
+    pub indices: Vec<usize>,
+    /// The first value is itself an outlier on the slow (high) side: a cold cache or an
+    /// unfinished warm-up, hyperfine's "first run was significantly slower" warning.
+    pub slow_first: bool,
+}
+
+impl Outliers {
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+}
+
+/// (x − median) / (1.4826 · MAD) for every value. With a MAD of 0 (more than half the
+/// values identical) any other value scores ±∞, as in hyperfine; all-identical values
+/// score 0.
+pub fn modified_z_scores(values: &[f64]) -> Vec<f64> {
+    let center = median(values);
+    let deviations: Vec<f64> = values.iter().map(|v| (v - center).abs()).collect();
+    let scale = MAD_TO_SD * median(&deviations);
+    values
+        .iter()
+        .map(|v| {
+            let distance = v - center;
+            if distance == 0.0 {
+                0.0
+            } else {
+                distance / scale
+            }
+        })
+        .collect()
+}
+
+/// The outliers among `values`, given in run order so that the first run is the first value.
+pub fn outliers(values: &[f64]) -> Outliers {
+    let scores = modified_z_scores(values);
+    Outliers {
+        indices: scores.iter().enumerate().filter(|(_, z)| z.abs() > OUTLIER_Z).map(|(i, _)| i).collect(),
+        slow_first: scores.first().is_some_and(|&z| z > OUTLIER_Z),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::assert_close;
+
+    #[test]
+    fn scores_match_numpy_and_the_far_run_is_flagged() {
+        // Expected: (x − np.median(x)) / (1.4826 · np.median(|x − np.median(x)|)), NumPy 2.4.6.
+        let values = [1.0, 1.1, 1.2, 1.05, 1.15, 1.1, 1.12, 1.08, 1.11, 5.0];
+        let scores = modified_z_scores(&values);
+        assert_close(scores[0], -2.02347228, 1e-7);
+        assert_close(scores[2], 1.83076063, 1e-7);
+        assert_close(scores[9], 75.06118595, 1e-7);
+        assert_eq!(outliers(&values), Outliers { indices: vec![9], slow_first: false });
+    }
+
+    #[test]
+    fn a_slow_first_run_is_noted() {
+        let found = outliers(&[9.0, 1.0, 1.1, 0.9, 1.05]);
+        assert_eq!(found, Outliers { indices: vec![0], slow_first: true });
+        // A fast first run is an outlier but not a cold cache.
+        assert!(!outliers(&[0.01, 1.0, 1.1, 0.9, 1.05]).slow_first);
+    }
+
+    #[test]
+    fn ordinary_spread_few_runs_and_identical_runs_have_no_outliers() {
+        assert!(outliers(&[40.61, 40.32, 40.95, 40.48, 40.71]).is_empty());
+        assert!(outliers(&[3.0]).is_empty());
+        assert!(outliers(&[3.0, 300.0]).is_empty(), "two runs: each is 1/1.4826 MADs away");
+        assert!(outliers(&[2.0, 2.0, 2.0]).is_empty());
+        assert!(outliers(&[]).is_empty());
+    }
+
+    #[test]
+    fn with_a_zero_mad_any_other_value_is_flagged_as_hyperfine_does() {
+        assert_eq!(outliers(&[10.0, 10.0, 10.0, 10.0, 20.0]).indices, vec![4]);
+    }
+}
