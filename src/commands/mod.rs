@@ -1,6 +1,7 @@
 //! One module per subcommand: each wires the stages together and picks the exit code.
 
 pub mod check;
+pub mod compare;
 pub mod run;
 
 pub const EXIT_OK: u8 = 0;
