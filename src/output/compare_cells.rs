@@ -4,8 +4,9 @@
 use crate::compare::Entry;
 use crate::stats::Summary;
 
-/// Left- or right-aligned columns; the first `left` columns hold names.
-pub fn align(rows: &[Vec<String>], left: usize) -> Vec<Vec<String>> {
+/// Pads every column to its widest cell: the columns listed in `left` (names, words) on
+/// the left, numbers on the right.
+pub fn align(rows: &[Vec<String>], left: &[usize]) -> Vec<Vec<String>> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> =
         (0..columns).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
@@ -13,7 +14,7 @@ pub fn align(rows: &[Vec<String>], left: usize) -> Vec<Vec<String>> {
         .map(|row| {
             row.iter()
                 .enumerate()
-                .map(|(c, cell)| if c < left { format!("{cell:<0$}", widths[c]) } else { format!("{cell:>0$}", widths[c]) })
+                .map(|(c, cell)| if left.contains(&c) { format!("{cell:<0$}", widths[c]) } else { format!("{cell:>0$}", widths[c]) })
                 .collect()
         })
         .collect()
@@ -133,6 +134,6 @@ mod tests {
     #[test]
     fn columns_are_padded_to_the_widest_cell() {
         let rows = vec![vec!["a".to_string(), "1".to_string()], vec!["bbb".to_string(), "22".to_string()]];
-        assert_eq!(align(&rows, 1), vec![vec!["a  ", " 1"], vec!["bbb", "22"]]);
+        assert_eq!(align(&rows, &[0]), vec![vec!["a  ", " 1"], vec!["bbb", "22"]]);
     }
 }

@@ -9,8 +9,8 @@ use std::fmt::Write;
 
 pub fn render(report: &CompareReport) -> String {
     let mut out = String::new();
-    side_line(&mut out, "base", &report.base);
-    side_line(&mut out, "new ", &report.new);
+    side_line(&mut out, "base:", &report.base);
+    side_line(&mut out, "new: ", &report.new);
     if report.base.cmdlines != report.new.cmdlines {
         let _ = writeln!(out, "cmdline base: {}", report.base.cmdlines.join(" | "));
         let _ = writeln!(out, "cmdline new:  {}", report.new.cmdlines.join(" | "));
@@ -42,7 +42,7 @@ fn side_line(out: &mut String, name: &str, side: &SideInfo) {
     let accel = side.accel.as_deref().map(|a| format!(", {a}")).unwrap_or_default();
     let _ = writeln!(
         out,
-        "{name}: {} (kernel {kernels}{accel}; {} successful runs, {} failed and excluded)",
+        "{name} {} (kernel {kernels}{accel}; {} successful runs, {} failed and excluded)",
         side.path, side.ok_runs, side.failed_runs
     );
 }
@@ -63,7 +63,7 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric) {
             cell::verdict(e),
         ]);
     }
-    for row in cell::align(&rows, 2) {
+    for row in cell::align(&rows, &[0, 1, 7]) {
         let _ = writeln!(out, "  {}", row.join("  ").trim_end());
     }
 }
