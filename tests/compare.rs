@@ -113,7 +113,7 @@ fn a_clear_regression_is_starred_and_exits_1() {
     assert!(text.contains("+9.78 %*"), "{text}");
     assert!(text.contains("+5.53 … +14.03 %"), "the interval matches SciPy's: {text}");
     assert!(text.contains("slower (REGRESSION)"), "{text}");
-    assert!(text.contains("REGRESSION: 1 of 1 comparisons"), "{text}");
+    assert!(text.contains("REGRESSION: 1 of 1 comparison"), "{text}");
     assert!(text.contains("kernel 6.1.0") && text.contains("kernel 6.6.0"), "{text}");
     assert!(stderr(&out).is_empty(), "same facts, no warning: {}", describe(&out));
 }
@@ -127,7 +127,7 @@ fn a_clear_improvement_is_starred_and_exits_0() {
     let text = stdout(&out);
     assert!(text.contains("-8.91 %*") && text.contains("faster"), "{text}");
     assert!(!text.contains("REGRESSION"), "{text}");
-    assert!(text.contains("no significant regression in 1 comparisons"), "{text}");
+    assert!(text.contains("no significant regression in 1 comparison"), "{text}");
 }
 
 #[test]

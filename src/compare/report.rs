@@ -168,10 +168,12 @@ impl CompareReport {
     pub fn outcome_line(&self) -> String {
         let t = &self.thresholds;
         let rule = format!("p < {} and the 95 % interval beyond ±{} %", t.alpha, t.noise_percent);
+        let n = self.entries.len();
+        let comparisons = if n == 1 { "comparison" } else { "comparisons" };
         if self.regressions > 0 {
-            format!("REGRESSION: {} of {} comparisons significantly worse ({rule})", self.regressions, self.entries.len())
+            format!("REGRESSION: {} of {n} {comparisons} significantly worse ({rule})", self.regressions)
         } else {
-            format!("no significant regression in {} comparisons ({rule})", self.entries.len())
+            format!("no significant regression in {n} {comparisons} ({rule})")
         }
     }
 }
@@ -200,7 +202,7 @@ mod tests {
         assert_eq!((e.verdict.as_str(), e.regression, e.new_failed), ("slower", true, 1));
         assert_eq!(e.comparison.as_ref().unwrap().new.n, 5, "the failed run is not averaged");
         assert_eq!((report.regressions, report.new.failed_runs), (1, 1));
-        assert!(report.outcome_line().starts_with("REGRESSION: 1 of 1"));
+        assert!(report.outcome_line().starts_with("REGRESSION: 1 of 1 comparison significantly"));
         let reverse = build(&new, &base, &options(vec![Metric::Elapsed])).unwrap();
         assert_eq!((reverse.entries[0].verdict.as_str(), reverse.regressions), ("faster", 0));
     }
