@@ -102,6 +102,7 @@ pub struct CompareArgs {
     /// Significance level of Welch's t-test.
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     pub alpha: f64,
+    /// How to print the comparison.
     #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
     pub format: CompareFormat,
     /// Write the comparison to FILE instead of standard output (the outcome line is
