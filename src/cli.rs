@@ -45,6 +45,96 @@ lies beyond +/- THRESHOLD percent (criterion's rule); otherwise \"no significant
         after_help = "Exit codes:\n  0    the reports were written\n  2    unusable input: no runs.csv, an unreadable row, an unknown baseline"
     )]
     Report(ReportArgs),
+    /// Compare two results (say the old and the new kernel): fails (exit 1) when the new
+    /// one is significantly worse.
+    #[command(long_about = COMPARE_ABOUT, after_help = COMPARE_EXIT_CODES)]
+    Compare(CompareArgs),
+}
+
+const COMPARE_ABOUT: &str = "\
+Compare two results of the same scenario, typically the old and the new kernel. Rows are \
+matched by variant and jobs level; for each metric asked for, both means ± SD, the change in \
+percent, its 95 % interval, Welch's p-value and a verdict are printed. Failed runs are \
+excluded (and counted).
+
+A change is significant when p < --alpha AND the whole 95 % interval of the change lies \
+beyond ± --threshold (criterion's rule). It is a regression when it goes the worse way: \
+higher elapsed, user, sys, context switches, sleeps or max RSS. Percent CPU is reported but \
+never fails the comparison.
+
+The two results should differ only in what is studied: a warning names any difference in \
+host CPU, accelerator (KVM vs TCG), QEMU version, guest CPUs or memory, guest disk or \
+warm-up (read from meta.json; a bare runs.csv has none, and the facts are then unknown).";
+
+const COMPARE_EXIT_CODES: &str = "\
+Exit codes:
+  0  no significant regression in any compared metric
+  1  a significant regression beyond the threshold in at least one compared metric
+  2  unusable input: an unreadable file, another runs.csv schema, different workloads,
+     different -j for the same jobs level, no variant and jobs level in common, no
+     successful runs to compare, or a bad option";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    /// Aligned tables for a terminal or a CI log.
+    Text,
+    /// mmtests-style tables for a CI summary or a mailing-list reply.
+    Markdown,
+    /// The whole comparison, every number at full precision.
+    Json,
+    /// One row per matched row and metric.
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline (old kernel): a results folder of `bench run`, or its runs.csv.
+    pub base: PathBuf,
+    /// The candidate (new kernel): a results folder of `bench run`, or its runs.csv.
+    pub new: PathBuf,
+    /// Pair variants whose names differ: a base variant, `=`, its name in NEW. Repeat
+    /// the option or separate pairs with commas.
+    #[arg(long, value_name = "OLD=NEW", value_delimiter = ',')]
+    pub map: Vec<String>,
+    /// The metrics to compare, separated by commas; `all` for every one.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "elapsed",
+        value_parser = clap::builder::PossibleValuesParser::new(
+            ["elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss", "all"]
+        )
+    )]
+    pub metric: Vec<String>,
+    /// Noise threshold: a change whose 95 % interval reaches within ± this percentage
+    /// is no significant change ("2%" or "2").
+    #[arg(long, default_value = "1%", value_parser = parse_percent)]
+    pub threshold: f64,
+    /// Significance level of Welch's t-test.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// How to print the comparison.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+    pub format: CompareFormat,
+    /// Write the comparison to FILE instead of standard output (the outcome line is
+    /// still printed).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
+        _ => Err(format!("{text:?} is not a percentage such as 2% or 0.5")),
+    }
+}
+
+fn parse_alpha(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value > 0.0 && value < 1.0 => Ok(value),
+        _ => Err(format!("{text:?} is not a significance level between 0 and 1 such as 0.05")),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -94,24 +184,10 @@ pub struct ReportFlags {
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     pub alpha: f64,
     /// Noise threshold in percent: a change needs its whole 95 % interval beyond +/- this.
-    #[arg(long, value_name = "PERCENT", default_value_t = 1.0, value_parser = parse_threshold)]
+    #[arg(long, value_name = "PERCENT", default_value_t = 1.0, value_parser = parse_percent)]
     pub threshold: f64,
     /// The variant the others are compared with [default: the scenario's baseline, else
     /// the first variant].
     #[arg(long, value_name = "VARIANT")]
     pub baseline: Option<String>,
-}
-
-fn parse_alpha(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(alpha) if alpha > 0.0 && alpha < 1.0 => Ok(alpha),
-        _ => Err(format!("{text:?} is not a significance level between 0 and 1, such as 0.05")),
-    }
-}
-
-fn parse_threshold(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(percent) if percent >= 0.0 && percent.is_finite() => Ok(percent),
-        _ => Err(format!("{text:?} is not a threshold in percent of at least 0, such as 1 or 2.5")),
-    }
 }

@@ -5,6 +5,7 @@ mod backend;
 mod benchmark;
 mod cli;
 mod commands;
+mod compare;
 mod export;
 mod interrupt;
 mod output;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => commands::run::run(&args),
         cli::Command::Check(args) => commands::check::check(&args),
         cli::Command::Report(args) => commands::report::report(&args),
+        cli::Command::Compare(args) => commands::compare::compare(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod report;
+pub mod compare;
 pub mod run;
 
 pub const EXIT_OK: u8 = 0;

@@ -1,5 +1,6 @@
 //! Everything written to the results folder while a study runs.
 
+pub mod compare;
 pub mod meta;
 pub mod report_json;
 pub mod results;

@@ -82,23 +82,43 @@ impl RunsWriter {
 }
 
 /// Reads a runs.csv (or the runs.csv inside a results folder).
+///
+/// The schema version is checked on the raw row before the row is decoded, so that a
+/// file from another kbench is refused with its version, not with a confusing column error.
 pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>> {
     let file = if path.is_dir() { path.join("runs.csv") } else { path.to_path_buf() };
     let mut reader = csv::Reader::from_path(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let headers = reader.headers().with_context(|| format!("cannot read {}", file.display()))?.clone();
+    let Some(version_column) = headers.iter().position(|h| h == "schema_version") else {
+        bail!("{} has no schema_version column: it is not a runs.csv written by kbench", file.display());
+    };
     let mut records = Vec::new();
-    for (index, row) in reader.deserialize::<RunRecord>().enumerate() {
+    for (index, row) in reader.records().enumerate() {
         let line = index + 2;
-        let record = row.with_context(|| format!("{}: row at line {line} is not a kbench run", file.display()))?;
-        if record.schema_version != RUNS_SCHEMA_VERSION {
-            bail!(
-                "{}: line {line} has runs.csv schema version {}, this kbench reads version {RUNS_SCHEMA_VERSION}",
-                file.display(),
-                record.schema_version
-            );
-        }
+        let row = row.with_context(|| format!("{}: cannot read the row at line {line}", file.display()))?;
+        check_schema_version(&file, line, row.get(version_column).unwrap_or(""))?;
+        let record: RunRecord = row
+            .deserialize(Some(&headers))
+            .with_context(|| format!("{}: row at line {line} is not a kbench run", file.display()))?;
         records.push(record);
     }
     Ok(records)
+}
+
+fn check_schema_version(file: &Path, line: usize, field: &str) -> Result<()> {
+    let Ok(version) = field.trim().parse::<u32>() else {
+        bail!("{}: line {line} has schema_version {field:?}, not a number: it is not a kbench run", file.display());
+    };
+    let advice = match version {
+        v if v == RUNS_SCHEMA_VERSION => return Ok(()),
+        v if v > RUNS_SCHEMA_VERSION => "it was written by a newer kbench: read it with that version or a later one",
+        // Version 1 is the first; an older number can only come from a hand-edited file.
+        _ => "no kbench ever wrote that version: the file was edited or is not a kbench runs.csv",
+    };
+    bail!(
+        "{}: line {line} has runs.csv schema version {version}, this kbench reads version {RUNS_SCHEMA_VERSION}: {advice}",
+        file.display()
+    )
 }
 
 /// A plausible successful run, for tests anywhere in the crate.
@@ -158,5 +178,15 @@ mod tests {
         RunsWriter::open(&path).unwrap().append(&record).unwrap();
         let error = format!("{:#}", read_runs(dir.path()).unwrap_err());
         assert!(error.contains("line 2") && error.contains("version 99"), "{error}");
+        assert!(error.contains("newer kbench"), "{error}");
+    }
+
+    #[test]
+    fn a_csv_without_a_schema_version_is_not_a_runs_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        std::fs::write(&path, "variant,elapsed_s\nbaseline,1.0\n").unwrap();
+        let error = format!("{:#}", read_runs(&path).unwrap_err());
+        assert!(error.contains("no schema_version column"), "{error}");
     }
 }

@@ -3,6 +3,9 @@
 
 pub mod facts;
 pub mod format;
+pub mod compare_cells;
+pub mod compare_markdown;
+pub mod compare_text;
 pub mod kernbench;
 pub mod plots;
 pub mod progress;

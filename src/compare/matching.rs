@@ -1,0 +1,181 @@
+//! Which rows of the two sides are the same measurement: same variant (or the one
+//! `--map` names) at the same jobs level, run with the same `-j`.
+
+use super::side::Side;
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+/// `--map old=new`: variants renamed between the two sides.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VariantMap(Vec<(String, String)>);
+
+impl VariantMap {
+    /// Parses `old=new` pairs; a name on either side may appear once.
+    pub fn parse(pairs: &[String]) -> Result<VariantMap> {
+        let mut map = Vec::new();
+        for pair in pairs {
+            let Some((old, new)) = pair.split_once('=').filter(|(o, n)| !o.is_empty() && !n.is_empty()) else {
+                bail!("--map {pair:?}: expected OLD=NEW, a variant of the base and its name in the new run");
+            };
+            if map.iter().any(|(o, _): &(String, String)| o == old) {
+                bail!("--map names the base variant {old:?} twice");
+            }
+            map.push((old.to_string(), new.to_string()));
+        }
+        Ok(VariantMap(map))
+    }
+
+    pub fn new_name<'a>(&'a self, base_variant: &'a str) -> &'a str {
+        self.0.iter().find(|(old, _)| old == base_variant).map_or(base_variant, |(_, new)| new)
+    }
+
+    /// Refuses a map naming variants that are not there: a typo would silently match nothing.
+    fn check(&self, base: &Side, new: &Side) -> Result<()> {
+        for (old, renamed) in &self.0 {
+            if !base.variants().contains(&old.as_str()) {
+                bail!("--map {old}={renamed}: {} has no variant {old:?} (it has {})", base.path.display(), list(&base.variants()));
+            }
+            if !new.variants().contains(&renamed.as_str()) {
+                bail!("--map {old}={renamed}: {} has no variant {renamed:?} (it has {})", new.path.display(), list(&new.variants()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One row of the comparison: a variant at a jobs level on both sides.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pairing {
+    pub base_variant: String,
+    pub new_variant: String,
+    pub jobs_label: String,
+    pub jobs: u32,
+}
+
+/// The rows the two sides have in common, in the base's order, and the rows only one side
+/// has ("variant level" strings). Different `-j` for the same level means the two were
+/// not run alike (another guest CPU count): that is an error, as is nothing in common.
+pub fn pair_levels(base: &Side, new: &Side, map: &VariantMap) -> Result<(Vec<Pairing>, Vec<String>)> {
+    map.check(base, new)?;
+    let base_levels = levels(base);
+    let new_levels = levels(new);
+    let mut pairings = Vec::new();
+    let mut unmatched = Vec::new();
+    for (variant, label, jobs) in &base_levels {
+        let renamed = map.new_name(variant);
+        match new_levels.iter().find(|(v, l, _)| v == renamed && l == label) {
+            Some((_, _, new_jobs)) if new_jobs != jobs => bail!(
+                "the jobs level {label:?} of variant {variant} ran with -j {jobs} in {} but -j {new_jobs} in {}: \
+                 the guests differ (guest CPUs?), so the runs are not comparable",
+                base.path.display(),
+                new.path.display()
+            ),
+            Some(_) => pairings.push(Pairing {
+                base_variant: variant.clone(),
+                new_variant: renamed.to_string(),
+                jobs_label: label.clone(),
+                jobs: *jobs,
+            }),
+            None => unmatched.push(format!("only in base: {variant} {label} (-j {jobs})")),
+        }
+    }
+    for (variant, label, jobs) in &new_levels {
+        if !pairings.iter().any(|p| &p.new_variant == variant && &p.jobs_label == label) {
+            unmatched.push(format!("only in new: {variant} {label} (-j {jobs})"));
+        }
+    }
+    if pairings.is_empty() {
+        bail!(nothing_in_common(base, new, &base_levels, &new_levels));
+    }
+    Ok((pairings, unmatched))
+}
+
+fn nothing_in_common(base: &Side, new: &Side, base_levels: &[Level], new_levels: &[Level]) -> String {
+    let describe = |levels: &[Level]| {
+        let names: Vec<String> = levels.iter().map(|(v, l, j)| format!("{v} {l} (-j {j})")).collect();
+        names.join(", ")
+    };
+    let hint = match (base.variants().as_slice(), new.variants().as_slice()) {
+        ([old], [renamed]) if old != renamed => format!(": if they are the same variant, add --map {old}={renamed}"),
+        _ => ": use --map OLD=NEW when variants were renamed".to_string(),
+    };
+    format!(
+        "no variant and jobs level in common: {} has {}; {} has {}{hint}",
+        base.path.display(),
+        describe(base_levels),
+        new.path.display(),
+        describe(new_levels)
+    )
+}
+
+type Level = (String, String, u32);
+
+/// (variant, jobs label, -j) in order of first appearance.
+fn levels(side: &Side) -> Vec<Level> {
+    let mut levels: Vec<Level> = Vec::new();
+    for r in &side.records {
+        if !levels.iter().any(|(v, l, _)| v == &r.variant && l == &r.jobs_label) {
+            levels.push((r.variant.clone(), r.jobs_label.clone(), r.jobs));
+        }
+    }
+    levels
+}
+
+fn list(names: &[&str]) -> String {
+    if names.is_empty() {
+        return "none".into();
+    }
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::runs_csv::{test_record, RunRecord};
+
+    fn side(path: &str, rows: &[(&str, &str, u32)]) -> Side {
+        let records = rows
+            .iter()
+            .map(|(variant, label, jobs)| RunRecord {
+                variant: variant.to_string(),
+                jobs_label: label.to_string(),
+                jobs: *jobs,
+                ..test_record()
+            })
+            .collect();
+        Side { path: path.into(), records, meta: None, meta_missing: None }
+    }
+
+    #[test]
+    fn rows_pair_by_variant_and_level_and_the_rest_is_listed() {
+        let base = side("old", &[("baseline", "half", 1), ("baseline", "optimal", 2), ("poison", "half", 1)]);
+        let new = side("new", &[("baseline", "half", 1), ("baseline", "optimal", 2), ("baseline", "4", 4)]);
+        let (pairs, unmatched) = pair_levels(&base, &new, &VariantMap::default()).unwrap();
+        assert_eq!(pairs.len(), 2);
+        assert_eq!((pairs[1].base_variant.as_str(), pairs[1].jobs_label.as_str(), pairs[1].jobs), ("baseline", "optimal", 2));
+        assert_eq!(unmatched, ["only in base: poison half (-j 1)", "only in new: baseline 4 (-j 4)"]);
+    }
+
+    #[test]
+    fn a_map_pairs_renamed_variants_and_refuses_unknown_names() {
+        let base = side("old", &[("old", "half", 1)]);
+        let new = side("new", &[("new", "half", 1)]);
+        let error = pair_levels(&base, &new, &VariantMap::default()).unwrap_err().to_string();
+        assert!(error.contains("no variant and jobs level in common") && error.contains("--map old=new"), "{error}");
+        let map = VariantMap::parse(&["old=new".into()]).unwrap();
+        let (pairs, unmatched) = pair_levels(&base, &new, &map).unwrap();
+        assert_eq!((pairs[0].new_variant.as_str(), unmatched.len()), ("new", 0));
+        let typo = VariantMap::parse(&["old=neu".into()]).unwrap();
+        assert!(pair_levels(&base, &new, &typo).unwrap_err().to_string().contains("has no variant \"neu\""));
+        assert!(VariantMap::parse(&["old".into()]).is_err());
+        assert!(VariantMap::parse(&["a=b".into(), "a=c".into()]).is_err());
+    }
+
+    #[test]
+    fn the_same_level_with_another_jobs_value_is_refused() {
+        let base = side("old", &[("baseline", "half", 1)]);
+        let new = side("new", &[("baseline", "half", 2)]);
+        let error = pair_levels(&base, &new, &VariantMap::default()).unwrap_err().to_string();
+        assert!(error.contains("-j 1 in old but -j 2 in new"), "{error}");
+    }
+}

@@ -1,0 +1,139 @@
+//! The cells of a comparison table, shared by the text and markdown renderers so both
+//! print the same numbers the same way.
+
+use crate::compare::Entry;
+use crate::stats::Summary;
+
+/// Pads every column to its widest cell: the columns listed in `left` (names, words) on
+/// the left, numbers on the right.
+pub fn align(rows: &[Vec<String>], left: &[usize]) -> Vec<Vec<String>> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..columns).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    rows.iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(c, cell)| if left.contains(&c) { format!("{cell:<0$}", widths[c]) } else { format!("{cell:>0$}", widths[c]) })
+                .collect()
+        })
+        .collect()
+}
+
+/// "half -j 2", or just the label when it is the number.
+pub fn level(entry: &Entry) -> String {
+    let p = &entry.pairing;
+    match p.jobs_label.as_str() {
+        "max" => "max -j".to_string(),
+        label if label == p.jobs.to_string() => format!("-j {label}"),
+        label => format!("{label} -j {}", p.jobs),
+    }
+}
+
+/// "baseline", or "old → new" when `--map` renamed it.
+pub fn variant(entry: &Entry) -> String {
+    let p = &entry.pairing;
+    if p.base_variant == p.new_variant {
+        p.base_variant.clone()
+    } else {
+        format!("{} → {}", p.base_variant, p.new_variant)
+    }
+}
+
+/// "40.614 ± 0.233 (5)": mean ± sample SD (successful runs).
+pub fn mean_sd(summary: Option<&Summary>) -> String {
+    match summary {
+        None => "no runs".to_string(),
+        Some(s) => match s.sd {
+            Some(sd) => format!("{} ± {} ({})", number(s.mean), number(sd), s.n),
+            None => format!("{} ({})", number(s.mean), s.n),
+        },
+    }
+}
+
+pub fn change(entry: &Entry) -> String {
+    match entry.comparison.as_ref().and_then(|c| c.change_percent) {
+        Some(percent) => format!("{percent:+.2} %"),
+        None => "n/a".to_string(),
+    }
+}
+
+pub fn interval(entry: &Entry) -> String {
+    match entry.comparison.as_ref().and_then(|c| c.change_ci95) {
+        Some(ci) => format!("{:+.2} … {:+.2} %", ci.low, ci.high),
+        None => "n/a".to_string(),
+    }
+}
+
+pub fn p_value(entry: &Entry) -> String {
+    match entry.comparison.as_ref().and_then(|c| c.p_value) {
+        Some(p) if p < 0.001 => "<0.001".to_string(),
+        Some(p) => format!("{p:.3}"),
+        None => "n/a".to_string(),
+    }
+}
+
+/// A significant change beyond the threshold, either way, is starred (mmtests marks
+/// significant changes the same way); a regression says so in capitals for the gate.
+pub fn star(entry: &Entry) -> &'static str {
+    match &entry.comparison {
+        Some(c) if c.verdict.is_change() => "*",
+        _ => "",
+    }
+}
+
+pub fn verdict(entry: &Entry) -> String {
+    if entry.regression {
+        format!("{} (REGRESSION)", entry.verdict)
+    } else {
+        entry.verdict.clone()
+    }
+}
+
+/// Failed runs of the row, when there were any: "1 failed run excluded (new)".
+pub fn failed(entry: &Entry) -> Option<String> {
+    let parts: Vec<String> = [("base", entry.base_failed), ("new", entry.new_failed)]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(side, n)| format!("{n} in {side}"))
+        .collect();
+    (!parts.is_empty()).then(|| format!("failed runs excluded: {}", parts.join(", ")))
+}
+
+/// Enough digits for kernel-build times and counts alike: 4 significant ones, no
+/// exponent, integers as integers.
+pub fn number(value: f64) -> String {
+    let magnitude = value.abs();
+    let decimals = if magnitude >= 1000.0 || magnitude == 0.0 {
+        0
+    } else if magnitude >= 100.0 {
+        1
+    } else if magnitude >= 10.0 {
+        2
+    } else if magnitude >= 1.0 {
+        3
+    } else {
+        4
+    };
+    format!("{value:.decimals$}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_about_four_significant_digits() {
+        assert_eq!(number(44.586), "44.59");
+        assert_eq!(number(0.232873), "0.2329");
+        assert_eq!(number(15701.0), "15701");
+        assert_eq!(number(182.4), "182.4");
+        assert_eq!(number(0.0), "0");
+    }
+
+    #[test]
+    fn columns_are_padded_to_the_widest_cell() {
+        let rows = vec![vec!["a".to_string(), "1".to_string()], vec!["bbb".to_string(), "22".to_string()]];
+        assert_eq!(align(&rows, &[0]), vec![vec!["a  ", " 1"], vec!["bbb", "22"]]);
+    }
+}

@@ -1,0 +1,92 @@
+//! `bench compare --format markdown`: a table to paste into a CI job summary or a
+//! mailing-list reply, laid out as mmtests does (the baseline column, then the new one
+//! with its change, significant changes starred) and aligned so it reads as plain text.
+
+use super::compare_cells as cell;
+use super::compare_text::direction;
+use crate::compare::report::SideInfo;
+use crate::compare::CompareReport;
+use crate::stats::Metric;
+use std::fmt::Write;
+
+pub fn render(report: &CompareReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "**bench compare**: {}\n", report.outcome_line());
+    let (base, new) = (column_title(&report.base, "base"), column_title(&report.new, "new"));
+    for &metric in &report.metrics {
+        metric_table(&mut out, report, metric, &base, &new);
+        out.push('\n');
+    }
+    let t = &report.thresholds;
+    let _ = writeln!(
+        out,
+        "Mean ± sample SD (successful runs). `*`: significant, Welch's p < {} and the whole 95 % interval \
+         of the change beyond ±{} %.",
+        t.alpha, t.noise_percent
+    );
+    let _ = writeln!(out, "\n- base: `{}` ({})", report.base.path, runs(&report.base));
+    let _ = writeln!(out, "- new: `{}` ({})", report.new.path, runs(&report.new));
+    if report.base.cmdlines != report.new.cmdlines {
+        let _ = writeln!(out, "- base cmdline: `{}`", report.base.cmdlines.join("` | `"));
+        let _ = writeln!(out, "- new cmdline: `{}`", report.new.cmdlines.join("` | `"));
+    }
+    for note in report.unmatched.iter().chain(&report.warnings) {
+        let _ = writeln!(out, "- {note}");
+    }
+    out
+}
+
+/// mmtests heads its columns with the kernels; without a single kernel, the side's name.
+fn column_title(side: &SideInfo, name: &str) -> String {
+    match side.kernels.as_slice() {
+        [kernel] => format!("{name} {kernel}"),
+        _ => name.to_string(),
+    }
+}
+
+fn runs(side: &SideInfo) -> String {
+    match side.failed_runs {
+        0 => format!("{} runs", side.ok_runs),
+        failed => format!("{} runs, {failed} failed and excluded", side.ok_runs),
+    }
+}
+
+fn metric_table(out: &mut String, report: &CompareReport, metric: Metric, base: &str, new: &str) {
+    let title = format!("{} [{}], {}", metric.title(), metric.unit(), direction(metric));
+    let mut rows = vec![vec![title, base.to_string(), new.to_string(), "95 % interval".into(), "p".into(), "verdict".into()]];
+    for e in report.entries_of(metric) {
+        let c = e.comparison.as_ref();
+        rows.push(vec![
+            format!("{} {}", cell::variant(e), cell::level(e)),
+            cell::mean_sd(c.map(|c| &c.base)),
+            format!("{} {}{}", cell::mean_sd(c.map(|c| &c.new)), cell::change(e), escaped_star(e)),
+            cell::interval(e),
+            cell::p_value(e),
+            cell::verdict(e),
+        ]);
+    }
+    let aligned = cell::align(&rows, &[0, 5]);
+    for (index, row) in aligned.iter().enumerate() {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+        if index == 0 {
+            let rule: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(c, cell_text)| {
+                    let dashes = "-".repeat(cell_text.chars().count().saturating_sub(1).max(2));
+                    if c == 0 || c == 5 { format!(":{dashes}") } else { format!("{dashes}:") }
+                })
+                .collect();
+            let _ = writeln!(out, "| {} |", rule.join(" | "));
+        }
+    }
+}
+
+/// A bare `*` would start emphasis in markdown.
+fn escaped_star(entry: &crate::compare::Entry) -> &'static str {
+    if cell::star(entry).is_empty() {
+        ""
+    } else {
+        "\\*"
+    }
+}

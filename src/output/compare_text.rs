@@ -1,0 +1,77 @@
+//! `bench compare` for the terminal and CI logs: one aligned table per metric, then what
+//! was left out and the one-line outcome the exit code follows.
+
+use super::compare_cells as cell;
+use crate::compare::report::{worse, SideInfo};
+use crate::compare::CompareReport;
+use crate::stats::Metric;
+use std::fmt::Write;
+
+pub fn render(report: &CompareReport) -> String {
+    let mut out = String::new();
+    side_line(&mut out, "base:", &report.base);
+    side_line(&mut out, "new: ", &report.new);
+    if report.base.cmdlines != report.new.cmdlines {
+        let _ = writeln!(out, "cmdline base: {}", report.base.cmdlines.join(" | "));
+        let _ = writeln!(out, "cmdline new:  {}", report.new.cmdlines.join(" | "));
+    }
+    for &metric in &report.metrics {
+        out.push('\n');
+        metric_table(&mut out, report, metric);
+    }
+    let notes: Vec<String> = report
+        .unmatched
+        .iter()
+        .cloned()
+        .chain(report.entries.iter().filter(|e| e.metric == report.metrics[0]).filter_map(|e| {
+            cell::failed(e).map(|f| format!("{} {}: {f}", cell::variant(e), cell::level(e)))
+        }))
+        .collect();
+    if !notes.is_empty() {
+        out.push('\n');
+        notes.iter().for_each(|n| {
+            let _ = writeln!(out, "{n}");
+        });
+    }
+    let _ = writeln!(out, "\n{}", report.outcome_line());
+    out
+}
+
+fn side_line(out: &mut String, name: &str, side: &SideInfo) {
+    let kernels = if side.kernels.is_empty() { "unknown".to_string() } else { side.kernels.join(", ") };
+    let accel = side.accel.as_deref().map(|a| format!(", {a}")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{name} {} (kernel {kernels}{accel}; {} successful runs, {} failed and excluded)",
+        side.path, side.ok_runs, side.failed_runs
+    );
+}
+
+fn metric_table(out: &mut String, report: &CompareReport, metric: Metric) {
+    let _ = writeln!(out, "{} [{}], {}", metric.title(), metric.unit(), direction(metric));
+    let mut rows = vec![["variant", "level", "base", "new", "change", "95 % interval", "p", "verdict"].map(String::from).to_vec()];
+    for e in report.entries_of(metric) {
+        let c = e.comparison.as_ref();
+        rows.push(vec![
+            cell::variant(e),
+            cell::level(e),
+            cell::mean_sd(c.map(|c| &c.base)),
+            cell::mean_sd(c.map(|c| &c.new)),
+            format!("{}{}", cell::change(e), cell::star(e)),
+            cell::interval(e),
+            cell::p_value(e),
+            cell::verdict(e),
+        ]);
+    }
+    for row in cell::align(&rows, &[0, 1, 7]) {
+        let _ = writeln!(out, "  {}", row.join("  ").trim_end());
+    }
+}
+
+/// How the gate reads the metric.
+pub fn direction(metric: Metric) -> &'static str {
+    match worse(metric) {
+        Some(_) => "higher is worse",
+        None => "reported, never a regression",
+    }
+}

@@ -1,0 +1,310 @@
+//! `bench compare` on fixture pairs written here: known differences (a clear regression,
+//! a clear improvement, noise only, mismatched workloads and jobs) and the verdicts, stars,
+//! warnings and exit codes CI acts on.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const HEADER: &str = "schema_version,variant,jobs_label,jobs,run,status,elapsed_s,user_s,sys_s,percent_cpu,\
+ctx_switches,sleeps,max_rss_kib,exit_code,failure,kernel_release,cmdline,started_at";
+
+/// kernbench's -j 2 elapsed times without and with slub_debug=P (../shared/REFERENCE.md).
+const FAST: [f64; 5] = [40.61, 40.32, 40.95, 40.48, 40.71];
+const SLOW: [f64; 5] = [44.20, 43.10, 46.90, 44.50, 44.23];
+/// Within the spread of FAST: no significant change.
+const FAST_AGAIN: [f64; 5] = [40.50, 40.90, 40.41, 40.66, 40.58];
+
+struct Run<'a> {
+    variant: &'a str,
+    label: &'a str,
+    jobs: u32,
+    elapsed: f64,
+    sys: f64,
+    ok: bool,
+}
+
+fn runs<'a>(variant: &'a str, label: &'a str, jobs: u32, elapsed: &[f64]) -> Vec<Run<'a>> {
+    elapsed.iter().map(|&e| Run { variant, label, jobs, elapsed: e, sys: e / 8.0, ok: true }).collect()
+}
+
+fn csv_text(kernel: &str, rows: &[Run]) -> String {
+    let mut text = format!("{HEADER}\n");
+    for (i, r) in rows.iter().enumerate() {
+        let (status, exit, failure) = if r.ok { ("ok", "0", "") } else { ("failed", "1", "exit status 1") };
+        let user = r.elapsed * 1.6;
+        let cpu = (user + r.sys) / r.elapsed * 100.0;
+        text += &format!(
+            "1,{},{},{},{},{status},{},{user},{},{cpu},100,200,5000,{exit},{failure},{kernel},console=ttyS0 quiet,2026-11-29T08:00:00Z\n",
+            r.variant,
+            r.label,
+            r.jobs,
+            i + 1,
+            r.elapsed,
+            r.sys
+        );
+    }
+    text
+}
+
+/// A results folder: runs.csv, and meta.json when `meta` is given.
+fn side(dir: &Path, name: &str, kernel: &str, rows: &[Run], meta: Option<Value>) -> PathBuf {
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("runs.csv"), csv_text(kernel, rows)).unwrap();
+    if let Some(meta) = meta {
+        std::fs::write(folder.join("meta.json"), serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    }
+    folder
+}
+
+fn meta(accel: &str, command: &str) -> Value {
+    json!({
+        "schema_version": 1, "kbench_version": "0.1.0", "scenario": "kbuild",
+        "scenario_file": "/s/kbuild.toml", "scenario_sha256": "00", "started_at": "2026-11-29T08:00:00Z",
+        "finished_at": "2026-11-29T09:00:00Z",
+        "host": { "cpu_model": "Example CPU", "cpus": 2, "memory_mib": 4096, "kernel": "6.1.0" },
+        "hypervisor": { "backend": "qemu", "version": "QEMU emulator version 7.2.0", "accel": accel },
+        "guest": { "cpus": 2, "memory_mib": 1024, "disk": null },
+        "workload": { "kind": "command", "command": command, "prepare": null, "clean": "make clean" },
+        "runs": 5, "warmup": 1, "levels": [{ "label": "half", "jobs": 1 }],
+        "baseline": "baseline", "variants": []
+    })
+}
+
+fn bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bench")).args(args).output().expect("run bench")
+}
+
+fn compare(base: &Path, new: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["compare", base.to_str().unwrap(), new.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    bench(&args)
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn describe(out: &Output) -> String {
+    format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", out.status.code(), stdout(out), stderr(out))
+}
+
+/// A base and a new folder with the same facts, `base` and `new` elapsed times at -j 1.
+fn pair(dir: &Path, base: &[f64], new: &[f64]) -> (PathBuf, PathBuf) {
+    let m = meta("tcg", "make -j{jobs}");
+    (
+        side(dir, "old", "6.1.0", &runs("baseline", "half", 1, base), Some(m.clone())),
+        side(dir, "new", "6.6.0", &runs("baseline", "half", 1, new), Some(m)),
+    )
+}
+
+#[test]
+fn a_clear_regression_is_starred_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = pair(dir.path(), &FAST, &SLOW);
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("+9.78 %*"), "{text}");
+    assert!(text.contains("+5.53 … +14.03 %"), "the interval matches SciPy's: {text}");
+    assert!(text.contains("slower (REGRESSION)"), "{text}");
+    assert!(text.contains("REGRESSION: 1 of 1 comparison"), "{text}");
+    assert!(text.contains("kernel 6.1.0") && text.contains("kernel 6.6.0"), "{text}");
+    assert!(stderr(&out).is_empty(), "same facts, no warning: {}", describe(&out));
+}
+
+#[test]
+fn a_clear_improvement_is_starred_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = pair(dir.path(), &SLOW, &FAST);
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("-8.91 %*") && text.contains("faster"), "{text}");
+    assert!(!text.contains("REGRESSION"), "{text}");
+    assert!(text.contains("no significant regression in 1 comparison"), "{text}");
+}
+
+#[test]
+fn noise_only_is_no_significant_change_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = pair(dir.path(), &FAST, &FAST_AGAIN);
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("no significant change"), "{text}");
+    assert!(!text.contains(" %*"), "nothing starred: {text}");
+}
+
+#[test]
+fn a_regression_inside_the_threshold_does_not_fail_and_alpha_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = pair(dir.path(), &FAST, &SLOW);
+    // The interval of the change reaches down to +5.5 %: within a 6 % noise threshold.
+    assert_eq!(compare(&old, &new, &["--threshold", "6%"]).status.code(), Some(0));
+    assert_eq!(compare(&old, &new, &["--threshold", "5"]).status.code(), Some(1));
+    // p = 0.0028: not significant at alpha 0.001.
+    assert_eq!(compare(&old, &new, &["--alpha", "0.001"]).status.code(), Some(0));
+    let bad = compare(&old, &new, &["--threshold", "lots"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
+}
+
+#[test]
+fn different_workloads_are_unusable_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = side(dir.path(), "old", "6.1.0", &runs("baseline", "half", 1, &FAST), Some(meta("tcg", "make -j{jobs}")));
+    let new = side(dir.path(), "new", "6.6.0", &runs("baseline", "half", 1, &SLOW), Some(meta("tcg", "make -j{jobs} vmlinux")));
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let error = stderr(&out);
+    assert!(error.contains("different workloads") && error.contains("workload.command"), "{error}");
+    assert!(error.contains("\"make -j{jobs} vmlinux\""), "{error}");
+}
+
+#[test]
+fn another_jobs_value_for_the_same_level_is_unusable_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = side(dir.path(), "old", "6.1.0", &runs("baseline", "half", 1, &FAST), None);
+    let new = side(dir.path(), "new", "6.6.0", &runs("baseline", "half", 2, &SLOW), None);
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("-j 1 in") && stderr(&out).contains("but -j 2 in"), "{}", describe(&out));
+}
+
+#[test]
+fn renamed_variants_need_a_map_and_then_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = side(dir.path(), "old", "6.1.0", &runs("v6.1", "half", 1, &FAST), None);
+    let new = side(dir.path(), "new", "6.6.0", &runs("v6.6", "half", 1, &SLOW), None);
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("no variant and jobs level in common"), "{}", describe(&out));
+    assert!(stderr(&out).contains("--map v6.1=v6.6"), "{}", describe(&out));
+    let out = compare(&old, &new, &["--map", "v6.1=v6.6"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).contains("v6.1 → v6.6"), "{}", describe(&out));
+}
+
+#[test]
+fn differing_facts_are_warned_about_and_a_bare_csv_has_unknown_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = side(dir.path(), "old", "6.1.0", &runs("baseline", "half", 1, &FAST), Some(meta("kvm", "make")));
+    let new = side(dir.path(), "new", "6.6.0", &runs("baseline", "half", 1, &FAST_AGAIN), Some(meta("tcg", "make")));
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(stderr(&out).contains("warning: accel differs: kvm (base) vs tcg (new)"), "{}", describe(&out));
+
+    let bare = side(dir.path(), "bare", "6.6.0", &runs("baseline", "half", 1, &FAST_AGAIN), None);
+    let out = compare(&old, &bare.join("runs.csv"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(stderr(&out).contains("new: no meta.json facts"), "{}", describe(&out));
+    assert!(stderr(&out).contains("cannot be checked"), "{}", describe(&out));
+}
+
+#[test]
+fn failed_runs_are_excluded_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = runs("baseline", "half", 1, &FAST_AGAIN);
+    rows.push(Run { variant: "baseline", label: "half", jobs: 1, elapsed: 900.0, sys: 1.0, ok: false });
+    let old = side(dir.path(), "old", "6.1.0", &runs("baseline", "half", 1, &FAST), None);
+    let new = side(dir.path(), "new", "6.6.0", &rows, None);
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(0), "the 900 s failure is not averaged: {}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("5 successful runs, 1 failed and excluded"), "{text}");
+    assert!(text.contains("failed runs excluded: 1 in new"), "{text}");
+}
+
+#[test]
+fn several_metrics_are_compared_and_each_can_regress() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = side(dir.path(), "old", "6.1.0", &runs("baseline", "half", 1, &FAST), None);
+    // The same elapsed times, twice the system time.
+    let slow_sys: Vec<Run> =
+        runs("baseline", "half", 1, &FAST_AGAIN).into_iter().map(|r| Run { sys: r.sys * 2.0, ..r }).collect();
+    let new = side(dir.path(), "new", "6.6.0", &slow_sys, None);
+    assert_eq!(compare(&old, &new, &[]).status.code(), Some(0), "elapsed alone does not regress");
+    let out = compare(&old, &new, &["--metric", "elapsed,sys"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Elapsed Time [s], higher is worse") && text.contains("System Time [s]"), "{text}");
+    assert!(text.contains("REGRESSION: 1 of 2 comparisons"), "{text}");
+    let all = compare(&old, &new, &["--metric", "all", "--format", "csv"]);
+    assert_eq!(stdout(&all).lines().count(), 1 + 7, "{}", describe(&all));
+}
+
+#[test]
+fn markdown_is_an_mmtests_style_table_with_stars() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = pair(dir.path(), &FAST, &SLOW);
+    let out = compare(&old, &new, &["--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = stdout(&out);
+    let header = text.lines().find(|l| l.starts_with("| Elapsed Time")).expect("a table");
+    assert!(header.contains("base 6.1.0") && header.contains("new 6.6.0"), "{text}");
+    let row = text.lines().find(|l| l.starts_with("| baseline half -j 1")).expect("a row");
+    assert!(row.contains("40.61 ± 0.2380 (5)") && row.contains("44.59 ± 1.401 (5) +9.78 %\\*"), "{row}");
+    let widths: Vec<usize> = text.lines().filter(|l| l.starts_with('|')).map(|l| l.chars().count()).collect();
+    assert!(widths.windows(2).all(|w| w[0] == w[1]), "aligned as plain text too: {text}");
+    assert!(text.starts_with("**bench compare**: REGRESSION"), "{text}");
+}
+
+#[test]
+fn json_and_csv_carry_every_number_and_output_goes_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = pair(dir.path(), &FAST, &SLOW);
+    let file = dir.path().join("compare.json");
+    let out = compare(&old, &new, &["--format", "json", "--output", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).starts_with("REGRESSION"), "the outcome line still shows: {}", describe(&out));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(report["regressions"], 1);
+    let entry = &report["entries"][0];
+    assert_eq!((entry["metric"].as_str(), entry["verdict"].as_str()), (Some("elapsed"), Some("slower")));
+    assert_eq!(entry["regression"], true);
+    assert!((entry["comparison"]["p_value"].as_f64().unwrap() - 0.002761859701335364).abs() < 1e-9);
+    assert_eq!(report["thresholds"]["noise_percent"], 1.0);
+
+    let out = compare(&old, &new, &["--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let rows: Vec<std::collections::HashMap<String, String>> = reader.deserialize().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["verdict"].as_str(), rows[0]["regression"].as_str()), ("slower", "true"));
+    assert_eq!(rows[0]["base_n"], "5");
+}
+
+#[test]
+fn unreadable_and_foreign_files_are_unusable_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, _) = pair(dir.path(), &FAST, &SLOW);
+    let missing = compare(&old, &dir.path().join("nowhere"), &[]);
+    assert_eq!(missing.status.code(), Some(2), "{}", describe(&missing));
+    assert!(stderr(&missing).contains("nowhere does not exist"), "{}", describe(&missing));
+
+    let newer = dir.path().join("newer.csv");
+    std::fs::write(&newer, csv_text("6.6.0", &runs("baseline", "half", 1, &SLOW)).replace("\n1,", "\n2,")).unwrap();
+    let out = compare(&old, &newer, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("schema version 2") && stderr(&out).contains("newer kbench"), "{}", describe(&out));
+
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, format!("{HEADER}\n")).unwrap();
+    let out = compare(&old, &empty, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("has no runs"), "{}", describe(&out));
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = bench(&["compare", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout(&out);
+    for needle in ["Exit codes:", "0  no significant regression", "1  a significant regression", "2  unusable input", "--map"] {
+        assert!(help.contains(needle), "{needle}: {help}");
+    }
+}
