@@ -6,6 +6,10 @@ use serde::Serialize;
 /// A run is an outlier when |x − median| / (1.4826 · MAD) exceeds this (hyperfine).
 pub const OUTLIER_Z: f64 = 10.0;
 
+/// Below this many runs the median and the MAD rest on one or two values: with three
+/// runs, a run 4 sleeps off the other two would score as an outlier. So no flags.
+pub const MIN_RUNS_FOR_OUTLIERS: usize = 5;
+
 /// Scales the MAD to an estimate of the SD for normally distributed values.
 const MAD_TO_SD: f64 = 1.4826;
 
@@ -40,6 +44,9 @@ pub fn modified_z_scores(values: &[f64]) -> Vec<f64> {
 
 /// The outliers among `values`, given in run order so that the first run is the first value.
 pub fn outliers(values: &[f64]) -> Outliers {
+    if values.len() < MIN_RUNS_FOR_OUTLIERS {
+        return Outliers::default();
+    }
     let scores = modified_z_scores(values);
     Outliers {
         indices: scores.iter().enumerate().filter(|(_, z)| z.abs() > OUTLIER_Z).map(|(i, _)| i).collect(),
@@ -77,6 +84,8 @@ mod tests {
         assert!(outliers(&[3.0]).indices.is_empty());
         assert!(outliers(&[3.0, 300.0]).indices.is_empty(), "two runs: each is 1/1.4826 MADs away");
         assert!(outliers(&[2.0, 2.0, 2.0]).indices.is_empty());
+        assert!(outliers(&[399.0, 399.0, 403.0]).indices.is_empty(), "three runs are too few to call one odd");
+        assert!(outliers(&[9.0, 1.0, 1.1, 0.9]).indices.is_empty());
         assert!(outliers(&[]).indices.is_empty());
     }
 
