@@ -6,6 +6,7 @@
 mod boot;
 mod channel;
 mod measure;
+mod root;
 
 use kbench_protocol::{AgentMessage, HostMessage, Job, StepKind, AGENT_PORT, PROTOCOL_VERSION};
 use std::io::Write;
@@ -43,7 +44,11 @@ fn serve() -> Result<(), String> {
     let job = match port.receive()? {
         HostMessage::Job(job) => job,
     };
-    port.send(&AgentMessage::BootFacts(boot::facts()))?;
+    if let Some(root) = &job.root {
+        // The serial port stays open across the chroot: it is already an open file.
+        root::enter(root)?;
+    }
+    port.send(&AgentMessage::BootFacts(boot::facts(&job.probes)))?;
     run_job(&mut port, &job)?;
     port.send(&AgentMessage::Done)
 }

@@ -1,6 +1,7 @@
 //! The agent's job for one boot: which steps, in which order, with which command.
 
-use crate::scenario::{JobsLevel, Plan, Workload};
+use super::workload::commands;
+use crate::scenario::{JobsLevel, Plan};
 use kbench_protocol::{Job, Step, StepKind};
 
 /// Output the agent sends back per step: enough for make's error and its context.
@@ -17,19 +18,15 @@ pub struct StepInfo {
 
 /// Prepare once, the warm-ups at the first level, then each level's timed runs.
 pub fn build(plan: &Plan) -> (Job, Vec<StepInfo>) {
-    let Workload::Command { command, prepare, clean } = &plan.workload;
+    let work = commands(&plan.workload, false);
+    let (command, prepare, clean) = (&work.command, &work.prepare, &work.clean);
     let timeout_s = plan.guest.run_timeout.map(|d| d.as_secs_f64());
     let mut steps = Vec::new();
     let mut infos = Vec::new();
     let mut push = |kind, level: Option<&JobsLevel>, index, clean: Option<&String>, command: String| {
-        steps.push(Step {
-            id: steps.len() as u32,
-            kind,
-            clean: clean.cloned(),
-            command,
-            timeout_s,
-            expect_files: Vec::new(),
-        });
+        // A prepare only configures; what it must leave behind is the builds' business.
+        let expect_files = if kind == StepKind::Prepare { Vec::new() } else { work.expect_files.clone() };
+        steps.push(Step { id: steps.len() as u32, kind, clean: clean.cloned(), command, timeout_s, expect_files });
         infos.push(StepInfo { kind, level: level.cloned(), index });
     };
     if let Some(prepare) = prepare {
@@ -45,7 +42,14 @@ pub fn build(plan: &Plan) -> (Job, Vec<StepInfo>) {
             push(StepKind::Timed, Some(level), index, clean.as_ref(), substitute(command, level));
         }
     }
-    (Job { steps, output_tail_bytes: OUTPUT_TAIL_BYTES, env: Vec::new() }, infos)
+    let job = Job {
+        steps,
+        output_tail_bytes: OUTPUT_TAIL_BYTES,
+        env: work.env.clone(),
+        root: plan.guest.root.clone(),
+        probes: work.probes.clone(),
+    };
+    (job, infos)
 }
 
 fn substitute(command: &str, level: &JobsLevel) -> String {

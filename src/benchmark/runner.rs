@@ -142,6 +142,9 @@ impl Session<'_, '_> {
             "{}: booted {} with {} CPUs, slab poisoning {poison}; cmdline: {}",
             self.variant.name, facts.kernel_release, facts.cpus, facts.cmdline
         ));
+        for (name, value) in &facts.probes {
+            self.study.progress.println(&format!("{}: {name}: {value}", self.variant.name));
+        }
         self.facts = Some(facts);
         Ok(())
     }
