@@ -24,7 +24,10 @@ mirror=${KBENCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages=gcc,make,bc,bison,flex,libelf-dev,libssl-dev,openssl,kmod,cpio,xz-utils,linux-source-6.1,linux-image-amd64,initramfs-tools
 
 die() { echo "build-debian-image: $*" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap and file ownership in the image)"
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || die "must run as root (debootstrap and file ownership in the image)"
+  exec sudo "$0" "$@"
+fi
 command -v debootstrap >/dev/null || die "debootstrap is missing: scripts/install-deps.sh installs it"
 command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 is missing: apt-get install e2fsprogs"
 

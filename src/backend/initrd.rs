@@ -75,7 +75,7 @@ mod tests {
                 f
             }).unwrap())
             .output()
-            .expect("cpio is installed (scripts/setup.sh)");
+            .expect("cpio is installed (scripts/install-deps.sh)");
         assert_eq!(listing.stdout, b"#!/bin/sh\necho agent\n");
         // The guest starts what we deliver, not the initrd's own /init.
         assert!(crate::scenario::plan::KBENCH_CMDLINE.split(' ').any(|o| o == format!("rdinit={AGENT_PATH}")));

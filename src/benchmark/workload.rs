@@ -50,7 +50,12 @@ fn kernel_build(kb: &KernelBuild, for_record: bool) -> Commands {
             format!("cat > {out}/.config <<'{CONFIG_END_MARKER}'\n{contents}{newline}{CONFIG_END_MARKER}\n{make} olddefconfig")
         }
     };
-    let prepare = format!("set -e\nrm -rf {out}\nmkdir -p {out}\n{configure}");
+    let mut prepare = format!("set -e\nrm -rf {out}\nmkdir -p {out}\n{configure}");
+    if kb.clean == CleanMode::Targets {
+        // Runs recompile only the targets; kbuild's one-time work (generated headers,
+        // fixdep, modpost, relocs) must not land in the first of them.
+        prepare.push_str(&format!("\n{make} prepare"));
+    }
     let targets: Vec<&str> = kb.target.split_whitespace().collect();
     let expect_files: Vec<String> =
         targets.iter().filter_map(|t| expected_file(t)).map(|file| format!("{out}/{file}")).collect();
@@ -114,6 +119,7 @@ mod tests {
         assert_eq!(c.probes[0].command, "gcc-12 --version");
         let c = commands(&build(CleanMode::Targets, KernelConfig::MakeTarget("tinyconfig".into())), false);
         assert_eq!(c.clean.unwrap(), "rm -f /tmp/b/kernel/fork.o /tmp/b/mm/slub.o");
+        assert!(c.prepare.unwrap().ends_with("tinyconfig\nmake -C /usr/src/linux O=/tmp/b CC=gcc-12 prepare"));
     }
 
     #[test]

@@ -132,7 +132,8 @@ pub enum CleanMode {
     #[default]
     MakeClean,
     /// Delete only the target files: each run recompiles exactly the targets, for
-    /// small object-list workloads whose runs `make clean` would swamp.
+    /// small object-list workloads whose runs `make clean` would swamp. The prepare
+    /// step then also runs `make prepare`, kbuild's one-time work.
     Targets,
 }
 
@@ -272,5 +273,21 @@ mod tests {
         assert_eq!(parse_memory("1048576K"), Some(MemorySize { mib: 1024 }));
         assert_eq!(parse_memory("0G"), None);
         assert_eq!(parse_memory("lots"), None);
+    }
+
+    /// The shipped scenarios parse (no misspelt key); plan checks need their images.
+    #[test]
+    fn every_shipped_scenario_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                toml::from_str::<ScenarioFile>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3, "scenarios/ holds tiny, quick and slub");
     }
 }
