@@ -7,9 +7,8 @@ mod common;
 use common::*;
 
 /// One object, configured with allnoconfig (the cheapest config target: no
-/// merge_config.sh), recompiled per run (clean = "targets", so that no run redoes
-/// kbuild's host tools). The first timed run also builds those tools: it is slower, which
-/// this test does not care about.
+/// merge_config.sh), after an untimed `make prepare` (clean = "targets"), so that the
+/// run compiles just the object. About 4 minutes per variant under TCG.
 const SMALL_BUILD: &str = r#"
 runs = 1
 warmup = 0
@@ -45,9 +44,10 @@ fn a_small_kernel_build_compiles_in_both_variants_and_lands_in_runs_csv() {
     for row in &rows {
         assert_eq!(row["status"], "ok", "{row:?}");
         assert_eq!(row["exit_code"], "0");
-        // A compile, not a no-op: the compiler ran for a while, in the guest.
-        assert!(num(row, "user_s") > 0.5, "{row:?}");
-        assert!(num(row, "elapsed_s") > 1.0, "{row:?}");
+        // A compile, not a no-op: make and the compiler ran, in the guest (even on a fast
+        // KVM host this build takes more than half a second of CPU).
+        assert!(num(row, "user_s") > 0.2, "{row:?}");
+        assert!(num(row, "elapsed_s") > 0.3, "{row:?}");
         let has_p = row["cmdline"].split_whitespace().any(|o| o == "slub_debug=P");
         assert_eq!(has_p, row["variant"] == "poison", "{row:?}");
         // The guest's make printed the object it built (the agent also checked that
@@ -95,8 +95,13 @@ target = "lib/sort.o"
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("prepare failed"), "{}", describe(&out));
-    assert!(stderr.contains("1 of 1 planned runs are missing"), "{}", describe(&out));
     let results = results_dir(&root, "badconfig");
+    // The run that could not happen is a failed row, never an absent one.
+    let rows = read_rows(&results.join("runs.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], "failed");
+    assert!(rows[0]["failure"].starts_with("not run: prepare failed: exit status 2"), "{:?}", rows[0]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Average"), "a failed run is never averaged");
     let log = std::fs::read_to_string(results.join("logs/only-prepare.log")).unwrap();
     assert!(log.contains("nosuchconfig"), "make's own complaint is kept: {log}");
     assert_no_qemu_left(dir.path());

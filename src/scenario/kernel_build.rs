@@ -87,17 +87,20 @@ pub fn expected_file(target: &str) -> Option<String> {
     }
 }
 
-/// A name ending in "config" is a make target: make itself says whether it exists, and
-/// a misspelt one fails the prepare step in the guest with make's own message.
+/// A file on the host (relative to the scenario) if there is one by that name; else a
+/// name ending in "config" is a make target: make itself says whether it exists, and a
+/// misspelt one fails the prepare step in the guest with make's own message.
 fn config(value: &str, base: &Path) -> Result<KernelConfig> {
     let value = value.trim();
     if value.is_empty() {
         bail!("key `workload.config`: give a config target (defconfig, tinyconfig, allnoconfig) or a .config file");
     }
-    if value.ends_with("config") && !value.contains('/') && is_shell_safe(value) && !value.starts_with('-') {
+    let path = base.join(value);
+    // A file that exists wins: "my.config" could also be read as a fragment target.
+    let is_make_target = value.ends_with("config") && !value.contains('/') && is_shell_safe(value) && !value.starts_with('-');
+    if is_make_target && !path.is_file() {
         return Ok(KernelConfig::MakeTarget(value.to_string()));
     }
-    let path = base.join(value);
     let contents = std::fs::read_to_string(&path).with_context(|| {
         format!("key `workload.config`: {value:?} is not a config target (a name ending in \"config\") and {} cannot be read as a .config file", path.display())
     })?;
