@@ -2,10 +2,10 @@
 # Times scenarios/quick.toml end to end (wall clock, boots included) and prints the
 # host's load, which matters: on a shared 2-core machine other work slows TCG guests.
 # Rerun it to check the figure in the README. Needs what scripts/quickstart.sh builds.
+# Usage: scripts/time-quick.sh [RESULTS_DIR]   (results/ by default; the results are kept)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
+results=${1:-results}
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 started=$(date +%s)
 status=0
