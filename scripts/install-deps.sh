@@ -2,8 +2,9 @@
 # Installs the Debian packages kbench and its tests need; a no-op when all are present.
 #   qemu-system-x86  the hypervisor          busybox-static  the tiny guest's userland
 #   cpio             initramfs archives      file            static-binary checks
+#   debootstrap, e2fsprogs, wget, initramfs-tools-core (lsinitramfs)   the Debian image
 set -euo pipefail
-packages=(qemu-system-x86 busybox-static cpio file)
+packages=(qemu-system-x86 busybox-static cpio file debootstrap e2fsprogs wget initramfs-tools-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

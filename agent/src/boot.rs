@@ -1,11 +1,11 @@
 //! What PID 1 must do before anything runs, what it reports about the guest, and how it ends.
 
-use kbench_protocol::{BootFacts, SlabPoison};
+use kbench_protocol::{BootFacts, Probe, SlabPoison};
 use std::ffi::CString;
 use std::fs;
 
-/// Mounts the pseudo filesystems the steps need. Already mounted is fine: a Debian
-/// initramfs moves /proc, /sys and /dev onto the real root before it starts us.
+/// Mounts the pseudo filesystems the steps (or `root::enter`) need. Already mounted is
+/// fine: a kernel with CONFIG_DEVTMPFS_MOUNT mounts /dev itself.
 pub fn mount_basics() {
     for (source, target, fstype) in [
         ("proc", "/proc", "proc"),
@@ -15,33 +15,64 @@ pub fn mount_basics() {
         ("tmpfs", "/run", "tmpfs"),
     ] {
         let _ = fs::create_dir_all(target);
-        mount(source, target, fstype);
+        match mount(source, target, fstype, MountFlags::default(), "") {
+            Err(error) if error.raw_os_error() != Some(libc::EBUSY) => crate::console(&format!("mount {target}: {error}")),
+            _ => {}
+        }
     }
     std::env::set_var("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     std::env::set_var("HOME", "/root");
 }
 
-fn mount(source: &str, target: &str, fstype: &str) {
-    let (Ok(c_source), Ok(c_target), Ok(c_fstype)) = (CString::new(source), CString::new(target), CString::new(fstype)) else {
-        return;
-    };
-    // SAFETY: all pointers are valid NUL-terminated strings for the duration of the call.
-    let rc = unsafe { libc::mount(c_source.as_ptr(), c_target.as_ptr(), c_fstype.as_ptr(), 0, std::ptr::null()) };
-    if rc != 0 {
-        let error = std::io::Error::last_os_error();
-        if error.raw_os_error() != Some(libc::EBUSY) {
-            crate::console(&format!("mount {target}: {error}"));
-        }
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MountFlags {
+    pub read_only: bool,
+}
+
+pub fn mount(source: &str, target: &str, fstype: &str, flags: MountFlags, data: &str) -> std::io::Result<()> {
+    let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    let c_source = CString::new(source).map_err(invalid)?;
+    let c_target = CString::new(target).map_err(invalid)?;
+    let c_fstype = CString::new(fstype).map_err(invalid)?;
+    let c_data = CString::new(data).map_err(invalid)?;
+    let mut bits: libc::c_ulong = 0;
+    if flags.read_only {
+        bits |= libc::MS_RDONLY;
+    }
+    let data_ptr = if data.is_empty() { std::ptr::null() } else { c_data.as_ptr().cast() };
+    // SAFETY: all pointers are valid NUL-terminated strings (or null) for the duration of the call.
+    let rc = unsafe { libc::mount(c_source.as_ptr(), c_target.as_ptr(), c_fstype.as_ptr(), bits, data_ptr) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
-pub fn facts() -> BootFacts {
+pub fn facts(probes: &[Probe]) -> BootFacts {
     BootFacts {
         cmdline: read_trimmed("/proc/cmdline"),
         kernel_release: read_trimmed("/proc/sys/kernel/osrelease"),
         cpus: online_cpus(),
         mem_total_kib: mem_total_kib(),
         slab: slab_poison(),
+        probes: probes.iter().map(|p| (p.name.clone(), probe(&p.command))).collect(),
+    }
+}
+
+/// The first line of a command's output, or what went wrong: a fact, never a failure.
+fn probe(command: &str) -> String {
+    match std::process::Command::new("/bin/sh").arg("-c").arg(command).stdin(std::process::Stdio::null()).output() {
+        Ok(out) => {
+            let text = if out.stdout.is_empty() { &out.stderr } else { &out.stdout };
+            let line = String::from_utf8_lossy(text).lines().next().unwrap_or("").trim().to_string();
+            if out.status.success() {
+                line
+            } else {
+                format!("failed ({}): {line}", out.status)
+            }
+        }
+        Err(error) => format!("failed: {error}"),
     }
 }
 

@@ -6,6 +6,7 @@
 mod boot;
 mod channel;
 mod measure;
+mod root;
 
 use kbench_protocol::{AgentMessage, HostMessage, Job, StepKind, AGENT_PORT, PROTOCOL_VERSION};
 use std::io::Write;
@@ -41,7 +42,11 @@ fn serve() -> Result<(), String> {
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
     })?;
     let HostMessage::Job(job) = port.receive()?;
-    port.send(&AgentMessage::BootFacts(boot::facts()))?;
+    if let Some(root) = &job.root {
+        // The serial port stays open across the chroot: it is already an open file.
+        root::enter(root)?;
+    }
+    port.send(&AgentMessage::BootFacts(boot::facts(&job.probes)))?;
     run_job(&mut port, &job)?;
     port.send(&AgentMessage::Done)
 }

@@ -8,11 +8,15 @@
 //! [`HostMessage::Job`], the agent reports [`AgentMessage::BootFacts`], then one
 //! [`AgentMessage::StepFinished`] per step as soon as it ends, then
 //! [`AgentMessage::Done`] and powers the guest off.
+//!
+//! The agent is PID 1 of the guest's initramfs (`rdinit=`). With [`Job::root`] it first
+//! mounts a root disk and chroots into it, so that the steps run in a full distribution
+//! while the agent itself stays whatever the host delivered at this boot.
 
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; host and agent refuse to talk across versions.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The serial device the agent talks on, inside the guest.
 pub const AGENT_PORT: &str = "/dev/ttyS1";
@@ -49,6 +53,13 @@ pub struct Job {
     /// For timed steps without a timeout of their own: a limit derived from the warm-ups.
     #[serde(default)]
     pub derived_timeout: Option<DerivedTimeout>,
+    /// A disk to mount and chroot into before anything runs; `None` runs in the initramfs.
+    #[serde(default)]
+    pub root: Option<RootDisk>,
+    /// Commands whose first output line describes the environment (compiler, source
+    /// version); run after the root is entered, reported in [`BootFacts::probes`].
+    #[serde(default)]
+    pub probes: Vec<Probe>,
 }
 
 /// A timed step may take `factor` times the longest warm-up, and never less than `floor_s`.
@@ -62,6 +73,28 @@ impl DerivedTimeout {
     pub fn limit(&self, longest_warmup_s: f64) -> f64 {
         (longest_warmup_s * self.factor).max(self.floor_s)
     }
+}
+
+/// How the agent reaches the root filesystem the steps run in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RootDisk {
+    /// Block device, e.g. `/dev/vda`; waited for (devtmpfs) after the modules are loaded.
+    pub device: String,
+    pub fstype: String,
+    /// mount(8)-style options: `ro` / `rw` become flags, the rest is passed as data.
+    pub options: String,
+    /// Loaded with the initramfs's `modprobe`, in order. A failure is only logged: a
+    /// kernel with the drivers built in has nothing to load.
+    pub modules: Vec<String>,
+    /// Seconds to wait for `device` to appear.
+    pub wait_s: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    pub name: String,
+    /// Run by `/bin/sh -c` in the root the steps see.
+    pub command: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +128,9 @@ pub struct BootFacts {
     pub cpus: u32,
     pub mem_total_kib: u64,
     pub slab: SlabPoison,
+    /// Each [`Job::probes`] entry: its name and the first line of its output (or why not).
+    #[serde(default)]
+    pub probes: std::collections::BTreeMap<String, String>,
 }
 
 /// Read from `/sys/kernel/slab/*/poison`.

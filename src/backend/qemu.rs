@@ -25,7 +25,7 @@ impl QemuBackend {
     pub fn new(binary: Option<&Path>, accel: Accel) -> Result<QemuBackend> {
         let binary = binary.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"));
         let output = Command::new(&binary).arg("--version").output().with_context(|| {
-            format!("cannot run {}: is QEMU installed? (Debian: apt-get install qemu-system-x86, or scripts/setup.sh)", binary.display())
+            format!("cannot run {}: is QEMU installed? (Debian: apt-get install qemu-system-x86, or scripts/install-deps.sh)", binary.display())
         })?;
         let version = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("unknown").trim().to_string();
         let scratch = tempfile::Builder::new().prefix("kbench-").tempdir().context("cannot create a scratch folder")?;

@@ -1,6 +1,7 @@
 //! The agent's job for one boot: which steps, in which order, with which command.
 
-use crate::scenario::{JobsLevel, Plan, Workload};
+use super::workload::commands;
+use crate::scenario::{JobsLevel, Plan};
 use kbench_protocol::{DerivedTimeout, Job, Step, StepKind};
 
 /// Output the agent sends back per step: enough for make's error and its context.
@@ -30,19 +31,15 @@ pub fn all_runs(plan: &Plan) -> Vec<PendingRun> {
 
 /// Prepare once, the warm-ups at the first level, then the pending timed runs in order.
 pub fn build(plan: &Plan, pending: &[PendingRun]) -> (Job, Vec<StepInfo>) {
-    let Workload::Command { command, prepare, clean } = &plan.workload;
+    let work = commands(&plan.workload, false);
+    let (command, prepare, clean) = (&work.command, &work.prepare, &work.clean);
     let timeout_s = plan.guest.run_timeout.map(|d| d.as_secs_f64());
     let mut steps = Vec::new();
     let mut infos = Vec::new();
     let mut push = |kind, level: Option<&JobsLevel>, index, clean: Option<&String>, command: String| {
-        steps.push(Step {
-            id: steps.len() as u32,
-            kind,
-            clean: clean.cloned(),
-            command,
-            timeout_s,
-            expect_files: Vec::new(),
-        });
+        // A prepare only configures; what it must leave behind is the builds' business.
+        let expect_files = if kind == StepKind::Prepare { Vec::new() } else { work.expect_files.clone() };
+        steps.push(Step { id: steps.len() as u32, kind, clean: clean.cloned(), command, timeout_s, expect_files });
         infos.push(StepInfo { kind, level: level.cloned(), index });
     };
     if let Some(prepare) = prepare {
@@ -58,7 +55,15 @@ pub fn build(plan: &Plan, pending: &[PendingRun]) -> (Job, Vec<StepInfo>) {
     }
     let derived_timeout = (plan.guest.run_timeout.is_none() && plan.warmup > 0)
         .then_some(DerivedTimeout { factor: WARMUP_FACTOR, floor_s: TIMEOUT_FLOOR_S });
-    (Job { steps, output_tail_bytes: OUTPUT_TAIL_BYTES, env: Vec::new(), derived_timeout }, infos)
+    let job = Job {
+        steps,
+        output_tail_bytes: OUTPUT_TAIL_BYTES,
+        env: work.env.clone(),
+        derived_timeout,
+        root: plan.guest.root.clone(),
+        probes: work.probes.clone(),
+    };
+    (job, infos)
 }
 
 fn substitute(command: &str, level: &JobsLevel) -> String {
@@ -69,6 +74,7 @@ fn substitute(command: &str, level: &JobsLevel) -> String {
 mod tests {
     use super::*;
     use crate::scenario::plan::{GuestPlan, Variant};
+    use crate::scenario::Workload;
     use std::time::Duration;
 
     fn plan(run_timeout: Option<u64>, warmup: u32) -> Plan {
@@ -85,6 +91,7 @@ mod tests {
                 study_timeout: None,
                 retries: 1,
                 qemu: None,
+                root: None,
             },
             variants: vec![Variant {
                 name: "v".into(),

@@ -3,5 +3,6 @@
 
 pub mod job;
 pub mod runner;
+pub mod workload;
 
 pub use runner::{run_study, StudyOutcome};

@@ -241,6 +241,9 @@ impl Session<'_, '_> {
             "{}: booted {} with {} CPUs, slab poisoning {poison}; cmdline: {}",
             self.variant.name, facts.kernel_release, facts.cpus, facts.cmdline
         ));
+        for (name, value) in &facts.probes {
+            self.study.progress.println(&format!("{}: {name}: {value}", self.variant.name));
+        }
         self.facts = Some(facts);
         Ok(())
     }
@@ -304,7 +307,9 @@ impl Session<'_, '_> {
         match info.kind {
             StepKind::Timed => self.file_record(self.record(&info, &result, failure), outcome),
             StepKind::Prepare | StepKind::Warmup if !failure.is_empty() => {
-                bail!("{} failed: {failure}", kind_name(info.kind))
+                let reason = format!("{} failed: {failure}", kind_name(info.kind));
+                self.file_unrun_runs(result.id, &reason, outcome)?;
+                bail!("{reason}");
             }
             _ => Ok(()),
         }
@@ -344,6 +349,24 @@ impl Session<'_, '_> {
             cmdline: facts.map(|f| f.cmdline.clone()).unwrap_or_default(),
             started_at: self.started_at.clone(),
         }
+    }
+
+    /// The timed runs after a failed prepare or warm-up never run: each is a failed row
+    /// saying why, so that runs.csv accounts for every planned run.
+    fn file_unrun_runs(&mut self, failed_id: u32, reason: &str, outcome: &mut StudyOutcome) -> Result<()> {
+        let unrun: Vec<StepInfo> =
+            self.infos.iter().skip(failed_id as usize + 1).filter(|i| i.kind == StepKind::Timed).cloned().collect();
+        for info in unrun {
+            let never = StepResult {
+                id: failed_id,
+                outcome: Outcome::SpawnFailed { error: reason.to_string() },
+                measurement: Default::default(),
+                output_tail: String::new(),
+                missing_files: Vec::new(),
+            };
+            self.file_record(self.record(&info, &never, format!("not run: {reason}")), outcome)?;
+        }
+        Ok(())
     }
 
     /// A timed run cut short by the guest (crash, hang, lost channel) is still a row.

@@ -3,6 +3,7 @@
 
 use crate::backend::console::ConsoleFinding;
 use crate::backend::Backend;
+use crate::benchmark::workload::commands;
 use crate::scenario::{Plan, Workload};
 use anyhow::{Context, Result};
 use kbench_protocol::BootFacts;
@@ -64,6 +65,20 @@ pub struct WorkloadFacts {
     pub command: String,
     pub prepare: Option<String>,
     pub clean: Option<String>,
+    /// The kernel-build keys as validated; the compiler and the compiled Linux version
+    /// are what each guest reported, in `variants[].boot.probes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_build: Option<KernelBuildFacts>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KernelBuildFacts {
+    pub source: String,
+    pub config: String,
+    pub target: String,
+    pub make_args: String,
+    pub build_dir: String,
+    pub clean: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,7 +115,7 @@ pub struct FileFacts {
 
 impl Meta {
     pub fn collect(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> Result<Meta> {
-        let Workload::Command { command, prepare, clean } = &plan.workload;
+        let work = commands(&plan.workload, true);
         let variants = plan
             .variants
             .iter()
@@ -139,9 +154,20 @@ impl Meta {
             },
             workload: WorkloadFacts {
                 kind: plan.workload.kind().to_string(),
-                command: command.clone(),
-                prepare: prepare.clone(),
-                clean: clean.clone(),
+                command: work.command,
+                prepare: work.prepare,
+                clean: work.clean,
+                kernel_build: match &plan.workload {
+                    Workload::KernelBuild(kb) => Some(KernelBuildFacts {
+                        source: kb.source.clone(),
+                        config: kb.config.describe(),
+                        target: kb.target.clone(),
+                        make_args: kb.make_args.clone(),
+                        build_dir: kb.build_dir.clone(),
+                        clean: kb.clean.name().to_string(),
+                    }),
+                    Workload::Command { .. } => None,
+                },
             },
             runs: plan.runs,
             warmup: plan.warmup,

@@ -33,8 +33,12 @@ pub struct ScenarioFile {
 pub struct GuestSection {
     pub kernel: PathBuf,
     pub initrd: Option<PathBuf>,
-    /// A root disk image; opened in snapshot mode so it never changes.
+    /// A root disk image; opened in snapshot mode so it never changes. The agent mounts
+    /// it (see `root`) and runs every step chrooted into it.
     pub disk: Option<PathBuf>,
+    /// How the agent mounts `disk`; the defaults fit vm-images/debian.
+    #[serde(default)]
+    pub root: RootSection,
     #[serde(default = "default_cpus")]
     pub cpus: u32,
     /// MiB as a number, or a string with a K, M, G suffix ("2G").
@@ -62,6 +66,32 @@ pub struct GuestSection {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RootSection {
+    /// The disk as the guest sees it (QEMU attaches `disk` as the first virtio disk).
+    pub device: String,
+    pub fstype: String,
+    /// Mount options; `ro` keeps the image (and the kernel tree in it) untouched.
+    pub options: String,
+    /// Loaded from the initrd before mounting; failures are fine when they are built in.
+    pub modules: Vec<String>,
+    /// Seconds to wait for `device` to appear.
+    pub wait: u32,
+}
+
+impl Default for RootSection {
+    fn default() -> Self {
+        RootSection {
+            device: "/dev/vda".into(),
+            fstype: "ext4".into(),
+            options: "ro".into(),
+            modules: ["virtio_pci", "virtio_blk", "ext4"].map(String::from).to_vec(),
+            wait: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariantSection {
     pub name: String,
@@ -83,6 +113,49 @@ pub enum WorkloadSection {
         /// Run untimed before every warm-up and timed run.
         clean: Option<String>,
     },
+    /// kcbench/kernbench style: configure once into a fresh `O=` folder, then time
+    /// `make -j N target` after each clean.
+    KernelBuild {
+        /// The kernel tree inside the guest; only read (builds go to `build_dir`).
+        source: String,
+        /// A make config target (defconfig, tinyconfig, allnoconfig, ...) or a .config
+        /// file on the host (relative to the scenario's folder).
+        config: String,
+        /// What each run builds: `vmlinux`, `bzImage`, or objects such as `kernel/fork.o`.
+        #[serde(default = "default_target")]
+        target: String,
+        /// Added to every make command line, as written (e.g. `CC=clang`).
+        #[serde(default)]
+        make_args: String,
+        /// The `O=` folder inside the guest; on the guest's tmpfs by default.
+        #[serde(default = "default_build_dir")]
+        build_dir: String,
+        #[serde(default)]
+        clean: CleanMode,
+    },
+}
+
+/// What happens before each warm-up and timed run of a kernel build.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CleanMode {
+    /// `make clean` (kernbench): each run rebuilds everything, build tools included.
+    #[default]
+    MakeClean,
+    /// Delete only the target files: each run recompiles exactly the targets, for
+    /// small object-list workloads whose runs `make clean` would swamp. The prepare
+    /// step then also runs `make prepare`, kbuild's one-time work.
+    Targets,
+}
+
+impl CleanMode {
+    /// As the scenario spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CleanMode::MakeClean => "make-clean",
+            CleanMode::Targets => "targets",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -128,6 +201,12 @@ fn default_cpus() -> u32 {
 }
 fn default_memory() -> MemorySize {
     MemorySize { mib: 1024 }
+}
+fn default_target() -> String {
+    "vmlinux".into()
+}
+fn default_build_dir() -> String {
+    "/tmp/kbench-build".into()
 }
 fn default_boot_timeout() -> u64 {
     300
@@ -211,5 +290,21 @@ mod tests {
         assert_eq!(parse_memory("1048576K"), Some(MemorySize { mib: 1024 }));
         assert_eq!(parse_memory("0G"), None);
         assert_eq!(parse_memory("lots"), None);
+    }
+
+    /// The shipped scenarios parse (no misspelt key); plan checks need their images.
+    #[test]
+    fn every_shipped_scenario_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                toml::from_str::<ScenarioFile>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3, "scenarios/ holds tiny, quick and slub");
     }
 }

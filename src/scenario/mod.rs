@@ -1,6 +1,7 @@
 //! Scenario file → validated plan.
 
 pub mod file;
+pub mod kernel_build;
 pub mod plan;
 
 pub use plan::{load, JobsLevel, Plan, Variant, Workload};

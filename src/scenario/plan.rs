@@ -2,7 +2,8 @@
 //! folder and checked, jobs levels resolved, command lines composed. Every error names
 //! the file and the key, and comes before anything boots.
 
-use super::file::{AccelChoice, JobsSpec, ScenarioFile, WorkloadSection};
+use super::file::{AccelChoice, JobsSpec, RootSection, ScenarioFile, WorkloadSection};
+use super::kernel_build::{self, KernelBuild};
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -10,8 +11,9 @@ use std::time::Duration;
 
 /// Linux's x86 COMMAND_LINE_SIZE, including the terminating NUL.
 const MAX_CMDLINE: usize = 2047;
-/// What every guest gets: kbench reads the console on ttyS0, and a panic must end the VM.
-pub const KBENCH_CMDLINE: &str = "console=ttyS0 panic=-1";
+/// What every guest gets: kbench reads the console on ttyS0, a panic must end the VM, and
+/// the agent the backend appends to the initrd is PID 1 (`backend::initrd::AGENT_PATH`).
+pub const KBENCH_CMDLINE: &str = "console=ttyS0 panic=-1 rdinit=/kbench/agent";
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -32,6 +34,8 @@ pub struct Plan {
 #[derive(Debug, Clone)]
 pub struct GuestPlan {
     pub disk: Option<PathBuf>,
+    /// How the agent enters `disk`; set exactly when there is a disk.
+    pub root: Option<kbench_protocol::RootDisk>,
     pub cpus: u32,
     pub memory_mib: u64,
     pub accel: AccelChoice,
@@ -85,6 +89,7 @@ impl JobsLevel {
 #[derive(Debug, Clone)]
 pub enum Workload {
     Command { command: String, prepare: Option<String>, clean: Option<String> },
+    KernelBuild(KernelBuild),
 }
 
 impl Plan {
@@ -108,6 +113,7 @@ impl Workload {
     pub fn kind(&self) -> &'static str {
         match self {
             Workload::Command { .. } => "command",
+            Workload::KernelBuild(_) => "kernel-build",
         }
     }
 }
@@ -163,6 +169,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         scenario_path: path.to_path_buf(),
         guest: GuestPlan {
             disk: guest.disk.as_ref().map(|p| existing_file(&base, p, "guest.disk")).transpose()?,
+            root: guest.disk.as_ref().map(|_| root_disk(&guest.root)).transpose()?,
             cpus: guest.cpus,
             memory_mib: guest.memory.mib,
             accel: guest.accel,
@@ -178,7 +185,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         runs: file.runs,
         rounds: file.rounds,
         warmup: file.warmup,
-        workload: workload(&file.workload)?,
+        workload: workload(&file.workload, &base)?,
     })
 }
 
@@ -280,8 +287,28 @@ fn host_memory_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-fn workload(section: &WorkloadSection) -> Result<Workload> {
+fn root_disk(section: &RootSection) -> Result<kbench_protocol::RootDisk> {
+    if !section.device.starts_with("/dev/") {
+        bail!("key `guest.root.device`: {:?} must be a device path such as /dev/vda", section.device);
+    }
+    if section.fstype.trim().is_empty() {
+        bail!("key `guest.root.fstype`: name the disk's filesystem type, for example \"ext4\"");
+    }
+    Ok(kbench_protocol::RootDisk {
+        device: section.device.clone(),
+        fstype: section.fstype.trim().to_string(),
+        options: section.options.trim().to_string(),
+        modules: section.modules.clone(),
+        wait_s: section.wait.max(1),
+    })
+}
+
+fn workload(section: &WorkloadSection, base: &Path) -> Result<Workload> {
     match section {
+        WorkloadSection::KernelBuild { source, config, target, make_args, build_dir, clean } => {
+            let fields = kernel_build::Fields { source, config, target, make_args, build_dir, clean: *clean };
+            Ok(Workload::KernelBuild(kernel_build::validate(fields, base)?))
+        }
         WorkloadSection::Command { command, prepare, clean } => {
             if command.trim().is_empty() {
                 bail!("key `workload.command`: give the command to measure");

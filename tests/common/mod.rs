@@ -22,6 +22,35 @@ pub fn tiny_initrd() -> PathBuf {
     repo().join("vm-images/tiny/initramfs.cpio.gz")
 }
 
+pub fn debian_image() -> PathBuf {
+    repo().join("vm-images/debian")
+}
+
+/// Like `guest_lock`, and makes sure the Debian image exists (built once, idempotently).
+pub fn debian_guest_lock() -> MutexGuard<'static, ()> {
+    let guard = guest_lock();
+    static BUILT: Once = Once::new();
+    BUILT.call_once(|| {
+        let out = Command::new(repo().join("scripts/build-debian-image.sh")).output().expect("run build-debian-image.sh");
+        assert!(out.status.success(), "build-debian-image.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    });
+    guard
+}
+
+/// A scenario on the Debian image: `[guest]` filled in, the rest from `body`.
+pub fn debian_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let image = debian_image();
+    let text = format!(
+        "name = \"{name}\"\n{body}\n[guest]\nkernel = \"{}\"\ninitrd = \"{}\"\ndisk = \"{}\"\ncpus = 2\nmemory = \"2G\"\ncmdline = \"quiet\"\nboot_timeout = 300\nrun_timeout = 1800\n",
+        image.join("vmlinuz").display(),
+        image.join("initrd.img").display(),
+        image.join("root.ext4").display()
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Guests are serialized: two TCG guests on a 2-core machine would only slow each other.
 pub fn guest_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
