@@ -199,6 +199,14 @@ fn differing_facts_are_warned_about_and_a_bare_csv_has_unknown_facts() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(stderr(&out).contains("warning: accel differs: kvm (base) vs tcg (new)"), "{}", describe(&out));
 
+    let mut gcc12 = meta("kvm", "make");
+    gcc12["variants"] = json!([{ "name": "baseline", "cmdline": "", "kernel": { "path": "k", "sha256": "0" }, "initrd": null,
+        "boot": { "cmdline": "", "kernel_release": "6.6.0", "cpus": 2, "mem_total_kib": 1, "slab": { "caches": 1, "poisoned": 0, "kmalloc_64": false },
+                  "probes": { "compiler": "gcc (Debian 12.2.0-14) 12.2.0" } } }]);
+    let newer_gcc = side(dir.path(), "gcc12", "6.6.0", &runs("baseline", "half", 1, &FAST_AGAIN), Some(gcc12));
+    let out = compare(&old, &newer_gcc, &[]);
+    assert!(stderr(&out).contains("warning: compiler differs: not recorded (base) vs gcc (Debian 12.2.0-14) 12.2.0 (new)"), "{}", describe(&out));
+
     let bare = side(dir.path(), "bare", "6.6.0", &runs("baseline", "half", 1, &FAST_AGAIN), None);
     let out = compare(&old, &bare.join("runs.csv"), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));

@@ -67,6 +67,9 @@ fn a_small_kernel_build_compiles_in_both_variants_and_lands_in_runs_csv() {
         let linux = boot["probes"]["linux_version"].as_str().unwrap();
         assert!(linux.starts_with("6.1."), "{linux}");
     }
+    let report = std::fs::read_to_string(results.join("report.md")).unwrap();
+    assert!(report.contains("| Compiler | gcc (Debian"), "{report}");
+    assert!(report.contains("| Linux compiled | 6.1."), "{report}");
     // The agent mounted the image read-only and ran the steps inside it.
     let console = std::fs::read_to_string(results.join("console/baseline-boot1.log")).unwrap();
     assert!(console.contains("kbench-agent: entered root /dev/vda (ro)"), "{console}");

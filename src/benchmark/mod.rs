@@ -3,6 +3,7 @@
 
 pub mod job;
 pub mod runner;
+mod session;
 pub mod workload;
 
 pub use runner::{run_study, StudyOutcome};

@@ -50,8 +50,13 @@ pub fn differences(base: &Side, new: &Side) -> Vec<String> {
     differ("guest CPUs", "-j levels and parallelism change", b.guest.cpus.to_string(), n.guest.cpus.to_string());
     differ("guest memory", "page cache and reclaim change", format!("{} MiB", b.guest.memory_mib), format!("{} MiB", n.guest.memory_mib));
     differ("guest disk", "it holds the compiler and the sources built", disk(b), disk(n));
+    differ("compiler", "code generation and compile speed change", probe(b, "compiler"), probe(n, "compiler"));
     differ("warm-up runs", "a cold first run is slower", b.warmup.to_string(), n.warmup.to_string());
     warnings
+}
+
+fn probe(meta: &Meta, name: &str) -> String {
+    meta.probe(name).unwrap_or("not recorded").to_string()
 }
 
 fn disk(meta: &Meta) -> String {

@@ -177,6 +177,12 @@ impl Meta {
         })
     }
 
+    /// What a guest's probe reported (`compiler`, `linux_version`), from the first variant
+    /// that booted: the guest image is shared by all variants.
+    pub fn probe(&self, name: &str) -> Option<&str> {
+        self.variants.iter().find_map(|v| v.boot.as_ref()?.probes.get(name).map(String::as_str))
+    }
+
     pub fn record_console(&mut self, variant: &str, boot: u32, findings: Vec<ConsoleFinding>) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
             v.console_findings.extend(findings.into_iter().map(|finding| BootFinding { boot, finding }));

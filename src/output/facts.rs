@@ -19,8 +19,10 @@ pub struct Facts {
     pub guest_cpus: Option<u32>,
     pub guest_memory_mib: Option<u64>,
     pub workload: Option<String>,
-    /// kbench does not record the guest's compiler yet.
+    /// `gcc --version` in the guest, for kernel-build workloads.
     pub compiler: Option<String>,
+    /// The version of the Linux tree compiled, for kernel-build workloads.
+    pub linux_version: Option<String>,
     pub variants: Vec<VariantFacts>,
     /// Kernel trouble (panic, BUG, oops, warning) the consoles showed, one line each.
     pub console_trouble: Vec<String>,
@@ -58,7 +60,8 @@ impl Facts {
             guest_cpus: Some(meta.guest.cpus),
             guest_memory_mib: Some(meta.guest.memory_mib),
             workload: Some(meta.workload.command.clone()),
-            compiler: None,
+            compiler: meta.probe("compiler").map(str::to_string),
+            linux_version: meta.probe("linux_version").map(str::to_string),
             variants,
             console_trouble: console_trouble(meta),
         }

@@ -7,18 +7,12 @@
 //! ```
 
 use crate::export::runs_csv::RunRecord;
-use crate::stats::{mean, sample_sd};
+use crate::stats::{mean, sample_sd, Metric};
 use std::fmt::Write;
 
-/// The six kernbench metrics, in its order, with how to read each from a run.
-pub const METRICS: [(&str, fn(&RunRecord) -> f64); 6] = [
-    ("Elapsed Time", |r| r.elapsed_s),
-    ("User Time", |r| r.user_s),
-    ("System Time", |r| r.sys_s),
-    ("Percent CPU", |r| r.percent_cpu),
-    ("Context Switches", |r| r.ctx_switches as f64),
-    ("Sleeps", |r| r.sleeps as f64),
-];
+/// The six kernbench metrics, in its order (every metric but max RSS).
+const KERNBENCH_METRICS: [Metric; 6] =
+    [Metric::Elapsed, Metric::User, Metric::Sys, Metric::PercentCpu, Metric::CtxSwitches, Metric::Sleeps];
 
 /// "Half load -j 2", "Optimal load -j 4", "Maximal load -j", or "Custom load -j 8".
 pub fn level_title(jobs_label: &str, jobs: u32) -> String {
@@ -33,9 +27,9 @@ pub fn level_title(jobs_label: &str, jobs: u32) -> String {
 /// One block for the successful runs of one variant at one level.
 pub fn block(jobs_label: &str, jobs: u32, runs: &[&RunRecord]) -> String {
     let mut out = format!("Average {} Run (std deviation):\n", level_title(jobs_label, jobs));
-    for (name, value) in METRICS {
-        let values: Vec<f64> = runs.iter().map(|r| value(r)).collect();
-        let _ = writeln!(out, "{name} {} ({})", g6(mean(&values)), g6(sample_sd(&values)));
+    for metric in KERNBENCH_METRICS {
+        let values: Vec<f64> = runs.iter().map(|r| metric.value(r)).collect();
+        let _ = writeln!(out, "{} {} ({})", metric.title(), g6(mean(&values)), g6(sample_sd(&values)));
     }
     out
 }

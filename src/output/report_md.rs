@@ -76,7 +76,8 @@ fn facts_section(facts: &Facts) -> String {
         ("Accelerator", facts.accel.clone().unwrap_or_else(unknown)),
         ("Guest", guest),
         ("Workload", facts.workload.as_ref().map(|w| format!("`{w}`")).unwrap_or_else(unknown)),
-        ("Compiler", facts.compiler.clone().unwrap_or_else(|| "not recorded by this kbench version".into())),
+        ("Compiler", facts.compiler.clone().unwrap_or_else(|| "not recorded (the workload does not compile)".into())),
+        ("Linux compiled", facts.linux_version.clone().unwrap_or_else(|| "none".into())),
         ("Measured", match (&facts.started_at, &facts.finished_at) {
             (Some(start), Some(end)) => format!("{start} to {end}"),
             (Some(start), None) => format!("from {start}, unfinished"),

@@ -41,7 +41,6 @@ impl Metric {
         }
     }
 
-    #[allow(dead_code)] // API for `bench compare --metric`.
     pub fn from_name(name: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.name() == name)
     }
