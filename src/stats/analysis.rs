@@ -203,8 +203,8 @@ fn level_warnings(level: &LevelAnalysis) -> Vec<Warning> {
     warnings
 }
 
+#[cfg(test)]
 impl Analysis {
-    #[allow(dead_code)] // API for `bench compare`.
     pub fn level(&self, label: &str) -> Option<&LevelAnalysis> {
         self.levels.iter().find(|l| l.jobs_label == label)
     }

@@ -74,7 +74,6 @@ pub struct Comparison {
 }
 
 /// Compares two sets of runs of one metric; `None` when either set is empty.
-#[allow(dead_code)] // API for `bench compare`; reports go through compare_summaries.
 pub fn compare(base: &[f64], new: &[f64], thresholds: &Thresholds) -> Option<Comparison> {
     Some(compare_summaries(&summarize(base)?, &summarize(new)?, thresholds))
 }
