@@ -34,3 +34,13 @@ impl Interrupt {
         }
     }
 }
+
+/// Lets a closed stdout (`bench compare … | head`) end the process quietly, as it does
+/// any Unix filter, instead of panicking in `print!`. Only once no guest socket is open:
+/// a write to a dead QEMU must stay an error, not a silent death.
+pub fn restore_default_sigpipe() {
+    // SAFETY: resetting a signal's disposition to the default; no handler runs.
+    unsafe {
+        let _ = nix::sys::signal::signal(nix::sys::signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
+    }
+}

@@ -17,6 +17,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if !matches!(cli.command, cli::Command::Run(_)) {
+        interrupt::restore_default_sigpipe();
+    }
     let result = match cli.command {
         cli::Command::Run(args) => commands::run::run(&args),
         cli::Command::Check(args) => commands::check::check(&args),

@@ -133,3 +133,22 @@ fn a_missing_agent_says_how_to_build_it() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("scripts/build-agent.sh"), "{}", describe(&out));
 }
+
+#[test]
+fn a_closed_stdout_ends_bench_quietly_like_any_filter() {
+    use std::os::unix::process::ExitStatusExt;
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "pipe", GOOD);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["check", scenario.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // `bench check | head -0`
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success() || out.status.signal() == Some(13), "{:?}", out.status);
+}

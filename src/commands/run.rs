@@ -50,6 +50,8 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     };
     let ended = run_study(&mut study, &mut outcome);
     progress.finish();
+    drop(backend);
+    crate::interrupt::restore_default_sigpipe();
 
     meta.finished_at = Some(now());
     results.write_meta(&meta)?;
