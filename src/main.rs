@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod compare;
 mod export;
+mod host;
 mod interrupt;
 mod output;
 mod scenario;

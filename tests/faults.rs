@@ -11,6 +11,17 @@ fn run(scenario: &std::path::Path, root: &std::path::Path) -> std::process::Outp
     bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
 }
 
+/// `bench run` in the background, for tests that signal it while its guest runs.
+fn spawn_run(scenario: &std::path::Path, root: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
+        .env("KBENCH_AGENT", agent())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Counts this boot's runs in /tmp, which a fresh boot starts empty.
 const COUNTER: &str = "n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n";
 
@@ -174,13 +185,7 @@ command = "{COUNTER}; if [ $n -ge 2 ]; then sleep 1000; fi"
     );
     let scenario = tiny_scenario(dir.path(), "interrupt", &body);
     let root = dir.path().join("results");
-    let child = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
-        .env("KBENCH_AGENT", agent())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(&scenario, &root);
     let results = wait_for_rows(&root, "interrupt", 1);
     std::thread::sleep(Duration::from_secs(1));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGINT).unwrap();
@@ -215,13 +220,7 @@ fn killing_bench_with_sigkill_takes_its_qemu_down_too() {
     let body = "runs = 1\nwarmup = 0\n[[variant]]\nname = \"long\"\n[workload]\nkind = \"command\"\ncommand = \"sleep 1000\"\n";
     let scenario = tiny_scenario(dir.path(), "sigkill", body);
     let root = dir.path().join("results");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
-        .env("KBENCH_AGENT", agent())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&scenario, &root);
     // Wait until the agent started the run: the guest is up and busy.
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {

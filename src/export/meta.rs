@@ -218,14 +218,10 @@ fn host_facts() -> HostFacts {
         .lines()
         .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
         .unwrap_or_else(|| "unknown".into());
-    let memory_kib: u64 = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
     HostFacts {
         cpu_model,
-        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        memory_mib: memory_kib / 1024,
+        cpus: crate::host::cpus().unwrap_or(0),
+        memory_mib: crate::host::memory_mib().unwrap_or(0),
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
     }
 }

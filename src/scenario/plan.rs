@@ -269,22 +269,16 @@ fn check_bzimage(path: &Path, key: &str) -> Result<()> {
 }
 
 fn check_host_size(cpus: u32, memory_mib: u64) -> Result<()> {
-    let host_cpus = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+    let host_cpus = crate::host::cpus().unwrap_or(1) as u32;
     if cpus > host_cpus {
         bail!("key `guest.cpus`: {cpus} is more than this host's {host_cpus} CPUs; a guest with more vCPUs than CPUs measures contention, not the kernel");
     }
-    if let Some(host_mib) = host_memory_mib() {
+    if let Some(host_mib) = crate::host::memory_mib() {
         if memory_mib > host_mib {
             bail!("key `guest.memory`: {memory_mib} MiB is more than this host's {host_mib} MiB");
         }
     }
     Ok(())
-}
-
-fn host_memory_mib() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: u64 = text.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.split_whitespace().next()?.parse().ok()?;
-    Some(kib / 1024)
 }
 
 fn root_disk(section: &RootSection) -> Result<kbench_protocol::RootDisk> {
