@@ -1,6 +1,8 @@
 //! `bench`: kbench's command-line entry point.
 
 mod agent_binary;
+#[cfg(test)]
+mod architecture_tests;
 mod backend;
 mod benchmark;
 mod cli;
@@ -9,6 +11,7 @@ mod compare;
 mod export;
 mod host;
 mod interrupt;
+mod model;
 mod output;
 mod scenario;
 mod stats;
