@@ -2,6 +2,7 @@
 //! module refers to which (`crate::x`, `super::…` reaching the crate root), then
 //! - `model` refers to no other module of the crate,
 //! - `stats` refers only to `model`, `compare` only to `model` and `stats`,
+//! - `export` (file formats) refers to none of `benchmark`, `backend`, `output`, `commands`,
 //! - no circle: no module reaches itself through the others.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,6 +13,8 @@ type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// What each pure module may refer to; everything else is refused.
 const ALLOWED: [(&str, &[&str]); 3] = [("model", &[]), ("stats", &["model"]), ("compare", &["model", "stats"])];
+/// What the file formats must not know: how the runs were measured, and the terminal.
+const EXPORT_MUST_NOT_USE: [&str; 4] = ["benchmark", "backend", "output", "commands"];
 
 #[test]
 fn pure_modules_refer_only_to_the_layers_below_them() {
@@ -21,6 +24,14 @@ fn pure_modules_refer_only_to_the_layers_below_them() {
         let forbidden: Vec<&String> = refs.iter().filter(|r| !allowed.contains(&r.as_str())).collect();
         assert!(forbidden.is_empty(), "`{module}` must refer only to {allowed:?}, but refers to {forbidden:?}");
     }
+}
+
+#[test]
+fn file_formats_know_neither_the_study_nor_the_terminal() {
+    let graph = module_graph();
+    let refs = graph.get("export").expect("src/export is missing");
+    let forbidden: Vec<&&str> = EXPORT_MUST_NOT_USE.iter().filter(|m| refs.contains(**m)).collect();
+    assert!(forbidden.is_empty(), "`export` must not refer to {forbidden:?}");
 }
 
 #[test]
