@@ -23,12 +23,7 @@ pub fn report(args: &ReportArgs) -> Result<u8> {
     }
     let meta = meta_if_present(dir);
     let written = write_reports(dir, &records, meta.as_ref(), &args.report.options())?;
-    print!("{}", written.kernbench);
-    print!("{}", summary::verdict_text(&written.analysis));
-    for warning in &written.warnings {
-        eprintln!("warning: {warning}");
-    }
-    println!("report: {}", dir.join("report.md").display());
+    summary::print(dir, &written);
     Ok(EXIT_OK)
 }
 

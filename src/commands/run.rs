@@ -118,12 +118,7 @@ fn resume(dir: &Path, fresh: Meta) -> Result<(ResultsDir, Meta, StudyOutcome)> {
 fn print_reports(dir: &Path, records: &[RunRecord], meta: &Meta, options: &ReportOptions) {
     match write_reports(dir, records, Some(meta), options) {
         Ok(written) => {
-            print!("{}", written.kernbench);
-            print!("{}", summary::verdict_text(&written.analysis));
-            for warning in &written.warnings {
-                eprintln!("warning: {warning}");
-            }
-            println!("report: {}", dir.join("report.md").display());
+            summary::print(dir, &written);
         }
         Err(error) => {
             print!("{}", kernbench_text(records));

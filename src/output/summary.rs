@@ -1,10 +1,23 @@
-//! The end-of-run summary on the terminal, after the kernbench blocks (kernbench.txt):
-//! each variant's verdicts against the baseline.
+//! The summary on the terminal once the reports are written (end of `bench run`, `bench
+//! report`): the kernbench blocks, each variant's verdicts against the baseline, the
+//! warnings and where report.md is.
 
 use crate::export::format::{p_value, percent, percent_interval};
 use crate::export::kernbench::level_title;
+use crate::export::reports::Written;
 use crate::stats::{Analysis, VariantAtLevel};
 use std::fmt::Write;
+use std::path::Path;
+
+/// The kernbench blocks and the verdicts on stdout, the warnings on stderr.
+pub fn print(results: &Path, written: &Written) {
+    print!("{}", written.kernbench);
+    print!("{}", verdict_text(&written.analysis));
+    for warning in &written.warnings {
+        eprintln!("warning: {warning}");
+    }
+    println!("report: {}", results.join("report.md").display());
+}
 
 /// Each variant against the baseline, per level and metric: the change of the mean,
 /// its 95 % interval, p and the verdict (★: mmtests would star it too).
