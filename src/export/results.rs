@@ -1,5 +1,6 @@
 //! The results folder of one study: `<root>/<scenario>/<timestamp>/` with a copy of the
-//! scenario, meta.json, runs.csv, the consoles of every boot and each step's output.
+//! scenario, meta.json, runs.csv, the consoles of every boot and each step's output;
+//! and either side of `bench compare` read back.
 
 use super::meta_json::read_meta;
 use super::runs_csv::{read_runs, RunsWriter};
@@ -79,8 +80,9 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// One side of `bench compare`: a results folder or a runs.csv. A missing or unreadable meta.json is not an
-/// error: the runs can still be compared, only the facts around them are unknown.
+/// One side of `bench compare`: a results folder or a runs.csv. A missing or unreadable
+/// meta.json is not an error: the runs can still be compared, only the facts around them
+/// are unknown.
 pub fn read_side(path: &Path) -> Result<Side> {
     if !path.exists() {
         bail!("{} does not exist: give a results folder of `bench run` or a runs.csv", path.display());
