@@ -1,19 +1,7 @@
 //! `bench`: kbench's command-line entry point.
 
-mod agent_binary;
-mod backend;
-mod benchmark;
-mod cli;
-mod commands;
-mod compare;
-mod export;
-mod host;
-mod interrupt;
-mod output;
-mod scenario;
-mod stats;
-
 use clap::Parser;
+use kbench::{cli, commands, interrupt};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

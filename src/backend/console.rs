@@ -1,5 +1,6 @@
 //! Reads a guest's saved console for signs of kernel trouble, as syzkaller and LKP do.
 
+use crate::model::ConsoleFinding;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -7,14 +8,6 @@ use std::path::Path;
 const MARKERS: [&str; 4] = ["Kernel panic", "BUG:", "Oops", "WARNING:"];
 /// Console lines quoted after the line that matched.
 const EXCERPT_LINES: usize = 12;
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ConsoleFinding {
-    pub marker: String,
-    /// The line that matched, without its timestamp.
-    pub line: String,
-    pub excerpt: String,
-}
 
 /// The first finding of each marker, most serious first.
 pub fn scan(console: &str) -> Vec<ConsoleFinding> {

@@ -1,6 +1,7 @@
 //! Drives a study: for each variant, boot a guest, hand the agent its job, and land
 //! every finished run in runs.csv the moment it arrives.
 
+pub mod facts;
 pub mod job;
 pub mod runner;
 mod session;

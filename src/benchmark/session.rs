@@ -3,10 +3,9 @@
 
 use super::job::StepInfo;
 use super::runner::{GuestTrouble, Study, StudyOutcome};
-use crate::backend::console::{self, ConsoleFinding};
+use crate::backend::console;
 use crate::backend::{Guest, GuestEvent};
-use crate::export::meta::now;
-use crate::export::runs_csv::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+use crate::model::{now, ConsoleFinding, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 use crate::scenario::Variant;
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::{AgentMessage, BootFacts, HostMessage, Job, Outcome, StepKind, StepResult, PROTOCOL_VERSION};

@@ -5,7 +5,8 @@ use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{CompareArgs, CompareFormat};
 use crate::compare::{self, CompareOptions, CompareReport, VariantMap};
 use crate::export::compare::{to_csv, to_json};
-use crate::output::{compare_markdown, compare_text};
+use crate::export::results::read_side;
+use crate::export::{compare_markdown, compare_text};
 use crate::stats::{Metric, Thresholds};
 use anyhow::{Context, Result};
 
@@ -15,8 +16,8 @@ pub fn compare(args: &CompareArgs) -> Result<u8> {
         thresholds: Thresholds { alpha: args.alpha, noise_percent: args.threshold },
         map: VariantMap::parse(&args.map)?,
     };
-    let base = compare::load(&args.base).context("cannot use the base")?;
-    let new = compare::load(&args.new).context("cannot use the new run")?;
+    let base = read_side(&args.base).context("cannot use the base")?;
+    let new = read_side(&args.new).context("cannot use the new run")?;
     let report = compare::build(&base, &new, &options)?;
     for warning in &report.warnings {
         eprintln!("warning: {warning}");

@@ -3,9 +3,11 @@
 
 use super::EXIT_OK;
 use crate::cli::{ReportArgs, ReportFlags};
-use crate::export::meta::{read_meta, Meta};
+use crate::export::meta_json::read_meta;
+use crate::export::reports::{write_reports, ReportOptions};
 use crate::export::runs_csv::read_runs;
-use crate::output::reports::{write_reports, ReportOptions};
+use crate::model::Meta;
+use crate::output::summary;
 use crate::stats::Thresholds;
 use anyhow::{bail, Result};
 use std::path::Path;
@@ -21,12 +23,7 @@ pub fn report(args: &ReportArgs) -> Result<u8> {
     }
     let meta = meta_if_present(dir);
     let written = write_reports(dir, &records, meta.as_ref(), &args.report.options())?;
-    print!("{}", written.kernbench);
-    print!("{}", written.verdicts);
-    for warning in &written.warnings {
-        eprintln!("warning: {warning}");
-    }
-    println!("report: {}", dir.join("report.md").display());
+    summary::print(dir, &written);
     Ok(EXIT_OK)
 }
 

@@ -3,14 +3,17 @@
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::backend::{accel, qemu::QemuBackend, Backend};
 use crate::benchmark::runner::{Study, StudyTimedOut};
+use crate::benchmark::facts::{collect_meta, file_facts};
 use crate::benchmark::{run_study, StudyOutcome};
 use crate::cli::RunArgs;
-use crate::export::meta::{file_facts, now, read_meta, Meta};
+use crate::export::kernbench::kernbench_text;
+use crate::export::meta_json::read_meta;
+use crate::export::reports::{write_reports, ReportOptions};
 use crate::export::results::ResultsDir;
-use crate::export::runs_csv::{read_runs, RunRecord};
+use crate::export::runs_csv::read_runs;
 use crate::interrupt::{Interrupt, Interrupted};
+use crate::model::{now, Meta, RunRecord};
 use crate::output::progress::Progress;
-use crate::output::reports::{write_reports, ReportOptions};
 use crate::output::summary;
 use crate::scenario::Plan;
 use crate::{agent_binary, scenario};
@@ -28,7 +31,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     }
     let backend = QemuBackend::new(plan.guest.qemu.as_deref(), accel)?;
     let interrupt = Interrupt::install()?;
-    let fresh_meta = Meta::collect(&plan, &backend as &dyn Backend, "qemu")?;
+    let fresh_meta = collect_meta(&plan, &backend as &dyn Backend, "qemu")?;
     let (mut results, mut meta, mut outcome) = match &args.resume {
         None => start(args, &plan, fresh_meta)?,
         Some(dir) => resume(dir, fresh_meta)?,
@@ -115,15 +118,10 @@ fn resume(dir: &Path, fresh: Meta) -> Result<(ResultsDir, Meta, StudyOutcome)> {
 fn print_reports(dir: &Path, records: &[RunRecord], meta: &Meta, options: &ReportOptions) {
     match write_reports(dir, records, Some(meta), options) {
         Ok(written) => {
-            print!("{}", written.kernbench);
-            print!("{}", written.verdicts);
-            for warning in &written.warnings {
-                eprintln!("warning: {warning}");
-            }
-            println!("report: {}", dir.join("report.md").display());
+            summary::print(dir, &written);
         }
         Err(error) => {
-            print!("{}", summary::kernbench_text(records));
+            print!("{}", kernbench_text(records));
             eprintln!("warning: no report: {error:#}");
         }
     }

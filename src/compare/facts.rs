@@ -3,7 +3,7 @@
 //! guest (warnings: the numbers are still comparable, but less so).
 
 use super::side::Side;
-use crate::export::meta::Meta;
+use crate::model::Meta;
 use anyhow::{bail, Result};
 
 /// Refuses two sides that ran different workloads, when both meta.json say so.

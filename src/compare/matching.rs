@@ -131,7 +131,7 @@ fn list(names: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::runs_csv::{test_record, RunRecord};
+    use crate::model::{test_record, RunRecord};
 
     fn side(path: &str, rows: &[(&str, &str, u32)]) -> Side {
         let records = rows

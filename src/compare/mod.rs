@@ -1,8 +1,9 @@
 //! Two results of the same study set side by side (typically the old and the new kernel):
 //! which rows match, whether the two were measured alike, and per metric whether the new
-//! one is significantly worse. No printing here; `output` and `export` render the result.
+//! one is significantly worse. No files and no printing here: `export` reads the two
+//! sides and renders the report.
 //!
-//! Data flows one way: [`side::load`] → [`matching::pair_levels`] → [`report::build`].
+//! Data flows one way: two [`Side`]s → [`matching::pair_levels`] → [`report::build`].
 
 pub mod facts;
 pub mod matching;
@@ -11,4 +12,4 @@ pub mod side;
 
 pub use matching::VariantMap;
 pub use report::{build, CompareOptions, CompareReport, Entry};
-pub use side::load;
+pub use side::Side;

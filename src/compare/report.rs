@@ -4,7 +4,7 @@
 use super::facts;
 use super::matching::{pair_levels, Pairing, VariantMap};
 use super::side::Side;
-use crate::export::runs_csv::RunRecord;
+use crate::model::RunRecord;
 use crate::stats::{compare, Comparison, Metric, Thresholds, Verdict};
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -181,7 +181,7 @@ impl CompareReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::runs_csv::{test_record, RunStatus};
+    use crate::model::{test_record, RunStatus};
 
     fn side(elapsed: &[f64], failed: usize) -> Side {
         let mut records: Vec<RunRecord> = elapsed.iter().map(|&e| RunRecord { elapsed_s: e, ..test_record() }).collect();

@@ -1,10 +1,8 @@
 //! One side of a comparison: the runs of a results folder or of a bare runs.csv, and the
-//! meta.json beside them when there is one.
+//! meta.json beside them when there is one (`export::results::read_side` reads them).
 
-use crate::export::meta::{read_meta, Meta};
-use crate::export::runs_csv::{read_runs, RunRecord};
-use anyhow::{bail, Result};
-use std::path::{Path, PathBuf};
+use crate::model::{Meta, RunRecord};
+use std::path::PathBuf;
 
 pub struct Side {
     /// As given on the command line, for messages.
@@ -13,29 +11,6 @@ pub struct Side {
     pub meta: Option<Meta>,
     /// Why there is no meta (absent, unreadable); `None` when it was read.
     pub meta_missing: Option<String>,
-}
-
-/// Reads a results folder or a runs.csv. A missing or unreadable meta.json is not an
-/// error: the runs can still be compared, only the facts around them are unknown.
-pub fn load(path: &Path) -> Result<Side> {
-    if !path.exists() {
-        bail!("{} does not exist: give a results folder of `bench run` or a runs.csv", path.display());
-    }
-    let records = read_runs(path)?;
-    if records.is_empty() {
-        bail!("{} has no runs: the study measured nothing to compare", path.display());
-    }
-    let folder = if path.is_dir() { path.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
-    let meta_path = folder.join("meta.json");
-    let (meta, meta_missing) = if !meta_path.is_file() {
-        (None, Some(format!("{} is absent", meta_path.display())))
-    } else {
-        match read_meta(&meta_path) {
-            Ok(meta) => (Some(meta), None),
-            Err(error) => (None, Some(format!("{error:#}"))),
-        }
-    };
-    Ok(Side { path: path.to_path_buf(), records, meta, meta_missing })
 }
 
 impl Side {

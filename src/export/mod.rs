@@ -1,8 +1,22 @@
-//! Everything written to the results folder while a study runs.
+//! Every file format kbench writes or reads, and nothing else.
+//!
+//! - The results folder of a study ([`results`]): runs.csv, meta.json, consoles, logs.
+//! - The reports made from it ([`reports::write_reports`]): kernbench.txt, summary.csv,
+//!   report.json, report.md and plots/.
+//! - `bench compare`'s renderings: text, Markdown, JSON and CSV.
 
 pub mod compare;
-pub mod meta;
+pub mod compare_cells;
+pub mod compare_markdown;
+pub mod compare_text;
+pub mod facts;
+pub mod format;
+pub mod kernbench;
+pub mod meta_json;
+pub mod plots;
 pub mod report_json;
+pub mod report_md;
+pub mod reports;
 pub mod results;
 pub mod runs_csv;
 pub mod summary_csv;

@@ -2,7 +2,7 @@
 //! `schema_version`; it is bumped whenever a field changes meaning or goes away.
 
 use super::results::write_json;
-use crate::output::facts::Facts;
+use super::facts::Facts;
 use crate::stats::Analysis;
 use anyhow::Result;
 use serde::Serialize;
@@ -27,7 +27,7 @@ pub fn write_report_json(path: &Path, facts: &Facts, analysis: &Analysis, warnin
     let report = ReportJson {
         schema_version: REPORT_SCHEMA_VERSION,
         kbench_version: env!("CARGO_PKG_VERSION"),
-        generated_at: super::meta::now(),
+        generated_at: crate::model::now(),
         facts,
         warnings,
         plots,

@@ -1,9 +1,12 @@
 //! The results folder of one study: `<root>/<scenario>/<timestamp>/` with a copy of the
-//! scenario, meta.json, runs.csv, the consoles of every boot and each step's output.
+//! scenario, meta.json, runs.csv, the consoles of every boot and each step's output;
+//! and either side of `bench compare` read back.
 
-use super::meta::Meta;
-use super::runs_csv::{RunRecord, RunsWriter};
-use anyhow::{Context, Result};
+use super::meta_json::read_meta;
+use super::runs_csv::{read_runs, RunsWriter};
+use crate::compare::Side;
+use crate::model::{Meta, RunRecord};
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 pub struct ResultsDir {
@@ -35,7 +38,7 @@ impl ResultsDir {
     pub fn reopen(path: &Path) -> Result<ResultsDir> {
         for needed in ["runs.csv", "meta.json", "scenario.toml"] {
             if !path.join(needed).is_file() {
-                anyhow::bail!("{} has no {needed}: it is not a kbench results folder", path.display());
+                bail!("{} has no {needed}: it is not a kbench results folder", path.display());
             }
         }
         std::fs::create_dir_all(path.join("console")).with_context(|| format!("cannot write into {}", path.display()))?;
@@ -75,4 +78,28 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let temporary = path.with_extension("json.tmp");
     std::fs::write(&temporary, text + "\n").with_context(|| format!("cannot write {}", temporary.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// One side of `bench compare`: a results folder or a runs.csv. A missing or unreadable
+/// meta.json is not an error: the runs can still be compared, only the facts around them
+/// are unknown.
+pub fn read_side(path: &Path) -> Result<Side> {
+    if !path.exists() {
+        bail!("{} does not exist: give a results folder of `bench run` or a runs.csv", path.display());
+    }
+    let records = read_runs(path)?;
+    if records.is_empty() {
+        bail!("{} has no runs: the study measured nothing to compare", path.display());
+    }
+    let folder = if path.is_dir() { path.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
+    let meta_path = folder.join("meta.json");
+    let (meta, meta_missing) = if !meta_path.is_file() {
+        (None, Some(format!("{} is absent", meta_path.display())))
+    } else {
+        match read_meta(&meta_path) {
+            Ok(meta) => (Some(meta), None),
+            Err(error) => (None, Some(format!("{error:#}"))),
+        }
+    };
+    Ok(Side { path: path.to_path_buf(), records, meta, meta_missing })
 }

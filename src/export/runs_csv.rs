@@ -1,58 +1,10 @@
 //! `runs.csv`: one row per timed run, appended and flushed the moment the run ends, so
 //! that whatever stops `bench` later, every run measured so far is on disk.
 
+use crate::model::{RunRecord, RUNS_SCHEMA_VERSION};
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-
-/// Bumped whenever a column changes meaning or is removed; readers check it.
-pub const RUNS_SCHEMA_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Ok,
-    Failed,
-}
-
-/// One timed run of one variant at one jobs level.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub schema_version: u32,
-    pub variant: String,
-    /// `half`, `optimal`, `max` or the number the scenario gave.
-    pub jobs_label: String,
-    /// The `-j` value used (0 for `max`: make -j with no limit).
-    pub jobs: u32,
-    /// 1-based index among the timed runs of this variant and level.
-    pub run: u32,
-    pub status: RunStatus,
-    pub elapsed_s: f64,
-    pub user_s: f64,
-    pub sys_s: f64,
-    pub percent_cpu: f64,
-    /// Involuntary context switches (ru_nivcsw): kernbench's "Context Switches".
-    pub ctx_switches: u64,
-    /// Voluntary context switches (ru_nvcsw): kernbench's "Sleeps".
-    pub sleeps: u64,
-    pub max_rss_kib: u64,
-    pub exit_code: Option<i32>,
-    /// Why the run failed; empty when it did not.
-    pub failure: String,
-    /// As read from the guest's /proc/sys/kernel/osrelease.
-    pub kernel_release: String,
-    /// As read from the guest's /proc/cmdline.
-    pub cmdline: String,
-    /// RFC 3339, UTC, when the host received the run's start.
-    pub started_at: String,
-}
-
-impl RunRecord {
-    pub fn is_ok(&self) -> bool {
-        self.status == RunStatus::Ok
-    }
-}
 
 /// Appends rows to a runs.csv, fsyncing each one.
 pub struct RunsWriter {
@@ -121,34 +73,10 @@ fn check_schema_version(file: &Path, line: usize, field: &str) -> Result<()> {
     )
 }
 
-/// A plausible successful run, for tests anywhere in the crate.
-#[cfg(test)]
-pub fn test_record() -> RunRecord {
-    RunRecord {
-        schema_version: RUNS_SCHEMA_VERSION,
-        variant: "baseline".into(),
-        jobs_label: "half".into(),
-        jobs: 1,
-        run: 1,
-        status: RunStatus::Ok,
-        elapsed_s: 1.5,
-        user_s: 1.0,
-        sys_s: 0.25,
-        percent_cpu: 83.3,
-        ctx_switches: 10,
-        sleeps: 20,
-        max_rss_kib: 1000,
-        exit_code: Some(0),
-        failure: String::new(),
-        kernel_release: "6.1.0".into(),
-        cmdline: "console=ttyS0 \"quoted, with comma\"".into(),
-        started_at: "2026-11-29T08:00:00Z".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{test_record, RunStatus};
 
     fn sample(run: u32, status: RunStatus) -> RunRecord {
         RunRecord { run, status, ..test_record() }

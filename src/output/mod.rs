@@ -1,14 +1,5 @@
-//! What people read: the progress bar, the kernbench blocks, the end-of-run summary,
-//! report.md and the plots.
+//! The terminal: the progress bar while a study runs and the summary printed once the
+//! reports are written. Files are `export`'s; this module only prints.
 
-pub mod facts;
-pub mod format;
-pub mod compare_cells;
-pub mod compare_markdown;
-pub mod compare_text;
-pub mod kernbench;
-pub mod plots;
 pub mod progress;
-pub mod report_md;
-pub mod reports;
 pub mod summary;

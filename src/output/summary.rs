@@ -1,49 +1,22 @@
-//! The end-of-run summary: per variant and level the kernbench block, then each
-//! variant's verdicts against the baseline.
+//! The summary on the terminal once the reports are written (end of `bench run`, `bench
+//! report`): the kernbench blocks, each variant's verdicts against the baseline, the
+//! warnings and where report.md is.
 
-use super::format::{p_value, percent, percent_interval};
-use super::kernbench::{block, level_title};
-use crate::export::runs_csv::RunRecord;
+use crate::export::format::{p_value, percent, percent_interval};
+use crate::export::kernbench::level_title;
+use crate::export::reports::Written;
 use crate::stats::{Analysis, VariantAtLevel};
 use std::fmt::Write;
+use std::path::Path;
 
-/// Variants and levels in the order they first appear in `records`.
-pub fn variants_and_levels(records: &[RunRecord]) -> (Vec<String>, Vec<(String, u32)>) {
-    let mut variants: Vec<String> = Vec::new();
-    let mut levels: Vec<(String, u32)> = Vec::new();
-    for r in records {
-        if !variants.contains(&r.variant) {
-            variants.push(r.variant.clone());
-        }
-        let level = (r.jobs_label.clone(), r.jobs);
-        if !levels.contains(&level) {
-            levels.push(level);
-        }
+/// The kernbench blocks and the verdicts on stdout, the warnings on stderr.
+pub fn print(results: &Path, written: &Written) {
+    print!("{}", written.kernbench);
+    print!("{}", verdict_text(&written.analysis));
+    for warning in &written.warnings {
+        eprintln!("warning: {warning}");
     }
-    (variants, levels)
-}
-
-fn ok_runs<'a>(records: &'a [RunRecord], variant: &str, label: &str) -> Vec<&'a RunRecord> {
-    records.iter().filter(|r| r.is_ok() && r.variant == variant && r.jobs_label == label).collect()
-}
-
-/// kernbench's text for every variant: a header naming the variant and its command line
-/// as the guest saw it, then one block per level.
-pub fn kernbench_text(records: &[RunRecord]) -> String {
-    let (variants, levels) = variants_and_levels(records);
-    let mut out = String::new();
-    for variant in &variants {
-        let cmdline = records.iter().find(|r| &r.variant == variant).map(|r| r.cmdline.as_str()).unwrap_or("");
-        let _ = writeln!(out, "{variant} ({cmdline})");
-        for (label, jobs) in &levels {
-            let runs = ok_runs(records, variant, label);
-            if !runs.is_empty() {
-                out.push_str(&block(label, *jobs, &runs));
-                out.push('\n');
-            }
-        }
-    }
-    out
+    println!("report: {}", results.join("report.md").display());
 }
 
 /// Each variant against the baseline, per level and metric: the change of the mean,
@@ -93,7 +66,7 @@ fn metric_lines(variant: &VariantAtLevel) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::runs_csv::{test_record, RunStatus};
+    use crate::model::{test_record, RunRecord, RunStatus};
     use crate::stats::{analyze, Thresholds};
 
     #[test]

@@ -6,7 +6,7 @@ use super::compare::{compare_summaries, Comparison, Thresholds};
 use super::metric::Metric;
 use super::outliers::outliers;
 use super::summary::{summarize, Summary};
-use crate::export::runs_csv::RunRecord;
+use crate::model::RunRecord;
 use serde::Serialize;
 use std::fmt;
 
@@ -226,7 +226,7 @@ impl VariantAtLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::runs_csv::{test_record, RunStatus};
+    use crate::model::{test_record, RunStatus};
     use crate::stats::Verdict;
 
     fn run(variant: &str, label: &str, run: u32, elapsed: f64) -> RunRecord {

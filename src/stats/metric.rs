@@ -1,7 +1,7 @@
 //! What is measured per run: kernbench's six numbers and the largest resident set.
 
 use super::compare::Verdict;
-use crate::export::runs_csv::RunRecord;
+use crate::model::RunRecord;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -113,7 +113,7 @@ impl Metric {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::runs_csv::test_record;
+    use crate::model::test_record;
 
     #[test]
     fn every_metric_reads_its_own_column_and_round_trips_its_name() {

@@ -2,12 +2,11 @@
 //! the end of `bench run` and by `bench report`, so both write the same files.
 
 use super::facts::Facts;
-use super::{plots, report_md, summary};
-use crate::export::meta::Meta;
-use crate::export::report_json::write_report_json;
-use crate::export::runs_csv::RunRecord;
-use crate::export::summary_csv::write_summary_csv;
-use crate::stats::{analyze, Thresholds};
+use super::report_json::write_report_json;
+use super::summary_csv::write_summary_csv;
+use super::{kernbench, plots, report_md};
+use crate::model::{Meta, RunRecord};
+use crate::stats::{analyze, Analysis, Thresholds};
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
 
@@ -19,18 +18,18 @@ pub struct ReportOptions {
     pub baseline: Option<String>,
 }
 
-/// What was written, and the text for the terminal.
+/// What was written, and what the terminal shows of it.
 pub struct Written {
     /// kernbench.txt's content.
     pub kernbench: String,
-    /// Each variant's verdicts against the baseline.
-    pub verdicts: String,
+    /// The statistics the reports show; `output::summary` prints the verdicts from it.
+    pub analysis: Analysis,
     pub warnings: Vec<String>,
 }
 
 /// Writes kernbench.txt, summary.csv, report.json, report.md and plots/ into `results`.
 pub fn write_reports(results: &Path, records: &[RunRecord], meta: Option<&Meta>, options: &ReportOptions) -> Result<Written> {
-    let kernbench = summary::kernbench_text(records);
+    let kernbench = kernbench::kernbench_text(records);
     write_text(results, "kernbench.txt", &kernbench)?;
     let baseline = options.baseline.as_deref().or(meta.map(|m| m.baseline.as_str()));
     let analysis = analyze(records, baseline, &options.thresholds)
@@ -43,7 +42,7 @@ pub fn write_reports(results: &Path, records: &[RunRecord], meta: Option<&Meta>,
     let plots = plots::write_plots(results, &analysis)?;
     write_report_json(&results.join("report.json"), &facts, &analysis, &warnings, &plots)?;
     write_text(results, "report.md", &report_md::render(&analysis, &facts, &warnings, &plots))?;
-    Ok(Written { kernbench, verdicts: summary::verdict_text(&analysis), warnings })
+    Ok(Written { kernbench, analysis, warnings })
 }
 
 fn write_text(results: &Path, name: &str, text: &str) -> Result<()> {

@@ -1,4 +1,4 @@
-//! kernbench's summary block, byte for byte:
+//! kernbench.txt: per variant, kernbench's summary block for each level, byte for byte:
 //!
 //! ```text
 //! Average Half load -j 2 Run (std deviation):
@@ -6,7 +6,7 @@
 //! ...
 //! ```
 
-use crate::export::runs_csv::RunRecord;
+use crate::model::RunRecord;
 use crate::stats::{mean, sample_sd, Metric};
 use std::fmt::Write;
 
@@ -30,6 +30,45 @@ pub fn block(jobs_label: &str, jobs: u32, runs: &[&RunRecord]) -> String {
     for metric in KERNBENCH_METRICS {
         let values: Vec<f64> = runs.iter().map(|r| metric.value(r)).collect();
         let _ = writeln!(out, "{} {} ({})", metric.title(), g6(mean(&values)), g6(sample_sd(&values)));
+    }
+    out
+}
+
+/// Variants and levels in the order they first appear in `records`.
+fn variants_and_levels(records: &[RunRecord]) -> (Vec<String>, Vec<(String, u32)>) {
+    let mut variants: Vec<String> = Vec::new();
+    let mut levels: Vec<(String, u32)> = Vec::new();
+    for r in records {
+        if !variants.contains(&r.variant) {
+            variants.push(r.variant.clone());
+        }
+        let level = (r.jobs_label.clone(), r.jobs);
+        if !levels.contains(&level) {
+            levels.push(level);
+        }
+    }
+    (variants, levels)
+}
+
+fn ok_runs<'a>(records: &'a [RunRecord], variant: &str, label: &str) -> Vec<&'a RunRecord> {
+    records.iter().filter(|r| r.is_ok() && r.variant == variant && r.jobs_label == label).collect()
+}
+
+/// kernbench's text for every variant: a header naming the variant and its command line
+/// as the guest saw it, then one block per level.
+pub fn kernbench_text(records: &[RunRecord]) -> String {
+    let (variants, levels) = variants_and_levels(records);
+    let mut out = String::new();
+    for variant in &variants {
+        let cmdline = records.iter().find(|r| &r.variant == variant).map(|r| r.cmdline.as_str()).unwrap_or("");
+        let _ = writeln!(out, "{variant} ({cmdline})");
+        for (label, jobs) in &levels {
+            let runs = ok_runs(records, variant, label);
+            if !runs.is_empty() {
+                out.push_str(&block(label, *jobs, &runs));
+                out.push('\n');
+            }
+        }
     }
     out
 }
@@ -89,7 +128,7 @@ mod tests {
     fn block_has_kernbench_lines_and_sample_sd() {
         let runs: Vec<RunRecord> = [182.0, 182.0, 182.0, 183.0, 183.0]
             .iter()
-            .map(|&p| RunRecord { percent_cpu: p, ..crate::export::runs_csv::test_record() })
+            .map(|&p| RunRecord { percent_cpu: p, ..crate::model::test_record() })
             .collect();
         let refs: Vec<&RunRecord> = runs.iter().collect();
         let text = block("half", 2, &refs);

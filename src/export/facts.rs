@@ -1,7 +1,7 @@
 //! What a report states about the machine and the guests besides the numbers: from
 //! meta.json when the results folder has one, else only what runs.csv says.
 
-use crate::export::meta::Meta;
+use crate::model::Meta;
 use crate::stats::Analysis;
 use serde::Serialize;
 

@@ -1,0 +1,19 @@
+//! The records every stage passes on: a timed run (a row of runs.csv) and the facts of a
+//! study (meta.json). At the bottom of the crate: the model imports no other module of
+//! kbench, and every other module may import it.
+
+mod meta;
+mod run;
+
+pub use meta::{
+    ConsoleFinding, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta,
+    VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
+};
+#[cfg(test)]
+pub use run::test_record;
+pub use run::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+
+/// Now, as every timestamp in the records is written: RFC 3339, UTC, whole seconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
