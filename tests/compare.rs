@@ -68,7 +68,8 @@ fn meta(accel: &str, command: &str) -> Value {
         "guest": { "cpus": 2, "memory_mib": 1024, "disk": null },
         "workload": { "kind": "command", "command": command, "prepare": null, "clean": "make clean" },
         "runs": 5, "warmup": 1, "levels": [{ "label": "half", "jobs": 1 }],
-        "baseline": "baseline", "variants": []
+        "baseline": "baseline",
+        "variants": [{ "name": "baseline", "cmdline": "", "kernel": { "path": "k", "sha256": "0" }, "initrd": null, "boot": null }]
     })
 }
 
@@ -111,7 +112,8 @@ fn a_clear_regression_is_starred_and_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("+9.78 %*"), "{text}");
-    assert!(text.contains("+5.53 … +14.03 %"), "the interval matches SciPy's: {text}");
+    // Fieller's interval of the ratio, checked with SciPy in stats::compare.
+    assert!(text.contains("+5.52 … +14.05 %"), "{text}");
     assert!(text.contains("slower (REGRESSION)"), "{text}");
     assert!(text.contains("REGRESSION: 1 of 1 comparison"), "{text}");
     assert!(text.contains("kernel 6.1.0") && text.contains("kernel 6.6.0"), "{text}");
@@ -145,7 +147,7 @@ fn noise_only_is_no_significant_change_and_exits_0() {
 fn a_regression_inside_the_threshold_does_not_fail_and_alpha_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = pair(dir.path(), &FAST, &SLOW);
-    // The interval of the change reaches down to +5.5 %: within a 6 % noise threshold.
+    // The interval of the change reaches down to +5.52 %: within a 6 % noise threshold.
     assert_eq!(compare(&old, &new, &["--threshold", "6%"]).status.code(), Some(0));
     assert_eq!(compare(&old, &new, &["--threshold", "5"]).status.code(), Some(1));
     // p = 0.0028: not significant at alpha 0.001.
@@ -305,6 +307,36 @@ fn unreadable_and_foreign_files_are_unusable_input() {
     let out = compare(&old, &empty, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(stderr(&out).contains("has no runs"), "{}", describe(&out));
+}
+
+#[test]
+fn inconsistent_rows_are_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = pair(dir.path(), &FAST, &SLOW);
+    let runs_csv = new.join("runs.csv");
+    let text = std::fs::read_to_string(&runs_csv).unwrap();
+    // Run 2 again, as if two studies had been pasted together.
+    let second = text.lines().nth(2).unwrap().to_string();
+    std::fs::write(&runs_csv, format!("{text}{second}\n")).unwrap();
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let expected = format!("{}: line 7: baseline half run 2 is on record twice", runs_csv.display());
+    assert!(stderr(&out).contains(&expected) && stderr(&out).contains("(line 3)"), "{}", describe(&out));
+
+    // A negative time, a variant the scenario does not have, a run beyond `runs = 5`.
+    for (edited, problem) in [
+        ("1,baseline,half,1,3,ok,-40.95,", "baseline half run 3: elapsed_s is -40.95"),
+        ("1,poison,half,1,3,ok,40.95,", "variant \"poison\" is not in the scenario (meta.json has baseline)"),
+        ("1,baseline,half,1,9,ok,40.95,", "baseline half run 9 is beyond the plan"),
+    ] {
+        let (old, new) = pair(dir.path(), &FAST, &SLOW);
+        let runs_csv = old.join("runs.csv");
+        let text = std::fs::read_to_string(&runs_csv).unwrap();
+        std::fs::write(&runs_csv, text.replace("1,baseline,half,1,3,ok,40.95,", edited)).unwrap();
+        let out = compare(&old, &new, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        assert!(stderr(&out).contains(&format!("{}: line 4: {problem}", runs_csv.display())), "{}", describe(&out));
+    }
 }
 
 #[test]

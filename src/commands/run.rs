@@ -7,12 +7,13 @@ use crate::benchmark::{run_study, StudyOutcome};
 use crate::cli::RunArgs;
 use crate::export::meta::{file_facts, now, read_meta, Meta};
 use crate::export::results::ResultsDir;
-use crate::export::runs_csv::{read_runs, RunRecord};
+use crate::export::runs_csv::{read_runs, refuse_inconsistent, RunRecord};
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::output::progress::Progress;
 use crate::output::reports::{write_reports, ReportOptions};
 use crate::output::summary;
 use crate::scenario::Plan;
+use crate::stats::StudyShape;
 use crate::{agent_binary, scenario};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -106,6 +107,8 @@ fn resume(dir: &Path, fresh: Meta) -> Result<(ResultsDir, Meta, StudyOutcome)> {
     meta.finished_at = None;
     let results = ResultsDir::reopen(dir)?;
     let records = read_runs(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
+    // Rows that do not fit the plan would be counted as done (or twice) and never measured.
+    refuse_inconsistent(dir, &records, Some(&StudyShape::of(&meta))).with_context(|| format!("cannot resume {}", dir.display()))?;
     eprintln!("resuming: {} runs already on record", records.len());
     Ok((results, meta, StudyOutcome { records, ..StudyOutcome::default() }))
 }

@@ -2,7 +2,8 @@
 //! meta.json beside them when there is one.
 
 use crate::export::meta::{read_meta, Meta};
-use crate::export::runs_csv::{read_runs, RunRecord};
+use crate::export::runs_csv::{read_runs, refuse_inconsistent, RunRecord};
+use crate::stats::StudyShape;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,7 @@ pub fn load(path: &Path) -> Result<Side> {
             Err(error) => (None, Some(format!("{error:#}"))),
         }
     };
+    refuse_inconsistent(path, &records, meta.as_ref().map(StudyShape::of).as_ref())?;
     Ok(Side { path: path.to_path_buf(), records, meta, meta_missing })
 }
 

@@ -3,11 +3,13 @@
 //! - [`summarize`]: n, mean, sample SD, median, min, max, CoV, 95 % interval of the mean.
 //! - [`compare`]: a new set of runs against a baseline (Welch's t-test, Fieller's interval
 //!   of the change in percent, criterion's verdict, mmtests' star).
+//! - [`inconsistencies`]: rows that contradict each other or the plan, refused by readers.
 //! - [`outliers`]: hyperfine's modified Z-score and its slow-first-run warning.
 //! - [`Metric`]: what is measured per run, its unit and how to read it from a run.
 
 mod analysis;
 mod compare;
+mod consistency;
 mod metric;
 mod outliers;
 mod summary;
@@ -17,6 +19,7 @@ mod summary;
 pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen, Warning};
 #[allow(unused_imports)]
 pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS};
+pub use consistency::{inconsistencies, StudyShape};
 #[allow(unused_imports)]
 pub use metric::Metric;
 #[allow(unused_imports)]
