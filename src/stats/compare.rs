@@ -18,6 +18,11 @@ pub const CONFIDENCE: f64 = 0.95;
 /// mmtests stars a change when the intervals mean ± 1.96 · SD do not overlap.
 const MMTESTS_SD_FACTOR: f64 = 1.96;
 
+/// What the star (`*` on the terminal, ★ in Markdown, `mmtests_significant` in files)
+/// means wherever kbench prints one: mmtests' rule, never criterion's verdict (that one is
+/// said in words). Every legend quotes this.
+pub const STAR_MEANS: &str = "mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap";
+
 /// Fewer successful runs than this on either side give no test and no verdict, only
 /// "too few runs". With two runs the t quantile is 12.7 and a test rests on one degree of
 /// freedom; two runs whose values happen to agree have no spread at all and would give

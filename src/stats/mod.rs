@@ -18,7 +18,7 @@ mod summary;
 #[allow(unused_imports)]
 pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen, Warning};
 #[allow(unused_imports)]
-pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS};
+pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, STAR_MEANS};
 pub use consistency::{inconsistencies, StudyShape};
 #[allow(unused_imports)]
 pub use metric::Metric;
