@@ -159,6 +159,9 @@ fn report_json_and_report_md_carry_the_facts_verdicts_warnings_and_plots() {
         "![mean with 95 % interval](plots/half-j2-means.png)",
         "(plots/optimal-j4-change.svg)",
         "- measured under TCG",
+        "★ means mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap",
+        "fewer than 3 successful runs on a side there is no verdict, only *too few runs*",
+        "Fieller's",
     ] {
         assert!(md.contains(expected), "report.md lacks {expected:?}:\n{md}");
     }
@@ -271,4 +274,53 @@ fn inconsistent_rows_are_refused_with_file_and_line() {
         assert!(error.contains(&format!("{}: {expected}", runs_csv.display())), "{expected}: {}", describe(&out));
         assert!(!dir.path().join("summary.csv").exists(), "nothing was averaged");
     }
+}
+
+/// `runs.csv` of two variants at one level, with `columns(variant, run)` giving the
+/// elapsed time and the max RSS of each run.
+fn write_custom_runs(dir: &Path, runs: usize, columns: impl Fn(&str, usize) -> (f64, u64)) {
+    let mut lines = vec![HEADER.to_string()];
+    for variant in ["off", "poison"] {
+        for run in 1..=runs {
+            let (elapsed, rss) = columns(variant, run);
+            lines.push(format!(
+                "1,{variant},half,2,{run},ok,{elapsed},70,5,{},13800,15740,{rss},0,,6.1.0,console=ttyS0 quiet,2026-11-29T08:00:00Z",
+                75.0 / elapsed * 100.0
+            ));
+        }
+    }
+    std::fs::write(dir.join("runs.csv"), lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn two_runs_a_side_give_too_few_runs_not_a_verdict() {
+    // No spread on either side: Welch's p used to be 0, and the verdict "slower".
+    let dir = tempfile::tempdir().unwrap();
+    write_custom_runs(dir.path(), 2, |variant, _| (if variant == "poison" { 44.0 } else { 40.0 }, 120000));
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&dir.path().join("summary.csv"));
+    let elapsed = summary_row(&rows, "poison", "half", "elapsed");
+    assert_eq!((elapsed["verdict"].as_str(), elapsed["p_value"].as_str()), ("too few runs", ""));
+    close(elapsed, "change_percent", 10.0, 1e-12);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("too few runs") && !stdout.contains("slower"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("below 3 there is no verdict"), "{}", describe(&out));
+}
+
+#[test]
+fn an_integer_metric_with_a_zero_mad_has_no_outliers() {
+    // Max RSS in KiB over five runs: three agree, so the MAD is 0 and the other two used
+    // to be flagged as outliers. Elapsed times vary normally.
+    let dir = tempfile::tempdir().unwrap();
+    let rss = [120004, 120004, 120005, 120004, 120003];
+    write_custom_runs(dir.path(), 5, |variant, run| {
+        let elapsed = if variant == "poison" { POISON[run - 1] } else { OFF[run - 1] };
+        (elapsed, rss[run - 1])
+    });
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&dir.path().join("summary.csv"));
+    assert_eq!(summary_row(&rows, "off", "half", "max_rss")["outlier_runs"], "");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("outlier"), "{}", describe(&out));
 }
