@@ -195,8 +195,7 @@ fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds:
         None if base_ok.is_empty() => "no successful run in base",
         None => "no successful run in new",
     };
-    let worse_verdict = comparison.as_ref().is_some_and(|c| Some(c.verdict) == worse(metric));
-    Entry {
+    let mut entry = Entry {
         metric,
         unit: metric.unit(),
         pairing: pairing.clone(),
@@ -205,9 +204,11 @@ fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds:
         base_failed,
         new_failed,
         verdict: verdict.to_string(),
-        regression: worse_verdict || failing_row,
+        regression: failing_row,
         comparison,
-    }
+    };
+    entry.regression |= is_worse(&entry);
+    entry
 }
 
 /// Significantly worse beyond the noise threshold, by the numbers alone.
