@@ -41,8 +41,10 @@ summary.csv, report.md, report.json and plots/ (PNG and SVG). Use it to re-rende
 other thresholds or another baseline, or to report a study that was interrupted. meta.json, when \
 the folder has one, supplies the host and guest facts.\n\nA variant is called slower or faster \
 than the baseline only when Welch's t-test gives p < ALPHA and the whole 95 % interval of the change \
-lies beyond +/- THRESHOLD percent (criterion's rule); otherwise \"no significant change\".",
-        after_help = "Exit codes:\n  0    the reports were written\n  2    unusable input: no runs.csv, an unreadable row, an unknown baseline"
+lies beyond +/- THRESHOLD percent (criterion's rule); otherwise \"no significant change\". With \
+fewer than 3 successful runs on a side there is no verdict, only \"too few runs\".",
+        after_help = "Exit codes:\n  0    the reports were written\n  2    unusable input: no runs.csv, an unreadable row, rows that contradict each other \
+or meta.json (named by line), an unknown baseline"
     )]
     Report(ReportArgs),
     /// Compare two results (say the old and the new kernel): fails (exit 1) when the new
@@ -54,13 +56,19 @@ lies beyond +/- THRESHOLD percent (criterion's rule); otherwise \"no significant
 const COMPARE_ABOUT: &str = "\
 Compare two results of the same scenario, typically the old and the new kernel. Rows are \
 matched by variant and jobs level; for each metric asked for, both means ± SD, the change in \
-percent, its 95 % interval, Welch's p-value and a verdict are printed. Failed runs are \
-excluded (and counted).
+percent, its 95 % interval (Fieller's, for the ratio of the means), Welch's p-value and a \
+verdict are printed. Failed runs are excluded from the numbers (and counted).
 
 A change is significant when p < --alpha AND the whole 95 % interval of the change lies \
-beyond ± --threshold (criterion's rule). It is a regression when it goes the worse way: \
-higher elapsed, user, sys, context switches, sleeps or max RSS. Percent CPU is reported but \
-never fails the comparison.
+beyond ± --threshold (criterion's rule); with fewer than 3 successful runs on a side there is \
+no verdict, only \"too few runs\". It is a regression when it goes the worse way: higher \
+elapsed, user, sys, context switches, sleeps or max RSS. Percent CPU is reported but never \
+fails the comparison. Whatever the numbers, these fail it too: a row (variant and jobs level) \
+with successful runs in BASE and none in NEW (all failed, or not run), runs that failed in \
+NEW in a row where none failed in BASE, and a NEW whose runs all failed.
+
+`*` (★ in Markdown) marks mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not \
+overlap. It is not the verdict.
 
 The two results should differ only in what is studied: a warning names any difference in \
 host CPU, accelerator (KVM vs TCG), QEMU version, guest CPUs or memory, guest disk or \
@@ -69,10 +77,12 @@ warm-up (read from meta.json; a bare runs.csv has none, and the facts are then u
 const COMPARE_EXIT_CODES: &str = "\
 Exit codes:
   0  no significant regression in any compared metric
-  1  a significant regression beyond the threshold in at least one compared metric
-  2  unusable input: an unreadable file, another runs.csv schema, different workloads,
-     different -j for the same jobs level, no variant and jobs level in common, no
-     successful runs to compare, or a bad option";
+  1  a significant regression beyond the threshold in at least one compared metric, a row
+     of BASE with no successful run in NEW, runs failed only in NEW, or every NEW run failed
+  2  unusable input: an unreadable file, another runs.csv schema, rows that contradict each
+     other or meta.json, different workloads, different -j for the same jobs level, no
+     variant and jobs level in common, every BASE run failed, --output naming an input or a
+     file in a results folder, or a bad option";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CompareFormat {
@@ -117,7 +127,8 @@ pub struct CompareArgs {
     #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
     pub format: CompareFormat,
     /// Write the comparison to FILE instead of standard output (the outcome line is
-    /// still printed).
+    /// still printed). FILE may not be an input, nor lie in a results folder (a folder
+    /// holding runs.csv or meta.json, or below one).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

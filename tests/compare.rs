@@ -15,6 +15,7 @@ const SLOW: [f64; 5] = [44.20, 43.10, 46.90, 44.50, 44.23];
 /// Within the spread of FAST: no significant change.
 const FAST_AGAIN: [f64; 5] = [40.50, 40.90, 40.41, 40.66, 40.58];
 
+#[derive(Clone)]
 struct Run<'a> {
     variant: &'a str,
     label: &'a str,
@@ -31,6 +32,8 @@ fn runs<'a>(variant: &'a str, label: &'a str, jobs: u32, elapsed: &[f64]) -> Vec
 fn csv_text(kernel: &str, rows: &[Run]) -> String {
     let mut text = format!("{HEADER}\n");
     for (i, r) in rows.iter().enumerate() {
+        // Runs are numbered per variant and level, as bench run numbers them.
+        let run = rows[..i].iter().filter(|o| o.variant == r.variant && o.label == r.label).count() + 1;
         let (status, exit, failure) = if r.ok { ("ok", "0", "") } else { ("failed", "1", "exit status 1") };
         let user = r.elapsed * 1.6;
         let cpu = (user + r.sys) / r.elapsed * 100.0;
@@ -39,7 +42,7 @@ fn csv_text(kernel: &str, rows: &[Run]) -> String {
             r.variant,
             r.label,
             r.jobs,
-            i + 1,
+            run,
             r.elapsed,
             r.sys
         );
@@ -68,7 +71,8 @@ fn meta(accel: &str, command: &str) -> Value {
         "guest": { "cpus": 2, "memory_mib": 1024, "disk": null },
         "workload": { "kind": "command", "command": command, "prepare": null, "clean": "make clean" },
         "runs": 5, "warmup": 1, "levels": [{ "label": "half", "jobs": 1 }],
-        "baseline": "baseline", "variants": []
+        "baseline": "baseline",
+        "variants": [{ "name": "baseline", "cmdline": "", "kernel": { "path": "k", "sha256": "0" }, "initrd": null, "boot": null }]
     })
 }
 
@@ -111,7 +115,8 @@ fn a_clear_regression_is_starred_and_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("+9.78 %*"), "{text}");
-    assert!(text.contains("+5.53 … +14.03 %"), "the interval matches SciPy's: {text}");
+    // Fieller's interval of the ratio, checked with SciPy in stats::compare.
+    assert!(text.contains("+5.52 … +14.05 %"), "{text}");
     assert!(text.contains("slower (REGRESSION)"), "{text}");
     assert!(text.contains("REGRESSION: 1 of 1 comparison"), "{text}");
     assert!(text.contains("kernel 6.1.0") && text.contains("kernel 6.6.0"), "{text}");
@@ -145,7 +150,7 @@ fn noise_only_is_no_significant_change_and_exits_0() {
 fn a_regression_inside_the_threshold_does_not_fail_and_alpha_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = pair(dir.path(), &FAST, &SLOW);
-    // The interval of the change reaches down to +5.5 %: within a 6 % noise threshold.
+    // The interval of the change reaches down to +5.52 %: within a 6 % noise threshold.
     assert_eq!(compare(&old, &new, &["--threshold", "6%"]).status.code(), Some(0));
     assert_eq!(compare(&old, &new, &["--threshold", "5"]).status.code(), Some(1));
     // p = 0.0028: not significant at alpha 0.001.
@@ -215,17 +220,135 @@ fn differing_facts_are_warned_about_and_a_bare_csv_has_unknown_facts() {
 }
 
 #[test]
-fn failed_runs_are_excluded_and_counted() {
+fn runs_failed_only_in_new_are_excluded_from_the_numbers_and_fail_the_gate() {
     let dir = tempfile::tempdir().unwrap();
     let mut rows = runs("baseline", "half", 1, &FAST_AGAIN);
     rows.push(Run { variant: "baseline", label: "half", jobs: 1, elapsed: 900.0, sys: 1.0, ok: false });
     let old = side(dir.path(), "old", "6.1.0", &runs("baseline", "half", 1, &FAST), None);
     let new = side(dir.path(), "new", "6.6.0", &rows, None);
     let out = compare(&old, &new, &[]);
-    assert_eq!(out.status.code(), Some(0), "the 900 s failure is not averaged: {}", describe(&out));
+    assert_eq!(out.status.code(), Some(1), "a build that fails only under the new kernel: {}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("5 successful runs, 1 failed and excluded"), "{text}");
-    assert!(text.contains("failed runs excluded: 1 in new"), "{text}");
+    assert!(text.contains("no significant change, 1 failed in new (REGRESSION)"), "the 900 s run is not averaged: {text}");
+    assert!(text.contains("REGRESSION baseline half (-j 1): 1 of 6 runs failed in new, none of 5 in base"), "{text}");
+    assert!(text.contains("REGRESSION: runs failed only in new: baseline half (-j 1)"), "{text}");
+    let csv = stdout(&compare(&old, &new, &["--format", "csv"]));
+    assert!(csv.lines().nth(1).unwrap().contains(",true,failed_only_in_new,"), "{csv}");
+
+    // A row that failed in the base as well: counted, reported, not a regression.
+    let mut old_rows = runs("baseline", "half", 1, &FAST);
+    old_rows.push(Run { variant: "baseline", label: "half", jobs: 1, elapsed: 1.0, sys: 0.0, ok: false });
+    let old = side(dir.path(), "old-failed", "6.1.0", &old_rows, None);
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(stdout(&out).contains("failed runs excluded: 1 in base, 1 in new"), "{}", describe(&out));
+}
+
+/// Base: two levels of five successful runs; new: `half` as fast, `optimal` as `optimal_new`.
+fn two_levels(dir: &Path, optimal_new: Vec<Run<'static>>) -> (PathBuf, PathBuf) {
+    let old_rows = [runs("baseline", "half", 1, &FAST), runs("baseline", "optimal", 2, &FAST)].concat();
+    let new_rows = [runs("baseline", "half", 1, &FAST_AGAIN), optimal_new].concat();
+    (side(dir, "old", "6.1.0", &old_rows, None), side(dir, "new", "6.6.0", &new_rows, None))
+}
+
+fn failed(label: &'static str, jobs: u32, count: usize) -> Vec<Run<'static>> {
+    (0..count).map(|_| Run { variant: "baseline", label, jobs, elapsed: 1.0, sys: 0.0, ok: false }).collect()
+}
+
+#[test]
+fn a_level_whose_builds_all_fail_in_new_is_a_regression_and_the_base_shows_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = two_levels(dir.path(), failed("optimal", 2, 5));
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = stdout(&out);
+    let row = text.lines().find(|l| l.contains("optimal -j 2")).expect("the optimal row");
+    assert!(row.contains("40.61 ± 0.2380 (5)") && row.contains("none (5 failed)"), "the base's real runs: {row}");
+    assert!(row.contains("no successful run in new (REGRESSION)"), "{row}");
+    assert!(text.contains("REGRESSION baseline optimal (-j 2): 5 successful runs in base, none in new (5 failed)"), "{text}");
+    assert!(text.contains("REGRESSION: no successful run in new: baseline optimal (-j 2)"), "{text}");
+
+    let markdown = stdout(&compare(&old, &new, &["--format", "markdown"]));
+    assert!(markdown.contains("- **REGRESSION** baseline optimal (-j 2): 5 successful runs in base, none in new"), "{markdown}");
+    let json: Value = serde_json::from_str(&stdout(&compare(&old, &new, &["--format", "json"]))).unwrap();
+    assert_eq!(json["regressions"], 1);
+    assert_eq!(json["row_regressions"][0]["problem"], "no_successful_run_in_new");
+    assert_eq!(json["row_regressions"][0]["jobs_label"], "optimal");
+    assert_eq!(json["entries"][1]["base"]["n"], 5);
+    let csv = stdout(&compare(&old, &new, &["--format", "csv"]));
+    assert!(csv.lines().nth(2).unwrap().contains(",true,no_successful_run_in_new,"), "{csv}");
+}
+
+#[test]
+fn a_level_that_did_not_run_in_new_is_a_regression_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = two_levels(dir.path(), Vec::new());
+    let out = compare(&old, &new, &["--metric", "elapsed,sys"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("REGRESSION baseline optimal (-j 2): 5 successful runs in base, not run in new"), "{text}");
+    assert!(text.lines().filter(|l| l.contains("optimal -j 2") && l.contains("not run")).count() == 2, "per metric: {text}");
+}
+
+#[test]
+fn every_run_failed_in_new_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = side(dir.path(), "old", "6.1.0", &runs("baseline", "half", 1, &FAST), None);
+    let new = side(dir.path(), "new", "6.6.0", &failed("half", 1, 5), None);
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).contains("REGRESSION: every run in new failed (5 runs)"), "{}", describe(&out));
+    // The other way round the base measured nothing to compare with: unusable.
+    let out = compare(&new, &old, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("every run in the base"), "{}", describe(&out));
+}
+
+#[test]
+fn output_never_overwrites_an_input_or_a_results_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = pair(dir.path(), &FAST, &SLOW);
+    let runs_csv = old.join("runs.csv");
+    let before = std::fs::read_to_string(&runs_csv).unwrap();
+    let a = old.to_str().unwrap();
+    for output in [runs_csv.clone(), old.join("meta.json"), old.join("compare.md"), old.join("plots/x.md"), new.join("../old/./runs.csv")] {
+        let out = bench(&["compare", a, a, "--output", output.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}: {}", output.display(), describe(&out));
+        assert!(stderr(&out).contains("--output") && stderr(&out).contains("results folder"), "{}", describe(&out));
+    }
+    assert_eq!(std::fs::read_to_string(&runs_csv).unwrap(), before, "runs.csv untouched");
+    assert!(!old.join("compare.md").exists());
+
+    // A bare runs.csv outside any results folder is an input too.
+    let bare = dir.path().join("bare.csv");
+    std::fs::copy(&runs_csv, &bare).unwrap();
+    let out = compare(&bare, &new, &["--output", bare.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("is an input of the comparison"), "{}", describe(&out));
+
+    let beside = dir.path().join("compare.md");
+    assert_eq!(compare(&old, &new, &["--output", beside.to_str().unwrap()]).status.code(), Some(1));
+    assert!(std::fs::read_to_string(&beside).unwrap().contains("REGRESSION"));
+}
+
+#[test]
+fn the_star_is_mmtests_rule_everywhere_and_the_legend_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // Significant (p = 0.017) and beyond 0.5 %, but the bands mean ± 1.96 SD overlap:
+    // a verdict without a star.
+    let (old, new) = pair(dir.path(), &[100.0, 101.0, 102.0, 103.0, 104.0], &[103.0, 104.0, 105.0, 106.0, 107.0]);
+    let out = compare(&old, &new, &["--threshold", "0.5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("+2.94 %  ") && text.contains("slower (REGRESSION)"), "no star: {text}");
+    assert!(text.contains("*: mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap"), "{text}");
+    // Starred by mmtests' rule, yet within a 6 % noise threshold: a star without a verdict.
+    let (old, new) = pair(dir.path(), &FAST, &SLOW);
+    let out = compare(&old, &new, &["--threshold", "6"]);
+    assert!(stdout(&out).contains("+9.78 %*") && stdout(&out).contains("no significant change"), "{}", describe(&out));
+    let markdown = stdout(&compare(&old, &new, &["--format", "markdown", "--threshold", "6"]));
+    assert!(markdown.contains("+9.78 % ★") && markdown.contains("★: mmtests' rule"), "{markdown}");
 }
 
 #[test]
@@ -256,7 +379,7 @@ fn markdown_is_an_mmtests_style_table_with_stars() {
     let header = text.lines().find(|l| l.starts_with("| Elapsed Time")).expect("a table");
     assert!(header.contains("base 6.1.0") && header.contains("new 6.6.0"), "{text}");
     let row = text.lines().find(|l| l.starts_with("| baseline half -j 1")).expect("a row");
-    assert!(row.contains("40.61 ± 0.2380 (5)") && row.contains("44.59 ± 1.401 (5) +9.78 %\\*"), "{row}");
+    assert!(row.contains("40.61 ± 0.2380 (5)") && row.contains("44.59 ± 1.401 (5) +9.78 % ★"), "{row}");
     let widths: Vec<usize> = text.lines().filter(|l| l.starts_with('|')).map(|l| l.chars().count()).collect();
     assert!(widths.windows(2).all(|w| w[0] == w[1]), "aligned as plain text too: {text}");
     assert!(text.starts_with("**bench compare**: REGRESSION"), "{text}");
@@ -308,11 +431,50 @@ fn unreadable_and_foreign_files_are_unusable_input() {
 }
 
 #[test]
+fn inconsistent_rows_are_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = pair(dir.path(), &FAST, &SLOW);
+    let runs_csv = new.join("runs.csv");
+    let text = std::fs::read_to_string(&runs_csv).unwrap();
+    // Run 2 again, as if two studies had been pasted together.
+    let second = text.lines().nth(2).unwrap().to_string();
+    std::fs::write(&runs_csv, format!("{text}{second}\n")).unwrap();
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let expected = format!("{}: line 7: baseline half run 2 is on record twice", runs_csv.display());
+    assert!(stderr(&out).contains(&expected) && stderr(&out).contains("(line 3)"), "{}", describe(&out));
+
+    // A negative time, a variant the scenario does not have, a run beyond `runs = 5`.
+    for (edited, problem) in [
+        ("1,baseline,half,1,3,ok,-40.95,", "baseline half run 3: elapsed_s is -40.95"),
+        ("1,poison,half,1,3,ok,40.95,", "variant \"poison\" is not in the scenario (meta.json has baseline)"),
+        ("1,baseline,half,1,9,ok,40.95,", "baseline half run 9 is beyond the plan"),
+    ] {
+        let (old, new) = pair(dir.path(), &FAST, &SLOW);
+        let runs_csv = old.join("runs.csv");
+        let text = std::fs::read_to_string(&runs_csv).unwrap();
+        std::fs::write(&runs_csv, text.replace("1,baseline,half,1,3,ok,40.95,", edited)).unwrap();
+        let out = compare(&old, &new, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        assert!(stderr(&out).contains(&format!("{}: line 4: {problem}", runs_csv.display())), "{}", describe(&out));
+    }
+}
+
+#[test]
 fn help_documents_the_exit_codes() {
     let out = bench(&["compare", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     let help = stdout(&out);
-    for needle in ["Exit codes:", "0  no significant regression", "1  a significant regression", "2  unusable input", "--map"] {
+    for needle in [
+        "Exit codes:",
+        "0  no significant regression",
+        "1  a significant regression",
+        "of BASE with no successful run in NEW",
+        "2  unusable input",
+        "--map",
+        "Fieller",
+        "mmtests' rule",
+    ] {
         assert!(help.contains(needle), "{needle}: {help}");
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 const HEADER: &str = "schema_version,variant,jobs_label,jobs,run,status,elapsed_s,user_s,sys_s,percent_cpu,ctx_switches,sleeps,max_rss_kib,exit_code,failure,kernel_release,cmdline,started_at";
 
 /// Elapsed times of the stats known-answer tests (SciPy-checked there): poisoning is
-/// +9.78 % [+5.53 %, +14.03 %], p = 0.00276 at -j 2.
+/// +9.78 % [+5.52 %, +14.05 %], p = 0.00276 at -j 2.
 const OFF: [f64; 5] = [40.61, 40.32, 40.95, 40.48, 40.71];
 const POISON: [f64; 5] = [44.20, 43.10, 46.90, 44.50, 44.23];
 
@@ -57,7 +57,7 @@ fn write_meta(dir: &Path) {
         "hypervisor": {"backend": "qemu", "version": "QEMU emulator version 7.2.15", "accel": "tcg"},
         "guest": {"cpus": 4, "memory_mib": 4096, "disk": null},
         "workload": {"kind": "command", "command": "make -j {jobs}", "prepare": null, "clean": "make clean"},
-        "runs": 5, "warmup": 1, "levels": [{"label": "half", "jobs": 2}, {"label": "optimal", "jobs": 4}],
+        "runs": 6, "warmup": 1, "levels": [{"label": "half", "jobs": 2}, {"label": "optimal", "jobs": 4}],
         "baseline": "off",
         "variants": [variant("off", "quiet", false), variant("poison", "quiet slub_debug=P", true)]
     });
@@ -106,11 +106,12 @@ fn summary_csv_has_every_statistic_with_the_known_answers() {
     assert_eq!((off["median"].as_str(), off["min"].as_str(), off["max"].as_str()), ("40.61", "40.32", "40.95"));
     assert_eq!(off["change_percent"], "", "the baseline is not compared with itself");
 
-    // SciPy 1.17.1: ttest_ind(POISON, OFF, equal_var=False) and its confidence_interval(0.95).
+    // SciPy 1.17.1: ttest_ind(POISON, OFF, equal_var=False) for p; the percent interval is
+    // Fieller's, checked with SciPy in stats::compare.
     let poison = summary_row(&rows, "poison", "half", "elapsed");
     close(poison, "change_percent", 9.779878859506558, 1e-9);
-    close(poison, "change_ci95_low", 5.5286231815868945, 1e-7);
-    close(poison, "change_ci95_high", 14.031134537426224, 1e-7);
+    close(poison, "change_ci95_low", 5.521859440402355, 1e-7);
+    close(poison, "change_ci95_high", 14.04903380998439, 1e-7);
     close(poison, "p_value", 0.002761859701335364, 1e-6);
     assert_eq!((poison["verdict"].as_str(), poison["mmtests_significant"].as_str()), ("slower", "true"));
     assert_eq!((poison["unit"].as_str(), poison["baseline"].as_str()), ("s", "off"));
@@ -158,6 +159,9 @@ fn report_json_and_report_md_carry_the_facts_verdicts_warnings_and_plots() {
         "![mean with 95 % interval](plots/half-j2-means.png)",
         "(plots/optimal-j4-change.svg)",
         "- measured under TCG",
+        "★ means mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap",
+        "fewer than 3 successful runs on a side there is no verdict, only *too few runs*",
+        "Fieller's",
     ] {
         assert!(md.contains(expected), "report.md lacks {expected:?}:\n{md}");
     }
@@ -247,4 +251,76 @@ fn a_folder_without_runs_is_unusable_input() {
     let out = report(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no runs yet"), "{}", describe(&out));
+}
+
+#[test]
+fn inconsistent_rows_are_refused_with_file_and_line() {
+    let cases: [(&str, &str, &str); 4] = [
+        // (row to append, what the error must say, whether meta.json is there)
+        (",off,half,2,3,ok,40.1,70,5.1,", "line 23: off half run 3 is on record twice", "no meta"),
+        (",off,half,4,6,ok,40.1,70,5.1,", "line 23: the jobs level \"half\" ran with -j 4 here but with -j 2 in an earlier row", "no meta"),
+        (",off,half,2,6,ok,-40.1,70,5.1,", "line 23: off half run 6: elapsed_s is -40.1", "no meta"),
+        (",slub,half,2,1,ok,40.1,70,5.1,", "line 23: variant \"slub\" is not in the scenario (meta.json has off, poison)", "meta"),
+    ];
+    for (row, expected, meta) in cases {
+        let dir = study(&["off", "poison"], meta == "meta");
+        let runs_csv = dir.path().join("runs.csv");
+        let text = std::fs::read_to_string(&runs_csv).unwrap();
+        let line = format!("1{row}100,13801,15741,120001,0,,6.1.0-28-amd64,console=ttyS0 quiet,2026-11-29T08:00:00Z\n");
+        std::fs::write(&runs_csv, text + &line).unwrap();
+        let out = report(dir.path(), &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        let error = String::from_utf8_lossy(&out.stderr);
+        assert!(error.contains(&format!("{}: {expected}", runs_csv.display())), "{expected}: {}", describe(&out));
+        assert!(!dir.path().join("summary.csv").exists(), "nothing was averaged");
+    }
+}
+
+/// `runs.csv` of two variants at one level, with `columns(variant, run)` giving the
+/// elapsed time and the max RSS of each run.
+fn write_custom_runs(dir: &Path, runs: usize, columns: impl Fn(&str, usize) -> (f64, u64)) {
+    let mut lines = vec![HEADER.to_string()];
+    for variant in ["off", "poison"] {
+        for run in 1..=runs {
+            let (elapsed, rss) = columns(variant, run);
+            lines.push(format!(
+                "1,{variant},half,2,{run},ok,{elapsed},70,5,{},13800,15740,{rss},0,,6.1.0,console=ttyS0 quiet,2026-11-29T08:00:00Z",
+                75.0 / elapsed * 100.0
+            ));
+        }
+    }
+    std::fs::write(dir.join("runs.csv"), lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn two_runs_a_side_give_too_few_runs_not_a_verdict() {
+    // No spread on either side: Welch's p used to be 0, and the verdict "slower".
+    let dir = tempfile::tempdir().unwrap();
+    write_custom_runs(dir.path(), 2, |variant, _| (if variant == "poison" { 44.0 } else { 40.0 }, 120000));
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&dir.path().join("summary.csv"));
+    let elapsed = summary_row(&rows, "poison", "half", "elapsed");
+    assert_eq!((elapsed["verdict"].as_str(), elapsed["p_value"].as_str()), ("too few runs", ""));
+    close(elapsed, "change_percent", 10.0, 1e-12);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("too few runs") && !stdout.contains("slower"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("below 3 there is no verdict"), "{}", describe(&out));
+}
+
+#[test]
+fn an_integer_metric_with_a_zero_mad_has_no_outliers() {
+    // Max RSS in KiB over five runs: three agree, so the MAD is 0 and the other two used
+    // to be flagged as outliers. Elapsed times vary normally.
+    let dir = tempfile::tempdir().unwrap();
+    let rss = [120004, 120004, 120005, 120004, 120003];
+    write_custom_runs(dir.path(), 5, |variant, run| {
+        let elapsed = if variant == "poison" { POISON[run - 1] } else { OFF[run - 1] };
+        (elapsed, rss[run - 1])
+    });
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&dir.path().join("summary.csv"));
+    assert_eq!(summary_row(&rows, "off", "half", "max_rss")["outlier_runs"], "");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("outlier"), "{}", describe(&out));
 }

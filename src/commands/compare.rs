@@ -8,7 +8,8 @@ use crate::export::compare::{to_csv, to_json};
 use crate::export::results::read_side;
 use crate::export::{compare_markdown, compare_text};
 use crate::stats::{Metric, Thresholds};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
 
 pub fn compare(args: &CompareArgs) -> Result<u8> {
     let options = CompareOptions {
@@ -16,6 +17,9 @@ pub fn compare(args: &CompareArgs) -> Result<u8> {
         thresholds: Thresholds { alpha: args.alpha, noise_percent: args.threshold },
         map: VariantMap::parse(&args.map)?,
     };
+    if let Some(output) = &args.output {
+        refuse_to_overwrite(output, &[&args.base, &args.new])?;
+    }
     let base = read_side(&args.base).context("cannot use the base")?;
     let new = read_side(&args.new).context("cannot use the new run")?;
     let report = compare::build(&base, &new, &options)?;
@@ -31,6 +35,45 @@ pub fn compare(args: &CompareArgs) -> Result<u8> {
         }
     }
     Ok(if report.regressions > 0 { EXIT_FAILED } else { EXIT_OK })
+}
+
+/// `--output` must not replace what it was computed from, nor land in a results folder
+/// (any folder above it holding a runs.csv or meta.json): `bench compare A A --output
+/// A/runs.csv` once replaced the runs with the comparison.
+fn refuse_to_overwrite(output: &Path, inputs: &[&PathBuf]) -> Result<()> {
+    let target = resolved(output);
+    for input in inputs {
+        let input_file = resolved(input);
+        if target == input_file {
+            bail!("--output {} is an input of the comparison: write the comparison elsewhere", output.display());
+        }
+    }
+    let mut folder = target.parent();
+    while let Some(dir) = folder {
+        if let Some(name) = ["runs.csv", "meta.json"].into_iter().find(|name| dir.join(name).is_file()) {
+            bail!(
+                "--output {}: {} holds a {name}, so it is (inside) a results folder, whose files kbench does not \
+                 overwrite; write the comparison outside it (e.g. next to the results folders)",
+                output.display(),
+                dir.display()
+            );
+        }
+        folder = dir.parent();
+    }
+    Ok(())
+}
+
+/// The path with symlinks and `..` resolved as far as it exists, so that two spellings of
+/// one file compare equal (a file not written yet keeps its name under its real folder).
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => resolved(parent).join(name),
+        _ => absolute,
+    }
 }
 
 /// clap has checked the names; `all` stands for every metric, duplicates count once.

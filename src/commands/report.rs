@@ -5,10 +5,10 @@ use super::EXIT_OK;
 use crate::cli::{ReportArgs, ReportFlags};
 use crate::export::meta_json::read_meta;
 use crate::export::reports::{write_reports, ReportOptions};
-use crate::export::runs_csv::read_runs;
+use crate::export::runs_csv::{read_runs, refuse_inconsistent};
 use crate::model::Meta;
 use crate::output::summary;
-use crate::stats::Thresholds;
+use crate::stats::{StudyShape, Thresholds};
 use anyhow::{bail, Result};
 use std::path::Path;
 
@@ -22,6 +22,7 @@ pub fn report(args: &ReportArgs) -> Result<u8> {
         bail!("{} has no runs yet: nothing to report", dir.join("runs.csv").display());
     }
     let meta = meta_if_present(dir);
+    refuse_inconsistent(dir, &records, meta.as_ref().map(StudyShape::of).as_ref())?;
     let written = write_reports(dir, &records, meta.as_ref(), &args.report.options())?;
     summary::print(dir, &written);
     Ok(EXIT_OK)

@@ -10,12 +10,13 @@ use crate::export::kernbench::kernbench_text;
 use crate::export::meta_json::read_meta;
 use crate::export::reports::{write_reports, ReportOptions};
 use crate::export::results::ResultsDir;
-use crate::export::runs_csv::read_runs;
+use crate::export::runs_csv::{read_runs, refuse_inconsistent};
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::model::{now, Meta, RunRecord};
 use crate::output::progress::Progress;
 use crate::output::summary;
 use crate::scenario::Plan;
+use crate::stats::StudyShape;
 use crate::{agent_binary, scenario};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -109,6 +110,8 @@ fn resume(dir: &Path, fresh: Meta) -> Result<(ResultsDir, Meta, StudyOutcome)> {
     meta.finished_at = None;
     let results = ResultsDir::reopen(dir)?;
     let records = read_runs(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
+    // Rows that do not fit the plan would be counted as done (or twice) and never measured.
+    refuse_inconsistent(dir, &records, Some(&StudyShape::of(&meta))).with_context(|| format!("cannot resume {}", dir.display()))?;
     eprintln!("resuming: {} runs already on record", records.len());
     Ok((results, meta, StudyOutcome { records, ..StudyOutcome::default() }))
 }

@@ -1,13 +1,16 @@
 //! The comparison itself: per matched row and metric, Welch's test and criterion's
-//! verdict from `stats`, and whether that verdict is a regression for the gate.
+//! verdict from `stats`, and what the gate fails: a significantly worse metric, a row that
+//! ran in the base and has no successful run in the new side, runs that failed in the new
+//! side where the base had no failure, and a new side whose runs all failed.
 
 use super::facts;
 use super::matching::{pair_levels, Pairing, VariantMap};
 use super::side::Side;
 use crate::model::RunRecord;
-use crate::stats::{compare, Comparison, Metric, Thresholds, Verdict};
+use crate::stats::{compare, summarize, Comparison, Metric, Summary, Thresholds, Verdict, MIN_RUNS};
 use anyhow::{bail, Result};
 use serde::Serialize;
+use std::fmt;
 
 pub struct CompareOptions {
     pub metrics: Vec<Metric>,
@@ -23,11 +26,14 @@ pub struct CompareReport {
     pub thresholds: Thresholds,
     pub metrics: Vec<Metric>,
     pub entries: Vec<Entry>,
-    /// Rows only one side has; they are not compared.
+    /// Rows only the new side has; they are not compared.
     pub unmatched: Vec<String>,
+    /// Rows the gate fails whatever the numbers say (see [`RowProblem`]).
+    pub row_regressions: Vec<RowRegression>,
     /// Facts that differ between the two sides, and what could not be checked.
     pub warnings: Vec<String>,
-    /// How many entries are significant regressions; the exit code is 1 when any are.
+    /// Significantly worse entries plus row regressions, plus one when every run of the new
+    /// side failed; the exit code is 1 when any.
     pub regressions: usize,
 }
 
@@ -40,25 +46,71 @@ pub struct SideInfo {
     pub cmdlines: Vec<String>,
     pub accel: Option<String>,
     pub ok_runs: usize,
-    /// Failed runs are never compared; they are only counted.
+    /// Failed runs are never averaged; they are counted, and new ones fail the gate.
     pub failed_runs: usize,
 }
 
-/// One metric of one matched row.
+/// One metric of one row of the base.
 #[derive(Debug, Serialize)]
 pub struct Entry {
     pub metric: Metric,
     pub unit: &'static str,
     #[serde(flatten)]
     pub pairing: Pairing,
+    /// The successful runs of each side; `None` when a side has none.
+    pub base: Option<Summary>,
+    pub new: Option<Summary>,
     pub base_failed: usize,
     pub new_failed: usize,
     /// `None` when a side has no successful run of this row.
     pub comparison: Option<Comparison>,
-    /// The verdict in the metric's words: "slower", "no significant change", ...
+    /// The verdict in the metric's words ("slower", "no significant change", "too few
+    /// runs"), or why there is none ("no successful run in new").
     pub verdict: String,
-    /// Significantly worse beyond the noise threshold (see [`worse`]).
+    /// The gate fails on this entry: significantly worse, or its row is a row regression.
     pub regression: bool,
+}
+
+/// Why the gate fails a row without looking at its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowProblem {
+    /// The base has successful runs of the row; the new side has none (all failed, or the
+    /// row did not run at all).
+    NoSuccessfulRunInNew,
+    /// Runs of the row failed in the new side and none did in the base. Its successful
+    /// runs are still compared.
+    FailedOnlyInNew,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RowRegression {
+    #[serde(flatten)]
+    pub pairing: Pairing,
+    pub problem: RowProblem,
+    pub base_ok: usize,
+    pub base_failed: usize,
+    pub new_ok: usize,
+    pub new_failed: usize,
+}
+
+impl fmt::Display for RowRegression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.pairing;
+        let name = if p.base_variant == p.new_variant { p.base_variant.clone() } else { format!("{} → {}", p.base_variant, p.new_variant) };
+        write!(f, "{name} {} (-j {}): ", p.jobs_label, p.jobs)?;
+        match (self.problem, self.new_failed) {
+            (RowProblem::NoSuccessfulRunInNew, 0) => {
+                write!(f, "{} successful runs in base, not run in new", self.base_ok)
+            }
+            (RowProblem::NoSuccessfulRunInNew, failed) => {
+                write!(f, "{} successful runs in base, none in new ({failed} failed)", self.base_ok)
+            }
+            (RowProblem::FailedOnlyInNew, failed) => {
+                write!(f, "{failed} of {} runs failed in new, none of {} in base", failed + self.new_ok, self.base_ok)
+            }
+        }
+    }
 }
 
 /// The direction in which a metric gets worse, for the gate. More time, more memory and
@@ -76,48 +128,92 @@ pub fn worse(metric: Metric) -> Option<Verdict> {
 pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<CompareReport> {
     facts::check_workload(base, new)?;
     let (pairings, unmatched) = pair_levels(base, new, &options.map)?;
-    let entries: Vec<Entry> = options
-        .metrics
-        .iter()
-        .flat_map(|&metric| pairings.iter().map(move |p| entry(base, new, p, metric, &options.thresholds)))
-        .collect();
-    if entries.iter().all(|e| e.comparison.is_none()) {
+    let base_info = side_info(base);
+    let new_info = side_info(new);
+    if base_info.ok_runs == 0 && new_info.ok_runs > 0 {
         bail!(
-            "no row has successful runs on both sides: every run of the matched rows failed in {} or {}",
+            "every run in the base {} failed: there is nothing to compare {} against; run the base again",
             base.path.display(),
             new.path.display()
         );
     }
+    let row_regressions: Vec<RowRegression> = pairings.iter().filter_map(|p| row_regression(base, new, p)).collect();
+    let entries: Vec<Entry> = options
+        .metrics
+        .iter()
+        .flat_map(|&metric| pairings.iter().map(move |p| (metric, p)))
+        .map(|(metric, p)| {
+            let failing_row = row_regressions.iter().any(|r| &r.pairing == p);
+            entry(base, new, p, metric, &options.thresholds, failing_row)
+        })
+        .collect();
     let mut warnings = facts::differences(base, new);
     warnings.extend(facts::unknown_facts(base, new));
     warnings.extend(entries.iter().filter_map(incomparable));
+    let worse_entries = entries.iter().filter(|e| is_worse(e)).count();
+    let all_failed = usize::from(new_info.ok_runs == 0);
     Ok(CompareReport {
-        base: side_info(base),
-        new: side_info(new),
+        base: base_info,
+        new: new_info,
         thresholds: options.thresholds,
         metrics: options.metrics.clone(),
-        regressions: entries.iter().filter(|e| e.regression).count(),
+        regressions: worse_entries + row_regressions.len() + all_failed,
         entries,
         unmatched,
+        row_regressions,
         warnings,
     })
 }
 
-fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds: &Thresholds) -> Entry {
+/// Successful and failed runs of one row of one side.
+fn counts(records: &[RunRecord], variant: &str, label: &str) -> (usize, usize) {
+    let row = records.iter().filter(|r| r.variant == variant && r.jobs_label == label);
+    let (ok, failed): (Vec<&RunRecord>, Vec<&RunRecord>) = row.partition(|r| r.is_ok());
+    (ok.len(), failed.len())
+}
+
+fn row_regression(base: &Side, new: &Side, pairing: &Pairing) -> Option<RowRegression> {
+    let (base_ok, base_failed) = counts(&base.records, &pairing.base_variant, &pairing.jobs_label);
+    let (new_ok, new_failed) = counts(&new.records, &pairing.new_variant, &pairing.jobs_label);
+    let problem = if base_ok > 0 && new_ok == 0 {
+        RowProblem::NoSuccessfulRunInNew
+    } else if new_failed > 0 && base_failed == 0 {
+        RowProblem::FailedOnlyInNew
+    } else {
+        return None;
+    };
+    Some(RowRegression { pairing: pairing.clone(), problem, base_ok, base_failed, new_ok, new_failed })
+}
+
+fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds: &Thresholds, failing_row: bool) -> Entry {
     let (base_ok, base_failed) = runs(&base.records, &pairing.base_variant, &pairing.jobs_label, metric);
     let (new_ok, new_failed) = runs(&new.records, &pairing.new_variant, &pairing.jobs_label, metric);
     let comparison = compare(&base_ok, &new_ok, thresholds);
-    let verdict = comparison.as_ref().map(|c| c.verdict);
-    Entry {
+    let verdict = match &comparison {
+        Some(c) => metric.verdict_word(c.verdict),
+        None if base_ok.is_empty() && new_ok.is_empty() => "no successful run on either side",
+        None if base_ok.is_empty() => "no successful run in base",
+        None => "no successful run in new",
+    };
+    let mut entry = Entry {
         metric,
         unit: metric.unit(),
         pairing: pairing.clone(),
+        base: summarize(&base_ok),
+        new: summarize(&new_ok),
         base_failed,
         new_failed,
-        verdict: verdict.map_or("not compared", |v| metric.verdict_word(v)).to_string(),
-        regression: verdict.is_some() && verdict == worse(metric),
+        verdict: verdict.to_string(),
+        regression: failing_row,
         comparison,
-    }
+    };
+    entry.regression |= is_worse(&entry);
+    entry
+}
+
+/// Significantly worse beyond the noise threshold, by the numbers alone.
+pub fn is_worse(entry: &Entry) -> bool {
+    entry.comparison.as_ref().is_some_and(|c| Some(c.verdict) == worse(entry.metric))
 }
 
 /// The metric's values of the successful runs of a row, and the number of failed runs.
@@ -128,15 +224,18 @@ fn runs(records: &[RunRecord], variant: &str, label: &str, metric: Metric) -> (V
     (ok, failed)
 }
 
-/// Rows the gate cannot judge deserve a word: with too few runs it can never fail.
+/// Rows the gate cannot judge by their numbers deserve a word: with too few runs they can
+/// never fail it. A row with no successful run in the new side is a row regression instead.
 fn incomparable(entry: &Entry) -> Option<String> {
     let p = &entry.pairing;
     let what = format!("{} {} {}", entry.metric.name(), p.base_variant, p.jobs_label);
     match &entry.comparison {
-        None => Some(format!("{what}: a side has no successful run; not compared")),
-        Some(c) if c.verdict == Verdict::TooFewRuns => {
-            Some(format!("{what}: {} vs {} successful runs; at least 2 per side are needed to test", c.base.n, c.new.n))
-        }
+        None if entry.base.is_none() => Some(format!("{what}: no successful run in the base; not compared")),
+        None => None,
+        Some(c) if c.verdict == Verdict::TooFewRuns => Some(format!(
+            "{what}: {} vs {} successful runs; at least {MIN_RUNS} per side are needed for a verdict",
+            c.base.n, c.new.n
+        )),
         Some(_) => None,
     }
 }
@@ -170,11 +269,31 @@ impl CompareReport {
         let rule = format!("p < {} and the 95 % interval beyond ±{} %", t.alpha, t.noise_percent);
         let n = self.entries.len();
         let comparisons = if n == 1 { "comparison" } else { "comparisons" };
-        if self.regressions > 0 {
-            format!("REGRESSION: {} of {n} {comparisons} significantly worse ({rule})", self.regressions)
-        } else {
-            format!("no significant regression in {n} {comparisons} ({rule})")
+        if self.regressions == 0 {
+            return format!("no significant regression in {n} {comparisons} ({rule})");
         }
+        let mut parts = Vec::new();
+        if self.new.ok_runs == 0 {
+            parts.push(format!("every run in new failed ({} runs)", self.new.failed_runs));
+        }
+        let worse = self.entries.iter().filter(|e| is_worse(e)).count();
+        if worse > 0 {
+            parts.push(format!("{worse} of {n} {comparisons} significantly worse ({rule})"));
+        }
+        for (problem, title) in
+            [(RowProblem::NoSuccessfulRunInNew, "no successful run in new"), (RowProblem::FailedOnlyInNew, "runs failed only in new")]
+        {
+            let rows: Vec<String> = self
+                .row_regressions
+                .iter()
+                .filter(|r| r.problem == problem)
+                .map(|r| format!("{} {} (-j {})", r.pairing.base_variant, r.pairing.jobs_label, r.pairing.jobs))
+                .collect();
+            if !rows.is_empty() {
+                parts.push(format!("{title}: {}", rows.join(", ")));
+            }
+        }
+        format!("REGRESSION: {}", parts.join("; "))
     }
 }
 
@@ -183,10 +302,24 @@ mod tests {
     use super::*;
     use crate::model::{test_record, RunStatus};
 
-    fn side(elapsed: &[f64], failed: usize) -> Side {
-        let mut records: Vec<RunRecord> = elapsed.iter().map(|&e| RunRecord { elapsed_s: e, ..test_record() }).collect();
-        records.extend((0..failed).map(|_| RunRecord { elapsed_s: 999.0, status: RunStatus::Failed, ..test_record() }));
+    const FAST: [f64; 5] = [40.61, 40.32, 40.95, 40.48, 40.71];
+    const SLOW: [f64; 5] = [44.20, 43.10, 46.90, 44.50, 44.23];
+
+    fn rows(label: &str, elapsed: &[f64], failed: usize) -> Vec<RunRecord> {
+        let ok = elapsed.iter().map(|&e| (e, RunStatus::Ok));
+        let failed = (0..failed).map(|_| (999.0, RunStatus::Failed));
+        ok.chain(failed)
+            .enumerate()
+            .map(|(i, (elapsed_s, status))| RunRecord { jobs_label: label.into(), run: i as u32 + 1, elapsed_s, status, ..test_record() })
+            .collect()
+    }
+
+    fn side_of(records: Vec<RunRecord>) -> Side {
         Side { path: "x".into(), records, meta: None, meta_missing: Some("absent".into()) }
+    }
+
+    fn side(elapsed: &[f64], failed: usize) -> Side {
+        side_of(rows("half", elapsed, failed))
     }
 
     fn options(metrics: Vec<Metric>) -> CompareOptions {
@@ -194,32 +327,70 @@ mod tests {
     }
 
     #[test]
-    fn slower_elapsed_is_a_regression_and_failed_runs_are_only_counted() {
-        let base = side(&[40.61, 40.32, 40.95, 40.48, 40.71], 0);
-        let new = side(&[44.20, 43.10, 46.90, 44.50, 44.23], 1);
-        let report = build(&base, &new, &options(vec![Metric::Elapsed])).unwrap();
+    fn slower_elapsed_is_a_regression_and_the_base_shows_its_runs() {
+        let report = build(&side(&FAST, 0), &side(&SLOW, 0), &options(vec![Metric::Elapsed])).unwrap();
         let e = &report.entries[0];
-        assert_eq!((e.verdict.as_str(), e.regression, e.new_failed), ("slower", true, 1));
-        assert_eq!(e.comparison.as_ref().unwrap().new.n, 5, "the failed run is not averaged");
-        assert_eq!((report.regressions, report.new.failed_runs), (1, 1));
-        assert!(report.outcome_line().starts_with("REGRESSION: 1 of 1 comparison significantly"));
-        let reverse = build(&new, &base, &options(vec![Metric::Elapsed])).unwrap();
+        assert_eq!((e.verdict.as_str(), e.regression), ("slower", true));
+        assert_eq!((e.base.as_ref().unwrap().n, e.new.as_ref().unwrap().n), (5, 5));
+        assert_eq!(report.regressions, 1);
+        assert!(report.outcome_line().starts_with("REGRESSION: 1 of 1 comparison significantly"), "{}", report.outcome_line());
+        let reverse = build(&side(&SLOW, 0), &side(&FAST, 0), &options(vec![Metric::Elapsed])).unwrap();
         assert_eq!((reverse.entries[0].verdict.as_str(), reverse.regressions), ("faster", 0));
+    }
+
+    #[test]
+    fn runs_failed_only_in_new_fail_the_gate_and_are_never_averaged() {
+        let report = build(&side(&FAST, 0), &side(&FAST, 1), &options(vec![Metric::Elapsed])).unwrap();
+        let e = &report.entries[0];
+        assert_eq!(e.comparison.as_ref().unwrap().new.n, 5, "the failed run is not averaged");
+        assert_eq!((e.verdict.as_str(), e.regression, e.new_failed), ("no significant change", true, 1));
+        assert_eq!(report.row_regressions.len(), 1);
+        assert_eq!(report.row_regressions[0].problem, RowProblem::FailedOnlyInNew);
+        assert_eq!(report.row_regressions[0].to_string(), "baseline half (-j 1): 1 of 6 runs failed in new, none of 5 in base");
+        assert_eq!(report.regressions, 1);
+        assert!(report.outcome_line().contains("runs failed only in new: baseline half (-j 1)"), "{}", report.outcome_line());
+        // A row that failed in the base too fails the same way: counted, not a regression.
+        let both = build(&side(&FAST, 1), &side(&FAST, 2), &options(vec![Metric::Elapsed])).unwrap();
+        assert_eq!((both.regressions, both.entries[0].new_failed), (0, 2));
+    }
+
+    #[test]
+    fn a_level_that_ran_in_base_and_not_successfully_in_new_is_a_regression() {
+        let base = side_of([rows("half", &FAST, 0), rows("optimal", &FAST, 0)].concat());
+        let all_failed = side_of([rows("half", &FAST, 0), rows("optimal", &[], 5)].concat());
+        let report = build(&base, &all_failed, &options(vec![Metric::Elapsed])).unwrap();
+        let optimal = &report.entries[1];
+        assert_eq!((optimal.verdict.as_str(), optimal.regression), ("no successful run in new", true));
+        assert_eq!(optimal.base.as_ref().map(|s| s.n), Some(5), "the base shows its real runs");
+        assert_eq!(report.row_regressions[0].to_string(), "baseline optimal (-j 1): 5 successful runs in base, none in new (5 failed)");
+        assert_eq!(report.regressions, 1);
+        assert!(report.outcome_line().contains("no successful run in new: baseline optimal (-j 1)"), "{}", report.outcome_line());
+
+        let missing = side_of(rows("half", &FAST, 0));
+        let report = build(&base, &missing, &options(vec![Metric::Elapsed, Metric::Sys])).unwrap();
+        assert_eq!(report.row_regressions[0].to_string(), "baseline optimal (-j 1): 5 successful runs in base, not run in new");
+        assert_eq!(report.regressions, 1, "one row, however many metrics");
+        assert!(report.unmatched.is_empty());
+    }
+
+    #[test]
+    fn every_run_failed_in_new_is_a_regression_and_in_base_unusable() {
+        let report = build(&side(&[1.0, 1.1, 1.2], 0), &side(&[], 2), &options(vec![Metric::Elapsed])).unwrap();
+        assert_eq!(report.regressions, 2, "the row, and the whole side");
+        assert!(report.outcome_line().starts_with("REGRESSION: every run in new failed (2 runs)"), "{}", report.outcome_line());
+        let error = build(&side(&[], 2), &side(&[1.0, 1.1, 1.2], 0), &options(vec![Metric::Elapsed])).unwrap_err();
+        assert!(error.to_string().contains("every run in the base x failed"), "{error}");
+        let both = build(&side(&[], 2), &side(&[], 2), &options(vec![Metric::Elapsed])).unwrap();
+        assert_eq!((both.regressions, both.entries[0].verdict.as_str()), (1, "no successful run on either side"));
     }
 
     #[test]
     fn percent_cpu_never_gates_and_too_few_runs_are_warned_about() {
         assert_eq!(worse(Metric::PercentCpu), None);
         assert_eq!(worse(Metric::MaxRss), Some(Verdict::Higher));
-        let report = build(&side(&[1.0], 0), &side(&[2.0, 2.1], 0), &options(vec![Metric::Elapsed])).unwrap();
-        assert_eq!(report.entries[0].verdict, "too few runs");
-        assert!(report.warnings.iter().any(|w| w.contains("at least 2 per side")), "{:?}", report.warnings);
+        let report = build(&side(&[1.0, 1.0], 0), &side(&[2.0, 2.0], 0), &options(vec![Metric::Elapsed])).unwrap();
+        assert_eq!((report.entries[0].verdict.as_str(), report.regressions), ("too few runs", 0));
+        assert!(report.warnings.iter().any(|w| w.contains("2 vs 2 successful runs; at least 3 per side")), "{:?}", report.warnings);
         assert!(report.warnings.iter().any(|w| w.contains("no meta.json facts")));
-    }
-
-    #[test]
-    fn nothing_successful_on_one_side_is_unusable() {
-        let error = build(&side(&[1.0, 1.1], 0), &side(&[], 2), &options(vec![Metric::Elapsed])).unwrap_err();
-        assert!(error.to_string().contains("no row has successful runs on both sides"), "{error}");
     }
 }

@@ -1,6 +1,7 @@
 //! `bench compare --format json|csv`: the comparison for programs. JSON is the whole
 //! report; CSV is one flat row per matched row and metric.
 
+use crate::compare::report::RowProblem;
 use crate::compare::{CompareReport, Entry};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -32,21 +33,27 @@ struct CsvRow<'a> {
     change_ci95_high: Option<f64>,
     p_value: Option<f64>,
     verdict: &'a str,
+    /// Criterion's rule: p < alpha and the whole interval beyond the noise threshold.
     significant: bool,
     regression: bool,
+    /// Why the gate fails the row whatever its numbers: `no_successful_run_in_new` or
+    /// `failed_only_in_new`; empty otherwise.
+    row_problem: Option<RowProblem>,
+    /// mmtests' rule, what the star means.
     mmtests_significant: Option<bool>,
 }
 
 pub fn to_csv(report: &CompareReport) -> Result<String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     for entry in &report.entries {
-        writer.serialize(row(entry)).context("cannot encode the comparison as CSV")?;
+        let problem = report.row_regressions.iter().find(|r| r.pairing == entry.pairing).map(|r| r.problem);
+        writer.serialize(row(entry, problem)).context("cannot encode the comparison as CSV")?;
     }
     let bytes = writer.into_inner().context("cannot encode the comparison as CSV")?;
     String::from_utf8(bytes).context("the comparison CSV is not UTF-8")
 }
 
-fn row(e: &Entry) -> CsvRow<'_> {
+fn row(e: &Entry, row_problem: Option<RowProblem>) -> CsvRow<'_> {
     let c = e.comparison.as_ref();
     CsvRow {
         metric: e.metric.name(),
@@ -55,13 +62,13 @@ fn row(e: &Entry) -> CsvRow<'_> {
         new_variant: &e.pairing.new_variant,
         jobs_label: &e.pairing.jobs_label,
         jobs: e.pairing.jobs,
-        base_n: c.map(|c| c.base.n),
-        base_mean: c.map(|c| c.base.mean),
-        base_sd: c.and_then(|c| c.base.sd),
+        base_n: e.base.as_ref().map(|s| s.n),
+        base_mean: e.base.as_ref().map(|s| s.mean),
+        base_sd: e.base.as_ref().and_then(|s| s.sd),
         base_failed: e.base_failed,
-        new_n: c.map(|c| c.new.n),
-        new_mean: c.map(|c| c.new.mean),
-        new_sd: c.and_then(|c| c.new.sd),
+        new_n: e.new.as_ref().map(|s| s.n),
+        new_mean: e.new.as_ref().map(|s| s.mean),
+        new_sd: e.new.as_ref().and_then(|s| s.sd),
         new_failed: e.new_failed,
         change_percent: c.and_then(|c| c.change_percent),
         change_ci95_low: c.and_then(|c| c.change_ci95).map(|i| i.low),
@@ -70,6 +77,7 @@ fn row(e: &Entry) -> CsvRow<'_> {
         verdict: &e.verdict,
         significant: c.is_some_and(|c| c.verdict.is_change()),
         regression: e.regression,
+        row_problem,
         mmtests_significant: c.map(|c| c.mmtests_significant),
     }
 }

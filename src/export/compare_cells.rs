@@ -40,15 +40,25 @@ pub fn variant(entry: &Entry) -> String {
     }
 }
 
-/// "40.614 ± 0.233 (5)": mean ± sample SD (successful runs).
-pub fn mean_sd(summary: Option<&Summary>) -> String {
+/// "40.614 ± 0.233 (5)": mean ± sample SD (successful runs); without any, "none (5
+/// failed)" or "not run".
+pub fn mean_sd(summary: Option<&Summary>, failed: usize) -> String {
     match summary {
-        None => "no runs".to_string(),
+        None if failed == 0 => "not run".to_string(),
+        None => format!("none ({failed} failed)"),
         Some(s) => match s.sd {
             Some(sd) => format!("{} ± {} ({})", number(s.mean), number(sd), s.n),
             None => format!("{} ({})", number(s.mean), s.n),
         },
     }
+}
+
+pub fn base(entry: &Entry) -> String {
+    mean_sd(entry.base.as_ref(), entry.base_failed)
+}
+
+pub fn new(entry: &Entry) -> String {
+    mean_sd(entry.new.as_ref(), entry.new_failed)
 }
 
 pub fn change(entry: &Entry) -> String {
@@ -73,21 +83,26 @@ pub fn p_value(entry: &Entry) -> String {
     }
 }
 
-/// A significant change beyond the threshold, either way, is starred (mmtests marks
-/// significant changes the same way); a regression says so in capitals for the gate.
+/// The star means one thing everywhere kbench prints one (run, report, compare): mmtests'
+/// rule ([`STAR_MEANS`](crate::stats::STAR_MEANS)). Criterion's verdict is the verdict
+/// column, in words.
 pub fn star(entry: &Entry) -> &'static str {
     match &entry.comparison {
-        Some(c) if c.verdict.is_change() => "*",
+        Some(c) if c.mmtests_significant => "*",
         _ => "",
     }
 }
 
+/// The verdict, the failed runs that fail the gate, and REGRESSION in capitals.
 pub fn verdict(entry: &Entry) -> String {
-    if entry.regression {
-        format!("{} (REGRESSION)", entry.verdict)
-    } else {
-        entry.verdict.clone()
+    let mut text = entry.verdict.clone();
+    if entry.comparison.is_some() && entry.new_failed > 0 && entry.base_failed == 0 {
+        text += &format!(", {} failed in new", entry.new_failed);
     }
+    if entry.regression {
+        text += " (REGRESSION)";
+    }
+    text
 }
 
 /// Failed runs of the row, when there were any: "1 failed run excluded (new)".

@@ -1,12 +1,12 @@
 //! `bench compare --format markdown`: a table to paste into a CI job summary or a
 //! mailing-list reply, laid out as mmtests does (the baseline column, then the new one
-//! with its change, significant changes starred) and aligned so it reads as plain text.
+//! with its change, ★ where mmtests would star it) and aligned so it reads as plain text.
 
 use super::compare_cells as cell;
 use super::compare_text::direction;
 use crate::compare::report::SideInfo;
 use crate::compare::CompareReport;
-use crate::stats::Metric;
+use crate::stats::{Metric, STAR_MEANS};
 use std::fmt::Write;
 
 pub fn render(report: &CompareReport) -> String {
@@ -20,8 +20,8 @@ pub fn render(report: &CompareReport) -> String {
     let t = &report.thresholds;
     let _ = writeln!(
         out,
-        "Mean ± sample SD (successful runs). `*`: significant, Welch's p < {} and the whole 95 % interval \
-         of the change beyond ±{} %.",
+        "Mean ± sample SD (successful runs). ★: {STAR_MEANS}. The verdict is criterion's rule: Welch's p < {} \
+         and the whole 95 % interval of the change (Fieller's, for the ratio of the means) beyond ±{} %.",
         t.alpha, t.noise_percent
     );
     let _ = writeln!(out, "\n- base: `{}` ({})", report.base.path, runs(&report.base));
@@ -29,6 +29,9 @@ pub fn render(report: &CompareReport) -> String {
     if report.base.cmdlines != report.new.cmdlines {
         let _ = writeln!(out, "- base cmdline: `{}`", report.base.cmdlines.join("` | `"));
         let _ = writeln!(out, "- new cmdline: `{}`", report.new.cmdlines.join("` | `"));
+    }
+    for regression in &report.row_regressions {
+        let _ = writeln!(out, "- **REGRESSION** {regression}");
     }
     for note in report.unmatched.iter().chain(&report.warnings) {
         let _ = writeln!(out, "- {note}");
@@ -55,11 +58,10 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric, base: 
     let title = format!("{} [{}], {}", metric.title(), metric.unit(), direction(metric));
     let mut rows = vec![vec![title, base.to_string(), new.to_string(), "95 % interval".into(), "p".into(), "verdict".into()]];
     for e in report.entries_of(metric) {
-        let c = e.comparison.as_ref();
         rows.push(vec![
             format!("{} {}", cell::variant(e), cell::level(e)),
-            cell::mean_sd(c.map(|c| &c.base)),
-            format!("{} {}{}", cell::mean_sd(c.map(|c| &c.new)), cell::change(e), escaped_star(e)),
+            cell::base(e),
+            format!("{} {}{}", cell::new(e), cell::change(e), star(e)),
             cell::interval(e),
             cell::p_value(e),
             cell::verdict(e),
@@ -82,11 +84,11 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric, base: 
     }
 }
 
-/// A bare `*` would start emphasis in markdown.
-fn escaped_star(entry: &crate::compare::Entry) -> &'static str {
+/// ★ as report.md prints it; a bare `*` would start emphasis in Markdown.
+fn star(entry: &crate::compare::Entry) -> &'static str {
     if cell::star(entry).is_empty() {
         ""
     } else {
-        "\\*"
+        " ★"
     }
 }

@@ -4,7 +4,7 @@
 use super::compare_cells as cell;
 use crate::compare::report::{worse, SideInfo};
 use crate::compare::CompareReport;
-use crate::stats::Metric;
+use crate::stats::{Metric, STAR_MEANS};
 use std::fmt::Write;
 
 pub fn render(report: &CompareReport) -> String {
@@ -19,10 +19,17 @@ pub fn render(report: &CompareReport) -> String {
         out.push('\n');
         metric_table(&mut out, report, metric);
     }
+    let t = &report.thresholds;
+    let _ = writeln!(
+        out,
+        "\n*: {STAR_MEANS}. Verdict: criterion's rule, p < {} and the whole 95 % interval (Fieller's) beyond ±{} %.",
+        t.alpha, t.noise_percent
+    );
     let notes: Vec<String> = report
-        .unmatched
+        .row_regressions
         .iter()
-        .cloned()
+        .map(|r| format!("REGRESSION {r}"))
+        .chain(report.unmatched.iter().cloned())
         .chain(report.entries.iter().filter(|e| e.metric == report.metrics[0]).filter_map(|e| {
             cell::failed(e).map(|f| format!("{} {}: {f}", cell::variant(e), cell::level(e)))
         }))
@@ -51,12 +58,11 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric) {
     let _ = writeln!(out, "{} [{}], {}", metric.title(), metric.unit(), direction(metric));
     let mut rows = vec![["variant", "level", "base", "new", "change", "95 % interval", "p", "verdict"].map(String::from).to_vec()];
     for e in report.entries_of(metric) {
-        let c = e.comparison.as_ref();
         rows.push(vec![
             cell::variant(e),
             cell::level(e),
-            cell::mean_sd(c.map(|c| &c.base)),
-            cell::mean_sd(c.map(|c| &c.new)),
+            cell::base(e),
+            cell::new(e),
             format!("{}{}", cell::change(e), cell::star(e)),
             cell::interval(e),
             cell::p_value(e),

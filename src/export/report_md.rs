@@ -4,7 +4,7 @@
 use super::facts::Facts;
 use super::format::{number, p_value, percent, percent_interval};
 use super::kernbench::level_title;
-use crate::stats::{Analysis, LevelAnalysis, Metric, MetricAnalysis, VariantAtLevel};
+use crate::stats::{Analysis, LevelAnalysis, Metric, MetricAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
 use std::fmt::Write;
 
 pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], plots: &[String]) -> String {
@@ -40,9 +40,11 @@ fn how_to_read(analysis: &Analysis) -> String {
         "Baseline: `{}`. Each variant's mean is compared with the baseline's at the same `-j` level. \
 A verdict says **slower** or **faster** (**higher** or **lower** for counts and percent CPU) only when \
 Welch's t-test gives p < {} **and** the whole 95 % interval of the change lies beyond ± {} % \
-(criterion's rule); otherwise *no significant change*. ★ marks mmtests' rule: the intervals \
-mean ± 1.96 · SD of the two variants do not overlap. Values are mean ± sample SD (n − 1, as kernbench). \
-Failed runs are excluded and counted; outliers are flagged, never removed.\n\n",
+(criterion's rule); otherwise *no significant change*. The interval of the change in percent is \
+Fieller's, for the ratio of the two means: both variants' spread widens it. With fewer than {MIN_RUNS} \
+successful runs on a side there is no verdict, only *too few runs*. ★ means {STAR_MEANS}. \
+Values are mean ± sample SD (n − 1, as kernbench). Failed runs are excluded and counted; outliers \
+are flagged, never removed.\n\n",
         analysis.baseline, t.alpha, t.noise_percent
     )
 }

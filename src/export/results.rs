@@ -3,7 +3,8 @@
 //! and either side of `bench compare` read back.
 
 use super::meta_json::read_meta;
-use super::runs_csv::{read_runs, RunsWriter};
+use super::runs_csv::{read_runs, refuse_inconsistent, RunsWriter};
+use crate::stats::StudyShape;
 use crate::compare::Side;
 use crate::model::{Meta, RunRecord};
 use anyhow::{bail, Context, Result};
@@ -101,5 +102,6 @@ pub fn read_side(path: &Path) -> Result<Side> {
             Err(error) => (None, Some(format!("{error:#}"))),
         }
     };
+    refuse_inconsistent(path, &records, meta.as_ref().map(StudyShape::of).as_ref())?;
     Ok(Side { path: path.to_path_buf(), records, meta, meta_missing })
 }

@@ -2,6 +2,7 @@
 //! that whatever stops `bench` later, every run measured so far is on disk.
 
 use crate::model::{RunRecord, RUNS_SCHEMA_VERSION};
+use crate::stats::{inconsistencies, StudyShape};
 use anyhow::{bail, Context, Result};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -57,6 +58,36 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>> {
     Ok(records)
 }
 
+/// Refuses records that contradict each other or the plan (`shape`, from meta.json),
+/// naming each offending row by its line in `path` (a runs.csv or its folder, as for
+/// [`read_runs`], whose records are in file order after the header on line 1).
+pub fn refuse_inconsistent(path: &Path, records: &[RunRecord], shape: Option<&StudyShape>) -> Result<()> {
+    const SHOWN: usize = 5;
+    let found = inconsistencies(records, shape);
+    if found.is_empty() {
+        return Ok(());
+    }
+    let file = if path.is_dir() { path.join("runs.csv") } else { path.to_path_buf() };
+    let line = |row: usize| row + 2;
+    let mut lines: Vec<String> = found
+        .iter()
+        .take(SHOWN)
+        .map(|i| match i.earlier {
+            Some(earlier) => format!("{}: line {}: {} (line {})", file.display(), line(i.row), i.problem, line(earlier)),
+            None => format!("{}: line {}: {}", file.display(), line(i.row), i.problem),
+        })
+        .collect();
+    if found.len() > SHOWN {
+        lines.push(format!("and {} more", found.len() - SHOWN));
+    }
+    bail!(
+        "{} has rows that cannot all be true, so nothing was averaged:\n  {}\n\
+         runs.csv was edited or two studies were merged: remove or fix those rows, or use the results folder as `bench run` wrote it",
+        file.display(),
+        lines.join("\n  ")
+    )
+}
+
 fn check_schema_version(file: &Path, line: usize, field: &str) -> Result<()> {
     let Ok(version) = field.trim().parse::<u32>() else {
         bail!("{}: line {line} has schema_version {field:?}, not a number: it is not a kbench run", file.display());
@@ -107,6 +138,21 @@ mod tests {
         let error = format!("{:#}", read_runs(dir.path()).unwrap_err());
         assert!(error.contains("line 2") && error.contains("version 99"), "{error}");
         assert!(error.contains("newer kbench"), "{error}");
+    }
+
+    #[test]
+    fn inconsistent_rows_are_refused_by_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let mut writer = RunsWriter::open(&path).unwrap();
+        for record in [sample(1, RunStatus::Ok), sample(2, RunStatus::Ok), sample(1, RunStatus::Ok)] {
+            writer.append(&record).unwrap();
+        }
+        let records = read_runs(dir.path()).unwrap();
+        let error = refuse_inconsistent(dir.path(), &records, None).unwrap_err().to_string();
+        let expected = format!("{}: line 4: baseline half run 1 is on record twice", path.display());
+        assert!(error.contains(&expected) && error.contains("(line 2)"), "{error}");
+        assert!(refuse_inconsistent(dir.path(), &records[..2], None).is_ok());
     }
 
     #[test]

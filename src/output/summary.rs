@@ -5,7 +5,7 @@
 use crate::export::format::{p_value, percent, percent_interval};
 use crate::export::kernbench::level_title;
 use crate::export::reports::Written;
-use crate::stats::{Analysis, VariantAtLevel};
+use crate::stats::{Analysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -20,9 +20,12 @@ pub fn print(results: &Path, written: &Written) {
 }
 
 /// Each variant against the baseline, per level and metric: the change of the mean,
-/// its 95 % interval, p and the verdict (★: mmtests would star it too).
+/// its 95 % interval, p and the verdict, `*` where mmtests' rule holds, and the legend.
 pub fn verdict_text(analysis: &Analysis) -> String {
     let mut out = String::new();
+    if analysis.variants.len() < 2 {
+        return out;
+    }
     let names: Vec<&str> = analysis.variants.iter().skip(1).map(|v| v.name.as_str()).collect();
     for variant in names {
         let t = &analysis.thresholds;
@@ -39,6 +42,10 @@ pub fn verdict_text(analysis: &Analysis) -> String {
             }
         }
     }
+    let _ = writeln!(
+        out,
+        "* {STAR_MEANS}. Fewer than {MIN_RUNS} successful runs a side: \"too few runs\", no verdict."
+    );
     out
 }
 
@@ -84,6 +91,7 @@ mod tests {
         let elapsed = text.lines().find(|l| l.trim_start().starts_with("Elapsed Time")).unwrap();
         // +9.8 % [+5.5 %, +14.0 %], p = 0.0028: the SciPy-checked case of stats::compare.
         assert!(elapsed.contains("+9.8 %  [+5.5 %, +14.0 %]") && elapsed.ends_with("slower *"), "{text}");
+        assert!(text.contains("* mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap"), "{text}");
         let user = text.lines().find(|l| l.trim_start().starts_with("User Time")).unwrap();
         assert!(user.contains("+0.00 %") && user.contains("no significant change"), "{text}");
     }

@@ -2,17 +2,13 @@
 //! successful runs, their outliers, and the comparison against the baseline variant.
 //! Failed runs are counted, never averaged.
 
-use super::compare::{compare_summaries, Comparison, Thresholds};
+use super::compare::{compare_summaries, Comparison, Thresholds, MIN_RUNS};
 use super::metric::Metric;
 use super::outliers::outliers;
 use super::summary::{summarize, Summary};
 use crate::model::RunRecord;
 use serde::Serialize;
 use std::fmt;
-
-/// Fewer successful runs than this make a warning: with 2 runs the 95 % interval is the
-/// mean ± 12.7 standard errors.
-pub const FEW_RUNS: usize = 3;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
@@ -83,7 +79,7 @@ impl fmt::Display for Warning {
                 write!(f, "{variant} {level}: the first run's {} is an outlier on the slow side; caches may not have been warm (raise `warmup`)", metric.title())
             }
             Warning::FewRuns { variant, level, ok_runs } => {
-                write!(f, "{variant} {level}: only {ok_runs} successful run(s); intervals are wide or undefined (raise `runs`, kernbench uses 5)")
+                write!(f, "{variant} {level}: only {ok_runs} successful run(s); below {MIN_RUNS} there is no verdict, only \"too few runs\" (raise `runs`, kernbench uses 5)")
             }
             Warning::FailedRuns { variant, level, failed_runs } => {
                 write!(f, "{variant} {level}: {failed_runs} failed run(s) excluded from every statistic (see runs.csv and logs/)")
@@ -188,7 +184,7 @@ fn level_warnings(level: &LevelAnalysis) -> Vec<Warning> {
         if v.failed_runs > 0 {
             warnings.push(Warning::FailedRuns { variant: variant.clone(), level: level.clone(), failed_runs: v.failed_runs });
         }
-        if v.ok_runs < FEW_RUNS {
+        if v.ok_runs < MIN_RUNS {
             warnings.push(Warning::FewRuns { variant: variant.clone(), level: level.clone(), ok_runs: v.ok_runs });
         }
         for m in &v.metrics {

@@ -2,8 +2,11 @@
 //!
 //! Welch's t-test (no equal-variance assumption: `slub_debug=P` can change the spread as
 //! well as the mean) gives the p-value and, by Welch–Satterthwaite, the degrees of freedom
-//! for the interval of the difference. The verdict follows criterion: a change counts only
-//! when p < alpha AND the whole interval lies beyond the noise threshold.
+//! for the interval of the difference. The change in percent is the ratio of the two means
+//! minus one, and its interval comes from Fieller's theorem (see [`fieller`]): dividing the
+//! difference's interval by the baseline mean, as criterion and mmtests do, takes that mean
+//! as exact and is too narrow when the baseline is noisy. The verdict follows criterion: a
+//! change counts only when p < alpha AND the whole interval lies beyond the noise threshold.
 
 use super::summary::{summarize, Interval, Summary};
 use super::{t_quantile, t_two_sided_p};
@@ -14,6 +17,17 @@ pub const CONFIDENCE: f64 = 0.95;
 
 /// mmtests stars a change when the intervals mean ± 1.96 · SD do not overlap.
 const MMTESTS_SD_FACTOR: f64 = 1.96;
+
+/// What the star (`*` on the terminal, ★ in Markdown, `mmtests_significant` in files)
+/// means wherever kbench prints one: mmtests' rule, never criterion's verdict (that one is
+/// said in words). Every legend quotes this.
+pub const STAR_MEANS: &str = "mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap";
+
+/// Fewer successful runs than this on either side give no test and no verdict, only
+/// "too few runs". With two runs the t quantile is 12.7 and a test rests on one degree of
+/// freedom; two runs whose values happen to agree have no spread at all and would give
+/// p = 0. Three is the least that lets the spread be estimated at all honestly.
+pub const MIN_RUNS: usize = 3;
 
 /// When a change is called a change.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -39,7 +53,7 @@ pub enum Verdict {
     /// The new mean is lower: significant and beyond the noise threshold.
     Lower,
     NoSignificantChange,
-    /// Fewer than two runs on a side: no spread, so no test.
+    /// Fewer than [`MIN_RUNS`] successful runs on a side: no test, no verdict.
     TooFewRuns,
 }
 
@@ -59,8 +73,9 @@ pub struct Comparison {
     pub difference_ci95: Option<Interval>,
     /// 100 · difference / base mean; `None` when the base mean is 0.
     pub change_percent: Option<f64>,
-    /// The difference's interval in percent of the base mean (the base mean is taken as
-    /// exact, as criterion and mmtests do).
+    /// 95 % interval of the change in percent, 100 · (new mean / base mean − 1), by
+    /// Fieller's theorem: both means' uncertainty counts. `None` with too few runs, and
+    /// when the base mean is not itself clearly away from 0 (the interval is unbounded).
     pub change_ci95: Option<Interval>,
     /// Welch's t statistic; `None` with too few runs or when both sets have no spread.
     pub t: Option<f64>,
@@ -82,14 +97,11 @@ pub fn compare(base: &[f64], new: &[f64], thresholds: &Thresholds) -> Option<Com
 pub fn compare_summaries(base: &Summary, new: &Summary, thresholds: &Thresholds) -> Comparison {
     let difference = new.mean - base.mean;
     let welch = match (base.sd, new.sd) {
-        (Some(s1), Some(s2)) => Some(welch(difference, s1, base.n, s2, new.n)),
+        (Some(s1), Some(s2)) if base.n >= MIN_RUNS && new.n >= MIN_RUNS => Some(welch(difference, s1, base.n, s2, new.n)),
         _ => None,
     };
-    let to_percent = |value: f64| 100.0 * value / base.mean;
     let has_percent = base.mean != 0.0;
-    let change_ci95 = welch
-        .filter(|_| has_percent)
-        .map(|w| Interval { low: to_percent(w.interval.low), high: to_percent(w.interval.high) });
+    let change_ci95 = welch.filter(|_| has_percent).and_then(|w| fieller(base, new, w.df));
     let verdict = match welch {
         None => Verdict::TooFewRuns,
         Some(w) => verdict(w.p, difference, change_ci95, thresholds),
@@ -99,7 +111,7 @@ pub fn compare_summaries(base: &Summary, new: &Summary, thresholds: &Thresholds)
         new: new.clone(),
         difference,
         difference_ci95: welch.map(|w| w.interval),
-        change_percent: has_percent.then(|| to_percent(difference)),
+        change_percent: has_percent.then(|| 100.0 * difference / base.mean),
         change_ci95,
         t: welch.and_then(|w| w.t),
         df: welch.and_then(|w| w.df),
@@ -107,6 +119,37 @@ pub fn compare_summaries(base: &Summary, new: &Summary, thresholds: &Thresholds)
         verdict,
         mmtests_significant: mmtests_star(base, new),
     }
+}
+
+/// The 95 % interval of 100 · (ρ − 1) for the ratio of means ρ = μ_new / μ_base, by
+/// Fieller's theorem: the ρ for which (x̄_new − ρ · x̄_base) / √(v_new + ρ² · v_base) lies
+/// within ± t, with v the squared standard errors and t the quantile at Welch's degrees of
+/// freedom `df`. Solving for ρ gives the roots of a quadratic.
+///
+/// Why Fieller and not Welch's test on the logs of the runs: it works from mean, SD and n
+/// alone (published numbers have no runs to take logs of), it is an interval for the same
+/// ratio of arithmetic means as the change it surrounds (logs give the geometric means),
+/// and counts of 0 (no involuntary switches) need no special case. With the same df as
+/// the p-value, the interval excludes 0 % exactly when Welch's p < 0.05: at ρ = 1 the
+/// pivot is Welch's t. `None` when the base mean is within its own interval of 0
+/// (t² · v_base ≥ x̄_base²): the set of ratios is then unbounded.
+fn fieller(base: &Summary, new: &Summary, df: Option<f64>) -> Option<Interval> {
+    let (a, b) = (base.mean, new.mean);
+    let variance = |s: &Summary| s.sd.map(|sd| sd * sd / s.n as f64);
+    let (va, vb) = (variance(base)?, variance(new)?);
+    let Some(df) = df else {
+        // No spread on either side: the ratio is exact.
+        let change = 100.0 * (b - a) / a;
+        return Some(Interval { low: change, high: change });
+    };
+    let t = t_quantile(CONFIDENCE, df);
+    let denominator = a * a - t * t * va;
+    if denominator <= 0.0 || !t.is_finite() {
+        return None;
+    }
+    let half = t * (a * a * vb + b * b * va - t * t * va * vb).max(0.0).sqrt();
+    let (low, high) = ((a * b - half) / denominator, (a * b + half) / denominator);
+    Some(Interval { low: 100.0 * (low - 1.0), high: 100.0 * (high - 1.0) })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -147,8 +190,9 @@ fn verdict(p: f64, difference: f64, change_ci95: Option<Interval>, thresholds: &
         Some(ci) if ci.low > noise => Verdict::Higher,
         Some(ci) if ci.high < -noise => Verdict::Lower,
         Some(_) => Verdict::NoSignificantChange,
-        // A zero baseline has no percentages (say, no involuntary switches at all): any
-        // significant difference is beyond every relative threshold.
+        // A zero baseline has no percentages (say, no involuntary switches at all), and one
+        // not clearly away from zero has an unbounded ratio: any significant difference is
+        // beyond every relative threshold.
         None if difference > 0.0 => Verdict::Higher,
         None => Verdict::Lower,
     }
@@ -176,10 +220,24 @@ mod tests {
         Summary { n, mean, sd: Some(sd), median: mean, min: mean, max: mean, cov_percent: None, ci95: None }
     }
 
+    /// The percent intervals below are Fieller's, computed independently of the closed form
+    /// here: SciPy 1.17.1 finds the two roots ρ of the pivot numerically,
+    ///
+    /// ```python
+    /// a, sa, na = np.mean(base), np.std(base, ddof=1), len(base)   # or published numbers
+    /// b, sb, nb = np.mean(new), np.std(new, ddof=1), len(new)
+    /// va, vb = sa**2/na, sb**2/nb
+    /// df = (va+vb)**2/(va**2/(na-1)+vb**2/(nb-1))
+    /// t = scipy.stats.t.ppf(0.975, df)
+    /// f = lambda r: (b - r*a)**2 - t**2*(vb + r**2*va)
+    /// lo = scipy.optimize.brentq(f, b/a - 10, b/a, xtol=1e-15)
+    /// hi = scipy.optimize.brentq(f, b/a, b/a + 10, xtol=1e-15)
+    /// print(100*(lo-1), 100*(hi-1))
+    /// ```
     #[test]
     fn welch_matches_scipy_on_raw_runs() {
         // Expected: scipy.stats.ttest_ind(POISON, BASE, equal_var=False) with
-        // .confidence_interval(0.95), divided by BASE's mean for percent; SciPy 1.17.1.
+        // .confidence_interval(0.95) for the difference; SciPy 1.17.1. Percent: Fieller, above.
         let c = compare(&BASE, &POISON, &Thresholds::default()).unwrap();
         assert_close(c.t.unwrap(), 6.25204110647369, 1e-9);
         assert_close(c.df.unwrap(), 4.230776091772742, 1e-9);
@@ -189,14 +247,52 @@ mod tests {
         assert_close(ci.high, 5.698604981030287, 1e-8);
         assert_close(c.change_percent.unwrap(), 9.779878859506558, 1e-9);
         let pct = c.change_ci95.unwrap();
-        assert_close(pct.low, 5.5286231815868945, 1e-8);
-        assert_close(pct.high, 14.031134537426224, 1e-8);
+        assert_close(pct.low, 5.521859440402355, 1e-8);
+        assert_close(pct.high, 14.04903380998439, 1e-8);
         assert_eq!(c.verdict, Verdict::Higher);
         // 40.614 + 1.96 · 0.238 = 41.08 < 44.586 − 1.96 · 1.4005 = 41.84: starred.
         assert!(c.mmtests_significant);
         let reverse = compare(&POISON, &BASE, &Thresholds::default()).unwrap();
         assert_eq!(reverse.verdict, Verdict::Lower);
         assert_close(reverse.p_value.unwrap(), 0.002761859701335364, 1e-7);
+        assert_close(reverse.change_ci95.unwrap().low, -12.31841545750514, 1e-8);
+        assert_close(reverse.change_ci95.unwrap().high, -5.2329057407494055, 1e-8);
+    }
+
+    #[test]
+    fn a_noisy_baseline_widens_the_percent_interval() {
+        // The baseline's SD is 7.9 % of its mean. Dividing the difference's interval by the
+        // base mean (SciPy: ttest_ind(NEW, BASE, equal_var=False).confidence_interval(0.95)
+        // / mean(BASE)) gave [+10.27 %, +29.73 %]; Fieller's (the snippet above) is wider.
+        let base = [90.0, 110.0, 100.0, 95.0, 105.0];
+        let new = [120.0, 122.0, 121.0, 119.0, 118.0];
+        let c = compare(&base, &new, &Thresholds::default()).unwrap();
+        let pct = c.change_ci95.unwrap();
+        assert_close(pct.low, 9.394762592257845, 1e-8);
+        assert_close(pct.high, 32.80789922326343, 1e-8);
+        assert!(pct.low < 10.274742137921717 && pct.high > 29.725257862078283, "{pct:?}");
+        assert_eq!(c.change_percent, Some(20.0));
+    }
+
+    #[test]
+    fn the_percent_interval_excludes_zero_exactly_when_p_is_below_five_percent() {
+        // At ρ = 1 Fieller's pivot is Welch's t: the interval and the test agree.
+        // SciPy 1.17.1 ttest_ind(new, base, equal_var=False).pvalue: 0.0694 and 0.0316.
+        let base = [10.0, 11.0, 12.0];
+        for (new, significant) in [([12.0, 13.0, 13.5], false), ([13.0, 13.5, 14.0], true)] {
+            let c = compare(&base, &new, &Thresholds { alpha: 0.05, noise_percent: 0.0 }).unwrap();
+            assert_eq!(c.p_value.unwrap() < 0.05, significant, "{c:?}");
+            assert_eq!(c.change_ci95.unwrap().low > 0.0, significant, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn a_base_mean_not_clearly_above_zero_has_no_bounded_percent_interval() {
+        // Involuntary switches 0, 0, 3: the base mean's own interval reaches below 0.
+        let c = compare(&[0.0, 0.0, 3.0], &[40.0, 42.0, 44.0], &Thresholds::default()).unwrap();
+        assert_eq!(c.change_percent, Some(4100.0));
+        assert_eq!(c.change_ci95, None);
+        assert_eq!(c.verdict, Verdict::Higher, "p = {:?}", c.p_value);
     }
 
     #[test]
@@ -208,8 +304,9 @@ mod tests {
         assert_close(c.t.unwrap(), 5.263530454704435, 1e-9);
         assert_close(c.df.unwrap(), 4.155267920250434, 1e-9);
         assert_close(c.p_value.unwrap(), 0.005610035770417549, 1e-7);
-        assert_close(c.change_ci95.unwrap().low, 4.696258234792907, 1e-7);
-        assert_close(c.change_ci95.unwrap().high, 14.863499484220249, 1e-7);
+        // Fieller (the snippet above, from the published mean, SD and n).
+        assert_close(c.change_ci95.unwrap().low, 4.691611254583439, 1e-7);
+        assert_close(c.change_ci95.unwrap().high, 14.878953944867334, 1e-7);
         assert_eq!(c.verdict, Verdict::Higher);
         // -j 4 user time: 89.22 (16.3062) vs 86.233 (17.1381) is noise, p = 0.7849.
         let user = compare_summaries(&summary(86.233, 17.1381, 5), &summary(89.22, 16.3062, 5), &Thresholds::default());
@@ -233,12 +330,18 @@ mod tests {
     }
 
     #[test]
-    fn a_single_run_on_either_side_is_too_few_to_test() {
+    fn fewer_than_the_minimum_of_runs_on_either_side_is_too_few_to_test() {
         let c = compare(&[40.0], &[44.0, 45.0], &Thresholds::default()).unwrap();
         assert_eq!(c.verdict, Verdict::TooFewRuns);
         assert_eq!((c.p_value, c.change_ci95, c.t), (None, None, None));
         assert_eq!(c.change_percent, Some(10.0 + 1.25));
         assert!(!c.mmtests_significant);
+        // Two runs a side that agree exactly: no spread, which used to give p = 0 and a verdict.
+        let two = compare(&[5.0, 5.0], &[6.0, 6.0], &Thresholds::default()).unwrap();
+        assert_eq!((two.verdict, two.p_value, two.change_ci95), (Verdict::TooFewRuns, None, None));
+        let two_noisy = compare(&[40.61, 40.32], &POISON, &Thresholds::default()).unwrap();
+        assert_eq!(two_noisy.verdict, Verdict::TooFewRuns);
+        assert_eq!(MIN_RUNS, 3);
     }
 
     #[test]
@@ -249,10 +352,10 @@ mod tests {
 
     #[test]
     fn zero_variance_on_both_sides_is_certain_either_way() {
-        let same = compare(&[5.0, 5.0, 5.0], &[5.0, 5.0], &Thresholds::default()).unwrap();
+        let same = compare(&[5.0, 5.0, 5.0], &[5.0, 5.0, 5.0], &Thresholds::default()).unwrap();
         assert_eq!((same.p_value, same.verdict), (Some(1.0), Verdict::NoSignificantChange));
         assert_eq!(same.change_ci95, Some(Interval { low: 0.0, high: 0.0 }));
-        let slower = compare(&[5.0, 5.0], &[6.0, 6.0], &Thresholds::default()).unwrap();
+        let slower = compare(&[5.0, 5.0, 5.0], &[6.0, 6.0, 6.0], &Thresholds::default()).unwrap();
         assert_eq!((slower.p_value, slower.verdict, slower.t), (Some(0.0), Verdict::Higher, None));
         assert_eq!(slower.change_ci95, Some(Interval { low: 20.0, high: 20.0 }));
         assert!(slower.mmtests_significant);

@@ -1,22 +1,25 @@
 //! Statistics over runs. No I/O here: numbers in, numbers out.
 //!
 //! - [`summarize`]: n, mean, sample SD, median, min, max, CoV, 95 % interval of the mean.
-//! - [`compare`]: a new set of runs against a baseline (Welch's t-test, the interval of
-//!   the change, criterion's verdict, mmtests' star).
+//! - [`compare`]: a new set of runs against a baseline (Welch's t-test, Fieller's interval
+//!   of the change in percent, criterion's verdict, mmtests' star).
+//! - [`inconsistencies`]: rows that contradict each other or the plan, refused by readers.
 //! - [`outliers`]: hyperfine's modified Z-score and its slow-first-run warning.
 //! - [`Metric`]: what is measured per run, its unit and how to read it from a run.
 
 mod analysis;
 mod compare;
+mod consistency;
 mod metric;
 mod outliers;
 mod summary;
 
 // The API `bench compare` builds on: not every item is used by `bench run`/`report` yet.
 #[allow(unused_imports)]
-pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen, Warning, FEW_RUNS};
+pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen, Warning};
 #[allow(unused_imports)]
-pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE};
+pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, STAR_MEANS};
+pub use consistency::{inconsistencies, StudyShape};
 #[allow(unused_imports)]
 pub use metric::Metric;
 #[allow(unused_imports)]

@@ -1,4 +1,5 @@
-//! Outliers, flagged and never removed: hyperfine's modified Z-score rule.
+//! Outliers, flagged and never removed: hyperfine's modified Z-score rule, where it can
+//! mean something: at least [`MIN_RUNS_FOR_OUTLIERS`] runs and a MAD above 0.
 
 use super::summary::median;
 use serde::Serialize;
@@ -22,9 +23,9 @@ pub struct Outliers {
     pub slow_first: bool,
 }
 
-/// (x − median) / (1.4826 · MAD) for every value. With a MAD of 0 (more than half the
+/// (x − median) / (1.4826 · MAD) for every value. With a MAD of 0 (at least half the
 /// values identical) any other value scores ±∞, as in hyperfine; all-identical values
-/// score 0.
+/// score 0. [`outliers`] flags nothing then.
 pub fn modified_z_scores(values: &[f64]) -> Vec<f64> {
     let center = median(values);
     let deviations: Vec<f64> = values.iter().map(|v| (v - center).abs()).collect();
@@ -43,8 +44,18 @@ pub fn modified_z_scores(values: &[f64]) -> Vec<f64> {
 }
 
 /// The outliers among `values`, given in run order so that the first run is the first value.
+///
+/// A MAD of 0 flags nothing, unlike hyperfine: it only says that at least half the runs
+/// gave the same value, which is what an integer-valued metric (context switches, max RSS
+/// in KiB) does on a quiet guest. The spread is then unknown, not zero, and a value one
+/// count away would score ∞: every value off the median would be called an outlier.
 pub fn outliers(values: &[f64]) -> Outliers {
     if values.len() < MIN_RUNS_FOR_OUTLIERS {
+        return Outliers::default();
+    }
+    let center = median(values);
+    let deviations: Vec<f64> = values.iter().map(|v| (v - center).abs()).collect();
+    if median(&deviations) == 0.0 {
         return Outliers::default();
     }
     let scores = modified_z_scores(values);
@@ -90,7 +101,14 @@ mod tests {
     }
 
     #[test]
-    fn with_a_zero_mad_any_other_value_is_flagged_as_hyperfine_does() {
-        assert_eq!(outliers(&[10.0, 10.0, 10.0, 10.0, 20.0]).indices, vec![4]);
+    fn a_zero_mad_flags_nothing() {
+        // Five runs of an integer-valued metric: three agree, so the MAD is 0 and the
+        // scores of the other two are infinite. Hyperfine would flag both.
+        let max_rss = [120004.0, 120004.0, 120005.0, 120004.0, 120003.0];
+        assert!(modified_z_scores(&max_rss)[2].is_infinite());
+        assert_eq!(outliers(&max_rss), Outliers::default());
+        assert_eq!(outliers(&[10.0, 10.0, 10.0, 10.0, 20.0]), Outliers::default());
+        // A MAD of one count still finds a value far from the rest.
+        assert_eq!(outliers(&[100.0, 101.0, 100.0, 102.0, 101.0, 150.0]).indices, vec![5]);
     }
 }
