@@ -109,6 +109,16 @@ impl ConsoleFinding {
             n => format!("{} ×{n}, the first: {:?}", self.kind.title(), self.line),
         }
     }
+
+    /// The log it was quoted from, relative to the results folder.
+    pub fn log_file(&self, variant: &str, boot: u32) -> String {
+        format!("{}/{variant}-boot{boot}.log", self.log.folder())
+    }
+
+    /// One line for the warnings: `variant poison boot 1: SLUB report: "BUG ..." (kmsg/poison-boot1.log)`.
+    pub fn warning(&self, variant: &str, boot: u32) -> String {
+        format!("variant {variant} boot {boot}: {} ({})", self.summary(), self.log_file(variant, boot))
+    }
 }
 
 fn one() -> u32 {

@@ -171,7 +171,7 @@ fn note_console(study: &mut Study, variant: &Variant, boot: u32, log: &Path, out
     let console_text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
     let findings = console::scan_logs(&console_text, kmsg_text.as_deref());
     for finding in &findings {
-        let line = format!("variant {} boot {boot}: {} ({}/)", variant.name, finding.summary(), finding.log.folder());
+        let line = finding.warning(&variant.name, boot);
         study.progress.println(&format!("warning: {line}"));
         outcome.warnings.push(line);
     }

@@ -43,7 +43,7 @@ pub struct KernelTrouble {
 impl KernelTrouble {
     /// One line for the warnings.
     pub fn warning(&self) -> String {
-        format!("variant {} boot {}: {} ({})", self.variant, self.boot, self.finding.summary(), self.log_file)
+        self.finding.warning(&self.variant, self.boot)
     }
 }
 
@@ -115,7 +115,7 @@ fn kernel_trouble(meta: &Meta) -> Vec<KernelTrouble> {
                 variant: v.name.clone(),
                 boot: f.boot,
                 finding: f.finding.clone(),
-                log_file: format!("{}/{}-boot{}.log", f.finding.log.folder(), v.name, f.boot),
+                log_file: f.finding.log_file(&v.name, f.boot),
             })
         })
         .collect()
