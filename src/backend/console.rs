@@ -87,7 +87,8 @@ impl KernelLog {
 /// The reports of one kind in one boot: the first is quoted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsoleFinding {
-    /// meta.json of kbench before 0.x called it `marker` ("Kernel panic", "BUG:", ...).
+    /// meta.json files written before the kernel log was read call it `marker`, with the
+    /// text that matched ("Kernel panic", "BUG:", "Oops", "WARNING:").
     #[serde(alias = "marker")]
     pub kind: FindingKind,
     /// The first report's line, without its timestamp.
