@@ -135,22 +135,22 @@ pub fn scan(console: &str) -> Vec<ConsoleFinding> {
 /// serious first. The kernel log is quoted where it has the report (it holds every
 /// level); the console still counts, since a panic may never reach the kernel log's copy.
 pub fn scan_logs(console: &str, kmsg: Option<&str>) -> Vec<ConsoleFinding> {
-    let on_console = reports(console);
-    let in_kmsg = kmsg.map(reports).unwrap_or_default();
-    let kinds: BTreeSet<FindingKind> = on_console.iter().chain(&in_kmsg).map(|r| r.kind).collect();
+    let on_console = Log::read(console);
+    let in_kmsg = Log::read(kmsg.unwrap_or_default());
+    let kinds: BTreeSet<FindingKind> = on_console.reports.iter().chain(&in_kmsg.reports).map(|r| r.kind).collect();
     kinds
         .into_iter()
         .filter_map(|kind| {
-            let (first, log) = match in_kmsg.iter().find(|r| r.kind == kind) {
-                Some(report) => (report, KernelLog::Kmsg),
-                None => (on_console.iter().find(|r| r.kind == kind)?, KernelLog::Console),
+            let (log, first, source) = match in_kmsg.first(kind) {
+                Some(report) => (&in_kmsg, report, KernelLog::Kmsg),
+                None => (&on_console, on_console.first(kind)?, KernelLog::Console),
             };
             Some(ConsoleFinding {
                 kind,
-                line: first.message.clone(),
-                excerpt: first.excerpt.clone(),
+                line: first.message.to_string(),
+                excerpt: log.excerpt(first.at),
                 count: distinct_count(kind, &on_console, &in_kmsg),
-                log,
+                log: source,
             })
         })
         .collect()
@@ -158,31 +158,53 @@ pub fn scan_logs(console: &str, kmsg: Option<&str>) -> Vec<ConsoleFinding> {
 
 /// A report printed once appears in both logs with the same message: per message, the
 /// larger of the two counts (timestamps may differ or be missing on the console).
-fn distinct_count(kind: FindingKind, on_console: &[Report], in_kmsg: &[Report]) -> u32 {
+fn distinct_count(kind: FindingKind, on_console: &Log, in_kmsg: &Log) -> u32 {
     let mut per_message: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
-    for report in on_console.iter().filter(|r| r.kind == kind) {
-        per_message.entry(&report.message).or_default().0 += 1;
+    for report in on_console.reports.iter().filter(|r| r.kind == kind) {
+        per_message.entry(report.message).or_default().0 += 1;
     }
-    for report in in_kmsg.iter().filter(|r| r.kind == kind) {
-        per_message.entry(&report.message).or_default().1 += 1;
+    for report in in_kmsg.reports.iter().filter(|r| r.kind == kind) {
+        per_message.entry(report.message).or_default().1 += 1;
     }
     per_message.values().map(|(console, kmsg)| *console.max(kmsg)).sum()
 }
 
-struct Report {
-    kind: FindingKind,
-    /// The header line without level or timestamp.
-    message: String,
-    excerpt: String,
+/// One log's lines (without levels) and the reports that start in them, in order.
+struct Log<'a> {
+    lines: Vec<&'a str>,
+    reports: Vec<Report<'a>>,
 }
 
-/// Every report in a log, in order.
-fn reports(text: &str) -> Vec<Report> {
-    let lines: Vec<&str> = text.lines().map(without_level).collect();
-    let mut found = Vec::new();
-    for (at, line) in lines.iter().enumerate() {
-        let message = without_timestamp(line);
-        let Some(kind) = kind_of(message) else { continue };
+struct Report<'a> {
+    kind: FindingKind,
+    /// The header line without level or timestamp.
+    message: &'a str,
+    /// Its index in `lines`.
+    at: usize,
+}
+
+impl<'a> Log<'a> {
+    fn read(text: &'a str) -> Log<'a> {
+        let lines: Vec<&str> = text.lines().map(without_level).collect();
+        let reports = lines
+            .iter()
+            .enumerate()
+            .filter_map(|(at, line)| {
+                let message = without_timestamp(line);
+                kind_of(message).map(|kind| Report { kind, message, at })
+            })
+            .collect();
+        Log { lines, reports }
+    }
+
+    fn first(&self, kind: FindingKind) -> Option<&Report<'a>> {
+        self.reports.iter().find(|r| r.kind == kind)
+    }
+
+    /// The report at `at`: the rule above it, its header, and what follows up to the next
+    /// report or `====` rule, bounded.
+    fn excerpt(&self, at: usize) -> String {
+        let lines = &self.lines;
         let start = if at > 0 && is_separator(without_timestamp(lines[at - 1])) { at - 1 } else { at };
         let mut excerpt = lines[start..=at].join("\n");
         for (quoted, next) in (at + 1 - start..).zip(&lines[at + 1..]) {
@@ -195,9 +217,8 @@ fn reports(text: &str) -> Vec<Report> {
             excerpt.push('\n');
             excerpt.push_str(next);
         }
-        found.push(Report { kind, message: message.to_string(), excerpt });
+        excerpt
     }
-    found
 }
 
 /// What a message reports, if it starts a report.
