@@ -3,26 +3,27 @@
 # new one, and compares the two with `bench compare`.
 #
 #   scripts/ci-compare-kernels.sh SCENARIO OLD_KERNEL NEW_KERNEL [bench compare options]
-#   e.g. scripts/ci-compare-kernels.sh scenarios/kbuild.toml /boot/vmlinuz-6.1 ./bzImage --threshold 2%
+#   e.g. scripts/ci-compare-kernels.sh scenarios/slub.toml /boot/vmlinuz-6.1 ./bzImage --threshold 2%
 #
 # The scenario's `[guest] kernel` is replaced by each kernel in turn (variants that name
 # their own kernel keep it). Results go to $RESULTS (default results/ci-<timestamp>):
 # old/, new/, compare.md (also appended to $GITHUB_STEP_SUMMARY when set) and compare.json.
-# `bench` is $BENCH, else target/release/bench, else the one on PATH.
+# `bench` is $BENCH, else $CARGO_TARGET_DIR/release/bench (target/ by default), else the one
+# on PATH. Relative paths are taken from the current folder.
 #
 # Exit codes: 0 no significant regression; 1 significant regression, or a run of the new
 # kernel failed (it broke the workload); 2 unusable input, or a run of the old kernel failed.
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
     exit 2
 fi
 scenario=$1 old_kernel=$2 new_kernel=$3
 shift 3
-cd "$(dirname "$0")/.."
 if [ -z "${BENCH:-}" ]; then
-    if [ -x target/release/bench ]; then BENCH=target/release/bench; else BENCH=bench; fi
+    target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$(dirname "$0")/../target}")
+    if [ -x "$target_dir/release/bench" ]; then BENCH=$target_dir/release/bench; else BENCH=bench; fi
 fi
 results=${RESULTS:-results/ci-$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$results"

@@ -6,6 +6,9 @@
 # Usage: scripts/time-scenario.sh [SCENARIO] [N] [RESULTS_DIR]
 #        (scenarios/quick.toml, 1 time, results/ by default; the results are kept)
 set -euo pipefail
+# Cargo's output folder: $CARGO_TARGET_DIR (made absolute before the cd below), else target/.
+CARGO_TARGET_DIR=$(realpath -m "${CARGO_TARGET_DIR:-$(dirname "$0")/../target}")
+export CARGO_TARGET_DIR
 cd "$(dirname "$0")/.."
 scenario=${1:-scenarios/quick.toml}
 count=${2:-1}
@@ -16,7 +19,7 @@ for i in $(seq "$count"); do
   echo "run $i: load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   started=$(date +%s)
   run_status=0
-  target/release/bench run "$scenario" --results "$results" > /dev/null || run_status=$?
+  "$CARGO_TARGET_DIR/release/bench" run "$scenario" --results "$results" > /dev/null || run_status=$?
   elapsed=$(( $(date +%s) - started ))
   times+=("$elapsed")
   [ "$run_status" -eq 0 ] || status=$run_status

@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 
 const BUILD_HINT: &str = "build it with scripts/build-agent.sh (a static binary: the guest has no C library to load), or point --agent / KBENCH_AGENT at one";
 
+/// Where scripts/build-agent.sh puts the agent, under a cargo target folder.
+const AGENT_IN_TARGET: &str = "x86_64-unknown-linux-gnu/release/bench-agent";
+
 /// `explicit` (flag or KBENCH_AGENT) wins; else beside the `bench` binary, else in the
-/// workspace's target folder for the static build.
+/// target folder it was built in, else in `$CARGO_TARGET_DIR`.
 pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
         check_static(path)?;
@@ -14,17 +17,24 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     }
     let exe = std::env::current_exe().context("cannot find the bench executable's folder")?;
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    let candidates = [
-        dir.join("bench-agent"),
-        dir.join("../x86_64-unknown-linux-gnu/release/bench-agent"),
-        dir.join("../../x86_64-unknown-linux-gnu/release/bench-agent"),
-    ];
-    for candidate in &candidates {
-        if candidate.is_file() && check_static(candidate).is_ok() {
-            return Ok(candidate.clone());
-        }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from);
+    candidates(&dir, target_dir.as_deref())
+        .into_iter()
+        .find(|candidate| candidate.is_file() && check_static(candidate).is_ok())
+        .with_context(|| {
+            let also = target_dir.map(|t| format!(" nor in CARGO_TARGET_DIR ({})", t.display())).unwrap_or_default();
+            format!("the guest agent (bench-agent) was not found beside {}{also}: {BUILD_HINT}", exe.display())
+        })
+}
+
+/// `exe_dir` is `<target>/release` or `<target>/debug` (or `<target>/debug/deps` for tests);
+/// cargo honours CARGO_TARGET_DIR, so an installed `bench` finds the agent there.
+fn candidates(exe_dir: &Path, cargo_target_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut candidates = vec![exe_dir.join("bench-agent"), exe_dir.join("..").join(AGENT_IN_TARGET), exe_dir.join("../..").join(AGENT_IN_TARGET)];
+    if let Some(target) = cargo_target_dir {
+        candidates.push(target.join(AGENT_IN_TARGET));
     }
-    bail!("the guest agent (bench-agent) was not found beside {}: {BUILD_HINT}", exe.display())
+    candidates
 }
 
 /// A dynamically linked agent would die in a busybox initramfs: refuse it up front.
@@ -55,6 +65,28 @@ fn has_interpreter(elf: &[u8]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The smallest file `has_interpreter` calls static: an ELF64 header, no program headers.
+    fn fake_static_agent(path: &Path) {
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(64, 0);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, elf).unwrap();
+    }
+
+    #[test]
+    fn the_agent_is_found_in_cargo_target_dir() {
+        let target = tempfile::tempdir().unwrap();
+        let installed = tempfile::tempdir().unwrap();
+        let agent = target.path().join(AGENT_IN_TARGET);
+        fake_static_agent(&agent);
+        let found = |target_dir: Option<&Path>| candidates(installed.path(), target_dir).into_iter().find(|c| c.is_file() && check_static(c).is_ok());
+        assert_eq!(found(Some(target.path())), Some(agent.clone()));
+        assert_eq!(found(None), None, "not without CARGO_TARGET_DIR: {:?}", candidates(installed.path(), None));
+        // bench itself built into that folder (cargo build with CARGO_TARGET_DIR set).
+        std::fs::create_dir(target.path().join("release")).unwrap();
+        assert_eq!(candidates(&target.path().join("release"), None).into_iter().find(|c| c.is_file()).map(|c| c.canonicalize().unwrap()), Some(agent.canonicalize().unwrap()));
+    }
 
     #[test]
     fn a_dynamic_binary_is_told_apart() {

@@ -96,14 +96,40 @@ fn missing_qemu_is_named() {
     assert_refused(|t| t.replace("[guest]", "[guest]\nqemu = \"/nonexistent/qemu-system-x86_64\""), &["/nonexistent/qemu-system-x86_64", "is QEMU installed?"]);
 }
 
+/// On every host: where the CPU has no vmx/svm flag that is the reason; where it has one,
+/// the KVM device is pointed at a missing file, and the check must say so.
 #[test]
 fn kvm_asked_for_where_it_does_not_work_is_refused_with_the_reason() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "bad", GOOD);
+    let text = std::fs::read_to_string(&scenario).unwrap().replace("[guest]", "[guest]\naccel = \"kvm\"");
+    std::fs::write(&scenario, text).unwrap();
+    let device = dir.path().join("no-kvm-device");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["check", scenario.to_str().unwrap(), "--results", dir.path().join("results").to_str().unwrap()])
+        .env("KBENCH_AGENT", agent())
+        .env("KBENCH_KVM_DEVICE", &device)
+        .output()
+        .unwrap();
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
-    if cpuinfo.contains(" vmx") || cpuinfo.contains(" svm") {
-        eprintln!("this host exposes vmx/svm: KVM may work, nothing to refuse");
-        return;
+    let flags: Vec<&str> = cpuinfo.lines().filter(|l| l.starts_with("flags")).flat_map(str::split_whitespace).collect();
+    let reason = match ["vmx", "svm"].iter().find(|flag| flags.contains(flag)) {
+        None => "no vmx or svm flag".to_string(),
+        Some(flag) => {
+            let module = if *flag == "vmx" { "kvm_intel" } else { "kvm_amd" };
+            if Path::new("/sys/module").join(module).exists() {
+                format!("{} cannot be opened for reading and writing", device.display())
+            } else {
+                format!("the {module} module is not loaded")
+            }
+        }
+    };
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for expected in ["key `guest.accel`", "KVM does not work here", &reason] {
+        assert!(output.contains(expected), "expected {expected:?} in:\n{}", describe(&out));
     }
-    assert_refused(|t| t.replace("[guest]", "[guest]\naccel = \"kvm\""), &["key `guest.accel`", "KVM does not work here", "no vmx or svm flag"]);
 }
 
 #[test]

@@ -93,9 +93,9 @@ command = "{COUNTER}; if [ $n -eq 3 ]; then echo c > /proc/sysrq-trigger; fi"
     assert!(std::fs::read_to_string(results.join("console/panics-boot1.log")).unwrap().contains("Kernel panic"));
     assert!(results.join("console/panics-boot2.log").is_file());
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(results.join("meta.json")).unwrap()).unwrap();
-    let findings = &meta["variants"][0]["console_findings"];
+    let findings = &meta["variants"][0]["kernel_findings"];
     assert_eq!(findings[0]["boot"], 1, "{findings}");
-    assert_eq!(findings[0]["marker"], "Kernel panic", "{findings}");
+    assert_eq!(findings[0]["kind"], "panic", "{findings}");
     assert_no_qemu_left(dir.path());
 }
 

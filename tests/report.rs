@@ -324,3 +324,46 @@ fn an_integer_metric_with_a_zero_mad_has_no_outliers() {
     assert_eq!(summary_row(&rows, "off", "half", "max_rss")["outlier_runs"], "");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("outlier"), "{}", describe(&out));
 }
+
+#[test]
+fn kernel_trouble_in_meta_json_is_listed_per_boot_and_warned_about() {
+    let dir = study(&["off", "poison"], true);
+    let clean = report(dir.path(), &[]);
+    assert_eq!(clean.status.code(), Some(0), "{}", describe(&clean));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("## Kernel trouble\n\nNone: no panic, oops, BUG, SLUB"), "{md}");
+
+    let path = dir.path().join("meta.json");
+    let mut meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    meta["variants"][1]["kernel_findings"] = serde_json::json!([{
+        "boot": 1, "kind": "slub", "count": 2, "log": "kmsg",
+        "line": "BUG kmalloc-64 (Not tainted): Poison overwritten",
+        "excerpt": "[   41.204012] BUG kmalloc-64 (Not tainted): Poison overwritten\n[   41.205409] 0xffff8880049d5e10-0xffff8880049d5e10 @offset=3600. First byte 0x0 instead of 0x6b"
+    }]);
+    // As kbench wrote it before it read the kernel log.
+    meta["variants"][0]["console_findings"] = serde_json::json!([{
+        "boot": 2, "marker": "WARNING:", "line": "WARNING: CPU: 0 PID: 1 at kernel/foo.c:1 foo+0x1/0x2", "excerpt": "[ 3.0] WARNING: CPU: 0 PID: 1 at kernel/foo.c:1 foo+0x1/0x2"
+    }]);
+    std::fs::write(&path, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+
+    let out = report(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    let warnings: Vec<&str> = json["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    for expected in [
+        r#"variant poison boot 1: SLUB report ×2, the first: "BUG kmalloc-64 (Not tainted): Poison overwritten" (kmsg/poison-boot1.log)"#,
+        r#"variant off boot 2: WARNING: "WARNING: CPU: 0 PID: 1 at kernel/foo.c:1 foo+0x1/0x2" (console/off-boot2.log)"#,
+    ] {
+        assert!(warnings.contains(&expected), "{expected} in {warnings:#?}");
+    }
+    assert_eq!(json["facts"]["kernel_trouble"][1]["kind"], "slub", "{}", json["facts"]);
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    for expected in [
+        "| off | 2 | WARNING | 1 | `WARNING: CPU: 0 PID: 1 at kernel/foo.c:1 foo+0x1/0x2` | console/off-boot2.log |",
+        "| poison | 1 | SLUB report | 2 | `BUG kmalloc-64 (Not tainted): Poison overwritten` | kmsg/poison-boot1.log |",
+        "<details><summary>poison boot 1: SLUB report</summary>",
+        "First byte 0x0 instead of 0x6b\n```",
+    ] {
+        assert!(md.contains(expected), "report.md lacks {expected:?}:\n{md}");
+    }
+}

@@ -26,7 +26,7 @@ pub fn collect_meta(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> R
                 kernel: file_facts(&v.kernel)?,
                 initrd: v.initrd.as_deref().map(file_facts).transpose()?,
                 boot: None,
-                console_findings: Vec::new(),
+                kernel_findings: Vec::new(),
             })
         })
         .collect::<Result<Vec<_>>>()?;

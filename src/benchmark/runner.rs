@@ -162,14 +162,18 @@ fn boot_and_run(
     Ok(())
 }
 
-/// Kernel trouble on the console is reported even when every run succeeded.
+/// Kernel trouble on the console or in the kernel log (`kmsg/`, beside `console/`) is
+/// reported even when every run succeeded.
 fn note_console(study: &mut Study, variant: &Variant, boot: u32, log: &Path, outcome: &mut StudyOutcome) -> Result<()> {
-    let findings = console::scan(&std::fs::read_to_string(log).unwrap_or_default());
+    let kmsg = log.parent().and_then(Path::parent).zip(log.file_name()).map(|(dir, name)| dir.join("kmsg").join(name));
+    let kmsg_text = kmsg.and_then(|path| std::fs::read(path).ok()).map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let console_text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+    let findings = console::scan_logs(&console_text, kmsg_text.as_deref());
     for finding in &findings {
-        let line = format!("variant {} boot {boot}: console shows {:?}", variant.name, finding.line);
+        let line = finding.warning(&variant.name, boot);
         study.progress.println(&format!("warning: {line}"));
         outcome.warnings.push(line);
     }
-    study.meta.record_console(&variant.name, boot, findings);
+    study.meta.record_findings(&variant.name, boot, findings);
     study.results.write_meta(study.meta)
 }

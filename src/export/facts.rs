@@ -1,7 +1,7 @@
 //! What a report states about the machine and the guests besides the numbers: from
 //! meta.json when the results folder has one, else only what runs.csv says.
 
-use crate::model::Meta;
+use crate::model::{ConsoleFinding, Meta};
 use crate::stats::Analysis;
 use serde::Serialize;
 
@@ -24,8 +24,26 @@ pub struct Facts {
     /// The version of the Linux tree compiled, for kernel-build workloads.
     pub linux_version: Option<String>,
     pub variants: Vec<VariantFacts>,
-    /// Kernel trouble (panic, BUG, oops, warning) the consoles showed, one line each.
-    pub console_trouble: Vec<String>,
+    /// Kernel trouble the consoles and kernel logs showed, per variant and boot.
+    pub kernel_trouble: Vec<KernelTrouble>,
+}
+
+/// The reports of one kind in one boot of one variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelTrouble {
+    pub variant: String,
+    pub boot: u32,
+    #[serde(flatten)]
+    pub finding: ConsoleFinding,
+    /// The log quoted, relative to the results folder.
+    pub log_file: String,
+}
+
+impl KernelTrouble {
+    /// One line for the warnings.
+    pub fn warning(&self) -> String {
+        self.finding.warning(&self.variant, self.boot)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,7 +81,7 @@ impl Facts {
             compiler: meta.probe("compiler").map(str::to_string),
             linux_version: meta.probe("linux_version").map(str::to_string),
             variants,
-            console_trouble: console_trouble(meta),
+            kernel_trouble: kernel_trouble(meta),
         }
     }
 
@@ -80,7 +98,7 @@ impl Facts {
                 "measured under TCG (software emulation, no KVM): times are many times slower than on hardware; compare them only with other TCG results".to_string(),
             );
         }
-        warnings.extend(self.console_trouble.iter().cloned());
+        warnings.extend(self.kernel_trouble.iter().map(KernelTrouble::warning));
         if self.accel.is_none() {
             warnings.push("no meta.json in the results folder: host, hypervisor and accelerator are unknown".to_string());
         }
@@ -88,12 +106,15 @@ impl Facts {
     }
 }
 
-fn console_trouble(meta: &Meta) -> Vec<String> {
+fn kernel_trouble(meta: &Meta) -> Vec<KernelTrouble> {
     meta.variants
         .iter()
         .flat_map(|v| {
-            v.console_findings.iter().map(move |f| {
-                format!("variant {} boot {}: the console shows {:?} (console/{}-boot{}.log)", v.name, f.boot, f.finding.line, v.name, f.boot)
+            v.kernel_findings.iter().map(move |f| KernelTrouble {
+                variant: v.name.clone(),
+                boot: f.boot,
+                finding: f.finding.clone(),
+                log_file: f.finding.log_file(&v.name, f.boot),
             })
         })
         .collect()

@@ -14,6 +14,7 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], plots: &[
     out.push_str(&how_to_read(analysis));
     out.push_str(&warnings_section(warnings));
     out.push_str(&facts_section(facts));
+    out.push_str(&kernel_section(facts));
     for level in &analysis.levels {
         out.push_str(&level_section(analysis, level, plots));
     }
@@ -100,6 +101,30 @@ fn facts_section(facts: &Facts) -> String {
         let _ = writeln!(out, "| {} | {} | `{}` | {poisoning} |", cell(&v.name), cell(&v.kernel_release), cell(&v.cmdline_in_guest));
     }
     out.push('\n');
+    out
+}
+
+/// Per boot, what the kernel reported: the study's own signal (a SLUB report under
+/// `slub_debug=P` is a bug found, whatever the timings say).
+fn kernel_section(facts: &Facts) -> String {
+    let mut out = String::from("## Kernel trouble\n\n");
+    if facts.accel.is_none() {
+        out.push_str("Unknown (no meta.json).\n\n");
+        return out;
+    }
+    if facts.kernel_trouble.is_empty() {
+        out.push_str("None: no panic, oops, BUG, SLUB, KASAN or KFENCE report, lockup, RCU stall, hung task or WARNING in any boot's console or kernel log.\n\n");
+        return out;
+    }
+    out.push_str("| variant | boot | what | reports | the first | log |\n|---|---|---|---|---|---|\n");
+    for t in &facts.kernel_trouble {
+        let _ = writeln!(out, "| {} | {} | {} | {} | `{}` | {} |", cell(&t.variant), t.boot, t.finding.kind.title(), t.finding.count, cell(&t.finding.line), cell(&t.log_file));
+    }
+    out.push('\n');
+    for t in &facts.kernel_trouble {
+        let excerpt = t.finding.excerpt.replace("```", "'''");
+        let _ = write!(out, "<details><summary>{} boot {}: {}</summary>\n\n```\n{excerpt}\n```\n\n</details>\n\n", cell(&t.variant), t.boot, t.finding.kind.title());
+    }
     out
 }
 

@@ -3,6 +3,7 @@
 //! `benchmark::facts` gathers them, `export::meta_json` reads and writes them.
 
 use kbench_protocol::BootFacts;
+use super::findings::ConsoleFinding;
 use serde::{Deserialize, Serialize};
 
 pub const META_SCHEMA_VERSION: u32 = 1;
@@ -89,9 +90,11 @@ pub struct VariantFacts {
     pub initrd: Option<FileFacts>,
     /// What the guest reported about itself once booted.
     pub boot: Option<BootFacts>,
-    /// Kernel trouble (panic, BUG, oops, warning) seen on the console, per boot.
-    #[serde(default)]
-    pub console_findings: Vec<BootFinding>,
+    /// Kernel trouble (panics, oopses, SLUB/KASAN/KFENCE reports, lockups, stalls, hung
+    /// tasks, warnings) in the console or the kernel log, per boot. Called
+    /// `console_findings` before the kernel log was read.
+    #[serde(default, alias = "console_findings")]
+    pub kernel_findings: Vec<BootFinding>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,15 +102,6 @@ pub struct BootFinding {
     pub boot: u32,
     #[serde(flatten)]
     pub finding: ConsoleFinding,
-}
-
-/// Kernel trouble seen on a guest's console (`backend::console::scan` finds it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsoleFinding {
-    pub marker: String,
-    /// The line that matched, without its timestamp.
-    pub line: String,
-    pub excerpt: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,9 +117,9 @@ impl Meta {
         self.variants.iter().find_map(|v| v.boot.as_ref()?.probes.get(name).map(String::as_str))
     }
 
-    pub fn record_console(&mut self, variant: &str, boot: u32, findings: Vec<ConsoleFinding>) {
+    pub fn record_findings(&mut self, variant: &str, boot: u32, findings: Vec<ConsoleFinding>) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
-            v.console_findings.extend(findings.into_iter().map(|finding| BootFinding { boot, finding }));
+            v.kernel_findings.extend(findings.into_iter().map(|finding| BootFinding { boot, finding }));
         }
     }
 
@@ -133,5 +127,38 @@ impl Meta {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
             v.boot = Some(facts.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FindingKind, KernelLog};
+
+    #[test]
+    fn a_meta_json_written_before_the_kernel_log_was_read_is_still_read() {
+        let old = r#"{"name": "poison", "cmdline": "slub_debug=P", "kernel": {"path": "/k", "sha256": "00"}, "initrd": null, "boot": null,
+            "console_findings": [
+                {"boot": 1, "marker": "Kernel panic", "line": "Kernel panic - not syncing: sysrq", "excerpt": "[ 2.6] Kernel panic - not syncing: sysrq"},
+                {"boot": 2, "marker": "BUG:", "line": "BUG: unable to handle page fault", "excerpt": ""},
+                {"boot": 2, "marker": "Oops", "line": "Oops: 0002 [#1]", "excerpt": ""},
+                {"boot": 2, "marker": "WARNING:", "line": "WARNING: CPU: 0", "excerpt": ""}]}"#;
+        let variant: VariantFacts = serde_json::from_str(old).unwrap();
+        let read: Vec<(u32, FindingKind, u32, KernelLog)> =
+            variant.kernel_findings.iter().map(|f| (f.boot, f.finding.kind, f.finding.count, f.finding.log)).collect();
+        assert_eq!(
+            read,
+            [
+                (1, FindingKind::Panic, 1, KernelLog::Console),
+                (2, FindingKind::Bug, 1, KernelLog::Console),
+                (2, FindingKind::Oops, 1, KernelLog::Console),
+                (2, FindingKind::Warning, 1, KernelLog::Console)
+            ]
+        );
+        let written = serde_json::to_value(&variant).unwrap();
+        assert_eq!(written["kernel_findings"][0]["kind"], "panic", "{written}");
+        assert_eq!(written["kernel_findings"][0]["log"], "console", "{written}");
+        let again: VariantFacts = serde_json::from_value(written).unwrap();
+        assert_eq!(again.kernel_findings[3].finding, variant.kernel_findings[3].finding);
     }
 }

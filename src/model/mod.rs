@@ -2,11 +2,13 @@
 //! study (meta.json). At the bottom of the crate: the model imports no other module of
 //! kbench, and every other module may import it.
 
+mod findings;
 mod meta;
 mod run;
 
+pub use findings::{ConsoleFinding, FindingKind, KernelLog};
 pub use meta::{
-    ConsoleFinding, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta,
+    FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta,
     VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
 };
 #[cfg(test)]

@@ -10,8 +10,15 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The cargo target folder these tests were built in (CARGO_TARGET_DIR, `--target-dir` or
+/// target/): `bench` is `<it>/debug/bench`.
+pub fn target_dir() -> PathBuf {
+    let bench = Path::new(env!("CARGO_BIN_EXE_bench"));
+    bench.parent().and_then(Path::parent).expect("bench lies in <target>/<profile>/").to_path_buf()
+}
+
 pub fn agent() -> PathBuf {
-    repo().join("target/x86_64-unknown-linux-gnu/release/bench-agent")
+    target_dir().join("x86_64-unknown-linux-gnu/release/bench-agent")
 }
 
 pub fn tiny_kernel() -> PathBuf {
@@ -64,7 +71,8 @@ fn ensure_guest() {
     static BUILT: Once = Once::new();
     BUILT.call_once(|| {
         for script in ["scripts/build-agent.sh", "scripts/build-tiny-guest.sh"] {
-            let out = Command::new(repo().join(script)).output().expect("run build script");
+            // The agent goes where agent() looks, whatever told cargo where to build.
+            let out = Command::new(repo().join(script)).env("CARGO_TARGET_DIR", target_dir()).output().expect("run build script");
             assert!(out.status.success(), "{script} failed:\n{}", String::from_utf8_lossy(&out.stderr));
         }
     });
