@@ -37,7 +37,7 @@ pub enum Command {
     /// Recompute every report of a results folder from its runs.csv alone.
     #[command(
         long_about = "Recompute every report of a results folder from its runs.csv alone: kernbench.txt, \
-summary.csv, report.md, report.json and plots/ (PNG and SVG). Use it to re-render old results with \
+summary.csv, report.md, report.json, report.html and plots/ (PNG and SVG). Use it to re-render old results with \
 other thresholds or another baseline, or to report a study that was interrupted. meta.json, when \
 the folder has one, supplies the host and guest facts.\n\nA variant is called slower or faster \
 than the baseline only when Welch's t-test gives p < ALPHA and the whole 95 % interval of the change \

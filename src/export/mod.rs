@@ -2,7 +2,7 @@
 //!
 //! - The results folder of a study ([`results`]): runs.csv, meta.json, consoles, logs.
 //! - The reports made from it ([`reports::write_reports`]): kernbench.txt, summary.csv,
-//!   report.json, report.md and plots/.
+//!   report.json, report.md, report.html and plots/.
 //! - `bench compare`'s renderings: text, Markdown, JSON and CSV.
 
 pub mod compare;
@@ -14,6 +14,7 @@ pub mod format;
 pub mod kernbench;
 pub mod meta_json;
 pub mod plots;
+pub mod report_html;
 pub mod report_json;
 pub mod report_md;
 pub mod reports;
