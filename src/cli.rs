@@ -84,6 +84,9 @@ pub enum CompareFormat {
     Json,
     /// One row per matched row and metric.
     Csv,
+    /// JUnit XML for CI test reports: a test case per variant, level and metric, a
+    /// regression a failed test.
+    Junit,
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,7 +6,7 @@ use crate::cli::{CompareArgs, CompareFormat};
 use crate::compare::{self, CompareOptions, CompareReport, VariantMap};
 use crate::export::compare::{to_csv, to_json};
 use crate::export::results::read_side;
-use crate::export::{compare_markdown, compare_text};
+use crate::export::{compare_junit, compare_markdown, compare_text};
 use crate::stats::{Metric, Thresholds};
 use anyhow::{Context, Result};
 
@@ -53,5 +53,6 @@ fn render(report: &CompareReport, format: CompareFormat) -> Result<String> {
         CompareFormat::Markdown => compare_markdown::render(report),
         CompareFormat::Json => to_json(report)?,
         CompareFormat::Csv => to_csv(report)?,
+        CompareFormat::Junit => compare_junit::render(report),
     })
 }

@@ -3,10 +3,11 @@
 //! - The results folder of a study ([`results`]): runs.csv, meta.json, consoles, logs.
 //! - The reports made from it ([`reports::write_reports`]): kernbench.txt, summary.csv,
 //!   report.json, report.md, report.html and plots/.
-//! - `bench compare`'s renderings: text, Markdown, JSON and CSV.
+//! - `bench compare`'s renderings: text, Markdown, JSON, CSV and JUnit XML.
 
 pub mod compare;
 pub mod compare_cells;
+pub mod compare_junit;
 pub mod compare_markdown;
 pub mod compare_text;
 pub mod facts;
