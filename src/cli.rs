@@ -1,4 +1,5 @@
-//! The command line: `bench run`, `bench report`, `bench compare`, `bench check`.
+//! The command line: `bench run`, `bench report`, `bench compare`, `bench history`,
+//! `bench check`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -49,6 +50,10 @@ lies beyond +/- THRESHOLD percent (criterion's rule); otherwise \"no significant
     /// one is significantly worse.
     #[command(long_about = COMPARE_ABOUT, after_help = COMPARE_EXIT_CODES)]
     Compare(CompareArgs),
+    /// The history of one study over several results (say one per kernel bump): fails
+    /// (exit 1) when the last step is significantly worse.
+    #[command(long_about = HISTORY_ABOUT, after_help = HISTORY_EXIT_CODES)]
+    History(HistoryArgs),
 }
 
 const COMPARE_ABOUT: &str = "\
@@ -73,6 +78,71 @@ Exit codes:
   2  unusable input: an unreadable file, another runs.csv schema, different workloads,
      different -j for the same jobs level, no variant and jobs level in common, no
      successful runs to compare, or a bad option";
+
+const HISTORY_ABOUT: &str = "\
+The history of one study over several results folders, typically one per kernel bump: per \
+variant, jobs level and metric, the mean ± SD and 95 % interval of each measurement and the \
+guest kernel it ran, and each step judged against the measurement before and against the \
+first (Welch's t-test and criterion's rule, as `bench compare`).
+
+Give the results folders oldest first, or one folder that holds them all (say \
+results/<scenario>/): every results folder under it is used, ordered by meta.json's \
+started_at.";
+
+const HISTORY_EXIT_CODES: &str = "\
+Exit codes:
+  0  the last step (the newest against the one before) has no significant regression
+  1  the last step is a significant regression beyond the threshold in a compared metric
+  2  unusable input: fewer than two results folders, an unreadable file, different
+     workloads, no variant and jobs level measured in all of them, or a bad option";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HistoryFormat {
+    /// A table per variant, level and metric, for a terminal or a CI log.
+    Text,
+    /// The same as Markdown tables, for a CI summary.
+    Markdown,
+    /// The whole history, every number at full precision.
+    Json,
+    /// One row per variant, level, metric and measurement.
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// Results folders of `bench run` (or their runs.csv), oldest first; or one folder
+    /// holding results folders, ordered by when they were measured.
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
+    /// The metrics to follow, separated by commas; `all` for every one.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "elapsed",
+        value_parser = clap::builder::PossibleValuesParser::new(
+            ["elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss", "all"]
+        )
+    )]
+    pub metric: Vec<String>,
+    /// Noise threshold: a change whose 95 % interval reaches within ± this percentage
+    /// is no significant change ("2%" or "2").
+    #[arg(long, default_value = "1%", value_parser = parse_percent)]
+    pub threshold: f64,
+    /// Significance level of Welch's t-test.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// How to print the history.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+    /// Write the history to FILE instead of standard output (the outcome line is still
+    /// printed).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also draw the trend: a panel per metric, a line per variant and level (FILE.svg
+    /// or FILE.png).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CompareFormat {

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => commands::check::check(&args),
         cli::Command::Report(args) => commands::report::report(&args),
         cli::Command::Compare(args) => commands::compare::compare(&args),
+        cli::Command::History(args) => commands::history::history(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -34,7 +34,7 @@ pub fn compare(args: &CompareArgs) -> Result<u8> {
 }
 
 /// clap has checked the names; `all` stands for every metric, duplicates count once.
-fn metrics(names: &[String]) -> Vec<Metric> {
+pub(crate) fn metrics(names: &[String]) -> Vec<Metric> {
     let mut metrics: Vec<Metric> = Vec::new();
     for name in names {
         let chosen = if name == "all" { Metric::ALL.to_vec() } else { Metric::from_name(name).into_iter().collect() };

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod report;
 pub mod compare;
+pub mod history;
 pub mod run;
 
 pub const EXIT_OK: u8 = 0;

@@ -4,6 +4,8 @@
 //! - The reports made from it ([`reports::write_reports`]): kernbench.txt, summary.csv,
 //!   report.json, report.md, report.html and plots/.
 //! - `bench compare`'s renderings: text, Markdown, JSON, CSV and JUnit XML.
+//! - `bench history`'s: the results folders read back, text, Markdown, CSV, JSON and the
+//!   trend plot.
 
 pub mod compare;
 pub mod compare_cells;
@@ -12,6 +14,8 @@ pub mod compare_markdown;
 pub mod compare_text;
 pub mod facts;
 pub mod format;
+pub mod history;
+pub mod history_read;
 pub mod kernbench;
 pub mod meta_json;
 pub mod plots;
