@@ -1,12 +1,17 @@
 //! Finds the static in-guest agent that `scripts/build-agent.sh` builds.
+//!
+//! Where it looks, in order: `--agent` or KBENCH_AGENT; `bench-agent` beside the `bench`
+//! executable (where scripts/install.sh puts it); the target folder next to a `bench` run
+//! from its build tree; and the target folder of the checkout `bench` was built from, so
+//! that `scripts/build-agent.sh && cargo install --path .` gives a `bench` that finds its
+//! agent from anywhere, as long as the checkout stays.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 const BUILD_HINT: &str = "build it with scripts/build-agent.sh (a static binary: the guest has no C library to load), or point --agent / KBENCH_AGENT at one";
 
-/// `explicit` (flag or KBENCH_AGENT) wins; else beside the `bench` binary, else in the
-/// workspace's target folder for the static build.
+/// `explicit` (flag or KBENCH_AGENT) wins; else the places listed above, first found.
 pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
         check_static(path)?;
@@ -14,17 +19,23 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     }
     let exe = std::env::current_exe().context("cannot find the bench executable's folder")?;
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-gnu/release/bench-agent");
     let candidates = [
         dir.join("bench-agent"),
         dir.join("../x86_64-unknown-linux-gnu/release/bench-agent"),
         dir.join("../../x86_64-unknown-linux-gnu/release/bench-agent"),
+        checkout.clone(),
     ];
     for candidate in &candidates {
         if candidate.is_file() && check_static(candidate).is_ok() {
             return Ok(candidate.clone());
         }
     }
-    bail!("the guest agent (bench-agent) was not found beside {}: {BUILD_HINT}", exe.display())
+    bail!(
+        "the guest agent (bench-agent) was found neither beside {} nor in {}: {BUILD_HINT}",
+        exe.display(),
+        checkout.display()
+    )
 }
 
 /// A dynamically linked agent would die in a busybox initramfs: refuse it up front.

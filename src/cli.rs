@@ -1,5 +1,5 @@
 //! The command line: `bench run`, `bench report`, `bench compare`, `bench history`,
-//! `bench check`.
+//! `bench check`, and `bench completions` / `bench man` generated from these definitions.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -54,6 +54,17 @@ lies beyond +/- THRESHOLD percent (criterion's rule); otherwise \"no significant
     /// (exit 1) when the last step is significantly worse.
     #[command(long_about = HISTORY_ABOUT, after_help = HISTORY_EXIT_CODES)]
     History(HistoryArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(long_about = "Print a completion script for SHELL on standard output. For bash: \
+`bench completions bash > ~/.local/share/bash-completion/completions/bench`; for zsh: \
+`bench completions zsh > \"${fpath[1]}/_bench\"`; for fish: \
+`bench completions fish > ~/.config/fish/completions/bench.fish`.")]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one per subcommand into a folder.
+    #[command(long_about = "Print bench(1) in roff on standard output (`bench man | man -l -`), or with \
+--dir write bench.1 and bench-<subcommand>.1 for every subcommand into DIR (say \
+/usr/local/share/man/man1).")]
+    Man(ManArgs),
 }
 
 const COMPARE_ABOUT: &str = "\
@@ -95,6 +106,19 @@ Exit codes:
   1  the last step is a significant regression beyond the threshold in a compared metric
   2  unusable input: fewer than two results folders, an unreadable file, different
      workloads, no variant and jobs level measured in all of them, or a bad option";
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write bench.1 and bench-<subcommand>.1 into this folder instead of printing bench.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum HistoryFormat {

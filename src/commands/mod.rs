@@ -4,6 +4,7 @@ pub mod check;
 pub mod report;
 pub mod compare;
 pub mod history;
+pub mod manual;
 pub mod run;
 
 pub const EXIT_OK: u8 = 0;

@@ -58,11 +58,12 @@ nav ul { padding-left: 1.2rem; }
 .scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; margin: .5rem 0 1rem; border: 1px solid var(--line); border-radius: 6px; }
 table { border-collapse: collapse; font-size: .9rem; min-width: 100%; }
 th, td { padding: .3rem .55rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 thead th { background: #f6f8fa; position: sticky; top: 0; }
 tbody tr:last-child td { border-bottom: none; }
 code { font: .85em ui-monospace, "DejaVu Sans Mono", monospace; overflow-wrap: anywhere; }
-.verdict { white-space: nowrap; }
+tbody th[scope="row"] { white-space: nowrap; }
+td.verdict { min-width: 7.5rem; }
 .verdict-change { font-weight: 700; color: var(--bad); }
 .verdict-better { font-weight: 700; color: var(--good); }
 .failed td { color: var(--bad); }
@@ -255,14 +256,20 @@ fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
     out
 }
 
+/// Numbers break only between the mean ± SD and the count (narrow screens wrap cells).
 fn mean_sd(m: &MetricAnalysis) -> String {
     match &m.summary {
         None => "no successful run".into(),
         Some(s) => match s.sd {
-            Some(sd) => format!("{} ± {} (n = {})", number(s.mean), number(sd), s.n),
-            None => format!("{} (n = {})", number(s.mean), s.n),
+            Some(sd) => format!("{}\u{a0}±\u{a0}{} (n\u{a0}=\u{a0}{})", number(s.mean), number(sd), s.n),
+            None => format!("{} (n\u{a0}=\u{a0}{})", number(s.mean), s.n),
         },
     }
+}
+
+/// "+9.8 %" and "[+5.5 %, +14.0 %]" that break only after the comma.
+fn unbroken(text: String) -> String {
+    text.replace(" %", "\u{a0}%")
 }
 
 fn comparison_cells(m: &MetricAnalysis) -> String {
@@ -278,11 +285,11 @@ fn comparison_cells(m: &MetricAnalysis) -> String {
         _ => "verdict verdict-better",
     };
     let star = if c.mmtests_significant { " ★" } else { "" };
-    let change = c.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
+    let change = unbroken(c.change_percent.map(percent).unwrap_or_else(|| "n/a".into()));
     format!(
         "<td class=\"num\">{}</td><td class=\"num\">{change}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"{class}\">{word}{star}</td>",
         mean_sd(m),
-        percent_interval(c.change_ci95),
+        unbroken(percent_interval(c.change_ci95)),
         escape(&p_value(c.p_value))
     )
 }
