@@ -85,3 +85,21 @@ fn no_regression_gives_no_failure_and_exit_0() {
     let (tests, failures, skipped, _) = check_shape(&xml);
     assert_eq!((tests, failures, skipped), (4, 0, 0));
 }
+
+#[test]
+fn a_row_that_cannot_be_tested_is_a_skipped_case() {
+    // NEW keeps a single run of poison at -j 4: no spread, no test, so no verdict either way.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("a-6.1.0-28-regressed").join("runs.csv")).unwrap();
+    let kept: Vec<&str> = text.lines().filter(|l| !(l.contains(",poison,optimal,") && !l.contains(",optimal,4,1,"))).collect();
+    std::fs::write(dir.path().join("runs.csv"), kept.join("\n") + "\n").unwrap();
+    let (base, new) = (fixture("c-6.1.0-26"), dir.path().join("runs.csv"));
+    let out = bench(&["compare", base.to_str().unwrap(), new.to_str().unwrap(), "--format", "junit"]);
+    assert_eq!(out.status.code(), Some(1), "the other rows still regressed: {}", describe(&out));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    let (tests, failures, skipped, doc) = check_shape(&xml);
+    assert_eq!((tests, failures, skipped), (4, 3, 1), "{xml}");
+    let skipped = doc.descendants().find(|n| n.has_tag_name("skipped")).unwrap();
+    assert!(skipped.attribute("message").unwrap().starts_with("too few runs"), "{xml}");
+    assert_eq!(skipped.parent().unwrap().attribute("classname"), Some("kbench.poison.optimal"));
+}
