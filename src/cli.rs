@@ -166,6 +166,10 @@ pub struct HistoryArgs {
     /// or FILE.png).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Also write the history as one self-contained page (tables and the trend inline),
+    /// like each results folder's report.html.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

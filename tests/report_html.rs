@@ -132,3 +132,26 @@ fn report_html_loads_in_a_browser_with_tables_plots_and_no_console_errors() {
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "a screenshot with content: {} bytes", png.len());
 }
+
+#[test]
+fn history_html_loads_in_a_browser_and_marks_the_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("history.html");
+    let fixtures = repo().join("tests/fixtures/history");
+    let steps: Vec<String> = ["c-6.1.0-26", "b-6.1.0-27", "a-6.1.0-28-regressed"].iter().map(|n| fixtures.join(n).display().to_string()).collect();
+    let mut args: Vec<&str> = vec!["history"];
+    args.extend(steps.iter().map(String::as_str));
+    args.extend(["--html", page.to_str().unwrap()]);
+    let out = bench(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+
+    let dom = browse(&page, &["--dump-dom".into()]);
+    let console = console_lines(&dom);
+    assert!(console.is_empty(), "the page logged to the console:\n{}", console.join("\n"));
+    let rendered = String::from_utf8_lossy(&dom.stdout);
+    assert_eq!(rendered.matches("<table class=\"series\"").count(), 4, "a table per variant and level");
+    assert_eq!(rendered.matches("verdict verdict-change").count(), 8, "the third step, against the previous and the first, in four rows");
+    assert!(rendered.contains("REGRESSION in the last step") && rendered.contains("6.1.0-28-amd64"));
+    let sizes = svg_sizes(&rendered);
+    assert!(sizes.len() == 1 && sizes[0].0 > 100 && sizes[0].1 > 100, "the trend plot has a size: {sizes:?}");
+}

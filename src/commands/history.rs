@@ -7,7 +7,8 @@ use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{HistoryArgs, HistoryFormat};
 use crate::export::history::{outcome_line, to_csv, to_json, to_markdown, to_text};
 use crate::export::history_read::{find_results_folders, read_measurements};
-use crate::export::plots::write_trend_plot;
+use crate::export::history_html;
+use crate::export::plots::{trend_svg, write_trend_plot};
 use crate::history::{self, History};
 use crate::stats::Thresholds;
 use anyhow::{bail, Context, Result};
@@ -32,6 +33,10 @@ pub fn history(args: &HistoryArgs) -> Result<u8> {
     }
     if let Some(plot) = &args.plot {
         write_trend_plot(plot, &history)?;
+    }
+    if let Some(page) = &args.html {
+        let html = history_html::render(&history, &trend_svg(&history)?);
+        std::fs::write(page, html).with_context(|| format!("cannot write {}", page.display()))?;
     }
     let rendered = render(&history, args.format)?;
     match &args.output {

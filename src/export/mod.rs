@@ -15,6 +15,7 @@ pub mod compare_text;
 pub mod facts;
 pub mod format;
 pub mod history;
+pub mod history_html;
 pub mod history_read;
 pub mod kernbench;
 pub mod meta_json;

@@ -22,10 +22,8 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], records: 
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
-<title>kbench report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>kbench report: {}</h1>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n{}<title>kbench report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>kbench report: {}</h1>\n",
+        HEAD,
         escape(name),
         escape(name)
     );
@@ -44,8 +42,12 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], records: 
     out
 }
 
+/// What every page's <head> starts with; the policy lets the page fetch nothing at all.
+pub(super) const HEAD: &str = "<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n";
+
 /// Phone first: one column, tables in a horizontally scrolling box, plots at 100 % width.
-const STYLE: &str = r#"
+pub(super) const STYLE: &str = r#"
 :root { color-scheme: light; --line: #d0d7de; --muted: #57606a; --bad: #b42318; --good: #1a7f37; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #1f2328; background: #fff; }
@@ -64,6 +66,7 @@ tbody tr:last-child td { border-bottom: none; }
 code { font: .85em ui-monospace, "DejaVu Sans Mono", monospace; overflow-wrap: anywhere; }
 tbody th[scope="row"] { white-space: nowrap; }
 td.verdict { min-width: 7.5rem; }
+td.kernel { white-space: nowrap; }
 .verdict-change { font-weight: 700; color: var(--bad); }
 .verdict-better { font-weight: 700; color: var(--good); }
 .failed td { color: var(--bad); }
@@ -92,7 +95,7 @@ figcaption { color: var(--muted); font-size: .85rem; }
 
 /// Not needed to read the page: it records the size each plot was laid out at and the
 /// viewport's width (for the browser test), and opens folded details before printing.
-const SCRIPT: &str = r#"<script>
+pub(super) const SCRIPT: &str = r#"<script>
 (function () {
   var sizes = [];
   document.querySelectorAll("figure svg").forEach(function (svg) {
@@ -317,7 +320,7 @@ fn figures(level: &LevelAnalysis, plots: &[InlinePlot]) -> String {
 }
 
 /// The `<svg>` element of an SVG file, without an XML prolog, labelled for screen readers.
-fn svg_element(svg: &str, label: &str) -> String {
+pub(super) fn svg_element(svg: &str, label: &str) -> String {
     let start = svg.find("<svg").unwrap_or(0);
     let element = svg[start..].trim_end();
     element.replacen("<svg", &format!("<svg role=\"img\" aria-label=\"{}\"", escape(label)), 1)

@@ -67,6 +67,19 @@ pub fn write_trend_plot(path: &Path, history: &History) -> Result<()> {
     Ok(())
 }
 
+/// The trend figure as SVG text, for a page to carry inline.
+pub fn trend_svg(history: &History) -> Result<String> {
+    register_font()?;
+    let figure = trend::TrendFigure::new(history);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
+        figure.draw(&root).context("cannot draw the trend")?;
+        root.present().context("cannot draw the trend")?;
+    }
+    Ok(svg)
+}
+
 /// "half-j2": file names from the level, safe whatever a scenario called it.
 pub fn level_stem(level: &LevelAnalysis) -> String {
     let label: String =
