@@ -3,8 +3,9 @@
 #   qemu-system-x86  the hypervisor          busybox-static  the tiny guest's userland
 #   cpio             initramfs archives      file            static-binary checks
 #   debootstrap, e2fsprogs, wget, initramfs-tools-core (lsinitramfs)   the Debian image
+#   chromium         tests/report_html.rs loads report.html in a real (headless) browser
 set -euo pipefail
-packages=(qemu-system-x86 busybox-static cpio file debootstrap e2fsprogs wget initramfs-tools-core)
+packages=(qemu-system-x86 busybox-static cpio file debootstrap e2fsprogs wget initramfs-tools-core chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

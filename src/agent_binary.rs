@@ -1,4 +1,10 @@
 //! Finds the static in-guest agent that `scripts/build-agent.sh` builds.
+//!
+//! Where it looks, in order: `--agent` or KBENCH_AGENT; `bench-agent` beside the `bench`
+//! executable (where scripts/install.sh puts it); the target folder next to a `bench` run
+//! from its build tree; and the target folder of the checkout `bench` was built from, so
+//! that `scripts/build-agent.sh && cargo install --path .` gives a `bench` that finds its
+//! agent from anywhere, as long as the checkout stays.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -9,7 +15,7 @@ const BUILD_HINT: &str = "build it with scripts/build-agent.sh (a static binary:
 const AGENT_IN_TARGET: &str = "x86_64-unknown-linux-gnu/release/bench-agent";
 
 /// `explicit` (flag or KBENCH_AGENT) wins; else beside the `bench` binary, else in the
-/// target folder it was built in, else in `$CARGO_TARGET_DIR`.
+/// target folder it was built in, else in `$CARGO_TARGET_DIR`, else in the checkout's.
 pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
         check_static(path)?;
@@ -18,13 +24,17 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find the bench executable's folder")?;
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
     let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from);
-    candidates(&dir, target_dir.as_deref())
-        .into_iter()
-        .find(|candidate| candidate.is_file() && check_static(candidate).is_ok())
-        .with_context(|| {
-            let also = target_dir.map(|t| format!(" nor in CARGO_TARGET_DIR ({})", t.display())).unwrap_or_default();
-            format!("the guest agent (bench-agent) was not found beside {}{also}: {BUILD_HINT}", exe.display())
-        })
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(AGENT_IN_TARGET);
+    let mut places = candidates(&dir, target_dir.as_deref());
+    places.push(checkout.clone());
+    places.into_iter().find(|candidate| candidate.is_file() && check_static(candidate).is_ok()).with_context(|| {
+        let also = target_dir.map(|t| format!(", in CARGO_TARGET_DIR ({})", t.display())).unwrap_or_default();
+        format!(
+            "the guest agent (bench-agent) was found neither beside {}{also} nor in {}: {BUILD_HINT}",
+            exe.display(),
+            checkout.display()
+        )
+    })
 }
 
 /// `exe_dir` is `<target>/release` or `<target>/debug` (or `<target>/debug/deps` for tests);

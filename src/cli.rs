@@ -1,4 +1,5 @@
-//! The command line: `bench run`, `bench report`, `bench compare`, `bench check`.
+//! The command line: `bench run`, `bench report`, `bench compare`, `bench history`,
+//! `bench check`, and `bench completions` / `bench man` generated from these definitions.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,7 +38,7 @@ pub enum Command {
     /// Recompute every report of a results folder from its runs.csv alone.
     #[command(
         long_about = "Recompute every report of a results folder from its runs.csv alone: kernbench.txt, \
-summary.csv, report.md, report.json and plots/ (PNG and SVG). Use it to re-render old results with \
+summary.csv, report.md, report.json, report.html and plots/ (PNG and SVG). Use it to re-render old results with \
 other thresholds or another baseline, or to report a study that was interrupted. meta.json, when \
 the folder has one, supplies the host and guest facts.\n\nA variant is called slower or faster \
 than the baseline only when Welch's t-test gives p < ALPHA and the whole 95 % interval of the change \
@@ -51,6 +52,21 @@ or meta.json (named by line), an unknown baseline"
     /// one is significantly worse.
     #[command(long_about = COMPARE_ABOUT, after_help = COMPARE_EXIT_CODES)]
     Compare(CompareArgs),
+    /// The history of one study over several results (say one per kernel bump): fails
+    /// (exit 1) when the last step is significantly worse.
+    #[command(long_about = HISTORY_ABOUT, after_help = HISTORY_EXIT_CODES)]
+    History(HistoryArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(long_about = "Print a completion script for SHELL on standard output. For bash: \
+`bench completions bash > ~/.local/share/bash-completion/completions/bench`; for zsh: \
+`bench completions zsh > \"${fpath[1]}/_bench\"`; for fish: \
+`bench completions fish > ~/.config/fish/completions/bench.fish`.")]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one per subcommand into a folder.
+    #[command(long_about = "Print bench(1) in roff on standard output (`bench man | man -l -`), or with \
+--dir write bench.1 and bench-<subcommand>.1 for every subcommand into DIR (say \
+/usr/local/share/man/man1).")]
+    Man(ManArgs),
 }
 
 const COMPARE_ABOUT: &str = "\
@@ -84,6 +100,88 @@ Exit codes:
      variant and jobs level in common, every BASE run failed, --output naming an input or a
      file in a results folder, or a bad option";
 
+const HISTORY_ABOUT: &str = "\
+The history of one study over several results folders, typically one per kernel bump: per \
+variant, jobs level and metric, the mean ± SD and 95 % interval of each measurement and the \
+guest kernel it ran, and each step judged against the measurement before and against the \
+first (Welch's t-test and criterion's rule, as `bench compare`).
+
+Give the results folders oldest first, or one folder that holds them all (say \
+results/<scenario>/): every results folder under it is used, ordered by meta.json's \
+started_at.";
+
+const HISTORY_EXIT_CODES: &str = "\
+Exit codes:
+  0  the last step (the newest against the one before) has no significant regression
+  1  the last step is a significant regression beyond the threshold in a compared metric
+  2  unusable input: fewer than two results folders, an unreadable file, different
+     workloads, no variant and jobs level measured in all of them, or a bad option";
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write bench.1 and bench-<subcommand>.1 into this folder instead of printing bench.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HistoryFormat {
+    /// A table per variant, level and metric, for a terminal or a CI log.
+    Text,
+    /// The same as Markdown tables, for a CI summary.
+    Markdown,
+    /// The whole history, every number at full precision.
+    Json,
+    /// One row per variant, level, metric and measurement.
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// Results folders of `bench run` (or their runs.csv), oldest first; or one folder
+    /// holding results folders, ordered by when they were measured.
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
+    /// The metrics to follow, separated by commas; `all` for every one.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "elapsed",
+        value_parser = clap::builder::PossibleValuesParser::new(
+            ["elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss", "all"]
+        )
+    )]
+    pub metric: Vec<String>,
+    /// Noise threshold: a change whose 95 % interval reaches within ± this percentage
+    /// is no significant change ("2%" or "2").
+    #[arg(long, default_value = "1%", value_parser = parse_percent)]
+    pub threshold: f64,
+    /// Significance level of Welch's t-test.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// How to print the history.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+    /// Write the history to FILE instead of standard output (the outcome line is still
+    /// printed).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also draw the trend: a panel per metric, a line per variant and level (FILE.svg
+    /// or FILE.png).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Also write the history as one self-contained page (tables and the trend inline),
+    /// like each results folder's report.html.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CompareFormat {
     /// Aligned tables for a terminal or a CI log.
@@ -94,6 +192,9 @@ pub enum CompareFormat {
     Json,
     /// One row per matched row and metric.
     Csv,
+    /// JUnit XML for CI test reports: a test case per variant, level and metric, a
+    /// regression a failed test.
+    Junit,
 }
 
 #[derive(Debug, clap::Args)]

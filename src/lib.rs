@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 mod compare;
 mod export;
+mod history;
 mod host;
 pub mod interrupt;
 mod model;

@@ -14,6 +14,9 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => commands::check::check(&args),
         cli::Command::Report(args) => commands::report::report(&args),
         cli::Command::Compare(args) => commands::compare::compare(&args),
+        cli::Command::History(args) => commands::history::history(&args),
+        cli::Command::Completions(args) => commands::manual::completions(&args),
+        cli::Command::Man(args) => commands::manual::man(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

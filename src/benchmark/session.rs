@@ -159,8 +159,8 @@ impl Session<'_, '_> {
 
     fn file_record(&mut self, record: RunRecord, outcome: &mut StudyOutcome) -> Result<()> {
         self.study.results.append_run(&record)?;
+        self.study.progress.finished_run(&record, self.study.plan.runs);
         outcome.records.push(record);
-        self.study.progress.inc();
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use crate::cli::{CompareArgs, CompareFormat};
 use crate::compare::{self, CompareOptions, CompareReport, VariantMap};
 use crate::export::compare::{to_csv, to_json};
 use crate::export::results::read_side;
-use crate::export::{compare_markdown, compare_text};
+use crate::export::{compare_junit, compare_markdown, compare_text};
 use crate::stats::{Metric, Thresholds};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -77,7 +77,7 @@ fn resolved(path: &Path) -> PathBuf {
 }
 
 /// clap has checked the names; `all` stands for every metric, duplicates count once.
-fn metrics(names: &[String]) -> Vec<Metric> {
+pub(crate) fn metrics(names: &[String]) -> Vec<Metric> {
     let mut metrics: Vec<Metric> = Vec::new();
     for name in names {
         let chosen = if name == "all" { Metric::ALL.to_vec() } else { Metric::from_name(name).into_iter().collect() };
@@ -96,5 +96,6 @@ fn render(report: &CompareReport, format: CompareFormat) -> Result<String> {
         CompareFormat::Markdown => compare_markdown::render(report),
         CompareFormat::Json => to_json(report)?,
         CompareFormat::Csv => to_csv(report)?,
+        CompareFormat::Junit => compare_junit::render(report),
     })
 }

@@ -3,6 +3,8 @@
 pub mod check;
 pub mod report;
 pub mod compare;
+pub mod history;
+pub mod manual;
 pub mod run;
 
 pub const EXIT_OK: u8 = 0;

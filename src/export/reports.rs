@@ -4,6 +4,7 @@
 use super::facts::Facts;
 use super::report_json::write_report_json;
 use super::summary_csv::write_summary_csv;
+use super::report_html::{self, InlinePlot};
 use super::{kernbench, plots, report_md};
 use crate::model::{Meta, RunRecord};
 use crate::stats::{analyze, Analysis, Thresholds};
@@ -27,7 +28,8 @@ pub struct Written {
     pub warnings: Vec<String>,
 }
 
-/// Writes kernbench.txt, summary.csv, report.json, report.md and plots/ into `results`.
+/// Writes kernbench.txt, summary.csv, report.json, report.md, report.html and plots/ into
+/// `results`.
 pub fn write_reports(results: &Path, records: &[RunRecord], meta: Option<&Meta>, options: &ReportOptions) -> Result<Written> {
     let kernbench = kernbench::kernbench_text(records);
     write_text(results, "kernbench.txt", &kernbench)?;
@@ -42,7 +44,22 @@ pub fn write_reports(results: &Path, records: &[RunRecord], meta: Option<&Meta>,
     let plots = plots::write_plots(results, &analysis)?;
     write_report_json(&results.join("report.json"), &facts, &analysis, &warnings, &plots)?;
     write_text(results, "report.md", &report_md::render(&analysis, &facts, &warnings, &plots))?;
+    let inline = inline_plots(results, &plots)?;
+    write_text(results, "report.html", &report_html::render(&analysis, &facts, &warnings, records, &inline))?;
     Ok(Written { kernbench, analysis, warnings })
+}
+
+/// The SVG plots just written, for report.html to carry inline.
+fn inline_plots(results: &Path, plots: &[String]) -> Result<Vec<InlinePlot>> {
+    plots
+        .iter()
+        .filter(|path| path.ends_with(".svg"))
+        .map(|path| {
+            let file = results.join(path);
+            let svg = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            Ok(InlinePlot { path: path.clone(), svg })
+        })
+        .collect()
 }
 
 fn write_text(results: &Path, name: &str, text: &str) -> Result<()> {

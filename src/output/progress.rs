@@ -1,11 +1,18 @@
-//! A progress bar over the timed runs (variant, level, run, ETA), hidden when the output
-//! is not a terminal so that CI logs get plain lines only.
+//! Progress over the timed runs. On a terminal a bar (variant, level, run, ETA); elsewhere
+//! (a file, a CI log) the bar is hidden and each finished run is one plain line with the
+//! study's elapsed time and ETA, so that a long study is not silent in a log.
 
+use crate::model::RunRecord;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 pub struct Progress {
     bar: ProgressBar,
+    /// When counting started and the runs already done then (a resumed study starts
+    /// with some): the ETA extrapolates only from the runs measured since.
+    start: Mutex<(Instant, u64)>,
 }
 
 impl Progress {
@@ -18,7 +25,7 @@ impl Progress {
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.enable_steady_tick(std::time::Duration::from_millis(250));
-        Progress { bar }
+        Progress { bar, start: Mutex::new((Instant::now(), 0)) }
     }
 
     pub fn set_message(&self, message: &str) {
@@ -28,10 +35,28 @@ impl Progress {
     pub fn set_position(&self, runs_done: u64) {
         self.bar.set_position(runs_done);
         self.bar.reset_eta();
+        if let Ok(mut start) = self.start.lock() {
+            *start = (Instant::now(), runs_done);
+        }
     }
 
+    /// Counts a run without a line; [`Progress::finished_run`] is what filing a run calls.
+    #[allow(dead_code)]
     pub fn inc(&self) {
         self.bar.inc(1);
+    }
+
+    /// A timed run is on record: the bar moves on, or, without a terminal, one line says
+    /// which run finished and how far the study is.
+    pub fn finished_run(&self, record: &RunRecord, runs_per_level: u32) {
+        self.bar.inc(1);
+        if !self.bar.is_hidden() {
+            return;
+        }
+        let (started, first) = self.start.lock().map(|s| *s).unwrap_or((Instant::now(), 0));
+        let (done, total) = (self.bar.position(), self.bar.length().unwrap_or(0));
+        let elapsed = started.elapsed();
+        eprintln!("{}", finished_line(record, runs_per_level, (done, total), elapsed, eta(elapsed, done - first.min(done), total - done.min(total))));
     }
 
     /// A line above the bar (or on stderr when the bar is hidden).
@@ -45,5 +70,52 @@ impl Progress {
 
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// The time left if the remaining runs take as long as those measured so far (boots
+/// included); `None` before the first run.
+fn eta(elapsed: Duration, measured: u64, remaining: u64) -> Option<Duration> {
+    (measured > 0).then(|| elapsed.mul_f64(remaining as f64 / measured as f64))
+}
+
+/// "run 2 of 3 finished: poison half -j 2, 12.4 s, ok; study: 8 of 12 runs, 3m05s elapsed, ETA 1m33s".
+fn finished_line(record: &RunRecord, runs_per_level: u32, (done, total): (u64, u64), elapsed: Duration, eta: Option<Duration>) -> String {
+    let status = if record.is_ok() { "ok" } else { "failed" };
+    let eta = eta.map_or("unknown".to_string(), duration);
+    format!(
+        "run {} of {runs_per_level} finished: {} {} -j {}, {:.1} s, {status}; study: {done} of {total} runs, {} elapsed, ETA {eta}",
+        record.run,
+        record.variant,
+        record.jobs_label,
+        record.jobs,
+        record.elapsed_s,
+        duration(elapsed)
+    )
+}
+
+/// "45s", "3m05s", "2h07m".
+fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_record;
+
+    #[test]
+    fn a_finished_run_line_names_the_run_and_the_study_eta() {
+        let record = RunRecord { variant: "poison".into(), jobs_label: "half".into(), jobs: 2, run: 2, elapsed_s: 12.44, ..test_record() };
+        let elapsed = Duration::from_secs(185);
+        let line = finished_line(&record, 3, (8, 12), elapsed, eta(elapsed, 8, 4));
+        assert_eq!(line, "run 2 of 3 finished: poison half -j 2, 12.4 s, ok; study: 8 of 12 runs, 3m05s elapsed, ETA 1m32s");
+        assert_eq!(eta(elapsed, 0, 4), None, "no ETA before a run is measured");
+        assert_eq!(duration(Duration::from_secs(7620)), "2h07m");
     }
 }

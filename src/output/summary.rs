@@ -1,6 +1,6 @@
 //! The summary on the terminal once the reports are written (end of `bench run`, `bench
 //! report`): the kernbench blocks, each variant's verdicts against the baseline, the
-//! warnings and where report.md is.
+//! warnings and where report.md and report.html are.
 
 use crate::export::format::{p_value, percent, percent_interval};
 use crate::export::kernbench::level_title;
@@ -17,6 +17,7 @@ pub fn print(results: &Path, written: &Written) {
         eprintln!("warning: {warning}");
     }
     println!("report: {}", results.join("report.md").display());
+    println!("in a browser: {}", results.join("report.html").display());
 }
 
 /// Each variant against the baseline, per level and metric: the change of the mean,

@@ -5,7 +5,9 @@ mod axes;
 mod change;
 mod means;
 mod runs;
+mod trend;
 
+use crate::history::History;
 use crate::stats::{Analysis, LevelAnalysis};
 use anyhow::{anyhow, Context, Result};
 use plotters::coord::Shift;
@@ -41,6 +43,41 @@ pub fn write_plots(results: &Path, analysis: &Analysis) -> Result<Vec<String>> {
         }
     }
     Ok(written)
+}
+
+/// `bench history --plot FILE`: the trend figure, as PNG or SVG by FILE's extension.
+pub fn write_trend_plot(path: &Path, history: &History) -> Result<()> {
+    register_font()?;
+    let figure = trend::TrendFigure::new(history);
+    let size = figure.size();
+    let failed = || format!("cannot draw {}", path.display());
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("svg") => {
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            figure.draw(&root).with_context(failed)?;
+            root.present().with_context(failed)?;
+        }
+        Some("png") => {
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            figure.draw(&root).with_context(failed)?;
+            root.present().with_context(failed)?;
+        }
+        _ => anyhow::bail!("--plot {}: name the file .svg or .png, the format follows the extension", path.display()),
+    }
+    Ok(())
+}
+
+/// The trend figure as SVG text, for a page to carry inline.
+pub fn trend_svg(history: &History) -> Result<String> {
+    register_font()?;
+    let figure = trend::TrendFigure::new(history);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
+        figure.draw(&root).context("cannot draw the trend")?;
+        root.present().context("cannot draw the trend")?;
+    }
+    Ok(svg)
 }
 
 /// "half-j2": file names from the level, safe whatever a scenario called it.

@@ -1,0 +1,59 @@
+//! `bench history RESULTS...`: read the results folders → order them → the history →
+//! render, plot → exit code for CI (0 the last step did not regress, 1 it did, 2 unusable
+//! input via `main`).
+
+use super::compare::metrics;
+use super::{EXIT_FAILED, EXIT_OK};
+use crate::cli::{HistoryArgs, HistoryFormat};
+use crate::export::history::{outcome_line, to_csv, to_json, to_markdown, to_text};
+use crate::export::history_read::{find_results_folders, read_measurements};
+use crate::export::history_html;
+use crate::export::plots::{trend_svg, write_trend_plot};
+use crate::history::{self, History};
+use crate::stats::Thresholds;
+use anyhow::{bail, Context, Result};
+
+pub fn history(args: &HistoryArgs) -> Result<u8> {
+    let thresholds = Thresholds { alpha: args.alpha, noise_percent: args.threshold };
+    let measurements = match args.results.as_slice() {
+        [root] if root.is_dir() && !root.join("runs.csv").is_file() => {
+            let found = find_results_folders(root)?;
+            if found.len() < 2 {
+                bail!("{} holds {} results folder(s) (folders with a runs.csv): a history needs at least two", root.display(), found.len());
+            }
+            let mut measurements = read_measurements(&found)?;
+            history::sort_by_start(&mut measurements);
+            measurements
+        }
+        paths => read_measurements(paths)?,
+    };
+    let history = history::build(&measurements, &metrics(&args.metric), &thresholds)?;
+    for warning in &history.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if let Some(plot) = &args.plot {
+        write_trend_plot(plot, &history)?;
+    }
+    if let Some(page) = &args.html {
+        let html = history_html::render(&history, &trend_svg(&history)?);
+        std::fs::write(page, html).with_context(|| format!("cannot write {}", page.display()))?;
+    }
+    let rendered = render(&history, args.format)?;
+    match &args.output {
+        None => print!("{rendered}"),
+        Some(path) => {
+            std::fs::write(path, rendered).with_context(|| format!("cannot write {}", path.display()))?;
+            println!("{}", outcome_line(&history));
+        }
+    }
+    Ok(if history.last_step_regressions.is_empty() { EXIT_OK } else { EXIT_FAILED })
+}
+
+fn render(history: &History, format: HistoryFormat) -> Result<String> {
+    Ok(match format {
+        HistoryFormat::Text => to_text(history),
+        HistoryFormat::Markdown => to_markdown(history),
+        HistoryFormat::Json => to_json(history)?,
+        HistoryFormat::Csv => to_csv(history)?,
+    })
+}

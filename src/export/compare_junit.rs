@@ -1,0 +1,157 @@
+//! `bench compare --format junit`: the comparison as JUnit XML, so that Jenkins, GitLab
+//! and GitHub test reporters show a regression as a failed test. One test suite per
+//! variant, one test case per jobs level and metric; a regression is a `<failure>` with
+//! the numbers, a row that could not be tested (no or too few successful runs) is
+//! `<skipped>`. The counts on `<testsuites>` and each `<testsuite>` are those of the cases
+//! inside. Nothing here is timed, so every `time` is 0.
+
+use super::compare_cells as cell;
+use crate::compare::{CompareReport, Entry};
+use crate::stats::Verdict;
+use std::fmt::Write;
+
+pub fn render(report: &CompareReport) -> String {
+    let suites = suites(report);
+    let count = |f: fn(&Entry) -> bool| report.entries.iter().filter(|e| f(e)).count();
+    let (tests, failures, skipped) = (report.entries.len(), count(|e| e.regression), count(is_skipped));
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"kbench compare\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"0\">"
+    );
+    for (name, entries) in &suites {
+        suite(&mut out, report, name, entries);
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// Entries grouped by variant, in the report's order.
+fn suites(report: &CompareReport) -> Vec<(String, Vec<&Entry>)> {
+    let mut suites: Vec<(String, Vec<&Entry>)> = Vec::new();
+    for entry in &report.entries {
+        let name = cell::variant(entry);
+        match suites.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, entries)) => entries.push(entry),
+            None => suites.push((name, vec![entry])),
+        }
+    }
+    suites
+}
+
+fn is_skipped(entry: &Entry) -> bool {
+    !entry.regression && entry.comparison.as_ref().is_none_or(|c| c.verdict == Verdict::TooFewRuns)
+}
+
+fn suite(out: &mut String, report: &CompareReport, variant: &str, entries: &[&Entry]) {
+    let failures = entries.iter().filter(|e| e.regression).count();
+    let skipped = entries.iter().filter(|e| is_skipped(e)).count();
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"0\">",
+        escape(&format!("kbench compare: {variant}")),
+        entries.len()
+    );
+    out.push_str("    <properties>\n");
+    let t = &report.thresholds;
+    let properties = [
+        ("base", report.base.path.clone()),
+        ("new", report.new.path.clone()),
+        ("base kernel", report.base.kernels.join(", ")),
+        ("new kernel", report.new.kernels.join(", ")),
+        ("alpha", t.alpha.to_string()),
+        ("threshold percent", t.noise_percent.to_string()),
+    ];
+    for (name, value) in properties {
+        let _ = writeln!(out, "      <property name=\"{}\" value=\"{}\"/>", escape(name), escape(&value));
+    }
+    out.push_str("    </properties>\n");
+    for entry in entries {
+        case(out, entry);
+    }
+    if !report.warnings.is_empty() || !report.unmatched.is_empty() {
+        let notes: Vec<&str> = report.warnings.iter().chain(&report.unmatched).map(String::as_str).collect();
+        let _ = writeln!(out, "    <system-err>{}</system-err>", escape_text(&notes.join("\n")));
+    }
+    out.push_str("  </testsuite>\n");
+}
+
+fn case(out: &mut String, entry: &Entry) {
+    let classname = format!("kbench.{}.{}", entry.pairing.base_variant, entry.pairing.jobs_label);
+    let name = format!("{} ({}) {}", entry.metric.name(), entry.unit, cell::level(entry));
+    let _ = write!(out, "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"", escape(&classname), escape(&name));
+    let numbers = numbers(entry);
+    if entry.regression {
+        let message = format!("{}: {} {} (p {})", entry.verdict, cell::change(entry), cell::interval(entry), cell::p_value(entry));
+        let _ = writeln!(
+            out,
+            ">\n      <failure message=\"{}\" type=\"regression\">{}</failure>\n    </testcase>",
+            escape(&message),
+            escape_text(&numbers)
+        );
+    } else if is_skipped(entry) {
+        let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(&format!("{}: {numbers}", entry.verdict)));
+    } else {
+        let _ = writeln!(out, ">\n      <system-out>{}</system-out>\n    </testcase>", escape_text(&numbers));
+    }
+}
+
+/// The numbers a person needs to judge the case, in one block of text.
+fn numbers(entry: &Entry) -> String {
+    let mut text = format!(
+        "base: {}\nnew:  {}\nchange: {} (95 % interval {}), p {}\nverdict: {}",
+        cell::base(entry),
+        cell::new(entry),
+        cell::change(entry),
+        cell::interval(entry),
+        cell::p_value(entry),
+        cell::verdict(entry)
+    );
+    if let Some(failed) = cell::failed(entry) {
+        text.push('\n');
+        text.push_str(&failed);
+    }
+    text
+}
+
+/// Text safe in XML content and attributes: the five entities escaped, characters XML
+/// 1.0 cannot carry (most control characters) replaced.
+fn escape(text: &str) -> String {
+    escape_xml(text, true)
+}
+
+/// [`escape`] for element content, where newlines stay newlines.
+fn escape_text(text: &str) -> String {
+    escape_xml(text, false)
+}
+
+fn escape_xml(text: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // In attributes a raw newline would be read back as a space.
+            '\n' if attribute => out.push_str("&#10;"),
+            '\n' => out.push('\n'),
+            '\t' | '\r' => out.push(' '),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{escape, escape_text};
+
+    #[test]
+    fn everything_xml_cannot_carry_is_escaped() {
+        assert_eq!(escape("a<b>&\"c'\u{1}\td\n"), "a&lt;b&gt;&amp;&quot;c&apos;\u{FFFD} d&#10;");
+        assert_eq!(escape_text("a\n<b>"), "a\n&lt;b&gt;");
+    }
+}

@@ -1,0 +1,285 @@
+//! The history of one study over several measurements, typically one per kernel bump:
+//! per variant, jobs level and metric the series of means with their intervals, and each
+//! step judged against the previous measurement and against the first. No files and no
+//! formats here: `export` reads the results folders and renders the history.
+//!
+//! A step is a regression by the rule `bench compare` gates on
+//! ([`crate::compare::report::worse`]): significant, beyond the threshold, the costly way.
+
+use crate::compare::report::worse;
+use crate::model::RunRecord;
+use crate::stats::{compare, summarize, Comparison, Metric, Summary, Thresholds, Verdict};
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+/// One results folder of the study.
+pub struct Measurement {
+    /// As given or found, for messages.
+    pub name: String,
+    /// meta.json's started_at, when known.
+    pub started_at: Option<String>,
+    /// The workload as meta.json states it (kind and commands); `None` without meta.json.
+    pub workload: Option<String>,
+    pub records: Vec<RunRecord>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct History {
+    pub thresholds: Thresholds,
+    pub metrics: Vec<Metric>,
+    pub measurements: Vec<MeasurementInfo>,
+    pub series: Vec<Series>,
+    pub warnings: Vec<String>,
+    /// The steps from the second-to-last measurement to the last that regressed, named
+    /// ("poison half -j 2 elapsed: slower +10.0 %"); the exit code is 1 when any.
+    pub last_step_regressions: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MeasurementInfo {
+    pub name: String,
+    pub started_at: Option<String>,
+    /// Kernel releases the guests reported, usually one.
+    pub kernels: Vec<String>,
+    pub ok_runs: usize,
+    pub failed_runs: usize,
+}
+
+/// One metric of one variant at one jobs level, over every measurement.
+#[derive(Debug, Serialize)]
+pub struct Series {
+    pub variant: String,
+    pub jobs_label: String,
+    pub jobs: u32,
+    pub metric: Metric,
+    pub unit: &'static str,
+    /// One per measurement, in order; `summary` is `None` where it has no successful run.
+    pub points: Vec<Point>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Point {
+    /// The kernel release of this row's runs in this measurement ("" when it has none).
+    pub kernel: String,
+    pub summary: Option<Summary>,
+    pub failed_runs: usize,
+    /// Against the measurement before; `None` for the first or when either has no run.
+    pub against_previous: Option<Step>,
+    /// Against the first measurement; `None` for the first or when either has no run.
+    pub against_first: Option<Step>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Step {
+    pub comparison: Comparison,
+    /// The verdict in the metric's words: "slower", "no significant change", ...
+    pub verdict: String,
+    pub regression: bool,
+}
+
+/// A row of runs.csv: the same variant at the same jobs level and -j.
+type Row = (String, String, u32);
+
+/// Builds the history of `measurements`, in the order given (oldest first).
+pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thresholds) -> Result<History> {
+    if measurements.len() < 2 {
+        bail!("a history needs at least two results folders of the same study, got {}", measurements.len());
+    }
+    check_workloads(measurements)?;
+    let rows = rows(measurements);
+    let common: Vec<&Row> = rows.iter().filter(|row| measurements.iter().all(|m| has_row(m, row))).collect();
+    if common.is_empty() {
+        bail!(
+            "no variant and jobs level was measured in every one of the {} results folders ({}): they are not the same study",
+            measurements.len(),
+            names(measurements)
+        );
+    }
+    let mut warnings = Vec::new();
+    for row in rows.iter().filter(|row| !common.contains(row)) {
+        let missing: Vec<&str> = measurements.iter().filter(|m| !has_row(m, row)).map(|m| m.name.as_str()).collect();
+        warnings.push(format!("{} {} (-j {}) is missing from {}: its series has gaps", row.0, row.1, row.2, missing.join(", ")));
+    }
+    let series: Vec<Series> =
+        metrics.iter().flat_map(|&metric| rows.iter().map(move |row| series(measurements, row, metric, thresholds))).collect();
+    let last_step_regressions = series
+        .iter()
+        .filter_map(|s| {
+            let step = s.points.last()?.against_previous.as_ref().filter(|step| step.regression)?;
+            let change = step.comparison.change_percent.map_or("n/a".to_string(), |p| format!("{p:+.1} %"));
+            Some(format!("{} {} -j {} {}: {} {change}", s.variant, s.jobs_label, s.jobs, s.metric.name(), step.verdict))
+        })
+        .collect();
+    Ok(History {
+        thresholds: *thresholds,
+        metrics: metrics.to_vec(),
+        measurements: measurements.iter().map(info).collect(),
+        series,
+        warnings,
+        last_step_regressions,
+    })
+}
+
+/// Sorts measurements by when they started (those without a date last, in the order
+/// given): the order of a folder of results found on disk.
+pub fn sort_by_start(measurements: &mut [Measurement]) {
+    measurements.sort_by(|a, b| match (&a.started_at, &b.started_at) {
+        (Some(x), Some(y)) => x.cmp(y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+}
+
+fn check_workloads(measurements: &[Measurement]) -> Result<()> {
+    let Some(first) = measurements.iter().find(|m| m.workload.is_some()) else { return Ok(()) };
+    if let Some(other) = measurements.iter().find(|m| m.workload.is_some() && m.workload != first.workload) {
+        bail!(
+            "different workloads: {} ran {} but {} ran {}; a history follows one study",
+            first.name,
+            first.workload.as_deref().unwrap_or_default(),
+            other.name,
+            other.workload.as_deref().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn names(measurements: &[Measurement]) -> String {
+    measurements.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Every row of every measurement, in order of first appearance.
+fn rows(measurements: &[Measurement]) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    for r in measurements.iter().flat_map(|m| &m.records) {
+        let row = (r.variant.clone(), r.jobs_label.clone(), r.jobs);
+        if !rows.contains(&row) {
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+fn has_row(m: &Measurement, row: &Row) -> bool {
+    m.records.iter().any(|r| in_row(r, row))
+}
+
+fn in_row(r: &RunRecord, row: &Row) -> bool {
+    r.variant == row.0 && r.jobs_label == row.1 && r.jobs == row.2
+}
+
+fn info(m: &Measurement) -> MeasurementInfo {
+    let ok_runs = m.records.iter().filter(|r| r.is_ok()).count();
+    MeasurementInfo {
+        name: m.name.clone(),
+        started_at: m.started_at.clone(),
+        kernels: kernels(m.records.iter()),
+        ok_runs,
+        failed_runs: m.records.len() - ok_runs,
+    }
+}
+
+fn kernels<'a>(records: impl Iterator<Item = &'a RunRecord>) -> Vec<String> {
+    let mut kernels: Vec<String> = Vec::new();
+    for r in records {
+        if !r.kernel_release.is_empty() && !kernels.contains(&r.kernel_release) {
+            kernels.push(r.kernel_release.clone());
+        }
+    }
+    kernels
+}
+
+fn series(measurements: &[Measurement], row: &Row, metric: Metric, thresholds: &Thresholds) -> Series {
+    let values: Vec<(Vec<f64>, usize, String)> = measurements
+        .iter()
+        .map(|m| {
+            let runs: Vec<&RunRecord> = m.records.iter().filter(|r| in_row(r, row)).collect();
+            let ok: Vec<f64> = runs.iter().filter(|r| r.is_ok()).map(|r| metric.value(r)).collect();
+            let failed = runs.len() - ok.len();
+            (ok, failed, kernels(runs.into_iter()).join(", "))
+        })
+        .collect();
+    let step = |base: &[f64], new: &[f64]| {
+        compare(base, new, thresholds).map(|comparison| Step {
+            verdict: metric.verdict_word(comparison.verdict).to_string(),
+            regression: comparison.verdict != Verdict::TooFewRuns && Some(comparison.verdict) == worse(metric),
+            comparison,
+        })
+    };
+    let points = values
+        .iter()
+        .enumerate()
+        .map(|(i, (ok, failed, kernel))| Point {
+            kernel: kernel.clone(),
+            summary: summarize(ok),
+            failed_runs: *failed,
+            against_previous: (i > 0).then(|| step(&values[i - 1].0, ok)).flatten(),
+            against_first: (i > 0).then(|| step(&values[0].0, ok)).flatten(),
+        })
+        .collect();
+    Series { variant: row.0.clone(), jobs_label: row.1.clone(), jobs: row.2, metric, unit: metric.unit(), points }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_record;
+
+    const BASE: [f64; 5] = [40.61, 40.32, 40.95, 40.48, 40.71];
+
+    fn measurement(name: &str, factor: f64, kernel: &str) -> Measurement {
+        let records = BASE
+            .iter()
+            .enumerate()
+            .map(|(i, e)| RunRecord { run: i as u32 + 1, elapsed_s: e * factor, kernel_release: kernel.into(), ..test_record() })
+            .collect();
+        Measurement { name: name.into(), started_at: None, workload: Some("make".into()), records }
+    }
+
+    #[test]
+    fn a_slower_last_step_is_named_and_judged_against_previous_and_first() {
+        let ms = [measurement("1", 1.0, "6.1.26"), measurement("2", 1.002, "6.1.27"), measurement("3", 1.1, "6.1.28")];
+        let history = build(&ms, &[Metric::Elapsed], &Thresholds::default()).unwrap();
+        assert_eq!(history.series.len(), 1);
+        let points = &history.series[0].points;
+        assert!(points[0].against_previous.is_none() && points[0].against_first.is_none());
+        assert_eq!(points[1].against_previous.as_ref().unwrap().verdict, "no significant change");
+        assert!(points[2].against_previous.as_ref().unwrap().regression);
+        assert!(points[2].against_first.as_ref().unwrap().regression);
+        assert_eq!(points[2].kernel, "6.1.28");
+        assert_eq!(history.last_step_regressions.len(), 1);
+        assert!(history.last_step_regressions[0].contains("elapsed: slower +9.8 %"), "{:?}", history.last_step_regressions);
+    }
+
+    #[test]
+    fn a_regression_before_the_last_step_does_not_fail_the_last_one() {
+        let ms = [measurement("1", 1.0, "a"), measurement("2", 1.1, "b"), measurement("3", 1.1, "c")];
+        let history = build(&ms, &[Metric::Elapsed], &Thresholds::default()).unwrap();
+        assert!(history.last_step_regressions.is_empty());
+        assert!(history.series[0].points[2].against_first.as_ref().unwrap().regression);
+    }
+
+    #[test]
+    fn unusable_input_is_refused() {
+        let mut other = measurement("2", 1.0, "b");
+        other.workload = Some("sleep 1".into());
+        let error = build(&[measurement("1", 1.0, "a"), other], &[Metric::Elapsed], &Thresholds::default()).unwrap_err();
+        assert!(error.to_string().contains("different workloads"), "{error}");
+        let mut renamed = measurement("2", 1.0, "b");
+        renamed.records.iter_mut().for_each(|r| r.variant = "renamed".into());
+        let error = build(&[measurement("1", 1.0, "a"), renamed], &[Metric::Elapsed], &Thresholds::default()).unwrap_err();
+        assert!(error.to_string().contains("no variant and jobs level"), "{error}");
+        assert!(build(&[measurement("1", 1.0, "a")], &[Metric::Elapsed], &Thresholds::default()).is_err());
+    }
+
+    #[test]
+    fn measurements_sort_by_start_undated_last() {
+        let mut ms = [measurement("b", 1.0, "x"), measurement("none", 1.0, "x"), measurement("a", 1.0, "x")];
+        ms[0].started_at = Some("2026-11-08T08:00:00Z".into());
+        ms[2].started_at = Some("2026-11-01T08:00:00Z".into());
+        sort_by_start(&mut ms);
+        let order: Vec<&str> = ms.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(order, ["a", "b", "none"]);
+    }
+}
