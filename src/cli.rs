@@ -156,9 +156,15 @@ pub struct RunArgs {
     #[arg(required_unless_present = "resume")]
     pub scenario: Option<PathBuf>,
     /// Finish an interrupted study in its results folder: only the runs missing from its
-    /// runs.csv are run. Refused when the scenario or any kernel, initrd or disk changed.
+    /// runs.csv are run. Refused when the scenario or any kernel, initrd or disk changed,
+    /// when runs.csv holds a row the scenario does not plan, or while another bench runs
+    /// in the folder. A torn last row is moved to runs.csv.torn-<time> and run again.
     #[arg(long, value_name = "RESULTS_DIR")]
     pub resume: Option<PathBuf>,
+    /// With --resume: measure the failed runs again too. Their rows move from runs.csv
+    /// to runs-failed.csv (kept for the record; statistics read runs.csv only).
+    #[arg(long, requires = "resume")]
+    pub retry_failed: bool,
     /// Where results folders are created: RESULTS/<scenario name>/<timestamp>/.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,

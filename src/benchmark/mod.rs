@@ -2,6 +2,7 @@
 //! every finished run in runs.csv the moment it arrives.
 
 pub mod job;
+pub mod resume;
 pub mod runner;
 mod session;
 pub mod workload;
