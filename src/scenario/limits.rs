@@ -59,7 +59,7 @@ pub fn check_seconds(value: u64, key: &str) -> Result<()> {
 /// A count with an upper bound (`runs`, `warmup`, `retries`).
 pub fn check_count(value: u32, min: u32, max: u32, key: &str, what: &str) -> Result<()> {
     if value < min || value > max {
-        bail!("key `{key}`: {value} is out of range: from {min} to {max} ({what})");
+        bail!("key `{key}`: {value} is out of range: at least {min} and at most {max} ({what})");
     }
     Ok(())
 }
