@@ -7,7 +7,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    everything ran and every run succeeded
   1    a run failed, a guest did not boot as asked, or (compare) a significant regression
-  2    unusable input: a bad scenario, a missing file, a host that cannot run it
+  2    unusable input: a bad scenario, a missing file, a host that cannot run it, a
+       results folder another bench is writing
   130  interrupted by Ctrl-C (143: by SIGTERM); what was measured is kept and reported";
 
 #[derive(Debug, Parser)]
@@ -42,7 +43,7 @@ other thresholds or another baseline, or to report a study that was interrupted.
 the folder has one, supplies the host and guest facts.\n\nA variant is called slower or faster \
 than the baseline only when Welch's t-test gives p < ALPHA and the whole 95 % interval of the change \
 lies beyond +/- THRESHOLD percent (criterion's rule); otherwise \"no significant change\".",
-        after_help = "Exit codes:\n  0    the reports were written\n  2    unusable input: no runs.csv, an unreadable row, an unknown baseline"
+        after_help = "Exit codes:\n  0    the reports were written\n  2    unusable input: no runs.csv, an unreadable row, a torn last row (`bench run --resume` sets it aside), an unknown baseline"
     )]
     Report(ReportArgs),
     /// Compare two results (say the old and the new kernel): fails (exit 1) when the new

@@ -125,7 +125,7 @@ impl Backend for QemuBackend {
         // QEMU holds the only other end now: when it exits, our reads end.
         drop(qemu_end);
         let events = spawn_reader(stream.try_clone().context("cannot clone the agent socket")?);
-        Ok(Box::new(QemuGuest { child, stream, events, stderr_path }))
+        Ok(Box::new(QemuGuest { child, stream, events, stderr_path, initrd: Some(initrd_path) }))
     }
 }
 
@@ -154,6 +154,10 @@ struct QemuGuest {
     events: mpsc::Receiver<GuestEvent>,
     /// QEMU's own messages ("initrd is too large"), quoted when it ends in failure.
     stderr_path: PathBuf,
+    /// The composed initrd, until QEMU has surely read it: QEMU loads it before the guest
+    /// runs, so it goes at the agent's first word, and a `kill -9` of bench later leaves
+    /// nothing of it behind.
+    initrd: Option<PathBuf>,
 }
 
 impl QemuGuest {
@@ -188,7 +192,12 @@ impl Guest for QemuGuest {
             Ok(GuestEvent::Closed { .. }) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                 Ok(Some(GuestEvent::Closed { hypervisor_error: self.failure() }))
             }
-            Ok(event) => Ok(Some(event)),
+            Ok(event) => {
+                if let Some(initrd) = self.initrd.take() {
+                    let _ = std::fs::remove_file(initrd);
+                }
+                Ok(Some(event))
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
         }
     }
@@ -211,6 +220,9 @@ impl Drop for QemuGuest {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        if let Some(initrd) = self.initrd.take() {
+            let _ = std::fs::remove_file(initrd);
         }
     }
 }
