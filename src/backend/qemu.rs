@@ -39,7 +39,7 @@ impl QemuBackend {
         let version = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").trim().to_string();
         if !output.status.success() || !version.starts_with(VERSION_PREFIX) {
             bail!(
-                "{} is not QEMU: `{} --version` {} and printed {version:?}, not \"{VERSION_PREFIX} ...\"; set `guest.qemu` in the scenario to a qemu-system-x86_64",
+                "{} is not QEMU: `{} --version` printed {version:?} ({}), not \"{VERSION_PREFIX} ...\"; set `guest.qemu` in the scenario to a qemu-system-x86_64",
                 binary.display(),
                 binary.display(),
                 output.status
