@@ -100,7 +100,7 @@ fn a_study_stopped_before_its_first_run_resumes_and_one_bench_at_a_time_writes_i
     let dir = tempfile::tempdir().unwrap();
     let scenario = scenario(dir.path(), BODY);
     let root = dir.path().join("results");
-    let mut first = bench_with(PAUSED, &["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
+    let first = bench_with(PAUSED, &["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

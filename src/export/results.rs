@@ -204,7 +204,7 @@ mod tests {
         let failed = RunRecord { run: 2, status: RunStatus::Failed, failure: "timed out".into(), ..test_record() };
         results.append_run(&ok).unwrap();
         results.append_run(&failed).unwrap();
-        results.supersede_failed(&[ok.clone()], &[failed.clone()]).unwrap();
+        results.supersede_failed(std::slice::from_ref(&ok), std::slice::from_ref(&failed)).unwrap();
         let again = RunRecord { run: 2, ..test_record() };
         results.append_run(&again).unwrap();
         assert_eq!(read_runs(&results.path).unwrap(), vec![ok, again]);
