@@ -11,11 +11,15 @@ fn run(scenario: &std::path::Path, root: &std::path::Path) -> std::process::Outp
     bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
 }
 
-/// `bench run` in the background, for tests that signal it while its guest runs.
+/// `bench run` in the background, for tests that signal it while its guest runs. Its
+/// temporary folder is `tmp` beside `root`, where a test can see what it leaves.
 fn spawn_run(scenario: &std::path::Path, root: &std::path::Path) -> std::process::Child {
+    let tmp = root.with_file_name("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     Command::new(env!("CARGO_BIN_EXE_bench"))
         .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
         .env("KBENCH_AGENT", agent())
+        .env("TMPDIR", &tmp)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -239,4 +243,11 @@ fn killing_bench_with_sigkill_takes_its_qemu_down_too() {
     child.wait().unwrap();
     std::thread::sleep(Duration::from_secs(1));
     assert_no_qemu_left(dir.path());
+    // Nor any file: no scratch folder in the temporary folder, and the initrd composed
+    // in the results folder's .scratch/ went once QEMU had read it.
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("tmp")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left in the temporary folder: {left:?}");
+    let scratch = results_dir(&root, "sigkill").join(".scratch");
+    let left: Vec<_> = std::fs::read_dir(&scratch).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", scratch.display());
 }

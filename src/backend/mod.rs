@@ -27,6 +27,9 @@ pub struct GuestSpec {
     pub agent: PathBuf,
     /// Where the guest's serial console is saved; the runner reads it to explain failures.
     pub console_log: PathBuf,
+    /// A folder the backend may keep files in while the guest runs (the initrd with the
+    /// agent); inside the results folder, which removes it at the end.
+    pub scratch: PathBuf,
 }
 
 pub trait Backend {
@@ -40,8 +43,9 @@ pub trait Backend {
 #[derive(Debug)]
 pub enum GuestEvent {
     Message(AgentMessage),
-    /// The channel closed: the guest powered off, crashed, or the agent died.
-    Closed,
+    /// The channel closed: the guest powered off, crashed, or the agent died; or the
+    /// hypervisor failed, and then `hypervisor_error` holds its own message.
+    Closed { hypervisor_error: Option<String> },
 }
 
 /// A running guest. Dropping it kills it: no guest outlives its handle.

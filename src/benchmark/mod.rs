@@ -3,6 +3,7 @@
 
 pub mod facts;
 pub mod job;
+pub mod resume;
 pub mod runner;
 mod session;
 pub mod workload;

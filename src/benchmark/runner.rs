@@ -153,6 +153,7 @@ fn boot_and_run(
         memory_mib: plan.guest.memory_mib,
         agent: study.agent.to_path_buf(),
         console_log: console_log.to_path_buf(),
+        scratch: study.results.scratch_dir(),
     };
     study.progress.set_message(&format!("{}: booting", variant.name));
     let mut guest = study.backend.boot(&spec)?;

@@ -241,9 +241,14 @@ impl Session<'_, '_> {
             match self.guest.next_event(Duration::from_millis(200))? {
                 None => continue,
                 Some(GuestEvent::Message(message)) => return Ok(message),
-                Some(GuestEvent::Closed) => {
+                Some(GuestEvent::Closed { hypervisor_error }) => {
                     self.guest.shut_down(Duration::from_secs(5));
-                    return Err(self.trouble(&format!("the guest stopped while waiting for {waiting_for}")));
+                    let stopped = format!("the guest stopped while waiting for {waiting_for}");
+                    return Err(match hypervisor_error {
+                        // The hypervisor's own words are the cause; the console has none.
+                        Some(error) => anyhow!(GuestTrouble(format!("{stopped}: {error}"))),
+                        None => self.trouble(&stopped),
+                    });
                 }
             }
         }

@@ -4,6 +4,7 @@
 
 use super::file::{AccelChoice, JobsSpec, RootSection, ScenarioFile, WorkloadSection};
 use super::kernel_build::{self, KernelBuild};
+use super::limits::{self, MAX_RETRIES, MAX_RUNS, MAX_WARMUP};
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -128,12 +129,10 @@ pub fn load(path: &Path) -> Result<Plan> {
 fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let guest = &file.guest;
-    if file.name.trim().is_empty() || file.name.contains(['/', '\0']) {
-        bail!("key `name`: give the study a non-empty name without '/' (it names the results folder)");
-    }
-    if file.runs == 0 {
-        bail!("key `runs`: must be at least 1 (the number of timed runs per variant and jobs level)");
-    }
+    limits::check_name(&file.name, "name", "the results folder <results>/<name>/")?;
+    limits::check_count(file.runs, 1, MAX_RUNS, "runs", "timed runs per variant and jobs level")?;
+    limits::check_count(file.warmup, 0, MAX_WARMUP, "warmup", "untimed runs per boot")?;
+    limits::check_count(guest.retries, 0, MAX_RETRIES, "guest.retries", "boots again after a guest failed")?;
     if file.rounds == 0 || file.rounds > file.runs {
         bail!("key `rounds`: must be between 1 and `runs` ({}): each round measures at least one run per level", file.runs);
     }
@@ -144,8 +143,8 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         bail!("key `guest.cpus`: must be at least 1");
     }
     for (key, value) in [("boot_timeout", Some(guest.boot_timeout)), ("run_timeout", guest.run_timeout), ("study_timeout", guest.study_timeout)] {
-        if value == Some(0) {
-            bail!("key `guest.{key}`: seconds, at least 1");
+        if let Some(seconds) = value {
+            limits::check_seconds(seconds, &format!("guest.{key}"))?;
         }
     }
     check_host_size(guest.cpus, guest.memory.mib)?;
@@ -198,9 +197,7 @@ fn variants(file: &ScenarioFile, base: &Path) -> Result<Vec<Variant>> {
     let mut variants = Vec::new();
     for (index, section) in file.variants.iter().enumerate() {
         let key = format!("variant[{index}]");
-        if section.name.trim().is_empty() || section.name.contains(['/', ',', '\n', '\0']) {
-            bail!("key `{key}.name`: give each variant a non-empty name without '/', ',' or newlines");
-        }
+        limits::check_name(&section.name, &format!("{key}.name"), "the variant's consoles and logs")?;
         if !seen.insert(section.name.clone()) {
             bail!("key `{key}.name`: the variant name {:?} is used twice", section.name);
         }
@@ -220,10 +217,12 @@ fn variants(file: &ScenarioFile, base: &Path) -> Result<Vec<Variant>> {
         let initrd_key = if section.initrd.is_some() { format!("{key}.initrd") } else { "guest.initrd".into() };
         let kernel = existing_file(base, kernel, &kernel_key)?;
         check_bzimage(&kernel, &kernel_key)?;
+        let initrd = initrd.map(|p| existing_file(base, p, &initrd_key)).transpose()?;
+        check_memory_floor(file.guest.memory.mib, initrd.as_deref(), &section.name)?;
         variants.push(Variant {
             name: section.name.clone(),
             kernel,
-            initrd: initrd.map(|p| existing_file(base, p, &initrd_key)).transpose()?,
+            initrd,
             cmdline,
             own_options: own.split_whitespace().map(str::to_string).collect(),
         });
@@ -236,12 +235,32 @@ fn names(variants: &[Variant]) -> String {
 }
 
 /// Kernel command lines go to QEMU as one argument, never through a shell, so quotes and
-/// `$` pass exactly; but a newline or control character would not survive the boot.
+/// `$` pass exactly; but a newline or control character would not survive the boot, and
+/// some options would take the guest away from kbench.
 fn checked_cmdline(cmdline: &str, key: &str) -> Result<String> {
     if let Some(c) = cmdline.chars().find(|c| c.is_control()) {
         bail!("key `{key}`: contains the control character {c:?}; put the options on one line separated by spaces");
     }
+    for option in cmdline.split_whitespace() {
+        limits::check_kernel_option(option, key)?;
+    }
     Ok(cmdline.trim().to_string())
+}
+
+/// QEMU refuses an initrd that does not fit ("initrd is too large"), and a guest barely
+/// larger cannot unpack it: both only show after the boot, so they are refused here.
+fn check_memory_floor(memory_mib: u64, initrd: Option<&Path>, variant: &str) -> Result<()> {
+    let initrd_bytes = initrd.and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+    let floor = limits::memory_floor_mib(initrd_bytes);
+    if memory_mib < floor {
+        bail!(
+            "key `guest.memory`: {memory_mib} MiB is too little for variant {variant}: a guest needs at least {floor} MiB ({} MiB + {} × its initrd of {:.1} MiB) to hold its kernel and unpack its initramfs",
+            limits::MIN_MEMORY_BASE_MIB,
+            limits::MEMORY_PER_INITRD_BYTE,
+            initrd_bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    Ok(())
 }
 
 fn existing_file(base: &Path, path: &Path, key: &str) -> Result<PathBuf> {
@@ -288,6 +307,12 @@ fn root_disk(section: &RootSection) -> Result<kbench_protocol::RootDisk> {
     if section.fstype.trim().is_empty() {
         bail!("key `guest.root.fstype`: name the disk's filesystem type, for example \"ext4\"");
     }
+    let fields = [("device", &section.device), ("fstype", &section.fstype), ("options", &section.options)];
+    let modules = section.modules.iter().map(|m| ("modules", m));
+    if let Some((key, value)) = fields.into_iter().chain(modules).find(|(_, v)| v.chars().any(char::is_control) || v.len() > 4096) {
+        bail!("key `guest.root.{key}`: {value:?} must be one line of at most 4096 bytes without control characters");
+    }
+    limits::check_seconds(u64::from(section.wait.max(1)), "guest.root.wait")?;
     Ok(kbench_protocol::RootDisk {
         device: section.device.clone(),
         fstype: section.fstype.trim().to_string(),
@@ -306,6 +331,12 @@ fn workload(section: &WorkloadSection, base: &Path) -> Result<Workload> {
         WorkloadSection::Command { command, prepare, clean } => {
             if command.trim().is_empty() {
                 bail!("key `workload.command`: give the command to measure");
+            }
+            limits::check_command(command, "workload.command")?;
+            for (key, value) in [("workload.prepare", prepare), ("workload.clean", clean)] {
+                if let Some(value) = value {
+                    limits::check_command(value, key)?;
+                }
             }
             Ok(Workload::Command { command: command.clone(), prepare: prepare.clone(), clean: clean.clone() })
         }
