@@ -13,6 +13,7 @@ pub mod commands;
 mod compare;
 mod export;
 mod host;
+mod host_noise;
 pub mod interrupt;
 mod model;
 mod output;
