@@ -2,6 +2,7 @@
 
 pub mod file;
 pub mod kernel_build;
+pub mod order;
 pub mod plan;
 
 pub use plan::{load, JobsLevel, Plan, Variant, Workload};
