@@ -6,7 +6,7 @@ mod meta;
 mod run;
 
 pub use meta::{
-    ConsoleFinding, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta,
+    AdaptiveFacts, ConsoleFinding, DesignFacts, FileFacts, QuietHostFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta,
     VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
 };
 #[cfg(test)]
