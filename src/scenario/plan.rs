@@ -173,8 +173,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             bail!("key `runs`: must be at least 1 (the number of timed runs per variant and jobs level), or \"auto\"")
         }
         (RunsSpec::Fixed(runs), _) => runs,
-        (RunsSpec::Auto, Some(adaptive)) => adaptive.max_runs,
-        (RunsSpec::Auto, None) => unreachable!("adaptive_runs plans every runs = \"auto\""),
+        (RunsSpec::Auto, adaptive) => adaptive.map_or(DEFAULT_MAX_RUNS, |a| a.max_runs),
     };
     let rounds = file.rounds.unwrap_or(runs);
     if rounds == 0 || rounds > runs {
