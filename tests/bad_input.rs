@@ -283,3 +283,17 @@ fn counts_beyond_their_bounds_are_refused() {
     assert_refused(|t| t.replace("runs = 2", "runs = 4000000000"), &["key `runs`", "at most 1000"]);
     assert_refused(|t| t.replace("[guest]", "[guest]\nretries = 4294967295"), &["key `guest.retries`", "at most 100"]);
 }
+
+#[test]
+fn bad_order_adaptive_runs_quiet_host_and_pinning_keys_are_refused() {
+    assert_refused(|t| t.replace("runs = 2", "runs = 2\norder = \"shuffled\""), &["\"shuffled\"", "alternate", "random"]);
+    assert_refused(|t| t.replace("runs = 2", "runs = 2\norder = \"alternate\"\nseed = 3"), &["key `seed`", "only `order = \"random\"`"]);
+    assert_refused(|t| t.replace("runs = 2", "runs = \"many\""), &["\"many\"", r#"a number of runs (5) or "auto""#]);
+    assert_refused(|t| t.replace("runs = 2", "runs = 2\nprecision = 1.0"), &["key `precision`", "only used with runs = \"auto\""]);
+    assert_refused(|t| t.replace("runs = 2", "runs = \"auto\"\nmin_runs = 2"), &["key `min_runs`", "at least 3"]);
+    assert_refused(|t| t.replace("runs = 2", "runs = 2\nquiet_host = { max_load = 0.5, wait = 0 }"), &["key `quiet_host.wait`"]);
+    // Two vCPUs pinned need three host CPUs.
+    let host_cpus = std::thread::available_parallelism().unwrap().get();
+    let too_many = format!("cpus = {host_cpus}\npin = true");
+    assert_refused(move |t| t.replace("cpus = 2", &too_many), &["key `guest.pin`", &format!("needs {} host CPUs", host_cpus + 1)]);
+}

@@ -37,6 +37,7 @@ fn a_hung_run_is_killed_at_its_timeout_and_the_study_goes_on() {
     let body = format!(
         r#"
 runs = 2
+rounds = 1
 warmup = 0
 jobs = ["half"]
 [[variant]]
@@ -69,6 +70,7 @@ fn a_kernel_panic_fails_its_run_and_a_new_boot_measures_the_rest() {
     let body = format!(
         r#"
 runs = 2
+rounds = 1
 warmup = 0
 jobs = ["half", "optimal"]
 [[variant]]
@@ -109,6 +111,8 @@ fn a_guest_that_vanishes_fails_its_variant_after_the_retries_and_the_next_varian
     let dir = tempfile::tempdir().unwrap();
     let body = r#"
 runs = 2
+rounds = 1
+order = "alternate"
 warmup = 0
 jobs = ["half"]
 [[variant]]
@@ -178,6 +182,7 @@ fn ctrl_c_keeps_the_runs_and_resume_measures_only_the_missing_ones() {
     let body = format!(
         r#"
 runs = 2
+rounds = 1
 warmup = 0
 jobs = ["half"]
 [[variant]]

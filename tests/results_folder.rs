@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 const BODY: &str = r#"
 runs = 2
+rounds = 1
 warmup = 0
 jobs = [1]
 [[variant]]

@@ -4,6 +4,7 @@
 pub mod accel;
 pub mod console;
 pub mod initrd;
+pub mod pin;
 pub mod qemu;
 
 use anyhow::Result;

@@ -228,7 +228,7 @@ impl Drop for QemuGuest {
 }
 
 /// QEMU option values separate on ','; a literal comma is written twice.
-fn escape(path: &Path) -> String {
+pub(super) fn escape(path: &Path) -> String {
     path.display().to_string().replace(',', ",,")
 }
 

@@ -92,6 +92,7 @@ mod tests {
                 retries: 1,
                 qemu: None,
                 root: None,
+                pin: false,
             },
             variants: vec![Variant {
                 name: "v".into(),
@@ -105,6 +106,9 @@ mod tests {
             runs: 2,
             warmup,
             rounds: 1,
+            order: crate::scenario::order::BootOrder { choice: Default::default(), seed: 0, seed_from_clock: false },
+            adaptive: None,
+            quiet_host: None,
             workload: Workload::Command {
                 command: "make -j{jobs}".into(),
                 prepare: Some("configure".into()),

@@ -3,6 +3,7 @@
 pub mod file;
 pub mod kernel_build;
 pub mod limits;
+pub mod order;
 pub mod plan;
 
 pub use plan::{load, JobsLevel, Plan, Variant, Workload};
