@@ -2,6 +2,7 @@
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
 use crate::backend::{accel, qemu::QemuBackend, Backend};
+use crate::benchmark::limits::Limits;
 use crate::cli::CheckArgs;
 use crate::{agent_binary, scenario};
 use anyhow::Result;
@@ -25,6 +26,10 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
     }
     let levels: Vec<String> = plan.levels.iter().map(|l| format!("{} (-j {})", l.label, l.substitution())).collect();
     println!("  jobs levels: {}", levels.join(", "));
+    println!("time limits:");
+    for line in Limits::for_plan(&plan).describe(&plan) {
+        println!("  {line}");
+    }
 
     let mut problems = 0;
     let mut verdict = |what: &str, result: Result<String>| match result {

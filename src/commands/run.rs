@@ -2,7 +2,9 @@
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::backend::{accel, qemu::QemuBackend, Backend};
-use crate::benchmark::runner::{Study, StudyTimedOut};
+use crate::benchmark::limits::Limits;
+use crate::benchmark::recorder::Recorder;
+use crate::benchmark::study::{Stops, Study, StudyTimedOut};
 use crate::benchmark::{run_study, StudyOutcome};
 use crate::cli::RunArgs;
 use crate::export::meta::{file_facts, now, read_meta, Meta};
@@ -38,15 +40,19 @@ pub fn run(args: &RunArgs) -> Result<u8> {
 
     let progress = Progress::new((plan.variants.len() * plan.levels.len() * plan.runs as usize) as u64);
     progress.set_position(outcome.records.len() as u64);
+    let limits = Limits::for_plan(&plan);
+    let mut recorder = Recorder { results: &mut results, meta: &mut meta, progress: &progress };
     let mut study = Study {
         plan: &plan,
+        limits: &limits,
         backend: &backend,
         agent: &agent,
-        results: &mut results,
-        meta: &mut meta,
-        progress: &progress,
-        interrupt: &interrupt,
-        deadline: plan.guest.study_timeout.map(|limit| Instant::now() + limit),
+        listener: &mut recorder,
+        stops: Stops {
+            interrupt: &interrupt,
+            deadline: plan.guest.study_timeout.map(|limit| Instant::now() + limit),
+            study_timeout_s: plan.guest.study_timeout.map_or(0, |d| d.as_secs()),
+        },
     };
     let ended = run_study(&mut study, &mut outcome);
     progress.finish();

@@ -41,6 +41,7 @@ pub struct GuestPlan {
     pub accel: AccelChoice,
     pub boot_timeout: Duration,
     pub run_timeout: Option<Duration>,
+    pub prepare_timeout: Option<Duration>,
     pub study_timeout: Option<Duration>,
     pub retries: u32,
     pub qemu: Option<PathBuf>,
@@ -143,7 +144,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     if guest.cpus == 0 {
         bail!("key `guest.cpus`: must be at least 1");
     }
-    for (key, value) in [("boot_timeout", Some(guest.boot_timeout)), ("run_timeout", guest.run_timeout), ("study_timeout", guest.study_timeout)] {
+    for (key, value) in [("boot_timeout", Some(guest.boot_timeout)), ("run_timeout", guest.run_timeout), ("prepare_timeout", guest.prepare_timeout), ("study_timeout", guest.study_timeout)] {
         if value == Some(0) {
             bail!("key `guest.{key}`: seconds, at least 1");
         }
@@ -175,6 +176,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             accel: guest.accel,
             boot_timeout: Duration::from_secs(guest.boot_timeout),
             run_timeout: guest.run_timeout.map(Duration::from_secs),
+            prepare_timeout: guest.prepare_timeout.map(Duration::from_secs),
             study_timeout: guest.study_timeout.map(Duration::from_secs),
             retries: guest.retries,
             qemu: guest.qemu.clone(),
