@@ -43,6 +43,14 @@ fn the_good_scenario_passes_the_check() {
     assert_eq!(code, 0, "{output}");
     assert!(output.contains("2 variants × 2 jobs levels × 2 runs = 8 timed runs"), "{output}");
     assert!(output.contains("qemu: QEMU emulator version"), "{output}");
+    assert!(output.contains("prepare: 2 h (the default prepare ceiling)"), "{output}");
+    assert!(output.contains("timed run: 5 × the longest warm-up of the boot, at least 60 s"), "{output}");
+    assert!(output.contains("study: none set; every step is bounded, at worst"), "{output}");
+}
+
+#[test]
+fn a_zero_prepare_timeout_is_refused() {
+    assert_refused(|t| t.replace("cpus = 2", "cpus = 2\nprepare_timeout = 0"), &["key `guest.prepare_timeout`"]);
 }
 
 #[test]

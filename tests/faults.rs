@@ -51,10 +51,82 @@ command = "{COUNTER}; if [ $n -eq 1 ]; then sleep 100000; fi"
     let rows = read_rows(&results_dir(&root, "hang").join("runs.csv"));
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0]["status"], "failed");
-    assert!(rows[0]["failure"].contains("timed out after 5 s"), "{:?}", rows[0]);
+    assert!(rows[0]["failure"].contains("timed out after 5 s (limit: guest.run_timeout)"), "{:?}", rows[0]);
     assert!(num(&rows[0], "elapsed_s") >= 5.0 && num(&rows[0], "elapsed_s") < 60.0, "{:?}", rows[0]);
     assert_eq!(rows[1]["status"], "ok", "the study went on in the same guest");
     assert!(rows[1]["cmdline"].ends_with(r#"kbench.note="a b" kbench.dollar=$HOME;ls"#), "{:?}", rows[1]);
+    assert_no_qemu_left(dir.path());
+}
+
+/// A scenario on the tiny guest with `[guest]` keys added.
+fn tiny_with(dir: &std::path::Path, name: &str, body: &str, guest_keys: &str) -> std::path::PathBuf {
+    let scenario = tiny_scenario(dir, name, body);
+    std::fs::write(&scenario, std::fs::read_to_string(&scenario).unwrap() + guest_keys).unwrap();
+    scenario
+}
+
+#[test]
+fn a_hung_prepare_ends_at_its_prepare_timeout_and_its_runs_are_failed_rows() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = "runs = 2\nwarmup = 0\njobs = [\"half\"]\n[[variant]]\nname = \"v\"\n[workload]\nkind = \"command\"\nprepare = \"sleep 100000\"\ncommand = \"true\"\n";
+    let scenario = tiny_with(dir.path(), "hungprepare", body, "prepare_timeout = 5\n");
+    let root = dir.path().join("results");
+    let started = Instant::now();
+    let out = run(&scenario, &root);
+    assert!(started.elapsed() < Duration::from_secs(150), "took {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "hungprepare").join("runs.csv"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for row in &rows {
+        assert_eq!(row["status"], "failed");
+        assert!(
+            row["failure"].starts_with("not run: prepare failed: timed out after 5 s (limit: guest.prepare_timeout)"),
+            "{row:?}"
+        );
+    }
+    assert_no_qemu_left(dir.path());
+}
+
+#[test]
+fn a_hung_warmup_ends_at_the_run_timeout_and_its_runs_are_failed_rows() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "runs = 1\nwarmup = 1\njobs = [\"half\"]\n[[variant]]\nname = \"v\"\n[workload]\nkind = \"command\"\ncommand = \"{COUNTER}; if [ $n -eq 1 ]; then sleep 100000; fi\"\n"
+    );
+    let scenario = tiny_with(dir.path(), "hungwarmup", &body, "run_timeout = 5\n");
+    let root = dir.path().join("results");
+    let started = Instant::now();
+    let out = run(&scenario, &root);
+    assert!(started.elapsed() < Duration::from_secs(150), "took {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "hungwarmup").join("runs.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0]["failure"].starts_with("not run: warm-up 1 failed: timed out after 5 s (limit: guest.run_timeout)"),
+        "{:?}",
+        rows[0]
+    );
+    assert_no_qemu_left(dir.path());
+}
+
+/// The old rule gave clean and build each the limit, and a timed run without run_timeout
+/// 5 × the longest warm-up *build*, at least 60 s: a 61 s clean was killed. The limit now
+/// covers the whole step and is derived from whole warm-up steps, so it is not.
+#[test]
+fn a_slow_clean_with_a_quick_build_is_not_killed_by_a_derived_limit() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = "runs = 1\nwarmup = 1\njobs = [\"half\"]\n[[variant]]\nname = \"v\"\n[workload]\nkind = \"command\"\nclean = \"sleep 61\"\ncommand = \"true\"\n";
+    let scenario = tiny_scenario(dir.path(), "slowclean", body);
+    let root = dir.path().join("results");
+    let out = run(&scenario, &root);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "slowclean").join("runs.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], "ok", "{:?}", rows[0]);
+    assert!(num(&rows[0], "elapsed_s") < 30.0, "the clean is not measured: {:?}", rows[0]);
     assert_no_qemu_left(dir.path());
 }
 

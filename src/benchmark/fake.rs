@@ -96,6 +96,8 @@ pub enum Fault {
     WrongId,
     /// A kernel log arrives during the step.
     KernelLog,
+    /// The agent gives up (a signed Fatal).
+    Fatal,
 }
 
 /// The faults of one boot: (index of the step in this boot, what happens).
@@ -246,6 +248,7 @@ impl FakeGuest {
                 other.id += 1;
                 self.say(AgentMessage::StepFinished(other));
             }
+            Some(Fault::Fatal) => self.say(AgentMessage::Fatal { message: "cannot go on".into() }),
             Some(Fault::KernelLog) => {
                 self.say(AgentMessage::KernelLog { text: format!("<6>during step {}\n", step.id) });
                 self.say(AgentMessage::StepFinished(self.result(&step, ok())));

@@ -88,6 +88,7 @@ impl<'g> Session<'g> {
             format!("the guest hung: no boot facts within {} s (boot facts limit)", timing.boot_facts.as_secs())
         })? {
             AgentMessage::BootFacts(facts) => facts,
+            AgentMessage::Fatal { message } => bail!("the agent gave up: {message}"),
             other => return Err(breach(&format!("the agent sent {} where the boot facts were due", name(&other)))),
         };
         Ok((session, facts))
@@ -113,7 +114,7 @@ impl<'g> Session<'g> {
                 Ok(AgentMessage::Hello { protocol, agent_version }) => bail!(
                     "the guest's agent {agent_version} speaks protocol {protocol}, this kbench speaks {PROTOCOL_VERSION}: rebuild the agent (scripts/build-agent.sh)"
                 ),
-                Ok(AgentMessage::Fatal { message }) => return Err(trouble(format!("the agent gave up: {message}"))),
+                Ok(AgentMessage::Fatal { message }) => bail!("the agent gave up: {message}"),
                 _ => continue,
             }
         }
@@ -147,7 +148,7 @@ impl<'g> Session<'g> {
         self.last_word = Instant::now();
         let event = match (self.state, message) {
             (_, AgentMessage::KernelLog { text }) => Event::KernelLog(text),
-            (_, AgentMessage::Fatal { message }) => return Err(trouble(format!("the agent gave up: {message}"))),
+            (_, AgentMessage::Fatal { message }) => bail!("the agent gave up: {message}"),
             (State::Starting { id, limit }, AgentMessage::StepStarted { id: started }) if started == id => {
                 self.state = State::Running { id, limit, started: Instant::now() };
                 Event::StepStarted { id }

@@ -268,3 +268,13 @@ fn kernel_logs_during_a_step_are_filed_and_do_not_disturb_it() {
     assert_eq!(rows(&outcome.records), [row("a", 1, Good)]);
     assert_eq!(listener.kernel_logs.iter().map(|(_, _, t)| t.as_str()).collect::<Vec<_>>(), ["<6>booted\n", "<6>during step 1\n"]);
 }
+
+#[test]
+fn an_agent_that_gives_up_fails_its_variant_without_a_retry() {
+    let plan = single(1, 0);
+    let backend = FakeBackend::new(vec![Script::at(0, Fault::Fatal)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots().len(), 1);
+    assert!(outcome.problems[0].contains("the agent gave up: cannot go on"), "{:?}", outcome.problems);
+}
