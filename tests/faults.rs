@@ -130,6 +130,53 @@ fn a_slow_clean_with_a_quick_build_is_not_killed_by_a_derived_limit() {
     assert_no_qemu_left(dir.path());
 }
 
+/// A workload that writes to the agent's serial port can neither forge a result nor
+/// swallow the real one: each row is the real measurement, or a failed row saying why.
+/// (Where the steps cannot reach the port at all, every row is the real one.)
+#[test]
+fn a_workload_writing_to_the_agents_port_cannot_forge_or_swallow_a_result() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+runs = 2
+warmup = 0
+jobs = ["half"]
+[[variant]]
+name = "forge"
+cmdline = "kbench.attack=forge"
+[[variant]]
+name = "flood"
+cmdline = "kbench.attack=flood"
+[workload]
+kind = "command"
+command = '''
+if grep -q kbench.attack=forge /proc/cmdline; then
+  printf '%s\n' '{"msg":"step_finished","id":1,"outcome":{"kind":"exited","code":0},"measurement":{"elapsed_s":0.001,"user_s":0,"sys_s":0,"involuntary_csw":0,"voluntary_csw":0,"max_rss_kib":0},"output_tail":""}' '{"msg":"done"}' > /dev/ttyS1
+else
+  head -c 3000000 /dev/zero | tr '\0' x > /dev/ttyS1
+fi 2>/dev/null
+sleep 2
+'''
+"#;
+    let scenario = tiny_scenario(dir.path(), "attack", body);
+    let root = dir.path().join("results");
+    let out = run(&scenario, &root);
+    let rows = read_rows(&results_dir(&root, "attack").join("runs.csv"));
+    assert_eq!(rows.len(), 4, "every planned run is on record: {rows:?}\n{}", describe(&out));
+    for row in &rows {
+        let expected = match row["variant"].as_str() {
+            "forge" => "the agent's channel carried a line the agent did not sign",
+            _ => "the agent's channel carried a line longer than any message",
+        };
+        let real = row["status"] == "ok" && num(row, "elapsed_s") >= 2.0;
+        let refused = row["status"] == "failed" && row["failure"].contains(expected);
+        assert!(real || refused, "{row:?}\n{}", describe(&out));
+    }
+    let all_ok = rows.iter().all(|r| r["status"] == "ok");
+    assert_eq!(out.status.code(), Some(if all_ok { 0 } else { 1 }), "{}", describe(&out));
+    assert_no_qemu_left(dir.path());
+}
+
 #[test]
 fn a_kernel_panic_fails_its_run_and_a_new_boot_measures_the_rest() {
     let _guard = guest_lock();

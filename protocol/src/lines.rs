@@ -8,7 +8,8 @@ use std::io::{self, Read};
 pub enum Line {
     /// One line without its newline (invalid UTF-8 replaced).
     Text(String),
-    /// A line longer than the limit went by; `bytes` is how long it was.
+    /// A line grew past the limit: reported at once, with the bytes seen so far (an
+    /// attacker need never end it); the rest of it is skipped unread.
     TooLong { bytes: usize },
 }
 
@@ -19,13 +20,13 @@ pub struct LineReader<R> {
     start: usize,
     filled: usize,
     pending: Vec<u8>,
-    /// Bytes of an over-long line seen so far, while it is being skipped.
-    discarding: Option<usize>,
+    /// An over-long line is being skipped up to its newline.
+    discarding: bool,
 }
 
 impl<R: Read> LineReader<R> {
     pub fn new(inner: R, limit: usize) -> LineReader<R> {
-        LineReader { inner, limit, chunk: vec![0; 8192].into_boxed_slice(), start: 0, filled: 0, pending: Vec::new(), discarding: None }
+        LineReader { inner, limit, chunk: vec![0; 8192].into_boxed_slice(), start: 0, filled: 0, pending: Vec::new(), discarding: false }
     }
 
     /// The next line, or `None` once the input ended (an unterminated last line is dropped).
@@ -38,39 +39,29 @@ impl<R: Read> LineReader<R> {
                     Err(error) => return Err(error),
                 };
                 if n == 0 {
-                    return Ok(self.discarding.take().map(|bytes| Line::TooLong { bytes }));
+                    return Ok(None);
                 }
                 self.start = 0;
                 self.filled = n;
             }
             let available = &self.chunk[self.start..self.filled];
-            match available.iter().position(|&b| b == b'\n') {
-                Some(end) => {
-                    self.start += end + 1;
-                    if let Some(seen) = self.discarding.take() {
-                        return Ok(Some(Line::TooLong { bytes: seen + end }));
-                    }
-                    let length = self.pending.len() + end;
-                    if length > self.limit {
-                        self.pending = Vec::new();
-                        return Ok(Some(Line::TooLong { bytes: length }));
-                    }
-                    let mut line = std::mem::take(&mut self.pending);
-                    line.extend_from_slice(&available[..end]);
-                    return Ok(Some(Line::Text(String::from_utf8_lossy(&line).into_owned())));
-                }
-                None => {
-                    let n = available.len();
-                    self.start = self.filled;
-                    if let Some(seen) = self.discarding.as_mut() {
-                        *seen += n;
-                    } else if self.pending.len() + n > self.limit {
-                        self.discarding = Some(self.pending.len() + n);
-                        self.pending = Vec::new();
-                    } else {
-                        self.pending.extend_from_slice(available);
-                    }
-                }
+            let end = available.iter().position(|&b| b == b'\n');
+            let taken = end.unwrap_or(available.len());
+            self.start += end.map_or(taken, |end| end + 1);
+            if self.discarding {
+                self.discarding = end.is_none();
+                continue;
+            }
+            let length = self.pending.len() + taken;
+            if length > self.limit {
+                self.pending = Vec::new();
+                self.discarding = end.is_none();
+                return Ok(Some(Line::TooLong { bytes: length }));
+            }
+            self.pending.extend_from_slice(&available[..taken]);
+            if end.is_some() {
+                let line = std::mem::take(&mut self.pending);
+                return Ok(Some(Line::Text(String::from_utf8_lossy(&line).into_owned())));
             }
         }
     }
@@ -116,9 +107,9 @@ mod tests {
     fn a_flood_without_newline_is_skipped_unbuffered_and_the_next_line_still_arrives() {
         let flood = Flood { left: 50_000_000, paused: false, tail: b"\n{\"msg\":\"done\"}\n" };
         let mut reader = LineReader::new(flood, 1000);
+        assert_eq!(reader.next_line().unwrap(), Some(Line::TooLong { bytes: 8192 }), "reported at once");
         assert!(reader.next_line().is_err(), "the pause after the flood");
         assert_eq!(reader.buffered(), 0, "50 MB went by and nothing of it is held");
-        assert_eq!(reader.next_line().unwrap(), Some(Line::TooLong { bytes: 50_000_000 }));
         assert_eq!(reader.next_line().unwrap(), Some(Line::Text("{\"msg\":\"done\"}".into())));
     }
 
@@ -136,6 +127,9 @@ mod tests {
         let mut reader = LineReader::new(&b"abcd\nabcde\nok\n"[..], 4);
         assert_eq!(reader.next_line().unwrap(), Some(Line::Text("abcd".into())));
         assert_eq!(reader.next_line().unwrap(), Some(Line::TooLong { bytes: 5 }));
+        assert_eq!(reader.next_line().unwrap(), Some(Line::Text("ok".into())));
+        let mut reader = LineReader::new(&b"abcdefgh\nok\n"[..], 4);
+        assert_eq!(reader.next_line().unwrap(), Some(Line::TooLong { bytes: 8 }));
         assert_eq!(reader.next_line().unwrap(), Some(Line::Text("ok".into())));
     }
 }

@@ -43,7 +43,7 @@ pub trait Backend {
 pub enum GuestEvent {
     /// One line, without its newline.
     Line(String),
-    /// A line longer than `kbench_protocol::MAX_LINE_BYTES` went by, unread.
+    /// A line grew longer than `kbench_protocol::MAX_LINE_BYTES`; the rest of it is skipped unread.
     TooLong { bytes: usize },
     /// The channel closed: the guest powered off, crashed, or the agent died.
     Closed,

@@ -219,7 +219,7 @@ impl<'g> Session<'g> {
                 Some(GuestEvent::Line(line)) => return Ok(Some(line)),
                 Some(GuestEvent::TooLong { bytes }) => {
                     return Err(breach(&format!(
-                        "the agent's channel carried a {bytes}-byte line, longer than any message ({MAX_LINE_BYTES} bytes): something in the guest wrote to /dev/ttyS1"
+                        "the agent's channel carried a line longer than any message ({bytes} bytes and more, the limit is {MAX_LINE_BYTES}): something in the guest wrote to /dev/ttyS1"
                     )))
                 }
                 Some(GuestEvent::Closed) => {
