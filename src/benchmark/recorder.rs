@@ -16,9 +16,17 @@ use std::io::Write;
 use std::path::PathBuf;
 
 pub struct Recorder<'a> {
-    pub results: &'a mut ResultsDir,
-    pub meta: &'a mut Meta,
-    pub progress: &'a Progress,
+    results: &'a mut ResultsDir,
+    meta: &'a mut Meta,
+    progress: &'a Progress,
+    /// The progress line of the step that runs, which heartbeats extend.
+    step: String,
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(results: &'a mut ResultsDir, meta: &'a mut Meta, progress: &'a Progress) -> Recorder<'a> {
+        Recorder { results, meta, progress, step: String::new() }
+    }
 }
 
 impl Listener for Recorder<'_> {
@@ -50,7 +58,12 @@ impl Listener for Recorder<'_> {
             None => step.describe(),
         };
         let seconds = super::limits::seconds(limit.duration);
-        self.progress.set_message(&format!("{}: {what} (limit {seconds})", variant.name));
+        self.step = format!("{}: {what} (limit {seconds})", variant.name);
+        self.progress.set_message(&self.step);
+    }
+
+    fn heartbeat(&mut self, _variant: &Variant, _step: &StepInfo, elapsed_s: f64) {
+        self.progress.set_message(&format!("{}, {elapsed_s:.0} s in", self.step));
     }
 
     fn step_output(&mut self, variant: &Variant, step: &StepInfo, output: &str) -> Result<String> {

@@ -41,7 +41,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let progress = Progress::new((plan.variants.len() * plan.levels.len() * plan.runs as usize) as u64);
     progress.set_position(outcome.records.len() as u64);
     let limits = Limits::for_plan(&plan);
-    let mut recorder = Recorder { results: &mut results, meta: &mut meta, progress: &progress };
+    let mut recorder = Recorder::new(&mut results, &mut meta, &progress);
     let mut study = Study {
         plan: &plan,
         limits: &limits,
