@@ -85,7 +85,10 @@ impl<'g> Session<'g> {
         let deadline = Instant::now() + timing.boot_facts;
         let what = "the boot facts";
         let facts = match session.signed(deadline, what, &|| {
-            format!("the guest hung: no boot facts within {} s (boot facts limit)", timing.boot_facts.as_secs())
+            format!(
+                "the guest hung: no boot facts within {} s (the limit follows guest.root.wait, the modules and the probes)",
+                timing.boot_facts.as_secs_f64()
+            )
         })? {
             AgentMessage::BootFacts(facts) => facts,
             AgentMessage::Fatal { message } => bail!("the agent gave up: {message}"),

@@ -278,3 +278,17 @@ fn an_agent_that_gives_up_fails_its_variant_without_a_retry() {
     assert_eq!(backend.boots().len(), 1);
     assert!(outcome.problems[0].contains("the agent gave up: cannot go on"), "{:?}", outcome.problems);
 }
+
+#[test]
+fn boot_facts_that_never_come_end_the_boot_at_the_facts_limit() {
+    let mut plan = single(1, 0);
+    plan.guest.retries = 0;
+    let mut limits = quick_limits(&plan);
+    limits.boot_facts = Duration::from_millis(80);
+    let backend = FakeBackend::new(vec![Script::at(0, Fault::NoFacts)]);
+    let started = Instant::now();
+    let (result, _, outcome) = run(&plan, &limits, &backend);
+    result.unwrap();
+    assert!(outcome.problems[0].contains("the guest hung: no boot facts within 0.08 s"), "{:?}", outcome.problems);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
