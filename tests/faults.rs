@@ -164,12 +164,17 @@ sleep 2
     let rows = read_rows(&results_dir(&root, "attack").join("runs.csv"));
     assert_eq!(rows.len(), 4, "every planned run is on record: {rows:?}\n{}", describe(&out));
     for row in &rows {
-        let expected = match row["variant"].as_str() {
-            "forge" => "the agent's channel carried a line the agent did not sign",
-            _ => "the agent's channel carried a line longer than any message",
+        // The flood is refused when it passes the length limit, or earlier, when an agent
+        // message lands at the end of its bytes and makes a line the agent did not sign.
+        let expected: &[&str] = match row["variant"].as_str() {
+            "forge" => &["the agent's channel carried a line the agent did not sign"],
+            _ => &[
+                "the agent's channel carried a line longer than any message",
+                "the agent's channel carried a line the agent did not sign",
+            ],
         };
         let real = row["status"] == "ok" && num(row, "elapsed_s") >= 2.0;
-        let refused = row["status"] == "failed" && row["failure"].contains(expected);
+        let refused = row["status"] == "failed" && expected.iter().any(|e| row["failure"].contains(e));
         assert!(real || refused, "{row:?}\n{}", describe(&out));
     }
     let all_ok = rows.iter().all(|r| r["status"] == "ok");
