@@ -63,13 +63,12 @@ pub fn facts(probes: &[Probe], probe_limit: Duration) -> BootFacts {
     }
 }
 
-const PROBE_OUTPUT: &str = "/tmp/kbench-probe.out";
-
 /// The first line of a command's output, or what went wrong: a fact, never a failure.
 /// A probe that outlives `limit` is killed: the boot facts have a deadline on the host.
 fn probe(command: &str, limit: Duration) -> String {
+    let output = format!("/tmp/kbench-probe-{}.out", std::process::id());
     let run = || -> std::io::Result<(Option<std::process::ExitStatus>, String)> {
-        let out = fs::File::create(PROBE_OUTPUT)?;
+        let out = fs::File::create(&output)?;
         let mut child = Command::new("/bin/sh")
             .arg("-c")
             .arg(command)
@@ -91,9 +90,11 @@ fn probe(command: &str, limit: Duration) -> String {
         // SAFETY: signalling the probe's own process group.
         unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
         let _ = child.wait();
-        Ok((status, fs::read_to_string(PROBE_OUTPUT).unwrap_or_default()))
+        Ok((status, fs::read_to_string(&output).unwrap_or_default()))
     };
-    match run() {
+    let result = run();
+    let _ = fs::remove_file(&output);
+    match result {
         Ok((Some(status), text)) => {
             let line = text.lines().next().unwrap_or("").trim().to_string();
             if status.success() {
@@ -155,4 +156,18 @@ pub fn power_off() -> ! {
     }
     // Only reached if the kernel refused: exiting PID 1 panics it, and panic=-1 ends the VM.
     std::process::exit(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_gives_its_first_line_or_why_not_and_a_hung_one_is_cut_off() {
+        assert_eq!(probe("echo 'gcc 12'; echo more", Duration::from_secs(10)), "gcc 12");
+        assert_eq!(probe("echo oops >&2; exit 3", Duration::from_secs(10)), "failed (exit status: 3): oops");
+        let started = Instant::now();
+        assert_eq!(probe("sleep 30", Duration::from_millis(200)), "failed: no answer within 0.2 s");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
 }
