@@ -100,6 +100,8 @@ pub enum Fault {
     Fatal,
     /// The boot facts never come (whatever the step index).
     NoFacts,
+    /// The agent speaks an older protocol (whatever the step index).
+    OldAgent,
 }
 
 /// The faults of one boot: (index of the step in this boot, what happens).
@@ -151,7 +153,9 @@ impl Backend for FakeBackend {
     fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>> {
         let script = self.scripts.borrow_mut().pop_front().unwrap_or_default();
         self.sent.borrow_mut().push((spec.name.clone(), Vec::new()));
-        let hello = encode(&AgentMessage::Hello { protocol: kbench_protocol::PROTOCOL_VERSION, agent_version: "fake".into() });
+        let old = script.0.iter().any(|(_, fault)| *fault == Fault::OldAgent);
+        let protocol = kbench_protocol::PROTOCOL_VERSION - u32::from(old);
+        let hello = encode(&AgentMessage::Hello { protocol, agent_version: "fake".into() });
         Ok(Box::new(FakeGuest {
             cmdline: spec.cmdline.clone(),
             script,
@@ -250,7 +254,7 @@ impl FakeGuest {
                 other.id += 1;
                 self.say(AgentMessage::StepFinished(other));
             }
-            Some(Fault::NoFacts) => {}
+            Some(Fault::NoFacts | Fault::OldAgent) => {}
             Some(Fault::Fatal) => self.say(AgentMessage::Fatal { message: "cannot go on".into() }),
             Some(Fault::KernelLog) => {
                 self.say(AgentMessage::KernelLog { text: format!("<6>during step {}\n", step.id) });

@@ -292,3 +292,16 @@ fn boot_facts_that_never_come_end_the_boot_at_the_facts_limit() {
     assert!(outcome.problems[0].contains("the guest hung: no boot facts within 0.08 s"), "{:?}", outcome.problems);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[test]
+fn an_agent_of_another_protocol_is_refused_with_what_to_do() {
+    let plan = single(1, 0);
+    let backend = FakeBackend::new(vec![Script::at(0, Fault::OldAgent)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots().len(), 1, "no retry: another boot would not help");
+    let problem = &outcome.problems[0];
+    let version = kbench_protocol::PROTOCOL_VERSION;
+    let expected = format!("speaks protocol {}, this kbench speaks {version}: rebuild the agent", version - 1);
+    assert!(problem.contains(&expected) && problem.contains("scripts/build-agent.sh"), "{problem}");
+}
