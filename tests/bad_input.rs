@@ -43,7 +43,8 @@ fn the_good_scenario_passes_the_check() {
     assert_eq!(code, 0, "{output}");
     assert!(output.contains("2 variants × 2 jobs levels × 2 runs = 8 timed runs"), "{output}");
     assert!(output.contains("qemu: QEMU emulator version"), "{output}");
-    assert!(output.contains("prepare: 2 h (the default prepare ceiling)"), "{output}");
+    assert!(output.contains("prepare: none in this workload"), "{output}");
+    assert!(output.contains("warm-up: 6 h (the default step ceiling)"), "{output}");
     assert!(output.contains("timed run: 5 × the longest warm-up of the boot, at least 60 s"), "{output}");
     assert!(output.contains("study: none set; every step is bounded, at worst"), "{output}");
 }

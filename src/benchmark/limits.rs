@@ -163,11 +163,12 @@ impl Limits {
             Some(d) => format!("{} (guest.study_timeout)", seconds(d)),
             None => format!("none set; every step is bounded, at worst {}", seconds(self.worst_case(plan))),
         };
+        let has_prepare = crate::benchmark::workload::commands(&plan.workload, false).prepare.is_some();
         vec![
             format!("agent hello: {} (guest.boot_timeout)", seconds(self.hello)),
             format!("boot facts: {} (root disk wait, modules and probes)", seconds(self.boot_facts)),
-            format!("prepare: {}", self.prepare),
-            format!("warm-up: {}", self.warmup),
+            if has_prepare { format!("prepare: {}", self.prepare) } else { "prepare: none in this workload".into() },
+            if plan.warmup > 0 { format!("warm-up: {}", self.warmup) } else { "warm-up: none (warmup = 0)".into() },
             format!("timed run: {run}"),
             format!(
                 "the host gives each step its limit + {}; no heartbeat for {} means a dead guest",
@@ -183,6 +184,8 @@ pub fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 3600.0 && s % 3600.0 == 0.0 {
         format!("{} h", s / 3600.0)
+    } else if s >= 3600.0 {
+        format!("{:.1} h", s / 3600.0)
     } else if s.fract() == 0.0 {
         format!("{s} s")
     } else {
