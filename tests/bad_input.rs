@@ -67,6 +67,15 @@ fn the_good_scenario_passes_the_check() {
     assert_eq!(code, 0, "{output}");
     assert!(output.contains("2 variants × 2 jobs levels × 2 runs = 8 timed runs"), "{output}");
     assert!(output.contains("qemu: QEMU emulator version"), "{output}");
+    assert!(output.contains("prepare: none in this workload"), "{output}");
+    assert!(output.contains("warm-up: 6 h (the default step ceiling)"), "{output}");
+    assert!(output.contains("timed run: 5 × the longest warm-up of the boot, at least 60 s"), "{output}");
+    assert!(output.contains("study: none set; every step is bounded, at worst"), "{output}");
+}
+
+#[test]
+fn a_zero_prepare_timeout_is_refused() {
+    assert_refused(|t| t.replace("cpus = 2", "cpus = 2\nprepare_timeout = 0"), &["key `guest.prepare_timeout`"]);
 }
 
 #[test]
@@ -269,6 +278,7 @@ fn time_limits_beyond_a_week_are_refused_not_a_panic() {
     for (key, replacement) in [
         ("run_timeout", format!("boot_timeout = 300\nrun_timeout = {HUGE}")),
         ("study_timeout", format!("boot_timeout = 300\nstudy_timeout = {HUGE}")),
+        ("prepare_timeout", format!("boot_timeout = 300\nprepare_timeout = {HUGE}")),
         ("boot_timeout", format!("boot_timeout = {HUGE}")),
     ] {
         assert_refused_by_check_and_run(

@@ -8,7 +8,7 @@ pub mod pin;
 pub mod qemu;
 
 use anyhow::Result;
-use kbench_protocol::{AgentMessage, HostMessage};
+use kbench_protocol::HostMessage;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,9 +41,14 @@ pub trait Backend {
     fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>>;
 }
 
-#[derive(Debug)]
+/// What came over the agent's channel. The backend only frames lines; what they say,
+/// and whether the agent really said it, is the session's business.
+#[derive(Debug, Clone, PartialEq)]
 pub enum GuestEvent {
-    Message(AgentMessage),
+    /// One line, without its newline.
+    Line(String),
+    /// A line grew longer than `kbench_protocol::MAX_LINE_BYTES`; the rest of it is skipped unread.
+    TooLong { bytes: usize },
     /// The channel closed: the guest powered off, crashed, or the agent died; or the
     /// hypervisor failed, and then `hypervisor_error` holds its own message.
     Closed { hypervisor_error: Option<String> },

@@ -5,8 +5,9 @@
 
 use super::{initrd, Accel, Backend, Guest, GuestEvent, GuestSpec};
 use anyhow::{bail, Context, Result};
-use kbench_protocol::{decode, encode, AgentMessage, HostMessage};
-use std::io::{BufRead, BufReader, Read, Write};
+use kbench_protocol::lines::{Line, LineReader};
+use kbench_protocol::{encode, HostMessage, MAX_LINE_BYTES};
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -129,18 +130,19 @@ impl Backend for QemuBackend {
     }
 }
 
+/// Frames the agent's lines on a thread of its own; never holds more than one line of
+/// at most MAX_LINE_BYTES (a longer one is reported, not kept), and a bounded queue.
 fn spawn_reader(stream: UnixStream) -> mpsc::Receiver<GuestEvent> {
-    let (sender, receiver) = mpsc::channel();
+    let (sender, receiver) = mpsc::sync_channel(64);
     std::thread::spawn(move || {
-        let reader = BufReader::new(stream);
-        for line in reader.split(b'\n') {
-            let Ok(line) = line else { break };
-            let text = String::from_utf8_lossy(&line);
-            // Anything that is not a message (line noise before the agent starts) is skipped.
-            if let Ok(message) = decode::<AgentMessage>(&text) {
-                if sender.send(GuestEvent::Message(message)).is_err() {
-                    return;
-                }
+        let mut lines = LineReader::new(stream, MAX_LINE_BYTES);
+        while let Ok(Some(line)) = lines.next_line() {
+            let event = match line {
+                Line::Text(text) => GuestEvent::Line(text),
+                Line::TooLong { bytes } => GuestEvent::TooLong { bytes },
+            };
+            if sender.send(event).is_err() {
+                return;
             }
         }
         let _ = sender.send(GuestEvent::Closed { hypervisor_error: None });
@@ -177,7 +179,12 @@ impl QemuGuest {
         }
         let stderr = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
         let stderr = stderr.trim();
-        let excerpt = &stderr[stderr.floor_char_boundary(stderr.len().saturating_sub(STDERR_EXCERPT))..];
+        // (str::floor_char_boundary is newer than the crate's rust-version.)
+        let mut start = stderr.len().saturating_sub(STDERR_EXCERPT);
+        while !stderr.is_char_boundary(start) {
+            start += 1;
+        }
+        let excerpt = &stderr[start..];
         Some(if excerpt.is_empty() { format!("QEMU ended with {status}") } else { format!("QEMU ended with {status}: {excerpt}") })
     }
 }

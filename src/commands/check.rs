@@ -2,6 +2,7 @@
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
 use crate::backend::{accel, qemu::QemuBackend, Backend};
+use crate::benchmark::limits::Limits;
 use crate::cli::CheckArgs;
 use crate::{agent_binary, host_noise, scenario};
 use anyhow::Result;
@@ -31,6 +32,10 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
         (_, false) => format!(" (seed {})", plan.order.seed),
     };
     println!("  boots: {} rounds per variant, order {}{seed}", plan.rounds, plan.order.choice.name());
+    println!("time limits:");
+    for line in Limits::for_plan(&plan).describe(&plan) {
+        println!("  {line}");
+    }
 
     let mut problems = 0;
     let mut verdict = |what: &str, result: Result<String>| match result {

@@ -2,8 +2,10 @@
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::backend::{accel, qemu::QemuBackend, Backend};
-use crate::benchmark::runner::{Study, StudyTimedOut};
 use crate::benchmark::facts::{collect_meta, file_facts};
+use crate::benchmark::limits::Limits;
+use crate::benchmark::recorder::Recorder;
+use crate::benchmark::study::{Stops, Study, StudyTimedOut};
 use crate::benchmark::{resume, run_study, StudyOutcome};
 use crate::cli::RunArgs;
 use crate::export::kernbench::kernbench_text;
@@ -42,15 +44,21 @@ pub fn run(args: &RunArgs) -> Result<u8> {
 
     let progress = Progress::new((plan.variants.len() * plan.levels.len() * plan.runs as usize) as u64);
     progress.set_position(outcome.records.len() as u64);
+    let limits = Limits::for_plan(&plan);
+    let scratch = results.scratch_dir();
+    let mut recorder = Recorder::new(&mut results, &mut meta, &progress, plan.runs);
     let mut study = Study {
         plan: &plan,
+        limits: &limits,
         backend: &backend,
         agent: &agent,
-        results: &mut results,
-        meta: &mut meta,
-        progress: &progress,
-        interrupt: &interrupt,
-        deadline: plan.guest.study_timeout.map(|limit| Instant::now() + limit),
+        scratch: &scratch,
+        listener: &mut recorder,
+        stops: Stops {
+            interrupt: &interrupt,
+            deadline: plan.guest.study_timeout.map(|limit| Instant::now() + limit),
+            study_timeout_s: plan.guest.study_timeout.map_or(0, |d| d.as_secs()),
+        },
     };
     let ended = run_study(&mut study, &mut outcome);
     progress.finish();

@@ -67,9 +67,11 @@ pub struct GuestSection {
     /// Seconds from QEMU's start until the agent must have said hello.
     #[serde(default = "default_boot_timeout")]
     pub boot_timeout: u64,
-    /// Seconds one step (prepare, warm-up, run) may take before it is killed. Unset: a
-    /// timed run may take 5 times the longest warm-up, and at least 60 s.
+    /// Seconds one warm-up or timed run (clean and command together) may take before it
+    /// is killed. Unset: see `benchmark::limits` (docs/scenario.md, "Time limits").
     pub run_timeout: Option<u64>,
+    /// Seconds the prepare step may take. Unset: a generous fixed ceiling.
+    pub prepare_timeout: Option<u64>,
     /// Seconds the whole study may take; what is measured by then is kept and reported.
     pub study_timeout: Option<u64>,
     /// How many times a guest that crashed, hung or vanished is booted again to finish

@@ -79,6 +79,7 @@ pub struct GuestPlan {
     pub accel: AccelChoice,
     pub boot_timeout: Duration,
     pub run_timeout: Option<Duration>,
+    pub prepare_timeout: Option<Duration>,
     pub study_timeout: Option<Duration>,
     pub retries: u32,
     pub qemu: Option<PathBuf>,
@@ -193,7 +194,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     if guest.cpus == 0 {
         bail!("key `guest.cpus`: must be at least 1");
     }
-    for (key, value) in [("boot_timeout", Some(guest.boot_timeout)), ("run_timeout", guest.run_timeout), ("study_timeout", guest.study_timeout)] {
+    for (key, value) in [("boot_timeout", Some(guest.boot_timeout)), ("run_timeout", guest.run_timeout), ("prepare_timeout", guest.prepare_timeout), ("study_timeout", guest.study_timeout)] {
         if let Some(seconds) = value {
             limits::check_seconds(seconds, &format!("guest.{key}"))?;
         }
@@ -228,6 +229,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             accel: guest.accel,
             boot_timeout: Duration::from_secs(guest.boot_timeout),
             run_timeout: guest.run_timeout.map(Duration::from_secs),
+            prepare_timeout: guest.prepare_timeout.map(Duration::from_secs),
             study_timeout: guest.study_timeout.map(Duration::from_secs),
             retries: guest.retries,
             qemu: guest.qemu.clone(),
