@@ -35,6 +35,13 @@ pub enum AgentMessage {
     /// `timeout_s` is the limit the agent enforces on this step, if any.
     StepStarted { id: u32, timeout_s: Option<f64> },
     StepFinished(StepResult),
+    /// Every record the guest's kernel logged since the last such message, one line per
+    /// record as `dmesg -r` prints it: `<3>[   12.345678] BUG kmalloc-64 (Not tainted): ...`.
+    /// `<N>` is the raw syslog priority: the level (0-7) for the kernel's own records, the
+    /// level plus facility × 8 for those written from user space (e.g. `<14>`). Sent after
+    /// the boot facts and after each step; the agent caps one message and says how many
+    /// records it dropped.
+    KernelLog { text: String },
     Done,
     /// The agent cannot go on (bad job, missing device); the host records the reason.
     Fatal { message: String },
@@ -159,6 +166,10 @@ pub struct StepResult {
     /// Of `expect_files`, those that were not there after the command.
     #[serde(default)]
     pub missing_files: Vec<String>,
+    /// Processes the step left running when its shell ended (daemons, background jobs),
+    /// which the agent then killed so that they do not run into the next step.
+    #[serde(default)]
+    pub leftover_processes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,10 +246,21 @@ mod tests {
             measurement: Measurement { elapsed_s: 1.5, user_s: 1.0, sys_s: 0.5, ..Default::default() },
             output_tail: "make: *** Error 2\nline two".into(),
             missing_files: vec![],
+            leftover_processes: 1,
         });
         let line = encode(&msg);
         assert_eq!(line.matches('\n').count(), 1);
         assert_eq!(decode::<AgentMessage>(&line).unwrap(), msg);
+    }
+
+    #[test]
+    fn a_result_from_an_agent_without_leftover_counting_reads_as_none_left() {
+        let line = r#"{"msg":"step_finished","id":0,"outcome":{"kind":"exited","code":0},"measurement":{"elapsed_s":1.0,"user_s":0.0,"sys_s":0.0,"involuntary_csw":0,"voluntary_csw":0,"max_rss_kib":0},"output_tail":""}"#;
+        let AgentMessage::StepFinished(result) = decode::<AgentMessage>(line).unwrap() else { panic!("not a step result") };
+        assert_eq!(result.leftover_processes, 0);
+        let log = AgentMessage::KernelLog { text: "<3>[    1.000000] BUG kmalloc-64 (Not tainted): Poison overwritten\n".into() };
+        assert_eq!(decode::<AgentMessage>(&encode(&log)).unwrap(), log);
+        assert!(encode(&log).starts_with(r#"{"msg":"kernel_log","text":"#), "{}", encode(&log));
     }
 
     #[test]
