@@ -5,6 +5,9 @@
 
 mod boot;
 mod channel;
+mod isolate;
+mod kmsg;
+mod leftovers;
 mod measure;
 mod root;
 
@@ -16,6 +19,7 @@ fn main() {
     if is_init {
         boot::mount_basics();
     }
+    isolate::protect_agent();
     // A panic must still end in a message and a powered-off guest, not a hung VM.
     let outcome = std::panic::catch_unwind(serve);
     let message = match outcome {
@@ -42,17 +46,27 @@ fn serve() -> Result<(), String> {
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
     })?;
     let HostMessage::Job(job) = port.receive()?;
+    let mut kernel_log = kmsg::KernelLog::open();
     if let Some(root) = &job.root {
         // The serial port stays open across the chroot: it is already an open file.
         root::enter(root)?;
     }
     port.send(&AgentMessage::BootFacts(boot::facts(&job.probes)))?;
-    run_job(&mut port, &job)?;
+    send_kernel_log(&mut port, &mut kernel_log)?;
+    let runner = measure::Runner::new(&job, isolate::Isolation::prepare(&port_path));
+    run_job(&mut port, &job, &runner, &mut kernel_log)?;
     port.send(&AgentMessage::Done)
 }
 
-fn run_job(port: &mut channel::Port, job: &Job) -> Result<(), String> {
-    let runner = measure::Runner::new(job);
+/// What the kernel logged since the last time, if anything.
+fn send_kernel_log(port: &mut channel::Port, kernel_log: &mut kmsg::KernelLog) -> Result<(), String> {
+    match kernel_log.take_new() {
+        Some(text) => port.send(&AgentMessage::KernelLog { text }),
+        None => Ok(()),
+    }
+}
+
+fn run_job(port: &mut channel::Port, job: &Job, runner: &measure::Runner, kernel_log: &mut kmsg::KernelLog) -> Result<(), String> {
     let mut longest_warmup: Option<f64> = None;
     for step in &job.steps {
         let mut step = step.clone();
@@ -68,6 +82,7 @@ fn run_job(port: &mut channel::Port, job: &Job) -> Result<(), String> {
         }
         let prepare_failed = step.kind == StepKind::Prepare && !result.outcome.is_success();
         port.send(&AgentMessage::StepFinished(result))?;
+        send_kernel_log(port, kernel_log)?;
         if prepare_failed {
             // Nothing after a failed prepare would measure what the scenario meant.
             break;

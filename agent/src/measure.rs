@@ -1,6 +1,8 @@
 //! Runs one step and measures it the way GNU time does: wait4 on the shell, whose rusage
 //! covers every descendant it waited for (make and all the compilers it ran).
 
+use crate::isolate::Isolation;
+use crate::leftovers::{self, Scope};
 use kbench_protocol::{Job, Measurement, Outcome, Step, StepResult};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -15,6 +17,7 @@ const WORK_DIR: &str = "/tmp";
 pub struct Runner {
     env: Vec<(String, String)>,
     output_tail_bytes: usize,
+    isolation: Isolation,
 }
 
 struct Finished {
@@ -22,11 +25,13 @@ struct Finished {
     usage: libc::rusage,
     elapsed: Duration,
     timed_out: bool,
+    /// Processes the command left running, killed after it.
+    leftovers: u32,
 }
 
 impl Runner {
-    pub fn new(job: &Job) -> Runner {
-        Runner { env: job.env.clone(), output_tail_bytes: job.output_tail_bytes }
+    pub fn new(job: &Job, isolation: Isolation) -> Runner {
+        Runner { env: job.env.clone(), output_tail_bytes: job.output_tail_bytes, isolation }
     }
 
     pub fn run(&self, step: &Step) -> StepResult {
@@ -36,9 +41,12 @@ impl Runner {
             measurement: Measurement::default(),
             output_tail: String::new(),
             missing_files: Vec::new(),
+            leftover_processes: 0,
         };
         if let Some(clean) = &step.clean {
-            match self.execute(clean, step.timeout_s) {
+            let done = self.execute(clean, step.timeout_s);
+            result.leftover_processes += done.as_ref().map_or(0, |d| d.leftovers);
+            match done {
                 Ok(done) if exit_code(done.status) == Some(0) => {}
                 Ok(done) => {
                     result.outcome = Outcome::CleanFailed { code: exit_code(done.status).unwrap_or(-1) };
@@ -56,6 +64,7 @@ impl Runner {
         }
         match self.execute(&step.command, step.timeout_s) {
             Ok(done) => {
+                result.leftover_processes += done.leftovers;
                 result.outcome = outcome(&done, step.timeout_s);
                 result.measurement = measurement(&done);
                 result.output_tail = self.output_tail();
@@ -71,7 +80,9 @@ impl Runner {
         let log = File::create(OUTPUT_LOG).map_err(|e| format!("cannot create {OUTPUT_LOG}: {e}"))?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let child = Command::new("/bin/sh")
+        let mut shell = Command::new("/bin/sh");
+        self.isolation.apply(&mut shell);
+        let child = shell
             .arg("-c")
             .arg(command)
             .current_dir(WORK_DIR)
@@ -88,10 +99,8 @@ impl Runner {
         let elapsed = started.elapsed();
         let timed_out = watchdog.map(Watchdog::stop).unwrap_or(false);
         // Whatever the command left behind must not run into the next measurement.
-        // SAFETY: signalling our own child's process group.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-        reap_orphans();
-        Ok(Finished { status, usage, elapsed, timed_out })
+        let leftovers = leftovers::kill_all(Scope::for_step(pid));
+        Ok(Finished { status, usage, elapsed, timed_out, leftovers })
     }
 
     fn output_tail(&self) -> String {
@@ -123,13 +132,6 @@ fn wait4(pid: libc::pid_t) -> std::io::Result<(libc::c_int, libc::rusage)> {
             return Err(error);
         }
     }
-}
-
-/// As PID 1 we inherit every orphan; reap the zombies so they do not pile up.
-fn reap_orphans() {
-    let mut status = 0;
-    // SAFETY: plain waitpid with WNOHANG.
-    while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
 }
 
 fn exit_code(status: libc::c_int) -> Option<i32> {
