@@ -5,7 +5,7 @@ use super::job::StepInfo;
 use super::runner::{GuestTrouble, Study, StudyOutcome};
 use crate::backend::console::{self, ConsoleFinding};
 use crate::backend::{Guest, GuestEvent};
-use crate::export::meta::now;
+use crate::export::meta::{now, Leftovers};
 use crate::export::runs_csv::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 use crate::scenario::Variant;
 use anyhow::{anyhow, bail, Result};
@@ -27,6 +27,8 @@ struct Session<'s, 'a> {
     study: &'s mut Study<'a>,
     variant: &'s Variant,
     guest: &'s mut dyn Guest,
+    /// This boot's number among the variant's boots, and its console log.
+    boot: u32,
     console_log: PathBuf,
     infos: &'s [StepInfo],
     facts: Option<BootFacts>,
@@ -39,11 +41,11 @@ pub fn converse(
     study: &mut Study,
     variant: &Variant,
     guest: &mut dyn Guest,
-    console_log: PathBuf,
+    (boot, console_log): (u32, PathBuf),
     (job, infos): (Job, Vec<StepInfo>),
     outcome: &mut StudyOutcome,
 ) -> Result<()> {
-    let mut session = Session { study, variant, guest, console_log, infos: &infos, facts: None, started_at: now() };
+    let mut session = Session { study, variant, guest, boot, console_log, infos: &infos, facts: None, started_at: now() };
     session.handshake(job)?;
     session.collect(outcome)
 }
@@ -117,6 +119,7 @@ impl Session<'_, '_> {
                     limit = Some(BETWEEN_STEPS_TIMEOUT);
                     self.file_step(result, outcome)?;
                 }
+                AgentMessage::KernelLog { text } => self.study.results.append_kernel_log(&self.console_log, &text)?,
                 AgentMessage::Done => return Ok(()),
                 AgentMessage::Fatal { message } => bail!("the agent gave up: {message}"),
                 other => bail!("unexpected message from the agent: {other:?}"),
@@ -130,16 +133,15 @@ impl Session<'_, '_> {
 
     fn show_step(&self, id: u32) {
         if let Ok(info) = self.info(id) {
-            let what = match (&info.kind, &info.level) {
-                (kind, Some(level)) => format!("{} -j {} {} {}", level.label, level.substitution(), kind_name(*kind), info.index),
-                (kind, None) => kind_name(*kind).to_string(),
-            };
-            self.study.progress.set_message(&format!("{}: {what}", self.variant.name));
+            self.study.progress.set_message(&format!("{}: {}", self.variant.name, step_label(info)));
         }
     }
 
     fn file_step(&mut self, result: StepResult, outcome: &mut StudyOutcome) -> Result<()> {
         let info = self.info(result.id)?.clone();
+        if result.leftover_processes > 0 {
+            self.note_leftovers(&info, result.leftover_processes, outcome)?;
+        }
         let log = self.study.results.save_output(&log_name(&self.variant.name, &info), &result.output_tail)?;
         let mut failure = String::new();
         if !result.outcome.is_success() {
@@ -156,6 +158,17 @@ impl Session<'_, '_> {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Processes a step left running were killed by the agent: the run is kept, with a
+    /// warning, since they may have competed with it for the CPUs.
+    fn note_leftovers(&mut self, info: &StepInfo, processes: u32, outcome: &mut StudyOutcome) -> Result<()> {
+        let leftovers = Leftovers { boot: self.boot, step: step_label(info), processes };
+        let line = leftovers.describe(&self.variant.name);
+        self.study.progress.println(&format!("warning: {line}"));
+        outcome.warnings.push(line);
+        self.study.meta.record_leftovers(&self.variant.name, leftovers);
+        self.study.results.write_meta(self.study.meta)
     }
 
     fn file_record(&mut self, record: RunRecord, outcome: &mut StudyOutcome) -> Result<()> {
@@ -206,6 +219,7 @@ impl Session<'_, '_> {
                 measurement: Default::default(),
                 output_tail: String::new(),
                 missing_files: Vec::new(),
+                leftover_processes: 0,
             };
             self.file_record(self.record(&info, &never, format!("not run: {reason}")), outcome)?;
         }
@@ -224,6 +238,7 @@ impl Session<'_, '_> {
             measurement: Default::default(),
             output_tail: String::new(),
             missing_files: Vec::new(),
+            leftover_processes: 0,
         };
         self.file_record(self.record(&info, &lost, reason.to_string()), outcome)
     }
@@ -267,6 +282,14 @@ impl Session<'_, '_> {
 
 pub fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or(text).to_string()
+}
+
+/// `half -j 1 run 2`, `warm-up`-style names of a step, for people.
+fn step_label(info: &StepInfo) -> String {
+    match &info.level {
+        Some(level) => format!("{} -j {} {} {}", level.label, level.substitution(), kind_name(info.kind), info.index),
+        None => kind_name(info.kind).to_string(),
+    }
 }
 
 fn kind_name(kind: StepKind) -> &'static str {

@@ -98,6 +98,27 @@ pub struct VariantFacts {
     /// Kernel trouble (panic, BUG, oops, warning) seen on the console, per boot.
     #[serde(default)]
     pub console_findings: Vec<BootFinding>,
+    /// Steps that left processes running, which the agent then killed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftover_processes: Vec<Leftovers>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Leftovers {
+    pub boot: u32,
+    /// The step, as the progress line names it (`half -j 1 run 2`, `prepare`).
+    pub step: String,
+    pub processes: u32,
+}
+
+impl Leftovers {
+    pub fn describe(&self, variant: &str) -> String {
+        let (what, pronoun) = if self.processes == 1 { ("process", "it") } else { ("processes", "them") };
+        format!(
+            "variant {variant} boot {}, {}: the step left {} {what} running; kbench killed {pronoun}",
+            self.boot, self.step, self.processes
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +148,7 @@ impl Meta {
                     initrd: v.initrd.as_deref().map(file_facts).transpose()?,
                     boot: None,
                     console_findings: Vec::new(),
+                    leftover_processes: Vec::new(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -189,6 +211,12 @@ impl Meta {
         }
     }
 
+    pub fn record_leftovers(&mut self, variant: &str, leftovers: Leftovers) {
+        if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
+            v.leftover_processes.push(leftovers);
+        }
+    }
+
     pub fn record_boot(&mut self, variant: &str, facts: &BootFacts) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
             v.boot = Some(facts.clone());
@@ -223,5 +251,18 @@ fn host_facts() -> HostFacts {
         cpus: crate::host::cpus().unwrap_or(0),
         memory_mib: crate::host::memory_mib().unwrap_or(0),
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_are_told_with_the_step_and_the_count() {
+        let one = Leftovers { boot: 2, step: "half -j 1 run 3".into(), processes: 1 };
+        assert_eq!(one.describe("poison"), "variant poison boot 2, half -j 1 run 3: the step left 1 process running; kbench killed it");
+        let many = Leftovers { processes: 4, ..one };
+        assert!(many.describe("poison").ends_with("left 4 processes running; kbench killed them"));
     }
 }

@@ -1,5 +1,6 @@
 //! The results folder of one study: `<root>/<scenario>/<timestamp>/` with a copy of the
-//! scenario, meta.json, runs.csv, the consoles of every boot and each step's output.
+//! scenario, meta.json, runs.csv, the consoles and kernel logs of every boot and each
+//! step's output.
 
 use super::meta::Meta;
 use super::runs_csv::{RunRecord, RunsWriter};
@@ -53,6 +54,20 @@ impl ResultsDir {
             .expect("some boot number is free")
     }
 
+    /// Appends to the kernel log of one boot, `kmsg/<console log's name>`: what the guest's
+    /// kernel logged at every level, as the agent read it from /dev/kmsg.
+    pub fn append_kernel_log(&self, console_log: &Path, text: &str) -> Result<()> {
+        let dir = self.path.join("kmsg");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(console_log.file_name().unwrap_or_default());
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    }
+
     /// Saves a step's output tail; returns the path relative to the results folder.
     pub fn save_output(&self, name: &str, output: &str) -> Result<String> {
         let relative = format!("logs/{name}.log");
@@ -75,4 +90,22 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let temporary = path.with_extension("json.tmp");
     std::fs::write(&temporary, text + "\n").with_context(|| format!("cannot write {}", temporary.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_boots_kernel_log_is_appended_next_to_its_console_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = dir.path().join("s.toml");
+        std::fs::write(&scenario, "name = \"s\"\n").unwrap();
+        let results = ResultsDir::create(dir.path(), "s", &scenario).unwrap();
+        let (_, console) = results.next_console_log("poison");
+        results.append_kernel_log(&console, "<5>[    0.000000] Linux version\n").unwrap();
+        results.append_kernel_log(&console, "<3>[   12.345678] BUG kmalloc-64 (Not tainted): Poison overwritten\n").unwrap();
+        let text = std::fs::read_to_string(results.path.join("kmsg/poison-boot1.log")).unwrap();
+        assert_eq!(text, "<5>[    0.000000] Linux version\n<3>[   12.345678] BUG kmalloc-64 (Not tainted): Poison overwritten\n");
+    }
 }

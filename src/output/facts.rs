@@ -26,6 +26,8 @@ pub struct Facts {
     pub variants: Vec<VariantFacts>,
     /// Kernel trouble (panic, BUG, oops, warning) the consoles showed, one line each.
     pub console_trouble: Vec<String>,
+    /// Steps that left processes running (killed by the agent), one line each.
+    pub leftovers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +66,11 @@ impl Facts {
             linux_version: meta.probe("linux_version").map(str::to_string),
             variants,
             console_trouble: console_trouble(meta),
+            leftovers: meta
+                .variants
+                .iter()
+                .flat_map(|v| v.leftover_processes.iter().map(|l| l.describe(&v.name)))
+                .collect(),
         }
     }
 
@@ -81,6 +88,7 @@ impl Facts {
             );
         }
         warnings.extend(self.console_trouble.iter().cloned());
+        warnings.extend(self.leftovers.iter().cloned());
         if self.accel.is_none() {
             warnings.push("no meta.json in the results folder: host, hypervisor and accelerator are unknown".to_string());
         }
