@@ -7,7 +7,8 @@
 //! The conversation: the agent says [`AgentMessage::Hello`], the host answers with one
 //! [`HostMessage::Job`], the agent reports [`AgentMessage::BootFacts`], then one
 //! [`AgentMessage::StepFinished`] per step as soon as it ends, then
-//! [`AgentMessage::Done`] and powers the guest off.
+//! [`AgentMessage::Done`] and powers the guest off. After the boot facts and after each
+//! step it sends what the kernel logged meanwhile ([`AgentMessage::KernelLog`]).
 //!
 //! The agent is PID 1 of the guest's initramfs (`rdinit=`). With [`Job::root`] it first
 //! mounts a root disk and chroots into it, so that the steps run in a full distribution
