@@ -160,3 +160,33 @@ command = "echo building with {jobs}; test {jobs} -ne 2"
     assert_eq!((optimal["n"].as_str(), optimal["failed"].as_str(), optimal["mean"].as_str()), ("0", "1", ""), "{optimal:?}");
     assert_no_qemu_left(dir.path());
 }
+
+#[test]
+fn the_guests_kernel_log_is_kept_per_boot_at_every_level() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    // drop_caches makes the kernel itself log at info level, which `quiet` keeps off the console.
+    let body = r#"
+runs = 1
+warmup = 0
+jobs = ["half"]
+[[variant]]
+name = "only"
+[workload]
+kind = "command"
+command = "echo 1 > /proc/sys/vm/drop_caches; echo '<3>kbench-marker from user space' > /dev/kmsg"
+"#;
+    let scenario = tiny_scenario(dir.path(), "kmsg", body);
+    let root = dir.path().join("results");
+    let out = bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let results = results_dir(&root, "kmsg");
+    let log = std::fs::read_to_string(results.join("kmsg/only-boot1.log")).unwrap();
+    let has = |prefix: &str, text: &str| log.lines().any(|l| l.starts_with(prefix) && l.contains(text));
+    assert!(has("<5>[    0.000000] ", "Linux version"), "the boot's records come first:\n{log}");
+    assert!(has("<6>[", "drop_caches: 1"), "the step's records follow:\n{log}");
+    assert!(has("<11>[", "kbench-marker from user space"), "user-space records keep their facility:\n{log}");
+    let console = std::fs::read_to_string(results.join("console/only-boot1.log")).unwrap();
+    assert!(!console.contains("drop_caches: 1"), "the console had it already:\n{console}");
+    assert_no_qemu_left(dir.path());
+}

@@ -1,11 +1,16 @@
 //! kbench's in-guest agent. It runs as the guest's init (PID 1): it mounts what it
 //! needs, says hello over the second serial port, takes the boot's setup (its signing
 //! key among it), reports the boot facts, runs each step the host sends within the
-//! step's own limit, and powers the guest off when the host says Finish. No systemd, no
-//! network, no ssh: this must work in a busybox initramfs.
+//! step's own limit, and powers the guest off when the host says Finish. After the boot
+//! facts and after each step it forwards what the kernel logged meanwhile. Each step runs
+//! kept from the agent's channel (`isolate`), and what it leaves running is killed
+//! (`leftovers`). No systemd, no network, no ssh: this must work in a busybox initramfs.
 
 mod boot;
 mod channel;
+mod isolate;
+mod kmsg;
+mod leftovers;
 mod measure;
 mod root;
 mod steps;
@@ -19,12 +24,13 @@ fn main() {
     if is_init {
         boot::mount_basics();
     }
+    isolate::protect_agent();
     let port_path = std::env::args().nth(1).unwrap_or_else(|| AGENT_PORT.to_string());
     let message = match channel::open(&port_path) {
         Err(error) => Some(error),
         Ok((sender, mut receiver)) => {
             // A panic must still end in a message and a powered-off guest, not a hung VM.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(&sender, &mut receiver)));
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(&port_path, &sender, &mut receiver)));
             let message = match outcome {
                 Ok(Ok(())) => None,
                 Ok(Err(error)) => Some(error),
@@ -44,22 +50,33 @@ fn main() {
     }
 }
 
-fn serve(sender: &channel::Sender, receiver: &mut channel::Receiver) -> Result<(), String> {
+fn serve(port_path: &str, sender: &channel::Sender, receiver: &mut channel::Receiver) -> Result<(), String> {
     sender.send(&AgentMessage::Hello { protocol: PROTOCOL_VERSION, agent_version: env!("CARGO_PKG_VERSION").to_string() })?;
     let setup = match receiver.receive()? {
         HostMessage::Setup(setup) => setup,
         other => return Err(format!("the host began with {other:?} instead of the setup")),
     };
     sender.set_key(&setup.key)?;
+    // Opened before the chroot: the root disk's /dev need not have it.
+    let mut kernel_log = kmsg::KernelLog::open();
     if let Some(root) = &setup.root {
         // The serial port stays open across the chroot: it is already an open file.
         root::enter(root)?;
     }
     let probe_limit = Duration::from_secs_f64(setup.probe_timeout_s.clamp(0.0, 86_400.0));
     sender.send(&AgentMessage::BootFacts(boot::facts(&setup.probes, probe_limit)))?;
-    let runner = measure::Runner::new(&setup.env, setup.output_tail_bytes);
+    send_kernel_log(sender, &mut kernel_log)?;
+    let runner = measure::Runner::new(&setup.env, setup.output_tail_bytes, isolate::Isolation::prepare(port_path));
     let heartbeat = Duration::from_secs_f64(setup.heartbeat_s.clamp(0.01, 3600.0));
-    steps::serve(sender, receiver, &runner, heartbeat)
+    steps::serve(sender, receiver, &runner, heartbeat, &mut || send_kernel_log(sender, &mut kernel_log))
+}
+
+/// What the kernel logged since the last time, if anything.
+fn send_kernel_log(sender: &channel::Sender, kernel_log: &mut kmsg::KernelLog) -> Result<(), String> {
+    match kernel_log.take_new() {
+        Some(text) => sender.send(&AgentMessage::KernelLog { text }),
+        None => Ok(()),
+    }
 }
 
 /// A line on the kernel console, so that the saved console log tells what the agent did.

@@ -1,6 +1,8 @@
 //! Runs one step and measures it the way GNU time does: wait4 on the shell, whose rusage
 //! covers every descendant it waited for (make and all the compilers it ran).
 
+use crate::isolate::Isolation;
+use crate::leftovers::{self, Scope};
 use crate::steps::Deadline;
 use kbench_protocol::{Measurement, Outcome, Step, StepResult};
 use std::fs::File;
@@ -16,6 +18,7 @@ const WORK_DIR: &str = "/tmp";
 pub struct Runner {
     env: Vec<(String, String)>,
     output_tail_bytes: usize,
+    isolation: Isolation,
 }
 
 struct Finished {
@@ -23,11 +26,13 @@ struct Finished {
     usage: libc::rusage,
     elapsed: Duration,
     timed_out: bool,
+    /// Processes the command left running, killed after it.
+    leftovers: u32,
 }
 
 impl Runner {
-    pub fn new(env: &[(String, String)], output_tail_bytes: usize) -> Runner {
-        Runner { env: env.to_vec(), output_tail_bytes }
+    pub fn new(env: &[(String, String)], output_tail_bytes: usize, isolation: Isolation) -> Runner {
+        Runner { env: env.to_vec(), output_tail_bytes, isolation }
     }
 
     /// Clean, sync and command all run within the one `deadline`.
@@ -43,7 +48,9 @@ impl Runner {
         };
         let timed_out = Outcome::TimedOut { after_s: step.timeout_s.round() as u64 };
         if let Some(clean) = &step.clean {
-            match self.execute(clean, deadline) {
+            let done = self.execute(clean, deadline);
+            result.leftover_processes += done.as_ref().map_or(0, |d| d.leftovers);
+            match done {
                 Ok(done) if done.timed_out => {
                     result.outcome = timed_out;
                     result.clean_s = deadline.started.elapsed().as_secs_f64();
@@ -68,6 +75,7 @@ impl Runner {
         result.clean_s = deadline.started.elapsed().as_secs_f64();
         match self.execute(&step.command, deadline) {
             Ok(done) => {
+                result.leftover_processes += done.leftovers;
                 result.outcome = if done.timed_out { timed_out } else { outcome(&done) };
                 result.measurement = measurement(&done);
                 result.output_tail = self.output_tail();
@@ -83,7 +91,9 @@ impl Runner {
         let log = File::create(OUTPUT_LOG).map_err(|e| format!("cannot create {OUTPUT_LOG}: {e}"))?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let child = Command::new("/bin/sh")
+        let mut shell = Command::new("/bin/sh");
+        self.isolation.apply(&mut shell);
+        let child = shell
             .arg("-c")
             .arg(command)
             .current_dir(WORK_DIR)
@@ -100,10 +110,8 @@ impl Runner {
         let elapsed = started.elapsed();
         let timed_out = watchdog.stop();
         // Whatever the command left behind must not run into the next measurement.
-        // SAFETY: signalling our own child's process group.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-        reap_orphans();
-        Ok(Finished { status, usage, elapsed, timed_out })
+        let leftovers = leftovers::kill_all(Scope::for_step(pid));
+        Ok(Finished { status, usage, elapsed, timed_out, leftovers })
     }
 
     fn output_tail(&self) -> String {
@@ -135,13 +143,6 @@ fn wait4(pid: libc::pid_t) -> std::io::Result<(libc::c_int, libc::rusage)> {
             return Err(error);
         }
     }
-}
-
-/// As PID 1 we inherit every orphan; reap the zombies so they do not pile up.
-fn reap_orphans() {
-    let mut status = 0;
-    // SAFETY: plain waitpid with WNOHANG.
-    while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
 }
 
 fn exit_code(status: libc::c_int) -> Option<i32> {

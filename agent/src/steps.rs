@@ -43,11 +43,21 @@ pub fn action(message: HostMessage) -> Result<Action, String> {
     }
 }
 
-/// Runs the steps as they come until the host says Finish; then says Done.
-pub fn serve(sender: &Sender, receiver: &mut Receiver, runner: &Runner, heartbeat: Duration) -> Result<(), String> {
+/// Runs the steps as they come until the host says Finish; then says Done. `after_step`
+/// is told after each step's result is sent (the kernel log goes then).
+pub fn serve(
+    sender: &Sender,
+    receiver: &mut Receiver,
+    runner: &Runner,
+    heartbeat: Duration,
+    after_step: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<(), String> {
     loop {
         match action(receiver.receive()?)? {
-            Action::Run(step) => run_step(sender, runner, &step, heartbeat)?,
+            Action::Run(step) => {
+                run_step(sender, runner, &step, heartbeat)?;
+                after_step()?;
+            }
             Action::Finish => return sender.send(&AgentMessage::Done),
         }
     }

@@ -60,7 +60,12 @@ pub enum AgentMessage {
     /// Every [`Setup::heartbeat_s`] while a step runs: the guest is alive.
     Heartbeat { id: u32, elapsed_s: f64 },
     StepFinished(StepResult),
-    /// New kernel log records (/dev/kmsg) since the last ones sent.
+    /// New kernel log records (/dev/kmsg) since the last ones sent, one line per record
+    /// as `dmesg -r` prints it: `<3>[   12.345678] BUG kmalloc-64 (Not tainted): ...`.
+    /// `<N>` is the raw syslog priority: the level (0-7) for the kernel's own records, the
+    /// level plus facility × 8 for those written from user space (e.g. `<14>`). Sent after
+    /// the boot facts and after each step; the agent caps one message and says how many
+    /// records it dropped.
     KernelLog { text: String },
     Done,
     /// The agent cannot go on (bad setup, missing device); the host records the reason.

@@ -8,7 +8,7 @@ use super::session::{boot_key, Event, GuestTrouble, HypervisorFailed, Session};
 use super::study::{Study, StudyOutcome};
 use crate::backend::console;
 use crate::backend::GuestSpec;
-use crate::model::{now, ConsoleFinding, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+use crate::model::{now, ConsoleFinding, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 use crate::scenario::Variant;
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::{BootFacts, Outcome, StepKind, StepResult};
@@ -135,6 +135,9 @@ impl Boot<'_, '_> {
         outcome: &mut StudyOutcome,
     ) -> Result<Option<String>> {
         let info = &planned.info;
+        if result.leftover_processes > 0 {
+            self.note_leftovers(info, result.leftover_processes, outcome)?;
+        }
         let log = self.study.listener.step_output(self.variant, info, &result.output_tail)?;
         let failure = match &result.outcome {
             Outcome::TimedOut { .. } => format!(
@@ -161,6 +164,16 @@ impl Boot<'_, '_> {
             }
             _ => Ok(None),
         }
+    }
+
+    /// Processes a step left running were killed by the agent: the run is kept, with a
+    /// warning, since they may have competed with it for the CPUs.
+    fn note_leftovers(&mut self, info: &StepInfo, processes: u32, outcome: &mut StudyOutcome) -> Result<()> {
+        let leftovers = Leftovers { boot: self.number, step: info.describe(), processes };
+        let line = leftovers.describe(&self.variant.name);
+        self.study.listener.note(&format!("warning: {line}"));
+        outcome.warnings.push(line);
+        self.study.listener.leftovers(self.variant, leftovers)
     }
 
     fn file_record(&mut self, record: RunRecord, outcome: &mut StudyOutcome) -> Result<()> {

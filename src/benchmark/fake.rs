@@ -6,7 +6,7 @@ use super::job::StepInfo;
 use super::limits::{Limit, Limits, RunLimit};
 use super::listener::Listener;
 use crate::backend::{Accel, Backend, Guest, GuestEvent, GuestSpec};
-use crate::model::{ConsoleFinding, RunRecord};
+use crate::model::{ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::plan::{GuestPlan, JobsLevel, Plan, Variant};
 use crate::scenario::order::{BootOrder, OrderChoice};
 use crate::scenario::Workload;
@@ -101,6 +101,8 @@ pub enum Fault {
     WrongId,
     /// A kernel log arrives during the step.
     KernelLog,
+    /// The step leaves two processes running, which the agent kills.
+    LeavesProcesses,
     /// The agent gives up (a signed Fatal).
     Fatal,
     /// The boot facts never come (whatever the step index).
@@ -261,6 +263,10 @@ impl FakeGuest {
             }
             Some(Fault::NoFacts | Fault::OldAgent) => {}
             Some(Fault::Fatal) => self.say(AgentMessage::Fatal { message: "cannot go on".into() }),
+            Some(Fault::LeavesProcesses) => {
+                let result = StepResult { leftover_processes: 2, ..self.result(&step, ok()) };
+                self.say(AgentMessage::StepFinished(result));
+            }
             Some(Fault::KernelLog) => {
                 self.say(AgentMessage::KernelLog { text: format!("<6>during step {}\n", step.id) });
                 self.say(AgentMessage::StepFinished(self.result(&step, ok())));
@@ -329,6 +335,8 @@ pub struct MemoryListener {
     /// (variant, step, limit) for every StepStarted.
     pub started: Vec<(String, String, Limit)>,
     pub kernel_logs: Vec<(String, u32, String)>,
+    /// The lines of every step that left processes running.
+    pub leftovers: Vec<String>,
     pub heartbeats: usize,
     boots: BTreeMap<String, u32>,
 }
@@ -365,6 +373,11 @@ impl Listener for MemoryListener {
 
     fn kernel_log(&mut self, variant: &Variant, boot: u32, text: &str) -> Result<()> {
         self.kernel_logs.push((variant.name.clone(), boot, text.to_string()));
+        Ok(())
+    }
+
+    fn leftovers(&mut self, variant: &Variant, leftovers: Leftovers) -> Result<()> {
+        self.leftovers.push(leftovers.describe(&variant.name));
         Ok(())
     }
 

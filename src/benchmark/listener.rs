@@ -3,7 +3,7 @@
 
 use super::job::StepInfo;
 use super::limits::Limit;
-use crate::model::{ConsoleFinding, RunRecord};
+use crate::model::{ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::Variant;
 use anyhow::Result;
 use kbench_protocol::BootFacts;
@@ -21,6 +21,8 @@ pub trait Listener {
     /// A timed run's row, ok or failed: it must be on record before anything else happens.
     fn run_filed(&mut self, record: &RunRecord) -> Result<()>;
     fn kernel_log(&mut self, variant: &Variant, boot: u32, text: &str) -> Result<()>;
+    /// Processes a step left running, which the agent killed.
+    fn leftovers(&mut self, variant: &Variant, leftovers: Leftovers) -> Result<()>;
     fn console_findings(&mut self, variant: &Variant, boot: u32, findings: Vec<ConsoleFinding>) -> Result<()>;
     /// A line for the user (a warning, an error, a fact).
     fn note(&mut self, line: &str);

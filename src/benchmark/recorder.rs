@@ -5,12 +5,11 @@ use super::job::StepInfo;
 use super::limits::Limit;
 use super::listener::Listener;
 use crate::export::results::ResultsDir;
-use crate::model::{ConsoleFinding, Meta, RunRecord};
+use crate::model::{ConsoleFinding, Leftovers, Meta, RunRecord};
 use crate::output::progress::Progress;
 use crate::scenario::Variant;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use kbench_protocol::{BootFacts, StepKind};
-use std::io::Write;
 use std::path::PathBuf;
 
 pub struct Recorder<'a> {
@@ -77,15 +76,12 @@ impl Listener for Recorder<'_> {
     }
 
     fn kernel_log(&mut self, variant: &Variant, boot: u32, text: &str) -> Result<()> {
-        let dir = self.results.path.join("kmsg");
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let path = dir.join(format!("{}-boot{boot}.log", variant.name));
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut file| file.write_all(text.as_bytes()))
-            .with_context(|| format!("cannot write {}", path.display()))
+        self.results.append_kernel_log(&variant.name, boot, text)
+    }
+
+    fn leftovers(&mut self, variant: &Variant, leftovers: Leftovers) -> Result<()> {
+        self.meta.record_leftovers(&variant.name, leftovers);
+        self.results.write_meta(self.meta)
     }
 
     fn console_findings(&mut self, variant: &Variant, boot: u32, findings: Vec<ConsoleFinding>) -> Result<()> {

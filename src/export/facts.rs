@@ -26,6 +26,8 @@ pub struct Facts {
     pub variants: Vec<VariantFacts>,
     /// Kernel trouble the consoles and kernel logs showed, per variant and boot.
     pub kernel_trouble: Vec<KernelTrouble>,
+    /// Steps that left processes running (killed by the agent), one line each.
+    pub leftovers: Vec<String>,
 }
 
 /// The reports of one kind in one boot of one variant.
@@ -82,6 +84,11 @@ impl Facts {
             linux_version: meta.probe("linux_version").map(str::to_string),
             variants,
             kernel_trouble: kernel_trouble(meta),
+            leftovers: meta
+                .variants
+                .iter()
+                .flat_map(|v| v.leftover_processes.iter().map(|l| l.describe(&v.name)))
+                .collect(),
         }
     }
 
@@ -99,6 +106,7 @@ impl Facts {
             );
         }
         warnings.extend(self.kernel_trouble.iter().map(KernelTrouble::warning));
+        warnings.extend(self.leftovers.iter().cloned());
         if self.accel.is_none() {
             warnings.push("no meta.json in the results folder: host, hypervisor and accelerator are unknown".to_string());
         }

@@ -94,6 +94,21 @@ impl ResultsDir {
             .expect("some boot number is free")
     }
 
+    /// Appends to the kernel log of one boot, `kmsg/<variant>-boot<N>.log` beside its
+    /// console log: what the guest's kernel logged at every level, as the agent read it
+    /// from /dev/kmsg.
+    pub fn append_kernel_log(&self, variant: &str, boot: u32, text: &str) -> Result<()> {
+        let dir = self.path.join("kmsg");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(format!("{variant}-boot{boot}.log"));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    }
+
     /// Saves a step's output tail; returns the path relative to the results folder.
     pub fn save_output(&self, name: &str, output: &str) -> Result<String> {
         let relative = format!("logs/{name}.log");
@@ -206,6 +221,17 @@ pub fn read_side(path: &Path) -> Result<Side> {
 mod tests {
     use super::*;
     use crate::model::{test_record, RunStatus};
+
+    #[test]
+    fn a_boots_kernel_log_is_appended_next_to_its_console_log() {
+        let (_root, results) = study();
+        let (boot, console) = results.next_console_log("poison");
+        results.append_kernel_log("poison", boot, "<5>[    0.000000] Linux version\n").unwrap();
+        results.append_kernel_log("poison", boot, "<3>[   12.345678] BUG kmalloc-64 (Not tainted): Poison overwritten\n").unwrap();
+        let kmsg = results.path.join("kmsg").join(console.file_name().unwrap());
+        let text = std::fs::read_to_string(kmsg).unwrap();
+        assert_eq!(text, "<5>[    0.000000] Linux version\n<3>[   12.345678] BUG kmalloc-64 (Not tainted): Poison overwritten\n");
+    }
 
     fn study() -> (tempfile::TempDir, ResultsDir) {
         let root = tempfile::tempdir().unwrap();

@@ -127,6 +127,29 @@ pub struct VariantFacts {
     /// `console_findings` before the kernel log was read.
     #[serde(default, alias = "console_findings")]
     pub kernel_findings: Vec<BootFinding>,
+    /// Steps that left processes running, which the agent then killed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftover_processes: Vec<Leftovers>,
+}
+
+/// Processes one step left running when its shell ended (a daemon, a background job):
+/// the agent killed them, and the run is kept, since they may have competed with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Leftovers {
+    pub boot: u32,
+    /// The step, as the progress names it (`run half 2`, `warm-up 1`, `prepare`).
+    pub step: String,
+    pub processes: u32,
+}
+
+impl Leftovers {
+    pub fn describe(&self, variant: &str) -> String {
+        let (what, pronoun) = if self.processes == 1 { ("process", "it") } else { ("processes", "them") };
+        format!(
+            "variant {variant} boot {}, {}: the step left {} {what} running; kbench killed {pronoun}",
+            self.boot, self.step, self.processes
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,6 +178,12 @@ impl Meta {
         }
     }
 
+    pub fn record_leftovers(&mut self, variant: &str, leftovers: Leftovers) {
+        if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
+            v.leftover_processes.push(leftovers);
+        }
+    }
+
     pub fn record_boot(&mut self, variant: &str, facts: &BootFacts) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
             v.boot = Some(facts.clone());
@@ -165,6 +194,14 @@ impl Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leftovers_are_told_with_the_step_and_the_count() {
+        let one = Leftovers { boot: 2, step: "run half 3".into(), processes: 1 };
+        assert_eq!(one.describe("poison"), "variant poison boot 2, run half 3: the step left 1 process running; kbench killed it");
+        let many = Leftovers { processes: 4, ..one };
+        assert!(many.describe("poison").ends_with("left 4 processes running; kbench killed them"));
+    }
     use crate::model::{FindingKind, KernelLog};
 
     #[test]

@@ -271,6 +271,19 @@ fn kernel_logs_during_a_step_are_filed_and_do_not_disturb_it() {
 }
 
 #[test]
+fn processes_a_step_left_running_are_a_warning_and_the_run_is_kept() {
+    let plan = single(2, 0);
+    let backend = FakeBackend::new(vec![Script::at(2, Fault::LeavesProcesses)]);
+    let (result, listener, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Good)]);
+    let line = "variant a boot 1, run half 2: the step left 2 processes running; kbench killed them";
+    assert_eq!(listener.leftovers, [line]);
+    assert_eq!(outcome.warnings, [line]);
+    assert!(listener.notes.contains(&format!("warning: {line}")), "{:?}", listener.notes);
+}
+
+#[test]
 fn an_agent_that_gives_up_fails_its_variant_without_a_retry() {
     let plan = single(1, 0);
     let backend = FakeBackend::new(vec![Script::at(0, Fault::Fatal)]);
