@@ -5,7 +5,9 @@
 
 mod boot;
 mod channel;
+mod kernel_view;
 mod measure;
+mod monitor;
 mod root;
 
 use kbench_protocol::{AgentMessage, HostMessage, Job, StepKind, AGENT_PORT, PROTOCOL_VERSION};
@@ -42,12 +44,15 @@ fn serve() -> Result<(), String> {
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
     })?;
     let HostMessage::Job(job) = port.receive()?;
+    // Read before the root disk is entered: /dev/kmsg is the initramfs's.
+    let mem_auto_init = kernel_view::mem_auto_init();
     if let Some(root) = &job.root {
         // The serial port stays open across the chroot: it is already an open file.
         root::enter(root)?;
     }
     port.send(&AgentMessage::BootFacts(boot::facts(&job.probes)))?;
     run_job(&mut port, &job)?;
+    port.send(&AgentMessage::KernelView(kernel_view::now(mem_auto_init)))?;
     port.send(&AgentMessage::Done)
 }
 

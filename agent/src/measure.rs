@@ -1,7 +1,7 @@
 //! Runs one step and measures it the way GNU time does: wait4 on the shell, whose rusage
 //! covers every descendant it waited for (make and all the compilers it ran).
 
-use kbench_protocol::{Job, Measurement, Outcome, Step, StepResult};
+use kbench_protocol::{Job, Measurement, Outcome, Step, StepKind, StepResult};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -15,6 +15,7 @@ const WORK_DIR: &str = "/tmp";
 pub struct Runner {
     env: Vec<(String, String)>,
     output_tail_bytes: usize,
+    monitor_interval_s: f64,
 }
 
 struct Finished {
@@ -26,7 +27,7 @@ struct Finished {
 
 impl Runner {
     pub fn new(job: &Job) -> Runner {
-        Runner { env: job.env.clone(), output_tail_bytes: job.output_tail_bytes }
+        Runner { env: job.env.clone(), output_tail_bytes: job.output_tail_bytes, monitor_interval_s: job.monitor_interval_s }
     }
 
     pub fn run(&self, step: &Step) -> StepResult {
@@ -36,6 +37,8 @@ impl Runner {
             measurement: Measurement::default(),
             output_tail: String::new(),
             missing_files: Vec::new(),
+            monitors: None,
+            monitor_samples: String::new(),
         };
         if let Some(clean) = &step.clean {
             match self.execute(clean, step.timeout_s) {
@@ -54,7 +57,13 @@ impl Runner {
             // SAFETY: sync has no preconditions.
             unsafe { libc::sync() };
         }
-        match self.execute(&step.command, step.timeout_s) {
+        let interval = if step.kind == StepKind::Timed { self.monitor_interval_s } else { 0.0 };
+        let monitor = crate::monitor::Monitor::start(interval);
+        let executed = self.execute(&step.command, step.timeout_s);
+        if let Some(monitor) = monitor {
+            (result.monitors, result.monitor_samples) = monitor.stop();
+        }
+        match executed {
             Ok(done) => {
                 result.outcome = outcome(&done, step.timeout_s);
                 result.measurement = measurement(&done);
@@ -156,6 +165,8 @@ fn measurement(done: &Finished) -> Measurement {
         involuntary_csw: done.usage.ru_nivcsw as u64,
         voluntary_csw: done.usage.ru_nvcsw as u64,
         max_rss_kib: done.usage.ru_maxrss as u64,
+        minor_faults: done.usage.ru_minflt as u64,
+        major_faults: done.usage.ru_majflt as u64,
     }
 }
 

@@ -35,6 +35,9 @@ pub enum AgentMessage {
     /// `timeout_s` is the limit the agent enforces on this step, if any.
     StepStarted { id: u32, timeout_s: Option<f64> },
     StepFinished(StepResult),
+    /// The kernel's own view of its memory hardening, sent once after the last step and
+    /// before [`AgentMessage::Done`] (so its largest caches are those at the end of the runs).
+    KernelView(KernelView),
     Done,
     /// The agent cannot go on (bad job, missing device); the host records the reason.
     Fatal { message: String },
@@ -60,6 +63,9 @@ pub struct Job {
     /// version); run after the root is entered, reported in [`BootFacts::probes`].
     #[serde(default)]
     pub probes: Vec<Probe>,
+    /// Seconds between two samples of the in-guest monitors during a timed step; 0 = off.
+    #[serde(default)]
+    pub monitor_interval_s: f64,
 }
 
 /// A timed step may take `factor` times the longest warm-up, and never less than `floor_s`.
@@ -159,6 +165,77 @@ pub struct StepResult {
     /// Of `expect_files`, those that were not there after the command.
     #[serde(default)]
     pub missing_files: Vec<String>,
+    /// What the monitors saw during a timed step; `None` when they were off.
+    #[serde(default)]
+    pub monitors: Option<MonitorSummary>,
+    /// The monitors' raw samples, one CSV line each after a header, capped in size.
+    #[serde(default)]
+    pub monitor_samples: String,
+}
+
+/// The in-guest monitors of one timed step, sampled from /proc/meminfo, /proc/vmstat and
+/// /proc/stat: memory in KiB, vmstat counters as the change over the step, the guest's
+/// CPU time split in percent of all its CPU time over the step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonitorSummary {
+    pub samples: u32,
+    pub slab_peak_kib: u64,
+    pub slab_end_kib: u64,
+    pub sunreclaim_peak_kib: u64,
+    pub sunreclaim_end_kib: u64,
+    pub sreclaimable_peak_kib: u64,
+    pub sreclaimable_end_kib: u64,
+    /// All `pgalloc_*` zones summed.
+    pub pgalloc: u64,
+    pub pgfree: u64,
+    pub pgfault: u64,
+    pub pgmajfault: u64,
+    /// user + nice.
+    pub guest_user_percent: f64,
+    pub guest_sys_percent: f64,
+    pub guest_softirq_percent: f64,
+    pub guest_steal_percent: f64,
+}
+
+/// What the kernel says about its memory hardening: the boot's "mem auto-init" line,
+/// which slab caches are poisoned or red-zoned, and its largest slab caches.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KernelView {
+    /// From the kernel log; `None` when the line was not found (ring buffer overwritten).
+    pub mem_auto_init: Option<MemAutoInit>,
+    /// Caches under /sys/kernel/slab, and those with `poison` / `red_zone` set to 1.
+    pub caches: u32,
+    pub poisoned: u32,
+    pub red_zoned: u32,
+    /// The ten largest slab caches by memory, largest first.
+    pub largest_caches: Vec<SlabCache>,
+}
+
+/// `mem auto-init: stack:all(zero), heap alloc:on, heap free:off` split into its parts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemAutoInit {
+    pub stack: String,
+    pub heap_alloc: String,
+    pub heap_free: String,
+}
+
+impl MemAutoInit {
+    pub fn heap_alloc_on(&self) -> bool {
+        self.heap_alloc == "on"
+    }
+
+    pub fn heap_free_on(&self) -> bool {
+        self.heap_free == "on"
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlabCache {
+    pub name: String,
+    /// Memory the cache's slabs take (slabs × slab size).
+    pub memory_kib: u64,
+    pub objects: u64,
+    pub object_size: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +276,12 @@ pub struct Measurement {
     /// ru_nvcsw: kernbench's "Sleeps", GNU time's `%w`.
     pub voluntary_csw: u64,
     pub max_rss_kib: u64,
+    /// ru_minflt: page faults served without I/O.
+    #[serde(default)]
+    pub minor_faults: u64,
+    /// ru_majflt: page faults that needed I/O (kcbench's "major faults").
+    #[serde(default)]
+    pub major_faults: u64,
 }
 
 impl Measurement {
@@ -235,10 +318,23 @@ mod tests {
             measurement: Measurement { elapsed_s: 1.5, user_s: 1.0, sys_s: 0.5, ..Default::default() },
             output_tail: "make: *** Error 2\nline two".into(),
             missing_files: vec![],
+            monitors: Some(MonitorSummary { samples: 3, slab_peak_kib: 2048, pgalloc: 10, ..Default::default() }),
+            monitor_samples: "t_s,slab_kib\n0.0,2000\n".into(),
         });
         let line = encode(&msg);
         assert_eq!(line.matches('\n').count(), 1);
         assert_eq!(decode::<AgentMessage>(&line).unwrap(), msg);
+    }
+
+    #[test]
+    fn an_older_step_result_reads_with_no_monitors_and_no_faults() {
+        let old = r#"{"msg":"step_finished","id":1,"outcome":{"kind":"exited","code":0},
+            "measurement":{"elapsed_s":1.0,"user_s":0.5,"sys_s":0.1,"involuntary_csw":1,"voluntary_csw":2,"max_rss_kib":3},
+            "output_tail":""}"#;
+        let AgentMessage::StepFinished(result) = decode::<AgentMessage>(old).unwrap() else { panic!("not a step") };
+        assert_eq!(result.monitors, None);
+        assert_eq!(result.monitor_samples, "");
+        assert_eq!((result.measurement.minor_faults, result.measurement.major_faults), (0, 0));
     }
 
     #[test]
