@@ -28,6 +28,7 @@ pub fn collect_meta(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> R
                 initrd: v.initrd.as_deref().map(file_facts).transpose()?,
                 boot: None,
                 kernel_findings: Vec::new(),
+                kernel_views: Vec::new(),
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -62,6 +62,7 @@ pub fn build(plan: &Plan, pending: &[PendingRun]) -> (Job, Vec<StepInfo>) {
         derived_timeout,
         root: plan.guest.root.clone(),
         probes: work.probes.clone(),
+        monitor_interval_s: plan.monitor_interval_s,
     };
     (job, infos)
 }
@@ -105,6 +106,7 @@ mod tests {
             levels: vec![JobsLevel { label: "half".into(), jobs: 2 }, JobsLevel { label: "max".into(), jobs: 0 }],
             runs: 2,
             warmup,
+            monitor_interval_s: 1.0,
             rounds: 1,
             order: crate::scenario::order::BootOrder { choice: Default::default(), seed: 0, seed_from_clock: false },
             adaptive: None,

@@ -104,7 +104,7 @@ fn run_variant(study: &mut Study, variant: &Variant, round: u32, outcome: &mut S
             return Ok(());
         }
         let (boot, console_log) = study.results.next_console_log(&variant.name);
-        let result = boot_and_run(study, variant, &console_log, &pending, outcome);
+        let result = boot_and_run(study, variant, (boot, &console_log), &pending, outcome);
         note_console(study, variant, boot, &console_log, outcome)?;
         match result {
             Ok(()) => return Ok(()),
@@ -138,7 +138,7 @@ fn pending_runs(plan: &Plan, variant: &Variant, round: u32, records: &[RunRecord
 fn boot_and_run(
     study: &mut Study,
     variant: &Variant,
-    console_log: &Path,
+    (boot, console_log): (u32, &Path),
     pending: &[PendingRun],
     outcome: &mut StudyOutcome,
 ) -> Result<()> {
@@ -158,7 +158,7 @@ fn boot_and_run(
     study.progress.set_message(&format!("{}: booting", variant.name));
     let mut guest = study.backend.boot(&spec)?;
     let job = job::build(plan, pending);
-    session::converse(study, variant, guest.as_mut(), console_log.to_path_buf(), job, outcome)?;
+    session::converse(study, variant, guest.as_mut(), (boot, console_log.to_path_buf()), job, outcome)?;
     guest.shut_down(POWER_OFF_TIMEOUT);
     Ok(())
 }

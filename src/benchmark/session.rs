@@ -26,6 +26,8 @@ struct Session<'s, 'a> {
     study: &'s mut Study<'a>,
     variant: &'s Variant,
     guest: &'s mut dyn Guest,
+    /// This variant's boot number, as its console log is numbered.
+    boot: u32,
     console_log: PathBuf,
     infos: &'s [StepInfo],
     facts: Option<BootFacts>,
@@ -38,11 +40,11 @@ pub fn converse(
     study: &mut Study,
     variant: &Variant,
     guest: &mut dyn Guest,
-    console_log: PathBuf,
+    (boot, console_log): (u32, PathBuf),
     (job, infos): (Job, Vec<StepInfo>),
     outcome: &mut StudyOutcome,
 ) -> Result<()> {
-    let mut session = Session { study, variant, guest, console_log, infos: &infos, facts: None, started_at: now() };
+    let mut session = Session { study, variant, guest, boot, console_log, infos: &infos, facts: None, started_at: now() };
     session.handshake(job)?;
     session.collect(outcome)
 }
@@ -116,6 +118,10 @@ impl Session<'_, '_> {
                     limit = Some(BETWEEN_STEPS_TIMEOUT);
                     self.file_step(result, outcome)?;
                 }
+                AgentMessage::KernelView(view) => {
+                    self.study.meta.record_kernel_view(&self.variant.name, self.boot, view);
+                    self.study.results.write_meta(self.study.meta)?;
+                }
                 AgentMessage::Done => return Ok(()),
                 AgentMessage::Fatal { message } => bail!("the agent gave up: {message}"),
                 other => bail!("unexpected message from the agent: {other:?}"),
@@ -140,6 +146,9 @@ impl Session<'_, '_> {
     fn file_step(&mut self, result: StepResult, outcome: &mut StudyOutcome) -> Result<()> {
         let info = self.info(result.id)?.clone();
         let log = self.study.results.save_output(&log_name(&self.variant.name, &info), &result.output_tail)?;
+        if info.kind == StepKind::Timed && !result.monitor_samples.is_empty() {
+            self.study.results.save_monitors(&log_name(&self.variant.name, &info), &result.monitor_samples)?;
+        }
         let mut failure = String::new();
         if !result.outcome.is_success() {
             failure = format!("{} (output: {log})", result.outcome.describe());
@@ -168,6 +177,7 @@ impl Session<'_, '_> {
         let m = &result.measurement;
         let (label, jobs) = info.level.as_ref().map_or((String::new(), 0), |l| (l.label.clone(), l.jobs));
         let facts = self.facts.as_ref();
+        let monitors = result.monitors.as_ref();
         RunRecord {
             schema_version: RUNS_SCHEMA_VERSION,
             variant: self.variant.name.clone(),
@@ -190,6 +200,22 @@ impl Session<'_, '_> {
             kernel_release: facts.map(|f| f.kernel_release.clone()).unwrap_or_default(),
             cmdline: facts.map(|f| f.cmdline.clone()).unwrap_or_default(),
             started_at: self.started_at.clone(),
+            minor_faults: Some(m.minor_faults),
+            major_faults: Some(m.major_faults),
+            slab_peak_kib: monitors.map(|s| s.slab_peak_kib),
+            slab_end_kib: monitors.map(|s| s.slab_end_kib),
+            sunreclaim_peak_kib: monitors.map(|s| s.sunreclaim_peak_kib),
+            sunreclaim_end_kib: monitors.map(|s| s.sunreclaim_end_kib),
+            sreclaimable_peak_kib: monitors.map(|s| s.sreclaimable_peak_kib),
+            sreclaimable_end_kib: monitors.map(|s| s.sreclaimable_end_kib),
+            pgalloc: monitors.map(|s| s.pgalloc),
+            pgfree: monitors.map(|s| s.pgfree),
+            pgfault: monitors.map(|s| s.pgfault),
+            pgmajfault: monitors.map(|s| s.pgmajfault),
+            guest_user_percent: monitors.map(|s| s.guest_user_percent),
+            guest_sys_percent: monitors.map(|s| s.guest_sys_percent),
+            guest_softirq_percent: monitors.map(|s| s.guest_softirq_percent),
+            guest_steal_percent: monitors.map(|s| s.guest_steal_percent),
         }
     }
 
@@ -205,6 +231,8 @@ impl Session<'_, '_> {
                 measurement: Default::default(),
                 output_tail: String::new(),
                 missing_files: Vec::new(),
+                monitors: None,
+                monitor_samples: String::new(),
             };
             self.file_record(self.record(&info, &never, format!("not run: {reason}")), outcome)?;
         }
@@ -223,6 +251,8 @@ impl Session<'_, '_> {
             measurement: Default::default(),
             output_tail: String::new(),
             missing_files: Vec::new(),
+            monitors: None,
+            monitor_samples: String::new(),
         };
         self.file_record(self.record(&info, &lost, reason.to_string()), outcome)
     }

@@ -35,7 +35,7 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], records: 
         out.push_str(&level_section(analysis, level, plots));
     }
     out.push_str(&runs_section(records));
-    out.push_str(&metrics_legend());
+    out.push_str(&metrics_legend(&analysis.metrics));
     out.push_str("</main>\n");
     out.push_str(SCRIPT);
     out.push_str("</body>\n</html>\n");
@@ -266,7 +266,7 @@ fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
         );
     }
     out.push_str("</tr></thead>\n<tbody>\n");
-    for metric in Metric::ALL {
+    for &metric in &analysis.metrics {
         let base = level.variants[0].metric(metric);
         let _ = write!(out, "<tr><th scope=\"row\">{} ({})</th><td class=\"num\">{}</td>", metric.title(), metric.unit(), mean_sd(base));
         for v in level.variants.iter().skip(1) {
@@ -322,6 +322,7 @@ fn figures(level: &LevelAnalysis, plots: &[InlinePlot]) -> String {
     for (kind, caption) in [
         ("means", "mean with 95 % interval"),
         ("runs", "every run (outliers in red)"),
+        ("memory", "memory metrics: mean with 95 % interval"),
         ("change", "change against the baseline"),
     ] {
         let path = format!("{stem}{kind}.svg");
@@ -415,9 +416,9 @@ fn runs_section(records: &[RunRecord]) -> String {
     out
 }
 
-fn metrics_legend() -> String {
+fn metrics_legend(metrics: &[Metric]) -> String {
     let mut out = String::from("<section id=\"metrics\">\n<h2>The metrics</h2>\n<ul>\n");
-    for metric in Metric::ALL {
+    for &metric in metrics {
         let _ = writeln!(out, "<li><strong>{}</strong> ({}): {}.</li>", metric.title(), metric.unit(), escape(metric.reading()));
     }
     out.push_str(

@@ -2,7 +2,7 @@
 //! accelerator, checksums of every file booted), so two results can be told comparable.
 //! `benchmark::facts` gathers them, `export::meta_json` reads and writes them.
 
-use kbench_protocol::BootFacts;
+use kbench_protocol::{BootFacts, KernelView};
 use super::findings::ConsoleFinding;
 use serde::{Deserialize, Serialize};
 
@@ -127,6 +127,16 @@ pub struct VariantFacts {
     /// `console_findings` before the kernel log was read.
     #[serde(default, alias = "console_findings")]
     pub kernel_findings: Vec<BootFinding>,
+    /// The kernel's view of its memory hardening at the end of each boot's runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kernel_views: Vec<BootKernelView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BootKernelView {
+    pub boot: u32,
+    #[serde(flatten)]
+    pub view: KernelView,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,6 +162,13 @@ impl Meta {
     pub fn record_findings(&mut self, variant: &str, boot: u32, findings: Vec<ConsoleFinding>) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
             v.kernel_findings.extend(findings.into_iter().map(|finding| BootFinding { boot, finding }));
+        }
+    }
+
+    pub fn record_kernel_view(&mut self, variant: &str, boot: u32, view: KernelView) {
+        if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
+            v.kernel_views.retain(|k| k.boot != boot);
+            v.kernel_views.push(BootKernelView { boot, view });
         }
     }
 

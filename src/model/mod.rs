@@ -8,7 +8,7 @@ mod run;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
 pub use meta::{
-    AdaptiveFacts, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta,
+    AdaptiveFacts, BootKernelView, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta,
     QuietHostFacts,
     VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
 };
