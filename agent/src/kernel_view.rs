@@ -11,7 +11,12 @@ const LARGEST: usize = 10;
 /// `mem auto-init: stack:all(zero), heap alloc:on, heap free:off` (a /dev/kmsg record
 /// prefix or a dmesg timestamp before it is fine).
 pub fn parse_mem_auto_init(log: &str) -> Option<MemAutoInit> {
-    let line = log.lines().find_map(|l| l.split_once("mem auto-init:").map(|(_, rest)| rest))?;
+    // Other lines share the prefix ("mem auto-init: clearing system memory may take some
+    // time...", "mem auto-init: CONFIG_PAGE_POISONING is on, ..."): the one with the parts.
+    let line = log
+        .lines()
+        .filter_map(|l| l.split_once("mem auto-init:").map(|(_, rest)| rest))
+        .find(|rest| rest.contains("heap alloc:"))?;
     let mut init = MemAutoInit::default();
     for part in line.split(',') {
         let Some((key, value)) = part.trim().split_once(':') else { continue };
@@ -135,12 +140,13 @@ mod tests {
     #[test]
     fn the_mem_auto_init_line_is_split_into_its_parts() {
         let dmesg = "[    0.000000] Linux version 6.1.0-27-amd64\n\
+                     [    0.1] mem auto-init: CONFIG_PAGE_POISONING is on, will take precedence over init_on_alloc and init_on_free\n\
                      [    0.104512] mem auto-init: stack:all(zero), heap alloc:on, heap free:off\n\
                      [    0.2] Memory: 1990000K/2096696K available";
         let init = parse_mem_auto_init(dmesg).unwrap();
         assert_eq!(init, MemAutoInit { stack: "all(zero)".into(), heap_alloc: "on".into(), heap_free: "off".into() });
         assert!(init.heap_alloc_on() && !init.heap_free_on());
-        let kmsg_text = "mem auto-init: stack:off, heap alloc:off, heap free:on";
+        let kmsg_text = "mem auto-init: stack:off, heap alloc:off, heap free:on\nmem auto-init: clearing system memory may take some time...";
         let init = parse_mem_auto_init(kmsg_text).unwrap();
         assert_eq!((init.stack.as_str(), init.heap_alloc_on(), init.heap_free_on()), ("off", false, true));
         assert_eq!(parse_mem_auto_init("Linux version 6.1\nno such line"), None);

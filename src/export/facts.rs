@@ -89,22 +89,6 @@ pub fn hardening_mismatches(cmdline: &str, view: &KernelView) -> Vec<String> {
     };
     let on = |key: &str| matches!(value(key), Some(Some(v)) if matches!(v.to_ascii_lowercase().as_str(), "1" | "y" | "yes" | "on"));
     let mut problems = Vec::new();
-    if let Some(init) = &view.mem_auto_init {
-        if on("init_on_free") && !init.heap_free_on() {
-            problems.push(format!(
-                "init_on_free=1 is on the command line but the kernel reports \"heap free:{}\"{}",
-                init.heap_free,
-                if view.poisoned > 0 { " (slab poisoning is on, which turns it off on this kernel)" } else { "" }
-            ));
-        }
-        if on("init_on_alloc") && !init.heap_alloc_on() {
-            problems.push(format!(
-                "init_on_alloc=1 is on the command line but the kernel reports \"heap alloc:{}\"{}",
-                init.heap_alloc,
-                if view.poisoned > 0 { " (slab poisoning is on, which turns it off on this kernel)" } else { "" }
-            ));
-        }
-    }
     // `slub_debug` alone turns every debug option on; `slub_debug=FZP,cache` names flags.
     let slub = value("slub_debug").or_else(|| value("slab_debug"));
     let flags = |letter: char| match slub {
@@ -112,6 +96,23 @@ pub fn hardening_mismatches(cmdline: &str, view: &KernelView) -> Vec<String> {
         Some(Some(v)) => v.split(',').next().unwrap_or("").chars().any(|c| c.eq_ignore_ascii_case(&letter)),
         None => false,
     };
+    if let Some(init) = &view.mem_auto_init {
+        // The kernel's slab code skips zeroing in poisoned caches (slab_want_init_on_alloc
+        // / _free): the global line can say "on" while those caches get poison instead.
+        let poisoned = format!("{} of {} slab caches are poisoned and skip it (poisoning takes its place)", view.poisoned, view.caches);
+        for (option, part, state, requested) in [
+            ("init_on_free", "heap free", &init.heap_free, on("init_on_free")),
+            ("init_on_alloc", "heap alloc", &init.heap_alloc, on("init_on_alloc")),
+        ] {
+            if requested && state != "on" {
+                let why = if view.poisoned > 0 { " (slab poisoning is on, which takes precedence)" } else { "" };
+                problems.push(format!("{option}=1 is on the command line but the kernel reports \"{part}:{state}\"{why}"));
+            } else if state == "on" && view.poisoned > 0 && (requested || flags('p')) {
+                let asked = if requested { format!("{option}=1 is on the command line") } else { format!("{option} is on by default") };
+                problems.push(format!("{asked} and the kernel reports \"{part}:on\", but {poisoned}"));
+            }
+        }
+    }
     if view.caches > 0 {
         if flags('p') && view.poisoned == 0 {
             problems.push("slub_debug asks for poisoning (P) but no slab cache is poisoned".to_string());
@@ -218,10 +219,16 @@ mod tests {
     #[test]
     fn hardening_the_kernel_did_not_apply_is_named() {
         // Debian 6.1: init_on_free=1 with slub_debug=P reports heap free:off.
-        let problems = hardening_mismatches("console=ttyS0 init_on_free=1 slub_debug=P", &view("off", "off", 150, 0));
+        let problems = hardening_mismatches("console=ttyS0 init_on_free=1 slub_debug=P", &view("off", "off", 50, 0));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("init_on_free=1") && problems[0].contains("heap free:off") && problems[0].contains("poisoning"), "{problems:?}");
+        // Debian 6.1 says "heap free:on" with slub_debug=P, but its poisoned caches skip it.
+        let problems = hardening_mismatches("init_on_free=1 slub_debug=P", &view("on", "on", 50, 0));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("init_on_free=1 is on the command line") && problems[0].contains("50 of 100"), "{problems:?}");
+        assert!(problems[1].contains("init_on_alloc is on by default"), "{problems:?}");
         assert!(hardening_mismatches("init_on_free=1", &view("on", "on", 0, 0)).is_empty());
+        assert!(hardening_mismatches("", &view("on", "off", 5, 0)).is_empty(), "poisoned caches alone, nothing asked for");
         assert!(hardening_mismatches("init_on_alloc=1", &view("off", "off", 0, 0))[0].contains("heap alloc:off"));
         let unpoisoned = hardening_mismatches("slub_debug=FZP", &view("off", "off", 0, 0));
         assert_eq!(unpoisoned.len(), 2, "{unpoisoned:?}");
