@@ -212,10 +212,10 @@ impl Monitor {
     }
 
     /// The summary and the capped raw samples.
-    pub fn stop(self) -> (Option<MonitorSummary>, String) {
+    pub fn stop(self) -> (Option<Box<MonitorSummary>>, String) {
         let _ = self.stop.send(());
         let samples = self.thread.join().unwrap_or_default();
-        (summarize(&samples), samples_csv(&samples, SAMPLES_CAP_BYTES))
+        (summarize(&samples).map(Box::new), samples_csv(&samples, SAMPLES_CAP_BYTES))
     }
 }
 

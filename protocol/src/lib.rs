@@ -165,9 +165,10 @@ pub struct StepResult {
     /// Of `expect_files`, those that were not there after the command.
     #[serde(default)]
     pub missing_files: Vec<String>,
-    /// What the monitors saw during a timed step; `None` when they were off.
+    /// What the monitors saw during a timed step; `None` when they were off. Boxed: it
+    /// would make every message as large.
     #[serde(default)]
-    pub monitors: Option<MonitorSummary>,
+    pub monitors: Option<Box<MonitorSummary>>,
     /// The monitors' raw samples, one CSV line each after a header, capped in size.
     #[serde(default)]
     pub monitor_samples: String,
@@ -318,7 +319,7 @@ mod tests {
             measurement: Measurement { elapsed_s: 1.5, user_s: 1.0, sys_s: 0.5, ..Default::default() },
             output_tail: "make: *** Error 2\nline two".into(),
             missing_files: vec![],
-            monitors: Some(MonitorSummary { samples: 3, slab_peak_kib: 2048, pgalloc: 10, ..Default::default() }),
+            monitors: Some(Box::new(MonitorSummary { samples: 3, slab_peak_kib: 2048, pgalloc: 10, ..Default::default() })),
             monitor_samples: "t_s,slab_kib\n0.0,2000\n".into(),
         });
         let line = encode(&msg);

@@ -119,6 +119,13 @@ impl Session<'_, '_> {
                     self.file_step(result, outcome)?;
                 }
                 AgentMessage::KernelView(view) => {
+                    let init = view.mem_auto_init.as_ref().map_or("not in the kernel log".to_string(), |i| {
+                        format!("stack:{}, heap alloc:{}, heap free:{}", i.stack, i.heap_alloc, i.heap_free)
+                    });
+                    self.study.progress.println(&format!(
+                        "{}: mem auto-init {init}; {} of {} slab caches poisoned, {} red-zoned",
+                        self.variant.name, view.poisoned, view.caches, view.red_zoned
+                    ));
                     self.study.meta.record_kernel_view(&self.variant.name, self.boot, view);
                     self.study.results.write_meta(self.study.meta)?;
                 }
@@ -177,7 +184,7 @@ impl Session<'_, '_> {
         let m = &result.measurement;
         let (label, jobs) = info.level.as_ref().map_or((String::new(), 0), |l| (l.label.clone(), l.jobs));
         let facts = self.facts.as_ref();
-        let monitors = result.monitors.as_ref();
+        let monitors = result.monitors.as_deref();
         RunRecord {
             schema_version: RUNS_SCHEMA_VERSION,
             variant: self.variant.name.clone(),

@@ -281,6 +281,7 @@ fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
 /// Numbers break only between the mean ± SD and the count (narrow screens wrap cells).
 fn mean_sd(m: &MetricAnalysis) -> String {
     match &m.summary {
+        None if m.not_measured => "not measured".into(),
         None => "no successful run".into(),
         Some(s) => match s.sd {
             Some(sd) => format!("{}\u{a0}±\u{a0}{} (n\u{a0}=\u{a0}{})", number(s.mean), number(sd), s.n),

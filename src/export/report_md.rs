@@ -218,6 +218,7 @@ fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
 
 fn mean_sd(m: &MetricAnalysis) -> String {
     match &m.summary {
+        None if m.not_measured => "not measured".into(),
         None => "no successful run".into(),
         Some(s) => match s.sd {
             Some(sd) => format!("{} ± {} (n = {})", number(s.mean), number(sd), s.n),

@@ -50,9 +50,12 @@ pub struct VariantAtLevel {
 pub struct MetricAnalysis {
     pub metric: Metric,
     pub unit: &'static str,
-    /// `None` when no run succeeded.
+    /// `None` when no run succeeded, or none of them has this metric.
     pub summary: Option<Summary>,
-    /// Every successful run, in run order: (run number, value).
+    /// Runs succeeded but none has this metric (monitors off, an older runs.csv).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_measured: bool,
+    /// Every successful run with a value, in run order: (run number, value).
     pub runs: Vec<(u32, f64)>,
     /// Run numbers of the outliers (hyperfine's rule); they stay in every statistic.
     pub outlier_runs: Vec<u32>,
@@ -187,6 +190,7 @@ fn analyze_variant(
                 metric,
                 unit: metric.unit(),
                 summary,
+                not_measured: !ok.is_empty() && measured.is_empty(),
                 runs: measured.iter().map(|(r, v)| (r.run, *v)).collect(),
                 outlier_runs: found.indices.iter().map(|&i| measured[i].0.run).collect(),
                 // A cold cache shows in time; a first run with more RSS is just an outlier.
