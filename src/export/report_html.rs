@@ -229,7 +229,44 @@ fn facts_section(facts: &Facts) -> String {
             );
         }
     }
+    out.push_str(&hardening_table(facts));
     out.push_str("</section>\n");
+    out
+}
+
+/// The kernel's own view of its memory hardening per variant and boot, as report.md has it.
+fn hardening_table(facts: &Facts) -> String {
+    if facts.variants.iter().all(|v| v.kernel_views.is_empty()) {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<h3>Memory hardening as the kernel reports it</h3>\n<div class=\"scroll\"><table><thead><tr><th>variant</th><th>boot</th>\
+<th>stack</th><th>heap alloc</th><th>heap free</th><th class=\"num\">caches</th><th class=\"num\">poisoned</th>\
+<th class=\"num\">red-zoned</th><th>largest cache</th></tr></thead><tbody>\n",
+    );
+    for v in &facts.variants {
+        for k in &v.kernel_views {
+            let (stack, alloc, free) = match &k.view.mem_auto_init {
+                Some(i) => (i.stack.as_str(), i.heap_alloc.as_str(), i.heap_free.as_str()),
+                None => ("not in the log", "?", "?"),
+            };
+            let largest = k.view.largest_caches.first().map(|c| format!("{} ({} KiB)", c.name, c.memory_kib)).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                escape(&v.name),
+                k.boot,
+                escape(stack),
+                escape(alloc),
+                escape(free),
+                k.view.caches,
+                k.view.poisoned,
+                k.view.red_zoned,
+                escape(&largest)
+            );
+        }
+    }
+    out.push_str("</tbody></table></div>\n");
     out
 }
 
