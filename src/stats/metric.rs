@@ -117,7 +117,7 @@ impl Metric {
             Metric::SReclaimablePeak => "SReclaimable Peak",
             Metric::Pgalloc => "Page Allocations",
             Metric::Pgfree => "Page Frees",
-            Metric::Pgfault => "Page Faults (guest)",
+            Metric::Pgfault => "Guest Page Faults",
             Metric::GuestUser => "Guest User CPU",
             Metric::GuestSys => "Guest System CPU",
             Metric::GuestSoftirq => "Guest Softirq CPU",
