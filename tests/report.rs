@@ -128,8 +128,6 @@ fn report_json_and_report_md_carry_the_facts_verdicts_warnings_and_plots() {
     let dir = study(&["off", "poison"], true);
     let out = report(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
-    assert!(html.contains("<h3>Memory hardening as the kernel reports it</h3>") && html.contains("dentry (4096 KiB)"), "report.html");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["facts"]["accel"], "tcg");
@@ -350,8 +348,6 @@ fn kernel_trouble_in_meta_json_is_listed_per_boot_and_warned_about() {
 
     let out = report(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
-    assert!(html.contains("<h3>Memory hardening as the kernel reports it</h3>") && html.contains("dentry (4096 KiB)"), "report.html");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
     let warnings: Vec<&str> = json["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
     for expected in [
