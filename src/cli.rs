@@ -155,7 +155,12 @@ pub struct HistoryArgs {
         value_delimiter = ',',
         default_value = "elapsed",
         value_parser = clap::builder::PossibleValuesParser::new(
-            ["elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss", "all"]
+            [
+                "elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss",
+                "minor_faults", "major_faults", "slab_peak", "slab_end", "sunreclaim_peak",
+                "sreclaimable_peak", "pgalloc", "pgfree", "pgfault", "guest_user_percent",
+                "guest_sys_percent", "guest_softirq_percent", "guest_steal_percent", "all",
+            ]
         )
     )]
     pub metric: Vec<String>,
@@ -214,7 +219,12 @@ pub struct CompareArgs {
         value_delimiter = ',',
         default_value = "elapsed",
         value_parser = clap::builder::PossibleValuesParser::new(
-            ["elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss", "all"]
+            [
+                "elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss",
+                "minor_faults", "major_faults", "slab_peak", "slab_end", "sunreclaim_peak",
+                "sreclaimable_peak", "pgalloc", "pgfree", "pgfault", "guest_user_percent",
+                "guest_sys_percent", "guest_softirq_percent", "guest_steal_percent", "all",
+            ]
         )
     )]
     pub metric: Vec<String>,

@@ -478,3 +478,39 @@ fn help_documents_the_exit_codes() {
         assert!(help.contains(needle), "{needle}: {help}");
     }
 }
+
+/// runs.csv with the monitors' columns, slab memory per run as given (the rest fixed).
+fn side_with_slab(dir: &Path, name: &str, slab: &[f64]) -> PathBuf {
+    let rows = runs("baseline", "half", 1, &FAST);
+    let mut lines: Vec<String> = csv_text("6.1.0", &rows).lines().map(str::to_string).collect();
+    lines[0] += ",minor_faults,major_faults,slab_peak_kib,slab_end_kib,sunreclaim_peak_kib,sunreclaim_end_kib,\
+sreclaimable_peak_kib,sreclaimable_end_kib,pgalloc,pgfree,pgfault,pgmajfault,guest_user_percent,guest_sys_percent,\
+guest_softirq_percent,guest_steal_percent";
+    for (line, s) in lines.iter_mut().skip(1).zip(slab) {
+        *line += &format!(",1000,0,{s},{s},{s},{s},{s},{s},5000,5000,900,0,60,30,1,0");
+    }
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("runs.csv"), lines.join("\n") + "\n").unwrap();
+    std::fs::write(folder.join("meta.json"), serde_json::to_string_pretty(&meta("tcg", "make -j{jobs}")).unwrap()).unwrap();
+    folder
+}
+
+#[test]
+fn more_slab_memory_is_a_regression_of_the_slab_metric_and_an_old_runs_csv_is_not_compared_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = side_with_slab(dir.path(), "old", &[30_000.0, 30_100.0, 29_950.0, 30_050.0, 30_020.0]);
+    let new = side_with_slab(dir.path(), "new", &[36_000.0, 36_100.0, 35_950.0, 36_050.0, 36_020.0]);
+    let out = compare(&old, &new, &["--metric", "slab_peak"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).contains("higher (REGRESSION)"), "{}", describe(&out));
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(0), "elapsed alone is unchanged: {}", describe(&out));
+
+    // Two folders from before the monitors: the slab metric is named as not compared.
+    let (a, b) = pair(&dir.path().join("older"), &FAST, &FAST_AGAIN);
+    let out = compare(&a, &b, &["--metric", "elapsed,slab_peak"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(stderr(&out).contains("not compared: slab_peak"), "{}", describe(&out));
+    assert!(!stdout(&out).contains("Slab"), "{}", describe(&out));
+}

@@ -100,7 +100,8 @@ fn two_variants_are_measured_in_their_own_guests_and_every_run_lands_in_runs_csv
         assert!(results.join(file).is_file(), "{file} is missing");
     }
     let summary = read_rows(&results.join("summary.csv"));
-    assert_eq!(summary.len(), 2 * 2 * 7, "levels × variants × metrics");
+    // kernbench's six and max RSS, two fault counts, eleven from the monitors (on by default).
+    assert_eq!(summary.len(), 2 * 2 * 20, "levels × variants × metrics");
     let elapsed = summary.iter().find(|r| r["variant"] == "baseline" && r["jobs_label"] == "half" && r["metric"] == "elapsed").unwrap();
     let (printed_mean, _) = printed_elapsed(&stdout, "baseline", "Half load -j 1");
     assert!((num(elapsed, "mean") - printed_mean).abs() <= 1e-5 * printed_mean.max(1.0), "{elapsed:?}");

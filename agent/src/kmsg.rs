@@ -2,6 +2,7 @@
 //! which the console misses (`quiet` keeps all but errors off it). The host keeps it per
 //! boot and looks there for SLUB reports, KASAN, lockups and hung tasks.
 
+use kbench_protocol::MemAutoInit;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -17,6 +18,8 @@ pub struct KernelLog {
     file: Option<File>,
     /// The sequence number of the next record expected, to count those overwritten unread.
     next_seq: Option<u64>,
+    /// The boot's "mem auto-init" line, once a batch held it.
+    mem_auto_init: Option<MemAutoInit>,
 }
 
 impl KernelLog {
@@ -26,7 +29,7 @@ impl KernelLog {
         if let Err(error) = &file {
             crate::console(&format!("cannot read the kernel log from {DEVICE}: {error}"));
         }
-        KernelLog { file: file.ok(), next_seq: None }
+        KernelLog { file: file.ok(), next_seq: None, mem_auto_init: None }
     }
 
     /// Every record logged since the last call, formatted, capped at [`MESSAGE_CAP`];
@@ -46,6 +49,9 @@ impl KernelLog {
                         batch.lost += record.seq.saturating_sub(expected);
                     }
                     self.next_seq = Some(record.seq + 1);
+                    if self.mem_auto_init.is_none() {
+                        self.mem_auto_init = crate::kernel_view::parse_mem_auto_init(&record.text);
+                    }
                     batch.push(&record.format());
                 }
                 // Records overwritten before they were read: the next read resumes after them,
@@ -57,6 +63,12 @@ impl KernelLog {
             }
         }
         batch.finish()
+    }
+
+    /// What the kernel's "mem auto-init" line said, if a record read so far held it (not
+    /// when the ring buffer overwrote it before the first read).
+    pub fn mem_auto_init(&self) -> Option<MemAutoInit> {
+        self.mem_auto_init.clone()
     }
 }
 

@@ -9,9 +9,11 @@
 mod boot;
 mod channel;
 mod isolate;
+mod kernel_view;
 mod kmsg;
 mod leftovers;
 mod measure;
+mod monitor;
 mod root;
 mod steps;
 
@@ -66,9 +68,13 @@ fn serve(port_path: &str, sender: &channel::Sender, receiver: &mut channel::Rece
     let probe_limit = Duration::from_secs_f64(setup.probe_timeout_s.clamp(0.0, 86_400.0));
     sender.send(&AgentMessage::BootFacts(boot::facts(&setup.probes, probe_limit)))?;
     send_kernel_log(sender, &mut kernel_log)?;
-    let runner = measure::Runner::new(&setup.env, setup.output_tail_bytes, isolate::Isolation::prepare(port_path));
+    let runner = measure::Runner::new(&setup.env, setup.output_tail_bytes, isolate::Isolation::prepare(port_path), setup.monitor_interval_s);
     let heartbeat = Duration::from_secs_f64(setup.heartbeat_s.clamp(0.01, 3600.0));
-    steps::serve(sender, receiver, &runner, heartbeat, &mut || send_kernel_log(sender, &mut kernel_log))
+    steps::serve(sender, receiver, &runner, heartbeat, &mut || send_kernel_log(sender, &mut kernel_log))?;
+    // After the last step: its largest caches are those the runs left.
+    send_kernel_log(sender, &mut kernel_log)?;
+    sender.send(&AgentMessage::KernelView(kernel_view::now(kernel_log.mem_auto_init())))?;
+    sender.send(&AgentMessage::Done)
 }
 
 /// What the kernel logged since the last time, if anything.

@@ -4,7 +4,7 @@
 use crate::isolate::Isolation;
 use crate::leftovers::{self, Scope};
 use crate::steps::Deadline;
-use kbench_protocol::{Measurement, Outcome, Step, StepResult};
+use kbench_protocol::{Measurement, Outcome, Step, StepKind, StepResult};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -19,6 +19,7 @@ pub struct Runner {
     env: Vec<(String, String)>,
     output_tail_bytes: usize,
     isolation: Isolation,
+    monitor_interval_s: f64,
 }
 
 struct Finished {
@@ -31,8 +32,8 @@ struct Finished {
 }
 
 impl Runner {
-    pub fn new(env: &[(String, String)], output_tail_bytes: usize, isolation: Isolation) -> Runner {
-        Runner { env: env.to_vec(), output_tail_bytes, isolation }
+    pub fn new(env: &[(String, String)], output_tail_bytes: usize, isolation: Isolation, monitor_interval_s: f64) -> Runner {
+        Runner { env: env.to_vec(), output_tail_bytes, isolation, monitor_interval_s }
     }
 
     /// Clean, sync and command all run within the one `deadline`.
@@ -45,6 +46,8 @@ impl Runner {
             output_tail: String::new(),
             missing_files: Vec::new(),
             leftover_processes: 0,
+            monitors: None,
+            monitor_samples: String::new(),
         };
         let timed_out = Outcome::TimedOut { after_s: step.timeout_s.round() as u64 };
         if let Some(clean) = &step.clean {
@@ -73,7 +76,13 @@ impl Runner {
             unsafe { libc::sync() };
         }
         result.clean_s = deadline.started.elapsed().as_secs_f64();
-        match self.execute(&step.command, deadline) {
+        let interval = if step.kind == StepKind::Timed { self.monitor_interval_s } else { 0.0 };
+        let monitor = crate::monitor::Monitor::start(interval);
+        let executed = self.execute(&step.command, deadline);
+        if let Some(monitor) = monitor {
+            (result.monitors, result.monitor_samples) = monitor.stop();
+        }
+        match executed {
             Ok(done) => {
                 result.leftover_processes += done.leftovers;
                 result.outcome = if done.timed_out { timed_out } else { outcome(&done) };
@@ -167,6 +176,8 @@ fn measurement(done: &Finished) -> Measurement {
         involuntary_csw: done.usage.ru_nivcsw as u64,
         voluntary_csw: done.usage.ru_nvcsw as u64,
         max_rss_kib: done.usage.ru_maxrss as u64,
+        minor_faults: done.usage.ru_minflt as u64,
+        major_faults: done.usage.ru_majflt as u64,
     }
 }
 

@@ -43,7 +43,7 @@ pub fn action(message: HostMessage) -> Result<Action, String> {
     }
 }
 
-/// Runs the steps as they come until the host says Finish; then says Done. `after_step`
+/// Runs the steps as they come until the host says Finish (the caller says Done). `after_step`
 /// is told after each step's result is sent (the kernel log goes then).
 pub fn serve(
     sender: &Sender,
@@ -58,7 +58,7 @@ pub fn serve(
                 run_step(sender, runner, &step, heartbeat)?;
                 after_step()?;
             }
-            Action::Finish => return sender.send(&AgentMessage::Done),
+            Action::Finish => return Ok(()),
         }
     }
 }

@@ -31,7 +31,7 @@ pub mod lines;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; host and agent refuse to talk across versions.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The serial device the agent talks on, inside the guest.
 pub const AGENT_PORT: &str = "/dev/ttyS1";
@@ -67,6 +67,10 @@ pub enum AgentMessage {
     /// the boot facts and after each step; the agent caps one message and says how many
     /// records it dropped.
     KernelLog { text: String },
+    /// The kernel's own view of its memory hardening, sent once after [`HostMessage::Finish`]
+    /// and before [`AgentMessage::Done`] (so its largest caches are those at the end of the
+    /// runs).
+    KernelView(KernelView),
     Done,
     /// The agent cannot go on (bad setup, missing device); the host records the reason.
     Fatal { message: String },
@@ -93,6 +97,9 @@ pub struct Setup {
     pub heartbeat_s: f64,
     /// Seconds one probe may take before it is killed and reported as timed out.
     pub probe_timeout_s: f64,
+    /// Seconds between two samples of the in-guest monitors during a timed step; 0 = off.
+    #[serde(default)]
+    pub monitor_interval_s: f64,
 }
 
 /// How the agent reaches the root filesystem the steps run in.
@@ -188,6 +195,13 @@ pub struct StepResult {
     /// Processes the step left behind that the agent had to kill after it.
     #[serde(default)]
     pub leftover_processes: u32,
+    /// What the monitors saw during a timed step; `None` when they were off. Boxed: it
+    /// would make every message as large.
+    #[serde(default)]
+    pub monitors: Option<Box<MonitorSummary>>,
+    /// The monitors' raw samples, one CSV line each after a header, capped in size.
+    #[serde(default)]
+    pub monitor_samples: String,
 }
 
 impl StepResult {
@@ -195,6 +209,71 @@ impl StepResult {
     pub fn step_s(&self) -> f64 {
         self.clean_s + self.measurement.elapsed_s
     }
+}
+
+/// The in-guest monitors of one timed step, sampled from /proc/meminfo, /proc/vmstat and
+/// /proc/stat: memory in KiB, vmstat counters as the change over the step, the guest's
+/// CPU time split in percent of all its CPU time over the step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonitorSummary {
+    pub samples: u32,
+    pub slab_peak_kib: u64,
+    pub slab_end_kib: u64,
+    pub sunreclaim_peak_kib: u64,
+    pub sunreclaim_end_kib: u64,
+    pub sreclaimable_peak_kib: u64,
+    pub sreclaimable_end_kib: u64,
+    /// All `pgalloc_*` zones summed.
+    pub pgalloc: u64,
+    pub pgfree: u64,
+    pub pgfault: u64,
+    pub pgmajfault: u64,
+    /// user + nice.
+    pub guest_user_percent: f64,
+    pub guest_sys_percent: f64,
+    pub guest_softirq_percent: f64,
+    pub guest_steal_percent: f64,
+}
+
+/// What the kernel says about its memory hardening: the boot's "mem auto-init" line,
+/// which slab caches are poisoned or red-zoned, and its largest slab caches.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KernelView {
+    /// From the kernel log; `None` when the line was not found (ring buffer overwritten).
+    pub mem_auto_init: Option<MemAutoInit>,
+    /// Caches under /sys/kernel/slab, and those with `poison` / `red_zone` set to 1.
+    pub caches: u32,
+    pub poisoned: u32,
+    pub red_zoned: u32,
+    /// The ten largest slab caches by memory, largest first.
+    pub largest_caches: Vec<SlabCache>,
+}
+
+/// `mem auto-init: stack:all(zero), heap alloc:on, heap free:off` split into its parts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemAutoInit {
+    pub stack: String,
+    pub heap_alloc: String,
+    pub heap_free: String,
+}
+
+impl MemAutoInit {
+    pub fn heap_alloc_on(&self) -> bool {
+        self.heap_alloc == "on"
+    }
+
+    pub fn heap_free_on(&self) -> bool {
+        self.heap_free == "on"
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlabCache {
+    pub name: String,
+    /// Memory the cache's slabs take (slabs × slab size).
+    pub memory_kib: u64,
+    pub objects: u64,
+    pub object_size: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +314,12 @@ pub struct Measurement {
     /// ru_nvcsw: kernbench's "Sleeps", GNU time's `%w`.
     pub voluntary_csw: u64,
     pub max_rss_kib: u64,
+    /// ru_minflt: page faults served without I/O.
+    #[serde(default)]
+    pub minor_faults: u64,
+    /// ru_majflt: page faults that needed I/O (kcbench's "major faults").
+    #[serde(default)]
+    pub major_faults: u64,
 }
 
 impl Measurement {
@@ -273,6 +358,8 @@ mod tests {
             missing_files: vec![],
             clean_s: 0.5,
             leftover_processes: 0,
+            monitors: Some(Box::new(MonitorSummary { samples: 3, slab_peak_kib: 2048, pgalloc: 10, ..Default::default() })),
+            monitor_samples: "t_s,slab_kib\n0.0,2000\n".into(),
         });
         let line = encode(&msg);
         assert_eq!(line.matches('\n').count(), 1);
@@ -284,6 +371,9 @@ mod tests {
         let line = r#"{"msg":"step_finished","id":1,"outcome":{"kind":"exited","code":0},"measurement":{"elapsed_s":2.0,"user_s":1.0,"sys_s":0.0,"involuntary_csw":0,"voluntary_csw":0,"max_rss_kib":0},"output_tail":""}"#;
         let AgentMessage::StepFinished(result) = decode::<AgentMessage>(line).unwrap() else { panic!() };
         assert_eq!((result.clean_s, result.leftover_processes), (0.0, 0));
+        assert_eq!(result.monitors, None);
+        assert_eq!(result.monitor_samples, "");
+        assert_eq!((result.measurement.minor_faults, result.measurement.major_faults), (0, 0));
         assert_eq!(StepResult { clean_s: 1.5, ..result }.step_s(), 3.5);
     }
 

@@ -108,7 +108,7 @@ impl Boot<'_, '_> {
                     Event::Heartbeat { elapsed_s, .. } => self.study.listener.heartbeat(self.variant, &planned.info, elapsed_s),
                     Event::KernelLog(text) => self.study.listener.kernel_log(self.variant, self.number, &text)?,
                     Event::StepFinished(result) => break result,
-                    Event::Done => bail!("internal: done in the middle of a step"),
+                    Event::KernelView(_) | Event::Done => bail!("internal: the end of the boot in the middle of a step"),
                 }
             };
             self.in_progress = None;
@@ -139,6 +139,9 @@ impl Boot<'_, '_> {
             self.note_leftovers(info, result.leftover_processes, outcome)?;
         }
         let log = self.study.listener.step_output(self.variant, info, &result.output_tail)?;
+        if info.kind == StepKind::Timed && !result.monitor_samples.is_empty() {
+            self.study.listener.monitor_samples(self.variant, info, &result.monitor_samples)?;
+        }
         let failure = match &result.outcome {
             Outcome::TimedOut { .. } => format!(
                 "{} (limit: {}) (output: {log})",
@@ -186,6 +189,9 @@ impl Boot<'_, '_> {
         let m = &result.measurement;
         let (label, jobs) = info.level.as_ref().map_or((String::new(), 0), |l| (l.label.clone(), l.jobs));
         let facts = self.facts.as_ref();
+        let monitors = result.monitors.as_deref();
+        // A step that never ran measured no faults either.
+        let ran = !matches!(result.outcome, Outcome::SpawnFailed { .. });
         RunRecord {
             schema_version: RUNS_SCHEMA_VERSION,
             variant: self.variant.name.clone(),
@@ -208,6 +214,22 @@ impl Boot<'_, '_> {
             kernel_release: facts.map(|f| f.kernel_release.clone()).unwrap_or_default(),
             cmdline: facts.map(|f| f.cmdline.clone()).unwrap_or_default(),
             started_at: self.started_at.clone(),
+            minor_faults: ran.then_some(m.minor_faults),
+            major_faults: ran.then_some(m.major_faults),
+            slab_peak_kib: monitors.map(|s| s.slab_peak_kib),
+            slab_end_kib: monitors.map(|s| s.slab_end_kib),
+            sunreclaim_peak_kib: monitors.map(|s| s.sunreclaim_peak_kib),
+            sunreclaim_end_kib: monitors.map(|s| s.sunreclaim_end_kib),
+            sreclaimable_peak_kib: monitors.map(|s| s.sreclaimable_peak_kib),
+            sreclaimable_end_kib: monitors.map(|s| s.sreclaimable_end_kib),
+            pgalloc: monitors.map(|s| s.pgalloc),
+            pgfree: monitors.map(|s| s.pgfree),
+            pgfault: monitors.map(|s| s.pgfault),
+            pgmajfault: monitors.map(|s| s.pgmajfault),
+            guest_user_percent: monitors.map(|s| s.guest_user_percent),
+            guest_sys_percent: monitors.map(|s| s.guest_sys_percent),
+            guest_softirq_percent: monitors.map(|s| s.guest_softirq_percent),
+            guest_steal_percent: monitors.map(|s| s.guest_steal_percent),
         }
     }
 
@@ -232,13 +254,15 @@ impl Boot<'_, '_> {
     }
 }
 
-/// Says Finish and waits for Done, filing the kernel log that may come before it.
+/// Says Finish and waits for Done, filing the kernel log and the kernel's view that come
+/// before it.
 fn finish(session: &mut Session, boot: &mut Boot) -> Result<()> {
     session.finish()?;
     loop {
         match session.next()? {
             Event::Done => return Ok(()),
             Event::KernelLog(text) => boot.study.listener.kernel_log(boot.variant, boot.number, &text)?,
+            Event::KernelView(view) => boot.study.listener.kernel_view(boot.variant, boot.number, view)?,
             other => bail!("internal: {other:?} after finish"),
         }
     }
@@ -253,6 +277,8 @@ fn never_ran(id: u32, reason: &str) -> StepResult {
         output_tail: String::new(),
         missing_files: Vec::new(),
         leftover_processes: 0,
+        monitors: None,
+        monitor_samples: String::new(),
     }
 }
 

@@ -29,6 +29,7 @@ pub fn collect_meta(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> R
                 boot: None,
                 kernel_findings: Vec::new(),
                 leftover_processes: Vec::new(),
+                kernel_views: Vec::new(),
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -12,7 +12,10 @@ use crate::scenario::order::{BootOrder, OrderChoice};
 use crate::scenario::Workload;
 use anyhow::Result;
 use kbench_protocol::auth::{from_hex, Signer};
-use kbench_protocol::{encode, AgentMessage, BootFacts, HostMessage, Measurement, Outcome, Step, StepKind, StepResult};
+use kbench_protocol::{
+    encode, AgentMessage, BootFacts, HostMessage, KernelView, MemAutoInit, Measurement, MonitorSummary, Outcome, Step, StepKind,
+    StepResult,
+};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -50,6 +53,7 @@ pub fn plan(runs: u32, warmup: u32, rounds: u32) -> Plan {
         levels: vec![JobsLevel { label: "half".into(), jobs: 1 }],
         runs,
         warmup,
+        monitor_interval_s: 0.0,
         rounds,
         // Alternate keeps the boots' order known to the tests: a b, b a, ...
         order: BootOrder { choice: OrderChoice::Alternate, seed: 0, seed_from_clock: false },
@@ -109,6 +113,8 @@ pub enum Fault {
     NoFacts,
     /// The agent speaks an older protocol (whatever the step index).
     OldAgent,
+    /// The kernel view, due after Finish, comes during the step.
+    EarlyKernelView,
 }
 
 /// The faults of one boot: (index of the step in this boot, what happens).
@@ -178,6 +184,12 @@ impl Backend for FakeBackend {
     }
 }
 
+/// What the Debian kernel says with `slub_debug=P`: init_on_alloc on, every cache poisoned.
+pub fn kernel_view() -> KernelView {
+    let init = MemAutoInit { stack: "all(zero)".into(), heap_alloc: "on".into(), heap_free: "off".into() };
+    KernelView { mem_auto_init: Some(init), caches: 120, poisoned: 120, red_zoned: 0, largest_caches: Vec::new() }
+}
+
 fn noise() -> String {
     "\u{1b}[0m garbage before the agent".into()
 }
@@ -215,14 +227,18 @@ impl FakeGuest {
     fn result(&self, step: &Step, outcome: Outcome) -> StepResult {
         let warmup = step.kind == StepKind::Warmup;
         let elapsed_s = if warmup { self.warmup_s } else { 1.0 + f64::from(step.id) / 1000.0 };
+        let timed = step.kind == StepKind::Timed;
         StepResult {
             id: step.id,
             outcome,
-            measurement: Measurement { elapsed_s, user_s: elapsed_s, ..Default::default() },
+            measurement: Measurement { elapsed_s, user_s: elapsed_s, minor_faults: 100, major_faults: 1, ..Default::default() },
             clean_s: if warmup { self.warmup_s } else { 0.5 },
             output_tail: format!("output of step {}", step.id),
             missing_files: vec![],
             leftover_processes: 0,
+            // The monitors watch timed steps only, as the agent's do.
+            monitors: timed.then(|| Box::new(MonitorSummary { samples: 2, slab_peak_kib: 1000 + u64::from(step.id), ..Default::default() })),
+            monitor_samples: if timed { format!("t_s,slab_kib\n0.0,{}\n", 1000 + step.id) } else { String::new() },
         }
     }
 
@@ -262,6 +278,7 @@ impl FakeGuest {
                 self.say(AgentMessage::StepFinished(other));
             }
             Some(Fault::NoFacts | Fault::OldAgent) => {}
+            Some(Fault::EarlyKernelView) => self.say(AgentMessage::KernelView(kernel_view())),
             Some(Fault::Fatal) => self.say(AgentMessage::Fatal { message: "cannot go on".into() }),
             Some(Fault::LeavesProcesses) => {
                 let result = StepResult { leftover_processes: 2, ..self.result(&step, ok()) };
@@ -300,6 +317,7 @@ impl Guest for FakeGuest {
                 self.run(step.clone());
             }
             HostMessage::Finish => {
+                self.say(AgentMessage::KernelView(kernel_view()));
                 self.say(AgentMessage::Done);
                 self.queue.push_back(GuestEvent::Closed { hypervisor_error: None });
             }
@@ -338,6 +356,10 @@ pub struct MemoryListener {
     /// The lines of every step that left processes running.
     pub leftovers: Vec<String>,
     pub heartbeats: usize,
+    /// (variant, boot, view) for every kernel view.
+    pub kernel_views: Vec<(String, u32, KernelView)>,
+    /// (variant, step, samples) for every timed run's monitor samples.
+    pub monitor_samples: Vec<(String, String, String)>,
     boots: BTreeMap<String, u32>,
 }
 
@@ -366,6 +388,11 @@ impl Listener for MemoryListener {
         Ok(format!("logs/{}-{}.log", variant.name, step.describe().replace(' ', "-")))
     }
 
+    fn monitor_samples(&mut self, variant: &Variant, step: &StepInfo, samples: &str) -> Result<()> {
+        self.monitor_samples.push((variant.name.clone(), step.describe(), samples.to_string()));
+        Ok(())
+    }
+
     fn run_filed(&mut self, record: &RunRecord) -> Result<()> {
         self.records.push(record.clone());
         Ok(())
@@ -373,6 +400,11 @@ impl Listener for MemoryListener {
 
     fn kernel_log(&mut self, variant: &Variant, boot: u32, text: &str) -> Result<()> {
         self.kernel_logs.push((variant.name.clone(), boot, text.to_string()));
+        Ok(())
+    }
+
+    fn kernel_view(&mut self, variant: &Variant, boot: u32, view: KernelView) -> Result<()> {
+        self.kernel_views.push((variant.name.clone(), boot, view));
         Ok(())
     }
 

@@ -61,6 +61,7 @@ pub struct BootJob {
     env: Vec<(String, String)>,
     root: Option<RootDisk>,
     probes: Vec<Probe>,
+    monitor_interval_s: f64,
 }
 
 impl BootJob {
@@ -74,6 +75,7 @@ impl BootJob {
             probes: self.probes.clone(),
             heartbeat_s: limits.heartbeat.as_secs_f64(),
             probe_timeout_s: limits.probe.as_secs_f64(),
+            monitor_interval_s: self.monitor_interval_s,
         }
     }
 }
@@ -107,7 +109,13 @@ pub fn build(plan: &Plan, pending: &[PendingRun]) -> BootJob {
     for (level, index) in pending {
         push(StepKind::Timed, Some(level), *index, work.clean.as_ref(), substitute(&work.command, level));
     }
-    BootJob { steps, env: work.env.clone(), root: plan.guest.root.clone(), probes: work.probes.clone() }
+    BootJob {
+        steps,
+        env: work.env.clone(),
+        root: plan.guest.root.clone(),
+        probes: work.probes.clone(),
+        monitor_interval_s: plan.monitor_interval_s,
+    }
 }
 
 fn substitute(command: &str, level: &JobsLevel) -> String {

@@ -6,7 +6,7 @@ use super::limits::Limit;
 use crate::model::{ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::Variant;
 use anyhow::Result;
-use kbench_protocol::BootFacts;
+use kbench_protocol::{BootFacts, KernelView};
 use std::path::PathBuf;
 
 pub trait Listener {
@@ -18,9 +18,13 @@ pub trait Listener {
     fn heartbeat(&mut self, _variant: &Variant, _step: &StepInfo, _elapsed_s: f64) {}
     /// Keeps a step's output tail; returns how a failure message names it.
     fn step_output(&mut self, variant: &Variant, step: &StepInfo, output: &str) -> Result<String>;
+    /// A timed run's raw monitor samples (CSV).
+    fn monitor_samples(&mut self, variant: &Variant, step: &StepInfo, samples: &str) -> Result<()>;
     /// A timed run's row, ok or failed: it must be on record before anything else happens.
     fn run_filed(&mut self, record: &RunRecord) -> Result<()>;
     fn kernel_log(&mut self, variant: &Variant, boot: u32, text: &str) -> Result<()>;
+    /// The kernel's view of its memory hardening at the end of a boot's runs.
+    fn kernel_view(&mut self, variant: &Variant, boot: u32, view: KernelView) -> Result<()>;
     /// Processes a step left running, which the agent killed.
     fn leftovers(&mut self, variant: &Variant, leftovers: Leftovers) -> Result<()>;
     fn console_findings(&mut self, variant: &Variant, boot: u32, findings: Vec<ConsoleFinding>) -> Result<()>;

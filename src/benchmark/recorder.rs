@@ -9,7 +9,7 @@ use crate::model::{ConsoleFinding, Leftovers, Meta, RunRecord};
 use crate::output::progress::Progress;
 use crate::scenario::Variant;
 use anyhow::Result;
-use kbench_protocol::{BootFacts, StepKind};
+use kbench_protocol::{BootFacts, KernelView, StepKind};
 use std::path::PathBuf;
 
 pub struct Recorder<'a> {
@@ -69,6 +69,10 @@ impl Listener for Recorder<'_> {
         self.results.save_output(&log_name(&variant.name, step), output)
     }
 
+    fn monitor_samples(&mut self, variant: &Variant, step: &StepInfo, samples: &str) -> Result<()> {
+        self.results.save_monitors(&log_name(&variant.name, step), samples).map(|_| ())
+    }
+
     fn run_filed(&mut self, record: &RunRecord) -> Result<()> {
         self.results.append_run(record)?;
         self.progress.finished_run(record, self.runs_per_level);
@@ -77,6 +81,18 @@ impl Listener for Recorder<'_> {
 
     fn kernel_log(&mut self, variant: &Variant, boot: u32, text: &str) -> Result<()> {
         self.results.append_kernel_log(&variant.name, boot, text)
+    }
+
+    fn kernel_view(&mut self, variant: &Variant, boot: u32, view: KernelView) -> Result<()> {
+        let init = view.mem_auto_init.as_ref().map_or("not in the kernel log".to_string(), |i| {
+            format!("stack:{}, heap alloc:{}, heap free:{}", i.stack, i.heap_alloc, i.heap_free)
+        });
+        self.progress.println(&format!(
+            "{}: mem auto-init {init}; {} of {} slab caches poisoned, {} red-zoned",
+            variant.name, view.poisoned, view.caches, view.red_zoned
+        ));
+        self.meta.record_kernel_view(&variant.name, boot, view);
+        self.results.write_meta(self.meta)
     }
 
     fn leftovers(&mut self, variant: &Variant, leftovers: Leftovers) -> Result<()> {

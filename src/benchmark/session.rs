@@ -6,7 +6,9 @@
 use crate::backend::{Guest, GuestEvent};
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::auth::{to_hex, Verifier, Violation, KEY_BYTES};
-use kbench_protocol::{decode, AgentMessage, BootFacts, HostMessage, Setup, Step, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION};
+use kbench_protocol::{
+    decode, AgentMessage, BootFacts, HostMessage, KernelView, Setup, Step, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION,
+};
 use std::io::Read;
 use std::time::{Duration, Instant};
 
@@ -28,6 +30,8 @@ pub enum Event {
     Heartbeat { id: u32, elapsed_s: f64 },
     StepFinished(StepResult),
     KernelLog(String),
+    /// The kernel's view of its memory hardening, after Finish and before Done.
+    KernelView(KernelView),
     Done,
 }
 
@@ -169,6 +173,7 @@ impl<'g> Session<'g> {
                 self.state = State::Idle;
                 Event::StepFinished(result)
             }
+            (State::Finishing, AgentMessage::KernelView(view)) => Event::KernelView(view),
             (State::Finishing, AgentMessage::Done) => {
                 self.state = State::Over;
                 Event::Done
@@ -261,7 +266,7 @@ fn out_of_order(state: State, message: &AgentMessage) -> String {
     let due = match state {
         State::Starting { id, .. } => format!("the start of step {id}"),
         State::Running { id, .. } => format!("a heartbeat or the result of step {id}"),
-        State::Finishing => "done".to_string(),
+        State::Finishing => "the kernel view or done".to_string(),
         State::Idle | State::Over => "nothing".to_string(),
     };
     let said = match message {
@@ -282,6 +287,7 @@ fn name(message: &AgentMessage) -> &'static str {
         AgentMessage::Heartbeat { .. } => "heartbeat",
         AgentMessage::StepFinished(_) => "step finished",
         AgentMessage::KernelLog { .. } => "kernel log",
+        AgentMessage::KernelView(_) => "kernel view",
         AgentMessage::Done => "done",
         AgentMessage::Fatal { .. } => "fatal",
     }

@@ -119,9 +119,23 @@ impl fmt::Display for RowRegression {
 pub fn worse(metric: Metric) -> Option<Verdict> {
     match metric {
         Metric::PercentCpu => None,
-        Metric::Elapsed | Metric::User | Metric::Sys | Metric::CtxSwitches | Metric::Sleeps | Metric::MaxRss => {
-            Some(Verdict::Higher)
-        }
+        // The guest's CPU split is a share, like percent CPU: which side is better depends.
+        Metric::GuestUser | Metric::GuestSys | Metric::GuestSoftirq | Metric::GuestSteal => None,
+        Metric::Elapsed
+        | Metric::User
+        | Metric::Sys
+        | Metric::CtxSwitches
+        | Metric::Sleeps
+        | Metric::MaxRss
+        | Metric::MinorFaults
+        | Metric::MajorFaults
+        | Metric::SlabPeak
+        | Metric::SlabEnd
+        | Metric::SUnreclaimPeak
+        | Metric::SReclaimablePeak
+        | Metric::Pgalloc
+        | Metric::Pgfree
+        | Metric::Pgfault => Some(Verdict::Higher),
     }
 }
 
@@ -138,8 +152,12 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
         );
     }
     let row_regressions: Vec<RowRegression> = pairings.iter().filter_map(|p| row_regression(base, new, p)).collect();
-    let entries: Vec<Entry> = options
+    // A metric neither side has (older runs.csv, monitors off) is left out, not shown as 0.
+    let (metrics, unmeasured): (Vec<Metric>, Vec<Metric>) = options
         .metrics
+        .iter()
+        .partition(|m| base.records.iter().chain(&new.records).any(|r| m.value(r).is_some()));
+    let entries: Vec<Entry> = metrics
         .iter()
         .flat_map(|&metric| pairings.iter().map(move |p| (metric, p)))
         .map(|(metric, p)| {
@@ -150,13 +168,20 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
     let mut warnings = facts::differences(base, new);
     warnings.extend(facts::unknown_facts(base, new));
     warnings.extend(entries.iter().filter_map(incomparable));
+    if !unmeasured.is_empty() && options.metrics.len() < Metric::ALL.len() {
+        let names: Vec<&str> = unmeasured.iter().map(|m| m.name()).collect();
+        warnings.push(format!(
+            "not compared: {}: neither side measured it (runs.csv from before these columns, or monitor_interval = 0)",
+            names.join(", ")
+        ));
+    }
     let worse_entries = entries.iter().filter(|e| is_worse(e)).count();
     let all_failed = usize::from(new_info.ok_runs == 0);
     Ok(CompareReport {
         base: base_info,
         new: new_info,
         thresholds: options.thresholds,
-        metrics: options.metrics.clone(),
+        metrics,
         regressions: worse_entries + row_regressions.len() + all_failed,
         entries,
         unmatched,
@@ -219,8 +244,8 @@ pub fn is_worse(entry: &Entry) -> bool {
 /// The metric's values of the successful runs of a row, and the number of failed runs.
 fn runs(records: &[RunRecord], variant: &str, label: &str, metric: Metric) -> (Vec<f64>, usize) {
     let row: Vec<&RunRecord> = records.iter().filter(|r| r.variant == variant && r.jobs_label == label).collect();
-    let ok: Vec<f64> = row.iter().filter(|r| r.is_ok()).map(|r| metric.value(r)).collect();
-    let failed = row.len() - ok.len();
+    let ok: Vec<f64> = row.iter().filter(|r| r.is_ok()).filter_map(|r| metric.value(r)).collect();
+    let failed = row.iter().filter(|r| !r.is_ok()).count();
     (ok, failed)
 }
 

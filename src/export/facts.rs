@@ -1,7 +1,8 @@
 //! What a report states about the machine and the guests besides the numbers: from
 //! meta.json when the results folder has one, else only what runs.csv says.
 
-use crate::model::{ConsoleFinding, Meta};
+use crate::model::{BootKernelView, ConsoleFinding, Meta};
+use kbench_protocol::KernelView;
 use crate::stats::Analysis;
 use serde::Serialize;
 
@@ -58,6 +59,71 @@ pub struct VariantFacts {
     pub kernel_sha256: Option<String>,
     /// Slab poisoning as /sys/kernel/slab reported it at boot.
     pub slab_poisoning: Option<bool>,
+    /// The kernel's view of its memory hardening, per boot (meta.json).
+    pub kernel_views: Vec<BootKernelView>,
+}
+
+impl VariantFacts {
+    /// Where the kernel's own view contradicts what the command line asks for.
+    pub fn hardening_mismatches(&self) -> Vec<String> {
+        let mut found: Vec<String> = Vec::new();
+        for boot in &self.kernel_views {
+            for problem in hardening_mismatches(&self.cmdline_in_guest, &boot.view) {
+                let line = format!("{}: {problem}", self.name);
+                if !found.contains(&line) {
+                    found.push(line);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// What `cmdline` asks of the kernel's memory hardening and `view` says it did not do.
+/// The last occurrence of an option counts, as in the kernel's own parsing.
+pub fn hardening_mismatches(cmdline: &str, view: &KernelView) -> Vec<String> {
+    let value = |key: &str| -> Option<Option<&str>> {
+        cmdline.split_whitespace().rev().find_map(|word| match word.split_once('=') {
+            Some((k, v)) if k == key => Some(Some(v)),
+            None if word == key => Some(None),
+            _ => None,
+        })
+    };
+    let on = |key: &str| matches!(value(key), Some(Some(v)) if matches!(v.to_ascii_lowercase().as_str(), "1" | "y" | "yes" | "on"));
+    let mut problems = Vec::new();
+    // `slub_debug` alone turns every debug option on; `slub_debug=FZP,cache` names flags.
+    let slub = value("slub_debug").or_else(|| value("slab_debug"));
+    let flags = |letter: char| match slub {
+        Some(None) => true,
+        Some(Some(v)) => v.split(',').next().unwrap_or("").chars().any(|c| c.eq_ignore_ascii_case(&letter)),
+        None => false,
+    };
+    if let Some(init) = &view.mem_auto_init {
+        // The kernel's slab code skips zeroing in poisoned caches (slab_want_init_on_alloc
+        // / _free): the global line can say "on" while those caches get poison instead.
+        let poisoned = format!("{} of {} slab caches are poisoned and skip it (poisoning takes its place)", view.poisoned, view.caches);
+        for (option, part, state, requested) in [
+            ("init_on_free", "heap free", &init.heap_free, on("init_on_free")),
+            ("init_on_alloc", "heap alloc", &init.heap_alloc, on("init_on_alloc")),
+        ] {
+            if requested && state != "on" {
+                let why = if view.poisoned > 0 { " (slab poisoning is on, which takes precedence)" } else { "" };
+                problems.push(format!("{option}=1 is on the command line but the kernel reports \"{part}:{state}\"{why}"));
+            } else if state == "on" && view.poisoned > 0 && (requested || flags('p')) {
+                let asked = if requested { format!("{option}=1 is on the command line") } else { format!("{option} is on by default") };
+                problems.push(format!("{asked} and the kernel reports \"{part}:on\", but {poisoned}"));
+            }
+        }
+    }
+    if view.caches > 0 {
+        if flags('p') && view.poisoned == 0 {
+            problems.push("slub_debug asks for poisoning (P) but no slab cache is poisoned".to_string());
+        }
+        if flags('z') && view.red_zoned == 0 {
+            problems.push("slub_debug asks for red zoning (Z) but no slab cache is red-zoned".to_string());
+        }
+    }
+    problems
 }
 
 impl Facts {
@@ -107,6 +173,7 @@ impl Facts {
         }
         warnings.extend(self.kernel_trouble.iter().map(KernelTrouble::warning));
         warnings.extend(self.leftovers.iter().cloned());
+        warnings.extend(self.variants.iter().flat_map(VariantFacts::hardening_mismatches));
         if self.accel.is_none() {
             warnings.push("no meta.json in the results folder: host, hypervisor and accelerator are unknown".to_string());
         }
@@ -138,5 +205,45 @@ fn variant_facts(meta: Option<&Meta>, seen: &crate::stats::VariantSeen) -> Varia
         kernel: recorded.map(|v| v.kernel.path.clone()),
         kernel_sha256: recorded.map(|v| v.kernel.sha256.clone()),
         slab_poisoning: boot.map(|b| b.slab.is_on()),
+        kernel_views: recorded.map(|v| v.kernel_views.clone()).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kbench_protocol::MemAutoInit;
+
+    fn view(heap_alloc: &str, heap_free: &str, poisoned: u32, red_zoned: u32) -> KernelView {
+        KernelView {
+            mem_auto_init: Some(MemAutoInit { stack: "all(zero)".into(), heap_alloc: heap_alloc.into(), heap_free: heap_free.into() }),
+            caches: 100,
+            poisoned,
+            red_zoned,
+            largest_caches: vec![],
+        }
+    }
+
+    #[test]
+    fn hardening_the_kernel_did_not_apply_is_named() {
+        // Debian 6.1: init_on_free=1 with slub_debug=P reports heap free:off.
+        let problems = hardening_mismatches("console=ttyS0 init_on_free=1 slub_debug=P", &view("off", "off", 50, 0));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("init_on_free=1") && problems[0].contains("heap free:off") && problems[0].contains("poisoning"), "{problems:?}");
+        // Debian 6.1 says "heap free:on" with slub_debug=P, but its poisoned caches skip it.
+        let problems = hardening_mismatches("init_on_free=1 slub_debug=P", &view("on", "on", 50, 0));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("init_on_free=1 is on the command line") && problems[0].contains("50 of 100"), "{problems:?}");
+        assert!(problems[1].contains("init_on_alloc is on by default"), "{problems:?}");
+        assert!(hardening_mismatches("init_on_free=1", &view("on", "on", 0, 0)).is_empty());
+        assert!(hardening_mismatches("", &view("on", "off", 5, 0)).is_empty(), "poisoned caches alone, nothing asked for");
+        assert!(hardening_mismatches("init_on_alloc=1", &view("off", "off", 0, 0))[0].contains("heap alloc:off"));
+        let unpoisoned = hardening_mismatches("slub_debug=FZP", &view("off", "off", 0, 0));
+        assert_eq!(unpoisoned.len(), 2, "{unpoisoned:?}");
+        assert!(hardening_mismatches("slub_debug=fzp", &view("off", "off", 10, 10)).is_empty());
+        assert!(hardening_mismatches("slub_debug", &view("off", "off", 10, 10)).is_empty());
+        assert!(hardening_mismatches("slub_debug=F", &view("on", "off", 0, 0)).is_empty(), "F alone asks for no poisoning");
+        assert!(hardening_mismatches("init_on_free=1 init_on_free=0", &view("on", "off", 0, 0)).is_empty(), "the last one counts");
+        assert!(hardening_mismatches("init_on_free=1", &KernelView::default()).is_empty(), "no view, nothing to contradict");
     }
 }

@@ -28,7 +28,7 @@ pub fn level_title(jobs_label: &str, jobs: u32) -> String {
 pub fn block(jobs_label: &str, jobs: u32, runs: &[&RunRecord]) -> String {
     let mut out = format!("Average {} Run (std deviation):\n", level_title(jobs_label, jobs));
     for metric in KERNBENCH_METRICS {
-        let values: Vec<f64> = runs.iter().map(|r| metric.value(r)).collect();
+        let values: Vec<f64> = runs.iter().filter_map(|r| metric.value(r)).collect();
         let _ = writeln!(out, "{} {} ({})", metric.title(), g6(mean(&values)), g6(sample_sd(&values)));
     }
     out

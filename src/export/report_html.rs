@@ -35,7 +35,7 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], records: 
         out.push_str(&level_section(analysis, level, plots));
     }
     out.push_str(&runs_section(records));
-    out.push_str(&metrics_legend());
+    out.push_str(&metrics_legend(&analysis.metrics));
     out.push_str("</main>\n");
     out.push_str(SCRIPT);
     out.push_str("</body>\n</html>\n");
@@ -229,7 +229,44 @@ fn facts_section(facts: &Facts) -> String {
             );
         }
     }
+    out.push_str(&hardening_table(facts));
     out.push_str("</section>\n");
+    out
+}
+
+/// The kernel's own view of its memory hardening per variant and boot, as report.md has it.
+fn hardening_table(facts: &Facts) -> String {
+    if facts.variants.iter().all(|v| v.kernel_views.is_empty()) {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<h3>Memory hardening as the kernel reports it</h3>\n<div class=\"scroll\"><table><thead><tr><th>variant</th><th>boot</th>\
+<th>stack</th><th>heap alloc</th><th>heap free</th><th class=\"num\">caches</th><th class=\"num\">poisoned</th>\
+<th class=\"num\">red-zoned</th><th>largest cache</th></tr></thead><tbody>\n",
+    );
+    for v in &facts.variants {
+        for k in &v.kernel_views {
+            let (stack, alloc, free) = match &k.view.mem_auto_init {
+                Some(i) => (i.stack.as_str(), i.heap_alloc.as_str(), i.heap_free.as_str()),
+                None => ("not in the log", "?", "?"),
+            };
+            let largest = k.view.largest_caches.first().map(|c| format!("{} ({} KiB)", c.name, c.memory_kib)).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                escape(&v.name),
+                k.boot,
+                escape(stack),
+                escape(alloc),
+                escape(free),
+                k.view.caches,
+                k.view.poisoned,
+                k.view.red_zoned,
+                escape(&largest)
+            );
+        }
+    }
+    out.push_str("</tbody></table></div>\n");
     out
 }
 
@@ -266,7 +303,7 @@ fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
         );
     }
     out.push_str("</tr></thead>\n<tbody>\n");
-    for metric in Metric::ALL {
+    for &metric in &analysis.metrics {
         let base = level.variants[0].metric(metric);
         let _ = write!(out, "<tr><th scope=\"row\">{} ({})</th><td class=\"num\">{}</td>", metric.title(), metric.unit(), mean_sd(base));
         for v in level.variants.iter().skip(1) {
@@ -281,6 +318,7 @@ fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
 /// Numbers break only between the mean ± SD and the count (narrow screens wrap cells).
 fn mean_sd(m: &MetricAnalysis) -> String {
     match &m.summary {
+        None if m.not_measured => "not measured".into(),
         None => "no successful run".into(),
         Some(s) => match s.sd {
             Some(sd) => format!("{}\u{a0}±\u{a0}{} (n\u{a0}=\u{a0}{})", number(s.mean), number(sd), s.n),
@@ -322,6 +360,7 @@ fn figures(level: &LevelAnalysis, plots: &[InlinePlot]) -> String {
     for (kind, caption) in [
         ("means", "mean with 95 % interval"),
         ("runs", "every run (outliers in red)"),
+        ("memory", "memory metrics: mean with 95 % interval"),
         ("change", "change against the baseline"),
     ] {
         let path = format!("{stem}{kind}.svg");
@@ -415,9 +454,9 @@ fn runs_section(records: &[RunRecord]) -> String {
     out
 }
 
-fn metrics_legend() -> String {
+fn metrics_legend(metrics: &[Metric]) -> String {
     let mut out = String::from("<section id=\"metrics\">\n<h2>The metrics</h2>\n<ul>\n");
-    for metric in Metric::ALL {
+    for &metric in metrics {
         let _ = writeln!(out, "<li><strong>{}</strong> ({}): {}.</li>", metric.title(), metric.unit(), escape(metric.reading()));
     }
     out.push_str(

@@ -15,18 +15,19 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], plots: &[
     out.push_str(&warnings_section(warnings));
     out.push_str(&facts_section(facts));
     out.push_str(&kernel_section(facts));
+    out.push_str(&hardening_section(facts));
     for level in &analysis.levels {
         out.push_str(&level_section(analysis, level, plots));
     }
-    out.push_str(&metrics_legend());
+    out.push_str(&metrics_legend(&analysis.metrics));
     out
 }
 
-fn metrics_legend() -> String {
+fn metrics_legend(metrics: &[Metric]) -> String {
     let mut out = String::from("## The metrics
 
 ");
-    for metric in Metric::ALL {
+    for &metric in metrics {
         let _ = writeln!(out, "- **{}** ({}): {}.", metric.title(), metric.unit(), metric.reading());
     }
     out.push_str("
@@ -106,6 +107,56 @@ fn facts_section(facts: &Facts) -> String {
 
 /// Per boot, what the kernel reported: the study's own signal (a SLUB report under
 /// `slub_debug=P` is a bug found, whatever the timings say).
+/// The kernel's own view of its memory hardening, per variant and boot (meta.json).
+fn hardening_section(facts: &Facts) -> String {
+    if facts.variants.iter().all(|v| v.kernel_views.is_empty()) {
+        return String::new();
+    }
+    let mut out = String::from(
+        "## Memory hardening as the kernel reports it\n\n\
+The \"mem auto-init\" line of each boot's kernel log, and /sys/kernel/slab at the end of the boot's runs.\n\n\
+| variant | boot | stack | heap alloc | heap free | caches | poisoned | red-zoned |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for v in &facts.variants {
+        for k in &v.kernel_views {
+            let (stack, alloc, free) = match &k.view.mem_auto_init {
+                Some(i) => (i.stack.as_str(), i.heap_alloc.as_str(), i.heap_free.as_str()),
+                None => ("not in the log", "?", "?"),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&v.name),
+                k.boot,
+                cell(stack),
+                cell(alloc),
+                cell(free),
+                k.view.caches,
+                k.view.poisoned,
+                k.view.red_zoned
+            );
+        }
+    }
+    out.push('\n');
+    for v in &facts.variants {
+        let Some(last) = v.kernel_views.last() else { continue };
+        if last.view.largest_caches.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "Largest slab caches of `{}` (boot {}):\n\n| cache | memory (KiB) | objects | object size (B) |\n|---|---|---|---|",
+            cell(&v.name),
+            last.boot
+        );
+        for c in &last.view.largest_caches {
+            let _ = writeln!(out, "| {} | {} | {} | {} |", cell(&c.name), c.memory_kib, c.objects, c.object_size);
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn kernel_section(facts: &Facts) -> String {
     let mut out = String::from("## Kernel trouble\n\n");
     if facts.accel.is_none() {
@@ -153,7 +204,7 @@ fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
         rule.push_str("---|---|---|---|---|");
     }
     let mut out = format!("{header}\n{rule}\n");
-    for metric in Metric::ALL {
+    for &metric in &analysis.metrics {
         let base = level.variants[0].metric(metric);
         let _ = write!(out, "| {} ({}) | {} |", metric.title(), metric.unit(), mean_sd(base));
         for v in level.variants.iter().skip(1) {
@@ -167,6 +218,7 @@ fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
 
 fn mean_sd(m: &MetricAnalysis) -> String {
     match &m.summary {
+        None if m.not_measured => "not measured".into(),
         None => "no successful run".into(),
         Some(s) => match s.sd {
             Some(sd) => format!("{} ± {} (n = {})", number(s.mean), number(sd), s.n),
@@ -192,6 +244,7 @@ fn plot_links(level: &LevelAnalysis, plots: &[String]) -> String {
     for (kind, caption) in [
         ("means", "mean with 95 % interval"),
         ("runs", "every run (outliers in red)"),
+        ("memory", "memory metrics: mean with 95 % interval"),
         ("change", "change against the baseline"),
     ] {
         let png = format!("{stem}{kind}.png");

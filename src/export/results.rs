@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 const LOCK_FILE: &str = ".lock";
 const SCRATCH_DIR: &str = ".scratch";
+/// One CSV of raw in-guest monitor samples per timed run.
+pub const MONITORS_DIR: &str = "monitors";
 /// Failed rows that `--retry-failed` took out of runs.csv, kept for the record.
 pub const FAILED_RUNS_FILE: &str = "runs-failed.csv";
 
@@ -114,6 +116,17 @@ impl ResultsDir {
         let relative = format!("logs/{name}.log");
         let path = self.path.join(&relative);
         std::fs::write(&path, output).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(relative)
+    }
+
+    /// Saves a timed run's raw monitor samples to `monitors/<name>.csv` (as mmtests keeps
+    /// its monitors beside the results); returns the path relative to the results folder.
+    pub fn save_monitors(&self, name: &str, samples: &str) -> Result<String> {
+        let relative = format!("{MONITORS_DIR}/{name}.csv");
+        let dir = self.path.join(MONITORS_DIR);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = self.path.join(&relative);
+        std::fs::write(&path, samples).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(relative)
     }
 

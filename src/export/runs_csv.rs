@@ -19,6 +19,7 @@ impl RunsWriter {
     /// run leaves a valid, empty runs.csv), or appends to an existing one (resume).
     pub fn open(path: &Path) -> Result<RunsWriter> {
         let context = || format!("cannot open {} for writing", path.display());
+        upgrade_header(path)?;
         let mut file = OpenOptions::new().create(true).append(true).open(path).with_context(context)?;
         if file.metadata().with_context(context)?.len() == 0 {
             file.write_all(&header_line()).with_context(context)?;
@@ -34,6 +35,19 @@ impl RunsWriter {
         self.writer.flush().with_context(context)?;
         self.writer.get_ref().sync_data().with_context(context)
     }
+}
+
+/// A runs.csv written before columns were added (resumed by this kbench) is rewritten
+/// with today's header first, its rows keeping empty new columns, so that appended rows
+/// match the header.
+fn upgrade_header(path: &Path) -> Result<()> {
+    let Ok(bytes) = std::fs::read(path) else { return Ok(()) };
+    let header = header_line();
+    if bytes.is_empty() || bytes.starts_with(&header) {
+        return Ok(());
+    }
+    let records = read_runs(path)?;
+    rewrite_runs(path, &records)
 }
 
 /// The header row, as serde names RunRecord's fields.
@@ -57,6 +71,22 @@ fn header_line() -> Vec<u8> {
         kernel_release: String::new(),
         cmdline: String::new(),
         started_at: String::new(),
+        minor_faults: None,
+        major_faults: None,
+        slab_peak_kib: None,
+        slab_end_kib: None,
+        sunreclaim_peak_kib: None,
+        sunreclaim_end_kib: None,
+        sreclaimable_peak_kib: None,
+        sreclaimable_end_kib: None,
+        pgalloc: None,
+        pgfree: None,
+        pgfault: None,
+        pgmajfault: None,
+        guest_user_percent: None,
+        guest_sys_percent: None,
+        guest_softirq_percent: None,
+        guest_steal_percent: None,
     };
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.serialize(&blank).expect("a run serializes");
@@ -244,6 +274,32 @@ mod tests {
         RunRecord { run, status, ..test_record() }
     }
 
+    /// runs.csv as kbench wrote it before the fault and monitor columns.
+    const BEFORE_MONITORS: &str = "schema_version,variant,jobs_label,jobs,run,status,elapsed_s,user_s,sys_s,percent_cpu,ctx_switches,sleeps,max_rss_kib,exit_code,failure,kernel_release,cmdline,started_at
+1,baseline,half,1,1,ok,1.5,1.0,0.25,83.3,10,20,1000,0,,6.1.0,console=ttyS0,2026-11-29T08:00:00Z
+";
+
+    #[test]
+    fn a_runs_csv_from_before_the_monitors_reads_with_empty_memory_columns_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        std::fs::write(&path, BEFORE_MONITORS).unwrap();
+        let old = read_runs(&path).unwrap();
+        assert_eq!(old.len(), 1);
+        assert_eq!((old[0].elapsed_s, old[0].minor_faults, old[0].slab_peak_kib, old[0].guest_sys_percent), (1.5, None, None, None));
+        let mut new = sample(2, RunStatus::Ok);
+        new.minor_faults = Some(1234);
+        new.slab_peak_kib = Some(40_000);
+        new.guest_sys_percent = Some(12.5);
+        RunsWriter::open(&path).unwrap().append(&new).unwrap();
+        let both = read_runs(&path).unwrap();
+        assert_eq!(both.len(), 2);
+        assert_eq!(both[0].slab_peak_kib, None);
+        assert_eq!(both[1], new);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().next().unwrap().ends_with("guest_steal_percent"), "{text}");
+    }
+
     #[test]
     fn rows_survive_a_reopen_and_read_back_identically() {
         let dir = tempfile::tempdir().unwrap();
@@ -265,7 +321,7 @@ mod tests {
         let path = dir.path().join("runs.csv");
         let _writer = RunsWriter::open(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("schema_version,variant,") && text.ends_with("started_at\n"), "{text}");
+        assert!(text.starts_with("schema_version,variant,") && text.contains(",started_at,minor_faults,") && text.ends_with("guest_steal_percent\n"), "{text}");
         assert_eq!(read_runs(&path).unwrap(), vec![]);
     }
 

@@ -58,7 +58,8 @@ fn metric_cells(analysis: &Analysis, variant: &VariantAtLevel, m: &MetricAnalysi
         variant.variant.clone(),
         m.metric.name().to_string(),
         m.unit.to_string(),
-        variant.ok_runs.to_string(),
+        // The runs with a value: a column the runs lack (monitors off) has none.
+        m.runs.len().to_string(),
         variant.failed_runs.to_string(),
     ];
     row.extend([s.map(|s| s.mean), s.and_then(|s| s.sd), s.map(|s| s.median), s.map(|s| s.min), s.map(|s| s.max)].map(cell));

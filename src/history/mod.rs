@@ -195,8 +195,8 @@ fn series(measurements: &[Measurement], row: &Row, metric: Metric, thresholds: &
         .iter()
         .map(|m| {
             let runs: Vec<&RunRecord> = m.records.iter().filter(|r| in_row(r, row)).collect();
-            let ok: Vec<f64> = runs.iter().filter(|r| r.is_ok()).map(|r| metric.value(r)).collect();
-            let failed = runs.len() - ok.len();
+            let ok: Vec<f64> = runs.iter().filter(|r| r.is_ok()).filter_map(|r| metric.value(r)).collect();
+            let failed = runs.iter().filter(|r| !r.is_ok()).count();
             (ok, failed, kernels(runs.into_iter()).join(", "))
         })
         .collect();

@@ -2,7 +2,7 @@
 //! accelerator, checksums of every file booted), so two results can be told comparable.
 //! `benchmark::facts` gathers them, `export::meta_json` reads and writes them.
 
-use kbench_protocol::BootFacts;
+use kbench_protocol::{BootFacts, KernelView};
 use super::findings::ConsoleFinding;
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +130,16 @@ pub struct VariantFacts {
     /// Steps that left processes running, which the agent then killed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leftover_processes: Vec<Leftovers>,
+    /// The kernel's view of its memory hardening at the end of each boot's runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kernel_views: Vec<BootKernelView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BootKernelView {
+    pub boot: u32,
+    #[serde(flatten)]
+    pub view: KernelView,
 }
 
 /// Processes one step left running when its shell ended (a daemon, a background job):
@@ -181,6 +191,13 @@ impl Meta {
     pub fn record_leftovers(&mut self, variant: &str, leftovers: Leftovers) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
             v.leftover_processes.push(leftovers);
+        }
+    }
+
+    pub fn record_kernel_view(&mut self, variant: &str, boot: u32, view: KernelView) {
+        if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
+            v.kernel_views.retain(|k| k.boot != boot);
+            v.kernel_views.push(BootKernelView { boot, view });
         }
     }
 

@@ -8,8 +8,8 @@ mod run;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
 pub use meta::{
-    AdaptiveFacts, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Leftovers,
-    Meta, QuietHostFacts,
+    AdaptiveFacts, BootKernelView, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts,
+    LevelFacts, Leftovers, Meta, QuietHostFacts,
     VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
 };
 #[cfg(test)]

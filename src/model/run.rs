@@ -42,6 +42,45 @@ pub struct RunRecord {
     pub cmdline: String,
     /// RFC 3339, UTC, when the host received the run's start.
     pub started_at: String,
+    // The columns below came later (issue 13): a runs.csv without them reads them as
+    // empty, and so are the monitors' columns of a run with `monitor_interval = 0`.
+    /// ru_minflt of the whole process tree.
+    #[serde(default)]
+    pub minor_faults: Option<u64>,
+    /// ru_majflt of the whole process tree.
+    #[serde(default)]
+    pub major_faults: Option<u64>,
+    /// /proc/meminfo `Slab`, highest sample and last sample.
+    #[serde(default)]
+    pub slab_peak_kib: Option<u64>,
+    #[serde(default)]
+    pub slab_end_kib: Option<u64>,
+    #[serde(default)]
+    pub sunreclaim_peak_kib: Option<u64>,
+    #[serde(default)]
+    pub sunreclaim_end_kib: Option<u64>,
+    #[serde(default)]
+    pub sreclaimable_peak_kib: Option<u64>,
+    #[serde(default)]
+    pub sreclaimable_end_kib: Option<u64>,
+    /// /proc/vmstat changes over the run: `pgalloc_*` summed, `pgfree`, `pgfault`, `pgmajfault`.
+    #[serde(default)]
+    pub pgalloc: Option<u64>,
+    #[serde(default)]
+    pub pgfree: Option<u64>,
+    #[serde(default)]
+    pub pgfault: Option<u64>,
+    #[serde(default)]
+    pub pgmajfault: Option<u64>,
+    /// The guest's CPU time split over the run (/proc/stat), percent of all its CPU time.
+    #[serde(default)]
+    pub guest_user_percent: Option<f64>,
+    #[serde(default)]
+    pub guest_sys_percent: Option<f64>,
+    #[serde(default)]
+    pub guest_softirq_percent: Option<f64>,
+    #[serde(default)]
+    pub guest_steal_percent: Option<f64>,
 }
 
 impl RunRecord {
@@ -72,5 +111,21 @@ pub fn test_record() -> RunRecord {
         kernel_release: "6.1.0".into(),
         cmdline: "console=ttyS0 \"quoted, with comma\"".into(),
         started_at: "2026-11-29T08:00:00Z".into(),
+        minor_faults: None,
+        major_faults: None,
+        slab_peak_kib: None,
+        slab_end_kib: None,
+        sunreclaim_peak_kib: None,
+        sunreclaim_end_kib: None,
+        sreclaimable_peak_kib: None,
+        sreclaimable_end_kib: None,
+        pgalloc: None,
+        pgfree: None,
+        pgfault: None,
+        pgmajfault: None,
+        guest_user_percent: None,
+        guest_sys_percent: None,
+        guest_softirq_percent: None,
+        guest_steal_percent: None,
     }
 }

@@ -22,6 +22,10 @@ pub struct ScenarioFile {
     pub max_runs: Option<u32>,
     #[serde(default = "default_warmup")]
     pub warmup: u32,
+    /// Seconds between two samples of the in-guest monitors (/proc/meminfo, /proc/vmstat,
+    /// /proc/stat) during each timed run; 0 turns them off.
+    #[serde(default = "default_monitor_interval")]
+    pub monitor_interval: f64,
     /// Split the runs over this many boots of each variant, each round booting every
     /// variant once (see `order`), so that host drift does not fall on one variant.
     /// Unset: one round per run.
@@ -227,6 +231,9 @@ fn default_runs() -> RunsSpec {
 }
 fn default_warmup() -> u32 {
     1
+}
+fn default_monitor_interval() -> f64 {
+    1.0
 }
 fn default_jobs() -> Vec<JobsSpec> {
     vec![JobsSpec::Half, JobsSpec::Optimal]

@@ -29,6 +29,8 @@ pub struct Plan {
     /// Timed runs per variant and level; with `adaptive`, the most there may be.
     pub runs: u32,
     pub warmup: u32,
+    /// Seconds between two samples of the in-guest monitors; 0 = off.
+    pub monitor_interval_s: f64,
     /// Boots per variant that share the runs; see `Plan::round_of`.
     pub rounds: u32,
     pub workload: Workload,
@@ -175,6 +177,12 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     limits::check_count(runs, 1, MAX_RUNS, "runs", "timed runs per variant and jobs level")?;
     limits::check_count(file.warmup, 0, MAX_WARMUP, "warmup", "untimed runs per boot")?;
     limits::check_count(guest.retries, 0, MAX_RETRIES, "guest.retries", "boots again after a guest failed")?;
+    if !(file.monitor_interval.is_finite() && (file.monitor_interval == 0.0 || (0.01..=3600.0).contains(&file.monitor_interval))) {
+        bail!(
+            "key `monitor_interval`: {} is not a number of seconds between 0.01 and 3600; 0 turns the monitors off",
+            file.monitor_interval
+        );
+    }
     let rounds = file.rounds.unwrap_or(runs);
     if rounds == 0 || rounds > runs {
         bail!("key `rounds`: must be between 1 and `runs` ({runs}): each round measures at least one run per level");
@@ -241,6 +249,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         runs,
         rounds,
         warmup: file.warmup,
+        monitor_interval_s: file.monitor_interval,
         workload: workload(&file.workload, &base)?,
         order: boot_order,
         adaptive,

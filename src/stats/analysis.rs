@@ -18,6 +18,9 @@ pub struct Analysis {
     pub variants: Vec<VariantSeen>,
     pub levels: Vec<LevelAnalysis>,
     pub warnings: Vec<Warning>,
+    /// The metrics some run has a value for, in [`Metric::ALL`]'s order: the core ones
+    /// always, faults and monitors only when runs.csv has them.
+    pub metrics: Vec<Metric>,
 }
 
 /// A variant as its guest reported itself in runs.csv.
@@ -47,9 +50,12 @@ pub struct VariantAtLevel {
 pub struct MetricAnalysis {
     pub metric: Metric,
     pub unit: &'static str,
-    /// `None` when no run succeeded.
+    /// `None` when no run succeeded, or none of them has this metric.
     pub summary: Option<Summary>,
-    /// Every successful run, in run order: (run number, value).
+    /// Runs succeeded but none has this metric (monitors off, an older runs.csv).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_measured: bool,
+    /// Every successful run with a value, in run order: (run number, value).
     pub runs: Vec<(u32, f64)>,
     /// Run numbers of the outliers (hyperfine's rule); they stay in every statistic.
     pub outlier_runs: Vec<u32>,
@@ -102,10 +108,13 @@ pub fn analyze(records: &[RunRecord], baseline: Option<&str>, thresholds: &Thres
     let base = variants.remove(position);
     variants.insert(0, base);
     let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
-    let levels: Vec<LevelAnalysis> =
-        levels_seen(records).into_iter().map(|(label, jobs)| analyze_level(records, &names, label, jobs, thresholds)).collect();
+    let metrics = Metric::measured(records);
+    let levels: Vec<LevelAnalysis> = levels_seen(records)
+        .into_iter()
+        .map(|(label, jobs)| analyze_level(records, &names, (label, jobs), &metrics, thresholds))
+        .collect();
     let warnings = levels.iter().flat_map(level_warnings).collect();
-    Ok(Analysis { baseline, thresholds: *thresholds, variants, levels, warnings })
+    Ok(Analysis { baseline, thresholds: *thresholds, variants, levels, warnings, metrics })
 }
 
 fn variants_seen(records: &[RunRecord]) -> Vec<VariantSeen> {
@@ -128,7 +137,13 @@ fn levels_seen(records: &[RunRecord]) -> Vec<(String, u32)> {
     seen
 }
 
-fn analyze_level(records: &[RunRecord], variants: &[&str], label: String, jobs: u32, thresholds: &Thresholds) -> LevelAnalysis {
+fn analyze_level(
+    records: &[RunRecord],
+    variants: &[&str],
+    (label, jobs): (String, u32),
+    metrics: &[Metric],
+    thresholds: &Thresholds,
+) -> LevelAnalysis {
     let runs_of = |variant: &str| -> Vec<&RunRecord> {
         let mut runs: Vec<&RunRecord> =
             records.iter().filter(|r| r.variant == variant && r.jobs_label == label && r.jobs == jobs).collect();
@@ -142,21 +157,30 @@ fn analyze_level(records: &[RunRecord], variants: &[&str], label: String, jobs: 
         .map(|(index, variant)| {
             let runs = runs_of(variant);
             let against = (index > 0).then_some(base_runs.as_slice());
-            analyze_variant(variant, &runs, against, thresholds)
+            analyze_variant(variant, &runs, against, metrics, thresholds)
         })
         .collect();
     LevelAnalysis { jobs_label: label, jobs, variants: analysed }
 }
 
-fn analyze_variant(variant: &str, runs: &[&RunRecord], base: Option<&[&RunRecord]>, thresholds: &Thresholds) -> VariantAtLevel {
+fn analyze_variant(
+    variant: &str,
+    runs: &[&RunRecord],
+    base: Option<&[&RunRecord]>,
+    metrics: &[Metric],
+    thresholds: &Thresholds,
+) -> VariantAtLevel {
     let ok: Vec<&RunRecord> = runs.iter().copied().filter(|r| r.is_ok()).collect();
     let base_ok: Option<Vec<&RunRecord>> = base.map(|b| b.iter().copied().filter(|r| r.is_ok()).collect());
-    let metrics = Metric::ALL
-        .into_iter()
-        .map(|metric| {
-            let values: Vec<f64> = ok.iter().map(|r| metric.value(r)).collect();
+    let metrics = metrics
+        .iter()
+        .map(|&metric| {
+            // Runs without this column (older rows, monitors off) have no value to add.
+            let measured: Vec<(&RunRecord, f64)> = ok.iter().filter_map(|r| Some((*r, metric.value(r)?))).collect();
+            let values: Vec<f64> = measured.iter().map(|(_, v)| *v).collect();
             let summary = summarize(&values);
-            let base_summary = base_ok.as_ref().and_then(|b| summarize(&b.iter().map(|r| metric.value(r)).collect::<Vec<_>>()));
+            let base_summary =
+                base_ok.as_ref().and_then(|b| summarize(&b.iter().filter_map(|r| metric.value(r)).collect::<Vec<_>>()));
             let comparison = match (&base_summary, &summary) {
                 (Some(b), Some(n)) => Some(compare_summaries(b, n, thresholds)),
                 _ => None,
@@ -166,10 +190,11 @@ fn analyze_variant(variant: &str, runs: &[&RunRecord], base: Option<&[&RunRecord
                 metric,
                 unit: metric.unit(),
                 summary,
-                runs: ok.iter().map(|r| r.run).zip(values.iter().copied()).collect(),
-                outlier_runs: found.indices.iter().map(|&i| ok[i].run).collect(),
+                not_measured: !ok.is_empty() && measured.is_empty(),
+                runs: measured.iter().map(|(r, v)| (r.run, *v)).collect(),
+                outlier_runs: found.indices.iter().map(|&i| measured[i].0.run).collect(),
                 // A cold cache shows in time; a first run with more RSS is just an outlier.
-                slow_first_run: found.slow_first && metric.is_time() && ok[0].run == 1,
+                slow_first_run: found.slow_first && metric.is_time() && measured[0].0.run == 1,
                 comparison,
             }
         })
@@ -213,9 +238,10 @@ impl LevelAnalysis {
 }
 
 impl VariantAtLevel {
+    /// One of [`Analysis::metrics`]; the core metrics are always there.
     pub fn metric(&self, metric: Metric) -> &MetricAnalysis {
-        // analyze_variant fills every metric of Metric::ALL, in that order.
-        &self.metrics[Metric::ALL.iter().position(|m| *m == metric).unwrap_or(0)]
+        // analyze_variant fills every metric of Analysis::metrics, which holds Metric::CORE.
+        self.metrics.iter().find(|m| m.metric == metric).unwrap_or(&self.metrics[0])
     }
 }
 

@@ -319,3 +319,39 @@ fn an_agent_of_another_protocol_is_refused_with_what_to_do() {
     let expected = format!("speaks protocol {}, this kbench speaks {version}: rebuild the agent", version - 1);
     assert!(problem.contains(&expected) && problem.contains("scripts/build-agent.sh"), "{problem}");
 }
+
+#[test]
+fn the_kernel_view_after_finish_and_the_monitors_of_each_timed_run_are_filed() {
+    let plan = plan(2, 1, 1);
+    let backend = FakeBackend::new(vec![]);
+    let (result, listener, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    let views: Vec<(&str, u32, bool)> =
+        listener.kernel_views.iter().map(|(v, boot, view)| (v.as_str(), *boot, view.mem_auto_init.is_some())).collect();
+    assert_eq!(views, [("a", 1, true), ("b", 1, true)]);
+    assert_eq!(listener.kernel_views[0].2.poisoned, 120);
+    // Only the timed runs carry samples: no prepare, no warm-up.
+    let sampled: Vec<(&str, &str)> = listener.monitor_samples.iter().map(|(v, s, _)| (v.as_str(), s.as_str())).collect();
+    assert_eq!(sampled, [("a", "run half 1"), ("a", "run half 2"), ("b", "run half 1"), ("b", "run half 2")]);
+    for record in &outcome.records {
+        assert_eq!((record.minor_faults, record.major_faults), (Some(100), Some(1)));
+        assert!(record.slab_peak_kib.is_some_and(|kib| kib > 1000), "{record:?}");
+        assert_eq!(record.pgfault, Some(0));
+    }
+}
+
+#[test]
+fn a_kernel_view_during_a_step_breaks_the_boot() {
+    breach(Fault::EarlyKernelView, "the agent sent kernel view where a heartbeat or the result of step 1 was due");
+}
+
+#[test]
+fn a_run_that_never_ran_has_no_faults_on_record() {
+    let plan = single(2, 0);
+    let backend = FakeBackend::new(vec![Script::at(1, Fault::Crash)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    let never: Vec<&RunRecord> = outcome.records.iter().filter(|r| r.status == Failed).collect();
+    assert!(!never.is_empty());
+    assert!(never.iter().all(|r| r.minor_faults.is_none() && r.slab_peak_kib.is_none()), "{never:?}");
+}

@@ -16,6 +16,8 @@ pub struct ChangeFigure<'a> {
     level: &'a LevelAnalysis,
     baseline: &'a str,
     noise_percent: f64,
+    /// The metrics measured, one category each.
+    metrics: &'a [Metric],
 }
 
 /// One marker: variant index, metric index, change, interval (if any), significant.
@@ -24,14 +26,19 @@ type Marker = (usize, usize, f64, Option<(f64, f64)>, bool);
 impl<'a> ChangeFigure<'a> {
     /// `None` when nothing at this level can be compared (one variant only).
     pub fn new(level: &'a LevelAnalysis, analysis: &'a Analysis) -> Option<ChangeFigure<'a>> {
-        let figure = ChangeFigure { level, baseline: &analysis.baseline, noise_percent: analysis.thresholds.noise_percent };
+        let figure = ChangeFigure {
+            level,
+            baseline: &analysis.baseline,
+            noise_percent: analysis.thresholds.noise_percent,
+            metrics: &analysis.metrics,
+        };
         (!figure.markers().is_empty()).then_some(figure)
     }
 
     fn markers(&self) -> Vec<Marker> {
         let mut markers = Vec::new();
         for (i, variant) in self.level.variants.iter().enumerate().skip(1) {
-            for (j, metric) in Metric::ALL.iter().enumerate() {
+            for (j, metric) in self.metrics.iter().enumerate() {
                 let Some(c) = &variant.metric(*metric).comparison else { continue };
                 let Some(change) = c.change_percent else { continue };
                 let interval = c.change_ci95.map(|ci| (ci.low, ci.high));
@@ -57,13 +64,26 @@ fn short_name(metric: Metric) -> String {
         Metric::CtxSwitches => "ctx switches",
         Metric::Sleeps => "sleeps",
         Metric::MaxRss => "max RSS",
+        Metric::MinorFaults => "minflt",
+        Metric::MajorFaults => "majflt",
+        Metric::SlabPeak => "slab peak",
+        Metric::SlabEnd => "slab end",
+        Metric::SUnreclaimPeak => "SUnrecl.",
+        Metric::SReclaimablePeak => "SRecl.",
+        Metric::Pgalloc => "pgalloc",
+        Metric::Pgfree => "pgfree",
+        Metric::Pgfault => "pgfault",
+        Metric::GuestUser => "g. user",
+        Metric::GuestSys => "g. sys",
+        Metric::GuestSoftirq => "g. softirq",
+        Metric::GuestSteal => "g. steal",
     }
     .to_string()
 }
 
 impl Figure for ChangeFigure<'_> {
     fn size(&self) -> (u32, u32) {
-        (1100, 560)
+        (1100.max(80 * self.metrics.len() as u32), 560)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
@@ -80,7 +100,7 @@ impl Figure for ChangeFigure<'_> {
         let noise = self.noise_percent;
         let values = markers.iter().flat_map(|m| [Some(m.2), m.3.map(|i| i.0), m.3.map(|i| i.1)]).flatten();
         let y = padded(values.chain([-1.5 * noise, 1.5 * noise, 0.0]), 0.35);
-        let names: Vec<String> = Metric::ALL.into_iter().map(short_name).collect();
+        let names: Vec<String> = self.metrics.iter().copied().map(short_name).collect();
         let mut chart = ChartBuilder::on(root)
             .caption(title, font(TITLE_SIZE))
             .margin(15)
@@ -97,7 +117,7 @@ impl Figure for ChangeFigure<'_> {
             .label_style(font(LABEL_SIZE))
             .axis_desc_style(font(LABEL_SIZE))
             .draw()?;
-        let ends = [-0.5, Metric::ALL.len() as f64 - 0.5];
+        let ends = [-0.5, self.metrics.len() as f64 - 0.5];
         chart.draw_series(LineSeries::new(ends.map(|x| (x, 0.0)), BLACK))?;
         for level in [noise, -noise] {
             let band = chart.draw_series(DashedLineSeries::new(ends.map(|x| (x, level)), 8, 6, THRESHOLD.stroke_width(2)))?;

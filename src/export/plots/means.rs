@@ -1,4 +1,5 @@
-//! Mean with its 95 % interval per variant, one panel each for elapsed, user and sys.
+//! Mean with its 95 % interval per variant, one panel per metric: elapsed, user and sys,
+//! and in a second figure the memory metrics the monitors measured.
 
 use super::axes::{LIGHT_GRID, categories, category_name, colour, font, padded, CAPTION_SIZE, LABEL_SIZE, TITLE_SIZE};
 use super::Figure;
@@ -10,13 +11,24 @@ use plotters::prelude::*;
 
 pub const PANELS: [Metric; 3] = [Metric::Elapsed, Metric::User, Metric::Sys];
 
+/// What a hardening option costs besides time: slab memory, page-allocator work, faults
+/// and the guest's kernel share.
+pub const MEMORY_PANELS: [Metric; 4] = [Metric::SlabPeak, Metric::Pgalloc, Metric::MinorFaults, Metric::GuestSys];
+
 pub struct MeansFigure<'a> {
     level: &'a LevelAnalysis,
+    panels: Vec<Metric>,
 }
 
 impl<'a> MeansFigure<'a> {
     pub fn new(level: &'a LevelAnalysis) -> MeansFigure<'a> {
-        MeansFigure { level }
+        MeansFigure { level, panels: PANELS.to_vec() }
+    }
+
+    /// The memory panels the study measured; `None` when it measured none of them.
+    pub fn memory(level: &'a LevelAnalysis, measured: &[Metric]) -> Option<MeansFigure<'a>> {
+        let panels: Vec<Metric> = MEMORY_PANELS.into_iter().filter(|m| measured.contains(m)).collect();
+        (!panels.is_empty()).then_some(MeansFigure { level, panels })
     }
 }
 
@@ -36,7 +48,7 @@ fn points(level: &LevelAnalysis, metric: Metric) -> Vec<(usize, f64, f64, f64)> 
 
 impl Figure for MeansFigure<'_> {
     fn size(&self) -> (u32, u32) {
-        (1200, 480)
+        (400 * self.panels.len().max(3) as u32, 480)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
@@ -47,7 +59,7 @@ impl Figure for MeansFigure<'_> {
         let title = format!("{}: mean with 95 % confidence interval", level_title(&self.level.jobs_label, self.level.jobs));
         let body = root.titled(&title, font(TITLE_SIZE))?;
         let names: Vec<String> = self.level.variants.iter().map(|v| v.variant.clone()).collect();
-        for (panel, metric) in body.split_evenly((1, PANELS.len())).iter().zip(PANELS) {
+        for (panel, &metric) in body.split_evenly((1, self.panels.len())).iter().zip(&self.panels) {
             let points = points(self.level, metric);
             let y = padded(points.iter().flat_map(|p| [p.2, p.3]), 0.35);
             let mut chart = ChartBuilder::on(panel)

@@ -38,6 +38,9 @@ pub fn write_plots(results: &Path, analysis: &Analysis) -> Result<Vec<String>> {
         let stem = level_stem(level);
         written.extend(render(results, &format!("{stem}-means"), &means::MeansFigure::new(level))?);
         written.extend(render(results, &format!("{stem}-runs"), &runs::RunsFigure::new(level))?);
+        if let Some(figure) = means::MeansFigure::memory(level, &analysis.metrics) {
+            written.extend(render(results, &format!("{stem}-memory"), &figure)?);
+        }
         if let Some(figure) = change::ChangeFigure::new(level, analysis) {
             written.extend(render(results, &format!("{stem}-change"), &figure)?);
         }
