@@ -124,17 +124,23 @@ impl Runner {
     }
 
     fn output_tail(&self) -> String {
-        let Ok(mut file) = File::open(OUTPUT_LOG) else {
-            return String::new();
-        };
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let start = len.saturating_sub(self.output_tail_bytes as u64);
-        let mut bytes = Vec::new();
-        if file.seek(SeekFrom::Start(start)).is_ok() {
-            let _ = file.read_to_end(&mut bytes);
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
+        read_tail(std::path::Path::new(OUTPUT_LOG), self.output_tail_bytes)
     }
+}
+
+/// The last `limit` bytes of a file as text (what make printed last is its error); empty
+/// when there is no file. A character cut at the start becomes U+FFFD, not an error.
+fn read_tail(path: &std::path::Path, limit: usize) -> String {
+    let Ok(mut file) = File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(limit as u64);
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(start)).is_ok() {
+        let _ = file.read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn wait4(pid: libc::pid_t) -> std::io::Result<(libc::c_int, libc::rusage)> {
@@ -206,5 +212,26 @@ impl Watchdog {
     fn stop(self) -> bool {
         let _ = self.cancel.send(());
         self.fired.join().unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::read_tail;
+
+    #[test]
+    fn the_tail_is_the_last_bytes_and_a_short_file_whole() {
+        let dir = std::env::temp_dir().join(format!("kbench-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("step.log");
+        std::fs::write(&log, "line one\nmake: *** [Makefile:2] Error 2\n").unwrap();
+        let last = "*** [Makefile:2] Error 2\n";
+        assert_eq!(read_tail(&log, last.len()), last);
+        assert_eq!(read_tail(&log, 4096), "line one\nmake: *** [Makefile:2] Error 2\n");
+        // "é" is two bytes: a cut through it is one replacement character, not a failure.
+        std::fs::write(&log, "é!").unwrap();
+        assert_eq!(read_tail(&log, 2), "\u{fffd}!");
+        assert_eq!(read_tail(&dir.join("absent.log"), 10), "");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
