@@ -92,6 +92,8 @@ mod tests {
                 retries: 1,
                 qemu: None,
                 root: None,
+                backend: Default::default(),
+                uri: None,
             },
             variants: vec![Variant {
                 name: "v".into(),

@@ -4,4 +4,4 @@ pub mod file;
 pub mod kernel_build;
 pub mod plan;
 
-pub use plan::{load, JobsLevel, Plan, Variant, Workload};
+pub use plan::{load_with, JobsLevel, Overrides, Plan, Variant, Workload};
