@@ -36,7 +36,9 @@ const KEEPALIVE_INTERVAL_S: i32 = 5;
 const KEEPALIVE_COUNT: u32 = 6;
 
 pub struct LibvirtBackend {
-    conn: Connect,
+    /// Replaced when it was lost (a host rebooted, a network cut longer than keepalive
+    /// allows): the guest it ran died with it, the retry boots on a fresh one.
+    conn: Mutex<Connect>,
     uri: String,
     accel: Accel,
     maximum_cpu: bool,
@@ -87,8 +89,8 @@ impl LibvirtBackend {
             .unwrap_or(false);
         let version = format!("libvirt {} at {uri}, QEMU {}", version_text(conn.lib_version().unwrap_or(0)), version_text(conn.hyp_version().unwrap_or(0)));
         let scratch = tempfile::Builder::new().prefix("kbench-libvirt-").tempdir().context("cannot create a scratch folder")?;
-        let backend = LibvirtBackend { conn, uri, accel, maximum_cpu, version, remote: Mutex::new(HashMap::new()), scratch };
-        let pool = volumes::pool(&backend.conn).with_context(|| format!("on {}", backend.uri))?;
+        let pool = volumes::pool(&conn).with_context(|| format!("on {uri}"))?;
+        let backend = LibvirtBackend { conn: Mutex::new(conn), uri, accel, maximum_cpu, version, remote: Mutex::new(HashMap::new()), scratch };
         for variant in &plan.variants {
             backend.upload(&pool, &variant.kernel)?;
             backend.upload(&pool, &backend.compose_initrd(variant.initrd.as_deref(), agent)?)?;
@@ -115,7 +117,7 @@ impl LibvirtBackend {
         let base = initrd.map_or_else(String::new, |p| p.display().to_string());
         let folder = self.scratch.path().join(&volumes::sha256_bytes(format!("{base}\0{}", agent.display()).as_bytes())[..16]);
         let name = initrd.and_then(Path::file_name).map_or_else(|| "initrd".into(), |n| n.to_string_lossy().into_owned());
-        let out = folder.join(format!("{name}+agent"));
+        let out = folder.join(format!("{name}-agent"));
         if !out.exists() {
             std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
             initrd::with_agent(initrd, agent, &out)?;
@@ -123,11 +125,20 @@ impl LibvirtBackend {
         Ok(out)
     }
 
+    /// The connection, opened again if it was lost.
+    fn connection(&self) -> Result<Connect> {
+        let mut conn = self.conn.lock().map_err(|_| anyhow!("the libvirt connection is poisoned"))?;
+        if !conn.is_alive().unwrap_or(false) {
+            *conn = connect(&self.uri).context("the connection was lost and cannot be opened again")?;
+        }
+        Ok(conn.clone())
+    }
+
     fn remote_path(&self, local: &Path) -> Result<String> {
         if let Some(path) = self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(local) {
             return Ok(path.clone());
         }
-        let pool = volumes::pool(&self.conn)?;
+        let pool = volumes::pool(&self.connection()?)?;
         self.upload(&pool, local)
     }
 }
@@ -165,10 +176,11 @@ impl Backend for LibvirtBackend {
         // Paused until both serial ports are open: a pty drops what the guest writes
         // while nobody reads it.
         let flags = virt::sys::VIR_DOMAIN_START_AUTODESTROY | virt::sys::VIR_DOMAIN_START_PAUSED;
-        let domain = self.conn.create_domain_xml(&xml, flags)
+        let conn = self.connection()?;
+        let domain = conn.create_domain_xml(&xml, flags)
             .map_err(|e| anyhow!("libvirt at {} refused to start the guest: {e}", self.uri))?;
         let mut guest = LibvirtGuest::new(domain);
-        guest.attach(&self.conn, &spec.console_log)?;
+        guest.attach(&conn, &spec.console_log)?;
         guest.domain.resume().map_err(|e| anyhow!("cannot start the guest on {}: {e}", self.uri))?;
         Ok(Box::new(guest))
     }
@@ -197,6 +209,7 @@ impl LibvirtGuest {
         let (events, received) = mpsc::channel();
         let closed = events.clone();
         self.threads.push(streams::spawn_agent_pump(
+            conn.clone(),
             channel,
             to_send,
             move |framed| match to_event(framed) {

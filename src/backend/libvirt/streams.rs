@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use virt::connect::Connect;
 use virt::stream::Stream;
 
 /// The longest line the agent may send (`kbench_protocol::MAX_LINE_BYTES` once the
@@ -17,6 +18,8 @@ use virt::stream::Stream;
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// How long a poll of an idle stream sleeps; the agent's messages are not timed by the host.
 const IDLE: Duration = Duration::from_millis(10);
+/// How often an idle agent channel asks whether its connection is still there.
+const ALIVE_CHECK: Duration = Duration::from_secs(1);
 /// A guest that takes no byte of a message for this long is treated as gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -126,7 +129,9 @@ pub fn spawn_console_copy(stream: Stream, mut log: std::fs::File, stop: Arc<Atom
 
 /// The agent's channel: bytes to send go in on `outgoing`, framed lines come out through
 /// `deliver`; `on_end` runs once when the stream ends, the connection is lost or `stop`.
+/// A stream of a closed connection only ever says "nothing yet": `conn` is asked.
 pub fn spawn_agent_pump(
+    conn: Connect,
     stream: Stream,
     outgoing: mpsc::Receiver<Vec<u8>>,
     mut deliver: impl FnMut(Framed) -> bool + Send + 'static,
@@ -137,6 +142,7 @@ pub fn spawn_agent_pump(
         let mut framer = LineFramer::new(MAX_LINE_BYTES);
         let mut buffer = vec![0u8; 64 * 1024];
         let mut framed = Vec::new();
+        let mut last_check = Instant::now();
         'pump: while !stop.load(Ordering::Relaxed) {
             while let Ok(bytes) = outgoing.try_recv() {
                 if send_all(&stream, &bytes, &stop).is_err() {
@@ -151,6 +157,12 @@ pub fn spawn_agent_pump(
                             break 'pump;
                         }
                     }
+                }
+                Received::Nothing if last_check.elapsed() >= ALIVE_CHECK => {
+                    if !conn.is_alive().unwrap_or(false) {
+                        break;
+                    }
+                    last_check = Instant::now();
                 }
                 Received::Nothing => std::thread::sleep(IDLE),
                 Received::End => break,
