@@ -210,10 +210,10 @@ mod tests {
 
     #[test]
     fn a_line_past_the_limit_is_skipped_and_counted_and_the_next_one_is_whole() {
-        let long = vec![b'x'; 25];
+        let long = [b'x'; 25];
         let out = frame(10, &[&long[..7], &long[7..], b"\nok\n"]);
         assert_eq!(out, vec![Framed::TooLong { bytes: 25 }, Framed::Line("ok".into())]);
-        let exact = vec![b'y'; 10];
+        let exact = [b'y'; 10];
         let out = frame(10, &[&exact, b"\n", &[b'z'; 11], b"\n"]);
         assert_eq!(out, vec![Framed::Line("y".repeat(10)), Framed::TooLong { bytes: 11 }]);
     }
