@@ -41,53 +41,50 @@ pub fn ensure_event_loop() {
     });
 }
 
-/// One piece of the agent's channel.
+/// One piece of the agent's channel (as `kbench_protocol::lines::Line` frames it once
+/// the conversation rework is merged: same limit, same reports).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Framed {
-    /// A line without its newline.
+    /// A line without its newline (invalid UTF-8 replaced).
     Line(String),
-    /// A line longer than the limit; its bytes were dropped.
+    /// A line grew past the limit: reported at once with the bytes seen so far (a writer
+    /// need never end it); the rest of it is skipped.
     TooLong { bytes: usize },
 }
 
-/// Cuts bytes into lines, never holding more than `limit` bytes of one line.
+/// Cuts the bytes a non-blocking stream hands over, in whatever pieces, into lines, never
+/// holding more than `limit` bytes of one line.
 #[derive(Debug)]
 pub struct LineFramer {
     limit: usize,
     pending: Vec<u8>,
-    /// Bytes of an over-long line seen so far, while its end is skipped.
-    skipping: Option<usize>,
+    /// An over-long line is being skipped up to its newline.
+    discarding: bool,
 }
 
 impl LineFramer {
     pub fn new(limit: usize) -> LineFramer {
-        LineFramer { limit, pending: Vec::new(), skipping: None }
+        LineFramer { limit, pending: Vec::new(), discarding: false }
     }
 
     pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<Framed>) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
-            let head = &bytes[..end];
-            match self.skipping.take() {
-                Some(seen) => out.push(Framed::TooLong { bytes: seen + head.len() }),
-                None if self.pending.len() + head.len() > self.limit => {
-                    out.push(Framed::TooLong { bytes: self.pending.len() + head.len() });
-                    self.pending.clear();
-                }
-                None => {
-                    self.pending.extend_from_slice(head);
-                    out.push(Framed::Line(String::from_utf8_lossy(&self.pending).into_owned()));
-                    self.pending.clear();
+        while !bytes.is_empty() {
+            let end = bytes.iter().position(|&b| b == b'\n');
+            let taken = end.unwrap_or(bytes.len());
+            if self.discarding {
+                self.discarding = end.is_none();
+            } else if self.pending.len() + taken > self.limit {
+                out.push(Framed::TooLong { bytes: self.pending.len() + taken });
+                self.pending = Vec::new();
+                self.discarding = end.is_none();
+            } else {
+                self.pending.extend_from_slice(&bytes[..taken]);
+                if end.is_some() {
+                    let line = std::mem::take(&mut self.pending);
+                    out.push(Framed::Line(String::from_utf8_lossy(&line).into_owned()));
                 }
             }
-            bytes = &bytes[end + 1..];
-        }
-        match &mut self.skipping {
-            Some(seen) => *seen += bytes.len(),
-            None if self.pending.len() + bytes.len() > self.limit => {
-                self.skipping = Some(self.pending.len() + bytes.len());
-                self.pending.clear();
-            }
-            None => self.pending.extend_from_slice(bytes),
+            bytes = &bytes[end.map_or(taken, |end| end + 1)..];
         }
     }
 }
@@ -222,11 +219,16 @@ mod tests {
     fn the_framer_never_holds_more_than_its_limit() {
         let mut framer = LineFramer::new(1000);
         let mut out = Vec::new();
+        framer.push(&[b'q'; 999], &mut out);
+        assert!(out.is_empty());
+        framer.push(&[b'q'; 999], &mut out);
+        // Reported before any newline: a writer need never send one.
+        assert_eq!(out, vec![Framed::TooLong { bytes: 1998 }]);
         for _ in 0..100 {
             framer.push(&[b'q'; 999], &mut out);
             assert!(framer.pending.len() <= 1000);
         }
-        framer.push(b"\n", &mut out);
-        assert_eq!(out, vec![Framed::TooLong { bytes: 99_900 }]);
+        framer.push(b"\nok\n", &mut out);
+        assert_eq!(out, vec![Framed::TooLong { bytes: 1998 }, Framed::Line("ok".into())]);
     }
 }

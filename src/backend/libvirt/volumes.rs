@@ -117,6 +117,13 @@ fn upload(pool: &StoragePool, local: &Path, name: &str, sha256: &str) -> Result<
     let size = std::fs::metadata(local).with_context(|| format!("cannot read {}", local.display()))?.len();
     let volume = create_volume(pool, name, size.max(1))?;
     let conn = pool.connect()?;
+    // Before the study's progress bar: a disk image over a slow link takes a while.
+    eprintln!(
+        "uploading {} ({} MiB) into storage pool {POOL} at {} as {name}",
+        local.display(),
+        size.div_ceil(1 << 20),
+        conn.uri().unwrap_or_default()
+    );
     let result = (|| {
         let mut file = std::fs::File::open(local).with_context(|| format!("cannot read {}", local.display()))?;
         let stream = Stream::new(&conn, 0)?;
