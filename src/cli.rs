@@ -8,7 +8,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    everything ran and every run succeeded
   1    a run failed, a guest did not boot as asked, or (compare) a significant regression
-  2    unusable input: a bad scenario, a missing file, a host that cannot run it
+  2    unusable input: a bad scenario, a missing file, a host that cannot run it, a
+       results folder another bench is writing
   130  interrupted by Ctrl-C (143: by SIGTERM); what was measured is kept and reported";
 
 #[derive(Debug, Parser)]
@@ -44,7 +45,7 @@ the folder has one, supplies the host and guest facts.\n\nA variant is called sl
 than the baseline only when Welch's t-test gives p < ALPHA and the whole 95 % interval of the change \
 lies beyond +/- THRESHOLD percent (criterion's rule); otherwise \"no significant change\". With \
 fewer than 3 successful runs on a side there is no verdict, only \"too few runs\".",
-        after_help = "Exit codes:\n  0    the reports were written\n  2    unusable input: no runs.csv, an unreadable row, rows that contradict each other \
+        after_help = "Exit codes:\n  0    the reports were written\n  2    unusable input: no runs.csv, an unreadable row, a torn last row (`bench run --resume` sets it aside), rows that contradict each other \
 or meta.json (named by line), an unknown baseline"
     )]
     Report(ReportArgs),
@@ -289,9 +290,15 @@ pub struct RunArgs {
     #[arg(required_unless_present = "resume")]
     pub scenario: Option<PathBuf>,
     /// Finish an interrupted study in its results folder: only the runs missing from its
-    /// runs.csv are run. Refused when the scenario or any kernel, initrd or disk changed.
+    /// runs.csv are run. Refused when the scenario or any kernel, initrd or disk changed,
+    /// when runs.csv holds a row the scenario does not plan, or while another bench runs
+    /// in the folder. A torn last row is moved to runs.csv.torn-<time> and run again.
     #[arg(long, value_name = "RESULTS_DIR")]
     pub resume: Option<PathBuf>,
+    /// With --resume: measure the failed runs again too. Their rows move from runs.csv
+    /// to runs-failed.csv (kept for the record; statistics read runs.csv only).
+    #[arg(long, requires = "resume")]
+    pub retry_failed: bool,
     /// Where results folders are created: RESULTS/<scenario name>/<timestamp>/.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,

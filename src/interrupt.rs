@@ -27,6 +27,12 @@ impl Interrupt {
         Ok(interrupt)
     }
 
+    /// What the signal handler does; for a test that interrupts a study.
+    #[cfg(test)]
+    pub fn raise(&self, signal: i32) {
+        self.signal.store(signal as usize, Ordering::SeqCst);
+    }
+
     pub fn check(&self) -> Result<(), Interrupted> {
         match self.signal.load(Ordering::SeqCst) {
             0 => Ok(()),

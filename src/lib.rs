@@ -14,6 +14,7 @@ mod compare;
 mod export;
 mod history;
 mod host;
+mod host_noise;
 pub mod interrupt;
 mod model;
 mod output;

@@ -17,13 +17,19 @@ kind = "command"
 command = "true"
 "#;
 
+/// The tiny scenario with `GOOD` as its body, edited by `edit`.
+fn edited_scenario(dir: &Path, edit: &dyn Fn(String) -> String) -> std::path::PathBuf {
+    let scenario = tiny_scenario(dir, "bad", GOOD);
+    let text = edit(std::fs::read_to_string(&scenario).unwrap());
+    std::fs::write(&scenario, text).unwrap();
+    scenario
+}
+
 /// Runs `bench check` on the tiny scenario with `body`, edited by `edit`.
 fn check_with(edit: impl Fn(String) -> String) -> (i32, String) {
     let _guard = guest_lock();
     let dir = tempfile::tempdir().unwrap();
-    let scenario = tiny_scenario(dir.path(), "bad", GOOD);
-    let text = edit(std::fs::read_to_string(&scenario).unwrap());
-    std::fs::write(&scenario, text).unwrap();
+    let scenario = edited_scenario(dir.path(), &edit);
     let out = bench(&["check", scenario.to_str().unwrap(), "--results", dir.path().join("results").to_str().unwrap()]);
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), all)
@@ -37,12 +43,39 @@ fn assert_refused(edit: impl Fn(String) -> String, expected: &[&str]) {
     }
 }
 
+/// What `bench check` refuses, `bench run` refuses too, before it creates the results
+/// folder or boots anything, with the same words.
+fn assert_refused_by_check_and_run(edit: impl Fn(String) -> String, expected: &[&str]) {
+    assert_refused(&edit, expected);
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = edited_scenario(dir.path(), &edit);
+    let results = dir.path().join("results");
+    let out = bench(&["run", scenario.to_str().unwrap(), "--results", results.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for text in expected {
+        assert!(stderr.contains(text), "expected {text:?} from bench run in:\n{}", describe(&out));
+    }
+    assert!(!results.exists(), "bench run created {} before refusing", results.display());
+    assert_no_qemu_left(dir.path());
+}
+
 #[test]
 fn the_good_scenario_passes_the_check() {
     let (code, output) = check_with(|t| t);
     assert_eq!(code, 0, "{output}");
     assert!(output.contains("2 variants × 2 jobs levels × 2 runs = 8 timed runs"), "{output}");
     assert!(output.contains("qemu: QEMU emulator version"), "{output}");
+    assert!(output.contains("prepare: none in this workload"), "{output}");
+    assert!(output.contains("warm-up: 6 h (the default step ceiling)"), "{output}");
+    assert!(output.contains("timed run: 5 × the longest warm-up of the boot, at least 60 s"), "{output}");
+    assert!(output.contains("study: none set; every step is bounded, at worst"), "{output}");
+}
+
+#[test]
+fn a_zero_prepare_timeout_is_refused() {
+    assert_refused(|t| t.replace("cpus = 2", "cpus = 2\nprepare_timeout = 0"), &["key `guest.prepare_timeout`"]);
 }
 
 #[test]
@@ -187,4 +220,100 @@ fn a_closed_stdout_ends_bench_quietly_like_any_filter() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success() || out.status.signal() == Some(13), "{:?}", out.status);
+}
+
+#[test]
+fn names_that_are_no_file_names_are_refused() {
+    for (name, expected) in [
+        ("..", "is not a usable name"),
+        (".", "is not a usable name"),
+        ("a\\u0007b", "is not a usable name"),
+        ("a b", "is not a usable name"),
+    ] {
+        assert_refused_by_check_and_run(move |t| t.replace("name = \"bad\"", &format!("name = \"{name}\"")), &["key `name`", expected]);
+    }
+    let long = "s".repeat(300);
+    assert_refused_by_check_and_run(move |t| t.replace("name = \"bad\"", &format!("name = \"{long}\"")), &["key `name`", "300 bytes long, at most 64"]);
+}
+
+#[test]
+fn a_variant_name_too_long_for_its_files_is_refused() {
+    let long = "v".repeat(90);
+    assert_refused_by_check_and_run(
+        move |t| t.replace("name = \"poison\"", &format!("name = \"{long}\"")),
+        &["key `variant[1].name`", "90 bytes long, at most 64"],
+    );
+}
+
+#[test]
+fn memory_too_small_for_the_initrd_is_refused_with_the_floor() {
+    assert_refused_by_check_and_run(
+        |t| t.replace("memory = \"512M\"", "memory = \"1M\""),
+        &["key `guest.memory`", "1 MiB is too little", "at least 132 MiB"],
+    );
+}
+
+#[test]
+fn a_nul_or_an_oversized_command_is_refused() {
+    assert_refused_by_check_and_run(|t| t.replace("command = \"true\"", "command = \"true\\u0000x\""), &["key `workload.command`", "NUL"]);
+    let long = format!("echo {}", "x".repeat(130 * 1024));
+    assert_refused_by_check_and_run(
+        move |t| t.replace("command = \"true\"", &format!("command = \"true\"\nprepare = \"{long}\"")),
+        &["key `workload.prepare`", "at most 65536"],
+    );
+}
+
+#[test]
+fn kernel_options_that_take_the_guest_from_kbench_are_refused() {
+    assert_refused_by_check_and_run(
+        |t| t.replace("cmdline = \"slub_debug=P\"", "cmdline = \"rdinit=/bin/sh\""),
+        &["key `variant[1].cmdline`", "\"rdinit=/bin/sh\" is not allowed", "replaces the agent"],
+    );
+    assert_refused(|t| t.replace("cmdline = \"quiet\"", "cmdline = \"quiet console=ttyS1\""), &["key `guest.cmdline`", "ttyS1 is kbench's channel"]);
+    assert_refused(|t| t.replace("cmdline = \"quiet\"", "cmdline = \"quiet panic=0\""), &["key `guest.cmdline`", "panic=-1"]);
+}
+
+#[test]
+fn a_qemu_that_is_not_qemu_is_refused() {
+    assert_refused_by_check_and_run(
+        |t| t.replace("[guest]", "[guest]\nqemu = \"/bin/false\""),
+        &["/bin/false is not QEMU", "QEMU emulator version"],
+    );
+    assert_refused(|t| t.replace("[guest]", "[guest]\nqemu = \"/bin/echo\""), &["/bin/echo is not QEMU"]);
+}
+
+#[test]
+fn time_limits_beyond_a_week_are_refused_not_a_panic() {
+    const HUGE: &str = "9223372036854775807";
+    for (key, replacement) in [
+        ("run_timeout", format!("boot_timeout = 300\nrun_timeout = {HUGE}")),
+        ("study_timeout", format!("boot_timeout = 300\nstudy_timeout = {HUGE}")),
+        ("prepare_timeout", format!("boot_timeout = 300\nprepare_timeout = {HUGE}")),
+        ("boot_timeout", format!("boot_timeout = {HUGE}")),
+    ] {
+        assert_refused_by_check_and_run(
+            move |t| t.replace("boot_timeout = 300", &replacement),
+            &[&format!("key `guest.{key}`"), "from 1 to 604800 (7 days)"],
+        );
+    }
+}
+
+#[test]
+fn counts_beyond_their_bounds_are_refused() {
+    assert_refused(|t| t.replace("runs = 2", "runs = 4000000000"), &["key `runs`", "at most 1000"]);
+    assert_refused(|t| t.replace("[guest]", "[guest]\nretries = 4294967295"), &["key `guest.retries`", "at most 100"]);
+}
+
+#[test]
+fn bad_order_adaptive_runs_quiet_host_and_pinning_keys_are_refused() {
+    assert_refused(|t| t.replace("runs = 2", "runs = 2\norder = \"shuffled\""), &["\"shuffled\"", "alternate", "random"]);
+    assert_refused(|t| t.replace("runs = 2", "runs = 2\norder = \"alternate\"\nseed = 3"), &["key `seed`", "only `order = \"random\"`"]);
+    assert_refused(|t| t.replace("runs = 2", "runs = \"many\""), &["\"many\"", r#"a number of runs (5) or "auto""#]);
+    assert_refused(|t| t.replace("runs = 2", "runs = 2\nprecision = 1.0"), &["key `precision`", "only used with runs = \"auto\""]);
+    assert_refused(|t| t.replace("runs = 2", "runs = \"auto\"\nmin_runs = 2"), &["key `min_runs`", "at least 3"]);
+    assert_refused(|t| t.replace("runs = 2", "runs = 2\nquiet_host = { max_load = 0.5, wait = 0 }"), &["key `quiet_host.wait`"]);
+    // Two vCPUs pinned need three host CPUs.
+    let host_cpus = std::thread::available_parallelism().unwrap().get();
+    let too_many = format!("cpus = {host_cpus}\npin = true");
+    assert_refused(move |t| t.replace("cpus = 2", &too_many), &["key `guest.pin`", &format!("needs {} host CPUs", host_cpus + 1)]);
 }

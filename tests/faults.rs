@@ -11,11 +11,15 @@ fn run(scenario: &std::path::Path, root: &std::path::Path) -> std::process::Outp
     bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
 }
 
-/// `bench run` in the background, for tests that signal it while its guest runs.
+/// `bench run` in the background, for tests that signal it while its guest runs. Its
+/// temporary folder is `tmp` beside `root`, where a test can see what it leaves.
 fn spawn_run(scenario: &std::path::Path, root: &std::path::Path) -> std::process::Child {
+    let tmp = root.with_file_name("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     Command::new(env!("CARGO_BIN_EXE_bench"))
         .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
         .env("KBENCH_AGENT", agent())
+        .env("TMPDIR", &tmp)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -33,6 +37,7 @@ fn a_hung_run_is_killed_at_its_timeout_and_the_study_goes_on() {
     let body = format!(
         r#"
 runs = 2
+rounds = 1
 warmup = 0
 jobs = ["half"]
 [[variant]]
@@ -51,10 +56,134 @@ command = "{COUNTER}; if [ $n -eq 1 ]; then sleep 100000; fi"
     let rows = read_rows(&results_dir(&root, "hang").join("runs.csv"));
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0]["status"], "failed");
-    assert!(rows[0]["failure"].contains("timed out after 5 s"), "{:?}", rows[0]);
+    assert!(rows[0]["failure"].contains("timed out after 5 s (limit: guest.run_timeout)"), "{:?}", rows[0]);
     assert!(num(&rows[0], "elapsed_s") >= 5.0 && num(&rows[0], "elapsed_s") < 60.0, "{:?}", rows[0]);
     assert_eq!(rows[1]["status"], "ok", "the study went on in the same guest");
     assert!(rows[1]["cmdline"].ends_with(r#"kbench.note="a b" kbench.dollar=$HOME;ls"#), "{:?}", rows[1]);
+    assert_no_qemu_left(dir.path());
+}
+
+/// A scenario on the tiny guest with `[guest]` keys added.
+fn tiny_with(dir: &std::path::Path, name: &str, body: &str, guest_keys: &str) -> std::path::PathBuf {
+    let scenario = tiny_scenario(dir, name, body);
+    std::fs::write(&scenario, std::fs::read_to_string(&scenario).unwrap() + guest_keys).unwrap();
+    scenario
+}
+
+#[test]
+fn a_hung_prepare_ends_at_its_prepare_timeout_and_its_runs_are_failed_rows() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = "runs = 2\nwarmup = 0\njobs = [\"half\"]\n[[variant]]\nname = \"v\"\n[workload]\nkind = \"command\"\nprepare = \"sleep 100000\"\ncommand = \"true\"\n";
+    let scenario = tiny_with(dir.path(), "hungprepare", body, "prepare_timeout = 5\n");
+    let root = dir.path().join("results");
+    let started = Instant::now();
+    let out = run(&scenario, &root);
+    assert!(started.elapsed() < Duration::from_secs(150), "took {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "hungprepare").join("runs.csv"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for row in &rows {
+        assert_eq!(row["status"], "failed");
+        assert!(
+            row["failure"].starts_with("not run: prepare failed: timed out after 5 s (limit: guest.prepare_timeout)"),
+            "{row:?}"
+        );
+    }
+    assert_no_qemu_left(dir.path());
+}
+
+#[test]
+fn a_hung_warmup_ends_at_the_run_timeout_and_its_runs_are_failed_rows() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "runs = 1\nwarmup = 1\njobs = [\"half\"]\n[[variant]]\nname = \"v\"\n[workload]\nkind = \"command\"\ncommand = \"{COUNTER}; if [ $n -eq 1 ]; then sleep 100000; fi\"\n"
+    );
+    let scenario = tiny_with(dir.path(), "hungwarmup", &body, "run_timeout = 5\n");
+    let root = dir.path().join("results");
+    let started = Instant::now();
+    let out = run(&scenario, &root);
+    assert!(started.elapsed() < Duration::from_secs(150), "took {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "hungwarmup").join("runs.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0]["failure"].starts_with("not run: warm-up 1 failed: timed out after 5 s (limit: guest.run_timeout)"),
+        "{:?}",
+        rows[0]
+    );
+    assert_no_qemu_left(dir.path());
+}
+
+/// The old rule gave clean and build each the limit, and a timed run without run_timeout
+/// 5 × the longest warm-up *build*, at least 60 s: a 61 s clean was killed. The limit now
+/// covers the whole step and is derived from whole warm-up steps, so it is not.
+#[test]
+fn a_slow_clean_with_a_quick_build_is_not_killed_by_a_derived_limit() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = "runs = 1\nwarmup = 1\njobs = [\"half\"]\n[[variant]]\nname = \"v\"\n[workload]\nkind = \"command\"\nclean = \"sleep 61\"\ncommand = \"true\"\n";
+    let scenario = tiny_scenario(dir.path(), "slowclean", body);
+    let root = dir.path().join("results");
+    let out = run(&scenario, &root);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "slowclean").join("runs.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], "ok", "{:?}", rows[0]);
+    assert!(num(&rows[0], "elapsed_s") < 30.0, "the clean is not measured: {:?}", rows[0]);
+    assert_no_qemu_left(dir.path());
+}
+
+/// A workload that writes to the agent's serial port can neither forge a result nor
+/// swallow the real one: each row is the real measurement, or a failed row saying why.
+/// (Where the steps cannot reach the port at all, every row is the real one.)
+#[test]
+fn a_workload_writing_to_the_agents_port_cannot_forge_or_swallow_a_result() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+runs = 2
+warmup = 0
+jobs = ["half"]
+[[variant]]
+name = "forge"
+cmdline = "kbench.attack=forge"
+[[variant]]
+name = "flood"
+cmdline = "kbench.attack=flood"
+[workload]
+kind = "command"
+command = '''
+if grep -q kbench.attack=forge /proc/cmdline; then
+  printf '%s\n' '{"msg":"step_finished","id":1,"outcome":{"kind":"exited","code":0},"measurement":{"elapsed_s":0.001,"user_s":0,"sys_s":0,"involuntary_csw":0,"voluntary_csw":0,"max_rss_kib":0},"output_tail":""}' '{"msg":"done"}' > /dev/ttyS1
+else
+  head -c 3000000 /dev/zero | tr '\0' x > /dev/ttyS1
+fi 2>/dev/null
+sleep 2
+'''
+"#;
+    let scenario = tiny_scenario(dir.path(), "attack", body);
+    let root = dir.path().join("results");
+    let out = run(&scenario, &root);
+    let rows = read_rows(&results_dir(&root, "attack").join("runs.csv"));
+    assert_eq!(rows.len(), 4, "every planned run is on record: {rows:?}\n{}", describe(&out));
+    for row in &rows {
+        // The flood is refused when it passes the length limit, or earlier, when an agent
+        // message lands at the end of its bytes and makes a line the agent did not sign.
+        let expected: &[&str] = match row["variant"].as_str() {
+            "forge" => &["the agent's channel carried a line the agent did not sign"],
+            _ => &[
+                "the agent's channel carried a line longer than any message",
+                "the agent's channel carried a line the agent did not sign",
+            ],
+        };
+        let real = row["status"] == "ok" && num(row, "elapsed_s") >= 2.0;
+        let refused = row["status"] == "failed" && expected.iter().any(|e| row["failure"].contains(e));
+        assert!(real || refused, "{row:?}\n{}", describe(&out));
+    }
+    let all_ok = rows.iter().all(|r| r["status"] == "ok");
+    assert_eq!(out.status.code(), Some(if all_ok { 0 } else { 1 }), "{}", describe(&out));
     assert_no_qemu_left(dir.path());
 }
 
@@ -65,6 +194,7 @@ fn a_kernel_panic_fails_its_run_and_a_new_boot_measures_the_rest() {
     let body = format!(
         r#"
 runs = 2
+rounds = 1
 warmup = 0
 jobs = ["half", "optimal"]
 [[variant]]
@@ -105,6 +235,8 @@ fn a_guest_that_vanishes_fails_its_variant_after_the_retries_and_the_next_varian
     let dir = tempfile::tempdir().unwrap();
     let body = r#"
 runs = 2
+rounds = 1
+order = "alternate"
 warmup = 0
 jobs = ["half"]
 [[variant]]
@@ -174,6 +306,7 @@ fn ctrl_c_keeps_the_runs_and_resume_measures_only_the_missing_ones() {
     let body = format!(
         r#"
 runs = 2
+rounds = 1
 warmup = 0
 jobs = ["half"]
 [[variant]]
@@ -239,4 +372,11 @@ fn killing_bench_with_sigkill_takes_its_qemu_down_too() {
     child.wait().unwrap();
     std::thread::sleep(Duration::from_secs(1));
     assert_no_qemu_left(dir.path());
+    // Nor any file: no scratch folder in the temporary folder, and the initrd composed
+    // in the results folder's .scratch/ went once QEMU had read it.
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("tmp")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left in the temporary folder: {left:?}");
+    let scratch = results_dir(&root, "sigkill").join(".scratch");
+    let left: Vec<_> = std::fs::read_dir(&scratch).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", scratch.display());
 }

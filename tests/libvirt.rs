@@ -195,7 +195,7 @@ fn bench_check_reports_the_libvirt_host() {
     for expected in [
         format!("libvirt: {SYSTEM}: libvirt "),
         "accel: ".into(),
-        format!("host: {cpus} CPUs, "),
+        format!("libvirt host: {cpus} CPUs, "),
         "kernel of only: ".into(),
     ] {
         assert!(stdout.contains(&expected), "expected {expected:?} in:\n{stdout}");

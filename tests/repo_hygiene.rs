@@ -15,9 +15,17 @@ fn documents() -> Vec<PathBuf> {
     let mut documents = vec![repo().join("README.md"), repo().join("vm-images/README.md"), repo().join("results/README.md")];
     for folder in ["docs", "scripts", "scenarios"] {
         for entry in std::fs::read_dir(repo().join(folder)).unwrap() {
-            documents.push(entry.unwrap().path());
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                // docs/ci/: the ready-made CI jobs name paths too.
+                documents.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()));
+            } else {
+                documents.push(path);
+            }
         }
     }
+    // Pictures (docs/report-html.png) name no paths.
+    documents.retain(|p| p.extension().is_none_or(|e| e != "png"));
     documents
 }
 

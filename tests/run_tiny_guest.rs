@@ -7,6 +7,7 @@ use common::*;
 const FORK_LOOP: &str = r#"
 runs = 2
 rounds = 2
+order = "alternate"
 warmup = 1
 jobs = ["half", "optimal"]
 

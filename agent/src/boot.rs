@@ -3,6 +3,9 @@
 use kbench_protocol::{BootFacts, Probe, SlabPoison};
 use std::ffi::CString;
 use std::fs;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Mounts the pseudo filesystems the steps (or `root::enter`) need. Already mounted is
 /// fine: a kernel with CONFIG_DEVTMPFS_MOUNT mounts /dev itself.
@@ -49,29 +52,58 @@ pub fn mount(source: &str, target: &str, fstype: &str, flags: MountFlags, data: 
     }
 }
 
-pub fn facts(probes: &[Probe]) -> BootFacts {
+pub fn facts(probes: &[Probe], probe_limit: Duration) -> BootFacts {
     BootFacts {
         cmdline: read_trimmed("/proc/cmdline"),
         kernel_release: read_trimmed("/proc/sys/kernel/osrelease"),
         cpus: online_cpus(),
         mem_total_kib: mem_total_kib(),
         slab: slab_poison(),
-        probes: probes.iter().map(|p| (p.name.clone(), probe(&p.command))).collect(),
+        probes: probes.iter().map(|p| (p.name.clone(), probe(&p.command, probe_limit))).collect(),
     }
 }
 
 /// The first line of a command's output, or what went wrong: a fact, never a failure.
-fn probe(command: &str) -> String {
-    match std::process::Command::new("/bin/sh").arg("-c").arg(command).stdin(std::process::Stdio::null()).output() {
-        Ok(out) => {
-            let text = if out.stdout.is_empty() { &out.stderr } else { &out.stdout };
-            let line = String::from_utf8_lossy(text).lines().next().unwrap_or("").trim().to_string();
-            if out.status.success() {
+/// A probe that outlives `limit` is killed: the boot facts have a deadline on the host.
+fn probe(command: &str, limit: Duration) -> String {
+    let output = format!("/tmp/kbench-probe-{}.out", std::process::id());
+    let run = || -> std::io::Result<(Option<std::process::ExitStatus>, String)> {
+        let out = fs::File::create(&output)?;
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .process_group(0)
+            .spawn()?;
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break Some(status);
+            }
+            if started.elapsed() >= limit {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // SAFETY: signalling the probe's own process group.
+        unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+        let _ = child.wait();
+        Ok((status, fs::read_to_string(&output).unwrap_or_default()))
+    };
+    let result = run();
+    let _ = fs::remove_file(&output);
+    match result {
+        Ok((Some(status), text)) => {
+            let line = text.lines().next().unwrap_or("").trim().to_string();
+            if status.success() {
                 line
             } else {
-                format!("failed ({}): {line}", out.status)
+                format!("failed ({status}): {line}")
             }
         }
+        Ok((None, _)) => format!("failed: no answer within {} s", limit.as_secs_f64()),
         Err(error) => format!("failed: {error}"),
     }
 }
@@ -124,4 +156,18 @@ pub fn power_off() -> ! {
     }
     // Only reached if the kernel refused: exiting PID 1 panics it, and panic=-1 ends the VM.
     std::process::exit(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_gives_its_first_line_or_why_not_and_a_hung_one_is_cut_off() {
+        assert_eq!(probe("echo 'gcc 12'; echo more", Duration::from_secs(10)), "gcc 12");
+        assert_eq!(probe("echo oops >&2; exit 3", Duration::from_secs(10)), "failed (exit status: 3): oops");
+        let started = Instant::now();
+        assert_eq!(probe("sleep 30", Duration::from_millis(200)), "failed: no answer within 0.2 s");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
 }

@@ -1,83 +1,72 @@
 //! kbench's in-guest agent. It runs as the guest's init (PID 1): it mounts what it
-//! needs, asks the host for its job over the second serial port, reports the boot facts,
-//! runs and measures each step, streams one message per finished step, and powers the
-//! guest off. No systemd, no network, no ssh: this must work in a busybox initramfs.
+//! needs, says hello over the second serial port, takes the boot's setup (its signing
+//! key among it), reports the boot facts, runs each step the host sends within the
+//! step's own limit, and powers the guest off when the host says Finish. No systemd, no
+//! network, no ssh: this must work in a busybox initramfs.
 
 mod boot;
 mod channel;
 mod measure;
 mod root;
+mod steps;
 
-use kbench_protocol::{AgentMessage, HostMessage, Job, StepKind, AGENT_PORT, PROTOCOL_VERSION};
+use kbench_protocol::{AgentMessage, HostMessage, AGENT_PORT, PROTOCOL_VERSION};
 use std::io::Write;
+use std::time::Duration;
 
 fn main() {
     let is_init = std::process::id() == 1;
     if is_init {
         boot::mount_basics();
     }
-    // A panic must still end in a message and a powered-off guest, not a hung VM.
-    let outcome = std::panic::catch_unwind(serve);
-    let message = match outcome {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(error),
-        Err(_) => Some("the agent panicked".to_string()),
+    let port_path = std::env::args().nth(1).unwrap_or_else(|| AGENT_PORT.to_string());
+    let message = match channel::open(&port_path) {
+        Err(error) => Some(error),
+        Ok((sender, mut receiver)) => {
+            // A panic must still end in a message and a powered-off guest, not a hung VM.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(&sender, &mut receiver)));
+            let message = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error),
+                Err(_) => Some("the agent panicked".to_string()),
+            };
+            if let Some(message) = &message {
+                let _ = sender.send(&AgentMessage::Fatal { message: message.clone() });
+            }
+            message
+        }
     };
     if let Some(message) = message {
         console(&format!("fatal: {message}"));
-        if let Ok(mut port) = channel::Port::open(AGENT_PORT) {
-            let _ = port.send(&AgentMessage::Fatal { message });
-        }
     }
     if is_init {
         boot::power_off();
     }
 }
 
-fn serve() -> Result<(), String> {
-    let port_path = std::env::args().nth(1).unwrap_or_else(|| AGENT_PORT.to_string());
-    let mut port = channel::Port::open(&port_path)?;
-    port.send(&AgentMessage::Hello {
-        protocol: PROTOCOL_VERSION,
-        agent_version: env!("CARGO_PKG_VERSION").to_string(),
-    })?;
-    let HostMessage::Job(job) = port.receive()?;
-    if let Some(root) = &job.root {
+fn serve(sender: &channel::Sender, receiver: &mut channel::Receiver) -> Result<(), String> {
+    sender.send(&AgentMessage::Hello { protocol: PROTOCOL_VERSION, agent_version: env!("CARGO_PKG_VERSION").to_string() })?;
+    let setup = match receiver.receive()? {
+        HostMessage::Setup(setup) => setup,
+        other => return Err(format!("the host began with {other:?} instead of the setup")),
+    };
+    sender.set_key(&setup.key)?;
+    if let Some(root) = &setup.root {
         // The serial port stays open across the chroot: it is already an open file.
         root::enter(root)?;
     }
-    port.send(&AgentMessage::BootFacts(boot::facts(&job.probes)))?;
-    run_job(&mut port, &job)?;
-    port.send(&AgentMessage::Done)
-}
-
-fn run_job(port: &mut channel::Port, job: &Job) -> Result<(), String> {
-    let runner = measure::Runner::new(job);
-    let mut longest_warmup: Option<f64> = None;
-    for step in &job.steps {
-        let mut step = step.clone();
-        if step.kind == StepKind::Timed && step.timeout_s.is_none() {
-            step.timeout_s = job.derived_timeout.zip(longest_warmup).map(|(rule, warmup)| rule.limit(warmup));
-        }
-        console(&format!("step {} ({:?}): {}", step.id, step.kind, step.command));
-        port.send(&AgentMessage::StepStarted { id: step.id, timeout_s: step.timeout_s })?;
-        let result = runner.run(&step);
-        if step.kind == StepKind::Warmup {
-            let elapsed = result.measurement.elapsed_s;
-            longest_warmup = Some(longest_warmup.map_or(elapsed, |l: f64| l.max(elapsed)));
-        }
-        let prepare_failed = step.kind == StepKind::Prepare && !result.outcome.is_success();
-        port.send(&AgentMessage::StepFinished(result))?;
-        if prepare_failed {
-            // Nothing after a failed prepare would measure what the scenario meant.
-            break;
-        }
-    }
-    Ok(())
+    let probe_limit = Duration::from_secs_f64(setup.probe_timeout_s.clamp(0.0, 86_400.0));
+    sender.send(&AgentMessage::BootFacts(boot::facts(&setup.probes, probe_limit)))?;
+    let runner = measure::Runner::new(&setup.env, setup.output_tail_bytes);
+    let heartbeat = Duration::from_secs_f64(setup.heartbeat_s.clamp(0.01, 3600.0));
+    steps::serve(sender, receiver, &runner, heartbeat)
 }
 
 /// A line on the kernel console, so that the saved console log tells what the agent did.
 pub fn console(line: &str) {
+    if cfg!(test) {
+        return;
+    }
     if let Ok(mut console) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
         let _ = writeln!(console, "kbench-agent: {line}");
     }

@@ -1,7 +1,8 @@
 //! Runs one step and measures it the way GNU time does: wait4 on the shell, whose rusage
 //! covers every descendant it waited for (make and all the compilers it ran).
 
-use kbench_protocol::{Job, Measurement, Outcome, Step, StepResult};
+use crate::steps::Deadline;
+use kbench_protocol::{Measurement, Outcome, Step, StepResult};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -25,20 +26,30 @@ struct Finished {
 }
 
 impl Runner {
-    pub fn new(job: &Job) -> Runner {
-        Runner { env: job.env.clone(), output_tail_bytes: job.output_tail_bytes }
+    pub fn new(env: &[(String, String)], output_tail_bytes: usize) -> Runner {
+        Runner { env: env.to_vec(), output_tail_bytes }
     }
 
-    pub fn run(&self, step: &Step) -> StepResult {
+    /// Clean, sync and command all run within the one `deadline`.
+    pub fn run(&self, step: &Step, deadline: &Deadline) -> StepResult {
         let mut result = StepResult {
             id: step.id,
             outcome: Outcome::Exited { code: 0 },
             measurement: Measurement::default(),
+            clean_s: 0.0,
             output_tail: String::new(),
             missing_files: Vec::new(),
+            leftover_processes: 0,
         };
+        let timed_out = Outcome::TimedOut { after_s: step.timeout_s.round() as u64 };
         if let Some(clean) = &step.clean {
-            match self.execute(clean, step.timeout_s) {
+            match self.execute(clean, deadline) {
+                Ok(done) if done.timed_out => {
+                    result.outcome = timed_out;
+                    result.clean_s = deadline.started.elapsed().as_secs_f64();
+                    result.output_tail = self.output_tail();
+                    return result;
+                }
                 Ok(done) if exit_code(done.status) == Some(0) => {}
                 Ok(done) => {
                     result.outcome = Outcome::CleanFailed { code: exit_code(done.status).unwrap_or(-1) };
@@ -54,9 +65,10 @@ impl Runner {
             // SAFETY: sync has no preconditions.
             unsafe { libc::sync() };
         }
-        match self.execute(&step.command, step.timeout_s) {
+        result.clean_s = deadline.started.elapsed().as_secs_f64();
+        match self.execute(&step.command, deadline) {
             Ok(done) => {
-                result.outcome = outcome(&done, step.timeout_s);
+                result.outcome = if done.timed_out { timed_out } else { outcome(&done) };
                 result.measurement = measurement(&done);
                 result.output_tail = self.output_tail();
             }
@@ -67,7 +79,7 @@ impl Runner {
         result
     }
 
-    fn execute(&self, command: &str, timeout_s: Option<f64>) -> Result<Finished, String> {
+    fn execute(&self, command: &str, deadline: &Deadline) -> Result<Finished, String> {
         let log = File::create(OUTPUT_LOG).map_err(|e| format!("cannot create {OUTPUT_LOG}: {e}"))?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
         let started = Instant::now();
@@ -83,10 +95,10 @@ impl Runner {
             .spawn()
             .map_err(|e| format!("/bin/sh: {e}"))?;
         let pid = child.id() as libc::pid_t;
-        let watchdog = timeout_s.map(|seconds| Watchdog::start(pid, seconds));
+        let watchdog = Watchdog::start(pid, deadline.remaining(started));
         let (status, usage) = wait4(pid).map_err(|e| format!("wait4: {e}"))?;
         let elapsed = started.elapsed();
-        let timed_out = watchdog.map(Watchdog::stop).unwrap_or(false);
+        let timed_out = watchdog.stop();
         // Whatever the command left behind must not run into the next measurement.
         // SAFETY: signalling our own child's process group.
         unsafe { libc::kill(-pid, libc::SIGKILL) };
@@ -136,11 +148,9 @@ fn exit_code(status: libc::c_int) -> Option<i32> {
     std::process::ExitStatus::from_raw(status).code()
 }
 
-fn outcome(done: &Finished, timeout_s: Option<f64>) -> Outcome {
+fn outcome(done: &Finished) -> Outcome {
     let status = std::process::ExitStatus::from_raw(done.status);
-    if done.timed_out {
-        Outcome::TimedOut { after_s: timeout_s.unwrap_or(0.0).round() as u64 }
-    } else if let Some(code) = status.code() {
+    if let Some(code) = status.code() {
         Outcome::Exited { code }
     } else {
         Outcome::Signaled { signal: status.signal().unwrap_or(0) }
@@ -166,10 +176,9 @@ struct Watchdog {
 }
 
 impl Watchdog {
-    fn start(pid: libc::pid_t, seconds: f64) -> Watchdog {
+    fn start(pid: libc::pid_t, limit: Duration) -> Watchdog {
         let (cancel, cancelled) = mpsc::channel::<()>();
         let fired = std::thread::spawn(move || {
-            let limit = Duration::from_secs_f64(seconds.max(0.0));
             match cancelled.recv_timeout(limit) {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     // SAFETY: signalling the step's process group.

@@ -4,27 +4,51 @@
 //! second 8250 port, `ttyS1`): it works with any x86 kernel that has the standard
 //! built-ins and needs no module, no network and no shared filesystem.
 //!
-//! The conversation: the agent says [`AgentMessage::Hello`], the host answers with one
-//! [`HostMessage::Job`], the agent reports [`AgentMessage::BootFacts`], then one
-//! [`AgentMessage::StepFinished`] per step as soon as it ends, then
-//! [`AgentMessage::Done`] and powers the guest off.
+//! The conversation, one step at a time so that the host decides everything:
 //!
-//! The agent is PID 1 of the guest's initramfs (`rdinit=`). With [`Job::root`] it first
+//! ```text
+//! agent: Hello                      (unsigned: the agent has no key yet)
+//! host:  Setup { key, ... }
+//! agent: BootFacts, KernelLog*
+//! host:  Run(step)                  (one step, with its own time limit)
+//! agent: StepStarted { id }, Heartbeat*, StepFinished(result), KernelLog*
+//!        ... one Run per step ...
+//! host:  Finish
+//! agent: Done                       (and powers the guest off)
+//! ```
+//!
+//! Every agent line after Hello is signed with the per-boot key ([`auth`]): a workload
+//! that writes to the serial port cannot make the host believe anything. No line is
+//! longer than [`MAX_LINE_BYTES`]; both readers drop longer ones unread ([`lines`]).
+//!
+//! The agent is PID 1 of the guest's initramfs (`rdinit=`). With [`Setup::root`] it first
 //! mounts a root disk and chroots into it, so that the steps run in a full distribution
 //! while the agent itself stays whatever the host delivered at this boot.
+
+pub mod auth;
+pub mod lines;
 
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; host and agent refuse to talk across versions.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The serial device the agent talks on, inside the guest.
 pub const AGENT_PORT: &str = "/dev/ttyS1";
 
+/// No message is longer: a step's output tail is capped far below it. A longer line is
+/// not a message, and neither side buffers it.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "msg", rename_all = "snake_case")]
 pub enum HostMessage {
-    Job(Job),
+    /// The answer to Hello: the boot's key and everything that holds for all its steps.
+    Setup(Setup),
+    /// Run this one step now.
+    Run(Step),
+    /// No more steps: say Done and power off.
+    Finish,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,27 +56,27 @@ pub enum HostMessage {
 pub enum AgentMessage {
     Hello { protocol: u32, agent_version: String },
     BootFacts(BootFacts),
-    /// `timeout_s` is the limit the agent enforces on this step, if any.
-    StepStarted { id: u32, timeout_s: Option<f64> },
+    StepStarted { id: u32 },
+    /// Every [`Setup::heartbeat_s`] while a step runs: the guest is alive.
+    Heartbeat { id: u32, elapsed_s: f64 },
     StepFinished(StepResult),
+    /// New kernel log records (/dev/kmsg) since the last ones sent.
+    KernelLog { text: String },
     Done,
-    /// The agent cannot go on (bad job, missing device); the host records the reason.
+    /// The agent cannot go on (bad setup, missing device); the host records the reason.
     Fatal { message: String },
 }
 
-/// Everything the agent is to do in one boot, in order. The host decides the order;
-/// the agent only executes.
+/// What holds for every step of one boot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Job {
-    pub steps: Vec<Step>,
+pub struct Setup {
+    /// The per-boot key (hex) the agent signs its messages with; see [`auth`].
+    pub key: String,
     /// How many bytes of each step's combined stdout/stderr to send back.
     pub output_tail_bytes: usize,
     /// Environment variables set for every command (besides PATH and HOME).
     #[serde(default)]
     pub env: Vec<(String, String)>,
-    /// For timed steps without a timeout of their own: a limit derived from the warm-ups.
-    #[serde(default)]
-    pub derived_timeout: Option<DerivedTimeout>,
     /// A disk to mount and chroot into before anything runs; `None` runs in the initramfs.
     #[serde(default)]
     pub root: Option<RootDisk>,
@@ -60,19 +84,10 @@ pub struct Job {
     /// version); run after the root is entered, reported in [`BootFacts::probes`].
     #[serde(default)]
     pub probes: Vec<Probe>,
-}
-
-/// A timed step may take `factor` times the longest warm-up, and never less than `floor_s`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct DerivedTimeout {
-    pub factor: f64,
-    pub floor_s: f64,
-}
-
-impl DerivedTimeout {
-    pub fn limit(&self, longest_warmup_s: f64) -> f64 {
-        (longest_warmup_s * self.factor).max(self.floor_s)
-    }
+    /// Seconds between two [`AgentMessage::Heartbeat`]s of a running step.
+    pub heartbeat_s: f64,
+    /// Seconds one probe may take before it is killed and reported as timed out.
+    pub probe_timeout_s: f64,
 }
 
 /// How the agent reaches the root filesystem the steps run in.
@@ -105,8 +120,9 @@ pub struct Step {
     pub clean: Option<String>,
     /// Run by `/bin/sh -c`, measured with wait4 rusage of the whole process tree.
     pub command: String,
-    /// Kill the command's process group after this many seconds.
-    pub timeout_s: Option<f64>,
+    /// The whole step (clean, sync and command) may take this many seconds from
+    /// StepStarted; then the agent kills what runs. Decided by the host, never derived.
+    pub timeout_s: f64,
     /// Paths the agent checks for after the command, to prove the work happened.
     #[serde(default)]
     pub expect_files: Vec<String>,
@@ -128,7 +144,7 @@ pub struct BootFacts {
     pub cpus: u32,
     pub mem_total_kib: u64,
     pub slab: SlabPoison,
-    /// Each [`Job::probes`] entry: its name and the first line of its output (or why not).
+    /// Each [`Setup::probes`] entry: its name and the first line of its output (or why not).
     #[serde(default)]
     pub probes: std::collections::BTreeMap<String, String>,
 }
@@ -153,12 +169,27 @@ impl SlabPoison {
 pub struct StepResult {
     pub id: u32,
     pub outcome: Outcome,
+    /// The measured command only; the clean before it is not in it.
     pub measurement: Measurement,
+    /// Seconds from StepStarted until the command started (clean and sync): the whole
+    /// step took `clean_s + measurement.elapsed_s`.
+    #[serde(default)]
+    pub clean_s: f64,
     /// The last bytes of the command's combined output (of `clean` when that failed).
     pub output_tail: String,
     /// Of `expect_files`, those that were not there after the command.
     #[serde(default)]
     pub missing_files: Vec<String>,
+    /// Processes the step left behind that the agent had to kill after it.
+    #[serde(default)]
+    pub leftover_processes: u32,
+}
+
+impl StepResult {
+    /// The whole step's time, the clean included: what a time limit is compared with.
+    pub fn step_s(&self) -> f64 {
+        self.clean_s + self.measurement.elapsed_s
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,10 +266,20 @@ mod tests {
             measurement: Measurement { elapsed_s: 1.5, user_s: 1.0, sys_s: 0.5, ..Default::default() },
             output_tail: "make: *** Error 2\nline two".into(),
             missing_files: vec![],
+            clean_s: 0.5,
+            leftover_processes: 0,
         });
         let line = encode(&msg);
         assert_eq!(line.matches('\n').count(), 1);
         assert_eq!(decode::<AgentMessage>(&line).unwrap(), msg);
+    }
+
+    #[test]
+    fn fields_added_later_default_and_the_step_time_includes_the_clean() {
+        let line = r#"{"msg":"step_finished","id":1,"outcome":{"kind":"exited","code":0},"measurement":{"elapsed_s":2.0,"user_s":1.0,"sys_s":0.0,"involuntary_csw":0,"voluntary_csw":0,"max_rss_kib":0},"output_tail":""}"#;
+        let AgentMessage::StepFinished(result) = decode::<AgentMessage>(line).unwrap() else { panic!() };
+        assert_eq!((result.clean_s, result.leftover_processes), (0.0, 0));
+        assert_eq!(StepResult { clean_s: 1.5, ..result }.step_s(), 3.5);
     }
 
     #[test]

@@ -6,12 +6,13 @@ pub mod console;
 pub mod initrd;
 #[cfg(feature = "libvirt")]
 pub mod libvirt;
+pub mod pin;
 pub mod qemu;
 
 use crate::scenario::file::BackendKind;
 use crate::scenario::Plan;
 use anyhow::Result;
-use kbench_protocol::{AgentMessage, HostMessage};
+use kbench_protocol::HostMessage;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,6 +32,9 @@ pub struct GuestSpec {
     pub agent: PathBuf,
     /// Where the guest's serial console is saved; the runner reads it to explain failures.
     pub console_log: PathBuf,
+    /// A folder the backend may keep files in while the guest runs (the initrd with the
+    /// agent); inside the results folder, which removes it at the end.
+    pub scratch: PathBuf,
 }
 
 pub trait Backend {
@@ -41,11 +45,17 @@ pub trait Backend {
     fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>>;
 }
 
-#[derive(Debug)]
+/// What came over the agent's channel. The backend only frames lines; what they say,
+/// and whether the agent really said it, is the session's business.
+#[derive(Debug, Clone, PartialEq)]
 pub enum GuestEvent {
-    Message(AgentMessage),
-    /// The channel closed: the guest powered off, crashed, or the agent died.
-    Closed,
+    /// One line, without its newline.
+    Line(String),
+    /// A line grew longer than `kbench_protocol::MAX_LINE_BYTES`; the rest of it is skipped unread.
+    TooLong { bytes: usize },
+    /// The channel closed: the guest powered off, crashed, or the agent died; or the
+    /// hypervisor failed, and then `hypervisor_error` holds its own message.
+    Closed { hypervisor_error: Option<String> },
 }
 
 /// A running guest. Dropping it kills it: no guest outlives its handle.

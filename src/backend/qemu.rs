@@ -1,11 +1,14 @@
 //! The default backend: qemu-system-x86_64 spawned directly, with direct kernel boot.
 //! The console goes to a file; the agent talks on the second serial port, which QEMU
-//! exposes as a unix socket that we connect to before the guest starts (wait=on).
+//! gets as one end of a socket pair (`-chardev socket,fd=3`): no socket file, so no path
+//! to keep under the 108-byte limit of unix socket names and nothing left behind.
 
 use super::{initrd, Accel, Backend, Guest, GuestEvent, GuestSpec};
 use anyhow::{bail, Context, Result};
-use kbench_protocol::{decode, encode, AgentMessage, HostMessage};
-use std::io::{BufRead, BufReader, Read, Write};
+use kbench_protocol::lines::{Line, LineReader};
+use kbench_protocol::{encode, HostMessage, MAX_LINE_BYTES};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -13,12 +16,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// The descriptor QEMU finds its end of the agent's socket pair on.
+const AGENT_FD: i32 = 3;
+/// What `qemu-system-* --version` prints first; anything else is not QEMU.
+const VERSION_PREFIX: &str = "QEMU emulator version";
+/// How long a QEMU whose guest channel closed may take to exit before its status is read.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+/// QEMU's own error output quoted in a message.
+const STDERR_EXCERPT: usize = 2000;
+
 pub struct QemuBackend {
     binary: PathBuf,
     version: String,
     accel: Accel,
-    /// Sockets and composed initrds; removed with the backend.
-    scratch: tempfile::TempDir,
 }
 
 impl QemuBackend {
@@ -27,12 +37,19 @@ impl QemuBackend {
         let output = Command::new(&binary).arg("--version").output().with_context(|| {
             format!("cannot run {}: is QEMU installed? (Debian: apt-get install qemu-system-x86, or scripts/install-deps.sh)", binary.display())
         })?;
-        let version = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("unknown").trim().to_string();
-        let scratch = tempfile::Builder::new().prefix("kbench-").tempdir().context("cannot create a scratch folder")?;
-        Ok(QemuBackend { binary, version, accel, scratch })
+        let version = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").trim().to_string();
+        if !output.status.success() || !version.starts_with(VERSION_PREFIX) {
+            bail!(
+                "{} is not QEMU: `{} --version` printed {version:?} ({}), not \"{VERSION_PREFIX} ...\"; set `guest.qemu` in the scenario to a qemu-system-x86_64",
+                binary.display(),
+                binary.display(),
+                output.status
+            );
+        }
+        Ok(QemuBackend { binary, version, accel })
     }
 
-    fn arguments(&self, spec: &GuestSpec, initrd: &Path, socket: &Path) -> Vec<String> {
+    fn arguments(&self, spec: &GuestSpec, initrd: &Path) -> Vec<String> {
         let mut args: Vec<String> = vec!["-nodefaults".into(), "-no-user-config".into(), "-display".into(), "none".into()];
         match self.accel {
             Accel::Kvm => args.extend(["-accel".into(), "kvm".into(), "-cpu".into(), "host".into()]),
@@ -55,7 +72,7 @@ impl QemuBackend {
             "-serial".into(),
             "chardev:console".into(),
             "-chardev".into(),
-            format!("socket,id=agent,path={},server=on,wait=on", escape(socket)),
+            format!("socket,id=agent,fd={AGENT_FD}"),
             "-serial".into(),
             "chardev:agent".into(),
         ]);
@@ -77,70 +94,58 @@ impl Backend for QemuBackend {
     }
 
     fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>> {
-        let initrd_path = self.scratch.path().join(format!("{}.initrd", spec.name));
+        let initrd_path = spec.scratch.join(format!("{}.initrd", spec.name));
         initrd::with_agent(spec.initrd.as_deref(), &spec.agent, &initrd_path)?;
-        let socket = self.scratch.path().join(format!("{}.sock", spec.name));
-        let _ = std::fs::remove_file(&socket);
         let stderr_path = spec.console_log.with_extension("qemu.log");
         let stderr = std::fs::File::create(&stderr_path)
             .with_context(|| format!("cannot create {}", stderr_path.display()))?;
+        let (stream, qemu_end) = UnixStream::pair().context("cannot create the agent's socket pair")?;
+        let qemu_fd = qemu_end.as_raw_fd();
         let mut command = Command::new(&self.binary);
-        command.args(self.arguments(spec, &initrd_path, &socket)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
+        command.args(self.arguments(spec, &initrd_path)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
         // Own process group: a terminal's Ctrl-C reaches us, and we stop the guest in order.
         command.process_group(0);
-        // SAFETY: prctl is async-signal-safe; it only makes the kernel kill QEMU when we die.
+        // SAFETY: only async-signal-safe calls between fork and exec: prctl makes the
+        // kernel kill QEMU when we die; dup2/fcntl hand QEMU its end of the socket pair
+        // as AGENT_FD, open across exec (dup2 clears close-on-exec on the copy).
         unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)
+            command.pre_exec(move || {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)?;
+                let handed = if qemu_fd == AGENT_FD {
+                    nix::libc::fcntl(AGENT_FD, nix::libc::F_SETFD, 0)
+                } else {
+                    nix::libc::dup2(qemu_fd, AGENT_FD)
+                };
+                if handed < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
             });
         }
-        let mut child = command.spawn().with_context(|| format!("cannot start {}", self.binary.display()))?;
-        let stream = match connect(&socket, &mut child, &stderr_path) {
-            Ok(stream) => stream,
-            Err(error) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(error);
-            }
-        };
+        let child = command.spawn().with_context(|| format!("cannot start {}", self.binary.display()))?;
+        // QEMU holds the only other end now: when it exits, our reads end.
+        drop(qemu_end);
         let events = spawn_reader(stream.try_clone().context("cannot clone the agent socket")?);
-        Ok(Box::new(QemuGuest { child, stream, events }))
+        Ok(Box::new(QemuGuest { child, stream, events, stderr_path, initrd: Some(initrd_path) }))
     }
 }
 
-/// QEMU creates the socket, then waits for us before it starts the guest.
-fn connect(socket: &Path, child: &mut Child, stderr_path: &Path) -> Result<UnixStream> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            let stderr = std::fs::read_to_string(stderr_path).unwrap_or_default();
-            bail!("QEMU exited before the guest started ({status}): {}", stderr.trim());
-        }
-        if let Ok(stream) = UnixStream::connect(socket) {
-            return Ok(stream);
-        }
-        if Instant::now() > deadline {
-            bail!("QEMU did not open its agent socket {} within 30 s", socket.display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
+/// Frames the agent's lines on a thread of its own; never holds more than one line of
+/// at most MAX_LINE_BYTES (a longer one is reported, not kept), and a bounded queue.
 fn spawn_reader(stream: UnixStream) -> mpsc::Receiver<GuestEvent> {
-    let (sender, receiver) = mpsc::channel();
+    let (sender, receiver) = mpsc::sync_channel(64);
     std::thread::spawn(move || {
-        let reader = BufReader::new(stream);
-        for line in reader.split(b'\n') {
-            let Ok(line) = line else { break };
-            let text = String::from_utf8_lossy(&line);
-            // Anything that is not a message (line noise before the agent starts) is skipped.
-            if let Ok(message) = decode::<AgentMessage>(&text) {
-                if sender.send(GuestEvent::Message(message)).is_err() {
-                    return;
-                }
+        let mut lines = LineReader::new(stream, MAX_LINE_BYTES);
+        while let Ok(Some(line)) = lines.next_line() {
+            let event = match line {
+                Line::Text(text) => GuestEvent::Line(text),
+                Line::TooLong { bytes } => GuestEvent::TooLong { bytes },
+            };
+            if sender.send(event).is_err() {
+                return;
             }
         }
-        let _ = sender.send(GuestEvent::Closed);
+        let _ = sender.send(GuestEvent::Closed { hypervisor_error: None });
     });
     receiver
 }
@@ -149,6 +154,39 @@ struct QemuGuest {
     child: Child,
     stream: UnixStream,
     events: mpsc::Receiver<GuestEvent>,
+    /// QEMU's own messages ("initrd is too large"), quoted when it ends in failure.
+    stderr_path: PathBuf,
+    /// The composed initrd, until QEMU has surely read it: QEMU loads it before the guest
+    /// runs, so it goes at the agent's first word, and a `kill -9` of bench later leaves
+    /// nothing of it behind.
+    initrd: Option<PathBuf>,
+}
+
+impl QemuGuest {
+    /// Once the channel closed: QEMU's exit status and its own message, when it ended in
+    /// failure (a guest that powers off, panics or resets ends QEMU with status 0).
+    fn failure(&mut self) -> Option<String> {
+        let deadline = Instant::now() + EXIT_WAIT;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                _ => return None,
+            }
+        };
+        if status.success() {
+            return None;
+        }
+        let stderr = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+        let stderr = stderr.trim();
+        // (str::floor_char_boundary is newer than the crate's rust-version.)
+        let mut start = stderr.len().saturating_sub(STDERR_EXCERPT);
+        while !stderr.is_char_boundary(start) {
+            start += 1;
+        }
+        let excerpt = &stderr[start..];
+        Some(if excerpt.is_empty() { format!("QEMU ended with {status}") } else { format!("QEMU ended with {status}: {excerpt}") })
+    }
 }
 
 impl Guest for QemuGuest {
@@ -158,9 +196,16 @@ impl Guest for QemuGuest {
 
     fn next_event(&mut self, timeout: Duration) -> Result<Option<GuestEvent>> {
         match self.events.recv_timeout(timeout) {
-            Ok(event) => Ok(Some(event)),
+            Ok(GuestEvent::Closed { .. }) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Ok(Some(GuestEvent::Closed { hypervisor_error: self.failure() }))
+            }
+            Ok(event) => {
+                if let Some(initrd) = self.initrd.take() {
+                    let _ = std::fs::remove_file(initrd);
+                }
+                Ok(Some(event))
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(Some(GuestEvent::Closed)),
         }
     }
 
@@ -183,11 +228,14 @@ impl Drop for QemuGuest {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        if let Some(initrd) = self.initrd.take() {
+            let _ = std::fs::remove_file(initrd);
+        }
     }
 }
 
 /// QEMU option values separate on ','; a literal comma is written twice.
-fn escape(path: &Path) -> String {
+pub(super) fn escape(path: &Path) -> String {
     path.display().to_string().replace(',', ",,")
 }
 

@@ -4,9 +4,10 @@
 use super::workload::commands;
 use crate::backend::Backend;
 use crate::model::{
-    now, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta, VariantFacts,
+    now, AdaptiveFacts, DesignFacts, FileFacts, QuietHostFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta, VariantFacts,
     WorkloadFacts, META_SCHEMA_VERSION,
 };
+use crate::scenario::order::OrderChoice;
 use crate::scenario::{Plan, Workload};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
@@ -74,7 +75,25 @@ pub fn collect_meta(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> R
         levels: plan.levels.iter().map(|l| LevelFacts { label: l.label.clone(), jobs: l.jobs }).collect(),
         baseline: plan.variants[plan.baseline].name.clone(),
         variants,
+        design: Some(design_facts(plan)),
     })
+}
+
+fn design_facts(plan: &Plan) -> DesignFacts {
+    let random = plan.order.choice == OrderChoice::Random;
+    DesignFacts {
+        rounds: plan.rounds,
+        order: plan.order.choice.name().to_string(),
+        seed: random.then_some(plan.order.seed),
+        seed_from_clock: random && plan.order.seed_from_clock,
+        adaptive: plan.adaptive.map(|a| AdaptiveFacts {
+            precision_percent: a.precision_percent,
+            min_runs: a.min_runs,
+            max_runs: a.max_runs,
+        }),
+        quiet_host: plan.quiet_host.map(|q| QuietHostFacts { max_load: q.max_load, wait_s: q.wait.as_secs() }),
+        pin: plan.guest.pin,
+    }
 }
 
 /// A file and its sha256, to tell later whether it changed.

@@ -1,284 +1,288 @@
-//! The conversation with one booted guest: the handshake, the boot facts, and every
-//! finished step filed as it arrives.
+//! The conversation with one booted guest's agent, and its rules. The session reads the
+//! channel, checks that every line is the agent's (signed, in sequence, not too long)
+//! and that the agent says what the protocol lets it say next, and hands the runner
+//! plain events. Any breach, silence or hang ends the boot with a [`GuestTrouble`].
 
-use super::job::StepInfo;
-use super::runner::{GuestTrouble, Study, StudyOutcome};
-use crate::backend::console;
 use crate::backend::{Guest, GuestEvent};
-use crate::model::{now, ConsoleFinding, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
-use crate::scenario::Variant;
 use anyhow::{anyhow, bail, Result};
-use kbench_protocol::{AgentMessage, BootFacts, HostMessage, Job, Outcome, StepKind, StepResult, PROTOCOL_VERSION};
-use std::path::PathBuf;
+use kbench_protocol::auth::{to_hex, Verifier, Violation, KEY_BYTES};
+use kbench_protocol::{decode, AgentMessage, BootFacts, HostMessage, Setup, Step, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-/// How long the agent has, once it said hello, to report the boot facts.
-const FACTS_TIMEOUT: Duration = Duration::from_secs(60);
-/// Between two steps the agent only reports; a silence this long means the guest hangs.
-const BETWEEN_STEPS_TIMEOUT: Duration = Duration::from_secs(120);
-/// Slack on top of the agent's own per-step timeout before the host gives up on the guest.
-const STEP_MARGIN: Duration = Duration::from_secs(60);
-/// Console bytes quoted in an error.
-const CONSOLE_EXCERPT: usize = 2000;
+/// The guest failed (crash, hang, lost channel, a breach of the protocol): worth another boot.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct GuestTrouble(pub String);
 
-/// The conversation with one booted guest.
-struct Session<'s, 'a> {
-    study: &'s mut Study<'a>,
-    variant: &'s Variant,
-    guest: &'s mut dyn Guest,
-    console_log: PathBuf,
-    infos: &'s [StepInfo],
-    facts: Option<BootFacts>,
-    /// When the step in progress started, as the host saw it.
-    started_at: String,
+/// The hypervisor itself failed (QEMU ended with an error of its own): a guest trouble
+/// whose cause is the hypervisor's message, not the console.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HypervisorFailed(pub String);
+
+/// What the agent said, once the session made sure it was the agent and in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    StepStarted { id: u32 },
+    Heartbeat { id: u32, elapsed_s: f64 },
+    StepFinished(StepResult),
+    KernelLog(String),
+    Done,
 }
 
-/// Hands the job to the guest's agent and files every step until the agent is done.
-pub fn converse(
-    study: &mut Study,
-    variant: &Variant,
-    guest: &mut dyn Guest,
-    console_log: PathBuf,
-    (job, infos): (Job, Vec<StepInfo>),
-    outcome: &mut StudyOutcome,
-) -> Result<()> {
-    let mut session = Session { study, variant, guest, console_log, infos: &infos, facts: None, started_at: now() };
-    session.handshake(job)?;
-    session.collect(outcome)
+/// How long the session waits for each thing; see `limits` for where they come from.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub hello: Duration,
+    pub boot_facts: Duration,
+    /// No word this long while a step runs (heartbeats) or an answer is due: a dead guest.
+    pub silence: Duration,
+    /// Beyond a step's own limit, counted from its StepStarted.
+    pub margin: Duration,
+    /// How long a closed guest gets to exit by itself.
+    pub closed_grace: Duration,
 }
 
-impl Session<'_, '_> {
-    fn handshake(&mut self, job: Job) -> Result<()> {
-        let boot_timeout = self.study.plan.guest.boot_timeout;
-        match self.next_message(Some(boot_timeout), "the agent to start (guest.boot_timeout)")? {
-            AgentMessage::Hello { protocol, .. } if protocol == PROTOCOL_VERSION => {}
-            AgentMessage::Hello { protocol, agent_version } => bail!(
-                "the guest's agent {agent_version} speaks protocol {protocol}, this kbench speaks {PROTOCOL_VERSION}: rebuild the agent (scripts/build-agent.sh)"
-            ),
-            other => bail!("the agent started with {other:?} instead of hello"),
-        }
-        self.guest.send(&HostMessage::Job(job))?;
-        match self.next_message(Some(FACTS_TIMEOUT), "the guest's boot facts")? {
-            AgentMessage::BootFacts(facts) => self.accept_facts(facts),
-            other => bail!("expected the boot facts, the agent sent {other:?}"),
-        }
-    }
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    /// Nothing asked of the agent.
+    Idle,
+    /// Run sent; StepStarted due.
+    Starting { id: u32, limit: Duration },
+    Running { id: u32, limit: Duration, started: Instant },
+    /// Finish sent; Done due.
+    Finishing,
+    Over,
+}
 
-    /// A guest that did not boot with this variant's options would measure the wrong thing.
-    fn accept_facts(&mut self, facts: BootFacts) -> Result<()> {
-        let seen: Vec<&str> = facts.cmdline.split_whitespace().collect();
-        let missing: Vec<&String> =
-            self.variant.own_options.iter().filter(|o| !seen.contains(&o.as_str())).collect();
-        if !missing.is_empty() {
-            bail!(
-                "the guest's /proc/cmdline {:?} lacks {:?}: the kernel did not boot with this variant's options",
-                facts.cmdline,
-                missing
-            );
-        }
-        self.study.meta.record_boot(&self.variant.name, &facts);
-        self.study.results.write_meta(self.study.meta)?;
-        let poison = if facts.slab.is_on() { "on" } else { "off" };
-        self.study.progress.println(&format!(
-            "{}: booted {} with {} CPUs, slab poisoning {poison}; cmdline: {}",
-            self.variant.name, facts.kernel_release, facts.cpus, facts.cmdline
-        ));
-        for (name, value) in &facts.probes {
-            self.study.progress.println(&format!("{}: {name}: {value}", self.variant.name));
-        }
-        self.facts = Some(facts);
-        Ok(())
-    }
+pub struct Session<'g> {
+    guest: &'g mut dyn Guest,
+    stop: &'g dyn Fn() -> Result<()>,
+    timing: Timing,
+    verifier: Verifier,
+    state: State,
+    last_word: Instant,
+}
 
-    fn collect(&mut self, outcome: &mut StudyOutcome) -> Result<()> {
-        let mut current: Option<u32> = None;
-        let mut limit = Some(BETWEEN_STEPS_TIMEOUT);
-        loop {
-            let message = match self.next_message(limit, "the current step to finish") {
-                Ok(message) => message,
-                Err(error) => {
-                    // The run in progress failed with the guest: say so in runs.csv.
-                    if let Some(id) = current.filter(|_| error.is::<GuestTrouble>()) {
-                        self.file_lost_run(id, &first_line(&format!("{error:#}")), outcome)?;
-                    }
-                    return Err(error);
-                }
-            };
-            match message {
-                AgentMessage::StepStarted { id, timeout_s } => {
-                    current = Some(id);
-                    limit = timeout_s.map(|t| Duration::from_secs_f64(t) + STEP_MARGIN);
-                    self.started_at = now();
-                    self.show_step(id);
-                }
-                AgentMessage::StepFinished(result) => {
-                    current = None;
-                    limit = Some(BETWEEN_STEPS_TIMEOUT);
-                    self.file_step(result, outcome)?;
-                }
-                AgentMessage::Done => return Ok(()),
-                AgentMessage::Fatal { message } => bail!("the agent gave up: {message}"),
-                other => bail!("unexpected message from the agent: {other:?}"),
-            }
-        }
-    }
+/// A fresh key for one boot, from the kernel's random source.
+pub fn boot_key() -> Result<String> {
+    let mut key = [0u8; KEY_BYTES];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .map_err(|e| anyhow!("cannot read /dev/urandom for the boot's key: {e}"))?;
+    Ok(to_hex(&key))
+}
 
-    fn info(&self, id: u32) -> Result<&StepInfo> {
-        self.infos.get(id as usize).ok_or_else(|| anyhow!("the agent reported step {id}, which the job does not have"))
-    }
-
-    fn show_step(&self, id: u32) {
-        if let Ok(info) = self.info(id) {
-            let what = match (&info.kind, &info.level) {
-                (kind, Some(level)) => format!("{} -j {} {} {}", level.label, level.substitution(), kind_name(*kind), info.index),
-                (kind, None) => kind_name(*kind).to_string(),
-            };
-            self.study.progress.set_message(&format!("{}: {what}", self.variant.name));
-        }
-    }
-
-    fn file_step(&mut self, result: StepResult, outcome: &mut StudyOutcome) -> Result<()> {
-        let info = self.info(result.id)?.clone();
-        let log = self.study.results.save_output(&log_name(&self.variant.name, &info), &result.output_tail)?;
-        let mut failure = String::new();
-        if !result.outcome.is_success() {
-            failure = format!("{} (output: {log})", result.outcome.describe());
-        } else if !result.missing_files.is_empty() {
-            failure = format!("expected files missing after the run: {}", result.missing_files.join(", "));
-        }
-        match info.kind {
-            StepKind::Timed => self.file_record(self.record(&info, &result, failure), outcome),
-            StepKind::Prepare | StepKind::Warmup if !failure.is_empty() => {
-                let reason = format!("{} failed: {failure}", kind_name(info.kind));
-                self.file_unrun_runs(result.id, &reason, outcome)?;
-                bail!("{reason}");
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn file_record(&mut self, record: RunRecord, outcome: &mut StudyOutcome) -> Result<()> {
-        self.study.results.append_run(&record)?;
-        self.study.progress.finished_run(&record, self.study.plan.runs);
-        outcome.records.push(record);
-        Ok(())
-    }
-
-    fn record(&self, info: &StepInfo, result: &StepResult, failure: String) -> RunRecord {
-        let m = &result.measurement;
-        let (label, jobs) = info.level.as_ref().map_or((String::new(), 0), |l| (l.label.clone(), l.jobs));
-        let facts = self.facts.as_ref();
-        RunRecord {
-            schema_version: RUNS_SCHEMA_VERSION,
-            variant: self.variant.name.clone(),
-            jobs_label: label,
-            jobs,
-            run: info.index,
-            status: if failure.is_empty() { RunStatus::Ok } else { RunStatus::Failed },
-            elapsed_s: m.elapsed_s,
-            user_s: m.user_s,
-            sys_s: m.sys_s,
-            percent_cpu: m.percent_cpu(),
-            ctx_switches: m.involuntary_csw,
-            sleeps: m.voluntary_csw,
-            max_rss_kib: m.max_rss_kib,
-            exit_code: match result.outcome {
-                Outcome::Exited { code } => Some(code),
-                _ => None,
-            },
-            failure,
-            kernel_release: facts.map(|f| f.kernel_release.clone()).unwrap_or_default(),
-            cmdline: facts.map(|f| f.cmdline.clone()).unwrap_or_default(),
-            started_at: self.started_at.clone(),
-        }
-    }
-
-    /// The timed runs after a failed prepare or warm-up never run: each is a failed row
-    /// saying why, so that runs.csv accounts for every planned run.
-    fn file_unrun_runs(&mut self, failed_id: u32, reason: &str, outcome: &mut StudyOutcome) -> Result<()> {
-        let unrun: Vec<StepInfo> =
-            self.infos.iter().skip(failed_id as usize + 1).filter(|i| i.kind == StepKind::Timed).cloned().collect();
-        for info in unrun {
-            let never = StepResult {
-                id: failed_id,
-                outcome: Outcome::SpawnFailed { error: reason.to_string() },
-                measurement: Default::default(),
-                output_tail: String::new(),
-                missing_files: Vec::new(),
-            };
-            self.file_record(self.record(&info, &never, format!("not run: {reason}")), outcome)?;
-        }
-        Ok(())
-    }
-
-    /// A timed run cut short by the guest (crash, hang, lost channel) is still a row.
-    fn file_lost_run(&mut self, id: u32, reason: &str, outcome: &mut StudyOutcome) -> Result<()> {
-        let info = self.info(id)?.clone();
-        if info.kind != StepKind::Timed {
-            return Ok(());
-        }
-        let lost = StepResult {
-            id,
-            outcome: Outcome::SpawnFailed { error: reason.to_string() },
-            measurement: Default::default(),
-            output_tail: String::new(),
-            missing_files: Vec::new(),
+impl<'g> Session<'g> {
+    /// Waits for the agent's hello, hands it the setup (and with it the boot's key), and
+    /// returns the boot facts. `stop` is asked between two waits (Ctrl-C, study timeout).
+    pub fn open(
+        guest: &'g mut dyn Guest,
+        timing: Timing,
+        stop: &'g dyn Fn() -> Result<()>,
+        setup: Setup,
+    ) -> Result<(Session<'g>, BootFacts)> {
+        let key = kbench_protocol::auth::from_hex(&setup.key).map_err(|e| anyhow!("the boot's key: {e}"))?;
+        let mut session =
+            Session { guest, stop, timing, verifier: Verifier::new(key), state: State::Idle, last_word: Instant::now() };
+        session.hello()?;
+        session.guest.send(&HostMessage::Setup(setup))?;
+        let deadline = Instant::now() + timing.boot_facts;
+        let what = "the boot facts";
+        let facts = match session.signed(deadline, what, &|| {
+            format!(
+                "the guest hung: no boot facts within {} s (the limit follows guest.root.wait, the modules and the probes)",
+                timing.boot_facts.as_secs_f64()
+            )
+        })? {
+            AgentMessage::BootFacts(facts) => facts,
+            AgentMessage::Fatal { message } => bail!("the agent gave up: {message}"),
+            other => return Err(breach(&format!("the agent sent {} where the boot facts were due", name(&other)))),
         };
-        self.file_record(self.record(&info, &lost, reason.to_string()), outcome)
+        Ok((session, facts))
     }
 
-    /// Waits in short slices so that Ctrl-C is noticed within a fraction of a second.
-    fn next_message(&mut self, limit: Option<Duration>, waiting_for: &str) -> Result<AgentMessage> {
+    /// The first words are unsigned: the agent has no key before the setup. Noise before
+    /// them (a port that wakes up) is skipped.
+    fn hello(&mut self) -> Result<()> {
         let started = Instant::now();
+        let deadline = started + self.timing.hello;
         loop {
-            self.study.check_stop()?;
-            if limit.is_some_and(|limit| started.elapsed() >= limit) {
-                return Err(self.trouble(&format!(
-                    "the guest hung: no word for {} s while waiting for {waiting_for}; it was killed",
-                    started.elapsed().as_secs()
-                )));
-            }
-            match self.guest.next_event(Duration::from_millis(200))? {
-                None => continue,
-                Some(GuestEvent::Message(message)) => return Ok(message),
-                Some(GuestEvent::Closed) => {
-                    self.guest.shut_down(Duration::from_secs(5));
-                    return Err(self.trouble(&format!("the guest stopped while waiting for {waiting_for}")));
+            let line = match self.line(deadline, "the agent to start")? {
+                Some(line) => line,
+                None => {
+                    return Err(trouble(format!(
+                        "the guest hung: no word for {} s while waiting for the agent to start (guest.boot_timeout)",
+                        started.elapsed().as_secs()
+                    )))
                 }
+            };
+            match decode::<AgentMessage>(&line) {
+                Ok(AgentMessage::Hello { protocol, .. }) if protocol == PROTOCOL_VERSION => return Ok(()),
+                Ok(AgentMessage::Hello { protocol, agent_version }) => bail!(
+                    "the guest's agent {agent_version} speaks protocol {protocol}, this kbench speaks {PROTOCOL_VERSION}: rebuild the agent (scripts/build-agent.sh)"
+                ),
+                Ok(AgentMessage::Fatal { message }) => bail!("the agent gave up: {message}"),
+                _ => continue,
             }
         }
     }
 
-    /// Names what the console shows (a panic, an oops) first, since that is the cause.
-    fn trouble(&self, what: &str) -> anyhow::Error {
-        let text = std::fs::read_to_string(&self.console_log).unwrap_or_default();
-        let console_name = self.console_log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let cause = match console::scan(&text).first() {
-            Some(ConsoleFinding { line, excerpt, .. }) => format!("{line}: {what} (console/{console_name}):\n{excerpt}"),
-            None => format!(
-                "{what} (console/{console_name}); console tail:\n{}",
-                console::tail(&self.console_log, CONSOLE_EXCERPT)
-            ),
+    /// Sends one step; its StepStarted is due at once.
+    pub fn start(&mut self, step: Step) -> Result<()> {
+        if self.state != State::Idle {
+            bail!("internal: a step was sent while {:?}", self.state);
+        }
+        let limit = Duration::from_secs_f64(step.timeout_s);
+        self.state = State::Starting { id: step.id, limit };
+        self.last_word = Instant::now();
+        self.guest.send(&HostMessage::Run(step))
+    }
+
+    /// Tells the agent there is nothing more; its Done is due.
+    pub fn finish(&mut self) -> Result<()> {
+        if self.state != State::Idle {
+            bail!("internal: finish while {:?}", self.state);
+        }
+        self.state = State::Finishing;
+        self.last_word = Instant::now();
+        self.guest.send(&HostMessage::Finish)
+    }
+
+    /// The next event the protocol allows now.
+    pub fn next(&mut self) -> Result<Event> {
+        let (deadline, hang) = self.wait_for();
+        let message = self.signed(deadline, "the agent", &|| hang.clone())?;
+        self.last_word = Instant::now();
+        let event = match (self.state, message) {
+            (_, AgentMessage::KernelLog { text }) => Event::KernelLog(text),
+            (_, AgentMessage::Fatal { message }) => bail!("the agent gave up: {message}"),
+            (State::Starting { id, limit }, AgentMessage::StepStarted { id: started }) if started == id => {
+                self.state = State::Running { id, limit, started: Instant::now() };
+                Event::StepStarted { id }
+            }
+            (State::Running { id, .. }, AgentMessage::Heartbeat { id: beat, elapsed_s }) if beat == id => {
+                Event::Heartbeat { id, elapsed_s }
+            }
+            (State::Running { id, .. }, AgentMessage::StepFinished(result)) if result.id == id => {
+                self.state = State::Idle;
+                Event::StepFinished(result)
+            }
+            (State::Finishing, AgentMessage::Done) => {
+                self.state = State::Over;
+                Event::Done
+            }
+            (state, message) => return Err(breach(&out_of_order(state, &message))),
         };
-        anyhow!(GuestTrouble(cause))
+        Ok(event)
+    }
+
+    /// Until when the current wait may last, and what to say when it ends in silence.
+    fn wait_for(&self) -> (Instant, String) {
+        let silence = self.timing.silence;
+        let dead = self.last_word + silence;
+        let dead_text = |what: &str| {
+            format!("the guest stopped answering: no word from the agent for {} s while {what}", silence.as_secs_f64())
+        };
+        match self.state {
+            State::Running { id, limit, started } => {
+                let guard = started + limit + self.timing.margin;
+                if guard <= dead {
+                    let text = format!(
+                        "the guest hung: step {id} did not end within its limit of {} s plus {} s; it was killed",
+                        limit.as_secs_f64(),
+                        self.timing.margin.as_secs_f64()
+                    );
+                    (guard, text)
+                } else {
+                    (dead, dead_text(&format!("step {id} ran (no heartbeat)")))
+                }
+            }
+            State::Starting { id, .. } => (dead, dead_text(&format!("waiting for step {id} to start"))),
+            State::Finishing => (dead, dead_text("waiting for it to finish")),
+            State::Idle | State::Over => (Instant::now(), "internal: waiting with nothing asked".into()),
+        }
+    }
+
+    /// The next signed message before `deadline`; every other line breaks the boot.
+    fn signed(&mut self, deadline: Instant, waiting_for: &str, hang: &dyn Fn() -> String) -> Result<AgentMessage> {
+        match self.line(deadline, waiting_for)? {
+            None => Err(trouble(hang())),
+            Some(line) => self.verifier.verify(&line).map_err(|violation| breach(&violation_text(&violation, &line))),
+        }
+    }
+
+    /// One line, or `None` when the deadline passed. Waits in short slices so that
+    /// Ctrl-C is noticed within a fraction of a second.
+    fn line(&mut self, deadline: Instant, waiting_for: &str) -> Result<Option<String>> {
+        loop {
+            (self.stop)()?;
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let slice = (deadline - now).min(Duration::from_millis(200));
+            match self.guest.next_event(slice)? {
+                None => continue,
+                Some(GuestEvent::Line(line)) => return Ok(Some(line)),
+                Some(GuestEvent::TooLong { bytes }) => {
+                    return Err(breach(&format!(
+                        "the agent's channel carried a line longer than any message ({bytes} bytes and more, the limit is {MAX_LINE_BYTES}): something in the guest wrote to /dev/ttyS1"
+                    )))
+                }
+                Some(GuestEvent::Closed { hypervisor_error }) => {
+                    self.guest.shut_down(self.timing.closed_grace);
+                    let stopped = format!("the guest stopped while waiting for {waiting_for}");
+                    return Err(match hypervisor_error {
+                        Some(error) => anyhow!(HypervisorFailed(format!("{stopped}: {error}"))),
+                        None => trouble(stopped),
+                    });
+                }
+            }
+        }
     }
 }
 
-pub fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or(text).to_string()
+fn trouble(text: String) -> anyhow::Error {
+    anyhow!(GuestTrouble(text))
 }
 
-fn kind_name(kind: StepKind) -> &'static str {
-    match kind {
-        StepKind::Prepare => "prepare",
-        StepKind::Warmup => "warm-up",
-        StepKind::Timed => "run",
-    }
+fn breach(text: &str) -> anyhow::Error {
+    trouble(format!("protocol breach: {text}; the boot was stopped"))
 }
 
-fn log_name(variant: &str, info: &StepInfo) -> String {
-    match &info.level {
-        Some(level) => format!("{variant}-{}-{}{}", level.label, kind_name(info.kind), info.index),
-        None => format!("{variant}-{}", kind_name(info.kind)),
+fn violation_text(violation: &Violation, line: &str) -> String {
+    let excerpt: String = line.chars().take(120).collect();
+    format!("{violation} (the line began {excerpt:?})")
+}
+
+fn out_of_order(state: State, message: &AgentMessage) -> String {
+    let due = match state {
+        State::Starting { id, .. } => format!("the start of step {id}"),
+        State::Running { id, .. } => format!("a heartbeat or the result of step {id}"),
+        State::Finishing => "done".to_string(),
+        State::Idle | State::Over => "nothing".to_string(),
+    };
+    let said = match message {
+        AgentMessage::StepStarted { id } => format!("the start of step {id}"),
+        AgentMessage::Heartbeat { id, .. } => format!("a heartbeat of step {id}"),
+        AgentMessage::StepFinished(result) => format!("the result of step {}", result.id),
+        AgentMessage::Done => "done before the host said finish".to_string(),
+        other => name(other).to_string(),
+    };
+    format!("the agent sent {said} where {due} was due")
+}
+
+fn name(message: &AgentMessage) -> &'static str {
+    match message {
+        AgentMessage::Hello { .. } => "hello",
+        AgentMessage::BootFacts(_) => "boot facts",
+        AgentMessage::StepStarted { .. } => "step started",
+        AgentMessage::Heartbeat { .. } => "heartbeat",
+        AgentMessage::StepFinished(_) => "step finished",
+        AgentMessage::KernelLog { .. } => "kernel log",
+        AgentMessage::Done => "done",
+        AgentMessage::Fatal { .. } => "fatal",
     }
 }

@@ -2,8 +2,9 @@
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
 use crate::backend;
+use crate::benchmark::limits::Limits;
 use crate::cli::CheckArgs;
-use crate::{agent_binary, scenario};
+use crate::{agent_binary, host_noise, scenario};
 use anyhow::Result;
 use std::path::Path;
 
@@ -25,6 +26,16 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
     }
     let levels: Vec<String> = plan.levels.iter().map(|l| format!("{} (-j {})", l.label, l.substitution())).collect();
     println!("  jobs levels: {}", levels.join(", "));
+    let seed = match (plan.order.choice, plan.order.seed_from_clock) {
+        (scenario::order::OrderChoice::Alternate, _) => String::new(),
+        (_, true) => format!(" (seed {}, from the clock: `bench run` takes a new one)", plan.order.seed),
+        (_, false) => format!(" (seed {})", plan.order.seed),
+    };
+    println!("  boots: {} rounds per variant, order {}{seed}", plan.rounds, plan.order.choice.name());
+    println!("time limits:");
+    for line in Limits::for_plan(&plan).describe(&plan) {
+        println!("  {line}");
+    }
 
     let mut problems = 0;
     let mut verdict = |what: &str, result: Result<String>| match result {
@@ -39,7 +50,25 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
     }
     verdict("agent", agent_binary::locate(args.agent.as_deref()).map(|p| p.display().to_string()));
     verdict("results", free_space(&args.results));
+    println!("host: {}", host_state());
     Ok(if problems == 0 { EXIT_OK } else { EXIT_BAD_INPUT })
+}
+
+/// What the host is doing besides kbench, over one second: informative, never a problem
+/// (the host may well be quiet by the time the study runs).
+fn host_state() -> String {
+    let sample = host_noise::NoiseSample::start(&[std::process::id()])
+        .and_then(|sample| {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            sample.finish()
+        });
+    match sample {
+        Ok(noise) => format!(
+            "load {:.2}, other processes {:.0} % of a CPU over 1 s, steal {:.1} %, governor {}, boost {}",
+            noise.load1, noise.other_cpu_percent, noise.steal_percent, noise.governor, noise.boost
+        ),
+        Err(error) => format!("cannot sample: {error:#}"),
+    }
 }
 
 /// Free space where the results folder will be (or its nearest existing parent).

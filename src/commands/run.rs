@@ -2,14 +2,16 @@
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::backend;
-use crate::benchmark::runner::{Study, StudyTimedOut};
 use crate::benchmark::facts::{collect_meta, file_facts};
-use crate::benchmark::{run_study, StudyOutcome};
+use crate::benchmark::limits::Limits;
+use crate::benchmark::recorder::Recorder;
+use crate::benchmark::study::{Stops, Study, StudyTimedOut};
+use crate::benchmark::{resume, run_study, StudyOutcome};
 use crate::cli::RunArgs;
 use crate::export::kernbench::kernbench_text;
 use crate::export::meta_json::read_meta;
 use crate::export::reports::{write_reports, ReportOptions};
-use crate::export::results::ResultsDir;
+use crate::export::results::{ResultsDir, SetAside};
 use crate::export::runs_csv::{read_runs, refuse_inconsistent};
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::model::{now, Meta, RunRecord};
@@ -34,22 +36,28 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let fresh_meta = collect_meta(&plan, backend.as_ref(), plan.guest.backend.name())?;
     let (mut results, mut meta, mut outcome) = match &args.resume {
         None => start(args, &plan, fresh_meta)?,
-        Some(dir) => resume(dir, fresh_meta)?,
+        Some(dir) => resume(dir, fresh_meta, args.retry_failed)?,
     };
     results.write_meta(&meta)?;
     eprintln!("results: {}", results.path.display());
 
     let progress = Progress::new((plan.variants.len() * plan.levels.len() * plan.runs as usize) as u64);
     progress.set_position(outcome.records.len() as u64);
+    let limits = Limits::for_plan(&plan);
+    let scratch = results.scratch_dir();
+    let mut recorder = Recorder::new(&mut results, &mut meta, &progress, plan.runs);
     let mut study = Study {
         plan: &plan,
+        limits: &limits,
         backend: backend.as_ref(),
         agent: &agent,
-        results: &mut results,
-        meta: &mut meta,
-        progress: &progress,
-        interrupt: &interrupt,
-        deadline: plan.guest.study_timeout.map(|limit| Instant::now() + limit),
+        scratch: &scratch,
+        listener: &mut recorder,
+        stops: Stops {
+            interrupt: &interrupt,
+            deadline: plan.guest.study_timeout.map(|limit| Instant::now() + limit),
+            study_timeout_s: plan.guest.study_timeout.map_or(0, |d| d.as_secs()),
+        },
     };
     let ended = run_study(&mut study, &mut outcome);
     progress.finish();
@@ -79,7 +87,16 @@ fn start(args: &RunArgs, plan: &Plan, meta: Meta) -> Result<(ResultsDir, Meta, S
 }
 
 /// Picks an interrupted study up where it stopped, if it is still the same study.
-fn resume(dir: &Path, fresh: Meta) -> Result<(ResultsDir, Meta, StudyOutcome)> {
+fn resume(dir: &Path, fresh: Meta, retry_failed: bool) -> Result<(ResultsDir, Meta, StudyOutcome)> {
+    // The lock first: nothing is read for the study while another bench may write it.
+    let (mut results, set_aside) = ResultsDir::reopen(dir)?;
+    if let Some(SetAside { row, file }) = set_aside {
+        eprintln!(
+            "warning: runs.csv ended with a torn row (line {}: bench was stopped while writing it); it was moved to {} and that run is measured again",
+            row.line,
+            file.display()
+        );
+    }
     let mut meta = read_meta(&dir.join("meta.json"))?;
     let copy = file_facts(&dir.join("scenario.toml"))?;
     if copy.sha256 != fresh.scenario_sha256 {
@@ -107,10 +124,17 @@ fn resume(dir: &Path, fresh: Meta) -> Result<(ResultsDir, Meta, StudyOutcome)> {
         );
     }
     meta.finished_at = None;
-    let results = ResultsDir::reopen(dir)?;
-    let records = read_runs(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
+    let mut records = read_runs(dir).with_context(|| format!("cannot resume {}", dir.display()))?;
     // Rows that do not fit the plan would be counted as done (or twice) and never measured.
     refuse_inconsistent(dir, &records, Some(&StudyShape::of(&meta))).with_context(|| format!("cannot resume {}", dir.display()))?;
+    if retry_failed {
+        let (kept, failed) = resume::split_failed(records);
+        if !failed.is_empty() {
+            let moved_to = results.supersede_failed(&kept, &failed)?;
+            eprintln!("retrying {} failed runs: their rows moved to {}", failed.len(), moved_to.display());
+        }
+        records = kept;
+    }
     eprintln!("resuming: {} runs already on record", records.len());
     Ok((results, meta, StudyOutcome { records, ..StudyOutcome::default() }))
 }

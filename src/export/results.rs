@@ -1,18 +1,38 @@
 //! The results folder of one study: `<root>/<scenario>/<timestamp>/` with a copy of the
 //! scenario, meta.json, runs.csv, the consoles of every boot and each step's output;
 //! and either side of `bench compare` read back.
+//!
+//! One `bench run` at a time writes a folder: it holds an exclusive lock on `.lock`
+//! (with its pid in it) as long as it runs. Files the backend needs only while a guest
+//! runs go to `.scratch/`, removed at the end and, after a `kill -9`, on resume.
 
 use super::meta_json::read_meta;
-use super::runs_csv::{read_runs, refuse_inconsistent, RunsWriter};
-use crate::stats::StudyShape;
+use super::runs_csv::{read_runs, refuse_inconsistent, rewrite_runs, set_aside_torn_row, RunsWriter, TornRow};
 use crate::compare::Side;
 use crate::model::{Meta, RunRecord};
+use crate::stats::StudyShape;
 use anyhow::{bail, Context, Result};
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+
+const LOCK_FILE: &str = ".lock";
+const SCRATCH_DIR: &str = ".scratch";
+/// Failed rows that `--retry-failed` took out of runs.csv, kept for the record.
+pub const FAILED_RUNS_FILE: &str = "runs-failed.csv";
 
 pub struct ResultsDir {
     pub path: PathBuf,
     runs: RunsWriter,
+    /// Held until the study ends; the kernel releases it whatever ends `bench`.
+    _lock: Flock<File>,
+}
+
+/// A torn last row of runs.csv, set aside when the study resumed.
+pub struct SetAside {
+    pub row: TornRow,
+    pub file: PathBuf,
 }
 
 impl ResultsDir {
@@ -25,27 +45,44 @@ impl ResultsDir {
             path = parent.join(format!("{stamp}-{n}"));
             n += 1;
         }
-        for dir in [path.clone(), path.join("console"), path.join("logs")] {
+        for dir in [path.clone(), path.join("console"), path.join("logs"), path.join(SCRATCH_DIR)] {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create the results folder {} (use --results DIR to put it elsewhere)", dir.display()))?;
         }
+        let lock = lock(&path)?;
         std::fs::copy(scenario_file, path.join("scenario.toml"))
             .with_context(|| format!("cannot copy {} into {}", scenario_file.display(), path.display()))?;
         let runs = RunsWriter::open(&path.join("runs.csv"))?;
-        Ok(ResultsDir { path, runs })
+        Ok(ResultsDir { path, runs, _lock: lock })
     }
 
     /// Reopens the folder of an interrupted study; new rows are appended to its runs.csv.
-    pub fn reopen(path: &Path) -> Result<ResultsDir> {
+    /// Refused while another `bench` holds it. A torn last row (a `bench` killed while
+    /// writing it) is moved into `runs.csv.torn-<time>`, and the scratch files a killed
+    /// `bench` left are removed.
+    pub fn reopen(path: &Path) -> Result<(ResultsDir, Option<SetAside>)> {
         for needed in ["runs.csv", "meta.json", "scenario.toml"] {
             if !path.join(needed).is_file() {
                 bail!("{} has no {needed}: it is not a kbench results folder", path.display());
             }
         }
-        std::fs::create_dir_all(path.join("console")).with_context(|| format!("cannot write into {}", path.display()))?;
-        std::fs::create_dir_all(path.join("logs")).with_context(|| format!("cannot write into {}", path.display()))?;
-        let runs = RunsWriter::open(&path.join("runs.csv"))?;
-        Ok(ResultsDir { path: path.to_path_buf(), runs })
+        let lock = lock(path)?;
+        let scratch = path.join(SCRATCH_DIR);
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch).with_context(|| format!("cannot clear {}", scratch.display()))?;
+        }
+        for dir in [path.join("console"), path.join("logs"), scratch] {
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot write into {}", path.display()))?;
+        }
+        let runs_path = path.join("runs.csv");
+        let set_aside = set_aside_torn_row(&runs_path)?.map(|(row, file)| SetAside { row, file });
+        let runs = RunsWriter::open(&runs_path)?;
+        Ok((ResultsDir { path: path.to_path_buf(), runs, _lock: lock }, set_aside))
+    }
+
+    /// Where the backend keeps files while a guest runs.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.path.join(SCRATCH_DIR)
     }
 
     /// The console log of the variant's next boot, numbered after those already saved
@@ -69,8 +106,67 @@ impl ResultsDir {
         self.runs.append(record)
     }
 
+    /// `--retry-failed`: the failed rows move to runs-failed.csv (appended, so every
+    /// attempt stays on record) and runs.csv keeps the others, so that the failed runs
+    /// are measured again and statistics see only the new attempt. runs-failed.csv is
+    /// written and synced first: a crash in between leaves a row in both, never in none.
+    pub fn supersede_failed(&mut self, kept: &[RunRecord], failed: &[RunRecord]) -> Result<PathBuf> {
+        let failed_path = self.path.join(FAILED_RUNS_FILE);
+        let mut record_of_failures = RunsWriter::open(&failed_path)?;
+        for record in failed {
+            record_of_failures.append(record)?;
+        }
+        let runs_path = self.path.join("runs.csv");
+        rewrite_runs(&runs_path, kept)?;
+        self.runs = RunsWriter::open(&runs_path)?;
+        Ok(failed_path)
+    }
+
     pub fn write_meta(&self, meta: &Meta) -> Result<()> {
         write_json(&self.path.join("meta.json"), meta)
+    }
+}
+
+impl Drop for ResultsDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.scratch_dir());
+    }
+}
+
+/// Takes the folder's lock, or says which process holds it.
+fn lock(folder: &Path) -> Result<Flock<File>> {
+    let path = folder.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(mut locked) => {
+            let mut write_pid = || -> std::io::Result<()> {
+                locked.set_len(0)?;
+                locked.rewind()?;
+                writeln!(locked, "{}", std::process::id())?;
+                locked.sync_data()
+            };
+            write_pid().with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(locked)
+        }
+        Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => "another bench".to_string(),
+                pid => format!("another bench (pid {pid})"),
+            };
+            bail!(
+                "{} is in use by {holder}, which is still running a study in it; wait for it to end (or stop it), then resume",
+                folder.display()
+            )
+        }
+        Err((_, errno)) => bail!("cannot lock {}: {errno}", path.display()),
     }
 }
 
@@ -104,4 +200,61 @@ pub fn read_side(path: &Path) -> Result<Side> {
     };
     refuse_inconsistent(path, &records, meta.as_ref().map(StudyShape::of).as_ref())?;
     Ok(Side { path: path.to_path_buf(), records, meta, meta_missing })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{test_record, RunStatus};
+
+    fn study() -> (tempfile::TempDir, ResultsDir) {
+        let root = tempfile::tempdir().unwrap();
+        let scenario = root.path().join("s.toml");
+        std::fs::write(&scenario, "name = \"s\"\n").unwrap();
+        let results = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        (root, results)
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_with_the_first_ones_pid() {
+        let (_root, results) = study();
+        std::fs::write(results.path.join("meta.json"), "{}").unwrap();
+        let error = format!("{:#}", ResultsDir::reopen(&results.path).err().expect("refused"));
+        assert!(error.contains(&format!("pid {}", std::process::id())) && error.contains("in use"), "{error}");
+        let path = results.path.clone();
+        drop(results);
+        assert!(ResultsDir::reopen(&path).is_ok(), "free once the first one ended");
+    }
+
+    #[test]
+    fn retried_failures_leave_runs_csv_for_runs_failed_csv() {
+        let (_root, mut results) = study();
+        let ok = RunRecord { run: 1, ..test_record() };
+        let failed = RunRecord { run: 2, status: RunStatus::Failed, failure: "timed out".into(), ..test_record() };
+        results.append_run(&ok).unwrap();
+        results.append_run(&failed).unwrap();
+        results.supersede_failed(std::slice::from_ref(&ok), std::slice::from_ref(&failed)).unwrap();
+        let again = RunRecord { run: 2, ..test_record() };
+        results.append_run(&again).unwrap();
+        assert_eq!(read_runs(&results.path).unwrap(), vec![ok, again]);
+        assert_eq!(read_runs(&results.path.join(FAILED_RUNS_FILE)).unwrap(), vec![failed]);
+    }
+
+    #[test]
+    fn scratch_files_live_in_the_folder_and_go_with_it() {
+        let (_root, results) = study();
+        let scratch = results.scratch_dir();
+        assert!(scratch.starts_with(&results.path) && scratch.is_dir());
+        std::fs::write(scratch.join("v.initrd"), "x").unwrap();
+        let path = results.path.clone();
+        drop(results);
+        assert!(!scratch.exists());
+        // A killed bench leaves them: the next resume clears them.
+        std::fs::create_dir_all(&scratch).unwrap();
+        std::fs::write(scratch.join("stale.initrd"), "x").unwrap();
+        std::fs::write(path.join("meta.json"), "{}").unwrap();
+        let (reopened, _) = ResultsDir::reopen(&path).unwrap();
+        assert!(!scratch.join("stale.initrd").exists());
+        drop(reopened);
+    }
 }

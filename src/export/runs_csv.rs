@@ -1,10 +1,11 @@
 //! `runs.csv`: one row per timed run, appended and flushed the moment the run ends, so
 //! that whatever stops `bench` later, every run measured so far is on disk.
 
-use crate::model::{RunRecord, RUNS_SCHEMA_VERSION};
+use crate::model::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 use crate::stats::{inconsistencies, StudyShape};
 use anyhow::{bail, Context, Result};
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Appends rows to a runs.csv, fsyncing each one.
@@ -14,15 +15,16 @@ pub struct RunsWriter {
 }
 
 impl RunsWriter {
-    /// Creates the file with its header, or appends to an existing one (resume).
+    /// Creates the file with its header at once (so that a study stopped before its first
+    /// run leaves a valid, empty runs.csv), or appends to an existing one (resume).
     pub fn open(path: &Path) -> Result<RunsWriter> {
-        let exists = path.exists() && path.metadata().map(|m| m.len() > 0).unwrap_or(false);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot open {} for writing", path.display()))?;
-        let writer = csv::WriterBuilder::new().has_headers(!exists).from_writer(file);
+        let context = || format!("cannot open {} for writing", path.display());
+        let mut file = OpenOptions::new().create(true).append(true).open(path).with_context(context)?;
+        if file.metadata().with_context(context)?.len() == 0 {
+            file.write_all(&header_line()).with_context(context)?;
+            file.sync_data().with_context(context)?;
+        }
+        let writer = csv::WriterBuilder::new().has_headers(false).from_writer(file);
         Ok(RunsWriter { path: path.to_path_buf(), writer })
     }
 
@@ -34,13 +36,142 @@ impl RunsWriter {
     }
 }
 
+/// The header row, as serde names RunRecord's fields.
+fn header_line() -> Vec<u8> {
+    let blank = RunRecord {
+        schema_version: RUNS_SCHEMA_VERSION,
+        variant: String::new(),
+        jobs_label: String::new(),
+        jobs: 0,
+        run: 0,
+        status: RunStatus::Failed,
+        elapsed_s: 0.0,
+        user_s: 0.0,
+        sys_s: 0.0,
+        percent_cpu: 0.0,
+        ctx_switches: 0,
+        sleeps: 0,
+        max_rss_kib: 0,
+        exit_code: None,
+        failure: String::new(),
+        kernel_release: String::new(),
+        cmdline: String::new(),
+        started_at: String::new(),
+    };
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.serialize(&blank).expect("a run serializes");
+    let mut text = writer.into_inner().expect("writing to memory cannot fail");
+    let end = text.iter().position(|&b| b == b'\n').expect("the header ends its line");
+    text.truncate(end + 1);
+    text
+}
+
+/// The path of the runs.csv a folder or a file argument stands for.
+pub fn runs_file(path: &Path) -> PathBuf {
+    if path.is_dir() { path.join("runs.csv") } else { path.to_path_buf() }
+}
+
+/// A last row that was cut short: `bench` died while writing it (kill -9, a crash, a full
+/// disk) or the file lost its final newline. Every row kbench writes ends with a newline
+/// in one write, so a row without one never held a whole run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornRow {
+    /// 1-based line where it starts.
+    pub line: u64,
+    /// Byte offset where it starts: the file is whole up to here.
+    pub offset: u64,
+}
+
+/// Finds a torn last row: no final newline, or a last row with fewer or more fields than
+/// the header (a row cut inside a quoted field). A broken row elsewhere is not torn: the
+/// reader reports it.
+pub fn find_torn_row(bytes: &[u8]) -> Option<TornRow> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let mut header_fields = None;
+    let mut last = None;
+    while let Ok(true) = reader.read_byte_record(&mut record) {
+        let position = record.position().expect("the reader sets positions");
+        let start = TornRow { line: position.line(), offset: position.byte() };
+        header_fields.get_or_insert(record.len());
+        last = Some((start, record.len()));
+    }
+    let (start, fields) = last?;
+    let whole = bytes.ends_with(b"\n") && header_fields == Some(fields);
+    (!whole).then_some(start)
+}
+
+/// Moves a torn last row out of `file` into `<file>.torn-<timestamp>` beside it and cuts
+/// the file back to its last whole row. The copy is written and synced before the cut.
+pub fn set_aside_torn_row(file: &Path) -> Result<Option<(TornRow, PathBuf)>> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let Some(torn) = find_torn_row(&bytes) else { return Ok(None) };
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let mut aside = file.with_file_name(format!("{}.torn-{stamp}", file_name(file)));
+    let mut n = 2;
+    while aside.exists() {
+        aside = file.with_file_name(format!("{}.torn-{stamp}-{n}", file_name(file)));
+        n += 1;
+    }
+    let write_aside = || -> std::io::Result<()> {
+        let mut copy = OpenOptions::new().write(true).create_new(true).open(&aside)?;
+        copy.write_all(&bytes[torn.offset as usize..])?;
+        copy.sync_all()
+    };
+    write_aside().with_context(|| format!("cannot write {}", aside.display()))?;
+    let cut = || -> std::io::Result<()> {
+        let original = OpenOptions::new().write(true).open(file)?;
+        original.set_len(torn.offset)?;
+        original.sync_all()
+    };
+    cut().with_context(|| format!("cannot cut the torn row off {}", file.display()))?;
+    Ok(Some((torn, aside)))
+}
+
+/// Replaces `file` with `records` (header included), atomically: a crash leaves either
+/// the old or the new file.
+pub fn rewrite_runs(file: &Path, records: &[RunRecord]) -> Result<()> {
+    let temporary = file.with_file_name(format!("{}.tmp", file_name(file)));
+    let _ = std::fs::remove_file(&temporary);
+    {
+        let mut writer = RunsWriter::open(&temporary)?;
+        for record in records {
+            writer.append(record)?;
+        }
+    }
+    std::fs::rename(&temporary, file).with_context(|| format!("cannot replace {}", file.display()))
+}
+
+fn file_name(file: &Path) -> String {
+    file.file_name().map_or_else(|| "runs.csv".into(), |n| n.to_string_lossy().into_owned())
+}
+
 /// Reads a runs.csv (or the runs.csv inside a results folder).
 ///
 /// The schema version is checked on the raw row before the row is decoded, so that a
 /// file from another kbench is refused with its version, not with a confusing column error.
+/// An empty file is a study stopped before its header was written: no runs. A torn last
+/// row is refused with what to do: readers never change a results folder, and `bench run
+/// --resume` sets the row aside.
 pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>> {
-    let file = if path.is_dir() { path.join("runs.csv") } else { path.to_path_buf() };
-    let mut reader = csv::Reader::from_path(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let file = runs_file(path);
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Some(torn) = find_torn_row(&bytes) {
+        let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        bail!(
+            "{}: the last row (line {}) is torn: bench was stopped while writing it, so it holds no whole run. `bench run --resume {}` sets it aside (into runs.csv.torn-<time>) and measures that run again; or delete that line",
+            file.display(),
+            torn.line,
+            folder.display()
+        );
+    }
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let headers = reader.headers().with_context(|| format!("cannot read {}", file.display()))?.clone();
     let Some(version_column) = headers.iter().position(|h| h == "schema_version") else {
         bail!("{} has no schema_version column: it is not a runs.csv written by kbench", file.display());
@@ -126,6 +257,84 @@ mod tests {
         assert_eq!(read_runs(&path).unwrap(), vec![first, second]);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.matches("schema_version").count(), 1, "one header only:\n{text}");
+    }
+
+    #[test]
+    fn a_new_runs_csv_has_its_header_before_any_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let _writer = RunsWriter::open(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("schema_version,variant,") && text.ends_with("started_at\n"), "{text}");
+        assert_eq!(read_runs(&path).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn an_empty_file_is_a_study_without_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("runs.csv"), "").unwrap();
+        assert_eq!(read_runs(dir.path()).unwrap(), vec![]);
+    }
+
+    fn two_rows_then(cut: impl Fn(&mut Vec<u8>)) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let mut writer = RunsWriter::open(&path).unwrap();
+        writer.append(&sample(1, RunStatus::Ok)).unwrap();
+        let whole = std::fs::read(&path).unwrap();
+        let mut second = sample(2, RunStatus::Failed);
+        second.failure = "first line\nsecond line".into();
+        writer.append(&second).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        cut(&mut bytes);
+        std::fs::write(&path, &bytes).unwrap();
+        (dir, path, whole)
+    }
+
+    #[test]
+    fn a_torn_last_row_is_refused_by_readers_and_set_aside_on_request() {
+        // Cut in the middle of a field, right after the newline inside a quoted field,
+        // and just before the final newline: each leaves no whole second run.
+        let cuts: [fn(&mut Vec<u8>) -> (); 3] = [
+            |b| b.truncate(b.len() - 30),
+            |b| {
+                let at = b.windows(11).position(|w| w == b"first line\n").unwrap();
+                b.truncate(at + 11)
+            },
+            |b| {
+                b.pop();
+            },
+        ];
+        for cut in cuts {
+            let (dir, path, whole) = two_rows_then(cut);
+            let torn_part = std::fs::read(&path).unwrap()[whole.len()..].to_vec();
+            let error = format!("{:#}", read_runs(&path).unwrap_err());
+            assert!(error.contains("line 3") && error.contains("torn") && error.contains("bench run --resume"), "{error}");
+            let (torn, aside) = set_aside_torn_row(&path).unwrap().expect("a torn row");
+            assert_eq!((torn.line, torn.offset), (3, whole.len() as u64));
+            assert_eq!(aside.parent(), Some(dir.path()));
+            assert!(aside.file_name().unwrap().to_string_lossy().starts_with("runs.csv.torn-"));
+            assert_eq!(std::fs::read(&aside).unwrap(), torn_part);
+            assert_eq!(std::fs::read(&path).unwrap(), whole);
+            assert_eq!(read_runs(&path).unwrap(), vec![sample(1, RunStatus::Ok)]);
+            assert_eq!(set_aside_torn_row(&path).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn whole_files_have_no_torn_row() {
+        let (_dir, path, _) = two_rows_then(|_| {});
+        assert_eq!(find_torn_row(&std::fs::read(&path).unwrap()), None);
+        assert_eq!(find_torn_row(&header_line()), None);
+        assert_eq!(find_torn_row(b""), None);
+        assert_eq!(find_torn_row(b"schema_version,vari"), Some(TornRow { line: 1, offset: 0 }));
+    }
+
+    #[test]
+    fn a_rewrite_replaces_the_rows() {
+        let (_dir, path, _) = two_rows_then(|_| {});
+        rewrite_runs(&path, &[sample(7, RunStatus::Ok)]).unwrap();
+        assert_eq!(read_runs(&path).unwrap(), vec![sample(7, RunStatus::Ok)]);
     }
 
     #[test]

@@ -30,6 +30,38 @@ pub struct Meta {
     pub levels: Vec<LevelFacts>,
     pub baseline: String,
     pub variants: Vec<VariantFacts>,
+    /// How the study ordered its boots and sized its runs; absent in older meta.json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design: Option<DesignFacts>,
+}
+
+/// The study's design against noise: its boot order (and seed, to boot in that order
+/// again), adaptive runs, the quiet-host wait and pinning, as planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesignFacts {
+    pub rounds: u32,
+    /// "random" or "alternate".
+    pub order: String,
+    /// The seed of a random order; `seed = N` in the scenario boots the same order again.
+    pub seed: Option<u64>,
+    /// The scenario gave no seed: it came from the clock.
+    pub seed_from_clock: bool,
+    pub adaptive: Option<AdaptiveFacts>,
+    pub quiet_host: Option<QuietHostFacts>,
+    pub pin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdaptiveFacts {
+    pub precision_percent: f64,
+    pub min_runs: u32,
+    pub max_runs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuietHostFacts {
+    pub max_load: f64,
+    pub wait_s: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -160,5 +192,37 @@ mod tests {
         assert_eq!(written["kernel_findings"][0]["log"], "console", "{written}");
         let again: VariantFacts = serde_json::from_value(written).unwrap();
         assert_eq!(again.kernel_findings[3].finding, variant.kernel_findings[3].finding);
+    }
+
+    const OLDER_META: &str = r#"{
+        "schema_version": 1, "kbench_version": "0.1.0", "scenario": "kbuild",
+        "started_at": "2026-11-29T08:00:00Z", "finished_at": null,
+        "host": { "cpu_model": "Example CPU", "cpus": 2, "memory_mib": 4096, "kernel": "6.1.0" },
+        "hypervisor": { "backend": "qemu", "version": "QEMU emulator version 7.2.0", "accel": "tcg" },
+        "guest": { "cpus": 2, "memory_mib": 1024, "disk": null },
+        "workload": { "kind": "command", "command": "true", "prepare": null, "clean": null },
+        "runs": 5, "warmup": 1, "levels": [{ "label": "half", "jobs": 1 }],
+        "baseline": "baseline",
+        "variants": [{ "name": "baseline", "cmdline": "", "kernel": { "path": "k", "sha256": "0" }, "initrd": null, "boot": null }]
+    }"#;
+
+    #[test]
+    fn older_meta_has_no_design_and_a_new_one_keeps_its_seed() {
+        let mut meta: Meta = serde_json::from_str(OLDER_META).unwrap();
+        assert_eq!(meta.design, None);
+        assert!(!serde_json::to_string(&meta).unwrap().contains("design"), "nothing is invented for an older study");
+        let design = DesignFacts {
+            rounds: 5,
+            order: "random".into(),
+            // Above 2^53: a seed must survive JSON exactly, not as a rounded float.
+            seed: Some(9_007_199_254_740_993),
+            seed_from_clock: true,
+            adaptive: Some(AdaptiveFacts { precision_percent: 2.0, min_runs: 5, max_runs: 20 }),
+            quiet_host: Some(QuietHostFacts { max_load: 0.5, wait_s: 300 }),
+            pin: false,
+        };
+        meta.design = Some(design.clone());
+        let again: Meta = serde_json::from_str(&serde_json::to_string(&meta).unwrap()).unwrap();
+        assert_eq!(again.design, Some(design));
     }
 }

@@ -8,7 +8,8 @@ mod run;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
 pub use meta::{
-    FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta,
+    AdaptiveFacts, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta,
+    QuietHostFacts,
     VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
 };
 #[cfg(test)]

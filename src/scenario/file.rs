@@ -10,14 +10,29 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     pub name: String,
+    /// Timed runs per variant and level: a number, or "auto" (see `precision`).
     #[serde(default = "default_runs")]
-    pub runs: u32,
+    pub runs: RunsSpec,
+    /// With `runs = "auto"`: stop once the 95 % interval of the mean elapsed time is
+    /// within ± this many percent of the mean.
+    pub precision: Option<f64>,
+    /// With `runs = "auto"`: runs before the precision is looked at.
+    pub min_runs: Option<u32>,
+    /// With `runs = "auto"`: runs at most, precise or not.
+    pub max_runs: Option<u32>,
     #[serde(default = "default_warmup")]
     pub warmup: u32,
-    /// Split the runs over this many boots of each variant, alternating the variants'
-    /// order (A B, B A, ...), so that host drift does not fall on one variant.
-    #[serde(default = "default_rounds")]
-    pub rounds: u32,
+    /// Split the runs over this many boots of each variant, each round booting every
+    /// variant once (see `order`), so that host drift does not fall on one variant.
+    /// Unset: one round per run.
+    pub rounds: Option<u32>,
+    /// The variants' order within each round.
+    #[serde(default)]
+    pub order: super::order::OrderChoice,
+    /// The seed of `order = "random"`; taken from the clock (and recorded) when unset.
+    pub seed: Option<u64>,
+    /// Wait before each run until the host is quiet, for at most `wait` seconds.
+    pub quiet_host: Option<QuietHostSection>,
     #[serde(default = "default_jobs")]
     pub jobs: Vec<JobsSpec>,
     /// Name of the variant the others are compared against; the first one by default.
@@ -52,9 +67,11 @@ pub struct GuestSection {
     /// Seconds from QEMU's start until the agent must have said hello.
     #[serde(default = "default_boot_timeout")]
     pub boot_timeout: u64,
-    /// Seconds one step (prepare, warm-up, run) may take before it is killed. Unset: a
-    /// timed run may take 5 times the longest warm-up, and at least 60 s.
+    /// Seconds one warm-up or timed run (clean and command together) may take before it
+    /// is killed. Unset: see `benchmark::limits` (docs/scenario.md, "Time limits").
     pub run_timeout: Option<u64>,
+    /// Seconds the prepare step may take. Unset: a generous fixed ceiling.
+    pub prepare_timeout: Option<u64>,
     /// Seconds the whole study may take; what is measured by then is kept and reported.
     pub study_timeout: Option<u64>,
     /// How many times a guest that crashed, hung or vanished is booted again to finish
@@ -63,6 +80,10 @@ pub struct GuestSection {
     pub retries: u32,
     /// Path of the QEMU binary; found on PATH by default (backend "qemu" only).
     pub qemu: Option<PathBuf>,
+    /// Pin each vCPU thread to a host CPU of its own, QEMU's other threads and bench
+    /// to the remaining ones.
+    #[serde(default)]
+    pub pin: bool,
     /// Who boots the guests: "qemu" (a QEMU child of bench) or "libvirt" (a libvirt
     /// daemon at `uri`, this host's or a lab host's).
     #[serde(default)]
@@ -90,6 +111,23 @@ impl BackendKind {
             BackendKind::Libvirt => "libvirt",
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHostSection {
+    /// CPUs' worth of work other processes may do (measured over 1 s, the study's own
+    /// QEMU left out) for the host to count as quiet.
+    pub max_load: Option<f64>,
+    /// Seconds to wait at most before a run; then the run goes ahead, flagged.
+    pub wait: Option<u64>,
+}
+
+/// `runs = 5` or `runs = "auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunsSpec {
+    Fixed(u32),
+    Auto,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,13 +249,10 @@ pub struct MemorySize {
     pub mib: u64,
 }
 
-fn default_runs() -> u32 {
-    5
+fn default_runs() -> RunsSpec {
+    RunsSpec::Fixed(5)
 }
 fn default_warmup() -> u32 {
-    1
-}
-fn default_rounds() -> u32 {
     1
 }
 fn default_jobs() -> Vec<JobsSpec> {
@@ -269,6 +304,29 @@ impl<'de> Deserialize<'de> for JobsSpec {
     }
 }
 
+impl<'de> Deserialize<'de> for RunsSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RunsVisitor;
+        impl Visitor<'_> for RunsVisitor {
+            type Value = RunsSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"a number of runs (5) or "auto""#)
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<RunsSpec, E> {
+                match value {
+                    "auto" => Ok(RunsSpec::Auto),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<RunsSpec, E> {
+                // 0 passes here so that the plan can say what `runs` must be.
+                u32::try_from(value).map(RunsSpec::Fixed).map_err(|_| E::invalid_value(de::Unexpected::Signed(value), &self))
+            }
+        }
+        deserializer.deserialize_any(RunsVisitor)
+    }
+}
+
 impl<'de> Deserialize<'de> for MemorySize {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct MemoryVisitor;
@@ -317,6 +375,18 @@ mod tests {
         assert_eq!(parse_memory("1048576K"), Some(MemorySize { mib: 1024 }));
         assert_eq!(parse_memory("0G"), None);
         assert_eq!(parse_memory("lots"), None);
+    }
+
+    #[test]
+    fn runs_is_a_number_or_auto() {
+        let parse = |runs: &str| {
+            let text = format!("name = \"n\"\nruns = {runs}\n[guest]\nkernel = \"k\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n");
+            toml::from_str::<ScenarioFile>(&text).map(|f| f.runs).map_err(|e| e.to_string())
+        };
+        assert_eq!(parse("7"), Ok(RunsSpec::Fixed(7)));
+        assert_eq!(parse("\"auto\""), Ok(RunsSpec::Auto));
+        assert!(parse("\"many\"").unwrap_err().contains(r#"a number of runs (5) or "auto""#));
+        assert!(parse("-1").is_err());
     }
 
     /// The shipped scenarios parse (no misspelt key); plan checks need their images.

@@ -2,6 +2,7 @@
 //! a shell command, the config resolved to a make target or a host file's contents.
 
 use super::file::CleanMode;
+use super::limits::{MAX_CONFIG_BYTES, MAX_WORKLOAD_FIELD_BYTES};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -48,6 +49,11 @@ pub struct Fields<'a> {
 }
 
 pub fn validate(fields: Fields, base: &Path) -> Result<KernelBuild> {
+    for (key, value) in [("source", fields.source), ("build_dir", fields.build_dir), ("make_args", fields.make_args), ("target", fields.target)] {
+        if value.len() > MAX_WORKLOAD_FIELD_BYTES {
+            bail!("key `workload.{key}`: {} bytes long, at most {MAX_WORKLOAD_FIELD_BYTES} (it is part of every command the guest runs)", value.len());
+        }
+    }
     let source = guest_path(fields.source, "workload.source")?;
     let build_dir = guest_path(fields.build_dir, "workload.build_dir")?;
     if build_dir == "/" || Path::new(&build_dir).starts_with(&source) || Path::new(&source).starts_with(&build_dir) {
@@ -104,6 +110,13 @@ fn config(value: &str, base: &Path) -> Result<KernelConfig> {
     let contents = std::fs::read_to_string(&path).with_context(|| {
         format!("key `workload.config`: {value:?} is not a config target (a name ending in \"config\") and {} cannot be read as a .config file", path.display())
     })?;
+    if contents.len() > MAX_CONFIG_BYTES {
+        bail!(
+            "key `workload.config`: {} is {} bytes, at most {MAX_CONFIG_BYTES} (96 KiB) can be shipped in the guest's prepare command; give the minimal equivalent that `make savedefconfig` writes (make olddefconfig completes it in the guest)",
+            path.display(),
+            contents.len()
+        );
+    }
     if contents.lines().any(|line| line.trim() == CONFIG_END_MARKER) {
         bail!("key `workload.config`: {} contains the line {CONFIG_END_MARKER}, which kbench uses to ship it", path.display());
     }
@@ -159,6 +172,17 @@ mod tests {
             let f = Fields { source, config: "defconfig", target, make_args: "", build_dir, clean: CleanMode::MakeClean };
             assert!(validate(f, dir.path()).is_err(), "{source} {build_dir} {target}");
         }
+    }
+
+    #[test]
+    fn a_config_too_big_for_one_shell_argument_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big.config"), "# CONFIG_X is not set\n".repeat(MAX_CONFIG_BYTES / 22 + 1)).unwrap();
+        let error = validate(fields("big.config", "vmlinux", CleanMode::MakeClean), dir.path()).unwrap_err();
+        assert!(format!("{error:#}").contains("savedefconfig"), "{error:#}");
+        let long = "A=1 ".repeat(MAX_WORKLOAD_FIELD_BYTES);
+        let f = Fields { make_args: &long, ..fields("defconfig", "vmlinux", CleanMode::MakeClean) };
+        assert!(format!("{:#}", validate(f, dir.path()).unwrap_err()).contains("workload.make_args"));
     }
 
     #[test]

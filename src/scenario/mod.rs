@@ -2,6 +2,8 @@
 
 pub mod file;
 pub mod kernel_build;
+pub mod limits;
+pub mod order;
 pub mod plan;
 
 pub use plan::{load_with, JobsLevel, Overrides, Plan, Variant, Workload};

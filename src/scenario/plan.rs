@@ -2,8 +2,10 @@
 //! folder and checked, jobs levels resolved, command lines composed. Every error names
 //! the file and the key, and comes before anything boots.
 
-use super::file::{AccelChoice, BackendKind, JobsSpec, RootSection, ScenarioFile, WorkloadSection};
+use super::file::{AccelChoice, BackendKind, JobsSpec, QuietHostSection, RootSection, RunsSpec, ScenarioFile, WorkloadSection};
 use super::kernel_build::{self, KernelBuild};
+use super::limits::{self, MAX_RETRIES, MAX_RUNS, MAX_WARMUP};
+use super::order::{self, BootOrder, OrderChoice};
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -24,12 +26,48 @@ pub struct Plan {
     /// Index into `variants` of the one the others are compared against.
     pub baseline: usize,
     pub levels: Vec<JobsLevel>,
+    /// Timed runs per variant and level; with `adaptive`, the most there may be.
     pub runs: u32,
     pub warmup: u32,
     /// Boots per variant that share the runs; see `Plan::round_of`.
     pub rounds: u32,
     pub workload: Workload,
+    /// The variants' order in each round, and its seed.
+    pub order: BootOrder,
+    /// `runs = "auto"`: each variant and level stops once precise (`stats::stopping`).
+    #[allow(dead_code)] // issue 11: the runner reads it once wired
+    pub adaptive: Option<AdaptiveRuns>,
+    /// Wait for a quiet host before each run.
+    #[allow(dead_code)] // issue 11: the runner reads it once wired
+    pub quiet_host: Option<QuietHost>,
 }
+
+/// `runs = "auto"`'s target: stop when the 95 % interval of the mean elapsed time is
+/// within ± `precision_percent` % of the mean, after `min_runs` and by `max_runs`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptiveRuns {
+    pub precision_percent: f64,
+    pub min_runs: u32,
+    pub max_runs: u32,
+}
+
+/// `quiet_host`: before each run, wait (at most `wait`) until other processes keep at
+/// most `max_load` CPUs busy (`host_noise::wait_for_quiet`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuietHost {
+    pub max_load: f64,
+    pub wait: Duration,
+}
+
+const DEFAULT_PRECISION_PERCENT: f64 = 2.0;
+/// A comparison needs 3 runs a side (`stats::MIN_RUNS`), and an sd from fewer than 5 is
+/// too rough to trust a narrow interval: 5 is kernbench's default number of runs.
+const DEFAULT_MIN_RUNS: u32 = 5;
+const DEFAULT_MAX_RUNS: u32 = 20;
+const MAX_RUNS_LIMIT: u32 = 1000;
+const DEFAULT_QUIET_LOAD: f64 = 0.5;
+const DEFAULT_QUIET_WAIT_S: u64 = 300;
+const MAX_QUIET_WAIT_S: u64 = 3600;
 
 #[derive(Debug, Clone)]
 pub struct GuestPlan {
@@ -41,9 +79,13 @@ pub struct GuestPlan {
     pub accel: AccelChoice,
     pub boot_timeout: Duration,
     pub run_timeout: Option<Duration>,
+    pub prepare_timeout: Option<Duration>,
     pub study_timeout: Option<Duration>,
     pub retries: u32,
     pub qemu: Option<PathBuf>,
+    /// Pin each vCPU to a host CPU of its own (`backend::pin`).
+    #[allow(dead_code)] // issue 11: the runner reads it once wired
+    pub pin: bool,
     pub backend: BackendKind,
     /// The libvirt connection URI; set exactly when `backend` is libvirt.
     pub uri: Option<String>,
@@ -112,13 +154,9 @@ impl Plan {
         (index - 1) % self.rounds
     }
 
-    /// The variants in the order round `round` boots them: reversed every other round.
+    /// The variants in the order round `round` boots them (`scenario::order`).
     pub fn variant_order(&self, round: u32) -> Vec<&Variant> {
-        let mut order: Vec<&Variant> = self.variants.iter().collect();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        order
+        self.order.round(self.variants.len(), round).into_iter().map(|i| &self.variants[i]).collect()
     }
 }
 
@@ -148,24 +186,37 @@ pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Plan> {
 fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let guest = &file.guest;
-    if file.name.trim().is_empty() || file.name.contains(['/', '\0']) {
-        bail!("key `name`: give the study a non-empty name without '/' (it names the results folder)");
+    limits::check_name(&file.name, "name", "the results folder <results>/<name>/")?;
+    let adaptive = adaptive_runs(&file)?;
+    let runs = match (file.runs, adaptive) {
+        (RunsSpec::Fixed(runs), _) => runs,
+        (RunsSpec::Auto, adaptive) => adaptive.map_or(DEFAULT_MAX_RUNS, |a| a.max_runs),
+    };
+    limits::check_count(runs, 1, MAX_RUNS, "runs", "timed runs per variant and jobs level")?;
+    limits::check_count(file.warmup, 0, MAX_WARMUP, "warmup", "untimed runs per boot")?;
+    limits::check_count(guest.retries, 0, MAX_RETRIES, "guest.retries", "boots again after a guest failed")?;
+    let rounds = file.rounds.unwrap_or(runs);
+    if rounds == 0 || rounds > runs {
+        bail!("key `rounds`: must be between 1 and `runs` ({runs}): each round measures at least one run per level");
     }
-    if file.runs == 0 {
-        bail!("key `runs`: must be at least 1 (the number of timed runs per variant and jobs level)");
+    if file.seed.is_some() && file.order != OrderChoice::Random {
+        bail!("key `seed`: only `order = \"random\"` uses a seed; remove it or set order = \"random\"");
     }
-    if file.rounds == 0 || file.rounds > file.runs {
-        bail!("key `rounds`: must be between 1 and `runs` ({}): each round measures at least one run per level", file.runs);
-    }
+    let boot_order = BootOrder {
+        choice: file.order,
+        seed: file.seed.unwrap_or_else(order::seed_from_clock),
+        seed_from_clock: file.seed.is_none(),
+    };
+    let quiet_host = file.quiet_host.as_ref().map(quiet_host).transpose()?;
     if file.jobs.is_empty() {
         bail!("key `jobs`: list at least one level, for example [\"half\", \"optimal\"]");
     }
     if guest.cpus == 0 {
         bail!("key `guest.cpus`: must be at least 1");
     }
-    for (key, value) in [("boot_timeout", Some(guest.boot_timeout)), ("run_timeout", guest.run_timeout), ("study_timeout", guest.study_timeout)] {
-        if value == Some(0) {
-            bail!("key `guest.{key}`: seconds, at least 1");
+    for (key, value) in [("boot_timeout", Some(guest.boot_timeout)), ("run_timeout", guest.run_timeout), ("prepare_timeout", guest.prepare_timeout), ("study_timeout", guest.study_timeout)] {
+        if let Some(seconds) = value {
+            limits::check_seconds(seconds, &format!("guest.{key}"))?;
         }
     }
     let uri = match (guest.backend, &guest.uri) {
@@ -184,6 +235,12 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     // A libvirt host's size is checked against that host when the backend connects.
     if guest.backend == BackendKind::Qemu {
         check_host_size(guest.cpus, guest.memory.mib)?;
+    }
+    if guest.pin {
+        if guest.backend != BackendKind::Qemu {
+            bail!("key `guest.pin`: pinning is done by the QEMU backend only; with libvirt, pin in the host's domain defaults or remove pin");
+        }
+        check_pinnable(guest.cpus)?;
     }
     let variants = variants(&file, &base)?;
     let baseline = match &file.baseline {
@@ -211,20 +268,75 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             accel: guest.accel,
             boot_timeout: Duration::from_secs(guest.boot_timeout),
             run_timeout: guest.run_timeout.map(Duration::from_secs),
+            prepare_timeout: guest.prepare_timeout.map(Duration::from_secs),
             study_timeout: guest.study_timeout.map(Duration::from_secs),
             retries: guest.retries,
             qemu: guest.qemu.clone(),
+            pin: guest.pin,
             backend: guest.backend,
             uri,
         },
         variants,
         baseline,
         levels,
-        runs: file.runs,
-        rounds: file.rounds,
+        runs,
+        rounds,
         warmup: file.warmup,
         workload: workload(&file.workload, &base)?,
+        order: boot_order,
+        adaptive,
+        quiet_host,
     })
+}
+
+/// `runs = "auto"` with its keys, which mean nothing with a fixed number of runs.
+fn adaptive_runs(file: &ScenarioFile) -> Result<Option<AdaptiveRuns>> {
+    if file.runs != RunsSpec::Auto {
+        for (key, given) in [("precision", file.precision.is_some()), ("min_runs", file.min_runs.is_some()), ("max_runs", file.max_runs.is_some())] {
+            if given {
+                bail!("key `{key}`: only used with runs = \"auto\"; remove it, or set runs = \"auto\" to measure until precise");
+            }
+        }
+        return Ok(None);
+    }
+    let precision_percent = file.precision.unwrap_or(DEFAULT_PRECISION_PERCENT);
+    if !(precision_percent > 0.0 && precision_percent < 100.0) {
+        bail!("key `precision`: {precision_percent} is not a percentage above 0 and below 100 (the 95 % interval's half-width, in % of the mean)");
+    }
+    let min_runs = file.min_runs.unwrap_or(DEFAULT_MIN_RUNS);
+    let max_runs = file.max_runs.unwrap_or(DEFAULT_MAX_RUNS.max(min_runs));
+    if min_runs < 3 {
+        bail!("key `min_runs`: at least 3 (a comparison needs 3 runs a side, and an interval from 2 runs says little)");
+    }
+    if max_runs < min_runs || max_runs > MAX_RUNS_LIMIT {
+        bail!("key `max_runs`: must be between `min_runs` ({min_runs}) and {MAX_RUNS_LIMIT}");
+    }
+    Ok(Some(AdaptiveRuns { precision_percent, min_runs, max_runs }))
+}
+
+fn quiet_host(section: &QuietHostSection) -> Result<QuietHost> {
+    let max_load = section.max_load.unwrap_or(DEFAULT_QUIET_LOAD);
+    if !(max_load > 0.0 && max_load.is_finite()) {
+        bail!("key `quiet_host.max_load`: {max_load} is not a positive number of CPUs");
+    }
+    let wait = section.wait.unwrap_or(DEFAULT_QUIET_WAIT_S);
+    if wait == 0 || wait > MAX_QUIET_WAIT_S {
+        bail!("key `quiet_host.wait`: seconds between 1 and {MAX_QUIET_WAIT_S}");
+    }
+    Ok(QuietHost { max_load, wait: Duration::from_secs(wait) })
+}
+
+/// Each vCPU needs a host CPU of its own, and QEMU's other threads and bench one more.
+fn check_pinnable(cpus: u32) -> Result<()> {
+    let host_cpus = crate::host::cpus().unwrap_or(1) as u32;
+    if cpus + 1 > host_cpus {
+        bail!(
+            "key `guest.pin`: pinning {cpus} vCPUs needs {} host CPUs (one per vCPU, one for QEMU's other threads and bench), this host has {host_cpus}; lower guest.cpus to {} or remove pin",
+            cpus + 1,
+            host_cpus.saturating_sub(1)
+        );
+    }
+    Ok(())
 }
 
 fn variants(file: &ScenarioFile, base: &Path) -> Result<Vec<Variant>> {
@@ -236,9 +348,7 @@ fn variants(file: &ScenarioFile, base: &Path) -> Result<Vec<Variant>> {
     let mut variants = Vec::new();
     for (index, section) in file.variants.iter().enumerate() {
         let key = format!("variant[{index}]");
-        if section.name.trim().is_empty() || section.name.contains(['/', ',', '\n', '\0']) {
-            bail!("key `{key}.name`: give each variant a non-empty name without '/', ',' or newlines");
-        }
+        limits::check_name(&section.name, &format!("{key}.name"), "the variant's consoles and logs")?;
         if !seen.insert(section.name.clone()) {
             bail!("key `{key}.name`: the variant name {:?} is used twice", section.name);
         }
@@ -258,10 +368,12 @@ fn variants(file: &ScenarioFile, base: &Path) -> Result<Vec<Variant>> {
         let initrd_key = if section.initrd.is_some() { format!("{key}.initrd") } else { "guest.initrd".into() };
         let kernel = existing_file(base, kernel, &kernel_key)?;
         check_bzimage(&kernel, &kernel_key)?;
+        let initrd = initrd.map(|p| existing_file(base, p, &initrd_key)).transpose()?;
+        check_memory_floor(file.guest.memory.mib, initrd.as_deref(), &section.name)?;
         variants.push(Variant {
             name: section.name.clone(),
             kernel,
-            initrd: initrd.map(|p| existing_file(base, p, &initrd_key)).transpose()?,
+            initrd,
             cmdline,
             own_options: own.split_whitespace().map(str::to_string).collect(),
         });
@@ -274,12 +386,32 @@ fn names(variants: &[Variant]) -> String {
 }
 
 /// Kernel command lines go to QEMU as one argument, never through a shell, so quotes and
-/// `$` pass exactly; but a newline or control character would not survive the boot.
+/// `$` pass exactly; but a newline or control character would not survive the boot, and
+/// some options would take the guest away from kbench.
 fn checked_cmdline(cmdline: &str, key: &str) -> Result<String> {
     if let Some(c) = cmdline.chars().find(|c| c.is_control()) {
         bail!("key `{key}`: contains the control character {c:?}; put the options on one line separated by spaces");
     }
+    for option in cmdline.split_whitespace() {
+        limits::check_kernel_option(option, key)?;
+    }
     Ok(cmdline.trim().to_string())
+}
+
+/// QEMU refuses an initrd that does not fit ("initrd is too large"), and a guest barely
+/// larger cannot unpack it: both only show after the boot, so they are refused here.
+fn check_memory_floor(memory_mib: u64, initrd: Option<&Path>, variant: &str) -> Result<()> {
+    let initrd_bytes = initrd.and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+    let floor = limits::memory_floor_mib(initrd_bytes);
+    if memory_mib < floor {
+        bail!(
+            "key `guest.memory`: {memory_mib} MiB is too little for variant {variant}: a guest needs at least {floor} MiB ({} MiB + {} × its initrd of {:.1} MiB) to hold its kernel and unpack its initramfs",
+            limits::MIN_MEMORY_BASE_MIB,
+            limits::MEMORY_PER_INITRD_BYTE,
+            initrd_bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    Ok(())
 }
 
 fn existing_file(base: &Path, path: &Path, key: &str) -> Result<PathBuf> {
@@ -331,6 +463,12 @@ fn root_disk(section: &RootSection) -> Result<kbench_protocol::RootDisk> {
     if section.fstype.trim().is_empty() {
         bail!("key `guest.root.fstype`: name the disk's filesystem type, for example \"ext4\"");
     }
+    let fields = [("device", &section.device), ("fstype", &section.fstype), ("options", &section.options)];
+    let modules = section.modules.iter().map(|m| ("modules", m));
+    if let Some((key, value)) = fields.into_iter().chain(modules).find(|(_, v)| v.chars().any(char::is_control) || v.len() > 4096) {
+        bail!("key `guest.root.{key}`: {value:?} must be one line of at most 4096 bytes without control characters");
+    }
+    limits::check_seconds(u64::from(section.wait.max(1)), "guest.root.wait")?;
     Ok(kbench_protocol::RootDisk {
         device: section.device.clone(),
         fstype: section.fstype.trim().to_string(),
@@ -350,7 +488,65 @@ fn workload(section: &WorkloadSection, base: &Path) -> Result<Workload> {
             if command.trim().is_empty() {
                 bail!("key `workload.command`: give the command to measure");
             }
+            limits::check_command(command, "workload.command")?;
+            for (key, value) in [("workload.prepare", prepare), ("workload.clean", clean)] {
+                if let Some(value) = value {
+                    limits::check_command(value, key)?;
+                }
+            }
             Ok(Workload::Command { command: command.clone(), prepare: prepare.clone(), clean: clean.clone() })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(top: &str) -> ScenarioFile {
+        let text = format!("name = \"n\"\n{top}\n[guest]\nkernel = \"k\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n");
+        toml::from_str(&text).unwrap()
+    }
+
+    fn refusal(result: Result<impl std::fmt::Debug>) -> String {
+        format!("{:#}", result.unwrap_err())
+    }
+
+    #[test]
+    fn auto_runs_take_defaults_and_check_their_keys() {
+        assert_eq!(adaptive_runs(&file("runs = 5")).unwrap(), None);
+        assert_eq!(
+            adaptive_runs(&file("runs = \"auto\"")).unwrap(),
+            Some(AdaptiveRuns { precision_percent: 2.0, min_runs: 5, max_runs: 20 })
+        );
+        assert_eq!(
+            adaptive_runs(&file("runs = \"auto\"\nprecision = 0.5\nmin_runs = 3\nmax_runs = 40")).unwrap(),
+            Some(AdaptiveRuns { precision_percent: 0.5, min_runs: 3, max_runs: 40 })
+        );
+        assert!(refusal(adaptive_runs(&file("runs = 5\nprecision = 1.0"))).contains("key `precision`: only used with runs = \"auto\""));
+        assert!(refusal(adaptive_runs(&file("runs = \"auto\"\nprecision = 0.0"))).contains("key `precision`"));
+        assert!(refusal(adaptive_runs(&file("runs = \"auto\"\nmin_runs = 2"))).contains("key `min_runs`: at least 3"));
+        assert!(refusal(adaptive_runs(&file("runs = \"auto\"\nmin_runs = 8\nmax_runs = 6"))).contains("key `max_runs`: must be between `min_runs` (8)"));
+        // A min_runs above the default cap raises the cap with it.
+        assert_eq!(adaptive_runs(&file("runs = \"auto\"\nmin_runs = 30")).unwrap().unwrap().max_runs, 30);
+    }
+
+    #[test]
+    fn quiet_host_takes_defaults_and_bounds_its_wait() {
+        let quiet = |text: &str| quiet_host(file(text).quiet_host.as_ref().unwrap());
+        assert_eq!(quiet("quiet_host = {}").unwrap(), QuietHost { max_load: 0.5, wait: Duration::from_secs(300) });
+        assert_eq!(quiet("quiet_host = { max_load = 1.5, wait = 60 }").unwrap(), QuietHost { max_load: 1.5, wait: Duration::from_secs(60) });
+        assert!(refusal(quiet("quiet_host = { wait = 0 }")).contains("key `quiet_host.wait`"));
+        assert!(refusal(quiet("quiet_host = { wait = 100000 }")).contains("key `quiet_host.wait`"));
+        assert!(refusal(quiet("quiet_host = { max_load = -1.0 }")).contains("key `quiet_host.max_load`"));
+        assert!(toml::from_str::<ScenarioFile>("name = \"n\"\nquiet_host = { load = 1 }\n").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn pinning_needs_a_cpu_more_than_the_guest_has() {
+        let host = crate::host::cpus().unwrap() as u32;
+        assert!(check_pinnable(host.saturating_sub(1).max(1)).is_ok() || host == 1);
+        let message = refusal(check_pinnable(host));
+        assert!(message.contains("key `guest.pin`") && message.contains(&format!("needs {} host CPUs", host + 1)), "{message}");
     }
 }

@@ -5,6 +5,7 @@
 //!   of the change in percent, criterion's verdict, mmtests' star).
 //! - [`inconsistencies`]: rows that contradict each other or the plan, refused by readers.
 //! - [`outliers`]: hyperfine's modified Z-score and its slow-first-run warning.
+//! - [`stopping`]: `runs = "auto"`'s rule: stop when the mean is precise enough, or at the cap.
 //! - [`Metric`]: what is measured per run, its unit and how to read it from a run.
 
 mod analysis;
@@ -12,6 +13,7 @@ mod compare;
 mod consistency;
 mod metric;
 mod outliers;
+mod precision;
 mod summary;
 
 // The API `bench compare` builds on: not every item is used by `bench run`/`report` yet.
@@ -24,6 +26,8 @@ pub use consistency::{inconsistencies, StudyShape};
 pub use metric::Metric;
 #[allow(unused_imports)]
 pub use outliers::{modified_z_scores, outliers, Outliers, OUTLIER_Z};
+#[allow(unused_imports)]
+pub use precision::{half_width_percent, stopping, Stopping};
 #[allow(unused_imports)]
 pub use summary::{median, summarize, Interval, Summary};
 

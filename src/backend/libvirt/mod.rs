@@ -16,7 +16,7 @@ use crate::scenario::file::AccelChoice;
 use crate::scenario::Plan;
 use anyhow::{anyhow, bail, Context, Result};
 use domain_xml::{Disk, DomainSpec};
-use kbench_protocol::{decode, encode, AgentMessage, HostMessage};
+use kbench_protocol::{encode, HostMessage};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -45,8 +45,29 @@ pub struct LibvirtBackend {
     version: String,
     /// Local file (or composed initrd) → its path on the host, uploaded once.
     remote: Mutex<HashMap<PathBuf, String>>,
-    /// Initrds with the agent appended, before upload.
-    scratch: tempfile::TempDir,
+    /// Initrds with the agent appended, before upload; removed with the backend.
+    scratch: Scratch,
+}
+
+/// A folder of this process's own under the system's temporary folder.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn create() -> Result<Scratch> {
+        let path = std::env::temp_dir().join(format!("kbench-libvirt-{}", std::process::id()));
+        std::fs::create_dir_all(&path).with_context(|| format!("cannot create the scratch folder {}", path.display()))?;
+        Ok(Scratch(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Opens `uri`, bounded by [`CONNECT_TIMEOUT`], with keepalive on.
@@ -88,7 +109,7 @@ impl LibvirtBackend {
             .map(|caps| caps.contains("<mode name='maximum' supported='yes'>"))
             .unwrap_or(false);
         let version = format!("libvirt {} at {uri}, QEMU {}", version_text(conn.lib_version().unwrap_or(0)), version_text(conn.hyp_version().unwrap_or(0)));
-        let scratch = tempfile::Builder::new().prefix("kbench-libvirt-").tempdir().context("cannot create a scratch folder")?;
+        let scratch = Scratch::create()?;
         let pool = volumes::pool(&conn).with_context(|| format!("on {uri}"))?;
         let backend = LibvirtBackend { conn: Mutex::new(conn), uri, accel, maximum_cpu, version, remote: Mutex::new(HashMap::new()), scratch };
         for variant in &plan.variants {
@@ -208,16 +229,17 @@ impl LibvirtGuest {
         let (outgoing, to_send) = mpsc::channel();
         let (events, received) = mpsc::channel();
         let closed = events.clone();
+        let lost = conn.clone();
+        let uri = conn.uri().unwrap_or_default();
         self.threads.push(streams::spawn_agent_pump(
             conn.clone(),
             channel,
             to_send,
-            move |framed| match to_event(framed) {
-                Some(event) => events.send(event).is_ok(),
-                None => true,
-            },
+            move |framed| events.send(to_event(framed)).is_ok(),
             move || {
-                let _ = closed.send(GuestEvent::Closed);
+                // The hypervisor's side of a lost connection, for the failed run's row.
+                let hypervisor_error = (!lost.is_alive().unwrap_or(false)).then(|| format!("the connection to libvirt at {uri} was lost"));
+                let _ = closed.send(GuestEvent::Closed { hypervisor_error });
             },
             self.stop.clone(),
         ));
@@ -231,14 +253,12 @@ impl LibvirtGuest {
     }
 }
 
-/// The one place a framed line of the agent's channel becomes an event. Today: a
-/// decoded message, noise (a line that is none) and over-long lines skipped.
-// MERGE (conversation rework): return Some(GuestEvent::Line(text)) and
-// Some(GuestEvent::TooLong { bytes }); the session decodes.
-fn to_event(framed: Framed) -> Option<GuestEvent> {
+/// A framed piece of the agent's channel as the session takes it: what the lines say is
+/// the session's business.
+fn to_event(framed: Framed) -> GuestEvent {
     match framed {
-        Framed::Line(text) => decode::<AgentMessage>(&text).ok().map(GuestEvent::Message),
-        Framed::TooLong { .. } => None,
+        Framed::Line(text) => GuestEvent::Line(text),
+        Framed::TooLong { bytes } => GuestEvent::TooLong { bytes },
     }
 }
 
@@ -255,11 +275,11 @@ impl Guest for LibvirtGuest {
     }
 
     fn next_event(&mut self, timeout: Duration) -> Result<Option<GuestEvent>> {
-        let Some(events) = &self.events else { return Ok(Some(GuestEvent::Closed)) };
+        let Some(events) = &self.events else { return Ok(Some(GuestEvent::Closed { hypervisor_error: None })) };
         match events.recv_timeout(timeout) {
             Ok(event) => Ok(Some(event)),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(Some(GuestEvent::Closed)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(Some(GuestEvent::Closed { hypervisor_error: None })),
         }
     }
 
@@ -345,7 +365,7 @@ pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
         None => format!("{accel} on {uri}"),
     })));
     lines.push((
-        "host".into(),
+        "libvirt host".into(),
         conn.node_info().map_err(|e| anyhow!("cannot read the host's CPUs and memory: {e}")).and_then(|node| {
             crate::scenario::plan::check_guest_fits(plan.guest.cpus, plan.guest.memory_mib, node.cpus, Some(node.memory / 1024), &uri)?;
             Ok(format!("{} CPUs, {} MiB ({})", node.cpus, node.memory / 1024, node.model))

@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 use virt::connect::Connect;
 use virt::stream::Stream;
 
-/// The longest line the agent may send (`kbench_protocol::MAX_LINE_BYTES` once the
-/// conversation rework is merged); a longer one is skipped, never buffered.
-pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+use kbench_protocol::MAX_LINE_BYTES;
 /// How long a poll of an idle stream sleeps; the agent's messages are not timed by the host.
 const IDLE: Duration = Duration::from_millis(10);
 /// How often an idle agent channel asks whether its connection is still there.
@@ -41,8 +39,9 @@ pub fn ensure_event_loop() {
     });
 }
 
-/// One piece of the agent's channel (as `kbench_protocol::lines::Line` frames it once
-/// the conversation rework is merged: same limit, same reports).
+/// One piece of the agent's channel, framed as `kbench_protocol::lines::LineReader` frames
+/// a blocking reader (same limit, same reports); a non-blocking stream needs a framer
+/// that takes bytes as they come.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Framed {
     /// A line without its newline (invalid UTF-8 replaced).

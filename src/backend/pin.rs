@@ -1,0 +1,337 @@
+//! `pin = true`: each vCPU thread of a QEMU guest on a host CPU of its own, QEMU's other
+//! threads (main loop, I/O, RCU) and bench on the remaining CPUs, so that nothing the host
+//! does on behalf of the guest competes with the guest's own CPUs, and a vCPU does not
+//! wander between caches.
+//!
+//! QEMU names its vCPU threads over QMP (`query-cpus-fast` gives each vCPU's thread id);
+//! start it with [`qmp_arguments`], then call [`pin_guest`] once the socket is there.
+//! The QMP text is handled by pure functions, tested on canned replies.
+
+// Building blocks of issue 11: the QEMU backend starts QMP and pins once it is wired.
+#![allow(dead_code)]
+
+use anyhow::{bail, Context, Result};
+use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+use nix::unistd::Pid;
+use serde::Serialize;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long QEMU may take to open its QMP socket and answer.
+const QMP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// QEMU's arguments for a QMP socket at `socket` that does not hold up the boot.
+pub fn qmp_arguments(socket: &Path) -> [String; 2] {
+    ["-qmp".into(), format!("unix:{},server=on,wait=off", super::qemu::escape(socket))]
+}
+
+/// A vCPU and the host thread that runs it, as `query-cpus-fast` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct VcpuThread {
+    pub cpu_index: u32,
+    pub thread_id: i32,
+}
+
+/// Where a guest's threads were pinned: for meta.json, and to check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pinning {
+    /// Each vCPU and the host CPU it alone runs on.
+    pub vcpus: Vec<PinnedVcpu>,
+    /// The host CPUs left to QEMU's other threads and bench.
+    pub shared_cpus: Vec<usize>,
+    /// QEMU's other threads moved there (thread ids at the time of pinning; threads QEMU
+    /// starts later inherit the main thread's CPUs).
+    pub qemu_threads: Vec<i32>,
+    /// bench's own threads moved there.
+    pub bench_threads: Vec<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PinnedVcpu {
+    pub cpu_index: u32,
+    pub thread_id: i32,
+    pub host_cpu: usize,
+}
+
+/// The CPUs this process may run on now (take it before pinning anything: bench runs on
+/// the shared CPUs afterwards, and QEMUs it starts inherit that).
+pub fn allowed_cpus() -> Result<Vec<usize>> {
+    let set = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity of bench")?;
+    Ok(cpus_of(&set))
+}
+
+/// Pins the vCPU threads of the QEMU `qemu_pid`, whose QMP socket is `qmp_socket`, one to
+/// a CPU of `host_cpus` each; QEMU's other threads and bench go to the CPUs left over.
+pub fn pin_guest(qmp_socket: &Path, qemu_pid: u32, host_cpus: &[usize]) -> Result<Pinning> {
+    let vcpus = query_vcpu_threads(qmp_socket, QMP_TIMEOUT)?;
+    let (assigned, shared_cpus) = assign(&vcpus, host_cpus)?;
+    for vcpu in &assigned {
+        set_affinity(vcpu.thread_id, &[vcpu.host_cpu])
+            .with_context(|| format!("pinning vCPU {} (thread {}) to CPU {}", vcpu.cpu_index, vcpu.thread_id, vcpu.host_cpu))?;
+    }
+    let vcpu_threads: Vec<i32> = assigned.iter().map(|v| v.thread_id).collect();
+    let qemu_threads = move_threads(&format!("/proc/{qemu_pid}/task"), &vcpu_threads, &shared_cpus)?;
+    let bench_threads = move_threads("/proc/self/task", &[], &shared_cpus)?;
+    Ok(Pinning { vcpus: assigned, shared_cpus, qemu_threads, bench_threads })
+}
+
+/// Each vCPU gets a CPU of its own, the highest-numbered ones (CPU 0 tends to take more of
+/// the host's interrupts and housekeeping); the rest are shared. Refused when fewer than
+/// one CPU would be left over, or when vCPUs share a thread (single-threaded TCG).
+pub fn assign(vcpus: &[VcpuThread], host_cpus: &[usize]) -> Result<(Vec<PinnedVcpu>, Vec<usize>)> {
+    let mut cpus = host_cpus.to_vec();
+    cpus.sort_unstable();
+    cpus.dedup();
+    if vcpus.len() + 1 > cpus.len() {
+        bail!(
+            "pinning {} vCPUs needs {} host CPUs (one per vCPU, one for QEMU's other threads and bench), bench may use {}: lower guest.cpus or remove guest.pin",
+            vcpus.len(),
+            vcpus.len() + 1,
+            cpus.len()
+        );
+    }
+    let mut threads: Vec<i32> = vcpus.iter().map(|v| v.thread_id).collect();
+    threads.sort_unstable();
+    threads.dedup();
+    if threads.len() != vcpus.len() {
+        bail!("QEMU runs several vCPUs on one thread (single-threaded TCG?): they cannot each have a CPU; use -accel tcg,thread=multi or KVM");
+    }
+    let shared = cpus.len() - vcpus.len();
+    let assigned = vcpus
+        .iter()
+        .zip(&cpus[shared..])
+        .map(|(vcpu, &host_cpu)| PinnedVcpu { cpu_index: vcpu.cpu_index, thread_id: vcpu.thread_id, host_cpu })
+        .collect();
+    Ok((assigned, cpus[..shared].to_vec()))
+}
+
+/// Asks QEMU which thread runs each vCPU.
+pub fn query_vcpu_threads(socket: &Path, timeout: Duration) -> Result<Vec<VcpuThread>> {
+    let deadline = Instant::now() + timeout;
+    let stream = loop {
+        match UnixStream::connect(socket) {
+            Ok(stream) => break stream,
+            Err(error) if Instant::now() >= deadline => {
+                return Err(error).with_context(|| format!("QMP socket {} did not open within {timeout:?}", socket.display()));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    stream.set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))))?;
+    let mut qmp = Qmp { reader: BufReader::new(stream.try_clone()?), writer: stream };
+    let greeting = qmp.next_message().context("QMP: no greeting")?;
+    if greeting.get("QMP").is_none() {
+        bail!("QMP: the socket's first message is not QEMU's greeting: {greeting}");
+    }
+    qmp.execute("qmp_capabilities")?;
+    parse_vcpus(&qmp.execute("query-cpus-fast")?)
+}
+
+/// The `return` of `query-cpus-fast`: one object per vCPU with `cpu-index` and `thread-id`.
+pub fn parse_vcpus(reply: &Value) -> Result<Vec<VcpuThread>> {
+    let list = reply.as_array().context("QMP query-cpus-fast: the reply is not a list")?;
+    let mut vcpus = Vec::new();
+    for entry in list {
+        let field = |name: &str| entry.get(name).and_then(Value::as_i64).with_context(|| format!("QMP query-cpus-fast: no `{name}` in {entry}"));
+        vcpus.push(VcpuThread {
+            cpu_index: u32::try_from(field("cpu-index")?).context("QMP: cpu-index out of range")?,
+            thread_id: i32::try_from(field("thread-id")?).context("QMP: thread-id out of range")?,
+        });
+    }
+    if vcpus.is_empty() {
+        bail!("QMP query-cpus-fast: QEMU reports no vCPUs");
+    }
+    Ok(vcpus)
+}
+
+/// The outcome of one QMP command in a reply line: its `return`, or its `error`; `None` for
+/// an asynchronous event, which may come at any time and is skipped.
+pub fn parse_reply(line: &str) -> Result<Option<Value>> {
+    let message: Value = serde_json::from_str(line.trim()).with_context(|| format!("QMP: not JSON: {}", line.trim()))?;
+    if let Some(value) = message.get("return") {
+        return Ok(Some(value.clone()));
+    }
+    if let Some(error) = message.get("error") {
+        let class = error.get("class").and_then(Value::as_str).unwrap_or("?");
+        let desc = error.get("desc").and_then(Value::as_str).unwrap_or("?");
+        bail!("QMP: QEMU refused the command: {class}: {desc}");
+    }
+    if message.get("event").is_some() {
+        return Ok(None);
+    }
+    bail!("QMP: unexpected message: {}", line.trim())
+}
+
+struct Qmp {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Qmp {
+    fn next_message(&mut self) -> Result<Value> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            bail!("QMP: QEMU closed the socket");
+        }
+        serde_json::from_str(line.trim()).with_context(|| format!("QMP: not JSON: {}", line.trim()))
+    }
+
+    fn execute(&mut self, command: &str) -> Result<Value> {
+        writeln!(self.writer, "{}", serde_json::json!({ "execute": command })).with_context(|| format!("QMP: sending {command}"))?;
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).with_context(|| format!("QMP: waiting for the reply to {command}"))? == 0 {
+                bail!("QMP: QEMU closed the socket before answering {command}");
+            }
+            if let Some(value) = parse_reply(&line).with_context(|| format!("QMP {command}"))? {
+                return Ok(value);
+            }
+        }
+    }
+}
+
+fn cpu_set(cpus: &[usize]) -> Result<CpuSet> {
+    let mut set = CpuSet::new();
+    for &cpu in cpus {
+        set.set(cpu).with_context(|| format!("CPU {cpu} is beyond what a CPU set holds"))?;
+    }
+    Ok(set)
+}
+
+fn cpus_of(set: &CpuSet) -> Vec<usize> {
+    (0..CpuSet::count()).filter(|&cpu| set.is_set(cpu).unwrap_or(false)).collect()
+}
+
+fn set_affinity(thread_id: i32, cpus: &[usize]) -> Result<()> {
+    sched_setaffinity(Pid::from_raw(thread_id), &cpu_set(cpus)?)?;
+    Ok(())
+}
+
+/// The CPUs a thread may run on.
+pub fn thread_cpus(thread_id: i32) -> Result<Vec<usize>> {
+    Ok(cpus_of(&sched_getaffinity(Pid::from_raw(thread_id)).with_context(|| format!("sched_getaffinity of thread {thread_id}"))?))
+}
+
+/// Moves every thread listed in `task_dir` but `except` to `cpus`; threads that end
+/// meanwhile (QEMU's worker pool comes and goes) are skipped.
+fn move_threads(task_dir: &str, except: &[i32], cpus: &[usize]) -> Result<Vec<i32>> {
+    let mut moved = Vec::new();
+    for entry in std::fs::read_dir(task_dir).with_context(|| format!("cannot list {task_dir}"))? {
+        let Some(tid) = entry?.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        if except.contains(&tid) {
+            continue;
+        }
+        match set_affinity(tid, cpus) {
+            Ok(()) => moved.push(tid),
+            Err(error) if error.downcast_ref::<nix::Error>() == Some(&nix::Error::ESRCH) => {}
+            Err(error) => return Err(error.context(format!("moving thread {tid} to CPUs {cpus:?}"))),
+        }
+    }
+    moved.sort_unstable();
+    Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As QEMU 7.2 answers `query-cpus-fast` for `-smp 2` under TCG.
+    const QUERY_CPUS_FAST: &str = r#"{"return": [{"thread-id": 81234, "props": {"core-id": 0, "thread-id": 0, "socket-id": 0}, "qom-path": "/machine/unattached/device[0]", "cpu-index": 0, "target": "x86_64"}, {"thread-id": 81235, "props": {"core-id": 0, "thread-id": 0, "socket-id": 1}, "qom-path": "/machine/unattached/device[1]", "cpu-index": 1, "target": "x86_64"}]}"#;
+
+    #[test]
+    fn query_cpus_fast_gives_each_vcpu_its_thread() {
+        let reply = parse_reply(QUERY_CPUS_FAST).unwrap().unwrap();
+        assert_eq!(
+            parse_vcpus(&reply).unwrap(),
+            [VcpuThread { cpu_index: 0, thread_id: 81234 }, VcpuThread { cpu_index: 1, thread_id: 81235 }]
+        );
+        assert!(parse_vcpus(&serde_json::json!([])).is_err());
+        assert!(format!("{:#}", parse_vcpus(&serde_json::json!([{"cpu-index": 0}])).unwrap_err()).contains("no `thread-id`"));
+    }
+
+    #[test]
+    fn replies_errors_and_events_are_told_apart() {
+        assert_eq!(parse_reply("{\"return\": {}}\r\n").unwrap(), Some(serde_json::json!({})));
+        let event = r#"{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "RESUME"}"#;
+        assert_eq!(parse_reply(event).unwrap(), None);
+        let error = r#"{"error": {"class": "CommandNotFound", "desc": "The command query-cpus-fast has not been found"}}"#;
+        assert!(format!("{:#}", parse_reply(error).unwrap_err()).contains("CommandNotFound: The command query-cpus-fast"));
+        assert!(parse_reply("not json").is_err());
+        assert!(parse_reply("{\"something\": 1}").is_err());
+    }
+
+    #[test]
+    fn vcpus_take_the_high_cpus_and_the_rest_is_shared() {
+        let vcpus = [VcpuThread { cpu_index: 0, thread_id: 10 }, VcpuThread { cpu_index: 1, thread_id: 11 }];
+        let (assigned, shared) = assign(&vcpus, &[3, 0, 2, 1]).unwrap();
+        assert_eq!(assigned.iter().map(|v| (v.cpu_index, v.host_cpu)).collect::<Vec<_>>(), [(0, 2), (1, 3)]);
+        assert_eq!(shared, [0, 1]);
+        let refused = format!("{:#}", assign(&vcpus, &[0, 1]).unwrap_err());
+        assert!(refused.contains("needs 3 host CPUs") && refused.contains("bench may use 2"), "{refused}");
+        let one_thread = [VcpuThread { cpu_index: 0, thread_id: 10 }, VcpuThread { cpu_index: 1, thread_id: 10 }];
+        assert!(format!("{:#}", assign(&one_thread, &[0, 1, 2]).unwrap_err()).contains("several vCPUs on one thread"));
+    }
+
+    #[test]
+    fn qmp_arguments_escape_commas() {
+        assert_eq!(qmp_arguments(Path::new("/tmp/a,b/qmp.sock"))[1], "unix:/tmp/a,,b/qmp.sock,server=on,wait=off");
+    }
+
+    /// Kills QEMU however the test ends.
+    struct Qemu(std::process::Child);
+    impl Drop for Qemu {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// A real QEMU (the tiny guest's kernel, paused before it runs, TCG, 1 vCPU): its vCPU
+    /// thread ends up on the CPU `Pinning` names, its other threads and bench on the rest.
+    /// Needs QEMU and two host CPUs, so it is not part of `cargo test --lib`:
+    /// `cargo test --lib -- --ignored pinning_sets_the_affinity_it_reports`.
+    #[test]
+    #[ignore = "starts QEMU"]
+    fn pinning_sets_the_affinity_it_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("qmp.sock");
+        let kernel = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm-images/tiny/vmlinuz");
+        assert!(kernel.is_file(), "{} is missing: scripts/build-tiny-guest.sh", kernel.display());
+        let mut command = std::process::Command::new("qemu-system-x86_64");
+        command
+            .args(["-S", "-nodefaults", "-no-user-config", "-display", "none", "-accel", "tcg,thread=multi", "-smp", "1", "-m", "128M"])
+            .arg("-kernel")
+            .arg(&kernel)
+            .args(qmp_arguments(&socket))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        let qemu = Qemu(command.spawn().expect("start qemu-system-x86_64"));
+        let before = allowed_cpus().unwrap();
+        assert!(before.len() >= 2, "needs two host CPUs, bench may use {before:?}");
+
+        let pinning = pin_guest(&socket, qemu.0.id(), &before).unwrap();
+        let after_bench = allowed_cpus().unwrap();
+        // Put this test process back before asserting anything.
+        for tid in &pinning.bench_threads {
+            let _ = set_affinity(*tid, &before);
+        }
+
+        assert_eq!(pinning.vcpus.len(), 1, "{pinning:?}");
+        let vcpu = pinning.vcpus[0];
+        assert_eq!(vcpu.host_cpu, *before.iter().max().unwrap());
+        assert_eq!(thread_cpus(vcpu.thread_id).unwrap(), [vcpu.host_cpu], "{pinning:?}");
+        assert!(!pinning.shared_cpus.contains(&vcpu.host_cpu));
+        assert!(!pinning.qemu_threads.is_empty() && !pinning.qemu_threads.contains(&vcpu.thread_id), "{pinning:?}");
+        for tid in &pinning.qemu_threads {
+            if let Ok(cpus) = thread_cpus(*tid) {
+                assert_eq!(cpus, pinning.shared_cpus, "QEMU thread {tid}");
+            }
+        }
+        assert_eq!(after_bench, pinning.shared_cpus, "bench itself moved off the vCPU's CPU");
+        // The vCPU thread is QEMU's: listed in its tasks.
+        assert!(Path::new(&format!("/proc/{}/task/{}", qemu.0.id(), vcpu.thread_id)).exists());
+    }
+}

@@ -1,0 +1,269 @@
+//! One boot of one variant: start the guest, hold the conversation step by step, and
+//! decide what each result means for runs.csv. A guest that fails costs the run in
+//! progress, which becomes a failed row saying why; nothing measured before is lost.
+
+use super::job::{self, BootJob, PendingRun, PlannedStep, StepInfo};
+use super::limits::Limit;
+use super::session::{boot_key, Event, GuestTrouble, HypervisorFailed, Session};
+use super::study::{Study, StudyOutcome};
+use crate::backend::console;
+use crate::backend::GuestSpec;
+use crate::model::{now, ConsoleFinding, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+use crate::scenario::Variant;
+use anyhow::{anyhow, bail, Result};
+use kbench_protocol::{BootFacts, Outcome, StepKind, StepResult};
+use std::path::Path;
+use std::time::Duration;
+
+/// Console bytes quoted in an error.
+const CONSOLE_EXCERPT: usize = 2000;
+
+struct Boot<'s, 'a> {
+    study: &'s mut Study<'a>,
+    variant: &'s Variant,
+    number: u32,
+    facts: Option<BootFacts>,
+    /// When the step in progress was sent, as the host saw it.
+    started_at: String,
+    in_progress: Option<(PlannedStep, Limit)>,
+}
+
+/// Boots the variant once and measures `pending` runs, or as many as the guest allows.
+pub fn run(
+    study: &mut Study,
+    variant: &Variant,
+    (number, console_log): (u32, &Path),
+    pending: &[PendingRun],
+    outcome: &mut StudyOutcome,
+) -> Result<()> {
+    let plan = study.plan;
+    let spec = GuestSpec {
+        name: variant.name.clone(),
+        kernel: variant.kernel.clone(),
+        initrd: variant.initrd.clone(),
+        disk: plan.guest.disk.clone(),
+        cmdline: variant.cmdline.clone(),
+        cpus: plan.guest.cpus,
+        memory_mib: plan.guest.memory_mib,
+        agent: study.agent.to_path_buf(),
+        console_log: console_log.to_path_buf(),
+        scratch: study.scratch.to_path_buf(),
+    };
+    study.listener.booting(variant, number);
+    let mut guest = study.backend.boot(&spec)?;
+    let job = job::build(plan, pending);
+    let setup = job.setup(boot_key()?, study.limits);
+    let power_off = study.limits.power_off;
+    let mut boot = Boot { study, variant, number, facts: None, started_at: now(), in_progress: None };
+    let stops = boot.study.stops;
+    let stop = move || stops.check();
+    let result = match Session::open(guest.as_mut(), boot.study.timing(), &stop, setup) {
+        Ok((session, facts)) => boot.accept_facts(facts).and_then(|()| boot.steps(session, &job, outcome)),
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => {
+            guest.shut_down(power_off);
+            Ok(())
+        }
+        Err(error) if error.is::<GuestTrouble>() || error.is::<HypervisorFailed>() => {
+            let step = boot.in_progress.take();
+            let error = explain(console_log, step.as_ref().map(|(s, _)| &s.info), &error);
+            if let Some((step, _)) = step {
+                boot.file_lost_run(&step.info, &first_line(&format!("{error:#}")), outcome)?;
+            }
+            Err(error)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+impl Boot<'_, '_> {
+    /// A guest that did not boot with this variant's options would measure the wrong thing.
+    fn accept_facts(&mut self, facts: BootFacts) -> Result<()> {
+        let seen: Vec<&str> = facts.cmdline.split_whitespace().collect();
+        let missing: Vec<&String> = self.variant.own_options.iter().filter(|o| !seen.contains(&o.as_str())).collect();
+        if !missing.is_empty() {
+            bail!(
+                "the guest's /proc/cmdline {:?} lacks {:?}: the kernel did not boot with this variant's options",
+                facts.cmdline,
+                missing
+            );
+        }
+        self.study.listener.boot_facts(self.variant, &facts)?;
+        self.facts = Some(facts);
+        Ok(())
+    }
+
+    fn steps(&mut self, mut session: Session, job: &BootJob, outcome: &mut StudyOutcome) -> Result<()> {
+        let mut longest_warmup: Option<Duration> = None;
+        for planned in &job.steps {
+            let limit = self.study.limits.for_step(planned.info.kind, longest_warmup);
+            self.in_progress = Some((planned.clone(), limit.clone()));
+            self.started_at = now();
+            session.start(planned.with_limit(&limit))?;
+            let result = loop {
+                match session.next()? {
+                    Event::StepStarted { .. } => self.study.listener.step_started(self.variant, &planned.info, &limit),
+                    Event::Heartbeat { elapsed_s, .. } => self.study.listener.heartbeat(self.variant, &planned.info, elapsed_s),
+                    Event::KernelLog(text) => self.study.listener.kernel_log(self.variant, self.number, &text)?,
+                    Event::StepFinished(result) => break result,
+                    Event::Done => bail!("internal: done in the middle of a step"),
+                }
+            };
+            self.in_progress = None;
+            if planned.info.kind == StepKind::Warmup {
+                let step = Duration::from_secs_f64(result.step_s().max(0.0));
+                longest_warmup = Some(longest_warmup.map_or(step, |l| l.max(step)));
+            }
+            if let Some(reason) = self.file_step(planned, &limit, &result, job, outcome)? {
+                // Nothing after a failed prepare or warm-up would measure what was meant.
+                let _ = finish(&mut session, self);
+                bail!("{reason}");
+            }
+        }
+        finish(&mut session, self)
+    }
+
+    /// Files what a step's result means; says why the boot cannot go on, if it cannot.
+    fn file_step(
+        &mut self,
+        planned: &PlannedStep,
+        limit: &Limit,
+        result: &StepResult,
+        job: &BootJob,
+        outcome: &mut StudyOutcome,
+    ) -> Result<Option<String>> {
+        let info = &planned.info;
+        let log = self.study.listener.step_output(self.variant, info, &result.output_tail)?;
+        let failure = match &result.outcome {
+            Outcome::TimedOut { .. } => format!(
+                "{} (limit: {}) (output: {log})",
+                result.outcome.describe(),
+                limit.source
+            ),
+            other if !other.is_success() => format!("{} (output: {log})", other.describe()),
+            _ if !result.missing_files.is_empty() => {
+                format!("expected files missing after the run: {}", result.missing_files.join(", "))
+            }
+            _ => String::new(),
+        };
+        match info.kind {
+            StepKind::Timed => {
+                let record = self.record(info, result, failure);
+                self.file_record(record, outcome)?;
+                Ok(None)
+            }
+            StepKind::Prepare | StepKind::Warmup if !failure.is_empty() => {
+                let reason = format!("{} failed: {failure}", info.describe());
+                self.file_unrun_runs(planned.id, job, &reason, outcome)?;
+                Ok(Some(reason))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn file_record(&mut self, record: RunRecord, outcome: &mut StudyOutcome) -> Result<()> {
+        self.study.listener.run_filed(&record)?;
+        outcome.records.push(record);
+        Ok(())
+    }
+
+    fn record(&self, info: &StepInfo, result: &StepResult, failure: String) -> RunRecord {
+        let m = &result.measurement;
+        let (label, jobs) = info.level.as_ref().map_or((String::new(), 0), |l| (l.label.clone(), l.jobs));
+        let facts = self.facts.as_ref();
+        RunRecord {
+            schema_version: RUNS_SCHEMA_VERSION,
+            variant: self.variant.name.clone(),
+            jobs_label: label,
+            jobs,
+            run: info.index,
+            status: if failure.is_empty() { RunStatus::Ok } else { RunStatus::Failed },
+            elapsed_s: m.elapsed_s,
+            user_s: m.user_s,
+            sys_s: m.sys_s,
+            percent_cpu: m.percent_cpu(),
+            ctx_switches: m.involuntary_csw,
+            sleeps: m.voluntary_csw,
+            max_rss_kib: m.max_rss_kib,
+            exit_code: match result.outcome {
+                Outcome::Exited { code } => Some(code),
+                _ => None,
+            },
+            failure,
+            kernel_release: facts.map(|f| f.kernel_release.clone()).unwrap_or_default(),
+            cmdline: facts.map(|f| f.cmdline.clone()).unwrap_or_default(),
+            started_at: self.started_at.clone(),
+        }
+    }
+
+    /// The timed runs after a failed prepare or warm-up never run: each is a failed row
+    /// saying why, so that runs.csv accounts for every planned run.
+    fn file_unrun_runs(&mut self, failed_id: u32, job: &BootJob, reason: &str, outcome: &mut StudyOutcome) -> Result<()> {
+        let unrun = job.steps.iter().skip(failed_id as usize + 1).filter(|s| s.info.kind == StepKind::Timed);
+        for step in unrun {
+            let record = self.record(&step.info, &never_ran(step.id, reason), format!("not run: {reason}"));
+            self.file_record(record, outcome)?;
+        }
+        Ok(())
+    }
+
+    /// A timed run cut short by the guest (crash, hang, breach) is still a row.
+    fn file_lost_run(&mut self, info: &StepInfo, reason: &str, outcome: &mut StudyOutcome) -> Result<()> {
+        if info.kind != StepKind::Timed {
+            return Ok(());
+        }
+        let record = self.record(info, &never_ran(0, reason), reason.to_string());
+        self.file_record(record, outcome)
+    }
+}
+
+/// Says Finish and waits for Done, filing the kernel log that may come before it.
+fn finish(session: &mut Session, boot: &mut Boot) -> Result<()> {
+    session.finish()?;
+    loop {
+        match session.next()? {
+            Event::Done => return Ok(()),
+            Event::KernelLog(text) => boot.study.listener.kernel_log(boot.variant, boot.number, &text)?,
+            other => bail!("internal: {other:?} after finish"),
+        }
+    }
+}
+
+fn never_ran(id: u32, reason: &str) -> StepResult {
+    StepResult {
+        id,
+        outcome: Outcome::SpawnFailed { error: reason.to_string() },
+        measurement: Default::default(),
+        clean_s: 0.0,
+        output_tail: String::new(),
+        missing_files: Vec::new(),
+        leftover_processes: 0,
+    }
+}
+
+/// Names the step the guest failed in, and what the console shows (a panic, an oops)
+/// first, since that is the cause.
+fn explain(console_log: &Path, step: Option<&StepInfo>, error: &anyhow::Error) -> anyhow::Error {
+    let what = match step {
+        Some(step) => format!("{}: {error:#}", step.describe()),
+        None => format!("{error:#}"),
+    };
+    if error.is::<HypervisorFailed>() {
+        // The hypervisor's own words are the cause; the console has none.
+        return anyhow!(GuestTrouble(what));
+    }
+    let text = String::from_utf8_lossy(&std::fs::read(console_log).unwrap_or_default()).into_owned();
+    let console_name = console_log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let cause = match console::scan(&text).first() {
+        Some(ConsoleFinding { line, excerpt, .. }) => format!("{line}: {what} (console/{console_name}):\n{excerpt}"),
+        None if text.is_empty() => what,
+        None => format!("{what} (console/{console_name}); console tail:\n{}", console::tail(console_log, CONSOLE_EXCERPT)),
+    };
+    anyhow!(GuestTrouble(cause))
+}
+
+pub fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or(text).to_string()
+}

@@ -1,0 +1,380 @@
+//! A scripted guest behind the real `Backend`/`Guest` traits, for unit tests of the
+//! runner and the session: it answers like the agent (signed, in order) unless its
+//! script tells it to crash, hang, fall silent or forge at some step.
+
+use super::job::StepInfo;
+use super::limits::{Limit, Limits, RunLimit};
+use super::listener::Listener;
+use crate::backend::{Accel, Backend, Guest, GuestEvent, GuestSpec};
+use crate::model::{ConsoleFinding, RunRecord};
+use crate::scenario::plan::{GuestPlan, JobsLevel, Plan, Variant};
+use crate::scenario::order::{BootOrder, OrderChoice};
+use crate::scenario::Workload;
+use anyhow::Result;
+use kbench_protocol::auth::{from_hex, Signer};
+use kbench_protocol::{encode, AgentMessage, BootFacts, HostMessage, Measurement, Outcome, Step, StepKind, StepResult};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// A plan of one `command` workload with a prepare, two variants `a` and `b`, one level.
+pub fn plan(runs: u32, warmup: u32, rounds: u32) -> Plan {
+    let variant = |name: &str| Variant {
+        name: name.into(),
+        kernel: "k".into(),
+        initrd: None,
+        cmdline: format!("console=ttyS0 v={name}"),
+        own_options: vec![format!("v={name}")],
+    };
+    Plan {
+        name: "t".into(),
+        scenario_path: "t.toml".into(),
+        guest: GuestPlan {
+            disk: None,
+            root: None,
+            cpus: 2,
+            memory_mib: 512,
+            accel: Default::default(),
+            boot_timeout: Duration::from_secs(10),
+            run_timeout: Some(Duration::from_secs(100)),
+            prepare_timeout: None,
+            study_timeout: None,
+            retries: 1,
+            qemu: None,
+            pin: false,
+            backend: Default::default(),
+            uri: None,
+        },
+        variants: vec![variant("a"), variant("b")],
+        baseline: 0,
+        levels: vec![JobsLevel { label: "half".into(), jobs: 1 }],
+        runs,
+        warmup,
+        rounds,
+        // Alternate keeps the boots' order known to the tests: a b, b a, ...
+        order: BootOrder { choice: OrderChoice::Alternate, seed: 0, seed_from_clock: false },
+        adaptive: None,
+        quiet_host: None,
+        workload: Workload::Command { command: "make -j{jobs}".into(), prepare: Some("configure".into()), clean: None },
+    }
+}
+
+/// The plan's limits shrunk to milliseconds, so that every timeout fires at once.
+pub fn quick_limits(plan: &Plan) -> Limits {
+    let ms = Duration::from_millis;
+    let mut limits = Limits::for_plan(plan);
+    limits.hello = ms(500);
+    limits.boot_facts = ms(500);
+    limits.heartbeat = ms(5);
+    limits.silence = ms(150);
+    limits.margin = ms(20);
+    limits.power_off = Duration::ZERO;
+    limits.prepare = Limit { duration: ms(40), source: "test prepare".into() };
+    limits.warmup = Limit { duration: ms(40), source: "test warm-up".into() };
+    if let RunLimit::Fixed(limit) = &mut limits.run {
+        *limit = Limit { duration: ms(40), source: "test run".into() };
+    }
+    limits
+}
+
+/// What the fake agent does at one step of a boot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    /// Starts the step, then the channel closes (a kernel panic, a vanished guest).
+    Crash,
+    /// Starts the step and heartbeats forever without a result (an agent that does not
+    /// enforce the limit, a step stuck in the kernel).
+    Hang,
+    /// Starts the step, then says nothing more (a dead guest).
+    Silent,
+    /// The agent enforces the limit: the step ends as timed out.
+    TimesOut,
+    /// A workload writes an unsigned `step_finished` and `done` to the port.
+    Forge,
+    /// A workload writes 300 MB without a newline to the port.
+    TooLong,
+    /// A signed line is sent again.
+    Replay,
+    /// A signed Done before the host said Finish.
+    EarlyDone,
+    /// The result names another step.
+    WrongId,
+    /// A kernel log arrives during the step.
+    KernelLog,
+    /// The agent gives up (a signed Fatal).
+    Fatal,
+    /// The boot facts never come (whatever the step index).
+    NoFacts,
+    /// The agent speaks an older protocol (whatever the step index).
+    OldAgent,
+}
+
+/// The faults of one boot: (index of the step in this boot, what happens).
+#[derive(Debug, Clone, Default)]
+pub struct Script(pub Vec<(usize, Fault)>);
+
+impl Script {
+    pub fn at(step: usize, fault: Fault) -> Script {
+        Script(vec![(step, fault)])
+    }
+}
+
+/// Every step the host sent, per boot: (variant, steps).
+type SentSteps = Rc<RefCell<Vec<(String, Vec<Step>)>>>;
+
+/// Boots fake guests, each with the next script (clean once the scripts run out).
+#[derive(Default)]
+pub struct FakeBackend {
+    scripts: RefCell<VecDeque<Script>>,
+    /// Every step the host sent, per boot: (variant, step).
+    pub sent: SentSteps,
+    /// Seconds a warm-up's clean and command each take.
+    pub warmup_s: f64,
+}
+
+impl FakeBackend {
+    pub fn new(scripts: Vec<Script>) -> FakeBackend {
+        FakeBackend { scripts: RefCell::new(scripts.into()), warmup_s: 1.0, ..FakeBackend::default() }
+    }
+
+    pub fn boots(&self) -> Vec<String> {
+        self.sent.borrow().iter().map(|(variant, _)| variant.clone()).collect()
+    }
+
+    pub fn steps(&self, boot: usize) -> Vec<Step> {
+        self.sent.borrow()[boot].1.clone()
+    }
+}
+
+impl Backend for FakeBackend {
+    fn accel(&self) -> Accel {
+        Accel::Tcg
+    }
+
+    fn version(&self) -> String {
+        "fake".into()
+    }
+
+    fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>> {
+        let script = self.scripts.borrow_mut().pop_front().unwrap_or_default();
+        self.sent.borrow_mut().push((spec.name.clone(), Vec::new()));
+        let old = script.0.iter().any(|(_, fault)| *fault == Fault::OldAgent);
+        let protocol = kbench_protocol::PROTOCOL_VERSION - u32::from(old);
+        let hello = encode(&AgentMessage::Hello { protocol, agent_version: "fake".into() });
+        Ok(Box::new(FakeGuest {
+            cmdline: spec.cmdline.clone(),
+            script,
+            sent: Rc::clone(&self.sent),
+            warmup_s: self.warmup_s,
+            queue: VecDeque::from([line(noise()), line(hello)]),
+            signer: None,
+            steps: 0,
+            heartbeat: Duration::from_millis(5),
+            mode: Mode::Waiting,
+            last_signed: None,
+        }))
+    }
+}
+
+fn noise() -> String {
+    "\u{1b}[0m garbage before the agent".into()
+}
+
+fn line(text: String) -> GuestEvent {
+    GuestEvent::Line(text.trim_end_matches('\n').to_string())
+}
+
+enum Mode {
+    Waiting,
+    Beating { id: u32, started: Instant },
+}
+
+struct FakeGuest {
+    cmdline: String,
+    script: Script,
+    sent: SentSteps,
+    warmup_s: f64,
+    queue: VecDeque<GuestEvent>,
+    signer: Option<Signer>,
+    /// Steps received in this boot.
+    steps: usize,
+    heartbeat: Duration,
+    mode: Mode,
+    last_signed: Option<String>,
+}
+
+impl FakeGuest {
+    fn say(&mut self, message: AgentMessage) {
+        let signed = self.signer.as_mut().expect("the setup came first").sign(&message);
+        self.last_signed = Some(signed.clone());
+        self.queue.push_back(line(signed));
+    }
+
+    fn result(&self, step: &Step, outcome: Outcome) -> StepResult {
+        let warmup = step.kind == StepKind::Warmup;
+        let elapsed_s = if warmup { self.warmup_s } else { 1.0 + f64::from(step.id) / 1000.0 };
+        StepResult {
+            id: step.id,
+            outcome,
+            measurement: Measurement { elapsed_s, user_s: elapsed_s, ..Default::default() },
+            clean_s: if warmup { self.warmup_s } else { 0.5 },
+            output_tail: format!("output of step {}", step.id),
+            missing_files: vec![],
+            leftover_processes: 0,
+        }
+    }
+
+    fn run(&mut self, step: Step) {
+        let fault = self.script.0.iter().find(|(at, _)| *at == self.steps).map(|(_, f)| *f);
+        self.steps += 1;
+        self.say(AgentMessage::StepStarted { id: step.id });
+        let ok = || Outcome::Exited { code: 0 };
+        match fault {
+            None => self.say(AgentMessage::StepFinished(self.result(&step, ok()))),
+            Some(Fault::Crash) => self.queue.push_back(GuestEvent::Closed { hypervisor_error: None }),
+            Some(Fault::Hang) => self.mode = Mode::Beating { id: step.id, started: Instant::now() },
+            Some(Fault::Silent) => {}
+            Some(Fault::TimesOut) => {
+                let timed_out = Outcome::TimedOut { after_s: step.timeout_s.round() as u64 };
+                self.say(AgentMessage::StepFinished(self.result(&step, timed_out)));
+            }
+            Some(Fault::Forge) => {
+                let mut forged = self.result(&step, ok());
+                forged.measurement.elapsed_s = 0.001;
+                self.queue.push_back(line(encode(&AgentMessage::StepFinished(forged))));
+                self.queue.push_back(line(encode(&AgentMessage::Done)));
+                self.say(AgentMessage::StepFinished(self.result(&step, ok())));
+            }
+            Some(Fault::TooLong) => {
+                self.queue.push_back(GuestEvent::TooLong { bytes: 300_000_000 });
+                self.say(AgentMessage::StepFinished(self.result(&step, ok())));
+            }
+            Some(Fault::Replay) => {
+                let again = self.last_signed.clone().expect("a signed line");
+                self.queue.push_back(line(again));
+            }
+            Some(Fault::EarlyDone) => self.say(AgentMessage::Done),
+            Some(Fault::WrongId) => {
+                let mut other = self.result(&step, ok());
+                other.id += 1;
+                self.say(AgentMessage::StepFinished(other));
+            }
+            Some(Fault::NoFacts | Fault::OldAgent) => {}
+            Some(Fault::Fatal) => self.say(AgentMessage::Fatal { message: "cannot go on".into() }),
+            Some(Fault::KernelLog) => {
+                self.say(AgentMessage::KernelLog { text: format!("<6>during step {}\n", step.id) });
+                self.say(AgentMessage::StepFinished(self.result(&step, ok())));
+            }
+        }
+    }
+}
+
+impl Guest for FakeGuest {
+    fn send(&mut self, message: &HostMessage) -> Result<()> {
+        match message {
+            HostMessage::Setup(setup) => {
+                self.signer = Some(Signer::new(from_hex(&setup.key).map_err(anyhow::Error::msg)?));
+                self.heartbeat = Duration::from_secs_f64(setup.heartbeat_s);
+                let facts = BootFacts {
+                    cmdline: self.cmdline.clone(),
+                    kernel_release: "6.1.0-fake".into(),
+                    cpus: 2,
+                    mem_total_kib: 500_000,
+                    slab: Default::default(),
+                    probes: BTreeMap::new(),
+                };
+                if self.script.0.iter().any(|(_, fault)| *fault == Fault::NoFacts) {
+                    return Ok(());
+                }
+                self.say(AgentMessage::BootFacts(facts));
+                self.say(AgentMessage::KernelLog { text: "<6>booted\n".into() });
+            }
+            HostMessage::Run(step) => {
+                self.sent.borrow_mut().last_mut().expect("booted").1.push(step.clone());
+                self.run(step.clone());
+            }
+            HostMessage::Finish => {
+                self.say(AgentMessage::Done);
+                self.queue.push_back(GuestEvent::Closed { hypervisor_error: None });
+            }
+        }
+        Ok(())
+    }
+
+    fn next_event(&mut self, timeout: Duration) -> Result<Option<GuestEvent>> {
+        if let Some(event) = self.queue.pop_front() {
+            return Ok(Some(event));
+        }
+        match self.mode {
+            Mode::Beating { id, started } => {
+                std::thread::sleep(timeout.min(self.heartbeat));
+                self.say(AgentMessage::Heartbeat { id, elapsed_s: started.elapsed().as_secs_f64() });
+                Ok(self.queue.pop_front())
+            }
+            Mode::Waiting => {
+                std::thread::sleep(timeout);
+                Ok(None)
+            }
+        }
+    }
+
+    fn shut_down(&mut self, _timeout: Duration) {}
+}
+
+/// Keeps everything the runner announces, for the tests to read.
+#[derive(Default)]
+pub struct MemoryListener {
+    pub records: Vec<RunRecord>,
+    pub notes: Vec<String>,
+    /// (variant, step, limit) for every StepStarted.
+    pub started: Vec<(String, String, Limit)>,
+    pub kernel_logs: Vec<(String, u32, String)>,
+    pub heartbeats: usize,
+    boots: BTreeMap<String, u32>,
+}
+
+impl Listener for MemoryListener {
+    fn next_boot(&mut self, variant: &str) -> (u32, PathBuf) {
+        let boot = self.boots.entry(variant.to_string()).or_insert(0);
+        *boot += 1;
+        (*boot, PathBuf::from(format!("/nonexistent/kbench-fake/{variant}-boot{boot}.log")))
+    }
+
+    fn booting(&mut self, _variant: &Variant, _boot: u32) {}
+
+    fn boot_facts(&mut self, _variant: &Variant, _facts: &BootFacts) -> Result<()> {
+        Ok(())
+    }
+
+    fn step_started(&mut self, variant: &Variant, step: &StepInfo, limit: &Limit) {
+        self.started.push((variant.name.clone(), step.describe(), limit.clone()));
+    }
+
+    fn heartbeat(&mut self, _variant: &Variant, _step: &StepInfo, _elapsed_s: f64) {
+        self.heartbeats += 1;
+    }
+
+    fn step_output(&mut self, variant: &Variant, step: &StepInfo, _output: &str) -> Result<String> {
+        Ok(format!("logs/{}-{}.log", variant.name, step.describe().replace(' ', "-")))
+    }
+
+    fn run_filed(&mut self, record: &RunRecord) -> Result<()> {
+        self.records.push(record.clone());
+        Ok(())
+    }
+
+    fn kernel_log(&mut self, variant: &Variant, boot: u32, text: &str) -> Result<()> {
+        self.kernel_logs.push((variant.name.clone(), boot, text.to_string()));
+        Ok(())
+    }
+
+    fn console_findings(&mut self, _variant: &Variant, _boot: u32, _findings: Vec<ConsoleFinding>) -> Result<()> {
+        Ok(())
+    }
+
+    fn note(&mut self, line: &str) {
+        self.notes.push(line.to_string());
+    }
+}

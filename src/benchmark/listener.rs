@@ -1,0 +1,27 @@
+//! What the runner tells the world: files (runs.csv, meta.json, logs) and the terminal
+//! listen through this trait, so that the runner's decisions can be tested without either.
+
+use super::job::StepInfo;
+use super::limits::Limit;
+use crate::model::{ConsoleFinding, RunRecord};
+use crate::scenario::Variant;
+use anyhow::Result;
+use kbench_protocol::BootFacts;
+use std::path::PathBuf;
+
+pub trait Listener {
+    /// The number of the variant's next boot and where its console is to be saved.
+    fn next_boot(&mut self, variant: &str) -> (u32, PathBuf);
+    fn booting(&mut self, variant: &Variant, boot: u32);
+    fn boot_facts(&mut self, variant: &Variant, facts: &BootFacts) -> Result<()>;
+    fn step_started(&mut self, variant: &Variant, step: &StepInfo, limit: &Limit);
+    fn heartbeat(&mut self, _variant: &Variant, _step: &StepInfo, _elapsed_s: f64) {}
+    /// Keeps a step's output tail; returns how a failure message names it.
+    fn step_output(&mut self, variant: &Variant, step: &StepInfo, output: &str) -> Result<String>;
+    /// A timed run's row, ok or failed: it must be on record before anything else happens.
+    fn run_filed(&mut self, record: &RunRecord) -> Result<()>;
+    fn kernel_log(&mut self, variant: &Variant, boot: u32, text: &str) -> Result<()>;
+    fn console_findings(&mut self, variant: &Variant, boot: u32, findings: Vec<ConsoleFinding>) -> Result<()>;
+    /// A line for the user (a warning, an error, a fact).
+    fn note(&mut self, line: &str);
+}

@@ -1,0 +1,308 @@
+//! The runner against scripted fake guests: no QEMU, no files, milliseconds per test.
+
+use super::run_study;
+use crate::benchmark::fake::{plan, quick_limits, Fault, FakeBackend, MemoryListener, Script};
+use crate::benchmark::limits::{Limit, Limits, RunLimit};
+use crate::benchmark::study::{Stops, Study, StudyOutcome};
+use crate::model::{RunRecord, RunStatus};
+use crate::interrupt::{Interrupt, Interrupted};
+use crate::scenario::Plan;
+use anyhow::Result;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn study(plan: &Plan, limits: &Limits, backend: &FakeBackend, outcome: &mut StudyOutcome, interrupt: &Interrupt) -> (Result<()>, MemoryListener) {
+    let mut listener = MemoryListener::default();
+    let mut study = Study {
+        plan,
+        limits,
+        backend,
+        agent: Path::new("agent"),
+        scratch: Path::new("scratch"),
+        listener: &mut listener,
+        stops: Stops { interrupt, deadline: None, study_timeout_s: 0 },
+    };
+    let result = run_study(&mut study, outcome);
+    (result, listener)
+}
+
+fn run(plan: &Plan, limits: &Limits, backend: &FakeBackend) -> (Result<()>, MemoryListener, StudyOutcome) {
+    let mut outcome = StudyOutcome::default();
+    let (result, listener) = study(plan, limits, backend, &mut outcome, &Interrupt::default());
+    (result, listener, outcome)
+}
+
+/// One variant only.
+fn single(runs: u32, warmup: u32) -> Plan {
+    let mut plan = plan(runs, warmup, 1);
+    plan.variants.truncate(1);
+    plan
+}
+
+fn rows(records: &[RunRecord]) -> Vec<(String, u32, RunStatus)> {
+    records.iter().map(|r| (r.variant.clone(), r.run, r.status)).collect()
+}
+
+fn row(variant: &str, run: u32, status: RunStatus) -> (String, u32, RunStatus) {
+    (variant.to_string(), run, status)
+}
+
+use RunStatus::{Failed, Ok as Good};
+
+#[test]
+fn rounds_alternate_the_variants_and_each_boot_sends_prepare_warmups_and_its_own_runs() {
+    let plan = plan(2, 1, 2);
+    let limits = quick_limits(&plan);
+    let backend = FakeBackend::new(vec![]);
+    let (result, listener, outcome) = run(&plan, &limits, &backend);
+    result.unwrap();
+    assert_eq!(backend.boots(), ["a", "b", "b", "a"]);
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("b", 1, Good), row("b", 2, Good), row("a", 2, Good)]);
+    assert_eq!(listener.records, outcome.records, "every row reached the listener");
+    let kinds: Vec<(String, f64)> =
+        backend.steps(2).iter().map(|s| (format!("{:?} {}", s.kind, s.command), s.timeout_s)).collect();
+    assert_eq!(kinds, [("Prepare configure".into(), 0.04), ("Warmup make -j1".into(), 0.04), ("Timed make -j1".into(), 0.04)]);
+    assert_eq!(listener.started.iter().map(|(_, step, _)| step.as_str()).collect::<Vec<_>>()[..3], ["prepare", "warm-up 1", "run half 1"]);
+    assert!(listener.kernel_logs.contains(&("b".into(), 2, "<6>booted\n".into())), "{:?}", listener.kernel_logs);
+    assert!(outcome.problems.is_empty() && outcome.missing_runs() == 0);
+}
+
+#[test]
+fn a_crash_fails_the_run_in_progress_and_a_new_boot_measures_the_rest() {
+    let plan = single(3, 0);
+    let backend = FakeBackend::new(vec![Script::at(2, Fault::Crash)]);
+    let (result, listener, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Failed), row("a", 3, Good)]);
+    assert!(outcome.records[1].failure.starts_with("run half 2: the guest stopped"), "{:?}", outcome.records[1]);
+    assert_eq!(backend.steps(1).len(), 2, "the second boot: prepare and the one run missing");
+    assert!(listener.notes.iter().any(|n| n.contains("booting again")), "{:?}", listener.notes);
+}
+
+#[test]
+fn a_guest_that_keeps_failing_fails_its_variant_after_the_retries_and_the_next_variant_runs() {
+    let plan = plan(1, 0, 1);
+    let backend = FakeBackend::new(vec![Script::at(0, Fault::Crash), Script::at(0, Fault::Crash)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots(), ["a", "a", "b"]);
+    assert_eq!(rows(&outcome.records), [row("b", 1, Good)]);
+    assert_eq!(outcome.missing_runs(), 1);
+    assert!(outcome.problems[0].contains("the guest failed 2 times"), "{:?}", outcome.problems);
+    assert!(outcome.problems[0].contains("prepare: the guest stopped"), "{:?}", outcome.problems);
+}
+
+#[test]
+fn a_resumed_study_measures_only_the_missing_runs() {
+    let plan = single(3, 0);
+    let backend = FakeBackend::new(vec![]);
+    let mut outcome = StudyOutcome::default();
+    let (_, _, first) = run(&single(1, 0), &quick_limits(&plan), &FakeBackend::new(vec![]));
+    outcome.records = first.records;
+    outcome.records[0].run = 2;
+    let (result, _) = study(&plan, &quick_limits(&plan), &backend, &mut outcome, &Interrupt::default());
+    result.unwrap();
+    let steps = backend.steps(0);
+    let runs: Vec<&str> = steps.iter().map(|s| s.command.as_str()).collect();
+    assert_eq!(runs, ["configure", "make -j1", "make -j1"]);
+    assert_eq!(rows(&outcome.records), [row("a", 2, Good), row("a", 1, Good), row("a", 3, Good)]);
+}
+
+#[test]
+fn a_failed_prepare_files_every_run_of_the_boot_as_not_run() {
+    let plan = single(2, 1);
+    let backend = FakeBackend::new(vec![Script::at(0, Fault::TimesOut)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Failed), row("a", 2, Failed)]);
+    let failure = &outcome.records[0].failure;
+    assert!(failure.starts_with("not run: prepare failed: timed out after 0 s (limit: test prepare)"), "{failure}");
+    assert_eq!(backend.steps(0).len(), 1, "nothing ran after the prepare");
+    assert!(outcome.problems[0].contains("prepare failed"), "{:?}", outcome.problems);
+}
+
+/// The agent does not end a hung step (or cannot): the host's guard, the step's limit
+/// plus the margin, ends the boot; the heartbeats kept it from looking dead before that.
+fn hang_at(plan: &Plan, step: usize) -> (MemoryListener, StudyOutcome, Duration) {
+    let mut plan = plan.clone();
+    plan.guest.retries = 0;
+    let backend = FakeBackend::new(vec![Script::at(step, Fault::Hang)]);
+    let mut limits = quick_limits(&plan);
+    limits.silence = Duration::from_millis(30);
+    let started = Instant::now();
+    let (result, listener, outcome) = run(&plan, &limits, &backend);
+    result.unwrap();
+    assert_eq!(backend.steps(0)[step].timeout_s, 0.04, "the limit travelled with the step");
+    (listener, outcome, started.elapsed())
+}
+
+#[test]
+fn a_hung_prepare_ends_at_its_limit() {
+    let (listener, outcome, took) = hang_at(&single(1, 0), 0);
+    assert!(outcome.problems[0].contains("prepare: the guest hung: step 0 did not end within its limit of 0.04 s plus 0.02 s"), "{:?}", outcome.problems);
+    assert!(listener.heartbeats >= 3, "the guest was alive all along: {}", listener.heartbeats);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn a_hung_warmup_ends_at_its_limit() {
+    let (_, outcome, took) = hang_at(&single(1, 1), 1);
+    assert!(outcome.problems[0].contains("warm-up 1: the guest hung: step 1 did not end within its limit of 0.04 s"), "{:?}", outcome.problems);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn a_hung_run_without_warmup_ends_at_its_limit_as_a_failed_row() {
+    let mut plan = single(2, 0);
+    plan.guest.run_timeout = None;
+    let limits = Limits::for_plan(&plan);
+    assert!(matches!(&limits.run, RunLimit::Fixed(l) if l.source.contains("no warm-up")), "{:?}", limits.run);
+    let (_, outcome, took) = hang_at(&plan, 1);
+    assert_eq!(rows(&outcome.records), [row("a", 1, Failed)]);
+    assert!(outcome.records[0].failure.starts_with("run half 1: the guest hung: step 1 did not end within its limit of 0.04 s plus 0.02 s"), "{:?}", outcome.records[0]);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn a_silent_guest_is_dead_long_before_a_long_step_limit() {
+    let mut plan = single(1, 0);
+    plan.guest.retries = 0;
+    let mut limits = quick_limits(&plan);
+    limits.run = RunLimit::Fixed(Limit { duration: Duration::from_secs(600), source: "long".into() });
+    let backend = FakeBackend::new(vec![Script::at(1, Fault::Silent)]);
+    let started = Instant::now();
+    let (result, _, outcome) = run(&plan, &limits, &backend);
+    result.unwrap();
+    assert!(outcome.records[0].failure.contains("no word from the agent for 0.15 s while step 1 ran (no heartbeat)"), "{:?}", outcome.records[0]);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn without_run_timeout_a_run_gets_five_times_the_longest_whole_warmup() {
+    let mut plan = single(1, 1);
+    plan.guest.run_timeout = None;
+    let mut backend = FakeBackend::new(vec![]);
+    backend.warmup_s = 20.0;
+    let (result, listener, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good)]);
+    assert_eq!(backend.steps(0)[2].timeout_s, 200.0, "5 × (20 s clean + 20 s build)");
+    assert!(listener.started[2].2.source.contains("longest warm-up, 40 s"), "{:?}", listener.started[2]);
+}
+
+#[test]
+fn a_run_the_agent_timed_out_is_a_failed_row_naming_its_limit_and_the_boot_goes_on() {
+    let plan = single(2, 0);
+    let backend = FakeBackend::new(vec![Script::at(1, Fault::TimesOut)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Failed), row("a", 2, Good)]);
+    assert!(outcome.records[0].failure.starts_with("timed out after 0 s (limit: test run)"), "{:?}", outcome.records[0]);
+    assert_eq!(backend.boots().len(), 1);
+}
+
+#[test]
+fn an_interrupt_stops_a_hung_run_at_once_and_keeps_the_runs_measured() {
+    let plan = single(2, 0);
+    let mut limits = quick_limits(&plan);
+    limits.run = RunLimit::Fixed(Limit { duration: Duration::from_secs(600), source: "long".into() });
+    let backend = FakeBackend::new(vec![Script::at(2, Fault::Hang)]);
+    let interrupt = Interrupt::default();
+    let raiser = interrupt.clone();
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        raiser.raise(2);
+    });
+    let started = Instant::now();
+    let mut outcome = StudyOutcome::default();
+    let (result, _) = study(&plan, &limits, &backend, &mut outcome, &interrupt);
+    thread.join().unwrap();
+    assert!(result.unwrap_err().is::<Interrupted>());
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good)]);
+}
+
+/// Each breach ends the boot: the run in progress is a failed row saying why, the forged
+/// numbers are nowhere, and the next boot measures the rest.
+fn breach(fault: Fault, expected: &str) {
+    let plan = single(2, 0);
+    let backend = FakeBackend::new(vec![Script::at(1, fault)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Failed), row("a", 2, Good)], "{fault:?}");
+    let failure = &outcome.records[0].failure;
+    assert!(failure.starts_with("run half 1: protocol breach: ") && failure.contains(expected), "{fault:?}: {failure}");
+    assert!(outcome.records.iter().all(|r| r.elapsed_s != 0.001), "a forged number was filed");
+}
+
+#[test]
+fn a_line_the_agent_did_not_sign_breaks_the_boot() {
+    breach(Fault::Forge, "the agent's channel carried a line the agent did not sign: something in the guest wrote to /dev/ttyS1");
+}
+
+#[test]
+fn an_over_long_line_breaks_the_boot() {
+    breach(Fault::TooLong, "a line longer than any message (300000000 bytes and more");
+}
+
+#[test]
+fn a_replayed_line_breaks_the_boot() {
+    breach(Fault::Replay, "a replayed or lost message");
+}
+
+#[test]
+fn done_before_finish_breaks_the_boot() {
+    breach(Fault::EarlyDone, "the agent sent done before the host said finish where a heartbeat or the result of step 1 was due");
+}
+
+#[test]
+fn a_result_for_another_step_breaks_the_boot() {
+    breach(Fault::WrongId, "the result of step 2 where a heartbeat or the result of step 1 was due");
+}
+
+#[test]
+fn kernel_logs_during_a_step_are_filed_and_do_not_disturb_it() {
+    let plan = single(1, 0);
+    let backend = FakeBackend::new(vec![Script::at(1, Fault::KernelLog)]);
+    let (result, listener, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good)]);
+    assert_eq!(listener.kernel_logs.iter().map(|(_, _, t)| t.as_str()).collect::<Vec<_>>(), ["<6>booted\n", "<6>during step 1\n"]);
+}
+
+#[test]
+fn an_agent_that_gives_up_fails_its_variant_without_a_retry() {
+    let plan = single(1, 0);
+    let backend = FakeBackend::new(vec![Script::at(0, Fault::Fatal)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots().len(), 1);
+    assert!(outcome.problems[0].contains("the agent gave up: cannot go on"), "{:?}", outcome.problems);
+}
+
+#[test]
+fn boot_facts_that_never_come_end_the_boot_at_the_facts_limit() {
+    let mut plan = single(1, 0);
+    plan.guest.retries = 0;
+    let mut limits = quick_limits(&plan);
+    limits.boot_facts = Duration::from_millis(80);
+    let backend = FakeBackend::new(vec![Script::at(0, Fault::NoFacts)]);
+    let started = Instant::now();
+    let (result, _, outcome) = run(&plan, &limits, &backend);
+    result.unwrap();
+    assert!(outcome.problems[0].contains("the guest hung: no boot facts within 0.08 s"), "{:?}", outcome.problems);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn an_agent_of_another_protocol_is_refused_with_what_to_do() {
+    let plan = single(1, 0);
+    let backend = FakeBackend::new(vec![Script::at(0, Fault::OldAgent)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots().len(), 1, "no retry: another boot would not help");
+    let problem = &outcome.problems[0];
+    let version = kbench_protocol::PROTOCOL_VERSION;
+    let expected = format!("speaks protocol {}, this kbench speaks {version}: rebuild the agent", version - 1);
+    assert!(problem.contains(&expected) && problem.contains("scripts/build-agent.sh"), "{problem}");
+}
