@@ -376,6 +376,7 @@ fn a_lost_connection_fails_the_boot_and_the_retry_reconnects() {
     let (_, out) = finish(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("booting again for the remaining runs"), "{}", describe(&out));
+    assert!(stderr.contains(&format!("the connection to libvirt at {uri} was lost")), "the cause is named: {}", describe(&out));
     let rows = read_rows(&results_dir(&root, "lost").join("runs.csv"));
     assert_eq!(rows.len(), 2, "every run is on record: {rows:?}");
     assert!(rows.iter().any(|r| r["status"] == "ok"), "the retry measured: {rows:?}");
