@@ -162,6 +162,15 @@ fn kill_9_of_bench_leaves_no_domain() {
         assert!(Instant::now() < deadline, "domains outlived bench by 30 s: {:?}", domains_of(pid));
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Nor any file: the initrd composed with the agent lives only until its upload.
+    let prefix = format!("kbench-libvirt-{pid}-");
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "scratch left by the killed bench: {left:?}");
 }
 
 #[test]

@@ -43,18 +43,23 @@ pub struct LibvirtBackend {
     accel: Accel,
     maximum_cpu: bool,
     version: String,
-    /// Local file (or composed initrd) → its path on the host, uploaded once.
+    /// Local file (or an initrd and agent pair, `initrd_key`) → its path on the host,
+    /// uploaded once.
     remote: Mutex<HashMap<PathBuf, String>>,
-    /// Initrds with the agent appended, before upload; removed with the backend.
-    scratch: Scratch,
 }
 
-/// A folder of this process's own under the system's temporary folder.
+/// The key of a composed initrd in the upload table: no file has this name.
+fn initrd_key(initrd: Option<&Path>, agent: &Path) -> PathBuf {
+    PathBuf::from(format!("initrd {} + agent {}", initrd.map_or_else(String::new, |p| p.display().to_string()), agent.display()))
+}
+
+/// A folder of this process's own under the system's temporary folder, removed with it.
 struct Scratch(PathBuf);
 
 impl Scratch {
     fn create() -> Result<Scratch> {
-        let path = std::env::temp_dir().join(format!("kbench-libvirt-{}", std::process::id()));
+        static MADE: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!("kbench-libvirt-{}-{}", std::process::id(), MADE.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir_all(&path).with_context(|| format!("cannot create the scratch folder {}", path.display()))?;
         Ok(Scratch(path))
     }
@@ -109,12 +114,11 @@ impl LibvirtBackend {
             .map(|caps| caps.contains("<mode name='maximum' supported='yes'>"))
             .unwrap_or(false);
         let version = format!("libvirt {} at {uri}, QEMU {}", version_text(conn.lib_version().unwrap_or(0)), version_text(conn.hyp_version().unwrap_or(0)));
-        let scratch = Scratch::create()?;
         let pool = volumes::pool(&conn).with_context(|| format!("on {uri}"))?;
-        let backend = LibvirtBackend { conn: Mutex::new(conn), uri, accel, maximum_cpu, version, remote: Mutex::new(HashMap::new()), scratch };
+        let backend = LibvirtBackend { conn: Mutex::new(conn), uri, accel, maximum_cpu, version, remote: Mutex::new(HashMap::new()) };
         for variant in &plan.variants {
             backend.upload(&pool, &variant.kernel)?;
-            backend.upload(&pool, &backend.compose_initrd(variant.initrd.as_deref(), agent)?)?;
+            backend.upload_initrd(&pool, variant.initrd.as_deref(), agent)?;
         }
         if let Some(disk) = &plan.guest.disk {
             backend.upload(&pool, disk)?;
@@ -132,18 +136,20 @@ impl LibvirtBackend {
         Ok(path)
     }
 
-    /// The initrd with the agent appended, composed once per (initrd, agent) pair into a
-    /// folder of its own: its file name becomes the volume's.
-    fn compose_initrd(&self, initrd: Option<&Path>, agent: &Path) -> Result<PathBuf> {
-        let base = initrd.map_or_else(String::new, |p| p.display().to_string());
-        let folder = self.scratch.path().join(&volumes::sha256_bytes(format!("{base}\0{}", agent.display()).as_bytes())[..16]);
-        let name = initrd.and_then(Path::file_name).map_or_else(|| "initrd".into(), |n| n.to_string_lossy().into_owned());
-        let out = folder.join(format!("{name}-agent"));
-        if !out.exists() {
-            std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
-            initrd::with_agent(initrd, agent, &out)?;
+    /// The initrd with the agent appended, uploaded once per (initrd, agent) pair. The
+    /// composed file lives only until its upload: a killed bench leaves no copy behind.
+    fn upload_initrd(&self, pool: &virt::storage_pool::StoragePool, initrd: Option<&Path>, agent: &Path) -> Result<String> {
+        let key = initrd_key(initrd, agent);
+        if let Some(path) = self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(&key) {
+            return Ok(path.clone());
         }
-        Ok(out)
+        let name = initrd.and_then(Path::file_name).map_or_else(|| "initrd".into(), |n| n.to_string_lossy().into_owned());
+        let composed = Scratch::create()?;
+        let out = composed.path().join(format!("{name}-agent"));
+        initrd::with_agent(initrd, agent, &out)?;
+        let remote = self.upload(pool, &out)?;
+        self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.insert(key, remote.clone());
+        Ok(remote)
     }
 
     /// The connection, opened again if it was lost.
@@ -175,7 +181,10 @@ impl Backend for LibvirtBackend {
 
     fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>> {
         static BOOTS: AtomicU32 = AtomicU32::new(0);
-        let initrd = self.compose_initrd(spec.initrd.as_deref(), &spec.agent)?;
+        let initrd = match self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(&initrd_key(spec.initrd.as_deref(), &spec.agent)) {
+            Some(path) => path.clone(),
+            None => self.upload_initrd(&volumes::pool(&self.connection()?)?, spec.initrd.as_deref(), &spec.agent)?,
+        };
         let disk = match &spec.disk {
             Some(disk) => Some(Disk { path: self.remote_path(disk)?, format: if super::qemu::is_qcow2(disk) { "qcow2" } else { "raw" } }),
             None => None,
@@ -189,7 +198,7 @@ impl Backend for LibvirtBackend {
             cpus: spec.cpus,
             memory_mib: spec.memory_mib,
             kernel: self.remote_path(&spec.kernel)?,
-            initrd: self.remote_path(&initrd)?,
+            initrd,
             cmdline: spec.cmdline.clone(),
             disk,
         };

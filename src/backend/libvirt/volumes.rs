@@ -28,10 +28,6 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
-
 /// The pool, defined, built and started when it is missing or stopped.
 pub fn pool(conn: &Connect) -> Result<StoragePool> {
     let pool = match conn.lookup_storage_pool_by_name(POOL) {
