@@ -4,8 +4,13 @@
 #   cpio             initramfs archives      file            static-binary checks
 #   debootstrap, e2fsprogs, wget, initramfs-tools-core (lsinitramfs)   the Debian image
 #   chromium         tests/report_html.rs loads report.html in a real (headless) browser
+#   libvirt-dev, pkg-config                 build the libvirt backend (the `virt` crate)
+#   libvirt-daemon-system, libvirt-clients  the daemon and virsh it drives (tests/libvirt.rs;
+#                                           scripts/start-libvirtd.sh starts it without systemd)
+#   openssh-server   tests/libvirt.rs reaches the daemon through qemu+ssh on loopback
 set -euo pipefail
-packages=(qemu-system-x86 busybox-static cpio file debootstrap e2fsprogs wget initramfs-tools-core chromium)
+packages=(qemu-system-x86 busybox-static cpio file debootstrap e2fsprogs wget initramfs-tools-core chromium
+  libvirt-dev pkg-config libvirt-daemon-system libvirt-clients openssh-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -270,6 +270,27 @@ pub struct CheckArgs {
     /// The static in-guest agent; found beside `bench` or in target/ by default.
     #[arg(long, env = "KBENCH_AGENT")]
     pub agent: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendFlags,
+}
+
+/// Which hypervisor boots the guests; overrides the scenario's `[guest]` keys.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackendFlags {
+    /// Who boots the guests [default: the scenario's guest.backend, else qemu]: qemu (a
+    /// QEMU child of bench) or libvirt (a libvirt daemon at --uri; see docs/libvirt.md).
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::scenario::file::BackendKind>,
+    /// The libvirt connection URI, e.g. qemu:///system or qemu+ssh://root@lab1/system
+    /// [default: the scenario's guest.uri, else qemu:///system].
+    #[arg(long, value_name = "URI")]
+    pub uri: Option<String>,
+}
+
+impl BackendFlags {
+    pub fn overrides(&self) -> crate::scenario::Overrides {
+        crate::scenario::Overrides { backend: self.backend, uri: self.uri.clone() }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -294,6 +315,8 @@ pub struct RunArgs {
     /// The static in-guest agent; found beside `bench` or in target/ by default.
     #[arg(long, env = "KBENCH_AGENT")]
     pub agent: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendFlags,
     #[command(flatten)]
     pub report: ReportFlags,
 }

@@ -125,6 +125,16 @@ fn a_command_line_with_a_newline_is_refused() {
 }
 
 #[test]
+fn a_libvirt_uri_without_the_libvirt_backend_and_an_unknown_backend_are_refused() {
+    assert_refused(|t| t.replace("[guest]", "[guest]\nuri = \"qemu:///system\""), &["key `guest.uri`", "backend = \"libvirt\""]);
+    assert_refused(|t| t.replace("[guest]", "[guest]\nbackend = \"xen\""), &["unknown variant `xen`", "`qemu`", "`libvirt`"]);
+    assert_refused(
+        |t| t.replace("[guest]", "[guest]\nbackend = \"libvirt\"\nqemu = \"/usr/bin/qemu-system-x86_64\""),
+        &["key `guest.qemu`", "libvirt backend"],
+    );
+}
+
+#[test]
 fn missing_qemu_is_named() {
     assert_refused(|t| t.replace("[guest]", "[guest]\nqemu = \"/nonexistent/qemu-system-x86_64\""), &["/nonexistent/qemu-system-x86_64", "is QEMU installed?"]);
 }

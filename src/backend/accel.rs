@@ -58,7 +58,12 @@ fn unusable_reason(cpuinfo: &str, sys_module: &Path, device: &Path) -> Option<St
 
 /// Resolves the scenario's choice against what this host can do.
 pub fn choose(choice: AccelChoice) -> Result<(Accel, Option<String>)> {
-    let reason = kvm_unusable_reason();
+    resolve(choice, kvm_unusable_reason())
+}
+
+/// Resolves the scenario's choice given why KVM cannot be used on the host that runs the
+/// guests (`None`: it can); a warning comes with TCG chosen for want of KVM.
+pub fn resolve(choice: AccelChoice, reason: Option<String>) -> Result<(Accel, Option<String>)> {
     match (choice, reason) {
         (AccelChoice::Tcg, _) => Ok((Accel::Tcg, None)),
         (AccelChoice::Kvm, None) | (AccelChoice::Auto, None) => Ok((Accel::Kvm, None)),

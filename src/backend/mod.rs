@@ -4,12 +4,16 @@
 pub mod accel;
 pub mod console;
 pub mod initrd;
+#[cfg(feature = "libvirt")]
+pub mod libvirt;
 pub mod pin;
 pub mod qemu;
 
+use crate::scenario::file::BackendKind;
+use crate::scenario::Plan;
 use anyhow::Result;
 use kbench_protocol::HostMessage;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use accel::Accel;
@@ -61,4 +65,56 @@ pub trait Guest {
     fn next_event(&mut self, timeout: Duration) -> Result<Option<GuestEvent>>;
     /// Waits up to `timeout` for the guest to power itself off, then kills it.
     fn shut_down(&mut self, timeout: Duration);
+}
+
+/// The backend the plan asks for (`guest.backend`), connected and ready to boot, and a
+/// warning to show (TCG for want of KVM). The one place that knows which backends exist.
+pub fn open(plan: &Plan, agent: &Path) -> Result<(Box<dyn Backend>, Option<String>)> {
+    match plan.guest.backend {
+        BackendKind::Qemu => {
+            let (accel, warning) = accel::choose(plan.guest.accel)?;
+            Ok((Box::new(qemu::QemuBackend::new(plan.guest.qemu.as_deref(), accel)?), warning))
+        }
+        BackendKind::Libvirt => open_libvirt(plan, agent),
+    }
+}
+
+#[cfg(feature = "libvirt")]
+fn open_libvirt(plan: &Plan, agent: &Path) -> Result<(Box<dyn Backend>, Option<String>)> {
+    let (backend, warning) = libvirt::LibvirtBackend::new(plan, agent)?;
+    Ok((Box::new(backend), warning))
+}
+
+#[cfg(not(feature = "libvirt"))]
+fn open_libvirt(plan: &Plan, _agent: &Path) -> Result<(Box<dyn Backend>, Option<String>)> {
+    anyhow::bail!("{NOT_COMPILED_IN} (the scenario asks for libvirt at {})", plan.guest.uri.as_deref().unwrap_or_default())
+}
+
+/// What a build without the `libvirt` feature says when a scenario asks for it.
+#[cfg(not(feature = "libvirt"))]
+pub const NOT_COMPILED_IN: &str = "key `guest.backend`: the libvirt backend is not compiled into this bench; \
+rebuild with the default features (cargo build --features libvirt, which needs libvirt-dev and pkg-config) or use backend = \"qemu\"";
+
+/// What `bench check` reports of the host that will run the guests: one line per fact,
+/// or the problem with it.
+pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
+    match plan.guest.backend {
+        BackendKind::Qemu => vec![
+            ("accel".into(), qemu_accel_line(plan.guest.accel)),
+            ("qemu".into(), qemu::QemuBackend::new(plan.guest.qemu.as_deref(), Accel::Tcg).map(|b| b.version())),
+        ],
+        #[cfg(feature = "libvirt")]
+        BackendKind::Libvirt => libvirt::check_host(plan),
+        #[cfg(not(feature = "libvirt"))]
+        BackendKind::Libvirt => vec![("libvirt".into(), Err(anyhow::anyhow!("{NOT_COMPILED_IN}")))],
+    }
+}
+
+fn qemu_accel_line(choice: crate::scenario::file::AccelChoice) -> Result<String> {
+    let (accel, warning) = accel::choose(choice)?;
+    Ok(match (accel::kvm_unusable_reason(), warning) {
+        (_, Some(warning)) => format!("{accel}: {warning}"),
+        (None, None) => format!("{accel}: KVM works here"),
+        (Some(reason), None) => format!("{accel} as asked (KVM would not work: {reason})"),
+    })
 }

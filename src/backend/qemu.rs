@@ -239,7 +239,7 @@ pub(super) fn escape(path: &Path) -> String {
     path.display().to_string().replace(',', ",,")
 }
 
-fn is_qcow2(path: &Path) -> bool {
+pub(crate) fn is_qcow2(path: &Path) -> bool {
     let mut magic = [0u8; 4];
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"QFI\xfb"
 }

@@ -47,6 +47,8 @@ pub fn plan(runs: u32, warmup: u32, rounds: u32) -> Plan {
             retries: 1,
             qemu: None,
             pin: false,
+            backend: Default::default(),
+            uri: None,
         },
         variants: vec![variant("a"), variant("b")],
         baseline: 0,

@@ -1,7 +1,7 @@
 //! `bench check SCENARIO`: validates the scenario and this host without booting anything.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
-use crate::backend::{accel, qemu::QemuBackend, Backend};
+use crate::backend;
 use crate::benchmark::limits::Limits;
 use crate::cli::CheckArgs;
 use crate::{agent_binary, host_noise, scenario};
@@ -12,7 +12,7 @@ use std::path::Path;
 const MIN_FREE_MIB: u64 = 100;
 
 pub fn check(args: &CheckArgs) -> Result<u8> {
-    let plan = scenario::load(&args.scenario)?;
+    let plan = scenario::load_with(&args.scenario, &args.backend.overrides())?;
     let runs = plan.variants.len() * plan.levels.len() * plan.runs as usize;
     println!(
         "scenario {}: ok: {} variants × {} jobs levels × {} runs = {runs} timed runs",
@@ -45,21 +45,13 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
             println!("{what}: PROBLEM: {error:#}");
         }
     };
-    verdict("accel", accel_line(&plan.guest.accel));
-    verdict("qemu", QemuBackend::new(plan.guest.qemu.as_deref(), accel::Accel::Tcg).map(|b| b.version()));
+    for (what, result) in backend::check_host(&plan) {
+        verdict(&what, result);
+    }
     verdict("agent", agent_binary::locate(args.agent.as_deref()).map(|p| p.display().to_string()));
     verdict("results", free_space(&args.results));
     println!("host: {}", host_state());
     Ok(if problems == 0 { EXIT_OK } else { EXIT_BAD_INPUT })
-}
-
-fn accel_line(choice: &crate::scenario::file::AccelChoice) -> Result<String> {
-    let (accel, warning) = accel::choose(*choice)?;
-    Ok(match (accel::kvm_unusable_reason(), warning) {
-        (_, Some(warning)) => format!("{accel}: {warning}"),
-        (None, None) => format!("{accel}: KVM works here"),
-        (Some(reason), None) => format!("{accel} as asked (KVM would not work: {reason})"),
-    })
 }
 
 /// What the host is doing besides kbench, over one second: informative, never a problem

@@ -1,7 +1,7 @@
 //! `bench run SCENARIO`: plan → backend → study → runs.csv → statistics → reports.
 
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::backend::{accel, qemu::QemuBackend, Backend};
+use crate::backend;
 use crate::benchmark::facts::{collect_meta, file_facts};
 use crate::benchmark::limits::Limits;
 use crate::benchmark::recorder::Recorder;
@@ -26,15 +26,14 @@ use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> Result<u8> {
     let scenario_path = scenario_path(args)?;
-    let plan = scenario::load(&scenario_path)?;
+    let plan = scenario::load_with(&scenario_path, &args.backend.overrides())?;
     let agent = agent_binary::locate(args.agent.as_deref())?;
-    let (accel, warning) = accel::choose(plan.guest.accel)?;
+    let (backend, warning) = backend::open(&plan, &agent)?;
     if let Some(warning) = warning {
         eprintln!("warning: {warning}");
     }
-    let backend = QemuBackend::new(plan.guest.qemu.as_deref(), accel)?;
     let interrupt = Interrupt::install()?;
-    let fresh_meta = collect_meta(&plan, &backend as &dyn Backend, "qemu")?;
+    let fresh_meta = collect_meta(&plan, backend.as_ref(), plan.guest.backend.name())?;
     let (mut results, mut meta, mut outcome) = match &args.resume {
         None => start(args, &plan, fresh_meta)?,
         Some(dir) => resume(dir, fresh_meta, args.retry_failed)?,
@@ -50,7 +49,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let mut study = Study {
         plan: &plan,
         limits: &limits,
-        backend: &backend,
+        backend: backend.as_ref(),
         agent: &agent,
         scratch: &scratch,
         listener: &mut recorder,

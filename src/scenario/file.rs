@@ -82,12 +82,39 @@ pub struct GuestSection {
     /// the variant's remaining runs.
     #[serde(default = "default_retries")]
     pub retries: u32,
-    /// Path of the QEMU binary; found on PATH by default.
+    /// Path of the QEMU binary; found on PATH by default (backend "qemu" only).
     pub qemu: Option<PathBuf>,
     /// Pin each vCPU thread to a host CPU of its own, QEMU's other threads and bench
     /// to the remaining ones.
     #[serde(default)]
     pub pin: bool,
+    /// Who boots the guests: "qemu" (a QEMU child of bench) or "libvirt" (a libvirt
+    /// daemon at `uri`, this host's or a lab host's).
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// The libvirt connection URI (backend "libvirt" only); `qemu:///system` by default.
+    pub uri: Option<String>,
+}
+
+/// `guest.backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// qemu-system-x86_64 started by bench itself.
+    #[default]
+    Qemu,
+    /// A transient domain of a libvirt daemon, local or remote (`guest.uri`).
+    Libvirt,
+}
+
+impl BackendKind {
+    /// As the scenario spells it (and meta.json records it).
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Qemu => "qemu",
+            BackendKind::Libvirt => "libvirt",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

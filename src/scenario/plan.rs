@@ -2,7 +2,7 @@
 //! folder and checked, jobs levels resolved, command lines composed. Every error names
 //! the file and the key, and comes before anything boots.
 
-use super::file::{AccelChoice, JobsSpec, QuietHostSection, RootSection, RunsSpec, ScenarioFile, WorkloadSection};
+use super::file::{AccelChoice, BackendKind, JobsSpec, QuietHostSection, RootSection, RunsSpec, ScenarioFile, WorkloadSection};
 use super::kernel_build::{self, KernelBuild};
 use super::limits::{self, MAX_RETRIES, MAX_RUNS, MAX_WARMUP};
 use super::order::{self, BootOrder, OrderChoice};
@@ -88,6 +88,19 @@ pub struct GuestPlan {
     /// Pin each vCPU to a host CPU of its own (`backend::pin`).
     #[allow(dead_code)] // issue 11: the runner reads it once wired
     pub pin: bool,
+    pub backend: BackendKind,
+    /// The libvirt connection URI; set exactly when `backend` is libvirt.
+    pub uri: Option<String>,
+}
+
+/// The default libvirt connection: this host's system daemon.
+pub const DEFAULT_LIBVIRT_URI: &str = "qemu:///system";
+
+/// What the command line may change in a scenario (`bench run --backend --uri`).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub backend: Option<BackendKind>,
+    pub uri: Option<String>,
 }
 
 /// One kernel + command line under test.
@@ -158,10 +171,17 @@ impl Workload {
     }
 }
 
-/// Reads, parses and validates a scenario file.
-pub fn load(path: &Path) -> Result<Plan> {
+/// Reads, parses and validates a scenario file, with what the command line overrides
+/// applied before the checks.
+pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Plan> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read scenario file {}", path.display()))?;
-    let file: ScenarioFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut file: ScenarioFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if let Some(backend) = overrides.backend {
+        file.guest.backend = backend;
+    }
+    if let Some(uri) = &overrides.uri {
+        file.guest.uri = Some(uri.clone());
+    }
     validate(file, path).with_context(|| format!("scenario file {}", path.display()))
 }
 
@@ -207,8 +227,27 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             limits::check_seconds(seconds, &format!("guest.{key}"))?;
         }
     }
-    check_host_size(guest.cpus, guest.memory.mib)?;
+    let uri = match (guest.backend, &guest.uri) {
+        (BackendKind::Qemu, Some(_)) => {
+            bail!("key `guest.uri`: only the libvirt backend connects to a URI; add backend = \"libvirt\" or remove uri")
+        }
+        (BackendKind::Qemu, None) => None,
+        (BackendKind::Libvirt, Some(uri)) if uri.trim().is_empty() || uri.contains(char::is_whitespace) => {
+            bail!("key `guest.uri`: {uri:?} is not a libvirt URI such as qemu:///system or qemu+ssh://root@lab1/system")
+        }
+        (BackendKind::Libvirt, uri) => Some(uri.clone().unwrap_or_else(|| DEFAULT_LIBVIRT_URI.to_string())),
+    };
+    if guest.backend == BackendKind::Libvirt && guest.qemu.is_some() {
+        bail!("key `guest.qemu`: the libvirt backend runs the QEMU its daemon is configured with; remove qemu");
+    }
+    // A libvirt host's size is checked against that host when the backend connects.
+    if guest.backend == BackendKind::Qemu {
+        check_host_size(guest.cpus, guest.memory.mib)?;
+    }
     if guest.pin {
+        if guest.backend != BackendKind::Qemu {
+            bail!("key `guest.pin`: pinning is done by the QEMU backend only; with libvirt, pin in the host's domain defaults or remove pin");
+        }
         check_pinnable(guest.cpus)?;
     }
     let variants = variants(&file, &base)?;
@@ -242,6 +281,8 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             retries: guest.retries,
             qemu: guest.qemu.clone(),
             pin: guest.pin,
+            backend: guest.backend,
+            uri,
         },
         variants,
         baseline,
@@ -408,12 +449,17 @@ fn check_bzimage(path: &Path, key: &str) -> Result<()> {
 
 fn check_host_size(cpus: u32, memory_mib: u64) -> Result<()> {
     let host_cpus = crate::host::cpus().unwrap_or(1) as u32;
+    check_guest_fits(cpus, memory_mib, host_cpus, crate::host::memory_mib(), "this host")
+}
+
+/// A guest larger than the host that runs it measures contention, not the kernel.
+pub fn check_guest_fits(cpus: u32, memory_mib: u64, host_cpus: u32, host_mib: Option<u64>, host: &str) -> Result<()> {
     if cpus > host_cpus {
-        bail!("key `guest.cpus`: {cpus} is more than this host's {host_cpus} CPUs; a guest with more vCPUs than CPUs measures contention, not the kernel");
+        bail!("key `guest.cpus`: {cpus} is more than {host}'s {host_cpus} CPUs; a guest with more vCPUs than CPUs measures contention, not the kernel");
     }
-    if let Some(host_mib) = crate::host::memory_mib() {
+    if let Some(host_mib) = host_mib {
         if memory_mib > host_mib {
-            bail!("key `guest.memory`: {memory_mib} MiB is more than this host's {host_mib} MiB");
+            bail!("key `guest.memory`: {memory_mib} MiB is more than {host}'s {host_mib} MiB");
         }
     }
     Ok(())

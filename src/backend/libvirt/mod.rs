@@ -1,0 +1,420 @@
+//! The libvirt backend: each guest is a transient domain of a libvirt daemon, this host's
+//! (`qemu:///system`) or a lab host's (`qemu+ssh://root@lab1/system`). Nothing is shared
+//! with that host but the connection: the files go into a storage pool through streams,
+//! the console and the agent's channel come back as streams.
+//!
+//! No domain outlives bench: each is created with VIR_DOMAIN_START_AUTODESTROY (the daemon
+//! destroys it when the connection that made it closes, also when bench is killed) and
+//! destroyed when its handle is dropped.
+
+pub mod domain_xml;
+pub mod streams;
+pub mod volumes;
+
+use super::{initrd, Accel, Backend, Guest, GuestEvent, GuestSpec};
+use crate::scenario::file::AccelChoice;
+use crate::scenario::Plan;
+use anyhow::{anyhow, bail, Context, Result};
+use domain_xml::{Disk, DomainSpec};
+use kbench_protocol::{encode, HostMessage};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use streams::Framed;
+use virt::connect::Connect;
+use virt::domain::Domain;
+use virt::stream::Stream;
+
+/// How long opening the connection may take (an ssh that hangs, a host that is down).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Keepalive: a probe after 5 s of silence, the connection given up after 6 unanswered
+/// ones, so a network blip shorter than about 30 s costs nothing.
+const KEEPALIVE_INTERVAL_S: i32 = 5;
+const KEEPALIVE_COUNT: u32 = 6;
+
+pub struct LibvirtBackend {
+    /// Replaced when it was lost (a host rebooted, a network cut longer than keepalive
+    /// allows): the guest it ran died with it, the retry boots on a fresh one.
+    conn: Mutex<Connect>,
+    uri: String,
+    accel: Accel,
+    maximum_cpu: bool,
+    version: String,
+    /// Local file (or an initrd and agent pair, `initrd_key`) → its path on the host,
+    /// uploaded once.
+    remote: Mutex<HashMap<PathBuf, String>>,
+}
+
+/// The key of a composed initrd in the upload table: no file has this name.
+fn initrd_key(initrd: Option<&Path>, agent: &Path) -> PathBuf {
+    PathBuf::from(format!("initrd {} + agent {}", initrd.map_or_else(String::new, |p| p.display().to_string()), agent.display()))
+}
+
+/// A folder of this process's own under the system's temporary folder, removed with it.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn create() -> Result<Scratch> {
+        static MADE: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!("kbench-libvirt-{}-{}", std::process::id(), MADE.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&path).with_context(|| format!("cannot create the scratch folder {}", path.display()))?;
+        Ok(Scratch(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Opens `uri`, bounded by [`CONNECT_TIMEOUT`], with keepalive on.
+pub fn connect(uri: &str) -> Result<Connect> {
+    streams::ensure_event_loop();
+    let (sender, receiver) = mpsc::channel();
+    let owned = uri.to_string();
+    std::thread::spawn(move || {
+        let _ = sender.send(Connect::open(Some(&owned)).map_err(|e| e.to_string()));
+    });
+    let conn = match receiver.recv_timeout(CONNECT_TIMEOUT) {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(error)) => bail!(
+            "cannot connect to libvirt at {uri}: {error} (key `guest.uri` or --uri; is libvirtd running there? see docs/libvirt.md)"
+        ),
+        Err(_) => bail!(
+            "cannot connect to libvirt at {uri}: no answer within {} s (key `guest.uri` or --uri; is the host up and reachable?)",
+            CONNECT_TIMEOUT.as_secs()
+        ),
+    };
+    // 1: the daemon does not do keepalive; the connection still works.
+    conn.set_keep_alive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
+        .map_err(|e| anyhow!("cannot set keepalive on the connection to {uri}: {e}"))?;
+    Ok(conn)
+}
+
+impl LibvirtBackend {
+    /// Connects, picks the accelerator from what the host offers, checks the guest fits
+    /// the host, and uploads every file the plan boots, so that a wrong volume is an error
+    /// before anything boots.
+    pub fn new(plan: &Plan, agent: &Path) -> Result<(LibvirtBackend, Option<String>)> {
+        let uri = plan.guest.uri.clone().unwrap_or_else(|| crate::scenario::plan::DEFAULT_LIBVIRT_URI.into());
+        let conn = connect(&uri)?;
+        let (accel, warning) = choose_accel(&conn, &uri, plan.guest.accel)?;
+        let node = conn.node_info().with_context(|| format!("cannot read the CPUs and memory of {uri}"))?;
+        crate::scenario::plan::check_guest_fits(plan.guest.cpus, plan.guest.memory_mib, node.cpus, Some(node.memory / 1024), &uri)?;
+        let maximum_cpu = conn
+            .domain_capabilities(None, Some("x86_64"), None, Some(accel_type(accel)), 0)
+            .map(|caps| caps.contains("<mode name='maximum' supported='yes'>"))
+            .unwrap_or(false);
+        let version = format!("libvirt {} at {uri}, QEMU {}", version_text(conn.lib_version().unwrap_or(0)), version_text(conn.hyp_version().unwrap_or(0)));
+        let pool = volumes::pool(&conn).with_context(|| format!("on {uri}"))?;
+        let backend = LibvirtBackend { conn: Mutex::new(conn), uri, accel, maximum_cpu, version, remote: Mutex::new(HashMap::new()) };
+        for variant in &plan.variants {
+            backend.upload(&pool, &variant.kernel)?;
+            backend.upload_initrd(&pool, variant.initrd.as_deref(), agent)?;
+        }
+        if let Some(disk) = &plan.guest.disk {
+            backend.upload(&pool, disk)?;
+        }
+        Ok((backend, warning))
+    }
+
+    fn upload(&self, pool: &virt::storage_pool::StoragePool, local: &Path) -> Result<String> {
+        if let Some(path) = self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(local) {
+            return Ok(path.clone());
+        }
+        let sha256 = volumes::sha256_file(local)?;
+        let path = volumes::ensure(pool, local, &sha256).with_context(|| format!("on {}", self.uri))?;
+        self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.insert(local.to_path_buf(), path.clone());
+        Ok(path)
+    }
+
+    /// The initrd with the agent appended, uploaded once per (initrd, agent) pair. The
+    /// composed file lives only until its upload: a killed bench leaves no copy behind.
+    fn upload_initrd(&self, pool: &virt::storage_pool::StoragePool, initrd: Option<&Path>, agent: &Path) -> Result<String> {
+        let key = initrd_key(initrd, agent);
+        if let Some(path) = self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(&key) {
+            return Ok(path.clone());
+        }
+        let name = initrd.and_then(Path::file_name).map_or_else(|| "initrd".into(), |n| n.to_string_lossy().into_owned());
+        let composed = Scratch::create()?;
+        let out = composed.path().join(format!("{name}-agent"));
+        initrd::with_agent(initrd, agent, &out)?;
+        let remote = self.upload(pool, &out)?;
+        self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.insert(key, remote.clone());
+        Ok(remote)
+    }
+
+    /// The connection, opened again if it was lost.
+    fn connection(&self) -> Result<Connect> {
+        let mut conn = self.conn.lock().map_err(|_| anyhow!("the libvirt connection is poisoned"))?;
+        if !conn.is_alive().unwrap_or(false) {
+            *conn = connect(&self.uri).context("the connection was lost and cannot be opened again")?;
+        }
+        Ok(conn.clone())
+    }
+
+    fn remote_path(&self, local: &Path) -> Result<String> {
+        if let Some(path) = self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(local) {
+            return Ok(path.clone());
+        }
+        let pool = volumes::pool(&self.connection()?)?;
+        self.upload(&pool, local)
+    }
+}
+
+impl Backend for LibvirtBackend {
+    fn accel(&self) -> Accel {
+        self.accel
+    }
+
+    fn version(&self) -> String {
+        self.version.clone()
+    }
+
+    fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>> {
+        static BOOTS: AtomicU32 = AtomicU32::new(0);
+        let initrd = match self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(&initrd_key(spec.initrd.as_deref(), &spec.agent)) {
+            Some(path) => path.clone(),
+            None => self.upload_initrd(&volumes::pool(&self.connection()?)?, spec.initrd.as_deref(), &spec.agent)?,
+        };
+        let disk = match &spec.disk {
+            Some(disk) => Some(Disk { path: self.remote_path(disk)?, format: if super::qemu::is_qcow2(disk) { "qcow2" } else { "raw" } }),
+            None => None,
+        };
+        let safe_name: String =
+            spec.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let domain_spec = DomainSpec {
+            name: format!("kbench-{}-{}-{safe_name}", std::process::id(), BOOTS.fetch_add(1, Ordering::Relaxed)),
+            accel: self.accel,
+            maximum_cpu: self.maximum_cpu,
+            cpus: spec.cpus,
+            memory_mib: spec.memory_mib,
+            kernel: self.remote_path(&spec.kernel)?,
+            initrd,
+            cmdline: spec.cmdline.clone(),
+            disk,
+        };
+        let xml = domain_xml::domain_xml(&domain_spec);
+        // Paused until both serial ports are open: a pty drops what the guest writes
+        // while nobody reads it.
+        let flags = virt::sys::VIR_DOMAIN_START_AUTODESTROY | virt::sys::VIR_DOMAIN_START_PAUSED;
+        let conn = self.connection()?;
+        let domain = conn.create_domain_xml(&xml, flags)
+            .map_err(|e| anyhow!("libvirt at {} refused to start the guest: {e}", self.uri))?;
+        let mut guest = LibvirtGuest::new(domain);
+        guest.attach(&conn, &spec.console_log)?;
+        guest.domain.resume().map_err(|e| anyhow!("cannot start the guest on {}: {e}", self.uri))?;
+        Ok(Box::new(guest))
+    }
+}
+
+/// A running domain and the threads that pump its serial ports.
+struct LibvirtGuest {
+    domain: Domain,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    outgoing: Option<mpsc::Sender<Vec<u8>>>,
+    events: Option<mpsc::Receiver<GuestEvent>>,
+}
+
+impl LibvirtGuest {
+    fn new(domain: Domain) -> LibvirtGuest {
+        LibvirtGuest { domain, stop: Arc::new(AtomicBool::new(false)), threads: Vec::new(), outgoing: None, events: None }
+    }
+
+    fn attach(&mut self, conn: &Connect, console_log: &Path) -> Result<()> {
+        let log = std::fs::File::create(console_log).with_context(|| format!("cannot create {}", console_log.display()))?;
+        let console = open_serial(conn, &self.domain, "serial0")?;
+        self.threads.push(streams::spawn_console_copy(console, log, self.stop.clone()));
+        let channel = open_serial(conn, &self.domain, "serial1")?;
+        let (outgoing, to_send) = mpsc::channel();
+        let (events, received) = mpsc::channel();
+        let closed = events.clone();
+        let lost = conn.clone();
+        let uri = conn.uri().unwrap_or_default();
+        self.threads.push(streams::spawn_agent_pump(
+            conn.clone(),
+            channel,
+            to_send,
+            move |framed| events.send(to_event(framed)).is_ok(),
+            move || {
+                // The hypervisor's side of a lost connection, for the failed run's row.
+                let hypervisor_error = (!lost.is_alive().unwrap_or(false)).then(|| format!("the connection to libvirt at {uri} was lost"));
+                let _ = closed.send(GuestEvent::Closed { hypervisor_error });
+            },
+            self.stop.clone(),
+        ));
+        self.outgoing = Some(outgoing);
+        self.events = Some(received);
+        Ok(())
+    }
+
+    fn is_running(&self) -> bool {
+        self.domain.is_active().unwrap_or(false)
+    }
+}
+
+/// A framed piece of the agent's channel as the session takes it: what the lines say is
+/// the session's business.
+fn to_event(framed: Framed) -> GuestEvent {
+    match framed {
+        Framed::Line(text) => GuestEvent::Line(text),
+        Framed::TooLong { bytes } => GuestEvent::TooLong { bytes },
+    }
+}
+
+fn open_serial(conn: &Connect, domain: &Domain, device: &str) -> Result<Stream> {
+    let stream = Stream::new(conn, virt::sys::VIR_STREAM_NONBLOCK).context("cannot create a libvirt stream")?;
+    domain.open_console(Some(device), &stream, 0).map_err(|e| anyhow!("cannot open the guest's {device}: {e}"))?;
+    Ok(stream)
+}
+
+impl Guest for LibvirtGuest {
+    fn send(&mut self, message: &HostMessage) -> Result<()> {
+        let sender = self.outgoing.as_ref().ok_or_else(|| anyhow!("the guest agent's channel is not open"))?;
+        sender.send(encode(message).into_bytes()).map_err(|_| anyhow!("cannot send to the guest agent: its channel closed"))
+    }
+
+    fn next_event(&mut self, timeout: Duration) -> Result<Option<GuestEvent>> {
+        let Some(events) = &self.events else { return Ok(Some(GuestEvent::Closed { hypervisor_error: None })) };
+        match events.recv_timeout(timeout) {
+            Ok(event) => Ok(Some(event)),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(Some(GuestEvent::Closed { hypervisor_error: None })),
+        }
+    }
+
+    fn shut_down(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline && self.is_running() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.stop_everything();
+    }
+}
+
+impl LibvirtGuest {
+    fn stop_everything(&mut self) {
+        if self.is_running() {
+            let _ = self.domain.destroy();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for LibvirtGuest {
+    fn drop(&mut self) {
+        self.stop_everything();
+    }
+}
+
+fn accel_type(accel: Accel) -> &'static str {
+    match accel {
+        Accel::Kvm => "kvm",
+        Accel::Tcg => "qemu",
+    }
+}
+
+/// KVM when the host's libvirt offers the kvm domain type and the host's CPU shows
+/// hardware virtualization: libvirt offers kvm wherever /dev/kvm opens, also on hosts
+/// where it cannot run a stock kernel (a PVM guest), which the CPU flags tell apart.
+fn choose_accel(conn: &Connect, uri: &str, choice: AccelChoice) -> Result<(Accel, Option<String>)> {
+    let domain_caps = conn.domain_capabilities(None, Some("x86_64"), None, None, 0).unwrap_or_default();
+    let host_caps = conn.capabilities().unwrap_or_default();
+    super::accel::resolve(choice, kvm_unusable(uri, &domain_caps, &host_caps))
+        .map_err(|e| anyhow!("{e} (host {uri})"))
+}
+
+fn kvm_unusable(uri: &str, domain_caps: &str, host_caps: &str) -> Option<String> {
+    if !domain_caps.contains("<domain>kvm</domain>") {
+        return Some(format!("libvirt at {uri} offers no kvm domain for x86_64"));
+    }
+    let has_flag = ["vmx", "svm"].iter().any(|f| host_caps.contains(&format!("<feature name='{f}'/>")));
+    if !has_flag {
+        return Some(format!("the CPU of {uri} shows no vmx or svm flag: no hardware virtualization is exposed to that host"));
+    }
+    None
+}
+
+/// libvirt's versions: major * 1,000,000 + minor * 1,000 + release.
+fn version_text(version: u32) -> String {
+    format!("{}.{}.{}", version / 1_000_000, version / 1_000 % 1_000, version % 1_000)
+}
+
+/// What `bench check` reports of the host at the plan's URI, and for each file the
+/// guests boot whether the host's pool already holds it.
+pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
+    let uri = plan.guest.uri.clone().unwrap_or_else(|| crate::scenario::plan::DEFAULT_LIBVIRT_URI.into());
+    let conn = match connect(&uri) {
+        Ok(conn) => conn,
+        Err(error) => return vec![("libvirt".into(), Err(error))],
+    };
+    let mut lines = Vec::new();
+    lines.push((
+        "libvirt".to_string(),
+        Ok(format!(
+            "{uri}: libvirt {}, QEMU {}",
+            version_text(conn.lib_version().unwrap_or(0)),
+            version_text(conn.hyp_version().unwrap_or(0))
+        )),
+    ));
+    lines.push(("accel".into(), choose_accel(&conn, &uri, plan.guest.accel).map(|(accel, warning)| match warning {
+        Some(warning) => format!("{accel}: {warning}"),
+        None => format!("{accel} on {uri}"),
+    })));
+    lines.push((
+        "libvirt host".into(),
+        conn.node_info().map_err(|e| anyhow!("cannot read the host's CPUs and memory: {e}")).and_then(|node| {
+            crate::scenario::plan::check_guest_fits(plan.guest.cpus, plan.guest.memory_mib, node.cpus, Some(node.memory / 1024), &uri)?;
+            Ok(format!("{} CPUs, {} MiB ({})", node.cpus, node.memory / 1024, node.model))
+        }),
+    ));
+    let mut files: Vec<(String, PathBuf)> = plan.variants.iter().map(|v| (format!("kernel of {}", v.name), v.kernel.clone())).collect();
+    files.extend(plan.guest.disk.iter().map(|d| ("disk".to_string(), d.clone())));
+    let pool = conn.lookup_storage_pool_by_name(volumes::POOL).ok();
+    for (what, path) in files {
+        let state = volumes::sha256_file(&path).and_then(|sha| match &pool {
+            None => Ok(format!("{} will be uploaded (no pool {} yet)", path.display(), volumes::POOL)),
+            Some(pool) => {
+                let _ = pool.refresh(0);
+                Ok(match volumes::find(pool, &path, &sha)? {
+                    Some(remote) => format!("{} is there as {remote}", path.display()),
+                    None => format!("{} will be uploaded into pool {}", path.display(), volumes::POOL),
+                })
+            }
+        });
+        lines.push((what, state));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kvm_needs_the_domain_type_and_the_cpu_flag() {
+        let kvm = "<domainCapabilities><domain>kvm</domain></domainCapabilities>";
+        let vmx = "<host><cpu><feature name='vme'/><feature name='vmx'/></cpu></host>";
+        assert_eq!(kvm_unusable("u", kvm, vmx), None);
+        assert!(kvm_unusable("u", kvm, "<host><cpu><feature name='vme'/></cpu></host>").unwrap().contains("no vmx or svm"));
+        assert!(kvm_unusable("u", "<domain>qemu</domain>", vmx).unwrap().contains("offers no kvm"));
+    }
+
+    #[test]
+    fn versions_read_as_libvirt_writes_them() {
+        assert_eq!(version_text(9_000_000), "9.0.0");
+        assert_eq!(version_text(7_002_022), "7.2.22");
+    }
+}

@@ -1,0 +1,198 @@
+//! The files a guest boots from, in a storage pool of the host that runs it: uploaded
+//! once through a stream, then found by name. A volume's name holds the start of its
+//! sha256; a sidecar volume `<name>.sha256`, written after the upload completed, holds
+//! all of it, so that a half-uploaded volume is never taken for a whole one.
+
+use super::domain_xml::escape;
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use virt::connect::Connect;
+use virt::storage_pool::StoragePool;
+use virt::storage_vol::StorageVol;
+use virt::stream::Stream;
+
+/// The pool kbench keeps its volumes in, created on first use.
+pub const POOL: &str = "kbench";
+pub const POOL_PATH: &str = "/var/lib/libvirt/images/kbench";
+/// Another bench uploading the same file (two hosts that are one daemon): wait while
+/// its volume grows, take over when it stopped growing for this long.
+const STALLED_UPLOAD: Duration = Duration::from_secs(30);
+
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// The pool, defined, built and started when it is missing or stopped.
+pub fn pool(conn: &Connect) -> Result<StoragePool> {
+    let pool = match conn.lookup_storage_pool_by_name(POOL) {
+        Ok(pool) => pool,
+        Err(_) => {
+            let xml = format!("<pool type='dir'><name>{POOL}</name><target><path>{POOL_PATH}</path></target></pool>");
+            let pool = conn
+                .define_storage_pool_xml(&xml, 0)
+                .with_context(|| format!("cannot define the storage pool {POOL} ({POOL_PATH})"))?;
+            pool.build(0).with_context(|| format!("cannot create the storage pool's folder {POOL_PATH}"))?;
+            let _ = pool.set_autostart(true);
+            pool
+        }
+    };
+    if !pool.is_active().unwrap_or(false) {
+        pool.create(0).with_context(|| format!("cannot start the storage pool {POOL}"))?;
+    }
+    pool.refresh(0).with_context(|| format!("cannot refresh the storage pool {POOL}"))?;
+    Ok(pool)
+}
+
+/// The volume's name: the file's name (made safe) and the start of its checksum.
+pub fn volume_name(local: &Path, sha256: &str) -> String {
+    let stem: String = local
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .collect();
+    format!("{}-{}", stem.trim_start_matches('.'), &sha256[..16])
+}
+
+/// Whether the pool already holds `local` (by its checksum): the volume's path, if so.
+pub fn find(pool: &StoragePool, local: &Path, sha256: &str) -> Result<Option<String>> {
+    let name = volume_name(local, sha256);
+    let Ok(volume) = pool.lookup_storage_vol_by_name(&name) else { return Ok(None) };
+    match recorded_checksum(pool, &name)? {
+        Some(recorded) if recorded == sha256 => Ok(Some(volume.path()?)),
+        Some(recorded) => bail!(
+            "the volume {name} in storage pool {POOL} records sha256 {recorded}, but {} has {sha256}: remove it (virsh vol-delete --pool {POOL} {name}; virsh vol-delete --pool {POOL} {name}.sha256) and run again",
+            local.display()
+        ),
+        None => Ok(None),
+    }
+}
+
+/// The path, on the pool's host, of a volume holding exactly `local`; uploads it unless
+/// the pool has it already.
+pub fn ensure(pool: &StoragePool, local: &Path, sha256: &str) -> Result<String> {
+    let name = volume_name(local, sha256);
+    let mut last_size = None;
+    let mut last_growth = Instant::now();
+    loop {
+        if let Some(path) = find(pool, local, sha256)? {
+            return Ok(path);
+        }
+        match pool.lookup_storage_vol_by_name(&name) {
+            Err(_) => match upload(pool, local, &name, sha256) {
+                Ok(path) => return Ok(path),
+                // Someone else created it in between: wait for their upload.
+                Err(_) if pool.lookup_storage_vol_by_name(&name).is_ok() => {}
+                Err(error) => return Err(error),
+            },
+            Ok(volume) => {
+                // Uploading elsewhere, or abandoned half-way (a killed bench).
+                let size = volume.info().map(|i| i.allocation).ok();
+                if size != last_size {
+                    last_size = size;
+                    last_growth = Instant::now();
+                } else if last_growth.elapsed() > STALLED_UPLOAD {
+                    let _ = volume.delete(0);
+                    continue;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+                let _ = pool.refresh(0);
+            }
+        }
+    }
+}
+
+fn upload(pool: &StoragePool, local: &Path, name: &str, sha256: &str) -> Result<String> {
+    let size = std::fs::metadata(local).with_context(|| format!("cannot read {}", local.display()))?.len();
+    let volume = create_volume(pool, name, size.max(1))?;
+    let conn = pool.connect()?;
+    // Before the study's progress bar: a disk image over a slow link takes a while.
+    eprintln!(
+        "uploading {} ({} MiB) into storage pool {POOL} at {} as {name}",
+        local.display(),
+        size.div_ceil(1 << 20),
+        conn.uri().unwrap_or_default()
+    );
+    let result = (|| {
+        let mut file = std::fs::File::open(local).with_context(|| format!("cannot read {}", local.display()))?;
+        let stream = Stream::new(&conn, 0)?;
+        volume.upload(&stream, 0, size, 0)?;
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buffer).with_context(|| format!("cannot read {}", local.display()))?;
+            if n == 0 {
+                break;
+            }
+            send_all(&stream, &buffer[..n])?;
+        }
+        stream.finish()?;
+        // Written last: the volume counts as complete only now.
+        let record = create_volume(pool, &format!("{name}.sha256"), 65)?;
+        let stream = Stream::new(&conn, 0)?;
+        record.upload(&stream, 0, 65, 0)?;
+        send_all(&stream, format!("{sha256}\n").as_bytes())?;
+        stream.finish()?;
+        anyhow::Ok(volume.path()?)
+    })();
+    if result.is_err() {
+        let _ = volume.delete(0);
+    }
+    result.with_context(|| format!("cannot upload {} into storage pool {POOL} as {name}", local.display()))
+}
+
+fn create_volume(pool: &StoragePool, name: &str, capacity: u64) -> Result<StorageVol> {
+    let xml = format!(
+        "<volume><name>{}</name><capacity unit='bytes'>{capacity}</capacity><allocation>0</allocation><target><format type='raw'/></target></volume>",
+        escape(name)
+    );
+    StorageVol::create_xml(pool, &xml, 0).with_context(|| format!("cannot create the volume {name} in storage pool {POOL}"))
+}
+
+fn send_all(stream: &Stream, mut bytes: &[u8]) -> Result<()> {
+    while !bytes.is_empty() {
+        let n = stream.send(bytes)?;
+        if n <= 0 {
+            bail!("the stream took no data");
+        }
+        bytes = &bytes[n as usize..];
+    }
+    Ok(())
+}
+
+/// The checksum the sidecar volume records, if there is one.
+fn recorded_checksum(pool: &StoragePool, name: &str) -> Result<Option<String>> {
+    let Ok(record) = pool.lookup_storage_vol_by_name(&format!("{name}.sha256")) else { return Ok(None) };
+    let conn = pool.connect()?;
+    let stream = Stream::new(&conn, 0)?;
+    record.download(&stream, 0, 0, 0).with_context(|| format!("cannot read the volume {name}.sha256"))?;
+    let mut text = Vec::new();
+    let mut buffer = [0u8; 256];
+    loop {
+        let n = stream.recv(&mut buffer)?;
+        if n <= 0 || text.len() > 4096 {
+            break;
+        }
+        text.extend_from_slice(&buffer[..n as usize]);
+    }
+    let _ = stream.finish();
+    Ok(Some(String::from_utf8_lossy(&text).trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_names_are_safe_and_carry_the_checksum() {
+        let sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(volume_name(Path::new("/x/vmlinuz-6.1"), sha), "vmlinuz-6.1-0123456789abcdef");
+        assert_eq!(volume_name(Path::new("/x/.a b'<c>"), sha), "a_b__c_-0123456789abcdef");
+    }
+}

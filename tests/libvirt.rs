@@ -1,0 +1,396 @@
+//! The libvirt backend on real guests through a real libvirt daemon (this host's
+//! qemu:///system, started by scripts/start-libvirtd.sh), locally and through ssh.
+//! Needs root (qemu:///system, an sshd on loopback).
+
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+const SYSTEM: &str = "qemu:///system";
+
+const TWO_VARIANTS: &str = r#"
+runs = 2
+warmup = 1
+jobs = ["half", "optimal"]
+
+[[variant]]
+name = "baseline"
+
+[[variant]]
+name = "poison"
+cmdline = "slub_debug=P"
+
+[workload]
+kind = "command"
+command = "for w in $(seq {jobs}); do (for i in $(seq 100); do /bin/true; done) & done; wait"
+"#;
+
+const ONE_RUN: &str = r#"
+runs = 1
+warmup = 0
+jobs = [1]
+
+[[variant]]
+name = "only"
+
+[workload]
+kind = "command"
+command = "/bin/true"
+"#;
+
+fn libvirtd() {
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        let out = Command::new(repo().join("scripts/start-libvirtd.sh")).output().expect("run start-libvirtd.sh");
+        assert!(out.status.success(), "start-libvirtd.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    });
+}
+
+/// The domains of the daemon, running or not, whose name starts with `prefix`.
+fn domains(prefix: &str) -> Vec<String> {
+    let out = Command::new("virsh").args(["-c", SYSTEM, "list", "--all", "--name"]).output().expect("run virsh");
+    assert!(out.status.success(), "virsh list failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::trim).filter(|n| n.starts_with(prefix)).map(String::from).collect()
+}
+
+/// bench names its domains kbench-<its pid>-...
+fn domains_of(bench_pid: u32) -> Vec<String> {
+    domains(&format!("kbench-{bench_pid}-"))
+}
+
+fn bench_child(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(args)
+        .env("KBENCH_AGENT", agent())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bench")
+}
+
+fn finish(child: Child) -> (u32, std::process::Output) {
+    let pid = child.id();
+    (pid, child.wait_with_output().expect("wait for bench"))
+}
+
+/// (variant, level, -j, run, status) of every row: what the study measured, not how.
+fn shape(results: &Path) -> BTreeSet<(String, String, String, String, String)> {
+    read_rows(&results.join("runs.csv"))
+        .into_iter()
+        .map(|r| (r["variant"].clone(), r["jobs_label"].clone(), r["jobs"].clone(), r["run"].clone(), r["status"].clone()))
+        .collect()
+}
+
+#[test]
+fn the_tiny_study_gives_the_same_rows_through_libvirt_as_through_qemu() {
+    let _guard = guest_lock();
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "same", TWO_VARIANTS);
+    let qemu_root = dir.path().join("qemu");
+    let out = bench(&["run", scenario.to_str().unwrap(), "--results", qemu_root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+
+    let libvirt_root = dir.path().join("libvirt");
+    let child = bench_child(&["run", scenario.to_str().unwrap(), "--results", libvirt_root.to_str().unwrap(), "--backend", "libvirt"]);
+    let (pid, out) = finish(child);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let (qemu_results, libvirt_results) = (results_dir(&qemu_root, "same"), results_dir(&libvirt_root, "same"));
+    let rows = shape(&libvirt_results);
+    assert_eq!(rows.len(), 2 * 2 * 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r.4 == "ok"), "{rows:?}");
+    assert_eq!(rows, shape(&qemu_results));
+
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(libvirt_results.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["hypervisor"]["backend"], "libvirt");
+    let version = meta["hypervisor"]["version"].as_str().unwrap();
+    assert!(version.starts_with("libvirt ") && version.contains(SYSTEM), "{version}");
+    // Each boot's console came back through its stream into the results folder.
+    for variant in ["baseline", "poison"] {
+        let console = std::fs::read_to_string(libvirt_results.join(format!("console/{variant}-boot1.log"))).unwrap();
+        assert!(console.contains("kbench-agent: step"), "console of {variant}:\n{console}");
+    }
+    assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
+}
+
+#[test]
+fn a_command_line_full_of_xml_reaches_the_guest_byte_for_byte() {
+    let _guard = guest_lock();
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = r#"kb.x="a<b>&amp;c" kb.y='q' kb.z=]]> kb.w=</cmdline><on_crash>preserve</on_crash>"#;
+    let body = ONE_RUN.replace("name = \"only\"", &format!("name = \"only\"\ncmdline = '''{hostile}'''"));
+    let scenario = tiny_scenario(dir.path(), "escape", &body);
+    let root = dir.path().join("results");
+    let (pid, out) = finish(bench_child(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--backend", "libvirt"]));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "escape").join("runs.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], "ok", "{rows:?}");
+    // runs.csv's cmdline is the guest's /proc/cmdline.
+    let cmdline = &rows[0]["cmdline"];
+    assert!(cmdline.ends_with(&format!("quiet {hostile}")), "the guest booted with {cmdline:?}");
+    assert!(domains_of(pid).is_empty());
+}
+
+#[test]
+fn kill_9_of_bench_leaves_no_domain() {
+    let _guard = guest_lock();
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let body = ONE_RUN.replace("command = \"/bin/true\"", "command = \"sleep 600\"");
+    let scenario = tiny_scenario(dir.path(), "killed", &body);
+    let root = dir.path().join("results");
+    let mut child = bench_child(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--backend", "libvirt"]);
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while domains_of(pid).is_empty() {
+        assert!(Instant::now() < deadline, "bench started no domain within 120 s");
+        assert!(child.try_wait().unwrap().is_none(), "bench ended early: {}", describe(&child.wait_with_output().unwrap()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Let the guest boot far enough to be running the workload.
+    std::thread::sleep(Duration::from_secs(5));
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !domains_of(pid).is_empty() {
+        assert!(Instant::now() < deadline, "domains outlived bench by 30 s: {:?}", domains_of(pid));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Nor any file: the initrd composed with the agent lives only until its upload.
+    let prefix = format!("kbench-libvirt-{pid}-");
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "scratch left by the killed bench: {left:?}");
+}
+
+#[test]
+fn an_unreachable_host_is_a_clear_error_within_a_bounded_time() {
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "unreachable", ONE_RUN);
+    let root = dir.path().join("results");
+    let uri = "qemu+ssh://root@127.0.0.1:1/system?no_tty=1";
+    let started = Instant::now();
+    let out = bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--backend", "libvirt", "--uri", uri]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("cannot connect to libvirt at {uri}")), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(90), "took {:?}", started.elapsed());
+    assert!(!root.exists(), "nothing measured, no results folder");
+    let out = bench(&["check", scenario.to_str().unwrap(), "--backend", "libvirt", "--uri", uri]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("libvirt: PROBLEM: cannot connect to libvirt at"), "{}", describe(&out));
+}
+
+#[test]
+fn bench_check_reports_the_libvirt_host() {
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "checked", ONE_RUN);
+    let out = bench(&["check", scenario.to_str().unwrap(), "--backend", "libvirt"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    for expected in [
+        format!("libvirt: {SYSTEM}: libvirt "),
+        "accel: ".into(),
+        format!("libvirt host: {cpus} CPUs, "),
+        "kernel of only: ".into(),
+    ] {
+        assert!(stdout.contains(&expected), "expected {expected:?} in:\n{stdout}");
+    }
+}
+
+/// An sshd of the test's own on a free loopback port, killed when dropped.
+struct Sshd {
+    child: Child,
+    port: u16,
+    user_key: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sshd {
+    fn start() -> Sshd {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        for key in ["host_key", "user_key"] {
+            let out = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(path.join(key))
+                .output()
+                .expect("ssh-keygen is installed (openssh-client)");
+            assert!(out.status.success(), "ssh-keygen: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::fs::copy(path.join("user_key.pub"), path.join("authorized_keys")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\n\
+             AuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n",
+            dir = path.display()
+        );
+        std::fs::write(path.join("sshd_config"), config).unwrap();
+        // sshd's privilege separation needs this folder; Debian creates it only at boot.
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(path.join("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(path.join("sshd.log")).unwrap())
+            .spawn()
+            .expect("sshd is installed (openssh-server)");
+        let sshd = Sshd { child, port, user_key: path.join("user_key"), _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on port {port} within 20 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        sshd
+    }
+}
+
+impl Sshd {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // libvirt's no_verify=1 lets ssh add this throwaway host key to root's known_hosts.
+        let _ = Command::new("ssh-keygen").args(["-R", &format!("[127.0.0.1]:{}", self.port)]).output();
+    }
+}
+
+#[test]
+fn a_study_runs_through_a_remote_transport_over_ssh() {
+    let _guard = guest_lock();
+    libvirtd();
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "remote", ONE_RUN);
+    let root = dir.path().join("results");
+    let uri = format!("qemu+ssh://root@127.0.0.1:{}/system?keyfile={}&no_verify=1&no_tty=1", sshd.port, sshd.user_key.display());
+    let (pid, out) = finish(bench_child(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--results",
+        root.to_str().unwrap(),
+        "--backend",
+        "libvirt",
+        "--uri",
+        &uri,
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let results = results_dir(&root, "remote");
+    let rows = read_rows(&results.join("runs.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], "ok", "{rows:?}");
+    assert!(num(&rows[0], "elapsed_s") > 0.0);
+    let meta = std::fs::read_to_string(results.join("meta.json")).unwrap();
+    assert!(meta.contains(&format!("127.0.0.1:{}", sshd.port)), "meta.json names the remote URI:\n{meta}");
+    assert!(sshd.log().contains("Accepted publickey for root"), "bench did not come through ssh:\n{}", sshd.log());
+    assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
+}
+
+/// The volume name bench gives a file: its name and the start of its sha256.
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+}
+
+fn virsh(args: &[&str]) -> std::process::Output {
+    Command::new("virsh").args(["-q", "-c", SYSTEM]).args(args).output().expect("run virsh")
+}
+
+#[test]
+fn a_volume_that_records_another_checksum_is_refused_before_anything_boots() {
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    // A kernel of this test's own (one more byte): its volume is no other test's.
+    let kernel = dir.path().join(format!("vmlinuz-mismatch-{}", std::process::id()));
+    let mut bytes = std::fs::read(tiny_kernel()).unwrap();
+    bytes.extend_from_slice(format!("{:?}", Instant::now()).as_bytes());
+    std::fs::write(&kernel, bytes).unwrap();
+    let name = format!("{}-{}", kernel.file_name().unwrap().to_str().unwrap(), &sha256(&kernel)[..16]);
+    let scenario = tiny_scenario(dir.path(), "mismatch", ONE_RUN);
+    let text = std::fs::read_to_string(&scenario).unwrap().replace(&tiny_kernel().display().to_string(), &kernel.display().to_string());
+    std::fs::write(&scenario, text).unwrap();
+    // The pool as bench creates it (docs/libvirt.md), holding the volume with a wrong record.
+    if !virsh(&["pool-info", "kbench"]).status.success() {
+        virsh(&["pool-define-as", "kbench", "dir", "--target", "/var/lib/libvirt/images/kbench"]);
+        virsh(&["pool-build", "kbench"]);
+        virsh(&["pool-start", "kbench"]);
+    }
+    let record = dir.path().join("record");
+    std::fs::write(&record, format!("{}\n", "0".repeat(64))).unwrap();
+    let record_name = format!("{name}.sha256");
+    for (volume, size) in [(name.as_str(), "1"), (record_name.as_str(), "65")] {
+        let out = virsh(&["vol-create-as", "kbench", volume, size, "--format", "raw"]);
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+    let out = virsh(&["vol-upload", "--pool", "kbench", &record_name, record.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", describe(&out));
+
+    let root = dir.path().join("results");
+    let (pid, out) = finish(bench_child(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--backend", "libvirt"]));
+    for volume in [&name, &record_name] {
+        virsh(&["vol-delete", "--pool", "kbench", volume]);
+    }
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("the volume {name} in storage pool kbench records sha256 {}", "0".repeat(64))), "{stderr}");
+    assert!(stderr.contains("virsh vol-delete"), "says what to do: {stderr}");
+    assert!(!root.exists(), "refused before the study started");
+    assert!(domains_of(pid).is_empty());
+}
+
+#[test]
+fn a_lost_connection_fails_the_boot_and_the_retry_reconnects() {
+    let _guard = guest_lock();
+    libvirtd();
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let body = ONE_RUN.replace("runs = 1", "runs = 2").replace("command = \"/bin/true\"", "command = \"sleep 4\"");
+    let scenario = tiny_scenario(dir.path(), "lost", &body);
+    let root = dir.path().join("results");
+    let uri = format!("qemu+ssh://root@127.0.0.1:{}/system?keyfile={}&no_verify=1&no_tty=1", sshd.port, sshd.user_key.display());
+    let mut child =
+        bench_child(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--backend", "libvirt", "--uri", &uri]);
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while domains_of(pid).is_empty() {
+        assert!(Instant::now() < deadline, "bench started no domain within 120 s");
+        assert!(child.try_wait().unwrap().is_none(), "bench ended early: {}", describe(&child.wait_with_output().unwrap()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(8));
+    // Cut the transport: the ssh that carries bench's connection.
+    let ssh = Command::new("pgrep").args(["-P", &pid.to_string(), "-x", "ssh"]).output().unwrap();
+    let ssh = String::from_utf8_lossy(&ssh.stdout).trim().to_string();
+    assert!(!ssh.is_empty(), "bench has no ssh child");
+    Command::new("kill").arg("-9").args(ssh.split_whitespace()).status().unwrap();
+    let (_, out) = finish(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("booting again for the remaining runs"), "{}", describe(&out));
+    assert!(stderr.contains(&format!("the connection to libvirt at {uri} was lost")), "the cause is named: {}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "lost").join("runs.csv"));
+    assert_eq!(rows.len(), 2, "every run is on record: {rows:?}");
+    assert!(rows.iter().any(|r| r["status"] == "ok"), "the retry measured: {rows:?}");
+    // Exit 0 when the cut came during the boot, 1 when it cost a run.
+    let failed = rows.iter().filter(|r| r["status"] != "ok").count();
+    assert_eq!(out.status.code(), Some(if failed == 0 { 0 } else { 1 }), "{}", describe(&out));
+    assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
+}
