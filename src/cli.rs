@@ -143,6 +143,14 @@ pub enum HistoryFormat {
     Csv,
 }
 
+/// What `--metric` of `bench compare` and `bench history` accepts: every metric's name
+/// (`stats::Metric::name`) and `all`.
+const METRIC_CHOICES: [&str; 21] = [
+    "elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss", "minor_faults", "major_faults",
+    "slab_peak", "slab_end", "sunreclaim_peak", "sreclaimable_peak", "pgalloc", "pgfree", "pgfault",
+    "guest_user_percent", "guest_sys_percent", "guest_softirq_percent", "guest_steal_percent", "all",
+];
+
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
     /// Results folders of `bench run` (or their runs.csv), oldest first; or one folder
@@ -154,14 +162,7 @@ pub struct HistoryArgs {
         long,
         value_delimiter = ',',
         default_value = "elapsed",
-        value_parser = clap::builder::PossibleValuesParser::new(
-            [
-                "elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss",
-                "minor_faults", "major_faults", "slab_peak", "slab_end", "sunreclaim_peak",
-                "sreclaimable_peak", "pgalloc", "pgfree", "pgfault", "guest_user_percent",
-                "guest_sys_percent", "guest_softirq_percent", "guest_steal_percent", "all",
-            ]
-        )
+        value_parser = clap::builder::PossibleValuesParser::new(METRIC_CHOICES)
     )]
     pub metric: Vec<String>,
     /// Noise threshold: a change whose 95 % interval reaches within ± this percentage
@@ -218,14 +219,7 @@ pub struct CompareArgs {
         long,
         value_delimiter = ',',
         default_value = "elapsed",
-        value_parser = clap::builder::PossibleValuesParser::new(
-            [
-                "elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss",
-                "minor_faults", "major_faults", "slab_peak", "slab_end", "sunreclaim_peak",
-                "sreclaimable_peak", "pgalloc", "pgfree", "pgfault", "guest_user_percent",
-                "guest_sys_percent", "guest_softirq_percent", "guest_steal_percent", "all",
-            ]
-        )
+        value_parser = clap::builder::PossibleValuesParser::new(METRIC_CHOICES)
     )]
     pub metric: Vec<String>,
     /// Noise threshold: a change whose 95 % interval reaches within ± this percentage
@@ -342,4 +336,16 @@ pub struct ReportFlags {
     /// the first variant].
     #[arg(long, value_name = "VARIANT")]
     pub baseline: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::METRIC_CHOICES;
+    use crate::stats::Metric;
+
+    #[test]
+    fn metric_choices_are_every_metric_and_all() {
+        let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).chain(["all"]).collect();
+        assert_eq!(METRIC_CHOICES.to_vec(), names);
+    }
 }
