@@ -151,13 +151,10 @@ const METRIC_CHOICES: [&str; 21] = [
     "guest_user_percent", "guest_sys_percent", "guest_softirq_percent", "guest_steal_percent", "all",
 ];
 
+/// What `bench compare` and `bench history` judge, and by which rule.
 #[derive(Debug, clap::Args)]
-pub struct HistoryArgs {
-    /// Results folders of `bench run` (or their runs.csv), oldest first; or one folder
-    /// holding results folders, ordered by when they were measured.
-    #[arg(required = true, value_name = "RESULTS")]
-    pub results: Vec<PathBuf>,
-    /// The metrics to follow, separated by commas; `all` for every one.
+pub struct JudgeArgs {
+    /// The metrics to judge, separated by commas; `all` for every one.
     #[arg(
         long,
         value_delimiter = ',',
@@ -172,6 +169,22 @@ pub struct HistoryArgs {
     /// Significance level of Welch's t-test.
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     pub alpha: f64,
+}
+
+impl JudgeArgs {
+    pub fn thresholds(&self) -> crate::stats::Thresholds {
+        crate::stats::Thresholds { alpha: self.alpha, noise_percent: self.threshold }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// Results folders of `bench run` (or their runs.csv), oldest first; or one folder
+    /// holding results folders, ordered by when they were measured.
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<PathBuf>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
     /// How to print the history.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Text)]
     pub format: HistoryFormat,
@@ -214,21 +227,8 @@ pub struct CompareArgs {
     /// the option or separate pairs with commas.
     #[arg(long, value_name = "OLD=NEW", value_delimiter = ',')]
     pub map: Vec<String>,
-    /// The metrics to compare, separated by commas; `all` for every one.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "elapsed",
-        value_parser = clap::builder::PossibleValuesParser::new(METRIC_CHOICES)
-    )]
-    pub metric: Vec<String>,
-    /// Noise threshold: a change whose 95 % interval reaches within ± this percentage
-    /// is no significant change ("2%" or "2").
-    #[arg(long, default_value = "1%", value_parser = parse_percent)]
-    pub threshold: f64,
-    /// Significance level of Welch's t-test.
-    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
-    pub alpha: f64,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
     /// How to print the comparison.
     #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
     pub format: CompareFormat,

@@ -7,14 +7,14 @@ use crate::compare::{self, CompareOptions, CompareReport, VariantMap};
 use crate::export::compare::{to_csv, to_json};
 use crate::export::results::read_side;
 use crate::export::{compare_junit, compare_markdown, compare_text};
-use crate::stats::{Metric, Thresholds};
+use crate::stats::Metric;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 pub fn compare(args: &CompareArgs) -> Result<u8> {
     let options = CompareOptions {
-        metrics: metrics(&args.metric),
-        thresholds: Thresholds { alpha: args.alpha, noise_percent: args.threshold },
+        metrics: metrics(&args.judge.metric),
+        thresholds: args.judge.thresholds(),
         map: VariantMap::parse(&args.map)?,
     };
     if let Some(output) = &args.output {

@@ -10,11 +10,10 @@ use crate::export::history_read::{find_results_folders, read_measurements};
 use crate::export::history_html;
 use crate::export::plots::{trend_svg, write_trend_plot};
 use crate::history::{self, History};
-use crate::stats::Thresholds;
 use anyhow::{bail, Context, Result};
 
 pub fn history(args: &HistoryArgs) -> Result<u8> {
-    let thresholds = Thresholds { alpha: args.alpha, noise_percent: args.threshold };
+    let thresholds = args.judge.thresholds();
     let measurements = match args.results.as_slice() {
         [root] if root.is_dir() && !root.join("runs.csv").is_file() => {
             let found = find_results_folders(root)?;
@@ -27,7 +26,7 @@ pub fn history(args: &HistoryArgs) -> Result<u8> {
         }
         paths => read_measurements(paths)?,
     };
-    let history = history::build(&measurements, &metrics(&args.metric), &thresholds)?;
+    let history = history::build(&measurements, &metrics(&args.judge.metric), &thresholds)?;
     for warning in &history.warnings {
         eprintln!("warning: {warning}");
     }
