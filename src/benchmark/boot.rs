@@ -230,6 +230,8 @@ impl Boot<'_, '_> {
             guest_sys_percent: monitors.map(|s| s.guest_sys_percent),
             guest_softirq_percent: monitors.map(|s| s.guest_softirq_percent),
             guest_steal_percent: monitors.map(|s| s.guest_steal_percent),
+            boot: Some(self.number),
+            ..RunRecord::default()
         }
     }
 

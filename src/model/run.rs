@@ -5,15 +5,17 @@ use serde::{Deserialize, Serialize};
 /// Bumped whenever a column changes meaning or is removed; readers check it.
 pub const RUNS_SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Ok,
+    /// Also what a run is until it is known to have succeeded.
+    #[default]
     Failed,
 }
 
 /// One timed run of one variant at one jobs level.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub schema_version: u32,
     pub variant: String,
@@ -81,6 +83,36 @@ pub struct RunRecord {
     pub guest_softirq_percent: Option<f64>,
     #[serde(default)]
     pub guest_steal_percent: Option<f64>,
+    // The columns below came with issues 11 and 12; older files read them as empty.
+    /// Which boot of its variant measured the run (1-based, as `console/` names the boot).
+    #[serde(default)]
+    pub boot: Option<u32>,
+    /// The `[[host]]` that measured the run; empty in a study on one host.
+    #[serde(default)]
+    pub host: String,
+    /// The host during the run (`host_noise`): other processes' CPU, in % of one CPU.
+    #[serde(default)]
+    pub host_other_cpu_percent: Option<f64>,
+    /// Steal and iowait, in % of all the host's CPU time.
+    #[serde(default)]
+    pub host_steal_percent: Option<f64>,
+    #[serde(default)]
+    pub host_iowait_percent: Option<f64>,
+    /// The host's 1-minute load average at the end of the run.
+    #[serde(default)]
+    pub host_load1: Option<f64>,
+    /// The host's cpufreq governor and boost state during the run.
+    #[serde(default)]
+    pub host_governor: String,
+    #[serde(default)]
+    pub host_boost: String,
+    /// Why the host was too busy for the run to be trusted ("; " between reasons); empty
+    /// when it was quiet or not sampled.
+    #[serde(default)]
+    pub noise: String,
+    /// Seconds the run waited for a quiet host (`quiet_host`) before it started.
+    #[serde(default)]
+    pub quiet_wait_s: Option<f64>,
 }
 
 impl RunRecord {
@@ -111,21 +143,6 @@ pub fn test_record() -> RunRecord {
         kernel_release: "6.1.0".into(),
         cmdline: "console=ttyS0 \"quoted, with comma\"".into(),
         started_at: "2026-11-29T08:00:00Z".into(),
-        minor_faults: None,
-        major_faults: None,
-        slab_peak_kib: None,
-        slab_end_kib: None,
-        sunreclaim_peak_kib: None,
-        sunreclaim_end_kib: None,
-        sreclaimable_peak_kib: None,
-        sreclaimable_end_kib: None,
-        pgalloc: None,
-        pgfree: None,
-        pgfault: None,
-        pgmajfault: None,
-        guest_user_percent: None,
-        guest_sys_percent: None,
-        guest_softirq_percent: None,
-        guest_steal_percent: None,
+        ..RunRecord::default()
     }
 }
