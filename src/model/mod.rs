@@ -9,7 +9,7 @@ mod run;
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
 pub use meta::{
     AdaptiveFacts, BootKernelView, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts,
-    LevelFacts, Leftovers, Meta, QuietHostFacts,
+    LabHostFacts, LabHostStatus, LevelFacts, Leftovers, Meta, QuietHostFacts,
     VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
 };
 #[cfg(test)]
