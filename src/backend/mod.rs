@@ -79,6 +79,36 @@ pub fn open(plan: &Plan, agent: &Path) -> Result<(Box<dyn Backend>, Option<Strin
     }
 }
 
+/// What a lab host is, as its libvirt daemon tells it (meta.json's `hosts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMachine {
+    pub libvirt_version: String,
+    pub accel: Accel,
+    pub cpus: u32,
+    pub memory_mib: u64,
+}
+
+/// One `[[host]]`, connected, its files uploaded: ready to run its block of the study
+/// on a thread of its own.
+pub struct OpenedHost {
+    pub backend: Box<dyn Backend + Send>,
+    pub warning: Option<String>,
+    pub machine: HostMachine,
+}
+
+/// Connects to the libvirt daemon of a host's plan (`Plan::for_host`).
+#[cfg(feature = "libvirt")]
+pub fn open_host(plan: &Plan, agent: &Path) -> Result<OpenedHost> {
+    let (backend, warning) = libvirt::LibvirtBackend::new(plan, agent)?;
+    let machine = backend.machine().clone();
+    Ok(OpenedHost { backend: Box::new(backend), warning, machine })
+}
+
+#[cfg(not(feature = "libvirt"))]
+pub fn open_host(plan: &Plan, _agent: &Path) -> Result<OpenedHost> {
+    anyhow::bail!("{NOT_COMPILED_IN} (the scenario's [[host]] entries need it, here {})", plan.guest.uri.as_deref().unwrap_or_default())
+}
+
 #[cfg(feature = "libvirt")]
 fn open_libvirt(plan: &Plan, agent: &Path) -> Result<(Box<dyn Backend>, Option<String>)> {
     let (backend, warning) = libvirt::LibvirtBackend::new(plan, agent)?;

@@ -172,7 +172,7 @@ impl Boot<'_, '_> {
     /// Processes a step left running were killed by the agent: the run is kept, with a
     /// warning, since they may have competed with it for the CPUs.
     fn note_leftovers(&mut self, info: &StepInfo, processes: u32, outcome: &mut StudyOutcome) -> Result<()> {
-        let leftovers = Leftovers { boot: self.number, step: info.describe(), processes };
+        let leftovers = Leftovers { host: self.study.host.to_string(), boot: self.number, step: info.describe(), processes };
         let line = leftovers.describe(&self.variant.name);
         self.study.listener.note(&format!("warning: {line}"));
         outcome.warnings.push(line);
@@ -231,6 +231,7 @@ impl Boot<'_, '_> {
             guest_softirq_percent: monitors.map(|s| s.guest_softirq_percent),
             guest_steal_percent: monitors.map(|s| s.guest_steal_percent),
             boot: Some(self.number),
+            host: self.study.host.to_string(),
             ..RunRecord::default()
         }
     }

@@ -13,9 +13,14 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
+/// What meta.json says of the one backend that runs a study on one host.
+pub fn hypervisor_facts(backend: &dyn Backend, backend_name: &str) -> HypervisorFacts {
+    HypervisorFacts { backend: backend_name.to_string(), version: backend.version(), accel: backend.accel().to_string() }
+}
+
 /// The facts of a study about to start: the plan, the hypervisor, the host and the
 /// checksum of every file the guests boot.
-pub fn collect_meta(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> Result<Meta> {
+pub fn collect_meta(plan: &Plan, hypervisor: HypervisorFacts) -> Result<Meta> {
     let work = commands(&plan.workload, true);
     let variants = plan
         .variants
@@ -45,11 +50,7 @@ pub fn collect_meta(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> R
         started_at: now(),
         finished_at: None,
         host: host_facts(),
-        hypervisor: HypervisorFacts {
-            backend: backend_name.to_string(),
-            version: backend.version(),
-            accel: backend.accel().to_string(),
-        },
+        hypervisor,
         guest: GuestFacts {
             cpus: plan.guest.cpus,
             memory_mib: plan.guest.memory_mib,

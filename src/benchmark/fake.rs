@@ -61,6 +61,7 @@ pub fn plan(runs: u32, warmup: u32, rounds: u32) -> Plan {
         order: BootOrder { choice: OrderChoice::Alternate, seed: 0, seed_from_clock: false },
         adaptive: None,
         quiet_host: None,
+        hosts: Vec::new(),
         workload: Workload::Command { command: "make -j{jobs}".into(), prepare: Some("configure".into()), clean: None },
     }
 }
@@ -366,10 +367,10 @@ pub struct MemoryListener {
 }
 
 impl Listener for MemoryListener {
-    fn next_boot(&mut self, variant: &str) -> (u32, PathBuf) {
+    fn next_boot(&mut self, variant: &str) -> Result<(u32, PathBuf)> {
         let boot = self.boots.entry(variant.to_string()).or_insert(0);
         *boot += 1;
-        (*boot, PathBuf::from(format!("/nonexistent/kbench-fake/{variant}-boot{boot}.log")))
+        Ok((*boot, PathBuf::from(format!("/nonexistent/kbench-fake/{variant}-boot{boot}.log"))))
     }
 
     fn booting(&mut self, _variant: &Variant, _boot: u32) {}

@@ -7,11 +7,16 @@ use crate::model::{ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::Variant;
 use anyhow::Result;
 use kbench_protocol::{BootFacts, KernelView};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub trait Listener {
     /// The number of the variant's next boot and where its console is to be saved.
-    fn next_boot(&mut self, variant: &str) -> (u32, PathBuf);
+    fn next_boot(&mut self, variant: &str) -> Result<(u32, PathBuf)>;
+    /// Where a boot's kernel log is kept: `kmsg/` beside the console's folder.
+    fn kernel_log_file(&self, _variant: &str, _boot: u32, console_log: &Path) -> Option<PathBuf> {
+        let dir = console_log.parent()?.parent()?;
+        Some(dir.join("kmsg").join(console_log.file_name()?))
+    }
     fn booting(&mut self, variant: &Variant, boot: u32);
     fn boot_facts(&mut self, variant: &Variant, facts: &BootFacts) -> Result<()>;
     fn step_started(&mut self, variant: &Variant, step: &StepInfo, limit: &Limit);

@@ -7,6 +7,7 @@
 
 pub mod boot;
 pub mod facts;
+pub mod fleet;
 pub mod job;
 pub mod limits;
 pub mod listener;

@@ -1,5 +1,9 @@
 //! The listener a real study uses: rows into runs.csv, facts into meta.json, output tails
 //! and kernel logs into the results folder, and progress on the terminal.
+//!
+//! In a study over several hosts each host's thread has a recorder of its own; they share
+//! the results folder and meta.json behind one lock, so that rows are appended (and
+//! fsynced) one at a time and meta.json has one writer at a time.
 
 use super::job::StepInfo;
 use super::limits::Limit;
@@ -8,14 +12,30 @@ use crate::export::results::ResultsDir;
 use crate::model::{ConsoleFinding, Leftovers, Meta, RunRecord};
 use crate::output::progress::Progress;
 use crate::scenario::Variant;
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use kbench_protocol::{BootFacts, KernelView, StepKind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// What every recorder of a study writes to: the results folder and meta.json.
+pub struct StudyFiles {
+    pub results: ResultsDir,
+    pub meta: Meta,
+}
+
+impl StudyFiles {
+    /// Changes meta.json and writes it, as one step under the caller's lock.
+    pub fn update_meta(&mut self, change: impl FnOnce(&mut Meta)) -> Result<()> {
+        change(&mut self.meta);
+        self.results.write_meta(&self.meta)
+    }
+}
 
 pub struct Recorder<'a> {
-    results: &'a mut ResultsDir,
-    meta: &'a mut Meta,
+    files: &'a Mutex<StudyFiles>,
     progress: &'a Progress,
+    /// The `[[host]]` this recorder's study runs on; empty on one host.
+    host: String,
     /// The plan's timed runs per variant and level, for the progress lines.
     runs_per_level: u32,
     /// The progress line of the step that runs, which heartbeats extend.
@@ -23,30 +43,46 @@ pub struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(results: &'a mut ResultsDir, meta: &'a mut Meta, progress: &'a Progress, runs_per_level: u32) -> Recorder<'a> {
-        Recorder { results, meta, progress, runs_per_level, step: String::new() }
+    pub fn new(files: &'a Mutex<StudyFiles>, progress: &'a Progress, host: &str, runs_per_level: u32) -> Recorder<'a> {
+        Recorder { files, progress, host: host.to_string(), runs_per_level, step: String::new() }
+    }
+
+    fn files(&self) -> Result<MutexGuard<'a, StudyFiles>> {
+        self.files.lock().map_err(|_| anyhow!("internal: the results folder's lock is poisoned (another host's thread panicked)"))
+    }
+
+    /// What a line about a variant starts with: the variant, after its host.
+    fn who(&self, variant: &str) -> String {
+        match self.host.as_str() {
+            "" => variant.to_string(),
+            host => format!("{host}: {variant}"),
+        }
     }
 }
 
 impl Listener for Recorder<'_> {
-    fn next_boot(&mut self, variant: &str) -> (u32, PathBuf) {
-        self.results.next_console_log(variant)
+    fn next_boot(&mut self, variant: &str) -> Result<(u32, PathBuf)> {
+        self.files()?.results.next_console_log(&self.host, variant)
+    }
+
+    fn kernel_log_file(&self, variant: &str, boot: u32, _console_log: &Path) -> Option<PathBuf> {
+        Some(self.files().ok()?.results.kernel_log_path(&self.host, variant, boot))
     }
 
     fn booting(&mut self, variant: &Variant, _boot: u32) {
-        self.progress.set_message(&format!("{}: booting", variant.name));
+        self.progress.set_message(&format!("{}: booting", self.who(&variant.name)));
     }
 
     fn boot_facts(&mut self, variant: &Variant, facts: &BootFacts) -> Result<()> {
-        self.meta.record_boot(&variant.name, facts);
-        self.results.write_meta(self.meta)?;
+        self.files()?.update_meta(|meta| meta.record_boot(&variant.name, facts))?;
         let poison = if facts.slab.is_on() { "on" } else { "off" };
+        let who = self.who(&variant.name);
         self.progress.println(&format!(
-            "{}: booted {} with {} CPUs, slab poisoning {poison}; cmdline: {}",
-            variant.name, facts.kernel_release, facts.cpus, facts.cmdline
+            "{who}: booted {} with {} CPUs, slab poisoning {poison}; cmdline: {}",
+            facts.kernel_release, facts.cpus, facts.cmdline
         ));
         for (name, value) in &facts.probes {
-            self.progress.println(&format!("{}: {name}: {value}", variant.name));
+            self.progress.println(&format!("{who}: {name}: {value}"));
         }
         Ok(())
     }
@@ -57,7 +93,7 @@ impl Listener for Recorder<'_> {
             None => step.describe(),
         };
         let seconds = super::limits::seconds(limit.duration);
-        self.step = format!("{}: {what} (limit {seconds})", variant.name);
+        self.step = format!("{}: {what} (limit {seconds})", self.who(&variant.name));
         self.progress.set_message(&self.step);
     }
 
@@ -66,21 +102,21 @@ impl Listener for Recorder<'_> {
     }
 
     fn step_output(&mut self, variant: &Variant, step: &StepInfo, output: &str) -> Result<String> {
-        self.results.save_output(&log_name(&variant.name, step), output)
+        self.files()?.results.save_output(&self.host, &log_name(&variant.name, step), output)
     }
 
     fn monitor_samples(&mut self, variant: &Variant, step: &StepInfo, samples: &str) -> Result<()> {
-        self.results.save_monitors(&log_name(&variant.name, step), samples).map(|_| ())
+        self.files()?.results.save_monitors(&self.host, &log_name(&variant.name, step), samples).map(|_| ())
     }
 
     fn run_filed(&mut self, record: &RunRecord) -> Result<()> {
-        self.results.append_run(record)?;
+        self.files()?.results.append_run(record)?;
         self.progress.finished_run(record, self.runs_per_level);
         Ok(())
     }
 
     fn kernel_log(&mut self, variant: &Variant, boot: u32, text: &str) -> Result<()> {
-        self.results.append_kernel_log(&variant.name, boot, text)
+        self.files()?.results.append_kernel_log(&self.host, &variant.name, boot, text)
     }
 
     fn kernel_view(&mut self, variant: &Variant, boot: u32, view: KernelView) -> Result<()> {
@@ -89,24 +125,38 @@ impl Listener for Recorder<'_> {
         });
         self.progress.println(&format!(
             "{}: mem auto-init {init}; {} of {} slab caches poisoned, {} red-zoned",
-            variant.name, view.poisoned, view.caches, view.red_zoned
+            self.who(&variant.name),
+            view.poisoned,
+            view.caches,
+            view.red_zoned
         ));
-        self.meta.record_kernel_view(&variant.name, boot, view);
-        self.results.write_meta(self.meta)
+        let host = self.host.clone();
+        self.files()?.update_meta(|meta| meta.record_kernel_view(&host, &variant.name, boot, view))
     }
 
     fn leftovers(&mut self, variant: &Variant, leftovers: Leftovers) -> Result<()> {
-        self.meta.record_leftovers(&variant.name, leftovers);
-        self.results.write_meta(self.meta)
+        self.files()?.update_meta(|meta| meta.record_leftovers(&variant.name, leftovers))
     }
 
     fn console_findings(&mut self, variant: &Variant, boot: u32, findings: Vec<ConsoleFinding>) -> Result<()> {
-        self.meta.record_findings(&variant.name, boot, findings);
-        self.results.write_meta(self.meta)
+        let host = self.host.clone();
+        self.files()?.update_meta(|meta| meta.record_findings(&host, &variant.name, boot, findings))
     }
 
     fn note(&mut self, line: &str) {
-        self.progress.println(line);
+        self.progress.println(&on_host(&self.host, line));
+    }
+}
+
+/// `warning: host lab1: ...`: a line about a host names it after its kind, once.
+fn on_host(host: &str, line: &str) -> String {
+    let named = format!("host {host}: ");
+    if host.is_empty() || line.contains(&named) {
+        return line.to_string();
+    }
+    match line.split_once(": ") {
+        Some((kind, rest)) if ["warning", "error"].contains(&kind) => format!("{kind}: {named}{rest}"),
+        _ => format!("{named}{line}"),
     }
 }
 
@@ -119,5 +169,19 @@ fn log_name(variant: &str, info: &StepInfo) -> String {
     match &info.level {
         Some(level) => format!("{variant}-{}-{kind}{}", level.label, info.index),
         None => format!("{variant}-{kind}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_host;
+
+    #[test]
+    fn lines_about_a_host_name_it_once() {
+        assert_eq!(on_host("", "warning: variant a boot 1: x"), "warning: variant a boot 1: x");
+        assert_eq!(on_host("lab1", "warning: variant a boot 1: x"), "warning: host lab1: variant a boot 1: x");
+        assert_eq!(on_host("lab1", "error: variant a: y"), "error: host lab1: variant a: y");
+        assert_eq!(on_host("lab1", "warning: host lab1: variant a boot 1: x"), "warning: host lab1: variant a boot 1: x");
+        assert_eq!(on_host("lab1", "a fact"), "host lab1: a fact");
     }
 }

@@ -43,7 +43,7 @@ fn run_variant(study: &mut Study, variant: &Variant, round: u32, outcome: &mut S
         if pending.is_empty() {
             return Ok(());
         }
-        let (number, console_log) = study.listener.next_boot(&variant.name);
+        let (number, console_log) = study.listener.next_boot(&variant.name)?;
         let result = boot::run(study, variant, (number, &console_log), &pending, outcome);
         note_console(study, variant, number, &console_log, outcome)?;
         match result {
@@ -78,12 +78,12 @@ pub fn pending_runs(plan: &Plan, variant: &Variant, round: u32, records: &[RunRe
 /// Kernel trouble on the console or in the kernel log (`kmsg/`, beside `console/`) is
 /// reported even when every run succeeded.
 fn note_console(study: &mut Study, variant: &Variant, boot: u32, log: &Path, outcome: &mut StudyOutcome) -> Result<()> {
-    let kmsg = log.parent().and_then(Path::parent).zip(log.file_name()).map(|(dir, name)| dir.join("kmsg").join(name));
+    let kmsg = study.listener.kernel_log_file(&variant.name, boot, log);
     let kmsg_text = kmsg.and_then(|path| std::fs::read(path).ok()).map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
     let console_text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
     let findings = console::scan_logs(&console_text, kmsg_text.as_deref());
     for finding in &findings {
-        let line = finding.warning(&variant.name, boot);
+        let line = finding.warning(study.host, &variant.name, boot);
         study.listener.note(&format!("warning: {line}"));
         outcome.warnings.push(line);
     }

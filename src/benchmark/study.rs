@@ -60,6 +60,8 @@ impl Stops<'_> {
 
 pub struct Study<'a> {
     pub plan: &'a Plan,
+    /// The `[[host]]` this study runs on (its rows' `host`); empty on one host.
+    pub host: &'a str,
     pub limits: &'a Limits,
     pub backend: &'a dyn Backend,
     pub agent: &'a Path,

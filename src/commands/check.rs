@@ -45,8 +45,22 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
             println!("{what}: PROBLEM: {error:#}");
         }
     };
-    for (what, result) in backend::check_host(&plan) {
-        verdict(&what, result);
+    if plan.hosts.is_empty() {
+        for (what, result) in backend::check_host(&plan) {
+            verdict(&what, result);
+        }
+    }
+    // Every host at once: each connection is bounded, so is the whole check.
+    let hosts: Vec<_> = std::thread::scope(|scope| {
+        let threads: Vec<_> =
+            plan.hosts.iter().map(|host| (host, scope.spawn(|| backend::check_host(&plan.for_host(host))))).collect();
+        threads.into_iter().map(|(host, t)| (host, t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))).collect()
+    });
+    for (host, lines) in hosts {
+        println!("host {} ({}):", host.name, host.uri);
+        for (what, result) in lines {
+            verdict(&format!("  {what}"), result);
+        }
     }
     verdict("agent", agent_binary::locate(args.agent.as_deref()).map(|p| p.display().to_string()));
     verdict("results", free_space(&args.results));

@@ -2,9 +2,10 @@
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::backend;
-use crate::benchmark::facts::{collect_meta, file_facts};
+use crate::benchmark::facts::{collect_meta, file_facts, hypervisor_facts};
+use crate::benchmark::fleet::{self, Fleet};
 use crate::benchmark::limits::Limits;
-use crate::benchmark::recorder::Recorder;
+use crate::benchmark::recorder::{Recorder, StudyFiles};
 use crate::benchmark::study::{Stops, Study, StudyTimedOut};
 use crate::benchmark::{resume, run_study, StudyOutcome};
 use crate::cli::RunArgs;
@@ -22,19 +23,23 @@ use crate::stats::StudyShape;
 use crate::{agent_binary, scenario};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> Result<u8> {
     let scenario_path = scenario_path(args)?;
     let plan = scenario::load_with(&scenario_path, &args.backend.overrides())?;
     let agent = agent_binary::locate(args.agent.as_deref())?;
+    if !plan.hosts.is_empty() {
+        return run_on_hosts(args, &plan, &agent);
+    }
     let (backend, warning) = backend::open(&plan, &agent)?;
     if let Some(warning) = warning {
         eprintln!("warning: {warning}");
     }
     let interrupt = Interrupt::install()?;
-    let fresh_meta = collect_meta(&plan, backend.as_ref(), plan.guest.backend.name())?;
-    let (mut results, mut meta, mut outcome) = match &args.resume {
+    let fresh_meta = collect_meta(&plan, hypervisor_facts(backend.as_ref(), plan.guest.backend.name()))?;
+    let (results, meta, mut outcome) = match &args.resume {
         None => start(args, &plan, fresh_meta)?,
         Some(dir) => resume(dir, fresh_meta, args.retry_failed)?,
     };
@@ -45,32 +50,75 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     progress.set_position(outcome.records.len() as u64);
     let limits = Limits::for_plan(&plan);
     let scratch = results.scratch_dir();
-    let mut recorder = Recorder::new(&mut results, &mut meta, &progress, plan.runs);
+    let files = Mutex::new(StudyFiles { results, meta });
+    let mut recorder = Recorder::new(&files, &progress, "", plan.runs);
     let mut study = Study {
         plan: &plan,
+        host: "",
         limits: &limits,
         backend: backend.as_ref(),
         agent: &agent,
         scratch: &scratch,
         listener: &mut recorder,
-        stops: Stops {
-            interrupt: &interrupt,
-            deadline: plan.guest.study_timeout.map(|limit| Instant::now() + limit),
-            study_timeout_s: plan.guest.study_timeout.map_or(0, |d| d.as_secs()),
-        },
+        stops: stops(&plan, &interrupt),
     };
     let ended = run_study(&mut study, &mut outcome);
     progress.finish();
     drop(backend);
-    crate::interrupt::restore_default_sigpipe();
+    finish_study(args, &plan, files, ended, &outcome)
+}
 
+/// The study over the scenario's `[[host]]`s: every host connected at once, then each
+/// runs its block on its own thread (`benchmark::fleet`).
+fn run_on_hosts(args: &RunArgs, plan: &Plan, agent: &Path) -> Result<u8> {
+    let slots = fleet::open_hosts(plan, agent);
+    if slots.iter().all(|s| s.opened.is_err()) {
+        let errors: Vec<String> = slots.iter().filter_map(|s| s.opened.as_ref().err()).map(|e| format!("{e:#}")).collect();
+        bail!("no host of the scenario can be reached, nothing runs:\n  {}", errors.join("\n  "));
+    }
+    let interrupt = Interrupt::install()?;
+    let mut fresh_meta = collect_meta(plan, fleet::hypervisor_facts(&slots))?;
+    fresh_meta.hosts = fleet::host_facts(&slots);
+    let (results, mut meta, outcome) = match &args.resume {
+        None => start(args, plan, fresh_meta.clone())?,
+        Some(dir) => resume(dir, fresh_meta.clone(), args.retry_failed)?,
+    };
+    // This attempt's connections decide each host's state: an unreachable host of an
+    // earlier attempt is tried again.
+    meta.hosts = fresh_meta.hosts;
+    results.write_meta(&meta)?;
+    eprintln!("results: {}", results.path.display());
+
+    let per_host = (plan.variants.len() * plan.levels.len() * plan.runs as usize) as u64;
+    let progress = Progress::new(per_host * plan.hosts.len() as u64);
+    progress.set_position(outcome.records.len() as u64);
+    let scratch = results.scratch_dir();
+    let files = Mutex::new(StudyFiles { results, meta });
+    let fleet = Fleet { agent, scratch: &scratch, files: &files, progress: &progress, stops: stops(plan, &interrupt) };
+    let (ended, outcome) = fleet::run_hosts(&fleet, plan, slots, outcome.records);
+    progress.finish();
+    finish_study(args, plan, files, ended, &outcome)
+}
+
+fn stops<'a>(plan: &Plan, interrupt: &'a Interrupt) -> Stops<'a> {
+    Stops {
+        interrupt,
+        deadline: plan.guest.study_timeout.map(|limit| Instant::now() + limit),
+        study_timeout_s: plan.guest.study_timeout.map_or(0, |d| d.as_secs()),
+    }
+}
+
+/// Once no guest runs: meta.json's end, the reports, the problems and the exit code.
+fn finish_study(args: &RunArgs, plan: &Plan, files: Mutex<StudyFiles>, ended: Result<()>, outcome: &StudyOutcome) -> Result<u8> {
+    crate::interrupt::restore_default_sigpipe();
+    let StudyFiles { results, mut meta } = files.into_inner().map_err(|_| anyhow::anyhow!("internal: the results folder's lock is poisoned"))?;
     meta.finished_at = Some(now());
     results.write_meta(&meta)?;
     let baseline = args.report.baseline.clone().unwrap_or_else(|| plan.variants[plan.baseline].name.clone());
     let options = ReportOptions { baseline: Some(baseline), ..args.report.options() };
     print_reports(&results.path, &outcome.records, &meta, &options);
-    report_problems(&results, &outcome);
-    exit_code(ended, &outcome)
+    report_problems(&results, outcome);
+    exit_code(ended, outcome)
 }
 
 fn scenario_path(args: &RunArgs) -> Result<PathBuf> {
@@ -158,7 +206,8 @@ fn report_problems(results: &ResultsDir, outcome: &StudyOutcome) {
         eprintln!("error: {}", line.lines().next().unwrap_or(""));
     }
     for record in outcome.records.iter().filter(|r| !r.is_ok()) {
-        eprintln!("failed: {} {} -j {} run {}: {}", record.variant, record.jobs_label, record.jobs, record.run, record.failure);
+        let on = if record.host.is_empty() { String::new() } else { format!(" on {}", record.host) };
+        eprintln!("failed{on}: {} {} -j {} run {}: {}", record.variant, record.jobs_label, record.jobs, record.run, record.failure);
     }
     if outcome.missing_runs() > 0 {
         eprintln!(

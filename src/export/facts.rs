@@ -34,6 +34,9 @@ pub struct Facts {
 /// The reports of one kind in one boot of one variant.
 #[derive(Debug, Clone, Serialize)]
 pub struct KernelTrouble {
+    /// The `[[host]]` the boot ran on; empty on one host.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
     pub variant: String,
     pub boot: u32,
     #[serde(flatten)]
@@ -45,7 +48,7 @@ pub struct KernelTrouble {
 impl KernelTrouble {
     /// One line for the warnings.
     pub fn warning(&self) -> String {
-        self.finding.warning(&self.variant, self.boot)
+        self.finding.warning(&self.host, &self.variant, self.boot)
     }
 }
 
@@ -186,10 +189,11 @@ fn kernel_trouble(meta: &Meta) -> Vec<KernelTrouble> {
         .iter()
         .flat_map(|v| {
             v.kernel_findings.iter().map(move |f| KernelTrouble {
+                host: f.host.clone(),
                 variant: v.name.clone(),
                 boot: f.boot,
                 finding: f.finding.clone(),
-                log_file: f.finding.log_file(&v.name, f.boot),
+                log_file: f.finding.log_file(&f.host, &v.name, f.boot),
             })
         })
         .collect()

@@ -87,22 +87,39 @@ impl ResultsDir {
         self.path.join(SCRATCH_DIR)
     }
 
-    /// The console log of the variant's next boot, numbered after those already saved
-    /// (a resumed study keeps the consoles of the first attempt).
-    pub fn next_console_log(&self, variant: &str) -> (u32, PathBuf) {
-        (1..)
-            .map(|boot| (boot, self.path.join("console").join(format!("{variant}-boot{boot}.log"))))
-            .find(|(_, path)| !path.exists())
-            .expect("some boot number is free")
+    /// A folder of the results (`console`, `kmsg`, `logs`, `monitors`), or the host's own
+    /// inside it in a study over several hosts (`host` empty on one host), relative.
+    fn folder(kind: &str, host: &str) -> String {
+        match host {
+            "" => kind.to_string(),
+            host => format!("{kind}/{host}"),
+        }
     }
 
-    /// Appends to the kernel log of one boot, `kmsg/<variant>-boot<N>.log` beside its
-    /// console log: what the guest's kernel logged at every level, as the agent read it
-    /// from /dev/kmsg.
-    pub fn append_kernel_log(&self, variant: &str, boot: u32, text: &str) -> Result<()> {
-        let dir = self.path.join("kmsg");
+    /// The console log of the variant's next boot, numbered after those already saved
+    /// (a resumed study keeps the consoles of the first attempt).
+    pub fn next_console_log(&self, host: &str, variant: &str) -> Result<(u32, PathBuf)> {
+        let dir = self.path.join(Self::folder("console", host));
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let path = dir.join(format!("{variant}-boot{boot}.log"));
+        Ok((1..)
+            .map(|boot| (boot, dir.join(format!("{variant}-boot{boot}.log"))))
+            .find(|(_, path)| !path.exists())
+            .expect("some boot number is free"))
+    }
+
+    /// The kernel log of one boot, `kmsg/[<host>/]<variant>-boot<N>.log` beside its
+    /// console log.
+    pub fn kernel_log_path(&self, host: &str, variant: &str, boot: u32) -> PathBuf {
+        self.path.join(Self::folder("kmsg", host)).join(format!("{variant}-boot{boot}.log"))
+    }
+
+    /// Appends to the kernel log of one boot: what the guest's kernel logged at every
+    /// level, as the agent read it from /dev/kmsg.
+    pub fn append_kernel_log(&self, host: &str, variant: &str, boot: u32, text: &str) -> Result<()> {
+        let path = self.kernel_log_path(host, variant, boot);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -112,21 +129,22 @@ impl ResultsDir {
     }
 
     /// Saves a step's output tail; returns the path relative to the results folder.
-    pub fn save_output(&self, name: &str, output: &str) -> Result<String> {
-        let relative = format!("logs/{name}.log");
-        let path = self.path.join(&relative);
-        std::fs::write(&path, output).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(relative)
+    pub fn save_output(&self, host: &str, name: &str, output: &str) -> Result<String> {
+        self.save(&Self::folder("logs", host), &format!("{name}.log"), output)
     }
 
     /// Saves a timed run's raw monitor samples to `monitors/<name>.csv` (as mmtests keeps
     /// its monitors beside the results); returns the path relative to the results folder.
-    pub fn save_monitors(&self, name: &str, samples: &str) -> Result<String> {
-        let relative = format!("{MONITORS_DIR}/{name}.csv");
-        let dir = self.path.join(MONITORS_DIR);
+    pub fn save_monitors(&self, host: &str, name: &str, samples: &str) -> Result<String> {
+        self.save(&Self::folder(MONITORS_DIR, host), &format!("{name}.csv"), samples)
+    }
+
+    fn save(&self, folder: &str, file: &str, text: &str) -> Result<String> {
+        let dir = self.path.join(folder);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let relative = format!("{folder}/{file}");
         let path = self.path.join(&relative);
-        std::fs::write(&path, samples).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(relative)
     }
 
@@ -238,12 +256,27 @@ mod tests {
     #[test]
     fn a_boots_kernel_log_is_appended_next_to_its_console_log() {
         let (_root, results) = study();
-        let (boot, console) = results.next_console_log("poison");
-        results.append_kernel_log("poison", boot, "<5>[    0.000000] Linux version\n").unwrap();
-        results.append_kernel_log("poison", boot, "<3>[   12.345678] BUG kmalloc-64 (Not tainted): Poison overwritten\n").unwrap();
+        let (boot, console) = results.next_console_log("", "poison").unwrap();
+        results.append_kernel_log("", "poison", boot, "<5>[    0.000000] Linux version\n").unwrap();
+        results.append_kernel_log("", "poison", boot, "<3>[   12.345678] BUG kmalloc-64 (Not tainted): Poison overwritten\n").unwrap();
         let kmsg = results.path.join("kmsg").join(console.file_name().unwrap());
         let text = std::fs::read_to_string(kmsg).unwrap();
         assert_eq!(text, "<5>[    0.000000] Linux version\n<3>[   12.345678] BUG kmalloc-64 (Not tainted): Poison overwritten\n");
+    }
+
+    #[test]
+    fn each_host_keeps_its_boots_in_a_folder_of_its_own() {
+        let (_root, results) = study();
+        let (one, console_one) = results.next_console_log("", "poison").unwrap();
+        let (lab, console_lab) = results.next_console_log("lab1", "poison").unwrap();
+        assert_eq!((one, lab), (1, 1));
+        assert_eq!(console_one, results.path.join("console/poison-boot1.log"));
+        assert_eq!(console_lab, results.path.join("console/lab1/poison-boot1.log"));
+        assert_eq!(results.kernel_log_path("lab1", "poison", 1), results.path.join("kmsg/lab1/poison-boot1.log"));
+        assert_eq!(results.save_output("lab1", "poison-half-run1", "x").unwrap(), "logs/lab1/poison-half-run1.log");
+        assert_eq!(results.save_output("", "poison-half-run1", "y").unwrap(), "logs/poison-half-run1.log");
+        assert_eq!(results.save_monitors("lab2", "poison-half-run1", "z").unwrap(), "monitors/lab2/poison-half-run1.csv");
+        assert_eq!(std::fs::read_to_string(results.path.join("logs/lab1/poison-half-run1.log")).unwrap(), "x");
     }
 
     fn study() -> (tempfile::TempDir, ResultsDir) {

@@ -102,14 +102,20 @@ impl ConsoleFinding {
         }
     }
 
-    /// The log it was quoted from, relative to the results folder.
-    pub fn log_file(&self, variant: &str, boot: u32) -> String {
-        format!("{}/{variant}-boot{boot}.log", self.log.folder())
+    /// The log it was quoted from, relative to the results folder: in the host's own
+    /// folder (`console/<host>/`) in a study over several hosts.
+    pub fn log_file(&self, host: &str, variant: &str, boot: u32) -> String {
+        match host {
+            "" => format!("{}/{variant}-boot{boot}.log", self.log.folder()),
+            host => format!("{}/{host}/{variant}-boot{boot}.log", self.log.folder()),
+        }
     }
 
-    /// One line for the warnings: `variant poison boot 1: SLUB report: "BUG ..." (kmsg/poison-boot1.log)`.
-    pub fn warning(&self, variant: &str, boot: u32) -> String {
-        format!("variant {variant} boot {boot}: {} ({})", self.summary(), self.log_file(variant, boot))
+    /// One line for the warnings: `variant poison boot 1: SLUB report: "BUG ..." (kmsg/poison-boot1.log)`,
+    /// after `host lab1: ` in a study over several hosts.
+    pub fn warning(&self, host: &str, variant: &str, boot: u32) -> String {
+        let on = if host.is_empty() { String::new() } else { format!("host {host}: ") };
+        format!("{on}variant {variant} boot {boot}: {} ({})", self.summary(), self.log_file(host, variant, boot))
     }
 }
 

@@ -175,6 +175,9 @@ pub struct VariantFacts {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BootKernelView {
+    /// The `[[host]]` the boot ran on; empty on one host.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
     pub boot: u32,
     #[serde(flatten)]
     pub view: KernelView,
@@ -184,6 +187,9 @@ pub struct BootKernelView {
 /// the agent killed them, and the run is kept, since they may have competed with it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Leftovers {
+    /// The `[[host]]` the boot ran on; empty on one host.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
     pub boot: u32,
     /// The step, as the progress names it (`run half 2`, `warm-up 1`, `prepare`).
     pub step: String,
@@ -193,8 +199,9 @@ pub struct Leftovers {
 impl Leftovers {
     pub fn describe(&self, variant: &str) -> String {
         let (what, pronoun) = if self.processes == 1 { ("process", "it") } else { ("processes", "them") };
+        let on = if self.host.is_empty() { String::new() } else { format!("host {}: ", self.host) };
         format!(
-            "variant {variant} boot {}, {}: the step left {} {what} running; kbench killed {pronoun}",
+            "{on}variant {variant} boot {}, {}: the step left {} {what} running; kbench killed {pronoun}",
             self.boot, self.step, self.processes
         )
     }
@@ -202,6 +209,9 @@ impl Leftovers {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BootFinding {
+    /// The `[[host]]` the boot ran on; empty on one host.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
     pub boot: u32,
     #[serde(flatten)]
     pub finding: ConsoleFinding,
@@ -220,9 +230,9 @@ impl Meta {
         self.variants.iter().find_map(|v| v.boot.as_ref()?.probes.get(name).map(String::as_str))
     }
 
-    pub fn record_findings(&mut self, variant: &str, boot: u32, findings: Vec<ConsoleFinding>) {
+    pub fn record_findings(&mut self, host: &str, variant: &str, boot: u32, findings: Vec<ConsoleFinding>) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
-            v.kernel_findings.extend(findings.into_iter().map(|finding| BootFinding { boot, finding }));
+            v.kernel_findings.extend(findings.into_iter().map(|finding| BootFinding { host: host.to_string(), boot, finding }));
         }
     }
 
@@ -232,10 +242,10 @@ impl Meta {
         }
     }
 
-    pub fn record_kernel_view(&mut self, variant: &str, boot: u32, view: KernelView) {
+    pub fn record_kernel_view(&mut self, host: &str, variant: &str, boot: u32, view: KernelView) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
-            v.kernel_views.retain(|k| k.boot != boot);
-            v.kernel_views.push(BootKernelView { boot, view });
+            v.kernel_views.retain(|k| k.boot != boot || k.host != host);
+            v.kernel_views.push(BootKernelView { host: host.to_string(), boot, view });
         }
     }
 
@@ -252,10 +262,12 @@ mod tests {
 
     #[test]
     fn leftovers_are_told_with_the_step_and_the_count() {
-        let one = Leftovers { boot: 2, step: "run half 3".into(), processes: 1 };
+        let one = Leftovers { host: String::new(), boot: 2, step: "run half 3".into(), processes: 1 };
         assert_eq!(one.describe("poison"), "variant poison boot 2, run half 3: the step left 1 process running; kbench killed it");
         let many = Leftovers { processes: 4, ..one };
         assert!(many.describe("poison").ends_with("left 4 processes running; kbench killed them"));
+        let on_a_host = Leftovers { host: "lab1".into(), ..many };
+        assert!(on_a_host.describe("poison").starts_with("host lab1: variant poison boot 2"), "{}", on_a_host.describe("poison"));
     }
     use crate::model::{FindingKind, KernelLog};
 

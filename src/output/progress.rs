@@ -83,8 +83,9 @@ fn eta(elapsed: Duration, measured: u64, remaining: u64) -> Option<Duration> {
 fn finished_line(record: &RunRecord, runs_per_level: u32, (done, total): (u64, u64), elapsed: Duration, eta: Option<Duration>) -> String {
     let status = if record.is_ok() { "ok" } else { "failed" };
     let eta = eta.map_or("unknown".to_string(), duration);
+    let on = if record.host.is_empty() { String::new() } else { format!(" on {}", record.host) };
     format!(
-        "run {} of {runs_per_level} finished: {} {} -j {}, {:.1} s, {status}; study: {done} of {total} runs, {} elapsed, ETA {eta}",
+        "run {} of {runs_per_level} finished{on}: {} {} -j {}, {:.1} s, {status}; study: {done} of {total} runs, {} elapsed, ETA {eta}",
         record.run,
         record.variant,
         record.jobs_label,
@@ -116,6 +117,8 @@ mod tests {
         let line = finished_line(&record, 3, (8, 12), elapsed, eta(elapsed, 8, 4));
         assert_eq!(line, "run 2 of 3 finished: poison half -j 2, 12.4 s, ok; study: 8 of 12 runs, 3m05s elapsed, ETA 1m32s");
         assert_eq!(eta(elapsed, 0, 4), None, "no ETA before a run is measured");
+        let on_lab = RunRecord { host: "lab1".into(), ..record };
+        assert!(finished_line(&on_lab, 3, (8, 12), elapsed, None).starts_with("run 2 of 3 finished on lab1: poison half"));
         assert_eq!(duration(Duration::from_secs(7620)), "2h07m");
     }
 }

@@ -45,6 +45,24 @@ pub struct ScenarioFile {
     #[serde(rename = "variant", default)]
     pub variants: Vec<VariantSection>,
     pub workload: WorkloadSection,
+    /// Lab hosts that each run the whole study through libvirt; none: one host, as
+    /// `[guest]` says.
+    #[serde(rename = "host", default)]
+    pub hosts: Vec<HostSection>,
+}
+
+/// One `[[host]]`: a libvirt daemon that runs the whole study as one block.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSection {
+    /// Names the host's rows (runs.csv's `host`) and its folders (`console/<name>/`).
+    pub name: String,
+    /// The libvirt connection URI (`qemu+ssh://root@lab1/system`).
+    pub uri: String,
+    /// The guest's vCPUs on this host, instead of `guest.cpus`.
+    pub cpus: Option<u32>,
+    /// The guest's memory on this host, instead of `guest.memory`.
+    pub memory: Option<MemorySize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,8 +108,8 @@ pub struct GuestSection {
     pub pin: bool,
     /// Who boots the guests: "qemu" (a QEMU child of bench) or "libvirt" (a libvirt
     /// daemon at `uri`, this host's or a lab host's).
-    #[serde(default)]
-    pub backend: BackendKind,
+    /// Unset: "qemu", or "libvirt" when the scenario lists `[[host]]` entries.
+    pub backend: Option<BackendKind>,
     /// The libvirt connection URI (backend "libvirt" only); `qemu:///system` by default.
     pub uri: Option<String>,
 }

@@ -25,6 +25,8 @@ pub const MAX_WORKLOAD_FIELD_BYTES: usize = 1024;
 pub const MAX_RUNS: u32 = 1000;
 pub const MAX_WARMUP: u32 = 100;
 pub const MAX_RETRIES: u32 = 100;
+/// `[[host]]` entries: each holds a libvirt connection and a thread of bench.
+pub const MAX_HOSTS: usize = 64;
 /// The guest must hold its kernel, its initrd and the unpacked initramfs: measured with
 /// the tiny guest (Debian 6.1 kernel, 3 MB initrd with the agent), which needs 88 MiB.
 pub const MIN_MEMORY_BASE_MIB: u64 = 128;

@@ -6,4 +6,4 @@ pub mod limits;
 pub mod order;
 pub mod plan;
 
-pub use plan::{load_with, JobsLevel, Overrides, Plan, Variant, Workload};
+pub use plan::{load_with, JobsLevel, LabHost, Overrides, Plan, Variant, Workload};

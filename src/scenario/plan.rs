@@ -2,9 +2,9 @@
 //! folder and checked, jobs levels resolved, command lines composed. Every error names
 //! the file and the key, and comes before anything boots.
 
-use super::file::{AccelChoice, BackendKind, JobsSpec, QuietHostSection, RootSection, RunsSpec, ScenarioFile, WorkloadSection};
+use super::file::{AccelChoice, BackendKind, HostSection, JobsSpec, QuietHostSection, RootSection, RunsSpec, ScenarioFile, WorkloadSection};
 use super::kernel_build::{self, KernelBuild};
-use super::limits::{self, MAX_RETRIES, MAX_RUNS, MAX_WARMUP};
+use super::limits::{self, MAX_HOSTS, MAX_RETRIES, MAX_RUNS, MAX_WARMUP};
 use super::order::{self, BootOrder, OrderChoice};
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
@@ -42,6 +42,17 @@ pub struct Plan {
     /// Wait for a quiet host before each run.
     #[allow(dead_code)] // issue 11: the runner reads it once wired
     pub quiet_host: Option<QuietHost>,
+    /// `[[host]]`: each runs the whole study through libvirt; empty on one host.
+    pub hosts: Vec<LabHost>,
+}
+
+/// One `[[host]]` as validated: the guest it boots may be sized for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabHost {
+    pub name: String,
+    pub uri: String,
+    pub cpus: Option<u32>,
+    pub memory_mib: Option<u64>,
 }
 
 /// `runs = "auto"`'s target: stop when the 95 % interval of the mean elapsed time is
@@ -156,6 +167,18 @@ impl Plan {
         (index - 1) % self.rounds
     }
 
+    /// The plan one `[[host]]` runs: its URI, its guest size, and no other host. The jobs
+    /// levels stay as `guest.cpus` resolved them, so that every host runs the same `-j`.
+    pub fn for_host(&self, host: &LabHost) -> Plan {
+        let mut plan = self.clone();
+        plan.hosts = Vec::new();
+        plan.guest.backend = BackendKind::Libvirt;
+        plan.guest.uri = Some(host.uri.clone());
+        plan.guest.cpus = host.cpus.unwrap_or(self.guest.cpus);
+        plan.guest.memory_mib = host.memory_mib.unwrap_or(self.guest.memory_mib);
+        plan
+    }
+
     /// The variants in the order round `round` boots them (`scenario::order`).
     pub fn variant_order(&self, round: u32) -> Vec<&Variant> {
         self.order.round(self.variants.len(), round).into_iter().map(|i| &self.variants[i]).collect()
@@ -177,7 +200,13 @@ pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Plan> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read scenario file {}", path.display()))?;
     let mut file: ScenarioFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if let Some(backend) = overrides.backend {
-        file.guest.backend = backend;
+        file.guest.backend = Some(backend);
+    }
+    if overrides.uri.is_some() && !file.hosts.is_empty() {
+        bail!(
+            "scenario file {}: --uri names one host, but the scenario lists [[host]] entries, each with its own uri; drop --uri, or edit the entries",
+            path.display()
+        );
     }
     if let Some(uri) = &overrides.uri {
         file.guest.uri = Some(uri.clone());
@@ -227,7 +256,13 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             limits::check_seconds(seconds, &format!("guest.{key}"))?;
         }
     }
-    let uri = match (guest.backend, &guest.uri) {
+    let hosts = hosts(&file)?;
+    let backend = guest.backend.unwrap_or(if hosts.is_empty() { BackendKind::Qemu } else { BackendKind::Libvirt });
+    let uri = match (backend, &guest.uri) {
+        (_, Some(_)) if !hosts.is_empty() => {
+            bail!("key `guest.uri`: with [[host]] entries each host gives its own uri; remove guest.uri")
+        }
+        (_, None) if !hosts.is_empty() => None,
         (BackendKind::Qemu, Some(_)) => {
             bail!("key `guest.uri`: only the libvirt backend connects to a URI; add backend = \"libvirt\" or remove uri")
         }
@@ -237,15 +272,18 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         }
         (BackendKind::Libvirt, uri) => Some(uri.clone().unwrap_or_else(|| DEFAULT_LIBVIRT_URI.to_string())),
     };
-    if guest.backend == BackendKind::Libvirt && guest.qemu.is_some() {
+    if backend == BackendKind::Qemu && !hosts.is_empty() {
+        bail!("key `guest.backend` (or --backend): [[host]] entries run the study through libvirt on each host; remove backend = \"qemu\" or the [[host]] entries");
+    }
+    if backend == BackendKind::Libvirt && guest.qemu.is_some() {
         bail!("key `guest.qemu`: the libvirt backend runs the QEMU its daemon is configured with; remove qemu");
     }
     // A libvirt host's size is checked against that host when the backend connects.
-    if guest.backend == BackendKind::Qemu {
+    if backend == BackendKind::Qemu {
         check_host_size(guest.cpus, guest.memory.mib)?;
     }
     if guest.pin {
-        if guest.backend != BackendKind::Qemu {
+        if backend != BackendKind::Qemu {
             bail!("key `guest.pin`: pinning is done by the QEMU backend only; with libvirt, pin in the host's domain defaults or remove pin");
         }
         check_pinnable(guest.cpus)?;
@@ -281,7 +319,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             retries: guest.retries,
             qemu: guest.qemu.clone(),
             pin: guest.pin,
-            backend: guest.backend,
+            backend,
             uri,
         },
         variants,
@@ -295,7 +333,34 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         order: boot_order,
         adaptive,
         quiet_host,
+        hosts,
     })
+}
+
+/// `[[host]]` entries: named like variants, once each, with a URI; a size override must
+/// still hold the initrd (checked with the variants, against `guest.memory` otherwise).
+fn hosts(file: &ScenarioFile) -> Result<Vec<LabHost>> {
+    if file.hosts.len() > MAX_HOSTS {
+        bail!("key `host`: {} [[host]] entries, at most {MAX_HOSTS} (each is a connection and a thread of bench)", file.hosts.len());
+    }
+    let mut seen = HashSet::new();
+    let mut hosts = Vec::new();
+    for (index, section) in file.hosts.iter().enumerate() {
+        let HostSection { name, uri, cpus, memory } = section;
+        let key = format!("host[{index}]");
+        limits::check_name(name, &format!("{key}.name"), "the host's rows and its folders console/<host>/, logs/<host>/")?;
+        if !seen.insert(name.clone()) {
+            bail!("key `{key}.name`: the host name {name:?} is used twice");
+        }
+        if uri.trim().is_empty() || uri.contains(char::is_whitespace) {
+            bail!("key `{key}.uri`: {uri:?} is not a libvirt URI such as qemu:///system or qemu+ssh://root@lab1/system");
+        }
+        if *cpus == Some(0) {
+            bail!("key `{key}.cpus`: must be at least 1");
+        }
+        hosts.push(LabHost { name: name.clone(), uri: uri.clone(), cpus: *cpus, memory_mib: memory.map(|m| m.mib) });
+    }
+    Ok(hosts)
 }
 
 /// `runs = "auto"` with its keys, which mean nothing with a fixed number of runs.
@@ -378,7 +443,12 @@ fn variants(file: &ScenarioFile, base: &Path) -> Result<Vec<Variant>> {
         let kernel = existing_file(base, kernel, &kernel_key)?;
         check_bzimage(&kernel, &kernel_key)?;
         let initrd = initrd.map(|p| existing_file(base, p, &initrd_key)).transpose()?;
-        check_memory_floor(file.guest.memory.mib, initrd.as_deref(), &section.name)?;
+        check_memory_floor(file.guest.memory.mib, initrd.as_deref(), &section.name, "guest.memory")?;
+        for (index, host) in file.hosts.iter().enumerate() {
+            if let Some(memory) = host.memory {
+                check_memory_floor(memory.mib, initrd.as_deref(), &section.name, &format!("host[{index}].memory"))?;
+            }
+        }
         variants.push(Variant {
             name: section.name.clone(),
             kernel,
@@ -409,12 +479,12 @@ fn checked_cmdline(cmdline: &str, key: &str) -> Result<String> {
 
 /// QEMU refuses an initrd that does not fit ("initrd is too large"), and a guest barely
 /// larger cannot unpack it: both only show after the boot, so they are refused here.
-fn check_memory_floor(memory_mib: u64, initrd: Option<&Path>, variant: &str) -> Result<()> {
+fn check_memory_floor(memory_mib: u64, initrd: Option<&Path>, variant: &str, key: &str) -> Result<()> {
     let initrd_bytes = initrd.and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
     let floor = limits::memory_floor_mib(initrd_bytes);
     if memory_mib < floor {
         bail!(
-            "key `guest.memory`: {memory_mib} MiB is too little for variant {variant}: a guest needs at least {floor} MiB ({} MiB + {} × its initrd of {:.1} MiB) to hold its kernel and unpack its initramfs",
+            "key `{key}`: {memory_mib} MiB is too little for variant {variant}: a guest needs at least {floor} MiB ({} MiB + {} × its initrd of {:.1} MiB) to hold its kernel and unpack its initramfs",
             limits::MIN_MEMORY_BASE_MIB,
             limits::MEMORY_PER_INITRD_BYTE,
             initrd_bytes as f64 / (1024.0 * 1024.0)
@@ -549,6 +619,47 @@ mod tests {
         assert!(refusal(quiet("quiet_host = { wait = 100000 }")).contains("key `quiet_host.wait`"));
         assert!(refusal(quiet("quiet_host = { max_load = -1.0 }")).contains("key `quiet_host.max_load`"));
         assert!(toml::from_str::<ScenarioFile>("name = \"n\"\nquiet_host = { load = 1 }\n").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn hosts_are_named_once_each_with_a_uri() {
+        let hosts_of = |entries: &str| hosts(&file(&format!("{entries}\n"))).map_err(|e| format!("{e:#}"));
+        // [[host]] tables must come after the top-level keys, as in a real scenario.
+        let with = |entries: &str| {
+            let text = format!("name = \"n\"\n[guest]\nkernel = \"k\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n{entries}");
+            hosts(&toml::from_str(&text).unwrap()).map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(hosts_of("").unwrap(), []);
+        let two = with("[[host]]\nname = \"lab1\"\nuri = \"qemu+ssh://root@lab1/system\"\ncpus = 8\nmemory = \"4G\"\n[[host]]\nname = \"lab2\"\nuri = \"qemu:///system\"\n").unwrap();
+        assert_eq!(
+            two,
+            [
+                LabHost { name: "lab1".into(), uri: "qemu+ssh://root@lab1/system".into(), cpus: Some(8), memory_mib: Some(4096) },
+                LabHost { name: "lab2".into(), uri: "qemu:///system".into(), cpus: None, memory_mib: None }
+            ]
+        );
+        let twice = with("[[host]]\nname = \"a\"\nuri = \"qemu:///system\"\n[[host]]\nname = \"a\"\nuri = \"qemu:///system\"\n").unwrap_err();
+        assert!(twice.contains("key `host[1].name`: the host name \"a\" is used twice"), "{twice}");
+        let bad_name = with("[[host]]\nname = \"../x\"\nuri = \"qemu:///system\"\n").unwrap_err();
+        assert!(bad_name.contains("key `host[0].name`"), "{bad_name}");
+        let bad_uri = with("[[host]]\nname = \"a\"\nuri = \" \"\n").unwrap_err();
+        assert!(bad_uri.contains("key `host[0].uri`"), "{bad_uri}");
+        let no_cpus = with("[[host]]\nname = \"a\"\nuri = \"qemu:///system\"\ncpus = 0\n").unwrap_err();
+        assert!(no_cpus.contains("key `host[0].cpus`: must be at least 1"), "{no_cpus}");
+        let text = "name = \"n\"\n[guest]\nkernel = \"k\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n[[host]]\nname = \"a\"\n";
+        assert!(toml::from_str::<ScenarioFile>(text).unwrap_err().to_string().contains("missing field `uri`"));
+    }
+
+    #[test]
+    fn a_hosts_plan_is_sized_for_it_and_keeps_the_levels() {
+        let mut plan = crate::benchmark::fake::plan(3, 0, 3);
+        let host = LabHost { name: "lab1".into(), uri: "qemu+ssh://root@lab1/system".into(), cpus: Some(8), memory_mib: None };
+        plan.hosts = vec![host.clone()];
+        let on_host = plan.for_host(&host);
+        assert_eq!((on_host.guest.cpus, on_host.guest.memory_mib), (8, plan.guest.memory_mib));
+        assert_eq!((on_host.guest.backend, on_host.guest.uri.as_deref()), (BackendKind::Libvirt, Some("qemu+ssh://root@lab1/system")));
+        assert_eq!(on_host.levels, plan.levels, "every host runs the same -j");
+        assert!(on_host.hosts.is_empty());
     }
 
     #[test]

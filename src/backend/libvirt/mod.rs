@@ -11,7 +11,7 @@ pub mod domain_xml;
 pub mod streams;
 pub mod volumes;
 
-use super::{initrd, Accel, Backend, Guest, GuestEvent, GuestSpec};
+use super::{initrd, Accel, Backend, Guest, GuestEvent, GuestSpec, HostMachine};
 use crate::scenario::file::AccelChoice;
 use crate::scenario::Plan;
 use anyhow::{anyhow, bail, Context, Result};
@@ -43,6 +43,7 @@ pub struct LibvirtBackend {
     accel: Accel,
     maximum_cpu: bool,
     version: String,
+    machine: HostMachine,
     /// Local file (or an initrd and agent pair, `initrd_key`) → its path on the host,
     /// uploaded once.
     remote: Mutex<HashMap<PathBuf, String>>,
@@ -113,9 +114,12 @@ impl LibvirtBackend {
             .domain_capabilities(None, Some("x86_64"), None, Some(accel_type(accel)), 0)
             .map(|caps| caps.contains("<mode name='maximum' supported='yes'>"))
             .unwrap_or(false);
-        let version = format!("libvirt {} at {uri}, QEMU {}", version_text(conn.lib_version().unwrap_or(0)), version_text(conn.hyp_version().unwrap_or(0)));
+        let libvirt_version = version_text(conn.lib_version().unwrap_or(0));
+        let version = format!("libvirt {libvirt_version} at {uri}, QEMU {}", version_text(conn.hyp_version().unwrap_or(0)));
+        let machine = HostMachine { libvirt_version, accel, cpus: node.cpus, memory_mib: node.memory / 1024 };
         let pool = volumes::pool(&conn).with_context(|| format!("on {uri}"))?;
-        let backend = LibvirtBackend { conn: Mutex::new(conn), uri, accel, maximum_cpu, version, remote: Mutex::new(HashMap::new()) };
+        let backend =
+            LibvirtBackend { conn: Mutex::new(conn), uri, accel, maximum_cpu, version, machine, remote: Mutex::new(HashMap::new()) };
         for variant in &plan.variants {
             backend.upload(&pool, &variant.kernel)?;
             backend.upload_initrd(&pool, variant.initrd.as_deref(), agent)?;
@@ -124,6 +128,11 @@ impl LibvirtBackend {
             backend.upload(&pool, disk)?;
         }
         Ok((backend, warning))
+    }
+
+    /// The host's libvirt, accelerator, CPUs and memory.
+    pub fn machine(&self) -> &HostMachine {
+        &self.machine
     }
 
     fn upload(&self, pool: &virt::storage_pool::StoragePool, local: &Path) -> Result<String> {

@@ -15,6 +15,7 @@ fn study(plan: &Plan, limits: &Limits, backend: &FakeBackend, outcome: &mut Stud
     let mut listener = MemoryListener::default();
     let mut study = Study {
         plan,
+        host: "",
         limits,
         backend,
         agent: Path::new("agent"),

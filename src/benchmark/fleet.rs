@@ -1,0 +1,207 @@
+//! One study over several `[[host]]`s. Each host runs the whole study (every variant,
+//! the rounds in the plan's order) as one block, so that variants are compared on the
+//! same machine; the hosts run at once, each on a thread with its own libvirt connection
+//! and its own recorder. A host that cannot be reached or fails is reported and the
+//! others go on.
+
+use super::limits::Limits;
+use super::recorder::{Recorder, StudyFiles};
+use super::study::{Stops, Study, StudyOutcome, StudyTimedOut};
+use super::{job, run_study};
+use crate::backend::{self, OpenedHost};
+use crate::interrupt::Interrupted;
+use crate::model::{HypervisorFacts, LabHostFacts, LabHostStatus, RunRecord};
+use crate::output::progress::Progress;
+use crate::scenario::{LabHost, Plan};
+use anyhow::{anyhow, Result};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A `[[host]]`, its plan, and its connection or why there is none.
+pub struct HostSlot {
+    pub host: LabHost,
+    pub plan: Plan,
+    pub opened: Result<OpenedHost>,
+}
+
+/// Connects to every host at once; each connection is bounded in time by the backend.
+pub fn open_hosts(plan: &Plan, agent: &Path) -> Vec<HostSlot> {
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = plan
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(index, host)| {
+                let host_plan = plan.for_host(host);
+                scope.spawn(move || {
+                    let opened = backend::open_host(&host_plan, agent)
+                        .map_err(|e| anyhow!("host {} (key `host[{index}].uri` = {}): {e:#}", host.name, host.uri));
+                    HostSlot { host: host.clone(), plan: host_plan, opened }
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
+}
+
+/// meta.json's `hosts`, as the connections went: running, or unreachable and why.
+pub fn host_facts(slots: &[HostSlot]) -> Vec<LabHostFacts> {
+    slots
+        .iter()
+        .map(|slot| {
+            let mut facts = LabHostFacts {
+                name: slot.host.name.clone(),
+                uri: slot.host.uri.clone(),
+                status: LabHostStatus::Running,
+                error: String::new(),
+                libvirt_version: String::new(),
+                accel: String::new(),
+                cpus: 0,
+                memory_mib: 0,
+            };
+            match &slot.opened {
+                Ok(opened) => {
+                    facts.libvirt_version = opened.machine.libvirt_version.clone();
+                    facts.accel = opened.machine.accel.to_string();
+                    facts.cpus = opened.machine.cpus;
+                    facts.memory_mib = opened.machine.memory_mib;
+                }
+                Err(error) => {
+                    facts.status = LabHostStatus::Unreachable;
+                    facts.error = format!("{error:#}");
+                }
+            }
+            facts
+        })
+        .collect()
+}
+
+/// meta.json's `hypervisor` for the study as a whole: libvirt, each reachable host's
+/// version, and the accelerator they share (`kvm+tcg` when they do not).
+pub fn hypervisor_facts(slots: &[HostSlot]) -> HypervisorFacts {
+    let reachable: Vec<(&LabHost, &OpenedHost)> = slots.iter().filter_map(|s| s.opened.as_ref().ok().map(|o| (&s.host, o))).collect();
+    let version = reachable.iter().map(|(host, opened)| format!("{}: {}", host.name, opened.backend.version())).collect::<Vec<_>>().join("; ");
+    let mut accels: Vec<String> = reachable.iter().map(|(_, opened)| opened.backend.accel().to_string()).collect();
+    accels.sort();
+    accels.dedup();
+    HypervisorFacts { backend: "libvirt".into(), version, accel: accels.join("+") }
+}
+
+/// What every host's thread shares.
+pub struct Fleet<'a> {
+    pub agent: &'a Path,
+    pub scratch: &'a Path,
+    pub files: &'a Mutex<StudyFiles>,
+    pub progress: &'a Progress,
+    pub stops: Stops<'a>,
+}
+
+/// Runs every reachable host's block at once. `records` are the rows already on record
+/// (a resumed study): each host measures only what is missing for it. The outcome holds
+/// every host's rows; its problems name the host.
+pub fn run_hosts(fleet: &Fleet, plan: &Plan, slots: Vec<HostSlot>, records: Vec<RunRecord>) -> (Result<()>, StudyOutcome) {
+    let per_host = plan.variants.len() * job::all_runs(plan).len();
+    let mut outcome = StudyOutcome { planned_runs: per_host * slots.len(), ..StudyOutcome::default() };
+    let mut reachable = Vec::new();
+    for HostSlot { host, plan, opened } in slots {
+        match opened {
+            Ok(opened) => reachable.push((host, plan, opened)),
+            Err(error) => {
+                let line = format!("host {} is unreachable: {error:#}", host.name);
+                fleet.progress.println(&format!("warning: {line}; the other hosts go on"));
+                outcome.problems.push(line);
+            }
+        }
+    }
+    // An unreachable host's rows from an earlier attempt stay on record.
+    let (mut kept, mut to_run): (Vec<RunRecord>, Vec<RunRecord>) =
+        records.into_iter().partition(|r| !reachable.iter().any(|(host, _, _)| host.name == r.host));
+    outcome.records.append(&mut kept);
+    let ended: Vec<(Result<()>, StudyOutcome)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = reachable
+            .into_iter()
+            .map(|(host, plan, opened)| {
+                let mine: Vec<RunRecord> = to_run.extract_if(.., |r| r.host == host.name).collect();
+                scope.spawn(move || run_host(fleet, (host, plan, opened), mine))
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let mut result = Ok(());
+    for (host_ended, host_outcome) in ended {
+        outcome.records.extend(host_outcome.records);
+        outcome.problems.extend(host_outcome.problems);
+        outcome.warnings.extend(host_outcome.warnings);
+        match host_ended {
+            // The study stops for all: an interrupt first, then the study timeout.
+            Err(error) if error.is::<Interrupted>() => result = Err(error),
+            Err(error) if error.is::<StudyTimedOut>() && result.is_ok() => result = Err(error),
+            _ => {}
+        }
+    }
+    (result, outcome)
+}
+
+/// One host's block, on its own thread: its connection closes when it ends, which
+/// destroys any domain it left (they are created auto-destroy).
+fn run_host(fleet: &Fleet, (host, plan, opened): (LabHost, Plan, OpenedHost), records: Vec<RunRecord>) -> (Result<()>, StudyOutcome) {
+    let mut outcome = StudyOutcome { records, ..StudyOutcome::default() };
+    if let Some(warning) = &opened.warning {
+        fleet.progress.println(&format!("warning: host {}: {warning}", host.name));
+    }
+    let limits = Limits::for_plan(&plan);
+    let mut recorder = Recorder::new(fleet.files, fleet.progress, &host.name, plan.runs);
+    let mut study = Study {
+        plan: &plan,
+        host: &host.name,
+        limits: &limits,
+        backend: opened.backend.as_ref(),
+        agent: fleet.agent,
+        scratch: fleet.scratch,
+        listener: &mut recorder,
+        stops: fleet.stops,
+    };
+    let ended = run_study(&mut study, &mut outcome);
+    drop(opened);
+    let (status, error) = match &ended {
+        Err(error) => (LabHostStatus::Failed, format!("{error:#}")),
+        Ok(()) if outcome.problems.is_empty() && outcome.failed_runs() == 0 && outcome.missing_runs() == 0 => {
+            (LabHostStatus::Done, String::new())
+        }
+        Ok(()) => (LabHostStatus::Failed, incomplete(&outcome)),
+    };
+    match &ended {
+        Err(error) if !(error.is::<Interrupted>() || error.is::<StudyTimedOut>()) => {
+            fleet.progress.println(&format!("error: host {}: {error:#}; the other hosts go on", host.name));
+        }
+        _ => {}
+    }
+    for problem in &mut outcome.problems {
+        *problem = format!("host {}: {problem}", host.name);
+    }
+    if let Err(error) = &ended {
+        if !(error.is::<Interrupted>() || error.is::<StudyTimedOut>()) {
+            outcome.problems.push(format!("host {}: {error:#}", host.name));
+        }
+    }
+    let written = fleet.files.lock().map_err(|_| anyhow!("internal: the results folder's lock is poisoned")).and_then(|mut files| {
+        files.update_meta(|meta| {
+            if let Some(facts) = meta.hosts.iter_mut().find(|h| h.name == host.name) {
+                facts.status = status;
+                facts.error = error;
+            }
+        })
+    });
+    if let Err(error) = written {
+        outcome.problems.push(format!("host {}: cannot record its status in meta.json: {error:#}", host.name));
+    }
+    (ended, outcome)
+}
+
+/// Why a block that ran to its end is still not complete.
+fn incomplete(outcome: &StudyOutcome) -> String {
+    if let Some(problem) = outcome.problems.first() {
+        return problem.lines().next().unwrap_or_default().to_string();
+    }
+    format!("{} failed and {} missing of {} planned runs", outcome.failed_runs(), outcome.missing_runs(), outcome.planned_runs)
+}
