@@ -3,14 +3,12 @@
 //! Needs root (qemu:///system, an sshd on loopback).
 
 mod common;
+use common::libvirt::*;
 use common::*;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
-
-const SYSTEM: &str = "qemu:///system";
 
 const TWO_VARIANTS: &str = r#"
 runs = 2
@@ -41,26 +39,6 @@ name = "only"
 kind = "command"
 command = "/bin/true"
 "#;
-
-fn libvirtd() {
-    static STARTED: Once = Once::new();
-    STARTED.call_once(|| {
-        let out = Command::new(repo().join("scripts/start-libvirtd.sh")).output().expect("run start-libvirtd.sh");
-        assert!(out.status.success(), "start-libvirtd.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    });
-}
-
-/// The domains of the daemon, running or not, whose name starts with `prefix`.
-fn domains(prefix: &str) -> Vec<String> {
-    let out = Command::new("virsh").args(["-c", SYSTEM, "list", "--all", "--name"]).output().expect("run virsh");
-    assert!(out.status.success(), "virsh list failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().map(str::trim).filter(|n| n.starts_with(prefix)).map(String::from).collect()
-}
-
-/// bench names its domains kbench-<its pid>-...
-fn domains_of(bench_pid: u32) -> Vec<String> {
-    domains(&format!("kbench-{bench_pid}-"))
-}
 
 fn bench_child(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_bench"))
@@ -208,69 +186,6 @@ fn bench_check_reports_the_libvirt_host() {
         "kernel of only: ".into(),
     ] {
         assert!(stdout.contains(&expected), "expected {expected:?} in:\n{stdout}");
-    }
-}
-
-/// An sshd of the test's own on a free loopback port, killed when dropped.
-struct Sshd {
-    child: Child,
-    port: u16,
-    user_key: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Sshd {
-    fn start() -> Sshd {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path();
-        for key in ["host_key", "user_key"] {
-            let out = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(path.join(key))
-                .output()
-                .expect("ssh-keygen is installed (openssh-client)");
-            assert!(out.status.success(), "ssh-keygen: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::fs::copy(path.join("user_key.pub"), path.join("authorized_keys")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\n\
-             AuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\n\
-             PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n",
-            dir = path.display()
-        );
-        std::fs::write(path.join("sshd_config"), config).unwrap();
-        // sshd's privilege separation needs this folder; Debian creates it only at boot.
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        let child = Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
-            .arg(path.join("sshd_config"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(path.join("sshd.log")).unwrap())
-            .spawn()
-            .expect("sshd is installed (openssh-server)");
-        let sshd = Sshd { child, port, user_key: path.join("user_key"), _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not listen on port {port} within 20 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        sshd
-    }
-}
-
-impl Sshd {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("sshd.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // libvirt's no_verify=1 lets ssh add this throwaway host key to root's known_hosts.
-        let _ = Command::new("ssh-keygen").args(["-R", &format!("[127.0.0.1]:{}", self.port)]).output();
     }
 }
 

@@ -2,6 +2,8 @@
 //! scenarios, runs the real `bench` binary, and reads what it wrote.
 #![allow(dead_code)]
 
+pub mod libvirt;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, Once};

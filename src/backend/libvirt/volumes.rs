@@ -28,22 +28,33 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
-/// The pool, defined, built and started when it is missing or stopped.
+/// The pool, defined, built and started when it is missing or stopped. Two hosts of one
+/// study may be one daemon: whoever loses the race to define or start it takes the
+/// winner's.
 pub fn pool(conn: &Connect) -> Result<StoragePool> {
     let pool = match conn.lookup_storage_pool_by_name(POOL) {
         Ok(pool) => pool,
         Err(_) => {
             let xml = format!("<pool type='dir'><name>{POOL}</name><target><path>{POOL_PATH}</path></target></pool>");
-            let pool = conn
-                .define_storage_pool_xml(&xml, 0)
-                .with_context(|| format!("cannot define the storage pool {POOL} ({POOL_PATH})"))?;
-            pool.build(0).with_context(|| format!("cannot create the storage pool's folder {POOL_PATH}"))?;
-            let _ = pool.set_autostart(true);
-            pool
+            match conn.define_storage_pool_xml(&xml, 0) {
+                Ok(pool) => {
+                    pool.build(0).with_context(|| format!("cannot create the storage pool's folder {POOL_PATH}"))?;
+                    let _ = pool.set_autostart(true);
+                    pool
+                }
+                Err(error) => conn
+                    .lookup_storage_pool_by_name(POOL)
+                    .map_err(|_| error)
+                    .with_context(|| format!("cannot define the storage pool {POOL} ({POOL_PATH})"))?,
+            }
         }
     };
     if !pool.is_active().unwrap_or(false) {
-        pool.create(0).with_context(|| format!("cannot start the storage pool {POOL}"))?;
+        if let Err(error) = pool.create(0) {
+            if !pool.is_active().unwrap_or(false) {
+                return Err(error).with_context(|| format!("cannot start the storage pool {POOL}"));
+            }
+        }
     }
     pool.refresh(0).with_context(|| format!("cannot refresh the storage pool {POOL}"))?;
     Ok(pool)
