@@ -205,3 +205,21 @@ fn incomplete(outcome: &StudyOutcome) -> String {
     }
     format!("{} failed and {} missing of {} planned runs", outcome.failed_runs(), outcome.missing_runs(), outcome.planned_runs)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::file::BackendKind;
+    use crate::scenario::LabHost;
+
+    #[test]
+    fn a_hosts_plan_is_sized_for_it_and_keeps_the_levels() {
+        let mut plan = crate::benchmark::fake::plan(3, 0, 3);
+        let host = LabHost { name: "lab1".into(), uri: "qemu+ssh://root@lab1/system".into(), cpus: Some(8), memory_mib: None };
+        plan.hosts = vec![host.clone()];
+        let on_host = plan.for_host(&host);
+        assert_eq!((on_host.guest.cpus, on_host.guest.memory_mib), (8, plan.guest.memory_mib));
+        assert_eq!((on_host.guest.backend, on_host.guest.uri.as_deref()), (BackendKind::Libvirt, Some("qemu+ssh://root@lab1/system")));
+        assert_eq!(on_host.levels, plan.levels, "every host runs the same -j");
+        assert!(on_host.hosts.is_empty());
+    }
+}

@@ -651,18 +651,6 @@ mod tests {
     }
 
     #[test]
-    fn a_hosts_plan_is_sized_for_it_and_keeps_the_levels() {
-        let mut plan = crate::benchmark::fake::plan(3, 0, 3);
-        let host = LabHost { name: "lab1".into(), uri: "qemu+ssh://root@lab1/system".into(), cpus: Some(8), memory_mib: None };
-        plan.hosts = vec![host.clone()];
-        let on_host = plan.for_host(&host);
-        assert_eq!((on_host.guest.cpus, on_host.guest.memory_mib), (8, plan.guest.memory_mib));
-        assert_eq!((on_host.guest.backend, on_host.guest.uri.as_deref()), (BackendKind::Libvirt, Some("qemu+ssh://root@lab1/system")));
-        assert_eq!(on_host.levels, plan.levels, "every host runs the same -j");
-        assert!(on_host.hosts.is_empty());
-    }
-
-    #[test]
     fn pinning_needs_a_cpu_more_than_the_guest_has() {
         let host = crate::host::cpus().unwrap() as u32;
         assert!(check_pinnable(host.saturating_sub(1).max(1)).is_ok() || host == 1);
