@@ -184,6 +184,17 @@ fn an_unreachable_host_is_reported_while_the_other_runs_and_resume_runs_it_later
     assert_eq!(host_entry(&meta_resumed, "local")["status"], "done", "{meta_resumed}");
     assert!(sshd.log().contains("Accepted publickey for root"), "{}", sshd.log());
     assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
+
+    // Down again: a host whose block is complete is no problem, nothing boots.
+    drop(sshd);
+    let out = bench(&["run", "--resume", results.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("note: host late is unreachable, but every run of its block is on record"), "{}", describe(&out));
+    assert_eq!(read_rows(&results.join("runs.csv")), rows_after, "nothing was measured again");
+    let meta_complete = meta(&results);
+    let late_entry = host_entry(&meta_complete, "late");
+    assert_eq!(late_entry["status"], "done", "{late_entry}");
+    assert!(late_entry["error"].as_str().unwrap().starts_with("unreachable when resumed, its block complete: "), "{late_entry}");
 }
 
 #[test]

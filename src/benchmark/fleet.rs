@@ -7,7 +7,7 @@
 use super::limits::Limits;
 use super::recorder::{Recorder, StudyFiles};
 use super::study::{Stops, Study, StudyOutcome, StudyTimedOut};
-use super::{job, run_study};
+use super::{job, run_study, runner};
 use crate::backend::{self, OpenedHost};
 use crate::interrupt::Interrupted;
 use crate::model::{HypervisorFacts, LabHostFacts, LabHostStatus, RunRecord};
@@ -106,6 +106,11 @@ pub fn run_hosts(fleet: &Fleet, plan: &Plan, slots: Vec<HostSlot>, records: Vec<
     for HostSlot { host, plan, opened } in slots {
         match opened {
             Ok(opened) => reachable.push((host, plan, opened)),
+            // A resumed study: the host measured its block before, nothing is lost.
+            Err(error) if block_on_record(&plan, &host, &records) => {
+                fleet.progress.println(&format!("note: host {} is unreachable, but every run of its block is on record", host.name));
+                set_status(fleet, &host, LabHostStatus::Done, format!("unreachable when resumed, its block complete: {error:#}"), &mut outcome);
+            }
             Err(error) => {
                 let line = format!("host {} is unreachable: {error:#}", host.name);
                 fleet.progress.println(&format!("warning: {line}; the other hosts go on"));
@@ -184,6 +189,18 @@ fn run_host(fleet: &Fleet, (host, plan, opened): (LabHost, Plan, OpenedHost), re
             outcome.problems.push(format!("host {}: {error:#}", host.name));
         }
     }
+    set_status(fleet, &host, status, error, &mut outcome);
+    (ended, outcome)
+}
+
+/// Whether every run of the host's block has a row (ok or failed) already.
+fn block_on_record(plan: &Plan, host: &LabHost, records: &[RunRecord]) -> bool {
+    let mine: Vec<RunRecord> = records.iter().filter(|r| r.host == host.name).cloned().collect();
+    (0..plan.rounds).all(|round| plan.variants.iter().all(|variant| runner::pending_runs(plan, variant, round, &mine).is_empty()))
+}
+
+/// The host's status and error in meta.json, written at once.
+fn set_status(fleet: &Fleet, host: &LabHost, status: LabHostStatus, error: String, outcome: &mut StudyOutcome) {
     let written = fleet.files.lock().map_err(|_| anyhow!("internal: the results folder's lock is poisoned")).and_then(|mut files| {
         files.update_meta(|meta| {
             if let Some(facts) = meta.hosts.iter_mut().find(|h| h.name == host.name) {
@@ -195,7 +212,6 @@ fn run_host(fleet: &Fleet, (host, plan, opened): (LabHost, Plan, OpenedHost), re
     if let Err(error) = written {
         outcome.problems.push(format!("host {}: cannot record its status in meta.json: {error:#}", host.name));
     }
-    (ended, outcome)
 }
 
 /// Why a block that ran to its end is still not complete.
