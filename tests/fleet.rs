@@ -168,7 +168,8 @@ fn an_unreachable_host_is_reported_while_the_other_runs_and_resume_runs_it_later
     assert_eq!(host_entry(&meta_after, "local")["status"], "done");
     let unreachable = host_entry(&meta_after, "late");
     assert_eq!(unreachable["status"], "unreachable", "{unreachable}");
-    assert!(unreachable["error"].as_str().unwrap().contains(&format!("cannot connect to libvirt at {late_uri}")), "{unreachable}");
+    let error = unreachable["error"].as_str().unwrap();
+    assert!(error.contains(&format!("cannot connect to libvirt at {late_uri}")) && error.contains("(key `host[1].uri`;"), "{unreachable}");
     assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
 
     // The host comes up: --resume runs its block, and only its block.

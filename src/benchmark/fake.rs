@@ -49,6 +49,7 @@ pub fn plan(runs: u32, warmup: u32, rounds: u32) -> Plan {
             pin: false,
             backend: Default::default(),
             uri: None,
+            uri_key: "`guest.uri` or --uri".into(),
         },
         variants: vec![variant("a"), variant("b")],
         baseline: 0,

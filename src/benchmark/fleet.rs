@@ -30,12 +30,10 @@ pub fn open_hosts(plan: &Plan, agent: &Path) -> Vec<HostSlot> {
         let threads: Vec<_> = plan
             .hosts
             .iter()
-            .enumerate()
-            .map(|(index, host)| {
+            .map(|host| {
                 let host_plan = plan.for_host(host);
                 scope.spawn(move || {
-                    let opened = backend::open_host(&host_plan, agent)
-                        .map_err(|e| anyhow!("host {} (key `host[{index}].uri` = {}): {e:#}", host.name, host.uri));
+                    let opened = backend::open_host(&host_plan, agent);
                     HostSlot { host: host.clone(), plan: host_plan, opened }
                 })
             })
@@ -230,12 +228,13 @@ mod tests {
     #[test]
     fn a_hosts_plan_is_sized_for_it_and_keeps_the_levels() {
         let mut plan = crate::benchmark::fake::plan(3, 0, 3);
-        let host = LabHost { name: "lab1".into(), uri: "qemu+ssh://root@lab1/system".into(), cpus: Some(8), memory_mib: None };
+        let host = LabHost { key: "host[0]".into(), name: "lab1".into(), uri: "qemu+ssh://root@lab1/system".into(), cpus: Some(8), memory_mib: None };
         plan.hosts = vec![host.clone()];
         let on_host = plan.for_host(&host);
         assert_eq!((on_host.guest.cpus, on_host.guest.memory_mib), (8, plan.guest.memory_mib));
         assert_eq!((on_host.guest.backend, on_host.guest.uri.as_deref()), (BackendKind::Libvirt, Some("qemu+ssh://root@lab1/system")));
         assert_eq!(on_host.levels, plan.levels, "every host runs the same -j");
         assert!(on_host.hosts.is_empty());
+        assert_eq!(on_host.guest.uri_key, "`host[0].uri`", "a connection error names the entry");
     }
 }

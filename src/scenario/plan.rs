@@ -49,6 +49,8 @@ pub struct Plan {
 /// One `[[host]]` as validated: the guest it boots may be sized for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabHost {
+    /// `host[<index>]`, as errors name the entry.
+    pub key: String,
     pub name: String,
     pub uri: String,
     pub cpus: Option<u32>,
@@ -102,6 +104,8 @@ pub struct GuestPlan {
     pub backend: BackendKind,
     /// The libvirt connection URI; set exactly when `backend` is libvirt.
     pub uri: Option<String>,
+    /// Where `uri` came from, as errors name it: "`guest.uri` or --uri", "`host[1].uri`".
+    pub uri_key: String,
 }
 
 /// The default libvirt connection: this host's system daemon.
@@ -174,6 +178,7 @@ impl Plan {
         plan.hosts = Vec::new();
         plan.guest.backend = BackendKind::Libvirt;
         plan.guest.uri = Some(host.uri.clone());
+        plan.guest.uri_key = format!("`{}.uri`", host.key);
         plan.guest.cpus = host.cpus.unwrap_or(self.guest.cpus);
         plan.guest.memory_mib = host.memory_mib.unwrap_or(self.guest.memory_mib);
         plan
@@ -321,6 +326,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             pin: guest.pin,
             backend,
             uri,
+            uri_key: "`guest.uri` or --uri".into(),
         },
         variants,
         baseline,
@@ -358,7 +364,7 @@ fn hosts(file: &ScenarioFile) -> Result<Vec<LabHost>> {
         if *cpus == Some(0) {
             bail!("key `{key}.cpus`: must be at least 1");
         }
-        hosts.push(LabHost { name: name.clone(), uri: uri.clone(), cpus: *cpus, memory_mib: memory.map(|m| m.mib) });
+        hosts.push(LabHost { key, name: name.clone(), uri: uri.clone(), cpus: *cpus, memory_mib: memory.map(|m| m.mib) });
     }
     Ok(hosts)
 }
@@ -634,8 +640,8 @@ mod tests {
         assert_eq!(
             two,
             [
-                LabHost { name: "lab1".into(), uri: "qemu+ssh://root@lab1/system".into(), cpus: Some(8), memory_mib: Some(4096) },
-                LabHost { name: "lab2".into(), uri: "qemu:///system".into(), cpus: None, memory_mib: None }
+                LabHost { key: "host[0]".into(), name: "lab1".into(), uri: "qemu+ssh://root@lab1/system".into(), cpus: Some(8), memory_mib: Some(4096) },
+                LabHost { key: "host[1]".into(), name: "lab2".into(), uri: "qemu:///system".into(), cpus: None, memory_mib: None }
             ]
         );
         let twice = with("[[host]]\nname = \"a\"\nuri = \"qemu:///system\"\n[[host]]\nname = \"a\"\nuri = \"qemu:///system\"\n").unwrap_err();

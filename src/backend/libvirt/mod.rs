@@ -40,6 +40,7 @@ pub struct LibvirtBackend {
     /// allows): the guest it ran died with it, the retry boots on a fresh one.
     conn: Mutex<Connect>,
     uri: String,
+    uri_key: String,
     accel: Accel,
     maximum_cpu: bool,
     version: String,
@@ -76,8 +77,9 @@ impl Drop for Scratch {
     }
 }
 
-/// Opens `uri`, bounded by [`CONNECT_TIMEOUT`], with keepalive on.
-pub fn connect(uri: &str) -> Result<Connect> {
+/// Opens `uri`, bounded by [`CONNECT_TIMEOUT`], with keepalive on. `key` is where the
+/// URI came from, for the error (`guest.uri` or --uri, `host[1].uri`).
+pub fn connect(uri: &str, key: &str) -> Result<Connect> {
     streams::ensure_event_loop();
     let (sender, receiver) = mpsc::channel();
     let owned = uri.to_string();
@@ -87,10 +89,10 @@ pub fn connect(uri: &str) -> Result<Connect> {
     let conn = match receiver.recv_timeout(CONNECT_TIMEOUT) {
         Ok(Ok(conn)) => conn,
         Ok(Err(error)) => bail!(
-            "cannot connect to libvirt at {uri}: {error} (key `guest.uri` or --uri; is libvirtd running there? see docs/libvirt.md)"
+            "cannot connect to libvirt at {uri}: {error} (key {key}; is libvirtd running there? see docs/libvirt.md)"
         ),
         Err(_) => bail!(
-            "cannot connect to libvirt at {uri}: no answer within {} s (key `guest.uri` or --uri; is the host up and reachable?)",
+            "cannot connect to libvirt at {uri}: no answer within {} s (key {key}; is the host up and reachable?)",
             CONNECT_TIMEOUT.as_secs()
         ),
     };
@@ -106,7 +108,7 @@ impl LibvirtBackend {
     /// before anything boots.
     pub fn new(plan: &Plan, agent: &Path) -> Result<(LibvirtBackend, Option<String>)> {
         let uri = plan.guest.uri.clone().unwrap_or_else(|| crate::scenario::plan::DEFAULT_LIBVIRT_URI.into());
-        let conn = connect(&uri)?;
+        let conn = connect(&uri, &plan.guest.uri_key)?;
         let (accel, warning) = choose_accel(&conn, &uri, plan.guest.accel)?;
         let node = conn.node_info().with_context(|| format!("cannot read the CPUs and memory of {uri}"))?;
         crate::scenario::plan::check_guest_fits(plan.guest.cpus, plan.guest.memory_mib, node.cpus, Some(node.memory / 1024), &uri)?;
@@ -119,7 +121,7 @@ impl LibvirtBackend {
         let machine = HostMachine { libvirt_version, accel, cpus: node.cpus, memory_mib: node.memory / 1024 };
         let pool = volumes::pool(&conn).with_context(|| format!("on {uri}"))?;
         let backend =
-            LibvirtBackend { conn: Mutex::new(conn), uri, accel, maximum_cpu, version, machine, remote: Mutex::new(HashMap::new()) };
+            LibvirtBackend { conn: Mutex::new(conn), uri, uri_key: plan.guest.uri_key.clone(), accel, maximum_cpu, version, machine, remote: Mutex::new(HashMap::new()) };
         for variant in &plan.variants {
             backend.upload(&pool, &variant.kernel)?;
             backend.upload_initrd(&pool, variant.initrd.as_deref(), agent)?;
@@ -165,7 +167,7 @@ impl LibvirtBackend {
     fn connection(&self) -> Result<Connect> {
         let mut conn = self.conn.lock().map_err(|_| anyhow!("the libvirt connection is poisoned"))?;
         if !conn.is_alive().unwrap_or(false) {
-            *conn = connect(&self.uri).context("the connection was lost and cannot be opened again")?;
+            *conn = connect(&self.uri, &self.uri_key).context("the connection was lost and cannot be opened again")?;
         }
         Ok(conn.clone())
     }
@@ -365,7 +367,7 @@ fn version_text(version: u32) -> String {
 /// guests boot whether the host's pool already holds it.
 pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
     let uri = plan.guest.uri.clone().unwrap_or_else(|| crate::scenario::plan::DEFAULT_LIBVIRT_URI.into());
-    let conn = match connect(&uri) {
+    let conn = match connect(&uri, &plan.guest.uri_key) {
         Ok(conn) => conn,
         Err(error) => return vec![("libvirt".into(), Err(error))],
     };
