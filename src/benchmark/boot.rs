@@ -38,7 +38,8 @@ pub fn run(
 ) -> Result<()> {
     let plan = study.plan;
     let spec = GuestSpec {
-        name: variant.name.clone(),
+        // The host's name too: two hosts may be one daemon, whose `virsh list` shows both.
+        name: if study.host.is_empty() { variant.name.clone() } else { format!("{}-{}", study.host, variant.name) },
         kernel: variant.kernel.clone(),
         initrd: variant.initrd.clone(),
         disk: plan.guest.disk.clone(),
