@@ -88,6 +88,12 @@ pub struct HostMachine {
     pub memory_mib: u64,
 }
 
+/// The connection to a host could not be opened (as opposed to a host that answered and
+/// cannot run the study: no KVM, too small, a wrong volume).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
 /// One `[[host]]`, connected, its files uploaded: ready to run its block of the study
 /// on a thread of its own.
 pub struct OpenedHost {

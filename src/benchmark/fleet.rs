@@ -8,7 +8,7 @@ use super::limits::Limits;
 use super::recorder::{Recorder, StudyFiles};
 use super::study::{Stops, Study, StudyOutcome, StudyTimedOut};
 use super::{job, run_study, runner};
-use crate::backend::{self, OpenedHost};
+use crate::backend::{self, OpenedHost, Unreachable};
 use crate::interrupt::Interrupted;
 use crate::model::{HypervisorFacts, LabHostFacts, LabHostStatus, RunRecord};
 use crate::output::progress::Progress;
@@ -65,7 +65,7 @@ pub fn host_facts(slots: &[HostSlot]) -> Vec<LabHostFacts> {
                     facts.memory_mib = opened.machine.memory_mib;
                 }
                 Err(error) => {
-                    facts.status = LabHostStatus::Unreachable;
+                    facts.status = if error.is::<Unreachable>() { LabHostStatus::Unreachable } else { LabHostStatus::Failed };
                     facts.error = format!("{error:#}");
                 }
             }
@@ -110,7 +110,8 @@ pub fn run_hosts(fleet: &Fleet, plan: &Plan, slots: Vec<HostSlot>, records: Vec<
                 set_status(fleet, &host, LabHostStatus::Done, format!("unreachable when resumed, its block complete: {error:#}"), &mut outcome);
             }
             Err(error) => {
-                let line = format!("host {} is unreachable: {error:#}", host.name);
+                let what = if error.is::<Unreachable>() { "is unreachable" } else { "cannot run the study" };
+                let line = format!("host {} {what}: {error:#}", host.name);
                 fleet.progress.println(&format!("warning: {line}; the other hosts go on"));
                 outcome.problems.push(line);
             }
@@ -222,8 +223,61 @@ fn incomplete(outcome: &StudyOutcome) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::backend::{Accel, Backend, Guest, GuestSpec, HostMachine};
     use crate::scenario::file::BackendKind;
-    use crate::scenario::LabHost;
+
+    /// A connected host that is never asked to boot.
+    struct Connected(Accel);
+
+    impl Backend for Connected {
+        fn accel(&self) -> Accel {
+            self.0
+        }
+        fn version(&self) -> String {
+            format!("libvirt 9.0.0, {}", self.0)
+        }
+        fn boot(&self, _spec: &GuestSpec) -> Result<Box<dyn Guest>> {
+            anyhow::bail!("not in this test")
+        }
+    }
+
+    fn slot(name: &str, opened: Result<OpenedHost>) -> HostSlot {
+        let host = LabHost { key: "host[0]".into(), name: name.into(), uri: format!("qemu+ssh://root@{name}/system"), cpus: None, memory_mib: None };
+        let plan = crate::benchmark::fake::plan(1, 0, 1).for_host(&host);
+        HostSlot { host, plan, opened }
+    }
+
+    fn connected(accel: Accel) -> Result<OpenedHost> {
+        let machine = HostMachine { libvirt_version: "9.0.0".into(), accel, cpus: 16, memory_mib: 65536 };
+        Ok(OpenedHost { backend: Box::new(Connected(accel)), warning: None, machine })
+    }
+
+    #[test]
+    fn meta_tells_each_host_as_its_connection_went() {
+        let slots = [
+            slot("lab1", connected(Accel::Kvm)),
+            slot("lab2", Err(Unreachable("cannot connect to libvirt at qemu+ssh://root@lab2/system: refused".into()).into())),
+            slot("lab3", Err(anyhow!("key `guest.accel`: \"kvm\" was asked for, but KVM does not work here"))),
+            slot("lab4", connected(Accel::Tcg)),
+        ];
+        let facts = host_facts(&slots);
+        let read: Vec<(&str, LabHostStatus, &str, u32)> = facts.iter().map(|f| (f.name.as_str(), f.status, f.accel.as_str(), f.cpus)).collect();
+        assert_eq!(
+            read,
+            [
+                ("lab1", LabHostStatus::Running, "kvm", 16),
+                ("lab2", LabHostStatus::Unreachable, "", 0),
+                ("lab3", LabHostStatus::Failed, "", 0),
+                ("lab4", LabHostStatus::Running, "tcg", 16)
+            ]
+        );
+        assert!(facts[1].error.contains("refused") && facts[2].error.contains("KVM does not work"), "{facts:?}");
+        assert_eq!(facts[0].uri, "qemu+ssh://root@lab1/system");
+        let hypervisor = hypervisor_facts(&slots);
+        assert_eq!(hypervisor.accel, "kvm+tcg", "hosts that differ say so");
+        assert_eq!(hypervisor.version, "lab1: libvirt 9.0.0, kvm; lab4: libvirt 9.0.0, tcg");
+    }
 
     #[test]
     fn a_hosts_plan_is_sized_for_it_and_keeps_the_levels() {

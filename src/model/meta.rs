@@ -69,7 +69,8 @@ pub enum LabHostStatus {
     Done,
     /// Its connection could not be opened.
     Unreachable,
-    /// It began and stopped short (lost connection, guest failures, interrupt).
+    /// It answered but cannot run the study (no KVM for accel = "kvm", too small), or it
+    /// began and stopped short (lost connection, guest failures, interrupt).
     Failed,
 }
 

@@ -11,10 +11,10 @@ pub mod domain_xml;
 pub mod streams;
 pub mod volumes;
 
-use super::{initrd, Accel, Backend, Guest, GuestEvent, GuestSpec, HostMachine};
+use super::{initrd, Accel, Backend, Guest, GuestEvent, GuestSpec, HostMachine, Unreachable};
 use crate::scenario::file::AccelChoice;
 use crate::scenario::Plan;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use domain_xml::{Disk, DomainSpec};
 use kbench_protocol::{encode, HostMessage};
 use std::collections::HashMap;
@@ -88,13 +88,19 @@ pub fn connect(uri: &str, key: &str) -> Result<Connect> {
     });
     let conn = match receiver.recv_timeout(CONNECT_TIMEOUT) {
         Ok(Ok(conn)) => conn,
-        Ok(Err(error)) => bail!(
-            "cannot connect to libvirt at {uri}: {error} (key {key}; is libvirtd running there? see docs/libvirt.md)"
-        ),
-        Err(_) => bail!(
-            "cannot connect to libvirt at {uri}: no answer within {} s (key {key}; is the host up and reachable?)",
-            CONNECT_TIMEOUT.as_secs()
-        ),
+        Ok(Err(error)) => {
+            return Err(Unreachable(format!(
+                "cannot connect to libvirt at {uri}: {error} (key {key}; is libvirtd running there? see docs/libvirt.md)"
+            ))
+            .into())
+        }
+        Err(_) => {
+            return Err(Unreachable(format!(
+                "cannot connect to libvirt at {uri}: no answer within {} s (key {key}; is the host up and reachable?)",
+                CONNECT_TIMEOUT.as_secs()
+            ))
+            .into())
+        }
     };
     // 1: the daemon does not do keepalive; the connection still works.
     conn.set_keep_alive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
