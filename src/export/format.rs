@@ -56,3 +56,6 @@ mod tests {
         assert_eq!(p_value(Some(1e-9)), "< 0.0001");
     }
 }
+
+/// What marks a run measured on a noisy host, in every report that lists runs.
+pub const NOISY_MARK: &str = "⚠";
