@@ -102,6 +102,10 @@ fn quiet_host_waits_for_a_busy_host_up_to_its_wait_then_runs_flagged() {
     assert!(row["noise"].starts_with("the host was still busy after waiting "), "{row:?}");
     assert!(row["noise"].contains("quiet_host.max_load 0.5); other processes used "), "{row:?}");
     assert!(stderr.contains("runs anyway, flagged as noisy"), "{stderr}");
+    assert!(
+        stderr.contains("baseline: waiting up to 3 s for a quiet host (other processes at most 0.5 CPUs) before run half 1"),
+        "a log says what the study waits for: {stderr}"
+    );
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(results.join("meta.json")).unwrap()).unwrap();
     assert_eq!(meta["design"]["quiet_host"]["wait_s"], 3, "{meta}");
 }

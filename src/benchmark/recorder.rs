@@ -62,7 +62,7 @@ impl Listener for Recorder<'_> {
     }
 
     fn waiting_for_quiet(&mut self, variant: &Variant, step: &StepInfo, max_load: f64, wait: std::time::Duration) {
-        self.progress.set_message(&format!(
+        self.progress.status(&format!(
             "{}: waiting up to {} for a quiet host (other processes at most {max_load} CPUs) before {}",
             variant.name,
             super::limits::seconds(wait),
