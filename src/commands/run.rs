@@ -6,6 +6,7 @@ use crate::benchmark::facts::{collect_meta, file_facts};
 use crate::benchmark::limits::Limits;
 use crate::benchmark::recorder::Recorder;
 use crate::benchmark::study::{Stops, Study, StudyTimedOut};
+use crate::benchmark::runner::adaptive_target;
 use crate::benchmark::{resume, run_study, StudyOutcome};
 use crate::cli::RunArgs;
 use crate::export::kernbench::kernbench_text;
@@ -26,7 +27,7 @@ use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> Result<u8> {
     let scenario_path = scenario_path(args)?;
-    let plan = scenario::load_with(&scenario_path, &args.backend.overrides())?;
+    let mut plan = scenario::load_with(&scenario_path, &args.backend.overrides())?;
     let agent = agent_binary::locate(args.agent.as_deref())?;
     let (backend, warning) = backend::open(&plan, &agent)?;
     if let Some(warning) = warning {
@@ -38,6 +39,11 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         None => start(args, &plan, fresh_meta)?,
         Some(dir) => resume(dir, fresh_meta, args.retry_failed)?,
     };
+    if args.resume.is_some() {
+        if let Some(warning) = resume::reuse_recorded_seed(&mut plan, &meta) {
+            eprintln!("warning: {warning}");
+        }
+    }
     results.write_meta(&meta)?;
     eprintln!("results: {}", results.path.display());
 
@@ -65,6 +71,11 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     crate::interrupt::restore_default_sigpipe();
 
     meta.finished_at = Some(now());
+    if let Some(target) = adaptive_target(&plan) {
+        let variants: Vec<String> = plan.variants.iter().map(|v| v.name.clone()).collect();
+        let levels: Vec<String> = plan.levels.iter().map(|l| l.label.clone()).collect();
+        meta.stopping = target.statements(&outcome.records, &variants, &levels);
+    }
     results.write_meta(&meta)?;
     let baseline = args.report.baseline.clone().unwrap_or_else(|| plan.variants[plan.baseline].name.clone());
     let options = ReportOptions { baseline: Some(baseline), ..args.report.options() };

@@ -5,6 +5,7 @@
 mod findings;
 mod meta;
 mod run;
+mod stopping;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
 pub use meta::{
@@ -15,6 +16,7 @@ pub use meta::{
 #[cfg(test)]
 pub use run::test_record;
 pub use run::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+pub use stopping::{LevelStopping, StopRule};
 
 /// Now, as every timestamp in the records is written: RFC 3339, UTC, whole seconds.
 pub fn now() -> String {
