@@ -80,7 +80,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let baseline = args.report.baseline.clone().unwrap_or_else(|| plan.variants[plan.baseline].name.clone());
     let options = ReportOptions { baseline: Some(baseline), ..args.report.options() };
     print_reports(&results.path, &outcome.records, &meta, &options);
-    report_problems(&results, &outcome);
+    report_problems(&results, &outcome, plan.adaptive.is_some());
     exit_code(ended, &outcome)
 }
 
@@ -164,14 +164,21 @@ fn print_reports(dir: &Path, records: &[RunRecord], meta: &Meta, options: &Repor
     }
 }
 
-fn report_problems(results: &ResultsDir, outcome: &StudyOutcome) {
+fn report_problems(results: &ResultsDir, outcome: &StudyOutcome, adaptive: bool) {
     for line in &outcome.problems {
         eprintln!("error: {}", line.lines().next().unwrap_or(""));
     }
     for record in outcome.records.iter().filter(|r| !r.is_ok()) {
         eprintln!("failed: {} {} -j {} run {}: {}", record.variant, record.jobs_label, record.jobs, record.run, record.failure);
     }
-    if outcome.missing_runs() > 0 {
+    if outcome.missing_runs() > 0 && adaptive {
+        // Variants and levels not stopped yet may still become precise before their cap.
+        eprintln!(
+            "up to {} more runs are due before every variant and level is precise or at its cap (bench run --resume {} continues)",
+            outcome.missing_runs(),
+            results.path.display()
+        );
+    } else if outcome.missing_runs() > 0 {
         eprintln!(
             "{} of {} planned runs are missing (bench run --resume {} runs them)",
             outcome.missing_runs(),

@@ -26,6 +26,13 @@ impl Stopping {
     pub fn is_stop(&self) -> bool {
         !matches!(self, Stopping::Continue { .. })
     }
+
+    pub fn half_width_percent(&self) -> Option<f64> {
+        match *self {
+            Stopping::Precise { half_width_percent } => Some(half_width_percent),
+            Stopping::Continue { half_width_percent } | Stopping::Cap { half_width_percent } => half_width_percent,
+        }
+    }
 }
 
 /// Half-width of the 95 % Student-t interval of the mean, in % of the mean; `None` for
@@ -121,10 +128,25 @@ impl Target {
             if block.is_empty() {
                 break;
             }
-            let (stopping, ok, failed) = self.decide(records, variant, level, *block.start());
-            if stopping.is_stop() {
-                return Settled { stopping, planned: block.start() - 1, ok, failed };
+            let before = *block.start();
+            let (stopping, ok, failed) = self.decide(records, variant, level, before);
+            if !stopping.is_stop() {
+                continue;
             }
+            let last = records.iter().filter(|r| r.variant == variant && r.jobs_label == level).map(|r| r.run).max().unwrap_or(0);
+            if last < before {
+                return Settled { stopping, planned: before - 1, ok, failed };
+            }
+            // Runs beyond the stop: a failed run measured again (--retry-failed) made the
+            // stop come earlier than when they were measured. They count, as in the report.
+            let (all, ok, failed) = self.decide(records, variant, level, last + 1);
+            let stopping = match stopping {
+                Stopping::Precise { half_width_percent } => {
+                    Stopping::Precise { half_width_percent: all.half_width_percent().unwrap_or(half_width_percent) }
+                }
+                _ => Stopping::Cap { half_width_percent: all.half_width_percent() },
+            };
+            return Settled { stopping, planned: last, ok, failed };
         }
         let (stopping, ok, failed) = self.decide(records, variant, level, self.max_runs + 1);
         Settled { stopping, planned: self.max_runs, ok, failed }

@@ -371,7 +371,7 @@ fn adaptive(rounds: u32) -> Plan {
 
 /// ±20 % around 10 s: never within 2 %.
 fn noisy(_variant: &str, _command: &str, nth: usize) -> f64 {
-    if nth % 2 == 0 { 12.0 } else { 8.0 }
+    if nth.is_multiple_of(2) { 12.0 } else { 8.0 }
 }
 
 fn steady(_variant: &str, _command: &str, nth: usize) -> f64 {
@@ -446,6 +446,29 @@ fn a_failed_run_uses_up_the_cap_but_not_the_precision() {
     assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Failed), row("a", 3, Good), row("a", 4, Good)]);
     assert_eq!(backend.boots().len(), 4, "no boot again for the failed run: the next round measures the next one");
     assert_eq!((outcome.planned_runs, outcome.missing_runs()), (4, 0));
+}
+
+#[test]
+fn a_failed_run_retried_on_resume_is_measured_under_its_own_number() {
+    let mut plan = adaptive(6);
+    plan.variants.truncate(1);
+    let first = with_elapsed(vec![Script::default(), Script::at(1, Fault::Crash)], steady);
+    let (result, _, stopped) = run(&plan, &quick_limits(&plan), &first);
+    result.unwrap();
+    // bench run --resume --retry-failed: the failed row is set aside, its run is due again.
+    let (kept, failed) = crate::benchmark::resume::split_failed(stopped.records);
+    assert_eq!(rows(&failed), [row("a", 2, Failed)]);
+    let backend = with_elapsed(vec![], steady);
+    let mut outcome = StudyOutcome { records: kept, ..StudyOutcome::default() };
+    let (result, _) = study(&plan, &quick_limits(&plan), &backend, &mut outcome, &Interrupt::default());
+    result.unwrap();
+    assert_eq!(backend.boots().len(), 1, "one boot, for run 2 only");
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 3, Good), row("a", 4, Good), row("a", 2, Good)]);
+    // Precise from runs 1 to 3; run 4 is on record and counts.
+    assert_eq!((outcome.planned_runs, outcome.missing_runs()), (4, 0));
+    let target = super::adaptive_target(&plan).unwrap();
+    let statement = &target.statements(&outcome.records, &["a".into()], &["half".into()])[0];
+    assert!(statement.describe().starts_with("precise after 4 runs"), "{statement:?}");
 }
 
 #[test]
