@@ -79,6 +79,7 @@ pub fn collect_meta(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> R
         variants,
         design: Some(design_facts(plan)),
         stopping: Vec::new(),
+        hosts: Vec::new(),
     })
 }
 

@@ -1,7 +1,7 @@
 //! `runs.csv`: one row per timed run, appended and flushed the moment the run ends, so
 //! that whatever stops `bench` later, every run measured so far is on disk.
 
-use crate::model::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+use crate::model::{RunRecord, RUNS_SCHEMA_VERSION};
 use crate::stats::{inconsistencies, StudyShape};
 use anyhow::{bail, Context, Result};
 use std::fs::{File, OpenOptions};

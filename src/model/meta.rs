@@ -38,6 +38,44 @@ pub struct Meta {
     /// cap, or the end of the study), as of the end of `bench run`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stopping: Vec<LevelStopping>,
+    /// The lab hosts of a `[[host]]` study and how each fared; empty on one host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<LabHostFacts>,
+}
+
+/// One `[[host]]` of a study spread over several hosts: where it is, what it is, and
+/// whether it ran its block of the study.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabHostFacts {
+    /// The `[[host]]` name, as runs.csv's `host` column holds it.
+    pub name: String,
+    pub uri: String,
+    pub status: LabHostStatus,
+    /// Why the host did not complete its block; empty when it did.
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub libvirt_version: String,
+    /// "kvm" or "tcg", as the host's domain capabilities allowed.
+    #[serde(default)]
+    pub accel: String,
+    #[serde(default)]
+    pub cpus: u32,
+    #[serde(default)]
+    pub memory_mib: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabHostStatus {
+    /// Planned or under way.
+    Running,
+    /// Every run of its block is on record.
+    Done,
+    /// Its connection could not be opened.
+    Unreachable,
+    /// It began and stopped short (lost connection, guest failures, interrupt).
+    Failed,
 }
 
 /// The study's design against noise: its boot order (and seed, to boot in that order

@@ -4,15 +4,17 @@
 
 mod findings;
 mod meta;
+mod part;
 mod run;
 mod stopping;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
 pub use meta::{
     AdaptiveFacts, BootKernelView, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts,
-    LevelFacts, Leftovers, Meta, QuietHostFacts,
+    LabHostFacts, LabHostStatus, LevelFacts, Leftovers, Meta, QuietHostFacts,
     VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
 };
+pub use part::{study_part, unclaimed};
 #[cfg(test)]
 pub use run::test_record;
 pub use run::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
