@@ -69,11 +69,12 @@ fn random_block_of_two(seed: u64, round: u32) -> [usize; 2] {
     if j == 0 { [1, 0] } else { [0, 1] }
 }
 
-/// `sleep 3` under TCG on a shared host takes 3.1 to 3.3 s: ± 25 % is met after 3 runs
-/// with a wide margin (the test is about the mechanism, not about how steady TCG is).
+/// `sleep 4` under TCG on a busy shared host takes 4.1 to 4.5 s, now and then a second
+/// more: ± 40 % is met after 3 runs even then (the test is about the mechanism, not about
+/// how steady TCG is).
 const STEADY: &str = r#"
 runs = "auto"
-precision = 25
+precision = 40
 min_runs = 3
 max_runs = 5
 order = "random"
@@ -88,7 +89,7 @@ name = "b"
 
 [workload]
 kind = "command"
-command = "sleep 3"
+command = "sleep 4"
 "#;
 
 #[test]
@@ -132,7 +133,7 @@ fn a_steady_command_is_precise_at_min_runs_and_a_resumed_study_keeps_its_recorde
         assert_eq!(stopping[i]["variant"], *variant);
         assert_eq!(stopping[i]["rule"], "precise", "{stopping}");
         assert_eq!(stopping[i]["runs"], 3);
-        assert!(stopping[i]["half_width_percent"].as_f64().is_some_and(|h| h <= 25.0), "{stopping}");
+        assert!(stopping[i]["half_width_percent"].as_f64().is_some_and(|h| h <= 40.0), "{stopping}");
     }
     let stdout = String::from_utf8_lossy(&resumed.stdout);
     assert!(stdout.contains("a half: precise after 3 runs (± "), "{}", describe(&resumed));
@@ -145,10 +146,10 @@ fn a_steady_command_is_precise_at_min_runs_and_a_resumed_study_keeps_its_recorde
 }
 
 /// Each boot's runs take 4 s, 1 s, 4 s, ... (a counter in the guest's /tmp): no interval
-/// of these gets within ± 25 %, whatever the host does.
+/// of these gets within ± 40 % (68 % and more), whatever the host does.
 const NOISY: &str = r#"
 runs = "auto"
-precision = 25
+precision = 40
 min_runs = 3
 max_runs = 5
 rounds = 2
@@ -183,9 +184,9 @@ fn a_noisy_command_reaches_the_cap_and_says_so() {
 
     let stopping = &meta(&results)["stopping"][0];
     assert_eq!(stopping["rule"], "cap", "{stopping}");
-    assert!(stopping["half_width_percent"].as_f64().is_some_and(|h| h > 25.0), "{stopping}");
+    assert!(stopping["half_width_percent"].as_f64().is_some_and(|h| h > 40.0), "{stopping}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("noisy half: cap of 5 runs reached (± ") && stdout.contains("target ± 25 %)"), "{}", describe(&out));
+    assert!(stdout.contains("noisy half: cap of 5 runs reached (± ") && stdout.contains("target ± 40 %)"), "{}", describe(&out));
     let report = std::fs::read_to_string(results.join("report.md")).unwrap();
     assert!(report.contains("| noisy | half | cap of 5 runs reached (± "), "{report}");
     assert!(report.contains("less precise than the target"), "the cap is a warning: {report}");
