@@ -302,6 +302,18 @@ mod schedule_tests {
     }
 
     #[test]
+    fn an_adaptive_studys_rows_fit_its_plan_up_to_the_cap() {
+        // meta.json's `runs` of an adaptive study is max_runs: a failed run, a stop before
+        // the cap and a level at its cap all pass the readers' check.
+        let mut records = runs(&[Some(10.0), None, Some(14.0), Some(7.0), Some(12.0), Some(9.0)]);
+        records.extend(runs(&[Some(10.0), Some(10.0), Some(10.0)]).into_iter().map(|r| RunRecord { variant: "poison".into(), ..r }));
+        let shape = crate::stats::StudyShape { variants: vec!["baseline".into(), "poison".into()], levels: vec![("half".into(), 1)], runs: 6 };
+        assert_eq!(crate::stats::inconsistencies(&records, Some(&shape)), []);
+        let beyond = RunRecord { run: 7, ..records[0].clone() };
+        assert_eq!(crate::stats::inconsistencies(&[beyond], Some(&shape)).len(), 1, "beyond the cap is beyond the plan");
+    }
+
+    #[test]
     fn a_missing_run_below_the_stop_is_still_planned() {
         // Run 2 has no row (its guest failed): the later runs are precise, run 2 is due.
         let mut records = runs(&[Some(10.0), Some(10.0), Some(10.01), Some(9.99)]);
