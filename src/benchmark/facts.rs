@@ -78,11 +78,12 @@ pub fn collect_meta(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> R
         baseline: plan.variants[plan.baseline].name.clone(),
         variants,
         design: Some(design_facts(plan)),
+        stopping: Vec::new(),
         hosts: Vec::new(),
     })
 }
 
-fn design_facts(plan: &Plan) -> DesignFacts {
+pub fn design_facts(plan: &Plan) -> DesignFacts {
     let random = plan.order.choice == OrderChoice::Random;
     DesignFacts {
         rounds: plan.rounds,

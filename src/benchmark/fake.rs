@@ -146,7 +146,12 @@ pub struct FakeBackend {
     pub warmup_s: f64,
     /// The guests run on another host: their host's noise cannot be sampled.
     pub remote: bool,
+    /// A timed run's elapsed seconds from (variant, command, its 1-based count among the
+    /// variant's timed runs of that command); else about 1 s, always the same.
+    pub elapsed_of: Option<ElapsedOf>,
 }
+
+pub type ElapsedOf = fn(&str, &str, usize) -> f64;
 
 impl FakeBackend {
     pub fn new(scripts: Vec<Script>) -> FakeBackend {
@@ -183,6 +188,8 @@ impl Backend for FakeBackend {
         let protocol = kbench_protocol::PROTOCOL_VERSION - u32::from(old);
         let hello = encode(&AgentMessage::Hello { protocol, agent_version: "fake".into() });
         Ok(Box::new(FakeGuest {
+            variant: spec.name.clone(),
+            elapsed_of: self.elapsed_of,
             cmdline: spec.cmdline.clone(),
             script,
             sent: Rc::clone(&self.sent),
@@ -218,6 +225,8 @@ enum Mode {
 }
 
 struct FakeGuest {
+    variant: String,
+    elapsed_of: Option<ElapsedOf>,
     cmdline: String,
     script: Script,
     sent: SentSteps,
@@ -241,8 +250,12 @@ impl FakeGuest {
 
     fn result(&self, step: &Step, outcome: Outcome) -> StepResult {
         let warmup = step.kind == StepKind::Warmup;
-        let elapsed_s = if warmup { self.warmup_s } else { 1.0 + f64::from(step.id) / 1000.0 };
         let timed = step.kind == StepKind::Timed;
+        let elapsed_s = match self.elapsed_of {
+            _ if warmup => self.warmup_s,
+            Some(elapsed_of) if timed => elapsed_of(&self.variant, &step.command, self.timed_runs_so_far(&step.command)),
+            _ => 1.0 + f64::from(step.id) / 1000.0,
+        };
         StepResult {
             id: step.id,
             outcome,
@@ -255,6 +268,13 @@ impl FakeGuest {
             monitors: timed.then(|| Box::new(MonitorSummary { samples: 2, slab_peak_kib: 1000 + u64::from(step.id), ..Default::default() })),
             monitor_samples: if timed { format!("t_s,slab_kib\n0.0,{}\n", 1000 + step.id) } else { String::new() },
         }
+    }
+
+    /// The variant's timed runs of `command` sent so far, in every boot, this one included.
+    fn timed_runs_so_far(&self, command: &str) -> usize {
+        let sent = self.sent.borrow();
+        let steps = sent.iter().filter(|(variant, _)| *variant == self.variant).flat_map(|(_, steps)| steps);
+        steps.filter(|s| s.kind == StepKind::Timed && s.command == command).count()
     }
 
     fn run(&mut self, step: Step) {

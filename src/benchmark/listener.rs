@@ -33,4 +33,7 @@ pub trait Listener {
     fn console_findings(&mut self, variant: &Variant, boot: u32, findings: Vec<ConsoleFinding>) -> Result<()>;
     /// A line for the user (a warning, an error, a fact).
     fn note(&mut self, line: &str);
+    /// With `runs = "auto"`: the timed runs the study now asks for in all (runs on record
+    /// included), as variants and levels stop; the cap until then.
+    fn planned_runs(&mut self, _runs: usize) {}
 }

@@ -117,6 +117,10 @@ impl Listener for Recorder<'_> {
     fn note(&mut self, line: &str) {
         self.progress.println(line);
     }
+
+    fn planned_runs(&mut self, runs: usize) {
+        self.progress.set_planned(runs as u64);
+    }
 }
 
 fn log_name(variant: &str, info: &StepInfo) -> String {

@@ -7,6 +7,7 @@ use crate::benchmark::limits::Limits;
 use crate::benchmark::noise_guard::ProcProbe;
 use crate::benchmark::recorder::Recorder;
 use crate::benchmark::study::{Stops, Study, StudyTimedOut};
+use crate::benchmark::runner::adaptive_target;
 use crate::benchmark::{resume, run_study, StudyOutcome};
 use crate::cli::RunArgs;
 use crate::export::kernbench::kernbench_text;
@@ -27,7 +28,7 @@ use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> Result<u8> {
     let scenario_path = scenario_path(args)?;
-    let plan = scenario::load_with(&scenario_path, &args.backend.overrides())?;
+    let mut plan = scenario::load_with(&scenario_path, &args.backend.overrides())?;
     let agent = agent_binary::locate(args.agent.as_deref())?;
     let (backend, warning) = backend::open(&plan, &agent)?;
     if let Some(warning) = warning {
@@ -39,6 +40,11 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         None => start(args, &plan, fresh_meta)?,
         Some(dir) => resume(dir, fresh_meta, args.retry_failed)?,
     };
+    if args.resume.is_some() {
+        if let Some(warning) = resume::reuse_recorded_seed(&mut plan, &meta) {
+            eprintln!("warning: {warning}");
+        }
+    }
     results.write_meta(&meta)?;
     eprintln!("results: {}", results.path.display());
 
@@ -67,11 +73,16 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     crate::interrupt::restore_default_sigpipe();
 
     meta.finished_at = Some(now());
+    if let Some(target) = adaptive_target(&plan) {
+        let variants: Vec<String> = plan.variants.iter().map(|v| v.name.clone()).collect();
+        let levels: Vec<String> = plan.levels.iter().map(|l| l.label.clone()).collect();
+        meta.stopping = target.statements(&outcome.records, &variants, &levels);
+    }
     results.write_meta(&meta)?;
     let baseline = args.report.baseline.clone().unwrap_or_else(|| plan.variants[plan.baseline].name.clone());
     let options = ReportOptions { baseline: Some(baseline), ..args.report.options() };
     print_reports(&results.path, &outcome.records, &meta, &options);
-    report_problems(&results, &outcome);
+    report_problems(&results, &outcome, plan.adaptive.is_some());
     exit_code(ended, &outcome)
 }
 
@@ -155,14 +166,21 @@ fn print_reports(dir: &Path, records: &[RunRecord], meta: &Meta, options: &Repor
     }
 }
 
-fn report_problems(results: &ResultsDir, outcome: &StudyOutcome) {
+fn report_problems(results: &ResultsDir, outcome: &StudyOutcome, adaptive: bool) {
     for line in &outcome.problems {
         eprintln!("error: {}", line.lines().next().unwrap_or(""));
     }
     for record in outcome.records.iter().filter(|r| !r.is_ok()) {
         eprintln!("failed: {} {} -j {} run {}: {}", record.variant, record.jobs_label, record.jobs, record.run, record.failure);
     }
-    if outcome.missing_runs() > 0 {
+    if outcome.missing_runs() > 0 && adaptive {
+        // Variants and levels not stopped yet may still become precise before their cap.
+        eprintln!(
+            "up to {} more runs are due before every variant and level is precise or at its cap (bench run --resume {} continues)",
+            outcome.missing_runs(),
+            results.path.display()
+        );
+    } else if outcome.missing_runs() > 0 {
         eprintln!(
             "{} of {} planned runs are missing (bench run --resume {} runs them)",
             outcome.missing_runs(),

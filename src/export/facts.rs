@@ -1,9 +1,9 @@
 //! What a report states about the machine and the guests besides the numbers: from
 //! meta.json when the results folder has one, else only what runs.csv says.
 
-use crate::model::{BootKernelView, ConsoleFinding, Meta};
+use crate::model::{BootKernelView, ConsoleFinding, LevelStopping, Meta, RunRecord, StopRule};
 use kbench_protocol::KernelView;
-use crate::stats::Analysis;
+use crate::stats::{Analysis, Target};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -29,6 +29,9 @@ pub struct Facts {
     pub kernel_trouble: Vec<KernelTrouble>,
     /// Steps that left processes running (killed by the agent), one line each.
     pub leftovers: Vec<String>,
+    /// With `runs = "auto"`: what stopped each variant and level's runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopping: Vec<LevelStopping>,
 }
 
 /// The reports of one kind in one boot of one variant.
@@ -155,6 +158,8 @@ impl Facts {
                 .iter()
                 .flat_map(|v| v.leftover_processes.iter().map(|l| l.describe(&v.name)))
                 .collect(),
+            // `stopping` needs the runs: `reports` fills it in.
+            ..Facts::default()
         }
     }
 
@@ -174,11 +179,44 @@ impl Facts {
         warnings.extend(self.kernel_trouble.iter().map(KernelTrouble::warning));
         warnings.extend(self.leftovers.iter().cloned());
         warnings.extend(self.variants.iter().flat_map(VariantFacts::hardening_mismatches));
+        for stop in &self.stopping {
+            match stop.rule {
+                StopRule::Precise => {}
+                StopRule::Cap => warnings.push(format!(
+                    "{}: the mean elapsed time is less precise than the target; more runs (max_runs) or a quieter host would narrow it",
+                    stop.line()
+                )),
+                StopRule::Unfinished => warnings.push(format!(
+                    "{}: the study ended before the target or the cap was reached (bench run --resume continues it)",
+                    stop.line()
+                )),
+            }
+        }
         if self.accel.is_none() {
             warnings.push("no meta.json in the results folder: host, hypervisor and accelerator are unknown".to_string());
         }
         warnings
     }
+}
+
+/// With `runs = "auto"` (meta.json's design): what stopped each variant and level, decided
+/// from the runs on record by the same rule the runner followed.
+pub fn adaptive_stopping(meta: Option<&Meta>, records: &[RunRecord]) -> Vec<LevelStopping> {
+    let Some((meta, design)) = meta.and_then(|m| m.design.as_ref().map(|d| (m, d))) else {
+        return Vec::new();
+    };
+    let Some(adaptive) = &design.adaptive else {
+        return Vec::new();
+    };
+    let target = Target {
+        precision_percent: adaptive.precision_percent,
+        min_runs: adaptive.min_runs,
+        max_runs: adaptive.max_runs,
+        rounds: design.rounds,
+    };
+    let variants: Vec<String> = meta.variants.iter().map(|v| v.name.clone()).collect();
+    let levels: Vec<String> = meta.levels.iter().map(|l| l.label.clone()).collect();
+    target.statements(records, &variants, &levels)
 }
 
 fn kernel_trouble(meta: &Meta) -> Vec<KernelTrouble> {

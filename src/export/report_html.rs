@@ -231,7 +231,24 @@ fn facts_section(facts: &Facts) -> String {
         }
     }
     out.push_str(&hardening_table(facts));
+    out.push_str(&stopping_table(facts));
     out.push_str("</section>\n");
+    out
+}
+
+/// `runs = "auto"`: what stopped each variant and level's runs, as report.md has it.
+fn stopping_table(facts: &Facts) -> String {
+    let Some(first) = facts.stopping.first() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "<h3>Enough runs</h3>\n<p><code>runs = \"auto\"</code>: each variant and level was measured until the 95 % interval of its mean elapsed time was within ± {} % of the mean, or until {} runs. The rule looks at each side's own precision, never at a comparison.</p>\n<div class=\"scroll\"><table><thead><tr><th>variant</th><th>level</th><th>stopped</th></tr></thead><tbody>\n",
+        first.precision_percent, first.max_runs
+    );
+    for stop in &facts.stopping {
+        let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", escape(&stop.variant), escape(&stop.level), escape(&stop.describe()));
+    }
+    out.push_str("</tbody></table></div>\n");
     out
 }
 

@@ -14,6 +14,7 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], plots: &[
     out.push_str(&how_to_read(analysis));
     out.push_str(&warnings_section(warnings));
     out.push_str(&facts_section(facts));
+    out.push_str(&stopping_section(facts));
     out.push_str(&kernel_section(facts));
     out.push_str(&hardening_section(facts));
     for level in &analysis.levels {
@@ -154,6 +155,22 @@ The \"mem auto-init\" line of each boot's kernel log, and /sys/kernel/slab at th
         }
         out.push('\n');
     }
+    out
+}
+
+/// `runs = "auto"`: what stopped each variant and level's runs.
+fn stopping_section(facts: &Facts) -> String {
+    let Some(first) = facts.stopping.first() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "## Enough runs\n\n`runs = \"auto\"`: each variant and level was measured until the 95 % interval of its mean elapsed time was within ± {} % of the mean, or until {} runs. The rule looks at each side's own precision, never at a comparison.\n\n| variant | level | stopped |\n|---|---|---|\n",
+        first.precision_percent, first.max_runs
+    );
+    for stop in &facts.stopping {
+        let _ = writeln!(out, "| {} | {} | {} |", cell(&stop.variant), cell(&stop.level), cell(&stop.describe()));
+    }
+    out.push('\n');
     out
 }
 

@@ -1,12 +1,12 @@
 //! The one entry point that turns runs into every report in the results folder; used by
 //! the end of `bench run` and by `bench report`, so both write the same files.
 
-use super::facts::Facts;
+use super::facts::{adaptive_stopping, Facts};
 use super::report_json::write_report_json;
 use super::summary_csv::write_summary_csv;
 use super::report_html::{self, InlinePlot};
 use super::{kernbench, plots, report_md};
-use crate::model::{Meta, RunRecord};
+use crate::model::{LevelStopping, Meta, RunRecord};
 use crate::stats::{analyze, Analysis, Thresholds};
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
@@ -26,6 +26,8 @@ pub struct Written {
     /// The statistics the reports show; `output::summary` prints the verdicts from it.
     pub analysis: Analysis,
     pub warnings: Vec<String>,
+    /// With `runs = "auto"`: what stopped each variant and level's runs.
+    pub stopping: Vec<LevelStopping>,
 }
 
 /// Writes kernbench.txt, summary.csv, report.json, report.md, report.html and plots/ into
@@ -37,7 +39,8 @@ pub fn write_reports(results: &Path, records: &[RunRecord], meta: Option<&Meta>,
     let analysis = analyze(records, baseline, &options.thresholds)
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("cannot analyse the runs in {}", results.display()))?;
-    let facts = Facts::gather(meta, &analysis);
+    let mut facts = Facts::gather(meta, &analysis);
+    facts.stopping = adaptive_stopping(meta, records);
     let mut warnings = facts.warnings();
     warnings.extend(analysis.warnings.iter().map(|w| w.to_string()));
     write_summary_csv(&results.join("summary.csv"), &analysis)?;
@@ -46,7 +49,7 @@ pub fn write_reports(results: &Path, records: &[RunRecord], meta: Option<&Meta>,
     write_text(results, "report.md", &report_md::render(&analysis, &facts, &warnings, &plots))?;
     let inline = inline_plots(results, &plots)?;
     write_text(results, "report.html", &report_html::render(&analysis, &facts, &warnings, records, &inline))?;
-    Ok(Written { kernbench, analysis, warnings })
+    Ok(Written { kernbench, analysis, warnings, stopping: facts.stopping })
 }
 
 /// The SVG plots just written, for report.html to carry inline.

@@ -4,6 +4,7 @@
 
 use kbench_protocol::{BootFacts, KernelView};
 use super::findings::ConsoleFinding;
+use super::stopping::LevelStopping;
 use serde::{Deserialize, Serialize};
 
 pub const META_SCHEMA_VERSION: u32 = 1;
@@ -33,6 +34,10 @@ pub struct Meta {
     /// How the study ordered its boots and sized its runs; absent in older meta.json.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub design: Option<DesignFacts>,
+    /// With `runs = "auto"`: per variant and level, what stopped its runs (the target, the
+    /// cap, or the end of the study), as of the end of `bench run`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stopping: Vec<LevelStopping>,
     /// The lab hosts of a `[[host]]` study and how each fared; empty on one host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<LabHostFacts>,

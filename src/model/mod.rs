@@ -6,6 +6,7 @@ mod findings;
 mod meta;
 mod part;
 mod run;
+mod stopping;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
 pub use meta::{
@@ -17,6 +18,7 @@ pub use part::{study_part, unclaimed};
 #[cfg(test)]
 pub use run::test_record;
 pub use run::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+pub use stopping::{LevelStopping, StopRule};
 
 /// Now, as every timestamp in the records is written: RFC 3339, UTC, whole seconds.
 pub fn now() -> String {

@@ -20,6 +20,10 @@ pub fn study_part(records: &[RunRecord], meta: Option<&Meta>, prefix: &str, pref
         for variant in &mut part.variants {
             variant.name = variant.name[prefix.len()..].to_string();
         }
+        part.stopping.retain(|s| s.variant.starts_with(prefix));
+        for stop in &mut part.stopping {
+            stop.variant = stop.variant[prefix.len()..].to_string();
+        }
         let baseline = prefixes.iter().find_map(|p| meta.baseline.strip_prefix(p)).unwrap_or(&meta.baseline);
         part.baseline = baseline.to_string();
         part

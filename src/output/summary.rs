@@ -5,6 +5,7 @@
 use crate::export::format::{p_value, percent, percent_interval, NOISY_MARK};
 use crate::export::kernbench::level_title;
 use crate::export::reports::Written;
+use crate::model::LevelStopping;
 use crate::stats::{Analysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
 use std::fmt::Write;
 use std::path::Path;
@@ -12,12 +13,25 @@ use std::path::Path;
 /// The kernbench blocks and the verdicts on stdout, the warnings on stderr.
 pub fn print(results: &Path, written: &Written) {
     print!("{}", written.kernbench);
+    print!("{}", stopping_text(&written.stopping));
     print!("{}", verdict_text(&written.analysis));
     for warning in &written.warnings {
         eprintln!("warning: {warning}");
     }
     println!("report: {}", results.join("report.md").display());
     println!("in a browser: {}", results.join("report.html").display());
+}
+
+/// With `runs = "auto"`: one line per variant and level saying what stopped its runs.
+pub fn stopping_text(stopping: &[LevelStopping]) -> String {
+    let mut out = String::new();
+    if let Some(first) = stopping.first() {
+        let _ = writeln!(out, "runs = \"auto\" (target: the 95 % interval of the mean elapsed time within ± {} %):", first.precision_percent);
+    }
+    for stop in stopping {
+        let _ = writeln!(out, "  {}", stop.line());
+    }
+    out
 }
 
 /// Each variant against the baseline, per level and metric: the change of the mean,

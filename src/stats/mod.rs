@@ -29,7 +29,7 @@ pub use metric::Metric;
 #[allow(unused_imports)]
 pub use outliers::{modified_z_scores, outliers, Outliers, OUTLIER_Z};
 #[allow(unused_imports)]
-pub use precision::{half_width_percent, stopping, Stopping};
+pub use precision::{half_width_percent, stopping, Settled, Stopping, Target};
 #[allow(unused_imports)]
 pub use summary::{median, summarize, Interval, Summary};
 

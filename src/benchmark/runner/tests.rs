@@ -491,3 +491,171 @@ fn ctrl_c_and_the_study_timeout_end_a_quiet_host_wait_at_once() {
     assert!(error.is::<StudyTimedOut>(), "{error:#}");
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
 }
+
+// runs = "auto": variants and levels stop on their own precision, never on a comparison.
+
+use crate::benchmark::resume::reuse_recorded_seed;
+use crate::scenario::order::{BootOrder, OrderChoice};
+use crate::scenario::plan::{AdaptiveRuns, JobsLevel};
+
+/// Two variants, one level, `min_runs` 3, `max_runs` 6, one run per boot (rounds = max_runs).
+fn adaptive(rounds: u32) -> Plan {
+    let mut plan = plan(6, 0, rounds);
+    plan.adaptive = Some(AdaptiveRuns { precision_percent: 2.0, min_runs: 3, max_runs: 6 });
+    plan
+}
+
+/// ±20 % around 10 s: never within 2 %.
+fn noisy(_variant: &str, _command: &str, nth: usize) -> f64 {
+    if nth.is_multiple_of(2) { 12.0 } else { 8.0 }
+}
+
+fn steady(_variant: &str, _command: &str, nth: usize) -> f64 {
+    10.0 + 0.01 * (nth % 2) as f64
+}
+
+fn counts(records: &[RunRecord], variant: &str, level: &str) -> (usize, usize) {
+    let of = records.iter().filter(|r| r.variant == variant && r.jobs_label == level);
+    let (ok, failed): (Vec<&RunRecord>, Vec<&RunRecord>) = of.partition(|r| r.is_ok());
+    (ok.len(), failed.len())
+}
+
+fn with_elapsed(scripts: Vec<Script>, elapsed: crate::benchmark::fake::ElapsedOf) -> FakeBackend {
+    let mut backend = FakeBackend::new(scripts);
+    backend.elapsed_of = Some(elapsed);
+    backend
+}
+
+#[test]
+fn auto_runs_stop_at_min_runs_when_the_times_are_steady() {
+    let plan = adaptive(6);
+    let backend = with_elapsed(vec![], steady);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots(), ["a", "b", "b", "a", "a", "b"], "three rounds, interleaved, then nothing to boot");
+    assert_eq!((counts(&outcome.records, "a", "half"), counts(&outcome.records, "b", "half")), ((3, 0), (3, 0)));
+    assert_eq!((outcome.planned_runs, outcome.missing_runs()), (6, 0));
+}
+
+#[test]
+fn auto_runs_stop_at_the_cap_when_the_times_are_noisy() {
+    let plan = adaptive(6);
+    let backend = with_elapsed(vec![], noisy);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots().len(), 12);
+    assert_eq!((counts(&outcome.records, "a", "half"), counts(&outcome.records, "b", "half")), ((6, 0), (6, 0)));
+    assert_eq!((outcome.planned_runs, outcome.missing_runs()), (12, 0));
+    let runs: Vec<u32> = outcome.records.iter().filter(|r| r.variant == "a").map(|r| r.run).collect();
+    assert_eq!(runs, [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn auto_runs_stop_each_variant_and_level_on_its_own() {
+    // Variant a's -j 2 level is noisy, everything else steady.
+    fn a_max_noisy(variant: &str, command: &str, nth: usize) -> f64 {
+        if variant == "a" && command == "make -j2" { noisy(variant, command, nth) } else { steady(variant, command, nth) }
+    }
+    let mut plan = adaptive(6);
+    plan.levels.push(JobsLevel { label: "2".into(), jobs: 2 });
+    let backend = with_elapsed(vec![], a_max_noisy);
+    let (result, listener, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    let all = |v, l| counts(&outcome.records, v, l);
+    assert_eq!([all("a", "half"), all("a", "2"), all("b", "half"), all("b", "2")], [(3, 0), (6, 0), (3, 0), (3, 0)]);
+    assert_eq!(backend.boots(), ["a", "b", "b", "a", "a", "b", "a", "a", "a"], "b is not booted once it is precise");
+    // The later boots of a measure only its noisy level.
+    let commands: Vec<String> = backend.steps(6).iter().map(|s| s.command.clone()).collect();
+    assert_eq!(commands, ["configure", "make -j2"]);
+    assert_eq!(outcome.planned_runs, 15);
+    assert_eq!(listener.records.len(), 15);
+}
+
+#[test]
+fn a_failed_run_uses_up_the_cap_but_not_the_precision() {
+    let mut plan = adaptive(6);
+    plan.variants.truncate(1);
+    // Boot 2's run (step 1, after the prepare) crashes; the retry finds no run left in its round.
+    let backend = with_elapsed(vec![Script::default(), Script::at(1, Fault::Crash)], steady);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Failed), row("a", 3, Good), row("a", 4, Good)]);
+    assert_eq!(backend.boots().len(), 4, "no boot again for the failed run: the next round measures the next one");
+    assert_eq!((outcome.planned_runs, outcome.missing_runs()), (4, 0));
+}
+
+#[test]
+fn a_failed_run_retried_on_resume_is_measured_under_its_own_number() {
+    let mut plan = adaptive(6);
+    plan.variants.truncate(1);
+    let first = with_elapsed(vec![Script::default(), Script::at(1, Fault::Crash)], steady);
+    let (result, _, stopped) = run(&plan, &quick_limits(&plan), &first);
+    result.unwrap();
+    // bench run --resume --retry-failed: the failed row is set aside, its run is due again.
+    let (kept, failed) = crate::benchmark::resume::split_failed(stopped.records);
+    assert_eq!(rows(&failed), [row("a", 2, Failed)]);
+    let backend = with_elapsed(vec![], steady);
+    let mut outcome = StudyOutcome { records: kept, ..StudyOutcome::default() };
+    let (result, _) = study(&plan, &quick_limits(&plan), &backend, &mut outcome, &Interrupt::default());
+    result.unwrap();
+    assert_eq!(backend.boots().len(), 1, "one boot, for run 2 only");
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 3, Good), row("a", 4, Good), row("a", 2, Good)]);
+    // Precise from runs 1 to 3; run 4 is on record and counts.
+    assert_eq!((outcome.planned_runs, outcome.missing_runs()), (4, 0));
+    let target = super::adaptive_target(&plan).unwrap();
+    let statement = &target.statements(&outcome.records, &["a".into()], &["half".into()])[0];
+    assert!(statement.describe().starts_with("precise after 4 runs"), "{statement:?}");
+}
+
+#[test]
+fn several_runs_per_boot_decide_between_boots() {
+    // rounds = 3: two runs per boot, so the steady variants stop after 4 runs, not 3.
+    let plan = adaptive(3);
+    let backend = with_elapsed(vec![], steady);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots(), ["a", "b", "b", "a"]);
+    assert_eq!(counts(&outcome.records, "a", "half"), (4, 0));
+    assert_eq!(backend.steps(0).iter().filter(|s| s.command == "make -j1").count(), 2);
+}
+
+#[test]
+fn a_resumed_adaptive_study_takes_the_same_decisions_and_boots_in_the_recorded_order() {
+    let mut recorded = adaptive(6);
+    recorded.order = BootOrder { choice: OrderChoice::Random, seed: 42, seed_from_clock: true };
+    let full = with_elapsed(vec![], noisy);
+    let (result, _, whole) = run(&recorded, &quick_limits(&recorded), &full);
+    result.unwrap();
+    // The same study stopped after its first five runs: it is resumed with a scenario
+    // that drew another seed from the clock, and meta.json's seed restores the order.
+    let mut resumed = recorded.clone();
+    resumed.order.seed = 4242;
+    let mut meta_design = crate::benchmark::facts::design_facts(&recorded);
+    meta_design.seed = Some(42);
+    let meta = meta_with(meta_design);
+    assert_eq!(reuse_recorded_seed(&mut resumed, &meta), None);
+    let other_seed = BootOrder { seed: 4242, ..recorded.order };
+    assert_ne!(other_seed.sequence(2, 6)[2..], recorded.order.sequence(2, 6)[2..], "the clock's seed would boot otherwise");
+    let backend = with_elapsed(vec![], noisy);
+    let mut outcome = StudyOutcome { records: whole.records[..5].to_vec(), ..StudyOutcome::default() };
+    let (result, _) = study(&resumed, &quick_limits(&resumed), &backend, &mut outcome, &Interrupt::default());
+    result.unwrap();
+    assert_eq!(backend.boots(), full.boots()[5..], "the remaining boots, in the recorded order");
+    let key = |r: &RunRecord| (r.variant.clone(), r.run, r.status);
+    assert_eq!(outcome.records.iter().map(key).collect::<Vec<_>>(), whole.records.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(outcome.planned_runs, 12);
+}
+
+fn meta_with(design: crate::model::DesignFacts) -> crate::model::Meta {
+    let mut meta: crate::model::Meta = serde_json::from_value(serde_json::json!({
+        "schema_version": 1, "kbench_version": "0", "scenario": "t", "started_at": "", "finished_at": null,
+        "host": { "cpu_model": "", "cpus": 2, "memory_mib": 1, "kernel": "" },
+        "hypervisor": { "backend": "qemu", "version": "", "accel": "tcg" },
+        "guest": { "cpus": 2, "memory_mib": 1, "disk": null },
+        "workload": { "kind": "command", "command": "true", "prepare": null, "clean": null },
+        "runs": 6, "warmup": 0, "levels": [], "baseline": "a", "variants": []
+    }))
+    .unwrap();
+    meta.design = Some(design);
+    meta
+}
