@@ -20,6 +20,8 @@ pub struct Facts {
     pub guest_cpus: Option<u32>,
     pub guest_memory_mib: Option<u64>,
     pub workload: Option<String>,
+    /// How the study ordered its boots and sized its runs (`DesignFacts::describe`).
+    pub design: Option<String>,
     /// `gcc --version` in the guest, for kernel-build workloads.
     pub compiler: Option<String>,
     /// The version of the Linux tree compiled, for kernel-build workloads.
@@ -149,6 +151,7 @@ impl Facts {
             guest_cpus: Some(meta.guest.cpus),
             guest_memory_mib: Some(meta.guest.memory_mib),
             workload: Some(meta.workload.command.clone()),
+            design: meta.design.as_ref().map(|d| d.describe()),
             compiler: meta.probe("compiler").map(str::to_string),
             linux_version: meta.probe("linux_version").map(str::to_string),
             variants,
@@ -161,6 +164,36 @@ impl Facts {
             // `stopping` needs the runs: `reports` fills it in.
             ..Facts::default()
         }
+    }
+
+    /// The machine-and-guests table of the reports, row by row (name, value).
+    pub fn table_rows(&self) -> Vec<(&'static str, String)> {
+        let unknown = || "unknown (no meta.json)".to_string();
+        let host = match (&self.host_cpu, self.host_cpus, self.host_memory_mib) {
+            (Some(cpu), Some(cpus), Some(mib)) => format!("{cpu}, {cpus} CPUs, {mib} MiB"),
+            _ => unknown(),
+        };
+        let guest = match (self.guest_cpus, self.guest_memory_mib) {
+            (Some(cpus), Some(mib)) => format!("{cpus} CPUs, {mib} MiB"),
+            _ => unknown(),
+        };
+        let measured = match (&self.started_at, &self.finished_at) {
+            (Some(start), Some(end)) => format!("{start} to {end}"),
+            (Some(start), None) => format!("from {start}, unfinished"),
+            _ => unknown(),
+        };
+        vec![
+            ("Host", host),
+            ("Host kernel", self.host_kernel.clone().unwrap_or_else(unknown)),
+            ("Hypervisor", self.hypervisor.clone().unwrap_or_else(unknown)),
+            ("Accelerator", self.accel.clone().unwrap_or_else(unknown)),
+            ("Guest", guest),
+            ("Workload", self.workload.clone().unwrap_or_else(unknown)),
+            ("Design", self.design.clone().unwrap_or_else(unknown)),
+            ("Compiler", self.compiler.clone().unwrap_or_else(|| "not recorded (the workload does not compile)".into())),
+            ("Linux compiled", self.linux_version.clone().unwrap_or_else(|| "none".into())),
+            ("Measured", measured),
+        ]
     }
 
     /// Times measured under TCG are emulated: comparable with each other only.

@@ -156,35 +156,8 @@ fn warnings_section(warnings: &[String]) -> String {
 }
 
 fn facts_section(facts: &Facts) -> String {
-    let unknown = || "unknown (no meta.json)".to_string();
-    let host = match (&facts.host_cpu, facts.host_cpus, facts.host_memory_mib) {
-        (Some(cpu), Some(cpus), Some(mib)) => format!("{cpu}, {cpus} CPUs, {mib} MiB"),
-        _ => unknown(),
-    };
-    let guest = match (facts.guest_cpus, facts.guest_memory_mib) {
-        (Some(cpus), Some(mib)) => format!("{cpus} CPUs, {mib} MiB"),
-        _ => unknown(),
-    };
-    let rows = [
-        ("Host", host),
-        ("Host kernel", facts.host_kernel.clone().unwrap_or_else(unknown)),
-        ("Hypervisor", facts.hypervisor.clone().unwrap_or_else(unknown)),
-        ("Accelerator", facts.accel.clone().unwrap_or_else(unknown)),
-        ("Guest", guest),
-        ("Workload", facts.workload.clone().unwrap_or_else(unknown)),
-        ("Compiler", facts.compiler.clone().unwrap_or_else(|| "not recorded (the workload does not compile)".into())),
-        ("Linux compiled", facts.linux_version.clone().unwrap_or_else(|| "none".into())),
-        (
-            "Measured",
-            match (&facts.started_at, &facts.finished_at) {
-                (Some(start), Some(end)) => format!("{start} to {end}"),
-                (Some(start), None) => format!("from {start}, unfinished"),
-                _ => unknown(),
-            },
-        ),
-    ];
     let mut out = String::from("<section id=\"facts\">\n<h2>Machine and guests</h2>\n<div class=\"scroll\"><table>\n<tbody>\n");
-    for (name, value) in rows {
+    for (name, value) in facts.table_rows() {
         let value = if name == "Workload" { format!("<code>{}</code>", escape(&value)) } else { escape(&value) };
         let _ = writeln!(out, "<tr><th scope=\"row\">{name}</th><td>{value}</td></tr>");
     }

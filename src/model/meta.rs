@@ -94,6 +94,32 @@ pub struct DesignFacts {
     pub pin: bool,
 }
 
+impl DesignFacts {
+    /// The design in a sentence, as the reports state it.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![match (self.rounds, self.order.as_str(), self.seed) {
+            (1, _, _) => "sequential: one boot per variant, all its runs in a row (drift between variants goes into the verdicts)".to_string(),
+            (rounds, "random", Some(seed)) => {
+                format!("interleaved: {rounds} rounds, each booting every variant in a random order from seed {seed} (`seed = {seed}` boots in this order again)")
+            }
+            (rounds, order, _) => format!("interleaved: {rounds} rounds, each booting every variant, {order} order"),
+        }];
+        if let Some(adaptive) = &self.adaptive {
+            parts.push(format!(
+                "runs until the 95 % interval of the mean elapsed time is within ± {} % ({} to {} runs)",
+                adaptive.precision_percent, adaptive.min_runs, adaptive.max_runs
+            ));
+        }
+        if let Some(quiet) = &self.quiet_host {
+            parts.push(format!("each run waited up to {} s for other processes to use at most {} CPUs", quiet.wait_s, quiet.max_load));
+        }
+        if self.pin {
+            parts.push("each vCPU pinned to a host CPU of its own".to_string());
+        }
+        parts.join("; ")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdaptiveFacts {
     pub precision_percent: f64,
@@ -254,6 +280,26 @@ impl Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_design_says_sequential_or_how_it_interleaves_and_how_to_repeat_the_order() {
+        let design = DesignFacts {
+            rounds: 5,
+            order: "random".into(),
+            seed: Some(42),
+            seed_from_clock: true,
+            adaptive: None,
+            quiet_host: Some(QuietHostFacts { max_load: 0.5, wait_s: 60 }),
+            pin: true,
+        };
+        assert_eq!(
+            design.describe(),
+            "interleaved: 5 rounds, each booting every variant in a random order from seed 42 (`seed = 42` boots in this \
+             order again); each run waited up to 60 s for other processes to use at most 0.5 CPUs; each vCPU pinned to a host CPU of its own"
+        );
+        let sequential = DesignFacts { rounds: 1, quiet_host: None, pin: false, ..design };
+        assert!(sequential.describe().starts_with("sequential: one boot per variant"), "{}", sequential.describe());
+    }
 
     #[test]
     fn leftovers_are_told_with_the_step_and_the_count() {
