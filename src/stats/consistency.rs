@@ -43,7 +43,10 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
     let mut found = Vec::new();
     for (row, record) in records.iter().enumerate() {
         let mut problem = |text: String| found.push(Inconsistency { row, earlier: None, problem: text });
-        let id = format!("{} {} run {}", record.variant, record.jobs_label, record.run);
+        // On several hosts each runs the whole study: run 1 of a variant on host a and on
+        // host b are two runs, and a jobs label may mean another -j on another guest size.
+        let host = if record.host.is_empty() { String::new() } else { format!("host {}: ", record.host) };
+        let id = format!("{host}{} {} run {}", record.variant, record.jobs_label, record.run);
         for (column, value) in
             [("elapsed_s", record.elapsed_s), ("user_s", record.user_s), ("sys_s", record.sys_s), ("percent_cpu", record.percent_cpu)]
         {
@@ -57,14 +60,14 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
         if let Some(shape) = shape {
             against_plan(record, &id, shape, &mut problem);
         }
-        let same_run = |r: &RunRecord| r.is_ok() && r.variant == record.variant && r.jobs_label == record.jobs_label && r.run == record.run;
+        let same_run = |r: &RunRecord| r.is_ok() && r.host == record.host && r.variant == record.variant && r.jobs_label == record.jobs_label && r.run == record.run;
         if let Some(earlier) = records[..row].iter().position(same_run) {
             let problem = format!("{id} is on record twice: it already succeeded in an earlier row");
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
         }
-        if let Some(earlier) = records[..row].iter().position(|r| r.jobs_label == record.jobs_label && r.jobs != record.jobs) {
+        if let Some(earlier) = records[..row].iter().position(|r| r.host == record.host && r.jobs_label == record.jobs_label && r.jobs != record.jobs) {
             let problem = format!(
-                "the jobs level {:?} ran with -j {} here but with -j {} in an earlier row: one label, one -j",
+                "{host}the jobs level {:?} ran with -j {} here but with -j {} in an earlier row: one label, one -j",
                 record.jobs_label, record.jobs, records[earlier].jobs
             );
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
@@ -137,6 +140,17 @@ mod tests {
         assert_eq!(earlier(&records), [Some(0)]);
         // Another variant or level with the same run number is another run.
         assert_eq!(problems(&[run("off", "half", 2, 1), run("poison", "half", 2, 1), run("off", "4", 4, 1)], None), []);
+    }
+
+    #[test]
+    fn the_same_run_on_two_hosts_is_two_runs_and_twice_on_one_host_is_named_with_it() {
+        let on = |host: &str, jobs: u32| RunRecord { host: host.into(), ..run("off", "half", jobs, 1) };
+        assert_eq!(problems(&[on("a", 2), on("b", 4)], Some(&StudyShape { levels: vec![("half".into(), 2)], ..shape() })).len(), 1,
+            "-j 4 on host b is against the plan (meta.json's levels), not against host a's row");
+        assert_eq!(problems(&[on("a", 2), on("b", 2)], None), []);
+        let found = problems(&[on("a", 2), on("b", 2), on("b", 2)], None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.starts_with("host b: off half run 1 is on record twice"), "{found:?}");
     }
 
     #[test]
