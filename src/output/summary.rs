@@ -5,14 +5,19 @@
 use crate::export::format::{p_value, percent, percent_interval};
 use crate::export::kernbench::level_title;
 use crate::export::reports::Written;
-use crate::stats::{Analysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
+use crate::stats::{Analysis, HostsAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
 use std::fmt::Write;
 use std::path::Path;
 
 /// The kernbench blocks and the verdicts on stdout, the warnings on stderr.
 pub fn print(results: &Path, written: &Written) {
     print!("{}", written.kernbench);
-    print!("{}", verdict_text(&written.analysis));
+    if let Some(analysis) = &written.analysis {
+        print!("{}", verdict_text(analysis));
+    }
+    if let Some(hosts) = &written.hosts {
+        print!("{}", hosts_text(hosts));
+    }
     for warning in &written.warnings {
         eprintln!("warning: {warning}");
     }
@@ -47,6 +52,50 @@ pub fn verdict_text(analysis: &Analysis) -> String {
         out,
         "* {STAR_MEANS}. Fewer than {MIN_RUNS} successful runs a side: \"too few runs\", no verdict."
     );
+    out
+}
+
+/// On several hosts: each host's verdicts, then the changes pooled across hosts.
+pub fn hosts_text(hosts: &HostsAnalysis) -> String {
+    let mut out = String::new();
+    for h in &hosts.hosts {
+        match &h.analysis {
+            Some(analysis) if analysis.variants.len() >= 2 => {
+                let _ = writeln!(out, "host {}:", h.host);
+                out.push_str(&verdict_text(analysis));
+            }
+            Some(_) => {}
+            None => {
+                let _ = writeln!(out, "host {}: {}", h.host, h.problem.as_deref().unwrap_or("no runs"));
+            }
+        }
+    }
+    let t = &hosts.thresholds;
+    for level in hosts.pooled.iter().filter(|l| !l.variants.is_empty()) {
+        for variant in &level.variants {
+            let _ = writeln!(
+                out,
+                "{} against {} across hosts, {} (geometric mean of the hosts' ratios, t interval over hosts; verdict when p < {} and beyond ± {} %):",
+                variant.variant, hosts.baseline, level.jobs_label, t.alpha, t.noise_percent
+            );
+            for m in &variant.metrics {
+                let p = &m.pooled;
+                let change = p.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
+                let _ = writeln!(
+                    out,
+                    "    {:<17} {change:>9}  {:<22} p {:<9} {} ({} hosts)",
+                    m.metric.title(),
+                    percent_interval(p.change_ci95),
+                    p_value(p.p_value),
+                    m.metric.verdict_word(p.verdict),
+                    p.hosts.len()
+                );
+            }
+            if let Some(caveat) = variant.metrics.first().and_then(|m| m.pooled.caveat()) {
+                let _ = writeln!(out, "    note: {caveat}");
+            }
+        }
+    }
     out
 }
 

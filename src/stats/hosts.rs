@@ -290,6 +290,7 @@ impl HostsAnalysis {
         self.hosts.iter().find(|h| h.host == name)
     }
 
+    #[cfg(test)]
     pub fn pooled(&self, label: &str, variant: &str, metric: Metric) -> Option<&PooledChange> {
         let level = self.pooled.iter().find(|l| l.jobs_label == label)?;
         let v = level.variants.iter().find(|v| v.variant == variant)?;
