@@ -301,10 +301,14 @@ fn host_warnings(base: &Side, new: &Side, entries: &[Entry], pooled: &[PooledEnt
         .collect();
     for e in entries.iter().filter(|e| is_worse(e) && !e.regression) {
         let p = &e.pairing;
-        let pooled_verdict = pooled
-            .iter()
-            .find(|q| q.metric == e.metric && q.base_variant == p.base_variant && q.jobs_label == p.jobs_label)
-            .map_or("none".to_string(), |q| format!("{} over {} hosts", q.verdict, q.pooled.hosts.len()));
+        let Some(q) = pooled.iter().find(|q| q.metric == e.metric && q.base_variant == p.base_variant && q.jobs_label == p.jobs_label)
+        else {
+            continue;
+        };
+        if q.regression {
+            continue;
+        }
+        let pooled_verdict = format!("{} over {} hosts", q.verdict, q.pooled.hosts.len());
         warnings.push(format!(
             "host {}: {} {} {} is {} on this host alone; the change pooled across hosts gates ({pooled_verdict})",
             p.host,

@@ -182,6 +182,7 @@ pub fn render_md(hosts: &HostsAnalysis, facts: &Facts, lab: &[LabHostFacts], war
         let status = match l {
             Some(l) if !l.error.is_empty() => format!("{}: {}", status_word(l.status), l.error),
             Some(l) => status_word(l.status).to_string(),
+            None if lab.is_empty() => "unknown (no hosts in meta.json)".into(),
             None => "not in meta.json".into(),
         };
         let link = if h.analysis.is_some() { format!("[report]({}report.md)", host_folder(&h.host)) } else { "none".into() };
