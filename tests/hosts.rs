@@ -228,3 +228,20 @@ fn compare_gates_on_the_pooled_change_and_a_missing_host_is_a_regression() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ran on one machine (no host column)"), "{}", describe(&out));
 }
+
+#[test]
+fn history_follows_each_host_in_its_own_series() {
+    let root = tempfile::tempdir().unwrap();
+    let hosts = json!([{ "name": "lab1", "uri": "qemu:///system", "status": "done" }, { "name": "lab2", "uri": "qemu+ssh://root@lab2/system", "status": "done" }]);
+    let first = folder(root.path(), "first", &runs_csv(&study()), &meta(hosts.clone()));
+    let slower: Vec<_> = study().into_iter().map(|(h, v, e)| (h, v, scaled(&e, if h == "lab2" { 1.10 } else { 1.0 }))).collect();
+    let second = folder(root.path(), "second", &runs_csv(&slower), &meta(hosts));
+    let out = bench(&["history", first.to_str().unwrap(), second.to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(out.status.code(), Some(1), "lab2 got slower: {}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("host,variant,"), "{text}");
+    let lab1_second = text.lines().find(|l| l.starts_with("lab1,off,half,2,elapsed,s,2,")).unwrap();
+    assert!(lab1_second.contains("no significant change"), "{text}");
+    let lab2_second = text.lines().find(|l| l.starts_with("lab2,off,half,2,elapsed,s,2,")).unwrap();
+    assert!(lab2_second.contains("slower"), "{text}");
+}
