@@ -351,3 +351,63 @@ pub fn render_html(hosts: &HostsAnalysis, facts: &Facts, lab: &[LabHostFacts], w
     out.push_str("</main>\n</body>\n</html>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_record;
+    use crate::stats::{analyze_hosts, Thresholds};
+
+    fn records() -> Vec<RunRecord> {
+        let mut rows = Vec::new();
+        for (host, factor) in [("lab1", 1.0), ("lab2", 0.5)] {
+            for (run, (off, poison)) in [(40.0, 44.0), (40.5, 44.5), (39.5, 43.5)].into_iter().enumerate() {
+                let run = run as u32 + 1;
+                rows.push(RunRecord { host: host.into(), variant: "off".into(), run, elapsed_s: off * factor, ..test_record() });
+                rows.push(RunRecord { host: host.into(), variant: "poison".into(), run, elapsed_s: poison * factor, ..test_record() });
+            }
+        }
+        rows
+    }
+
+    fn lab() -> Vec<LabHostFacts> {
+        let host = |name: &str, status, error: &str| LabHostFacts {
+            name: name.into(),
+            uri: format!("qemu+ssh://root@{name}/system"),
+            status,
+            error: error.into(),
+            libvirt_version: "9.0.0".into(),
+            accel: "kvm".into(),
+            cpus: 8,
+            memory_mib: 16384,
+        };
+        vec![host("lab1", LabHostStatus::Done, ""), host("lab2", LabHostStatus::Done, ""), host("lab3", LabHostStatus::Unreachable, "Connection refused")]
+    }
+
+    #[test]
+    fn host_folders_are_safe_paths() {
+        assert_eq!(host_folder("lab1"), "hosts/lab1/");
+        assert_eq!(host_folder("../etc"), "hosts/_.._etc/");
+        assert_eq!(host_folder("a b/c"), "hosts/a_b_c/");
+        assert_eq!(host_folder(""), "hosts/_/");
+    }
+
+    #[test]
+    fn the_markdown_has_the_hosts_the_pooled_change_and_a_section_per_host() {
+        let names: Vec<String> = lab().iter().map(|l| l.name.clone()).collect();
+        let hosts = analyze_hosts(&records(), &names, None, &Thresholds::default()).unwrap();
+        let md = render_md(&hosts, &Facts::default(), &lab(), &[], &[]);
+        assert!(md.starts_with("# kbench report: results (3 hosts)"), "{md}");
+        assert!(md.contains("| lab3 | qemu+ssh://root@lab3/system | unreachable: Connection refused |"), "{md}");
+        // Both hosts see exactly +10 %: the pooled change is +10 % with no spread.
+        assert!(md.contains("| poison | Elapsed Time | 2 | +10.0 % | [+10.0 %, +10.0 %] |"), "{md}");
+        assert!(md.contains("lab1 +10.0 %, lab2 +10.0 % | lab3: no successful run on a side |"), "{md}");
+        assert!(md.contains("## Host lab2\n") && md.contains("### Half load -j 1"), "{md}");
+        assert!(md.contains("## Host lab3\n") && md.contains("No analysis: no runs on record."), "{md}");
+        let html = render_html(&hosts, &Facts::default(), &lab(), &["a <warning>".into()]);
+        assert!(html.contains("a &lt;warning&gt;") && html.contains("<a href=\"hosts/lab1/report.html\">"), "{html}");
+        let text = kernbench_hosts(&records(), &hosts, &lab());
+        assert!(text.starts_with("=== host lab1 (qemu+ssh://root@lab1/system) ===\noff ("), "{text}");
+        assert!(text.contains("=== host lab3 (qemu+ssh://root@lab3/system) ===\nno runs: unreachable: Connection refused"), "{text}");
+    }
+}

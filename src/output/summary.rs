@@ -127,6 +127,26 @@ mod tests {
     use crate::stats::{analyze, Thresholds};
 
     #[test]
+    fn several_hosts_print_each_host_and_the_pooled_verdicts() {
+        let mut records = Vec::new();
+        for (host, factor) in [("a", 1.0), ("b", 2.0)] {
+            for (run, (base, poison)) in [(40.0, 44.0), (40.5, 44.5), (39.5, 43.5)].into_iter().enumerate() {
+                let run = run as u32 + 1;
+                records.push(RunRecord { host: host.into(), run, elapsed_s: base * factor, ..test_record() });
+                records.push(RunRecord { host: host.into(), run, variant: "poison".into(), elapsed_s: poison * factor, ..test_record() });
+            }
+        }
+        let hosts = crate::stats::analyze_hosts(&records, &["c".into()], None, &Thresholds::default()).unwrap();
+        let text = hosts_text(&hosts);
+        assert!(text.starts_with("host a:
+poison against baseline"), "{text}");
+        assert!(text.contains("host c: no runs on record"), "{text}");
+        let pooled = text.lines().skip_while(|l| !l.contains("across hosts")).find(|l| l.contains("Elapsed Time")).unwrap();
+        assert!(pooled.contains("+10.0 %") && pooled.ends_with("slower (2 hosts)"), "{text}");
+        assert!(text.contains("note: 2 hosts: the interval rests on 1 degree of freedom"), "{text}");
+    }
+
+    #[test]
     fn verdicts_are_against_the_baseline_and_ignore_failed_runs() {
         let mut records = Vec::new();
         for (run, (base, poison)) in [(40.61, 44.20), (40.32, 43.10), (40.95, 46.90), (40.48, 44.50), (40.71, 44.23)].into_iter().enumerate() {
