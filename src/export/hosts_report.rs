@@ -204,16 +204,18 @@ pub fn render_md(hosts: &HostsAnalysis, facts: &Facts, lab: &[LabHostFacts], war
         let l = lab_of(lab, &h.host);
         let _ = writeln!(out, "## Host {}\n", cell(&h.host));
         if let Some(l) = l {
-            let _ = writeln!(
-                out,
-                "{}, {} accel, {} CPUs, {} MiB, libvirt {}; {}.\n",
-                cell(&l.uri),
-                cell(&l.accel),
-                l.cpus,
-                l.memory_mib,
-                cell(&l.libvirt_version),
-                cell(&status_note(Some(l)).trim_start_matches(": ").to_string())
-            );
+            let known = |value: String, shown: String| if value.is_empty() || value == "0" { None } else { Some(shown) };
+            let parts: Vec<String> = [
+                known(l.uri.clone(), format!("`{}`", cell(&l.uri))),
+                known(l.accel.clone(), format!("{} accel", cell(&l.accel))),
+                known(l.cpus.to_string(), format!("{} CPUs", l.cpus)),
+                known(l.memory_mib.to_string(), format!("{} MiB", l.memory_mib)),
+                known(l.libvirt_version.clone(), format!("libvirt {}", cell(&l.libvirt_version))),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let _ = writeln!(out, "{}; {}.\n", parts.join(", "), cell(status_note(Some(l)).trim_start_matches(": ")));
         }
         let Some(analysis) = &h.analysis else {
             let _ = writeln!(out, "No analysis: {}.\n", cell(h.problem.as_deref().unwrap_or("no runs")));
