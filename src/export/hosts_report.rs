@@ -305,7 +305,7 @@ pub fn render_html(hosts: &HostsAnalysis, facts: &Facts, lab: &[LabHostFacts], w
         }
         out.push_str("</ul>\n");
     }
-    out.push_str("<h2>Hosts</h2>\n<div class=\"table\"><table>\n<tr><th>host</th><th>URI</th><th>status</th><th>accel</th><th>CPUs</th><th>memory (MiB)</th><th>report</th></tr>\n");
+    out.push_str("<h2>Hosts</h2>\n<div class=\"scroll\"><table>\n<tr><th>host</th><th>URI</th><th>status</th><th>accel</th><th>CPUs</th><th>memory (MiB)</th><th>report</th></tr>\n");
     for h in &hosts.hosts {
         let l = lab_of(lab, &h.host);
         let status = l.map_or("not in meta.json".to_string(), |l| status_note(Some(l)).trim_start_matches(": ").to_string());
@@ -327,7 +327,7 @@ pub fn render_html(hosts: &HostsAnalysis, facts: &Facts, lab: &[LabHostFacts], w
     }
     out.push_str("</table></div>\n<h2>Across hosts</h2>\n");
     for level in &hosts.pooled {
-        let _ = writeln!(out, "<h3>{}</h3>\n<div class=\"table\"><table>", escape(&level.jobs_label));
+        let _ = writeln!(out, "<h3>{}</h3>\n<div class=\"scroll\"><table>", escape(&level.jobs_label));
         out.push_str("<tr><th>variant</th><th>metric</th><th>hosts</th><th>change</th><th>95 % interval</th><th>p</th><th>verdict</th><th>per host</th><th>left out</th></tr>\n");
         for variant in &level.variants {
             for m in &variant.metrics {
@@ -349,7 +349,22 @@ pub fn render_html(hosts: &HostsAnalysis, facts: &Facts, lab: &[LabHostFacts], w
         }
         out.push_str("</table></div>\n");
     }
-    let _ = writeln!(out, "<p>Each host's page has ★: {}.</p>", escape(STAR_MEANS));
+    for h in &hosts.hosts {
+        let _ = writeln!(out, "<h2>Host {}</h2>", escape(&h.host));
+        if let Some(l) = lab_of(lab, &h.host) {
+            let _ = writeln!(out, "<p><code>{}</code>: {}.</p>", escape(&l.uri), escape(status_note(Some(l)).trim_start_matches(": ")));
+        }
+        let Some(analysis) = &h.analysis else {
+            let _ = writeln!(out, "<p>No analysis: {}.</p>", escape(h.problem.as_deref().unwrap_or("no runs")));
+            continue;
+        };
+        let _ = writeln!(out, "<p>Its full report, with plots and every statistic: <a href=\"{0}report.html\">{0}report.html</a>.</p>", escape(&host_folder(&h.host)));
+        for level in &analysis.levels {
+            let _ = writeln!(out, "<h3>{}</h3>", escape(&super::kernbench::level_title(&level.jobs_label, level.jobs)));
+            out.push_str(&super::report_html::comparison_table(analysis, level));
+        }
+    }
+    let _ = writeln!(out, "<p>★: {}.</p>", escape(STAR_MEANS));
     out.push_str("</main>\n</body>\n</html>\n");
     out
 }
@@ -408,6 +423,7 @@ mod tests {
         assert!(md.contains("## Host lab3\n") && md.contains("No analysis: no runs on record."), "{md}");
         let html = render_html(&hosts, &Facts::default(), &lab(), &["a <warning>".into()]);
         assert!(html.contains("a &lt;warning&gt;") && html.contains("<a href=\"hosts/lab1/report.html\">"), "{html}");
+        assert!(html.contains("<h2>Host lab2</h2>") && html.matches("<table class=\"comparison\">").count() == 2, "{html}");
         let text = kernbench_hosts(&records(), &hosts, &lab());
         assert!(text.starts_with("=== host lab1 (qemu+ssh://root@lab1/system) ===\noff ("), "{text}");
         assert!(text.contains("=== host lab3 (qemu+ssh://root@lab3/system) ===\nno runs: unreachable: Connection refused"), "{text}");
