@@ -65,6 +65,14 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
             let problem = format!("{id} is on record twice: it already succeeded in an earlier row");
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
         }
+        if let Some(earlier) = records[..row].iter().position(|r| r.host.is_empty() != record.host.is_empty()) {
+            let problem = format!(
+                "{id}: {} but an earlier row {}: a study runs on one machine or on [[host]]s, each row naming its host",
+                if record.host.is_empty() { "names no host" } else { "names a host" },
+                if records[earlier].host.is_empty() { "names none".to_string() } else { format!("names host {}", records[earlier].host) }
+            );
+            found.push(Inconsistency { row, earlier: Some(earlier), problem });
+        }
         if let Some(earlier) = records[..row].iter().position(|r| r.host == record.host && r.jobs_label == record.jobs_label && r.jobs != record.jobs) {
             let problem = format!(
                 "{host}the jobs level {:?} ran with -j {} here but with -j {} in an earlier row: one label, one -j",
@@ -151,6 +159,9 @@ mod tests {
         let found = problems(&[on("a", 2), on("b", 2), on("b", 2)], None);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].1.starts_with("host b: off half run 1 is on record twice"), "{found:?}");
+        let found = problems(&[on("a", 2), on("", 2)], None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("off half run 1: names no host but an earlier row names host a"), "{found:?}");
     }
 
     #[test]

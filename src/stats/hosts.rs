@@ -211,6 +211,13 @@ pub fn analyze_hosts(
     if !records.iter().any(|r| r.variant == baseline) {
         return Err(format!("no runs of the baseline {baseline:?} on any host"));
     }
+    let without_host = records.iter().filter(|r| r.host.is_empty()).count();
+    if without_host > 0 {
+        return Err(format!(
+            "{without_host} rows of runs.csv name no host, in a study over the hosts {}: each row must carry the host that measured it",
+            hosts_seen(records).into_iter().chain(expected_hosts.iter().cloned()).collect::<Vec<_>>().join(", ")
+        ));
+    }
     let mut names = hosts_seen(records);
     for host in expected_hosts {
         if !names.contains(host) {
@@ -424,6 +431,16 @@ mod tests {
         assert_eq!(analysis.host("d").unwrap().problem.as_deref(), Some("no runs on record"));
         let c = analysis.host("c").unwrap();
         assert!(c.analysis.is_some(), "a host with only failed runs is analysed: its failures are counted");
+    }
+
+    #[test]
+    fn rows_without_a_host_in_a_study_over_hosts_are_refused() {
+        let mut records = three_hosts();
+        records[0].host.clear();
+        let error = analyze_hosts(&records, &[], None, &Thresholds::default()).unwrap_err();
+        assert!(error.starts_with("1 rows of runs.csv name no host, in a study over the hosts a, b, c"), "{error}");
+        let error = analyze_hosts(&[test_record()], &["lab1".into()], None, &Thresholds::default()).unwrap_err();
+        assert!(error.contains("over the hosts lab1"), "{error}");
     }
 
     #[test]
