@@ -13,6 +13,8 @@ pub struct StudyShape {
     pub levels: Vec<(String, u32)>,
     /// Timed runs per variant and level.
     pub runs: u32,
+    /// The `[[host]]` names of a study over several hosts; empty on one host.
+    pub hosts: Vec<String>,
 }
 
 impl StudyShape {
@@ -21,6 +23,7 @@ impl StudyShape {
             variants: meta.variants.iter().map(|v| v.name.clone()).collect(),
             levels: meta.levels.iter().map(|l| (l.label.clone(), l.jobs)).collect(),
             runs: meta.runs,
+            hosts: meta.hosts.iter().map(|h| h.name.clone()).collect(),
         }
     }
 }
@@ -37,16 +40,17 @@ pub struct Inconsistency {
 
 /// Every inconsistent row, in order; empty when the records can be analysed.
 ///
-/// A run (variant, level, run number) may appear again only after a failed row of the
-/// same run: that is a failed run measured again. After a successful row it is a duplicate.
+/// A run (host, variant, level, run number) may appear again only after a failed row of
+/// the same run: that is a failed run measured again. After a successful row it is a
+/// duplicate. Each host of a study over several hosts measures every run once.
 pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec<Inconsistency> {
     let mut found = Vec::new();
     for (row, record) in records.iter().enumerate() {
         let mut problem = |text: String| found.push(Inconsistency { row, earlier: None, problem: text });
-        // On several hosts each runs the whole study: run 1 of a variant on host a and on
-        // host b are two runs, and a jobs label may mean another -j on another guest size.
-        let host = if record.host.is_empty() { String::new() } else { format!("host {}: ", record.host) };
-        let id = format!("{host}{} {} run {}", record.variant, record.jobs_label, record.run);
+        let id = match record.host.as_str() {
+            "" => format!("{} {} run {}", record.variant, record.jobs_label, record.run),
+            host => format!("host {host}: {} {} run {}", record.variant, record.jobs_label, record.run),
+        };
         for (column, value) in
             [("elapsed_s", record.elapsed_s), ("user_s", record.user_s), ("sys_s", record.sys_s), ("percent_cpu", record.percent_cpu)]
         {
@@ -60,7 +64,9 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
         if let Some(shape) = shape {
             against_plan(record, &id, shape, &mut problem);
         }
-        let same_run = |r: &RunRecord| r.is_ok() && r.host == record.host && r.variant == record.variant && r.jobs_label == record.jobs_label && r.run == record.run;
+        let same_run = |r: &RunRecord| {
+            r.is_ok() && r.host == record.host && r.variant == record.variant && r.jobs_label == record.jobs_label && r.run == record.run
+        };
         if let Some(earlier) = records[..row].iter().position(same_run) {
             let problem = format!("{id} is on record twice: it already succeeded in an earlier row");
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
@@ -73,9 +79,12 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
             );
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
         }
-        if let Some(earlier) = records[..row].iter().position(|r| r.host == record.host && r.jobs_label == record.jobs_label && r.jobs != record.jobs) {
+        // Each host's guests may have another size, so one label may mean another -j there.
+        if let Some(earlier) =
+            records[..row].iter().position(|r| r.host == record.host && r.jobs_label == record.jobs_label && r.jobs != record.jobs)
+        {
             let problem = format!(
-                "{host}the jobs level {:?} ran with -j {} here but with -j {} in an earlier row: one label, one -j",
+                "the jobs level {:?} ran with -j {} here but with -j {} in an earlier row: one label, one -j",
                 record.jobs_label, record.jobs, records[earlier].jobs
             );
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
@@ -85,6 +94,9 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
 }
 
 fn against_plan(record: &RunRecord, id: &str, shape: &StudyShape, problem: &mut impl FnMut(String)) {
+    if !shape.hosts.is_empty() && !shape.hosts.contains(&record.host) {
+        problem(format!("{id}: host {:?} is not in the scenario (meta.json has {})", record.host, listed(&shape.hosts)));
+    }
     if !shape.variants.contains(&record.variant) {
         problem(format!("variant {:?} is not in the scenario (meta.json has {})", record.variant, listed(&shape.variants)));
     }
@@ -120,7 +132,7 @@ mod tests {
     }
 
     fn shape() -> StudyShape {
-        StudyShape { variants: vec!["off".into(), "poison".into()], levels: vec![("half".into(), 2)], runs: 3 }
+        StudyShape { variants: vec!["off".into(), "poison".into()], levels: vec![("half".into(), 2)], runs: 3, hosts: Vec::new() }
     }
 
     fn problems(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec<(usize, String)> {
@@ -151,17 +163,21 @@ mod tests {
     }
 
     #[test]
-    fn the_same_run_on_two_hosts_is_two_runs_and_twice_on_one_host_is_named_with_it() {
-        let on = |host: &str, jobs: u32| RunRecord { host: host.into(), ..run("off", "half", jobs, 1) };
-        assert_eq!(problems(&[on("a", 2), on("b", 4)], Some(&StudyShape { levels: vec![("half".into(), 2)], ..shape() })).len(), 1,
-            "-j 4 on host b is against the plan (meta.json's levels), not against host a's row");
-        assert_eq!(problems(&[on("a", 2), on("b", 2)], None), []);
-        let found = problems(&[on("a", 2), on("b", 2), on("b", 2)], None);
+    fn each_host_measures_every_run_once() {
+        let on = |host: &str, r: RunRecord| RunRecord { host: host.into(), ..r };
+        let records = [on("lab1", run("off", "half", 2, 1)), on("lab2", run("off", "half", 2, 1)), on("lab1", run("off", "half", 2, 1))];
+        let found = problems(&records, None);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].1.starts_with("host b: off half run 1 is on record twice"), "{found:?}");
-        let found = problems(&[on("a", 2), on("", 2)], None);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].1.contains("off half run 1: names no host but an earlier row names host a"), "{found:?}");
+        assert_eq!(found[0].0, 2);
+        assert!(found[0].1.contains("host lab1: off half run 1 is on record twice"), "{found:?}");
+        let two_hosts = StudyShape { hosts: vec!["lab1".into(), "lab2".into()], ..shape() };
+        assert_eq!(problems(&records[..2], Some(&two_hosts)), []);
+        let stray = problems(&[on("lab3", run("off", "half", 2, 1)), run("off", "half", 2, 2)], Some(&two_hosts));
+        assert!(stray[0].1.contains("host \"lab3\" is not in the scenario (meta.json has lab1, lab2)"), "{stray:?}");
+        assert!(stray[1].1.contains("host \"\" is not in the scenario"), "a row without its host: {stray:?}");
+        assert!(stray[2].1.contains("off half run 2: names no host but an earlier row names host lab3"), "{stray:?}");
+        let on_two = [on("lab1", run("off", "half", 2, 1)), on("lab2", run("off", "half", 4, 1))];
+        assert_eq!(problems(&on_two, None), [], "-j per host: another host's guest may be another size");
     }
 
     #[test]
