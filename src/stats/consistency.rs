@@ -175,9 +175,6 @@ mod tests {
         let stray = problems(&[on("lab3", run("off", "half", 2, 1)), run("off", "half", 2, 2)], Some(&two_hosts));
         assert!(stray[0].1.contains("host \"lab3\" is not in the scenario (meta.json has lab1, lab2)"), "{stray:?}");
         assert!(stray[1].1.contains("host \"\" is not in the scenario"), "a row without its host: {stray:?}");
-        assert!(stray[2].1.contains("off half run 2: names no host but an earlier row names host lab3"), "{stray:?}");
-        let on_two = [on("lab1", run("off", "half", 2, 1)), on("lab2", run("off", "half", 4, 1))];
-        assert_eq!(problems(&on_two, None), [], "-j per host: another host's guest may be another size");
     }
 
     #[test]
@@ -211,5 +208,15 @@ mod tests {
         assert!(other_jobs[0].1.contains("gives it -j 2"), "{other_jobs:?}");
         // Without meta.json only the rows themselves can be checked.
         assert_eq!(problems(&records[..2], None), []);
+    }
+
+    #[test]
+    fn rows_with_and_without_a_host_are_refused_and_jobs_are_per_host() {
+        let on = |host: &str, r: RunRecord| RunRecord { host: host.into(), ..r };
+        let found = problems(&[on("lab3", run("off", "half", 2, 1)), run("off", "half", 2, 2)], None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("off half run 2: names no host but an earlier row names host lab3"), "{found:?}");
+        let on_two = [on("lab1", run("off", "half", 2, 1)), on("lab2", run("off", "half", 4, 1))];
+        assert_eq!(problems(&on_two, None), [], "-j per host: another host's guest may be another size");
     }
 }
