@@ -183,8 +183,8 @@ fn scaled(values: &[f64], factor: f64) -> Vec<f64> {
 fn compare_gates_on_the_pooled_change_and_a_missing_host_is_a_regression() {
     let root = tempfile::tempdir().unwrap();
     let hosts = json!([
-        { "name": "lab1", "uri": "qemu:///system", "status": "done" },
-        { "name": "lab2", "uri": "qemu+ssh://root@lab2/system", "status": "done" }
+        { "name": "lab1", "uri": "qemu:///system", "status": "done", "accel": "kvm" },
+        { "name": "lab2", "uri": "qemu+ssh://root@lab2/system", "status": "done", "accel": "kvm" }
     ]);
     let base = folder(root.path(), "base", &runs_csv(&study()), &meta(hosts.clone()));
 
@@ -208,10 +208,17 @@ fn compare_gates_on_the_pooled_change_and_a_missing_host_is_a_regression() {
     assert_eq!(json["entries"][0]["host"], "lab1");
     assert_eq!((json["pooled"][0]["verdict"].as_str(), json["pooled"][0]["gates"].as_bool()), (Some("slower"), Some(true)));
 
-    // The same study again: no regression.
-    let again = folder(root.path(), "again", &runs_csv(&study()), &meta(hosts.clone()));
+    // The same study again: no regression; lab2 lost KVM since, which is said.
+    let mut tcg = hosts.clone();
+    tcg[1]["accel"] = json!("tcg");
+    let again = folder(root.path(), "again", &runs_csv(&study()), &meta(tcg));
     let out = compare(&base, &again, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning: host lab2: accel differs: kvm (base) vs tcg (new)"),
+        "{}",
+        describe(&out)
+    );
 
     // lab2 did not run in the new study: a hole in the gate, named.
     let only_lab1: Vec<_> = study().into_iter().filter(|(h, _, _)| *h == "lab1").collect();

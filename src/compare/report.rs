@@ -207,6 +207,7 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
     let several_hosts = !base.hosts().is_empty();
     let pooled = if several_hosts { pooled_entries(&mut entries, &options.thresholds) } else { Vec::new() };
     let mut warnings = facts::differences(base, new);
+    warnings.extend(facts::host_differences(base, new));
     warnings.extend(facts::unknown_facts(base, new));
     warnings.extend(entries.iter().filter_map(incomparable));
     warnings.extend(host_warnings(base, new, &entries, &pooled));
