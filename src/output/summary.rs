@@ -83,12 +83,13 @@ pub fn hosts_text(hosts: &HostsAnalysis) -> String {
                 let change = p.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
                 let _ = writeln!(
                     out,
-                    "    {:<17} {change:>9}  {:<22} p {:<9} {} ({} hosts)",
+                    "    {:<17} {change:>9}  {:<22} p {:<9} {} ({} of {} hosts)",
                     m.metric.title(),
                     percent_interval(p.change_ci95),
                     p_value(p.p_value),
                     m.metric.verdict_word(p.verdict),
-                    p.hosts.len()
+                    p.hosts.len(),
+                    p.hosts.len() + p.left_out.len()
                 );
             }
             if let Some(caveat) = variant.metrics.first().and_then(|m| m.pooled.caveat()) {
@@ -142,7 +143,7 @@ mod tests {
 poison against baseline"), "{text}");
         assert!(text.contains("host c: no runs on record"), "{text}");
         let pooled = text.lines().skip_while(|l| !l.contains("across hosts")).find(|l| l.contains("Elapsed Time")).unwrap();
-        assert!(pooled.contains("+10.0 %") && pooled.ends_with("slower (2 hosts)"), "{text}");
+        assert!(pooled.contains("+10.0 %") && pooled.ends_with("slower (2 of 3 hosts)"), "{text}");
         assert!(text.contains("note: 2 hosts: the interval rests on 1 degree of freedom"), "{text}");
     }
 
