@@ -207,6 +207,8 @@ fn compare_gates_on_the_pooled_change_and_a_missing_host_is_a_regression() {
     let json: Value = serde_json::from_slice(&compare(&base, &new, &["--format", "json"]).stdout).unwrap();
     assert_eq!(json["entries"][0]["host"], "lab1");
     assert_eq!((json["pooled"][0]["verdict"].as_str(), json["pooled"][0]["gates"].as_bool()), (Some("slower"), Some(true)));
+    assert_eq!(json["pooled"][0]["pooled"]["verdict"], "higher");
+    assert_eq!(json["pooled"][0]["pooled"]["hosts"][1]["host"], "lab2");
 
     // The same study again: no regression; lab2 lost KVM since, which is said.
     let mut tcg = hosts.clone();

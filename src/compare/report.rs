@@ -100,7 +100,7 @@ pub struct PooledEntry {
     pub base_variant: String,
     pub new_variant: String,
     pub jobs_label: String,
-    #[serde(flatten)]
+    /// Nested, as [`Entry::comparison`]: its `verdict` is the statistical one.
     pub pooled: PooledChange,
     /// The pooled verdict in the metric's words, as [`Entry::verdict`].
     pub verdict: String,
