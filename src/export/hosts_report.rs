@@ -13,7 +13,7 @@ use super::report_html::escape;
 use super::report_md::{self, cell};
 use super::results::write_json;
 use super::summary_csv::{metric_cells, HEADER};
-use crate::model::{LabHostFacts, LabHostStatus, RunRecord};
+use crate::model::{LabHostFacts, LabHostStatus, Meta, RunRecord};
 use crate::stats::{HostsAnalysis, PooledMetric, STAR_MEANS, MIN_HOSTS, MIN_RUNS};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -25,6 +25,29 @@ pub fn host_folder(host: &str) -> String {
     let safe: String = host.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
     let safe = if safe.starts_with('.') || safe.is_empty() { format!("_{safe}") } else { safe };
     format!("hosts/{safe}/")
+}
+
+/// meta.json as one host's reports see it: the machine and the accelerator are that lab
+/// host's (meta.json's own `host` is the machine bench ran on, its `hypervisor` every
+/// host's at once). What meta.json does not know of the lab host is said to be unknown.
+pub fn meta_for_host(meta: &Meta, host: &str) -> Meta {
+    let mut own = meta.clone();
+    let Some(lab) = lab_of(&meta.hosts, host).filter(|l| l.cpus > 0) else { return own };
+    own.host.cpu_model = format!("lab host {} ({}), CPU model not recorded", lab.name, lab.uri);
+    own.host.cpus = lab.cpus as usize;
+    own.host.memory_mib = lab.memory_mib;
+    own.host.kernel = "not recorded for a lab host".into();
+    let prefix = format!("{}: ", lab.name);
+    own.hypervisor.version = meta
+        .hypervisor
+        .version
+        .split("; ")
+        .find_map(|part| part.strip_prefix(&prefix))
+        .map_or_else(|| format!("libvirt {}", lab.libvirt_version), str::to_string);
+    if !lab.accel.is_empty() {
+        own.hypervisor.accel = lab.accel.clone();
+    }
+    own
 }
 
 /// The plots one host's reports drew, relative to its folder.
@@ -399,6 +422,28 @@ mod tests {
             memory_mib: 16384,
         };
         vec![host("lab1", LabHostStatus::Done, ""), host("lab2", LabHostStatus::Done, ""), host("lab3", LabHostStatus::Unreachable, "Connection refused")]
+    }
+
+    #[test]
+    fn a_hosts_reports_see_its_machine_and_accelerator() {
+        let mut meta: Meta = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "kbench_version": "0.1.0", "scenario": "lab", "started_at": "t", "finished_at": null,
+            "host": { "cpu_model": "Controller", "cpus": 2, "memory_mib": 4096, "kernel": "6.1.0" },
+            "hypervisor": { "backend": "libvirt", "version": "lab1: QEMU 7.2.0; lab2: QEMU 8.2.0", "accel": "kvm+tcg" },
+            "guest": { "cpus": 2, "memory_mib": 1024, "disk": null },
+            "workload": { "kind": "command", "command": "make", "prepare": null, "clean": null },
+            "runs": 3, "warmup": 0, "levels": [], "baseline": "off", "variants": []
+        }))
+        .unwrap();
+        meta.hosts = lab();
+        meta.hosts[1].accel = "tcg".into();
+        meta.hosts[2].cpus = 0; // unreachable: nothing measured of it, as the runner records it
+        let own = meta_for_host(&meta, "lab2");
+        assert_eq!((own.host.cpus, own.host.memory_mib), (8, 16384));
+        assert!(own.host.cpu_model.starts_with("lab host lab2 (qemu+ssh://root@lab2/system)"), "{}", own.host.cpu_model);
+        assert_eq!((own.hypervisor.version.as_str(), own.hypervisor.accel.as_str()), ("QEMU 8.2.0", "tcg"));
+        let unreachable = meta_for_host(&meta, "lab3");
+        assert_eq!(unreachable.host.cpu_model, "Controller", "nothing known of it: meta.json as it is");
     }
 
     #[test]

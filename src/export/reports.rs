@@ -60,7 +60,8 @@ fn write_several_hosts(results: &Path, records: &[RunRecord], meta: Option<&Meta
     for h in hosts.hosts.iter().filter(|h| h.analysis.is_some()) {
         let dir = results.join(host_folder(&h.host));
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let written = write_one_host(&dir, &runs_of_host(records, &h.host), meta, &per_host)?;
+        let own_meta = meta.map(|m| hosts_report::meta_for_host(m, &h.host));
+        let written = write_one_host(&dir, &runs_of_host(records, &h.host), own_meta.as_ref(), &per_host)?;
         warnings.extend(written.warnings.iter().map(|w| format!("host {}: {w}", h.host)));
         plots.push((h.host.clone(), written.plots));
     }
