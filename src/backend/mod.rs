@@ -65,6 +65,10 @@ pub trait Guest {
     fn next_event(&mut self, timeout: Duration) -> Result<Option<GuestEvent>>;
     /// Waits up to `timeout` for the guest to power itself off, then kills it.
     fn shut_down(&mut self, timeout: Duration);
+    /// The host processes that run this guest (its QEMU), for the host-noise guard to
+    /// leave out of "other processes"; `None` when the guest runs on another host, whose
+    /// noise cannot be sampled from here.
+    fn host_pids(&self) -> Option<Vec<u32>>;
 }
 
 /// The backend the plan asks for (`guest.backend`), connected and ready to boot, and a

@@ -220,6 +220,10 @@ impl Guest for QemuGuest {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    fn host_pids(&self) -> Option<Vec<u32>> {
+        Some(vec![self.child.id()])
+    }
 }
 
 impl Drop for QemuGuest {

@@ -4,10 +4,13 @@
 
 use super::job::{self, BootJob, PendingRun, PlannedStep, StepInfo};
 use super::limits::Limit;
+use super::noise_guard::{self, HostWindow, RunHost, UNSAMPLED};
 use super::session::{boot_key, Event, GuestTrouble, HypervisorFailed, Session};
-use super::study::{Study, StudyOutcome};
+use super::study::{Study, StudyOutcome, StudyTimedOut};
 use crate::backend::console;
 use crate::backend::GuestSpec;
+use crate::host_noise::NoiseThresholds;
+use crate::interrupt::Interrupted;
 use crate::model::{now, ConsoleFinding, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 use crate::scenario::Variant;
 use anyhow::{anyhow, bail, Result};
@@ -26,6 +29,11 @@ struct Boot<'s, 'a> {
     /// When the step in progress was sent, as the host saw it.
     started_at: String,
     in_progress: Option<(PlannedStep, Limit)>,
+    /// The study's own processes on this host (the guest's QEMU and bench), left out of
+    /// the host's noise; `None` when the guest runs on another host.
+    ours: Option<Vec<u32>>,
+    /// The host around the timed run in progress, for its row.
+    host: RunHost,
 }
 
 /// Boots the variant once and measures `pending` runs, or as many as the guest allows.
@@ -51,10 +59,15 @@ pub fn run(
     };
     study.listener.booting(variant, number);
     let mut guest = study.backend.boot(&spec)?;
+    let ours = guest.host_pids().map(|mut pids| {
+        pids.push(std::process::id());
+        pids
+    });
     let job = job::build(plan, pending);
     let setup = job.setup(boot_key()?, study.limits);
     let power_off = study.limits.power_off;
-    let mut boot = Boot { study, variant, number, facts: None, started_at: now(), in_progress: None };
+    let mut boot =
+        Boot { study, variant, number, facts: None, started_at: now(), in_progress: None, ours, host: RunHost::default() };
     let stops = boot.study.stops;
     let stop = move || stops.check();
     let result = match Session::open(guest.as_mut(), boot.study.timing(), &stop, setup) {
@@ -99,8 +112,14 @@ impl Boot<'_, '_> {
         let mut longest_warmup: Option<Duration> = None;
         for planned in &job.steps {
             let limit = self.study.limits.for_step(planned.info.kind, longest_warmup);
+            let timed = planned.info.kind == StepKind::Timed;
+            self.host = RunHost::default();
+            if timed {
+                self.wait_for_quiet(&planned.info, outcome)?;
+            }
             self.in_progress = Some((planned.clone(), limit.clone()));
             self.started_at = now();
+            let window = if timed { self.start_window(outcome) } else { None };
             session.start(planned.with_limit(&limit))?;
             let result = loop {
                 match session.next()? {
@@ -112,6 +131,9 @@ impl Boot<'_, '_> {
                 }
             };
             self.in_progress = None;
+            if let Some(window) = window {
+                self.finish_window(window, outcome);
+            }
             if planned.info.kind == StepKind::Warmup {
                 let step = Duration::from_secs_f64(result.step_s().max(0.0));
                 longest_warmup = Some(longest_warmup.map_or(step, |l| l.max(step)));
@@ -156,7 +178,8 @@ impl Boot<'_, '_> {
         };
         match info.kind {
             StepKind::Timed => {
-                let record = self.record(info, result, failure);
+                let mut record = self.record(info, result, failure);
+                std::mem::take(&mut self.host).fill(&mut record);
                 self.file_record(record, outcome)?;
                 Ok(None)
             }
@@ -251,8 +274,77 @@ impl Boot<'_, '_> {
         if info.kind != StepKind::Timed {
             return Ok(());
         }
-        let record = self.record(info, &never_ran(0, reason), reason.to_string());
+        let mut record = self.record(info, &never_ran(0, reason), reason.to_string());
+        // What was waited for before it is known; its window ended with the guest.
+        std::mem::take(&mut self.host).fill(&mut record);
         self.file_record(record, outcome)
+    }
+
+    /// With `quiet_host`, waits (bounded) for other processes to calm down before a timed
+    /// run; a host that stays busy costs the wait, and the run goes ahead flagged.
+    fn wait_for_quiet(&mut self, info: &StepInfo, outcome: &mut StudyOutcome) -> Result<()> {
+        let (Some(quiet), Some(wait)) = (self.study.plan.quiet_host, self.study.limits.quiet_wait) else { return Ok(()) };
+        let Some(ours) = self.ours.clone() else {
+            self.note_unsampled("the guests run on another host, whose load cannot be read from here (quiet_host waits for nothing)", outcome);
+            return Ok(());
+        };
+        self.study.listener.waiting_for_quiet(self.variant, info, quiet.max_load, wait);
+        let limits = self.study.limits;
+        let checks = (limits.quiet_check, limits.quiet_poll);
+        match noise_guard::wait_for_quiet(self.study.probe, &ours, (quiet.max_load, wait), checks, &self.study.stops) {
+            Ok(waited) => {
+                if let Some(busy) = waited.still_busy {
+                    let line = format!("variant {} {}: {busy}; it runs anyway, flagged as noisy", self.variant.name, info.describe());
+                    self.study.listener.note(&format!("warning: {line}"));
+                    self.host.reasons.push(busy);
+                }
+                self.host.quiet_wait_s = Some(waited.seconds);
+                Ok(())
+            }
+            Err(error) if error.is::<Interrupted>() || error.is::<StudyTimedOut>() => Err(error),
+            Err(error) => {
+                self.note_unsampled(&format!("{error:#}"), outcome);
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts sampling the host for the timed run about to start.
+    fn start_window(&mut self, outcome: &mut StudyOutcome) -> Option<Box<dyn HostWindow>> {
+        let Some(ours) = self.ours.as_deref() else {
+            self.note_unsampled("the guests run on another host, whose load cannot be read from here", outcome);
+            return None;
+        };
+        match self.study.probe.start(ours) {
+            Ok(window) => Some(window),
+            Err(error) => {
+                self.note_unsampled(&format!("{error:#}"), outcome);
+                None
+            }
+        }
+    }
+
+    /// The host during the run, for its row: what it was, and why it was noisy.
+    fn finish_window(&mut self, window: Box<dyn HostWindow>, outcome: &mut StudyOutcome) {
+        match window.finish() {
+            Ok(noise) => {
+                let limits = NoiseThresholds::for_guest(self.study.plan.guest.cpus);
+                self.host.reasons.extend(noise.noise_reasons(&limits));
+                self.host.noise = Some(noise);
+            }
+            Err(error) => self.note_unsampled(&format!("{error:#}"), outcome),
+        }
+    }
+
+    /// Says once per study that the host's noise is not on record, and why: a study is
+    /// not failed for want of it.
+    fn note_unsampled(&mut self, why: &str, outcome: &mut StudyOutcome) {
+        if outcome.warnings.iter().any(|w| w.starts_with(UNSAMPLED)) {
+            return;
+        }
+        let line = format!("{UNSAMPLED}: {why}; the runs' host columns stay empty");
+        self.study.listener.note(&format!("warning: {line}"));
+        outcome.warnings.push(line);
     }
 }
 

@@ -5,6 +5,8 @@
 use super::job::StepInfo;
 use super::limits::{Limit, Limits, RunLimit};
 use super::listener::Listener;
+use super::noise_guard::{HostProbe, HostWindow};
+use crate::host_noise::HostNoise;
 use crate::backend::{Accel, Backend, Guest, GuestEvent, GuestSpec};
 use crate::model::{ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::plan::{GuestPlan, JobsLevel, Plan, Variant};
@@ -75,6 +77,8 @@ pub fn quick_limits(plan: &Plan) -> Limits {
     limits.silence = ms(150);
     limits.margin = ms(20);
     limits.power_off = Duration::ZERO;
+    limits.quiet_check = ms(10);
+    limits.quiet_poll = ms(20);
     limits.prepare = Limit { duration: ms(40), source: "test prepare".into() };
     limits.warmup = Limit { duration: ms(40), source: "test warm-up".into() };
     if let RunLimit::Fixed(limit) = &mut limits.run {
@@ -140,11 +144,18 @@ pub struct FakeBackend {
     pub sent: SentSteps,
     /// Seconds a warm-up's clean and command each take.
     pub warmup_s: f64,
+    /// The guests run on another host: their host's noise cannot be sampled.
+    pub remote: bool,
 }
 
 impl FakeBackend {
     pub fn new(scripts: Vec<Script>) -> FakeBackend {
         FakeBackend { scripts: RefCell::new(scripts.into()), warmup_s: 1.0, ..FakeBackend::default() }
+    }
+
+    /// Guests on another host, whose noise cannot be sampled.
+    pub fn remote() -> FakeBackend {
+        FakeBackend { remote: true, ..FakeBackend::new(vec![]) }
     }
 
     pub fn boots(&self) -> Vec<String> {
@@ -182,6 +193,7 @@ impl Backend for FakeBackend {
             heartbeat: Duration::from_millis(5),
             mode: Mode::Waiting,
             last_signed: None,
+            host_pids: (!self.remote).then(Vec::new),
         }))
     }
 }
@@ -217,6 +229,7 @@ struct FakeGuest {
     heartbeat: Duration,
     mode: Mode,
     last_signed: Option<String>,
+    host_pids: Option<Vec<u32>>,
 }
 
 impl FakeGuest {
@@ -345,6 +358,62 @@ impl Guest for FakeGuest {
     }
 
     fn shut_down(&mut self, _timeout: Duration) {}
+
+    fn host_pids(&self) -> Option<Vec<u32>> {
+        self.host_pids.clone()
+    }
+}
+
+/// A host whose other processes use the scripted CPU percentages, one per window (the
+/// last one repeats), or whose /proc cannot be read.
+#[derive(Default)]
+pub struct FakeProbe {
+    percents: Vec<f64>,
+    started: std::cell::Cell<usize>,
+    /// Every `ours` a window was started with.
+    pub ours: RefCell<Vec<Vec<u32>>>,
+    failing: bool,
+}
+
+impl FakeProbe {
+    pub fn loads(percents: &[f64]) -> FakeProbe {
+        FakeProbe { percents: percents.to_vec(), ..FakeProbe::default() }
+    }
+
+    pub fn failing() -> FakeProbe {
+        FakeProbe { failing: true, ..FakeProbe::default() }
+    }
+
+    /// How many windows were started.
+    pub fn windows(&self) -> usize {
+        self.started.get()
+    }
+}
+
+impl HostProbe for FakeProbe {
+    fn start(&self, ours: &[u32]) -> Result<Box<dyn HostWindow>> {
+        if self.failing {
+            anyhow::bail!("cannot read /proc/stat: no such file");
+        }
+        let n = self.started.get();
+        self.started.set(n + 1);
+        self.ours.borrow_mut().push(ours.to_vec());
+        let percent = self.percents.get(n).or(self.percents.last()).copied().unwrap_or(0.0);
+        Ok(Box::new(HostNoise {
+            other_cpu_percent: percent,
+            steal_percent: 0.0,
+            iowait_percent: 0.5,
+            load1: percent / 100.0,
+            governor: "performance".into(),
+            boost: "on".into(),
+        }))
+    }
+}
+
+impl HostWindow for HostNoise {
+    fn finish(self: Box<Self>) -> Result<HostNoise> {
+        Ok(*self)
+    }
 }
 
 /// Keeps everything the runner announces, for the tests to read.
@@ -358,6 +427,8 @@ pub struct MemoryListener {
     /// The lines of every step that left processes running.
     pub leftovers: Vec<String>,
     pub heartbeats: usize,
+    /// The steps a quiet host was waited for.
+    pub quiet_waits: Vec<String>,
     /// (variant, boot, view) for every kernel view.
     pub kernel_views: Vec<(String, u32, KernelView)>,
     /// (variant, step, samples) for every timed run's monitor samples.
@@ -384,6 +455,10 @@ impl Listener for MemoryListener {
 
     fn heartbeat(&mut self, _variant: &Variant, _step: &StepInfo, _elapsed_s: f64) {
         self.heartbeats += 1;
+    }
+
+    fn waiting_for_quiet(&mut self, variant: &Variant, step: &StepInfo, _max_load: f64, _wait: Duration) {
+        self.quiet_waits.push(format!("{} {}", variant.name, step.describe()));
     }
 
     fn step_output(&mut self, variant: &Variant, step: &StepInfo, _output: &str) -> Result<String> {

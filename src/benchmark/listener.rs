@@ -15,6 +15,9 @@ pub trait Listener {
     fn booting(&mut self, variant: &Variant, boot: u32);
     fn boot_facts(&mut self, variant: &Variant, facts: &BootFacts) -> Result<()>;
     fn step_started(&mut self, variant: &Variant, step: &StepInfo, limit: &Limit);
+    /// Before `step`, the study waits up to `wait` for other processes to use at most
+    /// `max_load` CPUs (`quiet_host`).
+    fn waiting_for_quiet(&mut self, _variant: &Variant, _step: &StepInfo, _max_load: f64, _wait: std::time::Duration) {}
     fn heartbeat(&mut self, _variant: &Variant, _step: &StepInfo, _elapsed_s: f64) {}
     /// Keeps a step's output tail; returns how a failure message names it.
     fn step_output(&mut self, variant: &Variant, step: &StepInfo, output: &str) -> Result<String>;

@@ -10,6 +10,7 @@ pub mod facts;
 pub mod job;
 pub mod limits;
 pub mod listener;
+pub mod noise_guard;
 pub mod recorder;
 pub mod resume;
 pub mod runner;

@@ -61,6 +61,15 @@ impl Listener for Recorder<'_> {
         self.progress.set_message(&self.step);
     }
 
+    fn waiting_for_quiet(&mut self, variant: &Variant, step: &StepInfo, max_load: f64, wait: std::time::Duration) {
+        self.progress.status(&format!(
+            "{}: waiting up to {} for a quiet host (other processes at most {max_load} CPUs) before {}",
+            variant.name,
+            super::limits::seconds(wait),
+            step.describe()
+        ));
+    }
+
     fn heartbeat(&mut self, _variant: &Variant, _step: &StepInfo, elapsed_s: f64) {
         self.progress.set_message(&format!("{}, {elapsed_s:.0} s in", self.step));
     }

@@ -4,6 +4,7 @@ use super::{EXIT_FAILED, EXIT_OK};
 use crate::backend;
 use crate::benchmark::facts::{collect_meta, file_facts};
 use crate::benchmark::limits::Limits;
+use crate::benchmark::noise_guard::ProcProbe;
 use crate::benchmark::recorder::Recorder;
 use crate::benchmark::study::{Stops, Study, StudyTimedOut};
 use crate::benchmark::{resume, run_study, StudyOutcome};
@@ -58,6 +59,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             deadline: plan.guest.study_timeout.map(|limit| Instant::now() + limit),
             study_timeout_s: plan.guest.study_timeout.map_or(0, |d| d.as_secs()),
         },
+        probe: &ProcProbe,
     };
     let ended = run_study(&mut study, &mut outcome);
     progress.finish();

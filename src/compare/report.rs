@@ -18,7 +18,8 @@ use super::matching::{host_prefix, pair_levels, Pairing, VariantMap};
 use super::side::Side;
 use crate::model::RunRecord;
 use crate::stats::{
-    compare, pool, summarize, Comparison, HostComparison, Metric, PooledChange, Summary, Thresholds, Verdict, MIN_HOSTS, MIN_RUNS,
+    compare, describe_noisy, noisy_runs, pool, summarize, Comparison, HostComparison, Metric, PooledChange, Summary, Thresholds, Verdict,
+    MIN_HOSTS, MIN_RUNS, NOISE_ADVICE,
 };
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -82,6 +83,10 @@ pub struct Entry {
     pub new: Option<Summary>,
     pub base_failed: usize,
     pub new_failed: usize,
+    /// Successful runs of the row measured on a noisy host (runs.csv's `noise`): a
+    /// warning, never a regression by itself.
+    pub base_noisy: usize,
+    pub new_noisy: usize,
     /// `None` when a side has no successful run of this row.
     pub comparison: Option<Comparison>,
     /// The verdict in the metric's words ("slower", "no significant change", "too few
@@ -209,6 +214,7 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
     let mut warnings = facts::differences(base, new);
     warnings.extend(facts::host_differences(base, new));
     warnings.extend(facts::unknown_facts(base, new));
+    warnings.extend(pairings.iter().filter_map(|p| noisy_row(base, new, p)));
     warnings.extend(entries.iter().filter_map(incomparable));
     warnings.extend(host_warnings(base, new, &entries, &pooled));
     if !unmeasured.is_empty() && options.metrics.len() < Metric::ALL.len() {
@@ -352,6 +358,8 @@ fn row_regression(base: &Side, new: &Side, pairing: &Pairing) -> Option<RowRegre
 fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds: &Thresholds, failing_row: bool) -> Entry {
     let (base_ok, base_failed) = runs(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label, metric);
     let (new_ok, new_failed) = runs(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label, metric);
+    let base_noisy = noisy_runs(row(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label)).len();
+    let new_noisy = noisy_runs(row(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label)).len();
     let comparison = compare(&base_ok, &new_ok, thresholds);
     let verdict = match &comparison {
         Some(c) => metric.verdict_word(c.verdict),
@@ -367,6 +375,8 @@ fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds:
         new: summarize(&new_ok),
         base_failed,
         new_failed,
+        base_noisy,
+        new_noisy,
         verdict: verdict.to_string(),
         regression: failing_row,
         comparison,
@@ -386,6 +396,40 @@ fn runs(records: &[RunRecord], host: &str, variant: &str, label: &str, metric: M
     let ok: Vec<f64> = row.iter().filter(|r| r.is_ok()).filter_map(|r| metric.value(r)).collect();
     let failed = row.iter().filter(|r| !r.is_ok()).count();
     (ok, failed)
+}
+
+/// The runs of one row of one side.
+fn row<'r>(records: &'r [RunRecord], host: &'r str, variant: &'r str, label: &'r str) -> impl Iterator<Item = &'r RunRecord> {
+    records.iter().filter(move |r| r.host == host && r.variant == variant && r.jobs_label == label)
+}
+
+/// A row with runs measured on a noisy host, on either side: its verdicts may be bent
+/// either way, so it is a warning; the gate (and the exit code) stays the numbers' alone.
+fn noisy_row(base: &Side, new: &Side, pairing: &Pairing) -> Option<String> {
+    let sides = [("base", base, &pairing.base_variant), ("new", new, &pairing.new_variant)];
+    let parts: Vec<String> = sides
+        .into_iter()
+        .filter_map(|(name, side, variant)| {
+            let ok = row(&side.records, &pairing.host, variant, &pairing.jobs_label).filter(|r| r.is_ok()).count();
+            let noisy = noisy_runs(row(&side.records, &pairing.host, variant, &pairing.jobs_label));
+            (!noisy.is_empty()).then(|| format!("{} of {ok} runs in {name} ({})", noisy.len(), describe_noisy(&noisy)))
+        })
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let name = if pairing.base_variant == pairing.new_variant {
+        pairing.base_variant.clone()
+    } else {
+        format!("{} → {}", pairing.base_variant, pairing.new_variant)
+    };
+    Some(format!(
+        "noisy host: {}{name} {} (-j {}): {} were measured on a noisy host; this row's verdicts may be off either way, and the gate does not count that: {NOISE_ADVICE}",
+        host_prefix(&pairing.host),
+        pairing.jobs_label,
+        pairing.jobs,
+        parts.join(", ")
+    ))
 }
 
 /// Rows the gate cannot judge by their numbers deserve a word: with too few runs they can
@@ -646,5 +690,28 @@ mod tests {
         assert_eq!((report.entries[0].verdict.as_str(), report.regressions), ("too few runs", 0));
         assert!(report.warnings.iter().any(|w| w.contains("2 vs 2 successful runs; at least 3 per side")), "{:?}", report.warnings);
         assert!(report.warnings.iter().any(|w| w.contains("no meta.json facts")));
+    }
+
+    #[test]
+    fn noisy_runs_on_either_side_are_a_warning_never_a_regression() {
+        let mut noisy_new = side(&FAST, 0);
+        noisy_new.records[1].noise = "other processes used 150 % of a CPU (limit 20 %)".into();
+        let report = build(&side(&FAST, 0), &noisy_new, &options(vec![Metric::Elapsed, Metric::Sys])).unwrap();
+        assert_eq!(report.regressions, 0, "the verdicts and the exit code follow the numbers alone");
+        assert!(report.entries.iter().all(|e| (e.base_noisy, e.new_noisy) == (0, 1) && !e.regression));
+        let warnings: Vec<&String> = report.warnings.iter().filter(|w| w.starts_with("noisy host:")).collect();
+        assert_eq!(warnings.len(), 1, "one warning per row, however many metrics: {warnings:?}");
+        assert!(
+            warnings[0].starts_with("noisy host: baseline half (-j 1): 1 of 5 runs in new (run 2 (other processes used 150 % of a CPU (limit 20 %))) were measured"),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[0].contains("quiet_host"), "{}", warnings[0]);
+        let mut noisy_base = side(&FAST, 0);
+        noisy_base.records[0].noise = "steal 9.0 % (limit 2.0 %)".into();
+        let report = build(&noisy_base, &side(&SLOW, 0), &options(vec![Metric::Elapsed])).unwrap();
+        assert_eq!((report.regressions, report.entries[0].base_noisy), (1, 1), "a real regression stays one");
+        assert!(report.warnings.iter().any(|w| w.contains("1 of 5 runs in base (run 1 (steal 9.0 %")), "{:?}", report.warnings);
+        assert!(build(&side(&FAST, 0), &side(&FAST, 0), &options(vec![Metric::Elapsed])).unwrap().warnings.iter().all(|w| !w.starts_with("noisy")));
     }
 }

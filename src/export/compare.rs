@@ -44,6 +44,9 @@ struct CsvRow<'a> {
     row_problem: Option<RowProblem>,
     /// mmtests' rule, what the star means.
     mmtests_significant: Option<bool>,
+    /// Successful runs of the row measured on a noisy host: a warning, not a regression.
+    base_noisy: Option<usize>,
+    new_noisy: Option<usize>,
 }
 
 /// The two columns a study over several hosts puts before [`CsvRow`]'s (csv cannot
@@ -141,6 +144,8 @@ fn pooled_row(p: &PooledEntry) -> CsvRow<'_> {
         regression: p.regression,
         row_problem: None,
         mmtests_significant: None,
+        base_noisy: None,
+        new_noisy: None,
     }
 }
 
@@ -170,5 +175,50 @@ fn row(e: &Entry, row_problem: Option<RowProblem>) -> CsvRow<'_> {
         regression: e.regression,
         row_problem,
         mmtests_significant: c.map(|c| c.mmtests_significant),
+        base_noisy: Some(e.base_noisy),
+        new_noisy: Some(e.new_noisy),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::{build, CompareOptions, Side, VariantMap};
+    use crate::export::{compare_junit, compare_markdown, compare_text};
+    use crate::model::{test_record, RunRecord};
+    use crate::stats::{Metric, Thresholds};
+
+    fn side(noisy_run: Option<u32>) -> Side {
+        let records = (1..=5)
+            .map(|run| RunRecord {
+                run,
+                elapsed_s: 40.0 + f64::from(run) / 10.0,
+                noise: if Some(run) == noisy_run { "other processes used 150 % of a CPU (limit 20 %)".into() } else { String::new() },
+                ..test_record()
+            })
+            .collect();
+        Side { path: "x".into(), records, meta: None, meta_missing: Some("absent".into()) }
+    }
+
+    /// Every format of `bench compare` flags a row with noisy runs, and none calls it a regression.
+    #[test]
+    fn every_format_flags_a_row_measured_on_a_noisy_host() {
+        let options = CompareOptions { metrics: vec![Metric::Elapsed], thresholds: Thresholds::default(), map: VariantMap::default() };
+        let report = build(&side(None), &side(Some(3)), &options).unwrap();
+        assert_eq!(report.regressions, 0);
+        let flag = "no significant change, ⚠ noisy host: 1 run in new";
+        let text = compare_text::render(&report);
+        assert!(text.contains(flag), "{text}");
+        let markdown = compare_markdown::render(&report);
+        assert!(markdown.contains(flag) && markdown.contains("- noisy host: baseline half (-j 1): 1 of 5 runs in new (run 3"), "{markdown}");
+        let junit = compare_junit::render(&report);
+        assert!(junit.contains("failures=\"0\"") && junit.contains(flag) && junit.contains("noisy host: baseline half"), "{junit}");
+        let json: serde_json::Value = serde_json::from_str(&to_json(&report).unwrap()).unwrap();
+        assert_eq!((json["entries"][0]["base_noisy"].as_u64(), json["entries"][0]["new_noisy"].as_u64()), (Some(0), Some(1)));
+        assert!(json["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().starts_with("noisy host:")));
+        let csv = to_csv(&report).unwrap();
+        let mut lines = csv.lines();
+        assert!(lines.next().unwrap().ends_with(",mmtests_significant,base_noisy,new_noisy"), "{csv}");
+        assert!(lines.next().unwrap().ends_with(",0,1"), "{csv}");
     }
 }

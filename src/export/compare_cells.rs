@@ -168,7 +168,20 @@ pub fn verdict(entry: &Entry) -> String {
     if entry.regression {
         text += " (REGRESSION)";
     }
+    if let Some(noisy) = noisy(entry) {
+        text += &format!(", {noisy}");
+    }
     text
+}
+
+/// "⚠ noisy host: 1 run in new": runs of the row measured on a noisy host, a warning.
+pub fn noisy(entry: &Entry) -> Option<String> {
+    let parts: Vec<String> = [("base", entry.base_noisy), ("new", entry.new_noisy)]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(side, n)| format!("{n} run{} in {side}", if n == 1 { "" } else { "s" }))
+        .collect();
+    (!parts.is_empty()).then(|| format!("{} noisy host: {}", crate::export::format::NOISY_MARK, parts.join(", ")))
 }
 
 /// Failed runs of the row, when there were any: "1 failed run excluded (new)".

@@ -5,7 +5,7 @@
 //! scale) and printable (no details folded away, no page-wide backgrounds).
 
 use super::facts::Facts;
-use super::format::{number, p_value, percent, percent_interval};
+use super::format::{number, p_value, percent, percent_interval, NOISY_MARK};
 use super::kernbench::level_title;
 use crate::model::RunRecord;
 use crate::stats::{Analysis, LevelAnalysis, Metric, MetricAnalysis, VariantAtLevel};
@@ -71,6 +71,7 @@ td.kernel { white-space: nowrap; }
 .verdict-better { font-weight: 700; color: var(--good); }
 .failed td { color: var(--bad); }
 .warnings li { color: var(--bad); }
+tr.noisy td { background: var(--noisy, #fff4d6); }
 figure { margin: 1rem 0; }
 figure svg { display: block; width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { color: var(--muted); font-size: .85rem; }
@@ -286,10 +287,15 @@ fn level_section(analysis: &Analysis, level: &LevelAnalysis, plots: &[InlinePlot
 }
 
 fn run_counts(v: &VariantAtLevel) -> String {
-    match v.failed_runs {
+    let mut counts = match v.failed_runs {
         0 => format!("{} {} ok", v.variant, v.ok_runs),
         failed => format!("{} {} ok, {failed} failed (excluded)", v.variant, v.ok_runs),
+    };
+    if !v.noisy_runs.is_empty() {
+        let runs: Vec<String> = v.noisy_runs.iter().map(|n| n.run.to_string()).collect();
+        counts += &format!(", {} {NOISY_MARK} on a noisy host (run {})", v.noisy_runs.len(), runs.join(", "));
     }
+    counts
 }
 
 pub(super) fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
@@ -421,19 +427,27 @@ fn details(level: &LevelAnalysis) -> String {
 /// Every row of runs.csv, failed runs included (with why they failed).
 fn runs_section(records: &[RunRecord]) -> String {
     let mut out = String::from(
-        "<section id=\"runs\">\n<h2>Every run</h2>\n<p class=\"muted\">As in runs.csv; failed runs are listed and excluded from every statistic.</p>\n\
+        "<section id=\"runs\">\n<h2>Every run</h2>\n<p class=\"muted\">As in runs.csv; failed runs are listed and excluded from every statistic; ⚠ marks a run measured on a noisy host (kept in the statistics).</p>\n\
 <details open><summary>Every run</summary>\n<div class=\"scroll\"><table class=\"runs\">\n<thead><tr><th>variant</th><th>level</th><th class=\"num\">-j</th>\
 <th class=\"num\">run</th><th>status</th><th class=\"num\">elapsed s</th><th class=\"num\">user s</th><th class=\"num\">sys s</th><th class=\"num\">% CPU</th>\
-<th class=\"num\">ctx switches</th><th class=\"num\">sleeps</th><th class=\"num\">max RSS KiB</th><th>kernel</th><th>started</th><th>failure</th></tr></thead>\n<tbody>\n",
+<th class=\"num\">ctx switches</th><th class=\"num\">sleeps</th><th class=\"num\">max RSS KiB</th><th>kernel</th><th>started</th>\
+<th class=\"num\">host other CPU %</th><th>host noise</th><th>failure</th></tr></thead>\n<tbody>\n",
     );
     for r in records {
-        let status = if r.is_ok() { "ok" } else { "failed" };
-        let class = if r.is_ok() { "" } else { " class=\"failed\"" };
+        let mut status = if r.is_ok() { "ok" } else { "failed" }.to_string();
+        if r.is_noisy() {
+            status += &format!(" {NOISY_MARK}");
+        }
+        let class = match (r.is_ok(), r.is_noisy()) {
+            (false, _) => " class=\"failed\"",
+            (true, true) => " class=\"noisy\"",
+            (true, false) => "",
+        };
         let _ = writeln!(
             out,
             "<tr{class}><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{status}</td><td class=\"num\">{}</td>\
 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-<td>{}</td><td>{}</td><td>{}</td></tr>",
+<td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
             escape(&r.variant),
             escape(&r.jobs_label),
             r.jobs,
@@ -447,6 +461,8 @@ fn runs_section(records: &[RunRecord]) -> String {
             r.max_rss_kib,
             escape(&r.kernel_release),
             escape(&r.started_at),
+            r.host_other_cpu_percent.map(number).unwrap_or_default(),
+            escape(&r.noise),
             escape(&r.failure)
         );
     }
@@ -520,5 +536,19 @@ mod tests {
         assert!(page.contains("<svg role=\"img\" aria-label=\"mean with 95 % interval\" width=\"10\"") && !page.contains("<?xml"));
         assert!(!page.contains("http://") || page.matches("http://").count() == page.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
         assert!(!page.contains("src=") && !page.contains("href=\"http"), "nothing is fetched");
+    }
+
+    #[test]
+    fn noisy_runs_are_marked_in_the_run_list_and_counted_per_level() {
+        let mut records = records();
+        records[3].noise = "other processes used 150 % of a CPU (limit 20 %)".into(); // <poison> run 2
+        records[3].host_other_cpu_percent = Some(150.0);
+        let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
+        let facts = Facts::gather(None, &analysis);
+        let page = render(&analysis, &facts, &[], &records, &[]);
+        assert!(page.contains("&lt;poison&gt; 5 ok, 1 failed (excluded), 1 ⚠ on a noisy host (run 2)"), "the level's run counts");
+        let row = page.lines().find(|l| l.contains("<tr class=\"noisy\">")).expect("a noisy row");
+        assert!(row.contains("<td>ok ⚠</td>") && row.contains("<td class=\"num\">150.0</td>") && row.contains("used 150 % of a CPU"), "{row}");
+        assert_eq!(page.matches("<tr class=\"noisy\">").count(), 1);
     }
 }

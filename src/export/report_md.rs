@@ -2,7 +2,7 @@
 //! baseline and each variant side by side with the verdict, and the plots.
 
 use super::facts::Facts;
-use super::format::{number, p_value, percent, percent_interval};
+use super::format::{number, p_value, percent, percent_interval, NOISY_MARK};
 use super::kernbench::level_title;
 use crate::stats::{Analysis, LevelAnalysis, Metric, MetricAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
 use std::fmt::Write;
@@ -193,10 +193,15 @@ pub(super) fn level_section(analysis: &Analysis, level: &LevelAnalysis, plots: &
 }
 
 fn run_counts(v: &VariantAtLevel) -> String {
-    match v.failed_runs {
+    let mut counts = match v.failed_runs {
         0 => format!("{} {} ok", v.variant, v.ok_runs),
         failed => format!("{} {} ok, {failed} failed (excluded)", v.variant, v.ok_runs),
+    };
+    if !v.noisy_runs.is_empty() {
+        let runs: Vec<String> = v.noisy_runs.iter().map(|n| n.run.to_string()).collect();
+        counts += &format!(", {} {NOISY_MARK} on a noisy host (run {})", v.noisy_runs.len(), runs.join(", "));
     }
+    counts
 }
 
 fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
@@ -292,4 +297,24 @@ fn details(level: &LevelAnalysis) -> String {
 /// Text safe inside a Markdown table cell.
 pub(super) fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{test_record, RunRecord};
+    use crate::stats::{analyze, Thresholds};
+
+    #[test]
+    fn a_level_counts_and_names_its_noisy_runs_and_the_warning_says_why() {
+        let records: Vec<RunRecord> = (1..=3)
+            .map(|run| RunRecord { run, noise: if run == 3 { "steal 9.0 % (limit 2.0 %)".into() } else { String::new() }, ..test_record() })
+            .collect();
+        let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
+        let facts = Facts::gather(None, &analysis);
+        let warnings: Vec<String> = analysis.warnings.iter().map(|w| w.to_string()).collect();
+        let page = render(&analysis, &facts, &warnings, &[]);
+        assert!(page.contains("Runs: baseline 3 ok, 1 ⚠ on a noisy host (run 3)."), "{page}");
+        assert!(page.contains("- baseline half: 1 of 3 successful runs were measured on a noisy host: run 3 (steal 9.0 % (limit 2.0 %))"), "{page}");
+    }
 }

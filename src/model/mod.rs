@@ -4,6 +4,7 @@
 
 mod findings;
 mod meta;
+mod part;
 mod run;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
@@ -12,6 +13,7 @@ pub use meta::{
     LabHostFacts, LabHostStatus, LevelFacts, Leftovers, Meta, QuietHostFacts,
     VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
 };
+pub use part::{study_part, unclaimed};
 #[cfg(test)]
 pub use run::test_record;
 pub use run::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};

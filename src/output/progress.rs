@@ -32,6 +32,16 @@ impl Progress {
         self.bar.set_message(message.to_string());
     }
 
+    /// A state worth a line in a log too (waiting for a quiet host): the bar's message on a
+    /// terminal, a line on stderr without one.
+    pub fn status(&self, message: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{message}");
+        } else {
+            self.set_message(message);
+        }
+    }
+
     pub fn set_position(&self, runs_done: u64) {
         self.bar.set_position(runs_done);
         self.bar.reset_eta();

@@ -2,7 +2,7 @@
 //! report`): the kernbench blocks, each variant's verdicts against the baseline, the
 //! warnings and where report.md and report.html are.
 
-use crate::export::format::{p_value, percent, percent_interval};
+use crate::export::format::{p_value, percent, percent_interval, NOISY_MARK};
 use crate::export::kernbench::level_title;
 use crate::export::reports::Written;
 use crate::stats::{Analysis, HostsAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
@@ -43,7 +43,10 @@ pub fn verdict_text(analysis: &Analysis) -> String {
         for level in &analysis.levels {
             let _ = writeln!(out, "  {}", level_title(&level.jobs_label, level.jobs));
             match level.variant(variant) {
-                Some(v) => out.push_str(&metric_lines(v)),
+                Some(v) => {
+                    out.push_str(&metric_lines(v));
+                    out.push_str(&noise_line(&level.variants[0], v));
+                }
                 None => out.push_str("    no runs\n"),
             }
         }
@@ -121,6 +124,19 @@ fn metric_lines(variant: &VariantAtLevel) -> String {
     out
 }
 
+/// A warning under verdicts that noisy runs on either side may have bent.
+fn noise_line(baseline: &VariantAtLevel, variant: &VariantAtLevel) -> String {
+    let sides: Vec<String> = [variant, baseline]
+        .iter()
+        .filter(|v| !v.noisy_runs.is_empty())
+        .map(|v| format!("{} of {} runs of {}", v.noisy_runs.len(), v.ok_runs, v.variant))
+        .collect();
+    if sides.is_empty() {
+        return String::new();
+    }
+    format!("    {NOISY_MARK} {} measured on a noisy host: these verdicts may be off (see the warnings)\n", sides.join(" and "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +181,19 @@ poison against baseline"), "{text}");
         assert!(text.contains("* mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap"), "{text}");
         let user = text.lines().find(|l| l.trim_start().starts_with("User Time")).unwrap();
         assert!(user.contains("+0.00 %") && user.contains("no significant change"), "{text}");
+    }
+
+    #[test]
+    fn verdicts_bent_by_a_noisy_host_say_so() {
+        let mut records = Vec::new();
+        for run in 1..=3 {
+            records.push(RunRecord { run, noise: if run == 1 { "busy".into() } else { String::new() }, ..test_record() });
+            records.push(RunRecord { run, variant: "poison".into(), ..test_record() });
+        }
+        let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
+        let text = verdict_text(&analysis);
+        assert!(text.contains("    ⚠ 1 of 3 runs of baseline measured on a noisy host: these verdicts may be off"), "{text}");
+        records[0].noise.clear();
+        assert!(!verdict_text(&analyze(&records, None, &Thresholds::default()).unwrap()).contains('⚠'));
     }
 }

@@ -14,12 +14,14 @@ mod compare;
 mod consistency;
 mod hosts;
 mod metric;
+mod noise;
 mod outliers;
 mod precision;
 mod summary;
 
 // The API `bench compare` builds on: not every item is used by `bench run`/`report` yet.
 #[allow(unused_imports)]
+pub use noise::{describe as describe_noisy, noisy_runs, NoisyRun, NOISE_ADVICE};
 pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen, Warning};
 #[allow(unused_imports)]
 pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, STAR_MEANS};

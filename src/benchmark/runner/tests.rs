@@ -1,9 +1,10 @@
 //! The runner against scripted fake guests: no QEMU, no files, milliseconds per test.
 
 use super::run_study;
-use crate::benchmark::fake::{plan, quick_limits, Fault, FakeBackend, MemoryListener, Script};
+use crate::benchmark::fake::{plan, quick_limits, FakeBackend, FakeProbe, Fault, MemoryListener, Script};
 use crate::benchmark::limits::{Limit, Limits, RunLimit};
-use crate::benchmark::study::{Stops, Study, StudyOutcome};
+use crate::benchmark::study::{Stops, Study, StudyOutcome, StudyTimedOut};
+use crate::scenario::plan::QuietHost;
 use crate::model::{RunRecord, RunStatus};
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::scenario::Plan;
@@ -12,6 +13,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn study(plan: &Plan, limits: &Limits, backend: &FakeBackend, outcome: &mut StudyOutcome, interrupt: &Interrupt) -> (Result<()>, MemoryListener) {
+    study_on(plan, limits, backend, &FakeProbe::loads(&[0.0]), outcome, interrupt)
+}
+
+/// A study on a host whose noise `probe` tells.
+fn study_on(
+    plan: &Plan,
+    limits: &Limits,
+    backend: &FakeBackend,
+    probe: &FakeProbe,
+    outcome: &mut StudyOutcome,
+    interrupt: &Interrupt,
+) -> (Result<()>, MemoryListener) {
     let mut listener = MemoryListener::default();
     let mut study = Study {
         plan,
@@ -21,6 +34,7 @@ fn study(plan: &Plan, limits: &Limits, backend: &FakeBackend, outcome: &mut Stud
         scratch: Path::new("scratch"),
         listener: &mut listener,
         stops: Stops { interrupt, deadline: None, study_timeout_s: 0 },
+        probe,
     };
     let result = run_study(&mut study, outcome);
     (result, listener)
@@ -354,4 +368,126 @@ fn a_run_that_never_ran_has_no_faults_on_record() {
     let never: Vec<&RunRecord> = outcome.records.iter().filter(|r| r.status == Failed).collect();
     assert!(!never.is_empty());
     assert!(never.iter().all(|r| r.minor_faults.is_none() && r.slab_peak_kib.is_none()), "{never:?}");
+}
+
+/// A plan that waits up to `wait` for other processes to use at most half a CPU.
+fn quiet_plan(runs: u32, wait: Duration) -> Plan {
+    let mut plan = single(runs, 0);
+    plan.quiet_host = Some(QuietHost { max_load: 0.5, wait });
+    plan
+}
+
+#[test]
+fn each_timed_run_s_row_carries_the_host_s_noise_during_it() {
+    let plan = single(2, 1);
+    let backend = FakeBackend::new(vec![]);
+    // 2.5 CPUs of other work: over the 20 % a 2-CPU guest tolerates.
+    let probe = FakeProbe::loads(&[250.0]);
+    let mut outcome = StudyOutcome::default();
+    let (result, listener) = study_on(&plan, &quick_limits(&plan), &backend, &probe, &mut outcome, &Interrupt::default());
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Good)]);
+    for record in &outcome.records {
+        assert_eq!(record.host_other_cpu_percent, Some(250.0));
+        assert_eq!((record.host_steal_percent, record.host_iowait_percent, record.host_load1), (Some(0.0), Some(0.5), Some(2.5)));
+        assert_eq!((record.host_governor.as_str(), record.host_boost.as_str()), ("performance", "on"));
+        assert_eq!(record.noise, "other processes used 250 % of a CPU (limit 20 %)");
+        assert_eq!(record.quiet_wait_s, None, "no quiet_host, no wait");
+    }
+    assert_eq!(listener.records, outcome.records, "the filed rows carry them too");
+    assert_eq!(probe.windows(), 2, "one window per timed run; the prepare and the warm-up are not sampled");
+    assert_eq!(*probe.ours.borrow(), vec![vec![std::process::id()]; 2], "bench itself is the study's (the fake guest has no process)");
+
+    let quiet = FakeProbe::loads(&[5.0]);
+    let mut outcome = StudyOutcome::default();
+    study_on(&plan, &quick_limits(&plan), &FakeBackend::new(vec![]), &quiet, &mut outcome, &Interrupt::default()).0.unwrap();
+    assert!(outcome.records.iter().all(|r| r.noise.is_empty() && r.host_other_cpu_percent == Some(5.0)), "{:?}", outcome.records);
+}
+
+#[test]
+fn a_host_that_cannot_be_sampled_leaves_the_columns_empty_and_says_so_once() {
+    let plan = quiet_plan(2, Duration::from_secs(600));
+    for (backend, probe, why) in [
+        (FakeBackend::new(vec![]), FakeProbe::failing(), "cannot read /proc/stat"),
+        (FakeBackend::remote(), FakeProbe::loads(&[300.0]), "run on another host"),
+    ] {
+        let mut outcome = StudyOutcome::default();
+        let (result, listener) = study_on(&plan, &quick_limits(&plan), &backend, &probe, &mut outcome, &Interrupt::default());
+        result.unwrap();
+        assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Good)]);
+        assert!(outcome.records.iter().all(|r| r.host_other_cpu_percent.is_none() && r.noise.is_empty() && r.quiet_wait_s.is_none()));
+        let notes: Vec<&String> = listener.notes.iter().filter(|n| n.contains("noise could not be sampled")).collect();
+        assert_eq!(notes.len(), 1, "{:?}", listener.notes);
+        assert!(notes[0].contains(why), "{notes:?}");
+    }
+}
+
+#[test]
+fn quiet_host_waits_bounded_by_its_wait_between_steps_without_tripping_the_silence_limit() {
+    // The wait (300 ms) is longer than the silence limit of quick_limits (150 ms): the
+    // guest says nothing while nothing is asked of it, and that is no silence.
+    let plan = quiet_plan(2, Duration::from_millis(300));
+    let limits = quick_limits(&plan);
+    assert!(limits.silence < Duration::from_millis(300));
+    let probe = FakeProbe::loads(&[190.0]);
+    let mut outcome = StudyOutcome::default();
+    let started = Instant::now();
+    let (result, listener) = study_on(&plan, &limits, &FakeBackend::new(vec![]), &probe, &mut outcome, &Interrupt::default());
+    result.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Good)]);
+    assert_eq!(listener.quiet_waits, ["a run half 1", "a run half 2"]);
+    for record in &outcome.records {
+        let waited = record.quiet_wait_s.unwrap();
+        assert!((0.3..1.5).contains(&waited), "{record:?}");
+        assert!(record.noise.starts_with("the host was still busy after waiting"), "{}", record.noise);
+        assert!(record.noise.contains("; other processes used 190 % of a CPU"), "{}", record.noise);
+    }
+    let warnings: Vec<&String> = listener.notes.iter().filter(|n| n.contains("runs anyway, flagged as noisy")).collect();
+    assert_eq!(warnings.len(), 2, "{:?}", listener.notes);
+    assert!(warnings[0].starts_with("warning: variant a run half 1: the host was still busy"), "{}", warnings[0]);
+
+    // A host that is quiet at the first look costs only that look.
+    let quiet = FakeProbe::loads(&[10.0]);
+    let mut outcome = StudyOutcome::default();
+    study_on(&plan, &limits, &FakeBackend::new(vec![]), &quiet, &mut outcome, &Interrupt::default()).0.unwrap();
+    assert!(outcome.records.iter().all(|r| r.noise.is_empty() && r.quiet_wait_s.is_some_and(|s| s < 0.3)), "{:?}", outcome.records);
+}
+
+#[test]
+fn ctrl_c_and_the_study_timeout_end_a_quiet_host_wait_at_once() {
+    let plan = quiet_plan(2, Duration::from_secs(3600));
+    let limits = quick_limits(&plan);
+    let backend = FakeBackend::new(vec![]);
+    let probe = FakeProbe::loads(&[190.0]);
+    let interrupt = Interrupt::default();
+    let raiser = interrupt.clone();
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        raiser.raise(2);
+    });
+    let started = Instant::now();
+    let mut outcome = StudyOutcome::default();
+    let (result, _) = study_on(&plan, &limits, &backend, &probe, &mut outcome, &interrupt);
+    thread.join().unwrap();
+    assert!(result.unwrap_err().is::<Interrupted>());
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(outcome.records.is_empty(), "the first run was still waiting: {:?}", outcome.records);
+
+    let interrupt = Interrupt::default();
+    let mut listener = MemoryListener::default();
+    let mut study = Study {
+        plan: &plan,
+        limits: &limits,
+        backend: &backend,
+        agent: Path::new("agent"),
+        scratch: Path::new("scratch"),
+        listener: &mut listener,
+        stops: Stops { interrupt: &interrupt, deadline: Some(Instant::now() + Duration::from_millis(300)), study_timeout_s: 1 },
+        probe: &probe,
+    };
+    let started = Instant::now();
+    let error = run_study(&mut study, &mut StudyOutcome::default()).unwrap_err();
+    assert!(error.is::<StudyTimedOut>(), "{error:#}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
 }
