@@ -17,6 +17,7 @@ pub mod format;
 pub mod history;
 pub mod history_html;
 pub mod history_read;
+pub mod hosts_report;
 pub mod kernbench;
 pub mod meta_json;
 pub mod plots;

@@ -288,7 +288,7 @@ fn run_counts(v: &VariantAtLevel) -> String {
     counts
 }
 
-fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
+pub(super) fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
     let mut out = String::from("<div class=\"scroll\"><table class=\"comparison\">\n<thead><tr><th>metric</th>");
     let _ = write!(out, "<th class=\"num\">{} (baseline)</th>", escape(&analysis.baseline));
     for v in level.variants.iter().skip(1) {

@@ -18,13 +18,13 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], plots: &[
     out.push_str(&kernel_section(facts));
     out.push_str(&hardening_section(facts));
     for level in &analysis.levels {
-        out.push_str(&level_section(analysis, level, plots));
+        out.push_str(&level_section(analysis, level, plots, ""));
     }
     out.push_str(&metrics_legend(&analysis.metrics));
     out
 }
 
-fn metrics_legend(metrics: &[Metric]) -> String {
+pub(super) fn metrics_legend(metrics: &[Metric]) -> String {
     let mut out = String::from("## The metrics
 
 ");
@@ -37,7 +37,7 @@ Every number comes from runs.csv; summary.csv and report.json have them at full 
     out
 }
 
-fn how_to_read(analysis: &Analysis) -> String {
+pub(super) fn how_to_read(analysis: &Analysis) -> String {
     let t = &analysis.thresholds;
     format!(
         "Baseline: `{}`. Each variant's mean is compared with the baseline's at the same `-j` level. \
@@ -52,7 +52,7 @@ are flagged, never removed.\n\n",
     )
 }
 
-fn warnings_section(warnings: &[String]) -> String {
+pub(super) fn warnings_section(warnings: &[String]) -> String {
     if warnings.is_empty() {
         return "## Warnings\n\nNone.\n\n".into();
     }
@@ -64,7 +64,7 @@ fn warnings_section(warnings: &[String]) -> String {
     out
 }
 
-fn facts_section(facts: &Facts) -> String {
+pub(super) fn facts_section(facts: &Facts) -> String {
     let mut out = String::from("## Machine and guests\n\n| | |\n|---|---|\n");
     for (name, value) in facts.table_rows() {
         let value = if name == "Workload" { format!("`{value}`") } else { value };
@@ -86,7 +86,7 @@ fn facts_section(facts: &Facts) -> String {
 /// Per boot, what the kernel reported: the study's own signal (a SLUB report under
 /// `slub_debug=P` is a bug found, whatever the timings say).
 /// The kernel's own view of its memory hardening, per variant and boot (meta.json).
-fn hardening_section(facts: &Facts) -> String {
+pub(super) fn hardening_section(facts: &Facts) -> String {
     if facts.variants.iter().all(|v| v.kernel_views.is_empty()) {
         return String::new();
     }
@@ -151,7 +151,7 @@ fn stopping_section(facts: &Facts) -> String {
     out
 }
 
-fn kernel_section(facts: &Facts) -> String {
+pub(super) fn kernel_section(facts: &Facts) -> String {
     let mut out = String::from("## Kernel trouble\n\n");
     if facts.accel.is_none() {
         out.push_str("Unknown (no meta.json).\n\n");
@@ -173,12 +173,15 @@ fn kernel_section(facts: &Facts) -> String {
     out
 }
 
-fn level_section(analysis: &Analysis, level: &LevelAnalysis, plots: &[String]) -> String {
-    let mut out = format!("## {}\n\n", level_title(&level.jobs_label, level.jobs));
+/// One level's tables; `folder` is where the analysis' plots/ lives, relative to the
+/// report ("" for its own folder, "hosts/a/" for a host's).
+pub(super) fn level_section(analysis: &Analysis, level: &LevelAnalysis, plots: &[String], folder: &str) -> String {
+    let heading = if folder.is_empty() { "##" } else { "###" };
+    let mut out = format!("{heading} {}\n\n", level_title(&level.jobs_label, level.jobs));
     let counts: Vec<String> = level.variants.iter().map(run_counts).collect();
     let _ = writeln!(out, "Runs: {}.\n", counts.join("; "));
     out.push_str(&comparison_table(analysis, level));
-    out.push_str(&plot_links(level, plots));
+    out.push_str(&plot_links(level, plots, folder));
     out.push_str(&details(level));
     out
 }
@@ -237,7 +240,7 @@ fn comparison_cells(m: &MetricAnalysis) -> String {
     format!(" {} | {change} | {} | {} | {verdict}{star} |", mean_sd(m), percent_interval(c.change_ci95), p_value(c.p_value))
 }
 
-fn plot_links(level: &LevelAnalysis, plots: &[String]) -> String {
+fn plot_links(level: &LevelAnalysis, plots: &[String], folder: &str) -> String {
     let stem = format!("plots/{}-", super::plots::level_stem(level));
     let mut out = String::new();
     for (kind, caption) in [
@@ -248,7 +251,7 @@ fn plot_links(level: &LevelAnalysis, plots: &[String]) -> String {
     ] {
         let png = format!("{stem}{kind}.png");
         if plots.contains(&png) {
-            let _ = writeln!(out, "![{caption}]({png})\n\n[{caption}: SVG]({stem}{kind}.svg)\n");
+            let _ = writeln!(out, "![{caption}]({folder}{png})\n\n[{caption}: SVG]({folder}{stem}{kind}.svg)\n");
         }
     }
     out
@@ -286,7 +289,7 @@ fn details(level: &LevelAnalysis) -> String {
 }
 
 /// Text safe inside a Markdown table cell.
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 

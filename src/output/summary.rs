@@ -6,7 +6,7 @@ use crate::export::format::{p_value, percent, percent_interval, NOISY_MARK};
 use crate::export::kernbench::level_title;
 use crate::export::reports::Written;
 use crate::model::LevelStopping;
-use crate::stats::{Analysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
+use crate::stats::{Analysis, HostsAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -14,7 +14,12 @@ use std::path::Path;
 pub fn print(results: &Path, written: &Written) {
     print!("{}", written.kernbench);
     print!("{}", stopping_text(&written.stopping));
-    print!("{}", verdict_text(&written.analysis));
+    if let Some(analysis) = &written.analysis {
+        print!("{}", verdict_text(analysis));
+    }
+    if let Some(hosts) = &written.hosts {
+        print!("{}", hosts_text(hosts));
+    }
     for warning in &written.warnings {
         eprintln!("warning: {warning}");
     }
@@ -67,6 +72,51 @@ pub fn verdict_text(analysis: &Analysis) -> String {
     out
 }
 
+/// On several hosts: each host's verdicts, then the changes pooled across hosts.
+pub fn hosts_text(hosts: &HostsAnalysis) -> String {
+    let mut out = String::new();
+    for h in &hosts.hosts {
+        match &h.analysis {
+            Some(analysis) if analysis.variants.len() >= 2 => {
+                let _ = writeln!(out, "host {}:", h.host);
+                out.push_str(&verdict_text(analysis));
+            }
+            Some(_) => {}
+            None => {
+                let _ = writeln!(out, "host {}: {}", h.host, h.problem.as_deref().unwrap_or("no runs"));
+            }
+        }
+    }
+    let t = &hosts.thresholds;
+    for level in hosts.pooled.iter().filter(|l| !l.variants.is_empty()) {
+        for variant in &level.variants {
+            let _ = writeln!(
+                out,
+                "{} against {} across hosts, {} (geometric mean of the hosts' ratios, t interval over hosts; verdict when p < {} and beyond ± {} %):",
+                variant.variant, hosts.baseline, level.jobs_label, t.alpha, t.noise_percent
+            );
+            for m in &variant.metrics {
+                let p = &m.pooled;
+                let change = p.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
+                let _ = writeln!(
+                    out,
+                    "    {:<17} {change:>9}  {:<22} p {:<9} {} ({} of {} hosts)",
+                    m.metric.title(),
+                    percent_interval(p.change_ci95),
+                    p_value(p.p_value),
+                    m.metric.verdict_word(p.verdict),
+                    p.hosts.len(),
+                    p.hosts.len() + p.left_out.len()
+                );
+            }
+            if let Some(caveat) = variant.metrics.first().and_then(|m| m.pooled.caveat()) {
+                let _ = writeln!(out, "    note: {caveat}");
+            }
+        }
+    }
+    out
+}
+
 fn metric_lines(variant: &VariantAtLevel) -> String {
     let mut out = String::new();
     for m in &variant.metrics {
@@ -106,6 +156,26 @@ mod tests {
     use super::*;
     use crate::model::{test_record, RunRecord, RunStatus};
     use crate::stats::{analyze, Thresholds};
+
+    #[test]
+    fn several_hosts_print_each_host_and_the_pooled_verdicts() {
+        let mut records = Vec::new();
+        for (host, factor) in [("a", 1.0), ("b", 2.0)] {
+            for (run, (base, poison)) in [(40.0, 44.0), (40.5, 44.5), (39.5, 43.5)].into_iter().enumerate() {
+                let run = run as u32 + 1;
+                records.push(RunRecord { host: host.into(), run, elapsed_s: base * factor, ..test_record() });
+                records.push(RunRecord { host: host.into(), run, variant: "poison".into(), elapsed_s: poison * factor, ..test_record() });
+            }
+        }
+        let hosts = crate::stats::analyze_hosts(&records, &["c".into()], None, &Thresholds::default()).unwrap();
+        let text = hosts_text(&hosts);
+        assert!(text.starts_with("host a:
+poison against baseline"), "{text}");
+        assert!(text.contains("host c: no runs on record"), "{text}");
+        let pooled = text.lines().skip_while(|l| !l.contains("across hosts")).find(|l| l.contains("Elapsed Time")).unwrap();
+        assert!(pooled.contains("+10.0 %") && pooled.ends_with("slower (2 of 3 hosts)"), "{text}");
+        assert!(text.contains("note: 2 hosts: the interval rests on 1 degree of freedom"), "{text}");
+    }
 
     #[test]
     fn verdicts_are_against_the_baseline_and_ignore_failed_runs() {

@@ -13,6 +13,8 @@ pub struct StudyShape {
     pub levels: Vec<(String, u32)>,
     /// Timed runs per variant and level.
     pub runs: u32,
+    /// The `[[host]]` names of a study over several hosts; empty on one host.
+    pub hosts: Vec<String>,
 }
 
 impl StudyShape {
@@ -21,6 +23,7 @@ impl StudyShape {
             variants: meta.variants.iter().map(|v| v.name.clone()).collect(),
             levels: meta.levels.iter().map(|l| (l.label.clone(), l.jobs)).collect(),
             runs: meta.runs,
+            hosts: meta.hosts.iter().map(|h| h.name.clone()).collect(),
         }
     }
 }
@@ -37,13 +40,17 @@ pub struct Inconsistency {
 
 /// Every inconsistent row, in order; empty when the records can be analysed.
 ///
-/// A run (variant, level, run number) may appear again only after a failed row of the
-/// same run: that is a failed run measured again. After a successful row it is a duplicate.
+/// A run (host, variant, level, run number) may appear again only after a failed row of
+/// the same run: that is a failed run measured again. After a successful row it is a
+/// duplicate. Each host of a study over several hosts measures every run once.
 pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec<Inconsistency> {
     let mut found = Vec::new();
     for (row, record) in records.iter().enumerate() {
         let mut problem = |text: String| found.push(Inconsistency { row, earlier: None, problem: text });
-        let id = format!("{} {} run {}", record.variant, record.jobs_label, record.run);
+        let id = match record.host.as_str() {
+            "" => format!("{} {} run {}", record.variant, record.jobs_label, record.run),
+            host => format!("host {host}: {} {} run {}", record.variant, record.jobs_label, record.run),
+        };
         for (column, value) in
             [("elapsed_s", record.elapsed_s), ("user_s", record.user_s), ("sys_s", record.sys_s), ("percent_cpu", record.percent_cpu)]
         {
@@ -57,12 +64,25 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
         if let Some(shape) = shape {
             against_plan(record, &id, shape, &mut problem);
         }
-        let same_run = |r: &RunRecord| r.is_ok() && r.variant == record.variant && r.jobs_label == record.jobs_label && r.run == record.run;
+        let same_run = |r: &RunRecord| {
+            r.is_ok() && r.host == record.host && r.variant == record.variant && r.jobs_label == record.jobs_label && r.run == record.run
+        };
         if let Some(earlier) = records[..row].iter().position(same_run) {
             let problem = format!("{id} is on record twice: it already succeeded in an earlier row");
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
         }
-        if let Some(earlier) = records[..row].iter().position(|r| r.jobs_label == record.jobs_label && r.jobs != record.jobs) {
+        if let Some(earlier) = records[..row].iter().position(|r| r.host.is_empty() != record.host.is_empty()) {
+            let problem = format!(
+                "{id}: {} but an earlier row {}: a study runs on one machine or on [[host]]s, each row naming its host",
+                if record.host.is_empty() { "names no host" } else { "names a host" },
+                if records[earlier].host.is_empty() { "names none".to_string() } else { format!("names host {}", records[earlier].host) }
+            );
+            found.push(Inconsistency { row, earlier: Some(earlier), problem });
+        }
+        // Each host's guests may have another size, so one label may mean another -j there.
+        if let Some(earlier) =
+            records[..row].iter().position(|r| r.host == record.host && r.jobs_label == record.jobs_label && r.jobs != record.jobs)
+        {
             let problem = format!(
                 "the jobs level {:?} ran with -j {} here but with -j {} in an earlier row: one label, one -j",
                 record.jobs_label, record.jobs, records[earlier].jobs
@@ -74,6 +94,9 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
 }
 
 fn against_plan(record: &RunRecord, id: &str, shape: &StudyShape, problem: &mut impl FnMut(String)) {
+    if !shape.hosts.is_empty() && !shape.hosts.contains(&record.host) {
+        problem(format!("{id}: host {:?} is not in the scenario (meta.json has {})", record.host, listed(&shape.hosts)));
+    }
     if !shape.variants.contains(&record.variant) {
         problem(format!("variant {:?} is not in the scenario (meta.json has {})", record.variant, listed(&shape.variants)));
     }
@@ -109,7 +132,7 @@ mod tests {
     }
 
     fn shape() -> StudyShape {
-        StudyShape { variants: vec!["off".into(), "poison".into()], levels: vec![("half".into(), 2)], runs: 3 }
+        StudyShape { variants: vec!["off".into(), "poison".into()], levels: vec![("half".into(), 2)], runs: 3, hosts: Vec::new() }
     }
 
     fn problems(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec<(usize, String)> {
@@ -137,6 +160,21 @@ mod tests {
         assert_eq!(earlier(&records), [Some(0)]);
         // Another variant or level with the same run number is another run.
         assert_eq!(problems(&[run("off", "half", 2, 1), run("poison", "half", 2, 1), run("off", "4", 4, 1)], None), []);
+    }
+
+    #[test]
+    fn each_host_measures_every_run_once() {
+        let on = |host: &str, r: RunRecord| RunRecord { host: host.into(), ..r };
+        let records = [on("lab1", run("off", "half", 2, 1)), on("lab2", run("off", "half", 2, 1)), on("lab1", run("off", "half", 2, 1))];
+        let found = problems(&records, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 2);
+        assert!(found[0].1.contains("host lab1: off half run 1 is on record twice"), "{found:?}");
+        let two_hosts = StudyShape { hosts: vec!["lab1".into(), "lab2".into()], ..shape() };
+        assert_eq!(problems(&records[..2], Some(&two_hosts)), []);
+        let stray = problems(&[on("lab3", run("off", "half", 2, 1)), run("off", "half", 2, 2)], Some(&two_hosts));
+        assert!(stray[0].1.contains("host \"lab3\" is not in the scenario (meta.json has lab1, lab2)"), "{stray:?}");
+        assert!(stray[1].1.contains("host \"\" is not in the scenario"), "a row without its host: {stray:?}");
     }
 
     #[test]
@@ -170,5 +208,15 @@ mod tests {
         assert!(other_jobs[0].1.contains("gives it -j 2"), "{other_jobs:?}");
         // Without meta.json only the rows themselves can be checked.
         assert_eq!(problems(&records[..2], None), []);
+    }
+
+    #[test]
+    fn rows_with_and_without_a_host_are_refused_and_jobs_are_per_host() {
+        let on = |host: &str, r: RunRecord| RunRecord { host: host.into(), ..r };
+        let found = problems(&[on("lab3", run("off", "half", 2, 1)), run("off", "half", 2, 2)], None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("off half run 2: names no host but an earlier row names host lab3"), "{found:?}");
+        let on_two = [on("lab1", run("off", "half", 2, 1)), on("lab2", run("off", "half", 4, 1))];
+        assert_eq!(problems(&on_two, None), [], "-j per host: another host's guest may be another size");
     }
 }

@@ -307,7 +307,7 @@ mod schedule_tests {
         // the cap and a level at its cap all pass the readers' check.
         let mut records = runs(&[Some(10.0), None, Some(14.0), Some(7.0), Some(12.0), Some(9.0)]);
         records.extend(runs(&[Some(10.0), Some(10.0), Some(10.0)]).into_iter().map(|r| RunRecord { variant: "poison".into(), ..r }));
-        let shape = crate::stats::StudyShape { variants: vec!["baseline".into(), "poison".into()], levels: vec![("half".into(), 1)], runs: 6 };
+        let shape = crate::stats::StudyShape { variants: vec!["baseline".into(), "poison".into()], levels: vec![("half".into(), 1)], runs: 6, hosts: Vec::new() };
         assert_eq!(crate::stats::inconsistencies(&records, Some(&shape)), []);
         let beyond = RunRecord { run: 7, ..records[0].clone() };
         assert_eq!(crate::stats::inconsistencies(&[beyond], Some(&shape)).len(), 1, "beyond the cap is beyond the plan");
