@@ -30,23 +30,6 @@ fn spawn_run(scenario: &Path, root: &Path) -> std::process::Child {
         .unwrap()
 }
 
-/// The results folder once its runs.csv has `rows` data rows.
-fn wait_for_rows(root: &Path, scenario: &str, rows: usize) -> PathBuf {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if let Ok(entries) = std::fs::read_dir(root.join(scenario)) {
-            for entry in entries.flatten() {
-                let csv = entry.path().join("runs.csv");
-                if csv.exists() && read_rows(&csv).len() >= rows {
-                    return entry.path();
-                }
-            }
-        }
-        assert!(Instant::now() < deadline, "no {rows} rows in time");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// SplitMix64 and Fisher–Yates as docs/scenario.md specifies `order = "random"`, written
 /// out again here as the test's own oracle: the order of round `round` for two variants.
 fn random_block_of_two(seed: u64, round: u32) -> [usize; 2] {

@@ -48,15 +48,8 @@ mod tests {
     }
 
     fn meta(design: Option<DesignFacts>) -> Meta {
-        let mut meta: Meta = serde_json::from_value(serde_json::json!({
-            "schema_version": 1, "kbench_version": "0", "scenario": "t", "started_at": "", "finished_at": null,
-            "host": { "cpu_model": "", "cpus": 2, "memory_mib": 1, "kernel": "" },
-            "hypervisor": { "backend": "qemu", "version": "", "accel": "tcg" },
-            "guest": { "cpus": 2, "memory_mib": 1, "disk": null },
-            "workload": { "kind": "command", "command": "true", "prepare": null, "clean": null },
-            "runs": 4, "warmup": 0, "levels": [], "baseline": "a", "variants": []
-        }))
-        .unwrap();
+        let mut meta = crate::model::test_meta();
+        meta.runs = 4;
         meta.design = design;
         meta
     }

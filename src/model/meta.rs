@@ -277,6 +277,13 @@ impl Meta {
     }
 }
 
+/// A plausible meta.json of a one-variant study (as a kbench before `design` wrote it), for
+/// tests anywhere in the crate.
+#[cfg(test)]
+pub fn test_meta() -> Meta {
+    serde_json::from_str(tests::OLDER_META).expect("a valid meta.json")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,7 +344,7 @@ mod tests {
         assert_eq!(again.kernel_findings[3].finding, variant.kernel_findings[3].finding);
     }
 
-    const OLDER_META: &str = r#"{
+    pub(super) const OLDER_META: &str = r#"{
         "schema_version": 1, "kbench_version": "0.1.0", "scenario": "kbuild",
         "started_at": "2026-11-29T08:00:00Z", "finished_at": null,
         "host": { "cpu_model": "Example CPU", "cpus": 2, "memory_mib": 4096, "kernel": "6.1.0" },

@@ -16,6 +16,8 @@ pub use meta::{
 };
 pub use part::{study_part, unclaimed};
 #[cfg(test)]
+pub use meta::test_meta;
+#[cfg(test)]
 pub use run::test_record;
 pub use run::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 pub use stopping::{LevelStopping, StopRule};

@@ -22,7 +22,7 @@ mod summary;
 // The API `bench compare` builds on: not every item is used by `bench run`/`report` yet.
 #[allow(unused_imports)]
 pub use noise::{describe as describe_noisy, noisy_runs, NoisyRun, NOISE_ADVICE};
-pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen, Warning};
+pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen};
 #[allow(unused_imports)]
 pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, STAR_MEANS};
 pub use consistency::{inconsistencies, StudyShape};

@@ -647,15 +647,8 @@ fn a_resumed_adaptive_study_takes_the_same_decisions_and_boots_in_the_recorded_o
 }
 
 fn meta_with(design: crate::model::DesignFacts) -> crate::model::Meta {
-    let mut meta: crate::model::Meta = serde_json::from_value(serde_json::json!({
-        "schema_version": 1, "kbench_version": "0", "scenario": "t", "started_at": "", "finished_at": null,
-        "host": { "cpu_model": "", "cpus": 2, "memory_mib": 1, "kernel": "" },
-        "hypervisor": { "backend": "qemu", "version": "", "accel": "tcg" },
-        "guest": { "cpus": 2, "memory_mib": 1, "disk": null },
-        "workload": { "kind": "command", "command": "true", "prepare": null, "clean": null },
-        "runs": 6, "warmup": 0, "levels": [], "baseline": "a", "variants": []
-    }))
-    .unwrap();
+    let mut meta = crate::model::test_meta();
+    meta.runs = 6;
     meta.design = Some(design);
     meta
 }
