@@ -78,6 +78,8 @@ pub fn collect_meta(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> R
         baseline: plan.variants[plan.baseline].name.clone(),
         variants,
         design: Some(design_facts(plan)),
+        boots: Vec::new(),
+        time_budget: None,
     })
 }
 

@@ -6,7 +6,7 @@ use super::job::StepInfo;
 use super::limits::{Limit, Limits, RunLimit};
 use super::listener::Listener;
 use crate::backend::{Accel, Backend, Guest, GuestEvent, GuestSpec};
-use crate::model::{ConsoleFinding, Leftovers, RunRecord};
+use crate::model::{BootTimes, ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::plan::{GuestPlan, JobsLevel, Plan, Variant};
 use crate::scenario::order::{BootOrder, OrderChoice};
 use crate::scenario::Workload;
@@ -362,6 +362,8 @@ pub struct MemoryListener {
     pub kernel_views: Vec<(String, u32, KernelView)>,
     /// (variant, step, samples) for every timed run's monitor samples.
     pub monitor_samples: Vec<(String, String, String)>,
+    /// Every boot's times as they were reported, once booted and at the end.
+    pub boot_times: Vec<BootTimes>,
     boots: BTreeMap<String, u32>,
 }
 
@@ -416,6 +418,11 @@ impl Listener for MemoryListener {
     }
 
     fn console_findings(&mut self, _variant: &Variant, _boot: u32, _findings: Vec<ConsoleFinding>) -> Result<()> {
+        Ok(())
+    }
+
+    fn boot_times(&mut self, times: &BootTimes) -> Result<()> {
+        self.boot_times.push(times.clone());
         Ok(())
     }
 

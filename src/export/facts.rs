@@ -1,7 +1,7 @@
 //! What a report states about the machine and the guests besides the numbers: from
 //! meta.json when the results folder has one, else only what runs.csv says.
 
-use crate::model::{BootKernelView, ConsoleFinding, Meta};
+use crate::model::{BootKernelView, BootTimes, ConsoleFinding, Meta, TimeBudget};
 use kbench_protocol::KernelView;
 use crate::stats::Analysis;
 use serde::Serialize;
@@ -29,6 +29,10 @@ pub struct Facts {
     pub kernel_trouble: Vec<KernelTrouble>,
     /// Steps that left processes running (killed by the agent), one line each.
     pub leftovers: Vec<String>,
+    /// Where the study's time went (meta.json); none for older studies.
+    pub time_budget: Option<TimeBudget>,
+    /// Each boot's times and pinning (meta.json).
+    pub boots: Vec<BootTimes>,
 }
 
 /// The reports of one kind in one boot of one variant.
@@ -155,6 +159,8 @@ impl Facts {
                 .iter()
                 .flat_map(|v| v.leftover_processes.iter().map(|l| l.describe(&v.name)))
                 .collect(),
+            time_budget: meta.time_budget.clone(),
+            boots: meta.boots.clone(),
         }
     }
 

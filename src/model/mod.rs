@@ -4,9 +4,11 @@
 
 mod findings;
 mod meta;
+mod overhead;
 mod run;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
+pub use overhead::{BootTimes, PinnedVcpu, PinningFacts, TimeBudget};
 pub use meta::{
     AdaptiveFacts, BootKernelView, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts,
     LevelFacts, Leftovers, Meta, QuietHostFacts,
