@@ -71,7 +71,8 @@ pub fn run(
     let result = match Session::open(guest.as_mut(), boot.study.timing(), &stop, setup) {
         Ok((session, facts)) => {
             boot.times.boot_s = booting.elapsed().as_secs_f64();
-            boot.accept_facts(facts).and_then(|()| boot.study.listener.boot_times(&boot.times)).and_then(|()| boot.steps(session, &job, outcome))
+            let booted = boot.accept_facts(facts).and_then(|()| boot.study.listener.boot_times(&boot.times));
+            booted.and_then(|()| boot.steps(session, &job, outcome))
         }
         Err(error) => Err(error),
     };
