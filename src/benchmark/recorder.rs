@@ -41,11 +41,8 @@ impl<'a> Recorder<'a> {
     /// study killed midway keeps the budget of the boots it completed.
     pub fn update_time_budget(&mut self) {
         let boots = &self.meta.boots[self.first_boot.min(self.meta.boots.len())..];
-        let now = TimeBudget::of(boots, self.started.elapsed().as_secs_f64(), crate::host::own_cpu_s());
-        self.meta.time_budget = Some(match &self.earlier_budget {
-            Some(earlier) => earlier.plus(&now),
-            None => now,
-        });
+        let wall_s = self.started.elapsed().as_secs_f64();
+        self.meta.time_budget = Some(TimeBudget::so_far(self.earlier_budget.as_ref(), boots, wall_s, crate::host::own_cpu_s()));
     }
 }
 

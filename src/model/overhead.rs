@@ -106,6 +106,16 @@ impl TimeBudget {
         budget
     }
 
+    /// The study's budget now: this invocation's (`boots` it measured, its wall and CPU
+    /// time so far) added to the budget of the invocations before it, if it was resumed.
+    pub fn so_far(earlier: Option<&TimeBudget>, boots: &[BootTimes], wall_s: f64, bench_cpu_s: f64) -> TimeBudget {
+        let now = TimeBudget::of(boots, wall_s, bench_cpu_s);
+        match earlier {
+            Some(earlier) => earlier.plus(&now),
+            None => now,
+        }
+    }
+
     /// The budget of a resumed study: this invocation's added to the earlier ones'.
     pub fn plus(&self, later: &TimeBudget) -> TimeBudget {
         TimeBudget {
@@ -200,6 +210,8 @@ mod tests {
         assert!((both.bench_cpu_s - 0.5).abs() < 1e-12);
         assert_eq!(both.other_s, first.other_s + second.other_s);
         assert_eq!(both.invocations, 2);
+        assert_eq!(TimeBudget::so_far(Some(&first), &[boot(10.0, Some(4.0))], 40.0, 0.3), both);
+        assert_eq!(TimeBudget::so_far(None, &[boot(10.0, Some(4.0))], 40.0, 0.3), second);
     }
 
     #[test]
