@@ -11,12 +11,12 @@ use crate::backend::console;
 use crate::backend::GuestSpec;
 use crate::host_noise::NoiseThresholds;
 use crate::interrupt::Interrupted;
-use crate::model::{now, ConsoleFinding, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+use crate::model::{now, BootTimes, ConsoleFinding, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 use crate::scenario::Variant;
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::{BootFacts, Outcome, StepKind, StepResult};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Console bytes quoted in an error.
 const CONSOLE_EXCERPT: usize = 2000;
@@ -34,6 +34,10 @@ struct Boot<'s, 'a> {
     ours: Option<Vec<u32>>,
     /// The host around the timed run in progress, for its row.
     host: RunHost,
+    /// Where the boot's time went (meta.json `boots`).
+    times: BootTimes,
+    /// When Finish was said: the shut-down is counted from there.
+    finishing: Option<Instant>,
 }
 
 /// Boots the variant once and measures `pending` runs, or as many as the guest allows.
@@ -56,30 +60,53 @@ pub fn run(
         agent: study.agent.to_path_buf(),
         console_log: console_log.to_path_buf(),
         scratch: study.scratch.to_path_buf(),
+        pin: plan.guest.pin,
     };
     study.listener.booting(variant, number);
+    let booting = Instant::now();
     let mut guest = study.backend.boot(&spec)?;
     let ours = guest.host_pids().map(|mut pids| {
         pids.push(std::process::id());
         pids
     });
+    let mut times = BootTimes::new(&variant.name, number);
+    times.pinning = guest.pinning();
+    if let Some(pinning) = &times.pinning {
+        study.listener.note(&format!("{}: pinned {}", variant.name, pinning.describe()));
+    }
     let job = job::build(plan, pending);
     let setup = job.setup(boot_key()?, study.limits);
     let power_off = study.limits.power_off;
-    let mut boot =
-        Boot { study, variant, number, facts: None, started_at: now(), in_progress: None, ours, host: RunHost::default() };
+    let mut boot = Boot {
+        study,
+        variant,
+        number,
+        facts: None,
+        started_at: now(),
+        in_progress: None,
+        ours,
+        host: RunHost::default(),
+        times,
+        finishing: None,
+    };
     let stops = boot.study.stops;
     let stop = move || stops.check();
     let result = match Session::open(guest.as_mut(), boot.study.timing(), &stop, setup) {
-        Ok((session, facts)) => boot.accept_facts(facts).and_then(|()| boot.steps(session, &job, outcome)),
+        Ok((session, facts)) => {
+            boot.times.boot_s = booting.elapsed().as_secs_f64();
+            let booted = boot.accept_facts(facts).and_then(|()| boot.study.listener.boot_times(&boot.times));
+            booted.and_then(|()| boot.steps(session, &job, outcome))
+        }
         Err(error) => Err(error),
     };
     match result {
         Ok(()) => {
             guest.shut_down(power_off);
-            Ok(())
+            boot.times.shutdown_s = boot.finishing.map_or(0.0, |f| f.elapsed().as_secs_f64());
+            boot.times_on_record(booting)
         }
         Err(error) if error.is::<GuestTrouble>() || error.is::<HypervisorFailed>() => {
+            let _ = boot.times_on_record(booting);
             let step = boot.in_progress.take();
             let error = explain(console_log, step.as_ref().map(|(s, _)| &s.info), &error);
             if let Some((step, _)) = step {
@@ -87,11 +114,33 @@ pub fn run(
             }
             Err(error)
         }
-        Err(error) => Err(error),
+        Err(error) => {
+            let _ = boot.times_on_record(booting);
+            Err(error)
+        }
     }
 }
 
 impl Boot<'_, '_> {
+    /// The boot's times, final; a guest that never booted spent all its time booting.
+    fn times_on_record(&mut self, booting: Instant) -> Result<()> {
+        if self.facts.is_none() {
+            self.times.boot_s = booting.elapsed().as_secs_f64();
+        }
+        self.study.listener.boot_times(&self.times)
+    }
+
+    /// A finished step's share of the boot's time: the agent's measurements.
+    fn count_step(&mut self, kind: StepKind, result: &StepResult) {
+        let elapsed_s = result.measurement.elapsed_s.max(0.0);
+        self.times.clean_s += result.clean_s.max(0.0);
+        match kind {
+            StepKind::Prepare => self.times.prepare_s = Some(elapsed_s),
+            StepKind::Warmup => self.times.warmup_s += elapsed_s,
+            StepKind::Timed => self.times.timed_s += elapsed_s,
+        }
+    }
+
     /// A guest that did not boot with this variant's options would measure the wrong thing.
     fn accept_facts(&mut self, facts: BootFacts) -> Result<()> {
         let seen: Vec<&str> = facts.cmdline.split_whitespace().collect();
@@ -131,6 +180,7 @@ impl Boot<'_, '_> {
                 }
             };
             self.in_progress = None;
+            self.count_step(planned.info.kind, &result);
             if let Some(window) = window {
                 self.finish_window(window, outcome);
             }
@@ -351,6 +401,7 @@ impl Boot<'_, '_> {
 /// Says Finish and waits for Done, filing the kernel log and the kernel's view that come
 /// before it.
 fn finish(session: &mut Session, boot: &mut Boot) -> Result<()> {
+    boot.finishing = Some(Instant::now());
     session.finish()?;
     loop {
         match session.next()? {

@@ -80,6 +80,8 @@ pub fn collect_meta(plan: &Plan, backend: &dyn Backend, backend_name: &str) -> R
         design: Some(design_facts(plan)),
         stopping: Vec::new(),
         hosts: Vec::new(),
+        boots: Vec::new(),
+        time_budget: None,
     })
 }
 

@@ -8,7 +8,7 @@ use super::listener::Listener;
 use super::noise_guard::{HostProbe, HostWindow};
 use crate::host_noise::HostNoise;
 use crate::backend::{Accel, Backend, Guest, GuestEvent, GuestSpec};
-use crate::model::{ConsoleFinding, Leftovers, RunRecord};
+use crate::model::{BootTimes, ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::plan::{GuestPlan, JobsLevel, Plan, Variant};
 use crate::scenario::order::{BootOrder, OrderChoice};
 use crate::scenario::Workload;
@@ -453,6 +453,8 @@ pub struct MemoryListener {
     pub kernel_views: Vec<(String, u32, KernelView)>,
     /// (variant, step, samples) for every timed run's monitor samples.
     pub monitor_samples: Vec<(String, String, String)>,
+    /// Every boot's times as they were reported, once booted and at the end.
+    pub boot_times: Vec<BootTimes>,
     boots: BTreeMap<String, u32>,
 }
 
@@ -511,6 +513,11 @@ impl Listener for MemoryListener {
     }
 
     fn console_findings(&mut self, _variant: &Variant, _boot: u32, _findings: Vec<ConsoleFinding>) -> Result<()> {
+        Ok(())
+    }
+
+    fn boot_times(&mut self, times: &BootTimes) -> Result<()> {
+        self.boot_times.push(times.clone());
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 
 use super::job::StepInfo;
 use super::limits::Limit;
-use crate::model::{ConsoleFinding, Leftovers, RunRecord};
+use crate::model::{BootTimes, ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::Variant;
 use anyhow::Result;
 use kbench_protocol::{BootFacts, KernelView};
@@ -31,6 +31,11 @@ pub trait Listener {
     /// Processes a step left running, which the agent killed.
     fn leftovers(&mut self, variant: &Variant, leftovers: Leftovers) -> Result<()>;
     fn console_findings(&mut self, variant: &Variant, boot: u32, findings: Vec<ConsoleFinding>) -> Result<()>;
+    /// Where a boot's time went so far: once booted (with its pinning), and again when it
+    /// ends, however it ends.
+    fn boot_times(&mut self, _times: &BootTimes) -> Result<()> {
+        Ok(())
+    }
     /// A line for the user (a warning, an error, a fact).
     fn note(&mut self, line: &str);
     /// With `runs = "auto"`: the timed runs the study now asks for in all (runs on record

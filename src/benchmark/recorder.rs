@@ -5,12 +5,13 @@ use super::job::StepInfo;
 use super::limits::Limit;
 use super::listener::Listener;
 use crate::export::results::ResultsDir;
-use crate::model::{ConsoleFinding, Leftovers, Meta, RunRecord};
+use crate::model::{BootTimes, ConsoleFinding, Leftovers, Meta, RunRecord, TimeBudget};
 use crate::output::progress::Progress;
 use crate::scenario::Variant;
 use anyhow::Result;
 use kbench_protocol::{BootFacts, KernelView, StepKind};
 use std::path::PathBuf;
+use std::time::Instant;
 
 pub struct Recorder<'a> {
     results: &'a mut ResultsDir,
@@ -20,11 +21,28 @@ pub struct Recorder<'a> {
     runs_per_level: u32,
     /// The progress line of the step that runs, which heartbeats extend.
     step: String,
+    /// When this `bench run` started, the budget of the invocations before it (a resumed
+    /// study), and where its own boots begin in `meta.boots`.
+    started: Instant,
+    earlier_budget: Option<TimeBudget>,
+    first_boot: usize,
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(results: &'a mut ResultsDir, meta: &'a mut Meta, progress: &'a Progress, runs_per_level: u32) -> Recorder<'a> {
-        Recorder { results, meta, progress, runs_per_level, step: String::new() }
+    /// `started`: when `bench run` started, the start of this invocation's time budget.
+    pub fn new(results: &'a mut ResultsDir, meta: &'a mut Meta, progress: &'a Progress, runs_per_level: u32, started: Instant) -> Recorder<'a> {
+        let earlier_budget = meta.time_budget.clone();
+        let first_boot = meta.boots.len();
+        Recorder { results, meta, progress, runs_per_level, step: String::new(), started, earlier_budget, first_boot }
+    }
+
+    /// Brings meta.json's `time_budget` up to now: the earlier invocations' budget plus
+    /// this one's so far. Called at each boot's end and once the study ended, so that a
+    /// study killed midway keeps the budget of the boots it completed.
+    pub fn update_time_budget(&mut self) {
+        let boots = &self.meta.boots[self.first_boot.min(self.meta.boots.len())..];
+        let wall_s = self.started.elapsed().as_secs_f64();
+        self.meta.time_budget = Some(TimeBudget::so_far(self.earlier_budget.as_ref(), boots, wall_s, crate::host::own_cpu_s()));
     }
 }
 
@@ -111,6 +129,12 @@ impl Listener for Recorder<'_> {
 
     fn console_findings(&mut self, variant: &Variant, boot: u32, findings: Vec<ConsoleFinding>) -> Result<()> {
         self.meta.record_findings(&variant.name, boot, findings);
+        self.results.write_meta(self.meta)
+    }
+
+    fn boot_times(&mut self, times: &BootTimes) -> Result<()> {
+        self.meta.record_boot_times(times);
+        self.update_time_budget();
         self.results.write_meta(self.meta)
     }
 

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> Result<u8> {
+    let started = Instant::now();
     let scenario_path = scenario_path(args)?;
     let mut plan = scenario::load_with(&scenario_path, &args.backend.overrides())?;
     let agent = agent_binary::locate(args.agent.as_deref())?;
@@ -52,7 +53,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     progress.set_position(outcome.records.len() as u64);
     let limits = Limits::for_plan(&plan);
     let scratch = results.scratch_dir();
-    let mut recorder = Recorder::new(&mut results, &mut meta, &progress, plan.runs);
+    let mut recorder = Recorder::new(&mut results, &mut meta, &progress, plan.runs, started);
     let mut study = Study {
         plan: &plan,
         limits: &limits,
@@ -68,6 +69,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         probe: &ProcProbe,
     };
     let ended = run_study(&mut study, &mut outcome);
+    recorder.update_time_budget();
     progress.finish();
     drop(backend);
     crate::interrupt::restore_default_sigpipe();

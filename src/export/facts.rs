@@ -1,7 +1,7 @@
 //! What a report states about the machine and the guests besides the numbers: from
 //! meta.json when the results folder has one, else only what runs.csv says.
 
-use crate::model::{BootKernelView, ConsoleFinding, LevelStopping, Meta, RunRecord, StopRule};
+use crate::model::{BootKernelView, BootTimes, ConsoleFinding, LevelStopping, Meta, RunRecord, StopRule, TimeBudget};
 use kbench_protocol::KernelView;
 use crate::stats::{Analysis, Target};
 use serde::Serialize;
@@ -34,6 +34,10 @@ pub struct Facts {
     /// With `runs = "auto"`: what stopped each variant and level's runs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stopping: Vec<LevelStopping>,
+    /// Where the study's time went (meta.json); none for older studies.
+    pub time_budget: Option<TimeBudget>,
+    /// Each boot's times and pinning (meta.json).
+    pub boots: Vec<BootTimes>,
 }
 
 /// The reports of one kind in one boot of one variant.
@@ -161,6 +165,8 @@ impl Facts {
                 .iter()
                 .flat_map(|v| v.leftover_processes.iter().map(|l| l.describe(&v.name)))
                 .collect(),
+            time_budget: meta.time_budget.clone(),
+            boots: meta.boots.clone(),
             // `stopping` needs the runs: `reports` fills it in.
             ..Facts::default()
         }

@@ -28,3 +28,4 @@ pub mod reports;
 pub mod results;
 pub mod runs_csv;
 pub mod summary_csv;
+pub mod time_budget;

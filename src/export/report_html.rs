@@ -7,6 +7,7 @@
 use super::facts::Facts;
 use super::format::{number, p_value, percent, percent_interval, NOISY_MARK};
 use super::kernbench::level_title;
+use super::time_budget::{boot_rows, budget_text, BOOT_COLUMNS};
 use crate::model::RunRecord;
 use crate::stats::{Analysis, LevelAnalysis, Metric, MetricAnalysis, VariantAtLevel};
 use std::fmt::Write;
@@ -31,6 +32,7 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], records: 
     out.push_str(&contents(analysis));
     out.push_str(&warnings_section(warnings));
     out.push_str(&facts_section(facts));
+    out.push_str(&time_budget_section(facts));
     for level in &analysis.levels {
         out.push_str(&level_section(analysis, level, plots));
     }
@@ -129,6 +131,7 @@ runs are excluded and counted; outliers are flagged, never removed.</p>\n",
 
 fn contents(analysis: &Analysis) -> String {
     let mut out = String::from("<nav><ul>\n<li><a href=\"#warnings\">Warnings</a></li>\n<li><a href=\"#facts\">Machine and guests</a></li>\n");
+    out.push_str("<li><a href=\"#time-budget\">Time budget</a></li>\n");
     for level in &analysis.levels {
         let _ = writeln!(out, "<li><a href=\"#{}\">{}</a></li>", level_anchor(level), escape(&level_title(&level.jobs_label, level.jobs)));
     }
@@ -222,6 +225,38 @@ fn stopping_table(facts: &Facts) -> String {
         let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", escape(&stop.variant), escape(&stop.level), escape(&stop.describe()));
     }
     out.push_str("</tbody></table></div>\n");
+    out
+}
+
+/// The time budget, as report.md words it.
+fn time_budget_section(facts: &Facts) -> String {
+    let Some(budget) = &facts.time_budget else { return String::new() };
+    let text = budget_text(budget);
+    let mut out = format!(
+        "<section id=\"time-budget\">\n<h2>Time budget</h2>\n<p>{}</p>\n<div class=\"scroll\"><table>\n<thead><tr><th>part</th><th class=\"num\">seconds</th><th class=\"num\">share of the wall time</th></tr></thead>\n<tbody>\n",
+        escape(&text.headline)
+    );
+    for [name, seconds, share] in &text.parts {
+        let _ = writeln!(out, "<tr><td>{}</td><td class=\"num\">{seconds}</td><td class=\"num\">{share}</td></tr>", escape(name));
+    }
+    let _ = writeln!(out, "</tbody></table></div>\n<p>{}</p>", escape(&text.cpu));
+    if let Some(resumed) = &text.resumed {
+        let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(resumed));
+    }
+    let rows = boot_rows(&facts.boots);
+    if !rows.is_empty() {
+        out.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
+        for column in BOOT_COLUMNS {
+            let _ = write!(out, "<th>{}</th>", escape(column));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|c| format!("<td>{}</td>", escape(c))).collect();
+            let _ = writeln!(out, "<tr>{}</tr>", cells.concat());
+        }
+        out.push_str("</tbody></table></div>\n");
+    }
+    out.push_str("</section>\n");
     out
 }
 

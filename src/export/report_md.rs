@@ -4,6 +4,7 @@
 use super::facts::Facts;
 use super::format::{number, p_value, percent, percent_interval, NOISY_MARK};
 use super::kernbench::level_title;
+use super::time_budget::{boot_rows, budget_text, BOOT_COLUMNS};
 use crate::stats::{Analysis, LevelAnalysis, Metric, MetricAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
 use std::fmt::Write;
 
@@ -17,6 +18,7 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], plots: &[
     out.push_str(&stopping_section(facts));
     out.push_str(&kernel_section(facts));
     out.push_str(&hardening_section(facts));
+    out.push_str(&time_budget_section(facts));
     for level in &analysis.levels {
         out.push_str(&level_section(analysis, level, plots, ""));
     }
@@ -146,6 +148,30 @@ fn stopping_section(facts: &Facts) -> String {
     );
     for stop in &facts.stopping {
         let _ = writeln!(out, "| {} | {} | {} |", cell(&stop.variant), cell(&stop.level), cell(&stop.describe()));
+    }
+    out.push('\n');
+    out
+}
+
+/// The share of the wall time the timed runs had, the rest, bench's CPU share, each boot.
+fn time_budget_section(facts: &Facts) -> String {
+    let Some(budget) = &facts.time_budget else { return String::new() };
+    let text = budget_text(budget);
+    let mut out = format!("## Time budget\n\n{}\n\n| part | seconds | share of the wall time |\n|---|---|---|\n", text.headline);
+    for [name, seconds, share] in &text.parts {
+        let _ = writeln!(out, "| {name} | {seconds} | {share} |");
+    }
+    let _ = writeln!(out, "\n{}", text.cpu);
+    if let Some(resumed) = &text.resumed {
+        let _ = writeln!(out, "{resumed}");
+    }
+    let rows = boot_rows(&facts.boots);
+    if !rows.is_empty() {
+        let _ = writeln!(out, "\n| {} |\n|{}", BOOT_COLUMNS.join(" | "), "---|".repeat(BOOT_COLUMNS.len()));
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
     }
     out.push('\n');
     out

@@ -5,6 +5,7 @@
 use kbench_protocol::{BootFacts, KernelView};
 use super::findings::ConsoleFinding;
 use super::stopping::LevelStopping;
+use super::overhead::{BootTimes, TimeBudget};
 use serde::{Deserialize, Serialize};
 
 pub const META_SCHEMA_VERSION: u32 = 1;
@@ -41,6 +42,12 @@ pub struct Meta {
     /// The lab hosts of a `[[host]]` study and how each fared; empty on one host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<LabHostFacts>,
+    /// Where each boot's time went, in the order the boots ran; absent in older meta.json.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boots: Vec<BootTimes>,
+    /// Where the study's time went; absent in older meta.json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_budget: Option<TimeBudget>,
 }
 
 /// One `[[host]]` of a study spread over several hosts: where it is, what it is, and
@@ -270,6 +277,14 @@ impl Meta {
         }
     }
 
+    /// A boot's times, as they grow: the entry of the same boot is replaced.
+    pub fn record_boot_times(&mut self, times: &BootTimes) {
+        match self.boots.iter_mut().find(|b| b.variant == times.variant && b.boot == times.boot) {
+            Some(entry) => *entry = times.clone(),
+            None => self.boots.push(times.clone()),
+        }
+    }
+
     pub fn record_boot(&mut self, variant: &str, facts: &BootFacts) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
             v.boot = Some(facts.clone());
@@ -374,5 +389,21 @@ mod tests {
         meta.design = Some(design.clone());
         let again: Meta = serde_json::from_str(&serde_json::to_string(&meta).unwrap()).unwrap();
         assert_eq!(again.design, Some(design));
+    }
+
+    #[test]
+    fn a_boots_times_replace_its_earlier_entry_and_older_meta_has_none() {
+        let mut meta: Meta = serde_json::from_str(OLDER_META).unwrap();
+        assert!(meta.boots.is_empty() && meta.time_budget.is_none());
+        let text = serde_json::to_string(&meta).unwrap();
+        assert!(!text.contains("boots") && !text.contains("time_budget"), "nothing is invented for an older study");
+        let booted = BootTimes { boot_s: 6.0, ..BootTimes::new("baseline", 1) };
+        meta.record_boot_times(&booted);
+        meta.record_boot_times(&BootTimes { timed_s: 30.0, ..booted.clone() });
+        meta.record_boot_times(&BootTimes::new("baseline", 2));
+        assert_eq!(meta.boots.iter().map(|b| (b.boot, b.timed_s)).collect::<Vec<_>>(), [(1, 30.0), (2, 0.0)]);
+        meta.time_budget = Some(TimeBudget::of(&meta.boots, 60.0, 0.1));
+        let again: Meta = serde_json::from_str(&serde_json::to_string(&meta).unwrap()).unwrap();
+        assert_eq!((again.boots, again.time_budget), (meta.boots, meta.time_budget));
     }
 }

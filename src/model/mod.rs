@@ -4,11 +4,13 @@
 
 mod findings;
 mod meta;
+mod overhead;
 mod part;
 mod run;
 mod stopping;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
+pub use overhead::{BootTimes, PinnedVcpu, PinningFacts, TimeBudget};
 pub use meta::{
     AdaptiveFacts, BootKernelView, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts,
     LabHostFacts, LabHostStatus, LevelFacts, Leftovers, Meta, QuietHostFacts,

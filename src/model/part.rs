@@ -24,6 +24,11 @@ pub fn study_part(records: &[RunRecord], meta: Option<&Meta>, prefix: &str, pref
         for stop in &mut part.stopping {
             stop.variant = stop.variant[prefix.len()..].to_string();
         }
+        // The time budget stays the whole study's: the parts shared its wall time.
+        part.boots.retain(|b| b.variant.starts_with(prefix));
+        for boot in &mut part.boots {
+            boot.variant = boot.variant[prefix.len()..].to_string();
+        }
         let baseline = prefixes.iter().find_map(|p| meta.baseline.strip_prefix(p)).unwrap_or(&meta.baseline);
         part.baseline = baseline.to_string();
         part

@@ -27,7 +27,10 @@ impl Progress {
         let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs, ETA {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
-        bar.enable_steady_tick(std::time::Duration::from_millis(250));
+        // The spinner's ticker wakes 4 times a second: only for a terminal that shows it.
+        if !bar.is_hidden() {
+            bar.enable_steady_tick(std::time::Duration::from_millis(250));
+        }
         Progress { bar, start: Mutex::new((Instant::now(), 0)), at_most: AtomicBool::new(false) }
     }
 

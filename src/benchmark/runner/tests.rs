@@ -652,3 +652,44 @@ fn meta_with(design: crate::model::DesignFacts) -> crate::model::Meta {
     meta.design = Some(design);
     meta
 }
+
+#[test]
+fn each_boot_reports_its_times_once_booted_and_at_its_end() {
+    let plan = single(2, 1);
+    let backend = FakeBackend::new(vec![]);
+    let (result, listener, _) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(listener.boot_times.len(), 2, "{:?}", listener.boot_times);
+    let (booted, ended) = (&listener.boot_times[0], &listener.boot_times[1]);
+    assert_eq!((booted.variant.as_str(), booted.boot), ("a", 1));
+    assert!(booted.boot_s > 0.0 && booted.prepare_s.is_none() && booted.timed_s == 0.0, "{booted:?}");
+    assert_eq!(ended.boot_s, booted.boot_s, "the boot is timed once, to the boot facts");
+    // The fake agent: the prepare takes 1 s (clean 0.5 s), the warm-up 1 s (clean 1 s),
+    // timed steps 2 and 3 take 1.002 s and 1.003 s (clean 0.5 s each).
+    assert_eq!(ended.prepare_s, Some(1.0), "the prepare's measurement is kept");
+    assert_eq!(ended.warmup_s, 1.0);
+    assert!((ended.clean_s - 2.5).abs() < 1e-9, "{ended:?}");
+    assert!((ended.timed_s - 2.005).abs() < 1e-9, "{ended:?}");
+    assert!(ended.shutdown_s > 0.0, "{ended:?}");
+    assert!(ended.pinning.is_none());
+}
+
+#[test]
+fn a_boot_that_fails_still_reports_its_times() {
+    let mut plan = single(1, 0);
+    plan.guest.retries = 0;
+    let backend = FakeBackend::new(vec![Script::at(1, Fault::Crash)]);
+    let (result, listener, _) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    let ended = listener.boot_times.last().expect("the failed boot's times");
+    assert_eq!(ended.prepare_s, Some(1.0), "{ended:?}");
+    assert_eq!((ended.timed_s, ended.shutdown_s), (0.0, 0.0), "the run never ended, the guest was killed: {ended:?}");
+    let never = FakeBackend::new(vec![Script::at(0, Fault::NoFacts)]);
+    let mut limits = quick_limits(&plan);
+    limits.boot_facts = Duration::from_millis(80);
+    let (result, listener, _) = run(&plan, &limits, &never);
+    result.unwrap();
+    let times = &listener.boot_times;
+    assert_eq!(times.len(), 1, "never booted: reported once, at its end: {times:?}");
+    assert!(times[0].boot_s >= 0.08, "the whole failed boot counts as booting: {times:?}");
+}
