@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# A CI regression gate for a kernel bump: runs one scenario on the old kernel, then on the
-# new one, and compares the two with `bench compare`.
+# A CI regression gate for a kernel bump: measures the old and the new kernel in ONE study,
+# their boots interleaved in a random order from a recorded seed, then splits the study
+# per kernel and compares the two with `bench compare`.
 #
 #   scripts/ci-compare-kernels.sh SCENARIO OLD_KERNEL NEW_KERNEL [bench compare options]
 #   e.g. scripts/ci-compare-kernels.sh scenarios/slub.toml /boot/vmlinuz-6.1 ./bzImage --threshold 2%
 #
-# The scenario's `[guest] kernel` is replaced by each kernel in turn (variants that name
-# their own kernel keep it). Results go to $RESULTS (default results/ci-<timestamp>):
-# old/, new/, compare.md (also appended to $GITHUB_STEP_SUMMARY when set) and compare.json.
+# Every variant V of the scenario is measured twice, as old.V with OLD_KERNEL and new.V with
+# NEW_KERNEL (a variant that names its own kernel keeps it on both sides: an A/A check).
+# Interleaving matters: measuring all of the old kernel, then all of the new one, turns
+# any drift of the host (other jobs, heat, a neighbour) into a false verdict. The
+# scenario's rounds and order apply (by default every run is its own round, so the
+# kernels alternate boot by boot).
+#
+# Results go to $RESULTS (default results/ci-<timestamp>): study/ (the interleaved study,
+# with its own report), old/ and new/ (its two halves, `bench split`), compare.md (also
+# appended to $GITHUB_STEP_SUMMARY when set) and compare.json.
 # `bench` is $BENCH, else $CARGO_TARGET_DIR/release/bench (target/ by default), else the one
 # on PATH. Relative paths are taken from the current folder.
 #
-# Exit codes: 0 no significant regression; 1 significant regression, or a run of the new
-# kernel failed (it broke the workload); 2 unusable input, or a run of the old kernel failed.
+# Exit codes: 0 no significant regression; 1 significant regression, or runs of the new
+# kernel failed (it broke the workload); 2 unusable input, the study could not run, or
+# every run of the old kernel failed.
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
@@ -32,46 +41,55 @@ for file in "$scenario" "$old_kernel" "$new_kernel"; do
     [ -f "$file" ] || { echo "ci-compare-kernels: $file does not exist" >&2; exit 2; }
 done
 
-# The copies sit beside the scenario so that its relative paths (initrd, disk) still resolve.
-old_scenario=$(mktemp "$(dirname "$scenario")/.ci-compare-old-XXXXXX.toml")
-new_scenario=$(mktemp "$(dirname "$scenario")/.ci-compare-new-XXXXXX.toml")
-trap 'rm -f "$old_scenario" "$new_scenario"' EXIT
+# The study's scenario sits beside the original so that its relative paths (initrd, disk)
+# still resolve; a copy of it is kept in the results folder (scenario.toml).
+both=$(mktemp "$(dirname "$scenario")/.ci-compare-XXXXXX.toml")
+trap 'rm -f "$both"' EXIT
 
-# Writes SCENARIO with its [guest] kernel replaced by KERNEL to COPY.
-with_kernel() {
-    local kernel=$1 copy=$2
-    awk -v kernel="$(realpath "$kernel")" '
-        /^[[:space:]]*\[/ { in_guest = ($0 ~ /^[[:space:]]*\[guest\][[:space:]]*(#.*)?$/) }
-        in_guest && /^[[:space:]]*kernel[[:space:]]*=/ { print "kernel = \"" kernel "\""; done = 1; next }
-        { print }
-        END { if (!done) exit 3 }
-    ' "$scenario" >"$copy" || { echo "ci-compare-kernels: $scenario has no kernel = line in [guest]" >&2; exit 2; }
-}
-with_kernel "$old_kernel" "$old_scenario"
-with_kernel "$new_kernel" "$new_scenario"
+# Writes the scenario with each [[variant]] block twice, as old.NAME and new.NAME with
+# the kernel of its side, and the baseline renamed to old.BASELINE.
+awk -v old="$(realpath "$old_kernel")" -v new="$(realpath "$new_kernel")" '
+    function flush(   side, tag, kernel, i, line, has_kernel) {
+        if (!n) return
+        for (side = 1; side <= 2; side++) {
+            tag = side == 1 ? "old." : "new."; kernel = side == 1 ? old : new
+            has_kernel = 0
+            for (i = 1; i <= n; i++) if (block[i] ~ /^[[:space:]]*kernel[[:space:]]*=/) has_kernel = 1
+            for (i = 1; i <= n; i++) {
+                line = block[i]
+                if (line ~ /^[[:space:]]*name[[:space:]]*=[[:space:]]*"/) sub(/"/, "\"" tag, line)
+                print line
+                if (i == 1 && !has_kernel) print "kernel = \"" kernel "\""
+            }
+        }
+        n = 0; variants++
+    }
+    /^[[:space:]]*\[/ { flush(); in_variant = ($0 ~ /^[[:space:]]*\[\[variant\]\]/) }
+    in_variant { block[++n] = $0; next }
+    !seen_table && /^[[:space:]]*baseline[[:space:]]*=[[:space:]]*"/ { sub(/"/, "\"old.") }
+    /^[[:space:]]*\[/ { seen_table = 1 }
+    { print }
+    END { flush(); if (!variants) exit 3 }
+' "$scenario" >"$both" || { echo "ci-compare-kernels: $scenario has no [[variant]]" >&2; exit 2; }
 
-# Runs one side; a failed run of the new kernel is a regression, of the old one unusable.
-run_side() {
-    local side=$1 copy=$2 status=0
-    echo "== $side kernel" >&2
-    "$BENCH" run "$copy" --results "$results/$side" || status=$?
-    if [ "$status" -ne 0 ]; then
-        echo "ci-compare-kernels: bench run of the $side kernel exited $status; see $results/$side" >&2
-        if [ "$side" = new ] && [ "$status" -eq 1 ]; then exit 1; fi
-        exit 2
-    fi
-}
-run_side old "$old_scenario"
-run_side new "$new_scenario"
-# RESULTS/<side>/<scenario name>/<timestamp>/: the only folder there.
-old=$(find "$results/old" -mindepth 2 -maxdepth 2 -type d | head -n 1)
-new=$(find "$results/new" -mindepth 2 -maxdepth 2 -type d | head -n 1)
+echo "== old and new kernel, interleaved in one study" >&2
+status=0
+"$BENCH" run "$both" --results "$results/study" || status=$?
+# 1: some runs failed, which `bench compare` weighs (failures of the new kernel are a
+# regression); anything else means there is no study to compare.
+if [ "$status" -ne 0 ] && [ "$status" -ne 1 ]; then
+    echo "ci-compare-kernels: bench run exited $status; see $results/study" >&2
+    exit 2
+fi
+# RESULTS/study/<scenario name>/<timestamp>/: the only folder there.
+study=$(find "$results/study" -mindepth 2 -maxdepth 2 -type d | head -n 1)
+"$BENCH" split "$study" "old.=$results/old" "new.=$results/new" >&2 || exit 2
 
 status=0
-"$BENCH" compare "$old" "$new" "$@" || status=$?
+"$BENCH" compare "$results/old" "$results/new" "$@" || status=$?
 if [ "$status" -le 1 ]; then
-    "$BENCH" compare "$old" "$new" "$@" --format markdown --output "$results/compare.md" >/dev/null 2>&1 || true
-    "$BENCH" compare "$old" "$new" "$@" --format json --output "$results/compare.json" >/dev/null 2>&1 || true
+    "$BENCH" compare "$results/old" "$results/new" "$@" --format markdown --output "$results/compare.md" >/dev/null 2>&1 || true
+    "$BENCH" compare "$results/old" "$results/new" "$@" --format json --output "$results/compare.json" >/dev/null 2>&1 || true
     if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then cat "$results/compare.md" >>"$GITHUB_STEP_SUMMARY"; fi
     echo "comparison: $results/compare.md" >&2
 fi

@@ -57,6 +57,11 @@ or meta.json (named by line), an unknown baseline"
     /// (exit 1) when the last step is significantly worse.
     #[command(long_about = HISTORY_ABOUT, after_help = HISTORY_EXIT_CODES)]
     History(HistoryArgs),
+    /// Split one study into a results folder per part, e.g. an old and a new kernel
+    /// measured interleaved in one study, to compare them with `bench compare`.
+    #[command(long_about = SPLIT_ABOUT, after_help = "Exit codes:\n  0    every part was written\n  2    unusable input: \
+an unreadable study, a part with no variants, variants no part claims, a folder that is not empty")]
+    Split(SplitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(long_about = "Print a completion script for SHELL on standard output. For bash: \
 `bench completions bash > ~/.local/share/bash-completion/completions/bench`; for zsh: \
@@ -215,6 +220,29 @@ pub enum CompareFormat {
     /// JUnit XML for CI test reports: a test case per variant, level and metric, a
     /// regression a failed test.
     Junit,
+}
+
+const SPLIT_ABOUT: &str = "Split one study into a results folder per part: the variants whose names start \
+with PREFIX, renamed without it, with their runs.csv rows and meta.json facts, and every report of \
+`bench report`. A kernel bump measured as one \
+interleaved study (variants old.off, old.poison, new.off, new.poison; see scripts/ci-compare-kernels.sh) becomes \
+two studies, old/ and new/, that `bench compare old new` gates like any two results, and `bench history` \
+can keep. The baseline of each part is the study's baseline without its prefix.\n\nExample: bench split \
+results/slub/2026-11-29T10-00-00 old.=results/ci/old new.=results/ci/new";
+
+#[derive(Debug, clap::Args)]
+pub struct SplitArgs {
+    /// The study: a results folder of `bench run`, or its runs.csv.
+    pub study: PathBuf,
+    /// A part: a variant-name prefix, `=`, a new (or empty) folder for its results.
+    #[arg(required = true, value_name = "PREFIX=FOLDER")]
+    pub parts: Vec<String>,
+    /// Leave out variants no PREFIX claims, instead of refusing.
+    #[arg(long)]
+    pub allow_unclaimed: bool,
+    /// Each part gets the reports `bench report` writes, with these options.
+    #[command(flatten)]
+    pub report: ReportFlags,
 }
 
 #[derive(Debug, clap::Args)]

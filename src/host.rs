@@ -12,3 +12,11 @@ pub fn memory_mib() -> Option<u64> {
     let kib: u64 = text.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.split_whitespace().next()?.parse().ok()?;
     Some(kib / 1024)
 }
+
+/// This process's own CPU time so far, user + system, in seconds (getrusage RUSAGE_SELF:
+/// its waited-for children, the QEMUs, are not in it).
+pub fn own_cpu_s() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |usage| seconds(usage.user_time()) + seconds(usage.system_time()))
+}

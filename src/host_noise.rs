@@ -7,9 +7,6 @@
 //! total over all CPUs, divided by their number), so no clock needs to agree with another.
 //! Parsers are pure and take the files' text; `NoiseSample` is the thin reader.
 
-// Building blocks of issue 11: the runner samples each run with them once it is wired.
-#![allow(dead_code)]
-
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -99,6 +96,7 @@ impl HostNoise {
         reasons
     }
 
+    #[cfg(test)]
     pub fn is_noisy(&self, limits: &NoiseThresholds) -> bool {
         !self.noise_reasons(limits).is_empty()
     }
@@ -140,15 +138,6 @@ impl NoiseSample {
         noise.boost = boost(&self.sys_root);
         Ok(noise)
     }
-}
-
-/// Other processes' work over `window`, in CPUs (1.0 = one CPU busy all the time): what
-/// `quiet_host.max_load` is compared with. Unlike the load average, it reacts within the
-/// window and leaves the study's own QEMU out.
-pub fn other_load(ours: &[u32], window: Duration) -> Result<f64> {
-    let sample = NoiseSample::start(ours)?;
-    std::thread::sleep(window);
-    Ok(sample.finish()?.other_cpu_percent / 100.0)
 }
 
 /// The figures of a window from its /proc/stat delta and the study's own ticks.
@@ -271,10 +260,11 @@ pub enum Quiet {
 }
 
 /// Checks the load until it is at most `max_load`, sleeping `poll` between checks, for at
-/// most `wait` of sleep (plus the checks' own time: with `other_load`, 1 s each).
+/// most `wait` of sleep (plus the checks' own time). A sleep
+/// that fails (Ctrl-C) ends the wait with its error.
 pub fn wait_for_quiet(
     mut read_load: impl FnMut() -> Result<f64>,
-    mut sleep: impl FnMut(Duration),
+    mut sleep: impl FnMut(Duration) -> Result<()>,
     max_load: f64,
     wait: Duration,
     poll: Duration,
@@ -289,7 +279,7 @@ pub fn wait_for_quiet(
             return Ok(Quiet::StillBusy { load, waited });
         }
         let step = poll.min(wait - waited);
-        sleep(step);
+        sleep(step)?;
         waited += step;
     }
 }
@@ -386,17 +376,25 @@ mod tests {
     fn waiting_for_quiet_stops_when_the_load_drops_or_the_time_is_up() {
         let mut loads = [3.0, 2.0, 0.4, 9.0].into_iter();
         let mut slept = Vec::new();
-        let quiet = wait_for_quiet(|| Ok(loads.next().unwrap()), |d| slept.push(d), 0.5, Duration::from_secs(60), Duration::from_secs(5));
+        let quiet = wait_for_quiet(|| Ok(loads.next().unwrap()), |d| {
+            slept.push(d);
+            Ok(())
+        }, 0.5, Duration::from_secs(60), Duration::from_secs(5));
         assert_eq!(quiet.unwrap(), Quiet::After(Duration::from_secs(10)));
         assert_eq!(slept, [Duration::from_secs(5); 2]);
 
         let mut slept = Duration::ZERO;
-        let busy = wait_for_quiet(|| Ok(4.0), |d| slept += d, 0.5, Duration::from_secs(12), Duration::from_secs(5));
+        let busy = wait_for_quiet(|| Ok(4.0), |d| {
+            slept += d;
+            Ok(())
+        }, 0.5, Duration::from_secs(12), Duration::from_secs(5));
         assert_eq!(busy.unwrap(), Quiet::StillBusy { load: 4.0, waited: Duration::from_secs(12) });
         assert_eq!(slept, Duration::from_secs(12), "the last sleep is cut to the wait");
 
-        let failing = wait_for_quiet(|| bail!("no /proc"), |_| {}, 0.5, Duration::from_secs(1), Duration::from_secs(1));
+        let failing = wait_for_quiet(|| bail!("no /proc"), |_| Ok(()), 0.5, Duration::from_secs(1), Duration::from_secs(1));
         assert!(failing.is_err());
+        let interrupted = wait_for_quiet(|| Ok(4.0), |_| bail!("interrupted"), 0.5, Duration::from_secs(60), Duration::from_secs(5));
+        assert_eq!(interrupted.unwrap_err().to_string(), "interrupted");
     }
 
     /// Kills the hog however the test ends.

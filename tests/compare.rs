@@ -514,3 +514,38 @@ fn more_slab_memory_is_a_regression_of_the_slab_metric_and_an_old_runs_csv_is_no
     assert!(stderr(&out).contains("not compared: slab_peak"), "{}", describe(&out));
     assert!(!stdout(&out).contains("Slab"), "{}", describe(&out));
 }
+
+/// One interleaved study of two kernels (`scripts/ci-compare-kernels.sh` names the
+/// variants old.V and new.V) split per kernel: each part is a results folder of its own
+/// with its reports, and the two compare like two studies.
+#[test]
+fn a_study_of_two_kernels_splits_into_two_sides_that_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = runs("old.baseline", "half", 1, &FAST);
+    rows.extend(runs("new.baseline", "half", 1, &SLOW));
+    let mut study_meta = meta("kvm", "make");
+    study_meta["baseline"] = json!("old.baseline");
+    study_meta["variants"] = json!(["old.baseline", "new.baseline"]
+        .map(|name| json!({ "name": name, "cmdline": "", "kernel": { "path": name, "sha256": "0" }, "initrd": null, "boot": null })));
+    let study = side(dir.path(), "study", "6.1.0", &rows, Some(study_meta));
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    let out = bench(&["split", study.to_str().unwrap(), &format!("old.={}", old.display()), &format!("new.={}", new.display())]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    for (part, kernel) in [(&old, "old.baseline"), (&new, "new.baseline")] {
+        let meta: Value = serde_json::from_str(&std::fs::read_to_string(part.join("meta.json")).unwrap()).unwrap();
+        assert_eq!((meta["baseline"].as_str(), meta["variants"][0]["name"].as_str()), (Some("baseline"), Some("baseline")));
+        assert_eq!(meta["variants"][0]["kernel"]["path"].as_str(), Some(kernel), "the part keeps its own kernel's facts");
+        assert_eq!(std::fs::read_to_string(part.join("runs.csv")).unwrap().lines().count(), 6);
+        assert!(part.join("report.html").is_file() && part.join("kernbench.txt").is_file());
+    }
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(1), "the new kernel is slower: {}", describe(&out));
+
+    // Nothing is written over, and every variant must belong to a part.
+    let again = bench(&["split", study.to_str().unwrap(), &format!("old.={}", old.display())]);
+    assert_eq!(again.status.code(), Some(2), "{}", describe(&again));
+    assert!(stderr(&again).contains("no part claims the variants new.baseline"), "{}", describe(&again));
+    let out = bench(&["split", study.to_str().unwrap(), &format!("old.={}", old.display()), "--allow-unclaimed"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("is not empty"), "{}", describe(&out));
+}

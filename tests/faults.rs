@@ -282,23 +282,6 @@ fn a_boot_that_never_reaches_the_agent_times_out() {
     assert_no_qemu_left(dir.path());
 }
 
-/// Waits until runs.csv has `rows` data rows.
-fn wait_for_rows(root: &std::path::Path, scenario: &str, rows: usize) -> std::path::PathBuf {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if let Ok(entries) = std::fs::read_dir(root.join(scenario)) {
-            for entry in entries.flatten() {
-                let csv = entry.path().join("runs.csv");
-                if csv.exists() && read_rows(&csv).len() >= rows {
-                    return entry.path();
-                }
-            }
-        }
-        assert!(Instant::now() < deadline, "no {rows} rows in time");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn ctrl_c_keeps_the_runs_and_resume_measures_only_the_missing_ones() {
     let _guard = guest_lock();

@@ -218,6 +218,27 @@ fn a_study_runs_through_a_remote_transport_over_ssh() {
     assert!(meta.contains(&format!("127.0.0.1:{}", sshd.port)), "meta.json names the remote URI:\n{meta}");
     assert!(sshd.log().contains("Accepted publickey for root"), "bench did not come through ssh:\n{}", sshd.log());
     assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
+    // A host reached through a transport is another host: its noise cannot be read here.
+    assert_eq!((rows[0]["host_other_cpu_percent"].as_str(), rows[0]["noise"].as_str()), ("", ""), "{rows:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("the host's noise could not be sampled: the guests run on another host").count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_local_libvirt_guest_s_qemu_is_found_and_the_host_sampled_around_its_run() {
+    let _guard = guest_lock();
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "sampled", ONE_RUN);
+    let root = dir.path().join("results");
+    let (pid, out) = finish(bench_child(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--backend", "libvirt"]));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "sampled").join("runs.csv"));
+    // Sampled at all means the domain's QEMU was found alive (libvirt's pid file): a window
+    // over a process that is not there fails and leaves the columns empty.
+    assert!(num(&rows[0], "host_other_cpu_percent") >= 0.0 && num(&rows[0], "host_load1") >= 0.0, "{rows:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("could not be sampled"), "{}", describe(&out));
+    assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
 }
 
 /// The volume name bench gives a file: its name and the start of its sha256.

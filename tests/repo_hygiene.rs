@@ -131,7 +131,7 @@ fn git_ignores_what_kbench_builds_and_writes_and_keeps_the_readmes() {
 /// `bench run` would), so the scripts' own logic runs without booting anything.
 fn fake_bench(target: &Path, log: &Path) {
     let script = format!(
-        "#!/bin/sh\necho \"$@\" >> '{}'\nif [ \"$1\" = run ]; then mkdir -p \"$4/fake/20261129-080000\"; fi\nexit 0\n",
+        "#!/bin/sh\necho \"$@\" >> '{0}'\nif [ \"$1\" = run ]; then mkdir -p \"$4/fake/20261129-080000\"; cp \"$2\" '{0}.scenario'; fi\nexit 0\n",
         log.display()
     );
     let bench = target.join("release/bench");
@@ -159,7 +159,12 @@ fn the_scripts_run_the_bench_in_cargo_target_dir_even_a_relative_one() {
 
     std::fs::remove_file(&log).unwrap();
     let scenario = dir.path().join("s.toml");
-    std::fs::write(&scenario, "name = \"fake\"\n[guest]\nkernel = \"k\"\n").unwrap();
+    std::fs::write(
+        &scenario,
+        "name = \"fake\"\nbaseline = \"off\"  # the reference\n[guest]\nkernel = \"k\"\n\n[[variant]]\nname = \"off\"\n\n\
+         [[variant]]\nname = \"poison\"\ncmdline = \"slub_debug=P\"\n\n[[variant]]\nname = \"own\"\nkernel = \"mine\"\n\n[workload]\nkind = \"command\"\n",
+    )
+    .unwrap();
     for kernel in ["old", "new"] {
         std::fs::write(dir.path().join(kernel), "").unwrap();
     }
@@ -175,8 +180,25 @@ fn the_scripts_run_the_bench_in_cargo_target_dir_even_a_relative_one() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let calls = std::fs::read_to_string(&log).unwrap_or_default();
     let verbs: Vec<&str> = calls.lines().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(verbs, ["run", "run", "compare", "compare", "compare"], "{calls}\n{}", describe(&out));
-    assert!(calls.contains("compare ci/old/fake/20261129-080000 ci/new/fake/20261129-080000 --threshold 2%"), "{calls}");
+    assert_eq!(verbs, ["run", "split", "compare", "compare", "compare"], "{calls}\n{}", describe(&out));
+    assert!(calls.contains("split ci/study/fake/20261129-080000 old.=ci/old new.=ci/new"), "{calls}");
+    assert!(calls.contains("compare ci/old ci/new --threshold 2%"), "{calls}");
+    // One study: every variant once per kernel, each with its side's kernel unless it
+    // names its own, and the baseline on the old side.
+    let both = std::fs::read_to_string(format!("{}.scenario", log.display())).unwrap();
+    let (old, new) = (dir.path().join("old").canonicalize().unwrap(), dir.path().join("new").canonicalize().unwrap());
+    for expected in [
+        "baseline = \"old.off\"  # the reference".to_string(),
+        format!("[[variant]]\nkernel = \"{}\"\nname = \"old.off\"", old.display()),
+        format!("[[variant]]\nkernel = \"{}\"\nname = \"new.off\"", new.display()),
+        format!("[[variant]]\nkernel = \"{}\"\nname = \"new.poison\"\ncmdline = \"slub_debug=P\"", new.display()),
+        "[[variant]]\nname = \"old.own\"\nkernel = \"mine\"".to_string(),
+        "[[variant]]\nname = \"new.own\"\nkernel = \"mine\"".to_string(),
+        "\n[workload]\nkind = \"command\"".to_string(),
+    ] {
+        assert!(both.contains(&expected), "the study's scenario lacks {expected:?}:\n{both}");
+    }
+    assert_eq!(both.matches("[[variant]]").count(), 6, "{both}");
 }
 
 /// What the agent uses from the kernel, and the option the README must name for it.

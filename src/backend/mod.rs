@@ -35,6 +35,9 @@ pub struct GuestSpec {
     /// A folder the backend may keep files in while the guest runs (the initrd with the
     /// agent); inside the results folder, which removes it at the end.
     pub scratch: PathBuf,
+    /// `guest.pin`: each vCPU on a host CPU of its own (QEMU backend only; the plan refuses
+    /// it elsewhere).
+    pub pin: bool,
 }
 
 pub trait Backend {
@@ -65,6 +68,14 @@ pub trait Guest {
     fn next_event(&mut self, timeout: Duration) -> Result<Option<GuestEvent>>;
     /// Waits up to `timeout` for the guest to power itself off, then kills it.
     fn shut_down(&mut self, timeout: Duration);
+    /// The host processes that run this guest (its QEMU), for the host-noise guard to
+    /// leave out of "other processes"; `None` when the guest runs on another host, whose
+    /// noise cannot be sampled from here.
+    fn host_pids(&self) -> Option<Vec<u32>>;
+    /// Where the guest's threads were pinned (`GuestSpec::pin`), for meta.json.
+    fn pinning(&self) -> Option<crate::model::PinningFacts> {
+        None
+    }
 }
 
 /// The backend the plan asks for (`guest.backend`), connected and ready to boot, and a

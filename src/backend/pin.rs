@@ -7,9 +7,7 @@
 //! start it with [`qmp_arguments`], then call [`pin_guest`] once the socket is there.
 //! The QMP text is handled by pure functions, tested on canned replies.
 
-// Building blocks of issue 11: the QEMU backend starts QMP and pins once it is wired.
-#![allow(dead_code)]
-
+use crate::model::{PinnedVcpu, PinningFacts};
 use anyhow::{bail, Context, Result};
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
@@ -49,11 +47,11 @@ pub struct Pinning {
     pub bench_threads: Vec<i32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct PinnedVcpu {
-    pub cpu_index: u32,
-    pub thread_id: i32,
-    pub host_cpu: usize,
+impl Pinning {
+    /// What meta.json keeps of it.
+    pub fn facts(&self) -> PinningFacts {
+        PinningFacts { vcpus: self.vcpus.clone(), shared_cpus: self.shared_cpus.clone() }
+    }
 }
 
 /// The CPUs this process may run on now (take it before pinning anything: bench runs on
@@ -211,6 +209,7 @@ fn set_affinity(thread_id: i32, cpus: &[usize]) -> Result<()> {
 }
 
 /// The CPUs a thread may run on.
+#[cfg(test)]
 pub fn thread_cpus(thread_id: i32) -> Result<Vec<usize>> {
     Ok(cpus_of(&sched_getaffinity(Pid::from_raw(thread_id)).with_context(|| format!("sched_getaffinity of thread {thread_id}"))?))
 }

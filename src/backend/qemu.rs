@@ -3,7 +3,8 @@
 //! gets as one end of a socket pair (`-chardev socket,fd=3`): no socket file, so no path
 //! to keep under the 108-byte limit of unix socket names and nothing left behind.
 
-use super::{initrd, Accel, Backend, Guest, GuestEvent, GuestSpec};
+use super::{initrd, pin, Accel, Backend, Guest, GuestEvent, GuestSpec};
+use crate::model::PinningFacts;
 use anyhow::{bail, Context, Result};
 use kbench_protocol::lines::{Line, LineReader};
 use kbench_protocol::{encode, HostMessage, MAX_LINE_BYTES};
@@ -24,11 +25,16 @@ const VERSION_PREFIX: &str = "QEMU emulator version";
 const EXIT_WAIT: Duration = Duration::from_secs(5);
 /// QEMU's own error output quoted in a message.
 const STDERR_EXCERPT: usize = 2000;
+/// The longest path a unix socket may have (sun_path, with its terminating zero).
+const SOCKET_PATH_MAX: usize = 107;
 
 pub struct QemuBackend {
     binary: PathBuf,
     version: String,
     accel: Accel,
+    /// The CPUs bench may use, taken before any pinning moves bench itself onto the
+    /// shared ones: every boot's vCPUs are pinned within these.
+    host_cpus: std::result::Result<Vec<usize>, String>,
 }
 
 impl QemuBackend {
@@ -46,7 +52,8 @@ impl QemuBackend {
                 output.status
             );
         }
-        Ok(QemuBackend { binary, version, accel })
+        let host_cpus = pin::allowed_cpus().map_err(|e| format!("{e:#}"));
+        Ok(QemuBackend { binary, version, accel, host_cpus })
     }
 
     fn arguments(&self, spec: &GuestSpec, initrd: &Path) -> Vec<String> {
@@ -103,6 +110,11 @@ impl Backend for QemuBackend {
         let qemu_fd = qemu_end.as_raw_fd();
         let mut command = Command::new(&self.binary);
         command.args(self.arguments(spec, &initrd_path)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
+        let qmp_socket = spec.pin.then(|| qmp_socket(spec));
+        if let Some(socket) = &qmp_socket {
+            let _ = std::fs::remove_file(socket);
+            command.args(pin::qmp_arguments(socket));
+        }
         // Own process group: a terminal's Ctrl-C reaches us, and we stop the guest in order.
         command.process_group(0);
         // SAFETY: only async-signal-safe calls between fork and exec: prctl makes the
@@ -126,8 +138,26 @@ impl Backend for QemuBackend {
         // QEMU holds the only other end now: when it exits, our reads end.
         drop(qemu_end);
         let events = spawn_reader(stream.try_clone().context("cannot clone the agent socket")?);
-        Ok(Box::new(QemuGuest { child, stream, events, stderr_path, initrd: Some(initrd_path) }))
+        let mut guest =
+            QemuGuest { child, stream, events, stderr_path, initrd: Some(initrd_path), qmp_socket: qmp_socket.clone(), pinning: None };
+        if let Some(socket) = &qmp_socket {
+            // Dropping the guest on an error stops QEMU: no unpinned guest measures anything.
+            let host_cpus = self.host_cpus.as_ref().map_err(|e| anyhow::anyhow!("key `guest.pin`: cannot read the CPUs bench may use: {e}"))?;
+            let pinning = pin::pin_guest(socket, guest.child.id(), host_cpus).context("key `guest.pin`: cannot pin the guest")?;
+            guest.pinning = Some(pinning.facts());
+        }
+        Ok(Box::new(guest))
     }
+}
+
+/// The QMP socket of a pinned guest: in the scratch folder, unless that path is too long
+/// for a unix socket; then in the temporary folder, named after this bench.
+fn qmp_socket(spec: &GuestSpec) -> PathBuf {
+    let socket = spec.scratch.join(format!("{}.qmp", spec.name));
+    if socket.as_os_str().len() <= SOCKET_PATH_MAX {
+        return socket;
+    }
+    std::env::temp_dir().join(format!("kbench-{}-{}.qmp", std::process::id(), spec.name))
 }
 
 /// Frames the agent's lines on a thread of its own; never holds more than one line of
@@ -160,6 +190,9 @@ struct QemuGuest {
     /// runs, so it goes at the agent's first word, and a `kill -9` of bench later leaves
     /// nothing of it behind.
     initrd: Option<PathBuf>,
+    /// QEMU's QMP socket, when pinned; removed with the guest.
+    qmp_socket: Option<PathBuf>,
+    pinning: Option<PinningFacts>,
 }
 
 impl QemuGuest {
@@ -220,6 +253,14 @@ impl Guest for QemuGuest {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    fn host_pids(&self) -> Option<Vec<u32>> {
+        Some(vec![self.child.id()])
+    }
+
+    fn pinning(&self) -> Option<PinningFacts> {
+        self.pinning.clone()
+    }
 }
 
 impl Drop for QemuGuest {
@@ -230,6 +271,9 @@ impl Drop for QemuGuest {
         }
         if let Some(initrd) = self.initrd.take() {
             let _ = std::fs::remove_file(initrd);
+        }
+        if let Some(socket) = self.qmp_socket.take() {
+            let _ = std::fs::remove_file(socket);
         }
     }
 }

@@ -4,16 +4,19 @@
 
 use super::job::{self, BootJob, PendingRun, PlannedStep, StepInfo};
 use super::limits::Limit;
+use super::noise_guard::{self, HostWindow, RunHost, UNSAMPLED};
 use super::session::{boot_key, Event, GuestTrouble, HypervisorFailed, Session};
-use super::study::{Study, StudyOutcome};
+use super::study::{Study, StudyOutcome, StudyTimedOut};
 use crate::backend::console;
 use crate::backend::GuestSpec;
-use crate::model::{now, ConsoleFinding, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+use crate::host_noise::NoiseThresholds;
+use crate::interrupt::Interrupted;
+use crate::model::{now, BootTimes, ConsoleFinding, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 use crate::scenario::Variant;
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::{BootFacts, Outcome, StepKind, StepResult};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Console bytes quoted in an error.
 const CONSOLE_EXCERPT: usize = 2000;
@@ -26,6 +29,15 @@ struct Boot<'s, 'a> {
     /// When the step in progress was sent, as the host saw it.
     started_at: String,
     in_progress: Option<(PlannedStep, Limit)>,
+    /// The study's own processes on this host (the guest's QEMU and bench), left out of
+    /// the host's noise; `None` when the guest runs on another host.
+    ours: Option<Vec<u32>>,
+    /// The host around the timed run in progress, for its row.
+    host: RunHost,
+    /// Where the boot's time went (meta.json `boots`).
+    times: BootTimes,
+    /// When Finish was said: the shut-down is counted from there.
+    finishing: Option<Instant>,
 }
 
 /// Boots the variant once and measures `pending` runs, or as many as the guest allows.
@@ -49,25 +61,53 @@ pub fn run(
         agent: study.agent.to_path_buf(),
         console_log: console_log.to_path_buf(),
         scratch: study.scratch.to_path_buf(),
+        pin: plan.guest.pin,
     };
     study.listener.booting(variant, number);
+    let booting = Instant::now();
     let mut guest = study.backend.boot(&spec)?;
+    let ours = guest.host_pids().map(|mut pids| {
+        pids.push(std::process::id());
+        pids
+    });
+    let mut times = BootTimes::new(&variant.name, number);
+    times.pinning = guest.pinning();
+    if let Some(pinning) = &times.pinning {
+        study.listener.note(&format!("{}: pinned {}", variant.name, pinning.describe()));
+    }
     let job = job::build(plan, pending);
     let setup = job.setup(boot_key()?, study.limits);
     let power_off = study.limits.power_off;
-    let mut boot = Boot { study, variant, number, facts: None, started_at: now(), in_progress: None };
+    let mut boot = Boot {
+        study,
+        variant,
+        number,
+        facts: None,
+        started_at: now(),
+        in_progress: None,
+        ours,
+        host: RunHost::default(),
+        times,
+        finishing: None,
+    };
     let stops = boot.study.stops;
     let stop = move || stops.check();
     let result = match Session::open(guest.as_mut(), boot.study.timing(), &stop, setup) {
-        Ok((session, facts)) => boot.accept_facts(facts).and_then(|()| boot.steps(session, &job, outcome)),
+        Ok((session, facts)) => {
+            boot.times.boot_s = booting.elapsed().as_secs_f64();
+            let booted = boot.accept_facts(facts).and_then(|()| boot.study.listener.boot_times(&boot.times));
+            booted.and_then(|()| boot.steps(session, &job, outcome))
+        }
         Err(error) => Err(error),
     };
     match result {
         Ok(()) => {
             guest.shut_down(power_off);
-            Ok(())
+            boot.times.shutdown_s = boot.finishing.map_or(0.0, |f| f.elapsed().as_secs_f64());
+            boot.times_on_record(booting)
         }
         Err(error) if error.is::<GuestTrouble>() || error.is::<HypervisorFailed>() => {
+            let _ = boot.times_on_record(booting);
             let step = boot.in_progress.take();
             let error = explain(console_log, step.as_ref().map(|(s, _)| &s.info), &error);
             if let Some((step, _)) = step {
@@ -75,11 +115,33 @@ pub fn run(
             }
             Err(error)
         }
-        Err(error) => Err(error),
+        Err(error) => {
+            let _ = boot.times_on_record(booting);
+            Err(error)
+        }
     }
 }
 
 impl Boot<'_, '_> {
+    /// The boot's times, final; a guest that never booted spent all its time booting.
+    fn times_on_record(&mut self, booting: Instant) -> Result<()> {
+        if self.facts.is_none() {
+            self.times.boot_s = booting.elapsed().as_secs_f64();
+        }
+        self.study.listener.boot_times(&self.times)
+    }
+
+    /// A finished step's share of the boot's time: the agent's measurements.
+    fn count_step(&mut self, kind: StepKind, result: &StepResult) {
+        let elapsed_s = result.measurement.elapsed_s.max(0.0);
+        self.times.clean_s += result.clean_s.max(0.0);
+        match kind {
+            StepKind::Prepare => self.times.prepare_s = Some(elapsed_s),
+            StepKind::Warmup => self.times.warmup_s += elapsed_s,
+            StepKind::Timed => self.times.timed_s += elapsed_s,
+        }
+    }
+
     /// A guest that did not boot with this variant's options would measure the wrong thing.
     fn accept_facts(&mut self, facts: BootFacts) -> Result<()> {
         let seen: Vec<&str> = facts.cmdline.split_whitespace().collect();
@@ -100,8 +162,14 @@ impl Boot<'_, '_> {
         let mut longest_warmup: Option<Duration> = None;
         for planned in &job.steps {
             let limit = self.study.limits.for_step(planned.info.kind, longest_warmup);
+            let timed = planned.info.kind == StepKind::Timed;
+            self.host = RunHost::default();
+            if timed {
+                self.wait_for_quiet(&planned.info, outcome)?;
+            }
             self.in_progress = Some((planned.clone(), limit.clone()));
             self.started_at = now();
+            let window = if timed { self.start_window(outcome) } else { None };
             session.start(planned.with_limit(&limit))?;
             let result = loop {
                 match session.next()? {
@@ -113,6 +181,10 @@ impl Boot<'_, '_> {
                 }
             };
             self.in_progress = None;
+            self.count_step(planned.info.kind, &result);
+            if let Some(window) = window {
+                self.finish_window(window, outcome);
+            }
             if planned.info.kind == StepKind::Warmup {
                 let step = Duration::from_secs_f64(result.step_s().max(0.0));
                 longest_warmup = Some(longest_warmup.map_or(step, |l| l.max(step)));
@@ -157,7 +229,8 @@ impl Boot<'_, '_> {
         };
         match info.kind {
             StepKind::Timed => {
-                let record = self.record(info, result, failure);
+                let mut record = self.record(info, result, failure);
+                std::mem::take(&mut self.host).fill(&mut record);
                 self.file_record(record, outcome)?;
                 Ok(None)
             }
@@ -253,14 +326,84 @@ impl Boot<'_, '_> {
         if info.kind != StepKind::Timed {
             return Ok(());
         }
-        let record = self.record(info, &never_ran(0, reason), reason.to_string());
+        let mut record = self.record(info, &never_ran(0, reason), reason.to_string());
+        // What was waited for before it is known; its window ended with the guest.
+        std::mem::take(&mut self.host).fill(&mut record);
         self.file_record(record, outcome)
+    }
+
+    /// With `quiet_host`, waits (bounded) for other processes to calm down before a timed
+    /// run; a host that stays busy costs the wait, and the run goes ahead flagged.
+    fn wait_for_quiet(&mut self, info: &StepInfo, outcome: &mut StudyOutcome) -> Result<()> {
+        let (Some(quiet), Some(wait)) = (self.study.plan.quiet_host, self.study.limits.quiet_wait) else { return Ok(()) };
+        let Some(ours) = self.ours.clone() else {
+            self.note_unsampled("the guests run on another host, whose load cannot be read from here (quiet_host waits for nothing)", outcome);
+            return Ok(());
+        };
+        self.study.listener.waiting_for_quiet(self.variant, info, quiet.max_load, wait);
+        let limits = self.study.limits;
+        let checks = (limits.quiet_check, limits.quiet_poll);
+        match noise_guard::wait_for_quiet(self.study.probe, &ours, (quiet.max_load, wait), checks, &self.study.stops) {
+            Ok(waited) => {
+                if let Some(busy) = waited.still_busy {
+                    let line = format!("variant {} {}: {busy}; it runs anyway, flagged as noisy", self.variant.name, info.describe());
+                    self.study.listener.note(&format!("warning: {line}"));
+                    self.host.reasons.push(busy);
+                }
+                self.host.quiet_wait_s = Some(waited.seconds);
+                Ok(())
+            }
+            Err(error) if error.is::<Interrupted>() || error.is::<StudyTimedOut>() => Err(error),
+            Err(error) => {
+                self.note_unsampled(&format!("{error:#}"), outcome);
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts sampling the host for the timed run about to start.
+    fn start_window(&mut self, outcome: &mut StudyOutcome) -> Option<Box<dyn HostWindow>> {
+        let Some(ours) = self.ours.as_deref() else {
+            self.note_unsampled("the guests run on another host, whose load cannot be read from here", outcome);
+            return None;
+        };
+        match self.study.probe.start(ours) {
+            Ok(window) => Some(window),
+            Err(error) => {
+                self.note_unsampled(&format!("{error:#}"), outcome);
+                None
+            }
+        }
+    }
+
+    /// The host during the run, for its row: what it was, and why it was noisy.
+    fn finish_window(&mut self, window: Box<dyn HostWindow>, outcome: &mut StudyOutcome) {
+        match window.finish() {
+            Ok(noise) => {
+                let limits = NoiseThresholds::for_guest(self.study.plan.guest.cpus);
+                self.host.reasons.extend(noise.noise_reasons(&limits));
+                self.host.noise = Some(noise);
+            }
+            Err(error) => self.note_unsampled(&format!("{error:#}"), outcome),
+        }
+    }
+
+    /// Says once per study that the host's noise is not on record, and why: a study is
+    /// not failed for want of it.
+    fn note_unsampled(&mut self, why: &str, outcome: &mut StudyOutcome) {
+        if outcome.warnings.iter().any(|w| w.starts_with(UNSAMPLED)) {
+            return;
+        }
+        let line = format!("{UNSAMPLED}: {why}; the runs' host columns stay empty");
+        self.study.listener.note(&format!("warning: {line}"));
+        outcome.warnings.push(line);
     }
 }
 
 /// Says Finish and waits for Done, filing the kernel log and the kernel's view that come
 /// before it.
 fn finish(session: &mut Session, boot: &mut Boot) -> Result<()> {
+    boot.finishing = Some(Instant::now());
     session.finish()?;
     loop {
         match session.next()? {

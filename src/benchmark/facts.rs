@@ -79,11 +79,14 @@ pub fn collect_meta(plan: &Plan, hypervisor: HypervisorFacts) -> Result<Meta> {
         baseline: plan.variants[plan.baseline].name.clone(),
         variants,
         design: Some(design_facts(plan)),
+        stopping: Vec::new(),
         hosts: Vec::new(),
+        boots: Vec::new(),
+        time_budget: None,
     })
 }
 
-fn design_facts(plan: &Plan) -> DesignFacts {
+pub fn design_facts(plan: &Plan) -> DesignFacts {
     let random = plan.order.choice == OrderChoice::Random;
     DesignFacts {
         rounds: plan.rounds,

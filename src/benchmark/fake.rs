@@ -5,8 +5,10 @@
 use super::job::StepInfo;
 use super::limits::{Limit, Limits, RunLimit};
 use super::listener::Listener;
+use super::noise_guard::{HostProbe, HostWindow};
+use crate::host_noise::HostNoise;
 use crate::backend::{Accel, Backend, Guest, GuestEvent, GuestSpec};
-use crate::model::{ConsoleFinding, Leftovers, RunRecord};
+use crate::model::{BootTimes, ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::plan::{GuestPlan, JobsLevel, Plan, Variant};
 use crate::scenario::order::{BootOrder, OrderChoice};
 use crate::scenario::Workload;
@@ -77,6 +79,8 @@ pub fn quick_limits(plan: &Plan) -> Limits {
     limits.silence = ms(150);
     limits.margin = ms(20);
     limits.power_off = Duration::ZERO;
+    limits.quiet_check = ms(10);
+    limits.quiet_poll = ms(20);
     limits.prepare = Limit { duration: ms(40), source: "test prepare".into() };
     limits.warmup = Limit { duration: ms(40), source: "test warm-up".into() };
     if let RunLimit::Fixed(limit) = &mut limits.run {
@@ -142,11 +146,23 @@ pub struct FakeBackend {
     pub sent: SentSteps,
     /// Seconds a warm-up's clean and command each take.
     pub warmup_s: f64,
+    /// The guests run on another host: their host's noise cannot be sampled.
+    pub remote: bool,
+    /// A timed run's elapsed seconds from (variant, command, its 1-based count among the
+    /// variant's timed runs of that command); else about 1 s, always the same.
+    pub elapsed_of: Option<ElapsedOf>,
 }
+
+pub type ElapsedOf = fn(&str, &str, usize) -> f64;
 
 impl FakeBackend {
     pub fn new(scripts: Vec<Script>) -> FakeBackend {
         FakeBackend { scripts: RefCell::new(scripts.into()), warmup_s: 1.0, ..FakeBackend::default() }
+    }
+
+    /// Guests on another host, whose noise cannot be sampled.
+    pub fn remote() -> FakeBackend {
+        FakeBackend { remote: true, ..FakeBackend::new(vec![]) }
     }
 
     pub fn boots(&self) -> Vec<String> {
@@ -174,6 +190,8 @@ impl Backend for FakeBackend {
         let protocol = kbench_protocol::PROTOCOL_VERSION - u32::from(old);
         let hello = encode(&AgentMessage::Hello { protocol, agent_version: "fake".into() });
         Ok(Box::new(FakeGuest {
+            variant: spec.name.clone(),
+            elapsed_of: self.elapsed_of,
             cmdline: spec.cmdline.clone(),
             script,
             sent: Rc::clone(&self.sent),
@@ -184,6 +202,7 @@ impl Backend for FakeBackend {
             heartbeat: Duration::from_millis(5),
             mode: Mode::Waiting,
             last_signed: None,
+            host_pids: (!self.remote).then(Vec::new),
         }))
     }
 }
@@ -208,6 +227,8 @@ enum Mode {
 }
 
 struct FakeGuest {
+    variant: String,
+    elapsed_of: Option<ElapsedOf>,
     cmdline: String,
     script: Script,
     sent: SentSteps,
@@ -219,6 +240,7 @@ struct FakeGuest {
     heartbeat: Duration,
     mode: Mode,
     last_signed: Option<String>,
+    host_pids: Option<Vec<u32>>,
 }
 
 impl FakeGuest {
@@ -230,8 +252,12 @@ impl FakeGuest {
 
     fn result(&self, step: &Step, outcome: Outcome) -> StepResult {
         let warmup = step.kind == StepKind::Warmup;
-        let elapsed_s = if warmup { self.warmup_s } else { 1.0 + f64::from(step.id) / 1000.0 };
         let timed = step.kind == StepKind::Timed;
+        let elapsed_s = match self.elapsed_of {
+            _ if warmup => self.warmup_s,
+            Some(elapsed_of) if timed => elapsed_of(&self.variant, &step.command, self.timed_runs_so_far(&step.command)),
+            _ => 1.0 + f64::from(step.id) / 1000.0,
+        };
         StepResult {
             id: step.id,
             outcome,
@@ -244,6 +270,13 @@ impl FakeGuest {
             monitors: timed.then(|| Box::new(MonitorSummary { samples: 2, slab_peak_kib: 1000 + u64::from(step.id), ..Default::default() })),
             monitor_samples: if timed { format!("t_s,slab_kib\n0.0,{}\n", 1000 + step.id) } else { String::new() },
         }
+    }
+
+    /// The variant's timed runs of `command` sent so far, in every boot, this one included.
+    fn timed_runs_so_far(&self, command: &str) -> usize {
+        let sent = self.sent.borrow();
+        let steps = sent.iter().filter(|(variant, _)| *variant == self.variant).flat_map(|(_, steps)| steps);
+        steps.filter(|s| s.kind == StepKind::Timed && s.command == command).count()
     }
 
     fn run(&mut self, step: Step) {
@@ -347,6 +380,62 @@ impl Guest for FakeGuest {
     }
 
     fn shut_down(&mut self, _timeout: Duration) {}
+
+    fn host_pids(&self) -> Option<Vec<u32>> {
+        self.host_pids.clone()
+    }
+}
+
+/// A host whose other processes use the scripted CPU percentages, one per window (the
+/// last one repeats), or whose /proc cannot be read.
+#[derive(Default)]
+pub struct FakeProbe {
+    percents: Vec<f64>,
+    started: std::cell::Cell<usize>,
+    /// Every `ours` a window was started with.
+    pub ours: RefCell<Vec<Vec<u32>>>,
+    failing: bool,
+}
+
+impl FakeProbe {
+    pub fn loads(percents: &[f64]) -> FakeProbe {
+        FakeProbe { percents: percents.to_vec(), ..FakeProbe::default() }
+    }
+
+    pub fn failing() -> FakeProbe {
+        FakeProbe { failing: true, ..FakeProbe::default() }
+    }
+
+    /// How many windows were started.
+    pub fn windows(&self) -> usize {
+        self.started.get()
+    }
+}
+
+impl HostProbe for FakeProbe {
+    fn start(&self, ours: &[u32]) -> Result<Box<dyn HostWindow>> {
+        if self.failing {
+            anyhow::bail!("cannot read /proc/stat: no such file");
+        }
+        let n = self.started.get();
+        self.started.set(n + 1);
+        self.ours.borrow_mut().push(ours.to_vec());
+        let percent = self.percents.get(n).or(self.percents.last()).copied().unwrap_or(0.0);
+        Ok(Box::new(HostNoise {
+            other_cpu_percent: percent,
+            steal_percent: 0.0,
+            iowait_percent: 0.5,
+            load1: percent / 100.0,
+            governor: "performance".into(),
+            boost: "on".into(),
+        }))
+    }
+}
+
+impl HostWindow for HostNoise {
+    fn finish(self: Box<Self>) -> Result<HostNoise> {
+        Ok(*self)
+    }
 }
 
 /// Keeps everything the runner announces, for the tests to read.
@@ -360,10 +449,14 @@ pub struct MemoryListener {
     /// The lines of every step that left processes running.
     pub leftovers: Vec<String>,
     pub heartbeats: usize,
+    /// The steps a quiet host was waited for.
+    pub quiet_waits: Vec<String>,
     /// (variant, boot, view) for every kernel view.
     pub kernel_views: Vec<(String, u32, KernelView)>,
     /// (variant, step, samples) for every timed run's monitor samples.
     pub monitor_samples: Vec<(String, String, String)>,
+    /// Every boot's times as they were reported, once booted and at the end.
+    pub boot_times: Vec<BootTimes>,
     boots: BTreeMap<String, u32>,
 }
 
@@ -386,6 +479,10 @@ impl Listener for MemoryListener {
 
     fn heartbeat(&mut self, _variant: &Variant, _step: &StepInfo, _elapsed_s: f64) {
         self.heartbeats += 1;
+    }
+
+    fn waiting_for_quiet(&mut self, variant: &Variant, step: &StepInfo, _max_load: f64, _wait: Duration) {
+        self.quiet_waits.push(format!("{} {}", variant.name, step.describe()));
     }
 
     fn step_output(&mut self, variant: &Variant, step: &StepInfo, _output: &str) -> Result<String> {
@@ -418,6 +515,11 @@ impl Listener for MemoryListener {
     }
 
     fn console_findings(&mut self, _variant: &Variant, _boot: u32, _findings: Vec<ConsoleFinding>) -> Result<()> {
+        Ok(())
+    }
+
+    fn boot_times(&mut self, times: &BootTimes) -> Result<()> {
+        self.boot_times.push(times.clone());
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! others go on.
 
 use super::limits::Limits;
+use super::noise_guard::ProcProbe;
 use super::recorder::{Recorder, StudyFiles};
 use super::study::{Stops, Study, StudyOutcome, StudyTimedOut};
 use super::{job, run_study, runner};
@@ -16,11 +17,11 @@ use crate::scenario::{LabHost, Plan};
 use anyhow::{anyhow, Result};
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Instant;
 
-/// A `[[host]]`, its plan, and its connection or why there is none.
+/// A `[[host]]` and its connection, or why there is none.
 pub struct HostSlot {
     pub host: LabHost,
-    pub plan: Plan,
     pub opened: Result<OpenedHost>,
 }
 
@@ -34,7 +35,7 @@ pub fn open_hosts(plan: &Plan, agent: &Path) -> Vec<HostSlot> {
                 let host_plan = plan.for_host(host);
                 scope.spawn(move || {
                     let opened = backend::open_host(&host_plan, agent);
-                    HostSlot { host: host.clone(), plan: host_plan, opened }
+                    HostSlot { host: host.clone(), opened }
                 })
             })
             .collect();
@@ -92,6 +93,8 @@ pub struct Fleet<'a> {
     pub files: &'a Mutex<StudyFiles>,
     pub progress: &'a Progress,
     pub stops: Stops<'a>,
+    /// When `bench run` started, for meta.json's time budget.
+    pub started: Instant,
 }
 
 /// Runs every reachable host's block at once. `records` are the rows already on record
@@ -101,7 +104,9 @@ pub fn run_hosts(fleet: &Fleet, plan: &Plan, slots: Vec<HostSlot>, records: Vec<
     let per_host = plan.variants.len() * job::all_runs(plan).len();
     let mut outcome = StudyOutcome { planned_runs: per_host * slots.len(), ..StudyOutcome::default() };
     let mut reachable = Vec::new();
-    for HostSlot { host, plan, opened } in slots {
+    for HostSlot { host, opened } in slots {
+        // The plan as it runs (a resumed study's recorded seed), not as it was opened.
+        let plan = plan.for_host(&host);
         match opened {
             Ok(opened) => reachable.push((host, plan, opened)),
             // A resumed study: the host measured its block before, nothing is lost.
@@ -154,7 +159,10 @@ fn run_host(fleet: &Fleet, (host, plan, opened): (LabHost, Plan, OpenedHost), re
         fleet.progress.println(&format!("warning: host {}: {warning}", host.name));
     }
     let limits = Limits::for_plan(&plan);
-    let mut recorder = Recorder::new(fleet.files, fleet.progress, &host.name, plan.runs);
+    let mut recorder = match Recorder::new(fleet.files, fleet.progress, &host.name, plan.runs, fleet.started) {
+        Ok(recorder) => recorder,
+        Err(error) => return (Err(error), outcome),
+    };
     let mut study = Study {
         plan: &plan,
         host: &host.name,
@@ -164,9 +172,13 @@ fn run_host(fleet: &Fleet, (host, plan, opened): (LabHost, Plan, OpenedHost), re
         scratch: fleet.scratch,
         listener: &mut recorder,
         stops: fleet.stops,
+        probe: &ProcProbe,
     };
     let ended = run_study(&mut study, &mut outcome);
     drop(opened);
+    if let Err(error) = recorder.update_time_budget() {
+        outcome.problems.push(format!("cannot record the time budget in meta.json: {error:#}"));
+    }
     let (status, error) = match &ended {
         Err(error) => (LabHostStatus::Failed, format!("{error:#}")),
         Ok(()) if outcome.problems.is_empty() && outcome.failed_runs() == 0 && outcome.missing_runs() == 0 => {
@@ -244,8 +256,7 @@ mod tests {
 
     fn slot(name: &str, opened: Result<OpenedHost>) -> HostSlot {
         let host = LabHost { key: "host[0]".into(), name: name.into(), uri: format!("qemu+ssh://root@{name}/system"), cpus: None, memory_mib: None };
-        let plan = crate::benchmark::fake::plan(1, 0, 1).for_host(&host);
-        HostSlot { host, plan, opened }
+        HostSlot { host, opened }
     }
 
     fn connected(accel: Accel) -> Result<OpenedHost> {

@@ -34,6 +34,11 @@ pub const FACTS_BASE: Duration = Duration::from_secs(30);
 pub const MODULE_ALLOWANCE: Duration = Duration::from_secs(10);
 /// A guest that said Done may take this long to power off.
 pub const POWER_OFF: Duration = Duration::from_secs(30);
+/// With `quiet_host`, the first look at the host's load before a run lasts this long...
+pub const QUIET_CHECK: Duration = Duration::from_secs(1);
+/// ...and while it is busy, it is looked at again this often (each look covers the time
+/// since the last one), until `quiet_host.wait` is spent.
+pub const QUIET_POLL: Duration = Duration::from_secs(5);
 
 /// One step's limit and where it comes from, for the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +75,11 @@ pub struct Limits {
     pub margin: Duration,
     pub probe: Duration,
     pub power_off: Duration,
+    /// `quiet_host.wait`: the longest wait for a quiet host before each timed run, beyond
+    /// the first look of `quiet_check`; `None` without `quiet_host`.
+    pub quiet_wait: Option<Duration>,
+    pub quiet_check: Duration,
+    pub quiet_poll: Duration,
 }
 
 impl Limits {
@@ -105,6 +115,9 @@ impl Limits {
             margin: MARGIN,
             probe: PROBE,
             power_off: POWER_OFF,
+            quiet_wait: plan.quiet_host.map(|q| q.wait),
+            quiet_check: QUIET_CHECK,
+            quiet_poll: QUIET_POLL,
         }
     }
 
@@ -144,9 +157,10 @@ impl Limits {
             RunLimit::Fixed(limit) => limit.duration,
             RunLimit::FromWarmups { factor, floor } => self.warmup.duration.mul_f64(*factor).max(*floor),
         };
+        let quiet = self.quiet_wait.map_or(Duration::ZERO, |wait| wait + self.quiet_check);
         let steps_per_boot = self.guard(self.prepare.duration)
             + self.guard(self.warmup.duration) * plan.warmup
-            + self.guard(worst_run) * plan.runs.div_ceil(plan.rounds) * plan.levels.len() as u32;
+            + (self.guard(worst_run) + quiet) * plan.runs.div_ceil(plan.rounds) * plan.levels.len() as u32;
         let boot = self.hello + self.boot_facts + steps_per_boot + self.silence + self.power_off;
         boot * (plan.guest.retries + 1) * plan.rounds * plan.variants.len() as u32
     }
@@ -164,6 +178,14 @@ impl Limits {
             None => format!("none set; every step is bounded, at worst {}", seconds(self.worst_case(plan))),
         };
         let has_prepare = crate::benchmark::workload::commands(&plan.workload, false).prepare.is_some();
+        let quiet = match (plan.quiet_host, self.quiet_wait) {
+            (Some(q), Some(wait)) => format!(
+                "quiet host: before each timed run, up to {} for other processes to use at most {} CPUs (quiet_host)",
+                seconds(wait + self.quiet_check),
+                q.max_load
+            ),
+            _ => "quiet host: no wait (no quiet_host); noisy runs are flagged".into(),
+        };
         vec![
             format!("agent hello: {} (guest.boot_timeout)", seconds(self.hello)),
             format!("boot facts: {} (root disk wait, modules and probes)", seconds(self.boot_facts)),
@@ -175,6 +197,7 @@ impl Limits {
                 seconds(self.margin),
                 seconds(self.silence)
             ),
+            quiet,
             format!("study: {study}"),
         ]
     }

@@ -3,7 +3,7 @@
 
 use super::job::StepInfo;
 use super::limits::Limit;
-use crate::model::{ConsoleFinding, Leftovers, RunRecord};
+use crate::model::{BootTimes, ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::Variant;
 use anyhow::Result;
 use kbench_protocol::{BootFacts, KernelView};
@@ -20,6 +20,9 @@ pub trait Listener {
     fn booting(&mut self, variant: &Variant, boot: u32);
     fn boot_facts(&mut self, variant: &Variant, facts: &BootFacts) -> Result<()>;
     fn step_started(&mut self, variant: &Variant, step: &StepInfo, limit: &Limit);
+    /// Before `step`, the study waits up to `wait` for other processes to use at most
+    /// `max_load` CPUs (`quiet_host`).
+    fn waiting_for_quiet(&mut self, _variant: &Variant, _step: &StepInfo, _max_load: f64, _wait: std::time::Duration) {}
     fn heartbeat(&mut self, _variant: &Variant, _step: &StepInfo, _elapsed_s: f64) {}
     /// Keeps a step's output tail; returns how a failure message names it.
     fn step_output(&mut self, variant: &Variant, step: &StepInfo, output: &str) -> Result<String>;
@@ -33,6 +36,14 @@ pub trait Listener {
     /// Processes a step left running, which the agent killed.
     fn leftovers(&mut self, variant: &Variant, leftovers: Leftovers) -> Result<()>;
     fn console_findings(&mut self, variant: &Variant, boot: u32, findings: Vec<ConsoleFinding>) -> Result<()>;
+    /// Where a boot's time went so far: once booted (with its pinning), and again when it
+    /// ends, however it ends.
+    fn boot_times(&mut self, _times: &BootTimes) -> Result<()> {
+        Ok(())
+    }
     /// A line for the user (a warning, an error, a fact).
     fn note(&mut self, line: &str);
+    /// With `runs = "auto"`: the timed runs the study now asks for in all (runs on record
+    /// included), as variants and levels stop; the cap until then.
+    fn planned_runs(&mut self, _runs: usize) {}
 }

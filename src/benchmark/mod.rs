@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod job;
 pub mod limits;
 pub mod listener;
+pub mod noise_guard;
 pub mod recorder;
 pub mod resume;
 pub mod runner;

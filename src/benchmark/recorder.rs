@@ -9,21 +9,30 @@ use super::job::StepInfo;
 use super::limits::Limit;
 use super::listener::Listener;
 use crate::export::results::ResultsDir;
-use crate::model::{ConsoleFinding, Leftovers, Meta, RunRecord};
+use crate::model::{BootTimes, ConsoleFinding, Leftovers, Meta, RunRecord, TimeBudget};
 use crate::output::progress::Progress;
 use crate::scenario::Variant;
 use anyhow::{anyhow, Result};
 use kbench_protocol::{BootFacts, KernelView, StepKind};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 /// What every recorder of a study writes to: the results folder and meta.json.
 pub struct StudyFiles {
     pub results: ResultsDir,
     pub meta: Meta,
+    /// The runs each host's study plans (`runs = "auto"` changes them), for the progress
+    /// bar's total; the key is empty on one host.
+    pub planned: BTreeMap<String, usize>,
 }
 
 impl StudyFiles {
+    pub fn new(results: ResultsDir, meta: Meta) -> StudyFiles {
+        StudyFiles { results, meta, planned: BTreeMap::new() }
+    }
+
     /// Changes meta.json and writes it, as one step under the caller's lock.
     pub fn update_meta(&mut self, change: impl FnOnce(&mut Meta)) -> Result<()> {
         change(&mut self.meta);
@@ -40,11 +49,21 @@ pub struct Recorder<'a> {
     runs_per_level: u32,
     /// The progress line of the step that runs, which heartbeats extend.
     step: String,
+    /// When this `bench run` started, the budget of the invocations before it (a resumed
+    /// study), and where its own boots begin in `meta.boots`.
+    started: Instant,
+    earlier_budget: Option<TimeBudget>,
+    first_boot: usize,
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(files: &'a Mutex<StudyFiles>, progress: &'a Progress, host: &str, runs_per_level: u32) -> Recorder<'a> {
-        Recorder { files, progress, host: host.to_string(), runs_per_level, step: String::new() }
+    /// `started`: when `bench run` started, the start of this invocation's time budget.
+    pub fn new(files: &'a Mutex<StudyFiles>, progress: &'a Progress, host: &str, runs_per_level: u32, started: Instant) -> Result<Recorder<'a>> {
+        let (earlier_budget, first_boot) = {
+            let files = files.lock().map_err(|_| anyhow!("internal: the results folder's lock is poisoned"))?;
+            (files.meta.time_budget.clone(), files.meta.boots.len())
+        };
+        Ok(Recorder { files, progress, host: host.to_string(), runs_per_level, step: String::new(), started, earlier_budget, first_boot })
     }
 
     fn files(&self) -> Result<MutexGuard<'a, StudyFiles>> {
@@ -57,6 +76,17 @@ impl<'a> Recorder<'a> {
             "" => variant.to_string(),
             host => format!("{host}: {variant}"),
         }
+    }
+
+    /// Brings meta.json's `time_budget` up to now: the earlier invocations' budget plus
+    /// this one's so far. Called at each boot's end and once the study ended, so that a
+    /// study killed midway keeps the budget of the boots it completed.
+    pub fn update_time_budget(&self) -> Result<()> {
+        let (earlier, first_boot, wall_s) = (self.earlier_budget.as_ref(), self.first_boot, self.started.elapsed().as_secs_f64());
+        self.files()?.update_meta(|meta| {
+            let boots = &meta.boots[first_boot.min(meta.boots.len())..];
+            meta.time_budget = Some(TimeBudget::so_far(earlier, boots, wall_s, crate::host::own_cpu_s()));
+        })
     }
 }
 
@@ -95,6 +125,15 @@ impl Listener for Recorder<'_> {
         let seconds = super::limits::seconds(limit.duration);
         self.step = format!("{}: {what} (limit {seconds})", self.who(&variant.name));
         self.progress.set_message(&self.step);
+    }
+
+    fn waiting_for_quiet(&mut self, variant: &Variant, step: &StepInfo, max_load: f64, wait: std::time::Duration) {
+        self.progress.status(&format!(
+            "{}: waiting up to {} for a quiet host (other processes at most {max_load} CPUs) before {}",
+            self.who(&variant.name),
+            super::limits::seconds(wait),
+            step.describe()
+        ));
     }
 
     fn heartbeat(&mut self, _variant: &Variant, _step: &StepInfo, elapsed_s: f64) {
@@ -143,8 +182,20 @@ impl Listener for Recorder<'_> {
         self.files()?.update_meta(|meta| meta.record_findings(&host, &variant.name, boot, findings))
     }
 
+    fn boot_times(&mut self, times: &BootTimes) -> Result<()> {
+        self.files()?.meta.record_boot_times(times);
+        self.update_time_budget()
+    }
+
     fn note(&mut self, line: &str) {
         self.progress.println(&on_host(&self.host, line));
+    }
+
+    fn planned_runs(&mut self, runs: usize) {
+        if let Ok(mut files) = self.files() {
+            files.planned.insert(self.host.clone(), runs);
+            self.progress.set_planned(files.planned.values().sum::<usize>() as u64);
+        }
     }
 }
 

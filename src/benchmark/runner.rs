@@ -1,4 +1,6 @@
 //! The study: every round boots every variant, each boot measures the runs still missing.
+//! With `runs = "auto"` a round measures only the variants and levels not precise yet
+//! (`stats::Target`), and a variant with nothing left is not booted.
 //! A guest that crashes, hangs, vanishes or breaks the protocol costs the run in progress
 //! (recorded as failed) and is booted again, up to `retries` times, for the runs still
 //! missing.
@@ -11,14 +13,29 @@ use crate::backend::console;
 use crate::model::RunRecord;
 use crate::interrupt::Interrupted;
 use crate::scenario::{Plan, Variant};
+use crate::stats::Target;
 use anyhow::Result;
 use std::path::Path;
 
 /// Runs the variants in turn; a variant that fails is noted and the study goes on.
 /// An interrupt or the study timeout ends it early: `outcome` still holds every run.
 pub fn run_study(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
+    let ended = run_rounds(study, outcome);
+    if let Some(target) = adaptive_target(study.plan) {
+        outcome.planned_runs = adaptive_planned(study.plan, &target, &outcome.records);
+        study.listener.planned_runs(outcome.planned_runs);
+    }
+    ended
+}
+
+fn run_rounds(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
     outcome.planned_runs = study.plan.variants.len() * job::all_runs(study.plan).len();
     for round in 0..study.plan.rounds {
+        if let Some(target) = adaptive_target(study.plan) {
+            // What is still to come, now that the last round's runs are in.
+            outcome.planned_runs = adaptive_planned(study.plan, &target, &outcome.records);
+            study.listener.planned_runs(outcome.planned_runs);
+        }
         for variant in study.plan.variant_order(round) {
             study.stops.check()?;
             if let Err(error) = run_variant(study, variant, round, outcome) {
@@ -64,13 +81,52 @@ fn run_variant(study: &mut Study, variant: &Variant, round: u32, outcome: &mut S
     Ok(())
 }
 
+/// `runs = "auto"`'s schedule for this plan.
+pub fn adaptive_target(plan: &Plan) -> Option<Target> {
+    plan.adaptive.map(|a| Target {
+        precision_percent: a.precision_percent,
+        min_runs: a.min_runs,
+        max_runs: a.max_runs,
+        rounds: plan.rounds,
+    })
+}
+
+/// The runs an adaptive study asks for, given those on record: each variant and level up
+/// to where it stopped, or up to the cap while it has not.
+fn adaptive_planned(plan: &Plan, target: &Target, records: &[RunRecord]) -> usize {
+    plan.variants
+        .iter()
+        .flat_map(|v| plan.levels.iter().map(move |l| target.settle(records, &v.name, &l.label).planned as usize))
+        .sum()
+}
+
 /// Runs of this variant and round that have no row yet.
 pub fn pending_runs(plan: &Plan, variant: &Variant, round: u32, records: &[RunRecord]) -> Vec<PendingRun> {
+    if let Some(target) = adaptive_target(plan) {
+        return adaptive_pending(plan, &target, variant, round, records);
+    }
     job::all_runs(plan)
         .into_iter()
         .filter(|(level, index)| {
             plan.round_of(*index) == round
                 && !records.iter().any(|r| r.variant == variant.name && r.jobs_label == level.label && r.run == *index)
+        })
+        .collect()
+}
+
+/// The round's block of runs of each level that is not stopped yet, as far as they have
+/// no row. The decision looks only at runs before the block, so a retried boot (or a
+/// resumed study) takes the same one.
+fn adaptive_pending(plan: &Plan, target: &Target, variant: &Variant, round: u32, records: &[RunRecord]) -> Vec<PendingRun> {
+    let block = target.block(round);
+    plan.levels
+        .iter()
+        .filter(|level| !block.is_empty() && !target.decide(records, &variant.name, &level.label, *block.start()).0.is_stop())
+        .flat_map(|level| {
+            block
+                .clone()
+                .filter(|index| !records.iter().any(|r| r.variant == variant.name && r.jobs_label == level.label && r.run == *index))
+                .map(move |index| (level.clone(), index))
         })
         .collect()
 }

@@ -3,6 +3,7 @@
 
 use super::limits::Limits;
 use super::listener::Listener;
+use super::noise_guard::HostProbe;
 use super::session::Timing;
 use crate::backend::Backend;
 use crate::model::RunRecord;
@@ -69,6 +70,8 @@ pub struct Study<'a> {
     pub scratch: &'a Path,
     pub listener: &'a mut dyn Listener,
     pub stops: Stops<'a>,
+    /// How the host's noise is sampled around each timed run (`noise_guard::ProcProbe`).
+    pub probe: &'a dyn HostProbe,
 }
 
 impl Study<'_> {

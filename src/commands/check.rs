@@ -14,13 +14,24 @@ const MIN_FREE_MIB: u64 = 100;
 pub fn check(args: &CheckArgs) -> Result<u8> {
     let plan = scenario::load_with(&args.scenario, &args.backend.overrides())?;
     let runs = plan.variants.len() * plan.levels.len() * plan.runs as usize;
-    println!(
-        "scenario {}: ok: {} variants × {} jobs levels × {} runs = {runs} timed runs",
-        args.scenario.display(),
-        plan.variants.len(),
-        plan.levels.len(),
-        plan.runs
-    );
+    match plan.adaptive {
+        None => println!(
+            "scenario {}: ok: {} variants × {} jobs levels × {} runs = {runs} timed runs",
+            args.scenario.display(),
+            plan.variants.len(),
+            plan.levels.len(),
+            plan.runs
+        ),
+        Some(adaptive) => println!(
+            "scenario {}: ok: {} variants × {} jobs levels × {} to {} runs (runs = \"auto\": until the mean elapsed time is within ± {} %) = at most {runs} timed runs",
+            args.scenario.display(),
+            plan.variants.len(),
+            plan.levels.len(),
+            adaptive.min_runs,
+            adaptive.max_runs,
+            adaptive.precision_percent
+        ),
+    }
     for variant in &plan.variants {
         println!("  variant {}: {} · {}", variant.name, variant.kernel.display(), variant.cmdline);
     }
@@ -31,7 +42,15 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
         (_, true) => format!(" (seed {}, from the clock: `bench run` takes a new one)", plan.order.seed),
         (_, false) => format!(" (seed {})", plan.order.seed),
     };
-    println!("  boots: {} rounds per variant, order {}{seed}", plan.rounds, plan.order.choice.name());
+    match crate::benchmark::runner::adaptive_target(&plan) {
+        None => println!("  boots: {} rounds per variant, order {}{seed}", plan.rounds, plan.order.choice.name()),
+        Some(target) => println!(
+            "  boots: up to {} rounds per variant of {} runs per level each, order {}{seed}; a variant and level stops once precise",
+            target.max_runs.div_ceil(target.runs_per_round()),
+            target.runs_per_round(),
+            plan.order.choice.name()
+        ),
+    }
     println!("time limits:");
     for line in Limits::for_plan(&plan).describe(&plan) {
         println!("  {line}");

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod history;
 pub mod manual;
 pub mod run;
+pub mod split;
 
 pub const EXIT_OK: u8 = 0;
 /// A run failed, a guest misbehaved, or a comparison found a regression.

@@ -5,8 +5,10 @@ use crate::backend;
 use crate::benchmark::facts::{collect_meta, file_facts, hypervisor_facts};
 use crate::benchmark::fleet::{self, Fleet};
 use crate::benchmark::limits::Limits;
+use crate::benchmark::noise_guard::ProcProbe;
 use crate::benchmark::recorder::{Recorder, StudyFiles};
 use crate::benchmark::study::{Stops, Study, StudyTimedOut};
+use crate::benchmark::runner::adaptive_target;
 use crate::benchmark::{resume, run_study, StudyOutcome};
 use crate::cli::RunArgs;
 use crate::export::kernbench::kernbench_text;
@@ -27,11 +29,12 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> Result<u8> {
+    let started = Instant::now();
     let scenario_path = scenario_path(args)?;
-    let plan = scenario::load_with(&scenario_path, &args.backend.overrides())?;
+    let mut plan = scenario::load_with(&scenario_path, &args.backend.overrides())?;
     let agent = agent_binary::locate(args.agent.as_deref())?;
     if !plan.hosts.is_empty() {
-        return run_on_hosts(args, &plan, &agent);
+        return run_on_hosts(args, plan, &agent, started);
     }
     let (backend, warning) = backend::open(&plan, &agent)?;
     if let Some(warning) = warning {
@@ -43,6 +46,11 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         None => start(args, &plan, fresh_meta)?,
         Some(dir) => resume(dir, fresh_meta, args.retry_failed)?,
     };
+    if args.resume.is_some() {
+        if let Some(warning) = resume::reuse_recorded_seed(&mut plan, &meta) {
+            eprintln!("warning: {warning}");
+        }
+    }
     results.write_meta(&meta)?;
     eprintln!("results: {}", results.path.display());
 
@@ -50,8 +58,8 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     progress.set_position(outcome.records.len() as u64);
     let limits = Limits::for_plan(&plan);
     let scratch = results.scratch_dir();
-    let files = Mutex::new(StudyFiles { results, meta });
-    let mut recorder = Recorder::new(&files, &progress, "", plan.runs);
+    let files = Mutex::new(StudyFiles::new(results, meta));
+    let mut recorder = Recorder::new(&files, &progress, "", plan.runs, started)?;
     let mut study = Study {
         plan: &plan,
         host: "",
@@ -61,8 +69,10 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         scratch: &scratch,
         listener: &mut recorder,
         stops: stops(&plan, &interrupt),
+        probe: &ProcProbe,
     };
     let ended = run_study(&mut study, &mut outcome);
+    recorder.update_time_budget()?;
     progress.finish();
     drop(backend);
     finish_study(args, &plan, files, ended, &outcome)
@@ -70,19 +80,24 @@ pub fn run(args: &RunArgs) -> Result<u8> {
 
 /// The study over the scenario's `[[host]]`s: every host connected at once, then each
 /// runs its block on its own thread (`benchmark::fleet`).
-fn run_on_hosts(args: &RunArgs, plan: &Plan, agent: &Path) -> Result<u8> {
-    let slots = fleet::open_hosts(plan, agent);
+fn run_on_hosts(args: &RunArgs, mut plan: Plan, agent: &Path, started: Instant) -> Result<u8> {
+    let slots = fleet::open_hosts(&plan, agent);
     if slots.iter().all(|s| s.opened.is_err()) {
         let errors: Vec<String> = slots.iter().filter_map(|s| s.opened.as_ref().err()).map(|e| format!("{e:#}")).collect();
         bail!("no host of the scenario can be reached, nothing runs:\n  {}", errors.join("\n  "));
     }
     let interrupt = Interrupt::install()?;
-    let mut fresh_meta = collect_meta(plan, fleet::hypervisor_facts(&slots))?;
+    let mut fresh_meta = collect_meta(&plan, fleet::hypervisor_facts(&slots))?;
     fresh_meta.hosts = fleet::host_facts(&slots);
     let (results, mut meta, outcome) = match &args.resume {
-        None => start(args, plan, fresh_meta.clone())?,
+        None => start(args, &plan, fresh_meta.clone())?,
         Some(dir) => resume(dir, fresh_meta.clone(), args.retry_failed)?,
     };
+    if args.resume.is_some() {
+        if let Some(warning) = resume::reuse_recorded_seed(&mut plan, &meta) {
+            eprintln!("warning: {warning}");
+        }
+    }
     // This attempt's connections decide each host's state: an unreachable host of an
     // earlier attempt is tried again.
     meta.hosts = fresh_meta.hosts;
@@ -93,11 +108,11 @@ fn run_on_hosts(args: &RunArgs, plan: &Plan, agent: &Path) -> Result<u8> {
     let progress = Progress::new(per_host * plan.hosts.len() as u64);
     progress.set_position(outcome.records.len() as u64);
     let scratch = results.scratch_dir();
-    let files = Mutex::new(StudyFiles { results, meta });
-    let fleet = Fleet { agent, scratch: &scratch, files: &files, progress: &progress, stops: stops(plan, &interrupt) };
-    let (ended, outcome) = fleet::run_hosts(&fleet, plan, slots, outcome.records);
+    let files = Mutex::new(StudyFiles::new(results, meta));
+    let fleet = Fleet { agent, scratch: &scratch, files: &files, progress: &progress, stops: stops(&plan, &interrupt), started };
+    let (ended, outcome) = fleet::run_hosts(&fleet, &plan, slots, outcome.records);
     progress.finish();
-    finish_study(args, plan, files, ended, &outcome)
+    finish_study(args, &plan, files, ended, &outcome)
 }
 
 fn stops<'a>(plan: &Plan, interrupt: &'a Interrupt) -> Stops<'a> {
@@ -111,13 +126,18 @@ fn stops<'a>(plan: &Plan, interrupt: &'a Interrupt) -> Stops<'a> {
 /// Once no guest runs: meta.json's end, the reports, the problems and the exit code.
 fn finish_study(args: &RunArgs, plan: &Plan, files: Mutex<StudyFiles>, ended: Result<()>, outcome: &StudyOutcome) -> Result<u8> {
     crate::interrupt::restore_default_sigpipe();
-    let StudyFiles { results, mut meta } = files.into_inner().map_err(|_| anyhow::anyhow!("internal: the results folder's lock is poisoned"))?;
+    let StudyFiles { results, mut meta, .. } = files.into_inner().map_err(|_| anyhow::anyhow!("internal: the results folder's lock is poisoned"))?;
     meta.finished_at = Some(now());
+    if let Some(target) = adaptive_target(plan) {
+        let variants: Vec<String> = plan.variants.iter().map(|v| v.name.clone()).collect();
+        let levels: Vec<String> = plan.levels.iter().map(|l| l.label.clone()).collect();
+        meta.stopping = target.statements(&outcome.records, &variants, &levels);
+    }
     results.write_meta(&meta)?;
     let baseline = args.report.baseline.clone().unwrap_or_else(|| plan.variants[plan.baseline].name.clone());
     let options = ReportOptions { baseline: Some(baseline), ..args.report.options() };
     print_reports(&results.path, &outcome.records, &meta, &options);
-    report_problems(&results, outcome);
+    report_problems(&results, outcome, plan.adaptive.is_some());
     exit_code(ended, outcome)
 }
 
@@ -201,7 +221,7 @@ fn print_reports(dir: &Path, records: &[RunRecord], meta: &Meta, options: &Repor
     }
 }
 
-fn report_problems(results: &ResultsDir, outcome: &StudyOutcome) {
+fn report_problems(results: &ResultsDir, outcome: &StudyOutcome, adaptive: bool) {
     for line in &outcome.problems {
         eprintln!("error: {}", line.lines().next().unwrap_or(""));
     }
@@ -209,7 +229,14 @@ fn report_problems(results: &ResultsDir, outcome: &StudyOutcome) {
         let on = if record.host.is_empty() { String::new() } else { format!(" on {}", record.host) };
         eprintln!("failed{on}: {} {} -j {} run {}: {}", record.variant, record.jobs_label, record.jobs, record.run, record.failure);
     }
-    if outcome.missing_runs() > 0 {
+    if outcome.missing_runs() > 0 && adaptive {
+        // Variants and levels not stopped yet may still become precise before their cap.
+        eprintln!(
+            "up to {} more runs are due before every variant and level is precise or at its cap (bench run --resume {} continues)",
+            outcome.missing_runs(),
+            results.path.display()
+        );
+    } else if outcome.missing_runs() > 0 {
         eprintln!(
             "{} of {} planned runs are missing (bench run --resume {} runs them)",
             outcome.missing_runs(),

@@ -63,6 +63,30 @@ fn disk(meta: &Meta) -> String {
     meta.guest.disk.as_ref().map_or("none".to_string(), |d| format!("{} (sha256 {:.12})", d.path, d.sha256))
 }
 
+/// On several hosts: per host both sides ran on, what meta.json says differs about it
+/// (another machine behind the name, KVM on one side and TCG on the other, ...).
+pub fn host_differences(base: &Side, new: &Side) -> Vec<String> {
+    let (Some(b), Some(n)) = (&base.meta, &new.meta) else { return Vec::new() };
+    let mut warnings = Vec::new();
+    for old in &b.hosts {
+        let Some(now) = n.hosts.iter().find(|h| h.name == old.name) else { continue };
+        let fields = [
+            ("URI", old.uri.clone(), now.uri.clone(), "another machine may answer to the name"),
+            ("accel", old.accel.clone(), now.accel.clone(), "KVM and TCG (emulation) times are not comparable"),
+            ("CPUs", old.cpus.to_string(), now.cpus.to_string(), "other load and scheduling"),
+            ("memory", format!("{} MiB", old.memory_mib), format!("{} MiB", now.memory_mib), "page cache and reclaim change"),
+            ("libvirt version", old.libvirt_version.clone(), now.libvirt_version.clone(), "QEMU and its defaults may have changed"),
+        ];
+        for (what, was, is, why) in fields {
+            // A fact one side did not record (an unreachable host) is not a difference.
+            if was != is && !was.is_empty() && !is.is_empty() && was != "0" && is != "0" && was != "0 MiB" && is != "0 MiB" {
+                warnings.push(format!("host {}: {what} differs: {was} (base) vs {is} (new): {why}", old.name));
+            }
+        }
+    }
+    warnings
+}
+
 /// Sides whose facts could not be read, and why.
 pub fn unknown_facts(base: &Side, new: &Side) -> Vec<String> {
     [("base", base), ("new", new)]

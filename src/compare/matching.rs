@@ -1,5 +1,6 @@
-//! Which rows of the two sides are the same measurement: same variant (or the one
-//! `--map` names) at the same jobs level, run with the same `-j`. Every row of the base is
+//! Which rows of the two sides are the same measurement: same lab host (on a study over
+//! several `[[host]]`s), same variant (or the one `--map` names) at the same jobs level,
+//! run with the same `-j`. Every row of the base is
 //! kept, also when the new side lacks it: a row that ran before and not now is the gate's
 //! business, not a detail.
 
@@ -48,6 +49,9 @@ impl VariantMap {
 /// One row of the comparison: a variant at a jobs level on both sides.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pairing {
+    /// The `[[host]]` both sides measured the row on; empty for a study on one host.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
     pub base_variant: String,
     pub new_variant: String,
     pub jobs_label: String,
@@ -60,23 +64,26 @@ pub struct Pairing {
 /// alike (another guest CPU count): that is an error, as is nothing in common.
 pub fn pair_levels(base: &Side, new: &Side, map: &VariantMap) -> Result<(Vec<Pairing>, Vec<String>)> {
     map.check(base, new)?;
+    refuse_one_host_against_several(base, new)?;
     let base_levels = levels(base);
     let new_levels = levels(new);
     let mut pairings = Vec::new();
     let mut in_common = 0;
-    for (variant, label, jobs) in &base_levels {
+    for (host, variant, label, jobs) in &base_levels {
         let renamed = map.new_name(variant);
-        let found = new_levels.iter().find(|(v, l, _)| v == renamed && l == label);
-        if let Some((_, _, new_jobs)) = found.filter(|(_, _, new_jobs)| new_jobs != jobs) {
+        let found = new_levels.iter().find(|(h, v, l, _)| h == host && v == renamed && l == label);
+        if let Some((_, _, _, new_jobs)) = found.filter(|(_, _, _, new_jobs)| new_jobs != jobs) {
             bail!(
-                "the jobs level {label:?} of variant {variant} ran with -j {jobs} in {} but -j {new_jobs} in {}: \
+                "the jobs level {label:?} of variant {variant}{} ran with -j {jobs} in {} but -j {new_jobs} in {}: \
                  the guests differ (guest CPUs?), so the runs are not comparable",
+                on_host(host),
                 base.path.display(),
                 new.path.display()
             );
         }
         in_common += usize::from(found.is_some());
         pairings.push(Pairing {
+            host: host.clone(),
             base_variant: variant.clone(),
             new_variant: renamed.to_string(),
             jobs_label: label.clone(),
@@ -85,8 +92,10 @@ pub fn pair_levels(base: &Side, new: &Side, map: &VariantMap) -> Result<(Vec<Pai
     }
     let only_in_new = new_levels
         .iter()
-        .filter(|(variant, label, _)| !pairings.iter().any(|p| &p.new_variant == variant && &p.jobs_label == label))
-        .map(|(variant, label, jobs)| format!("only in new: {variant} {label} (-j {jobs})"))
+        .filter(|(host, variant, label, _)| {
+            !pairings.iter().any(|p| &p.host == host && &p.new_variant == variant && &p.jobs_label == label)
+        })
+        .map(|(host, variant, label, jobs)| format!("only in new: {}{variant} {label} (-j {jobs})", host_prefix(host)))
         .collect();
     if in_common == 0 {
         bail!(nothing_in_common(base, new, &base_levels, &new_levels));
@@ -96,7 +105,7 @@ pub fn pair_levels(base: &Side, new: &Side, map: &VariantMap) -> Result<(Vec<Pai
 
 fn nothing_in_common(base: &Side, new: &Side, base_levels: &[Level], new_levels: &[Level]) -> String {
     let describe = |levels: &[Level]| {
-        let names: Vec<String> = levels.iter().map(|(v, l, j)| format!("{v} {l} (-j {j})")).collect();
+        let names: Vec<String> = levels.iter().map(|(h, v, l, j)| format!("{}{v} {l} (-j {j})", host_prefix(h))).collect();
         names.join(", ")
     };
     let hint = match (base.variants().as_slice(), new.variants().as_slice()) {
@@ -112,17 +121,47 @@ fn nothing_in_common(base: &Side, new: &Side, base_levels: &[Level], new_levels:
     )
 }
 
-type Level = (String, String, u32);
+type Level = (String, String, String, u32);
 
-/// (variant, jobs label, -j) in order of first appearance.
+/// (host, variant, jobs label, -j) in order of first appearance.
 fn levels(side: &Side) -> Vec<Level> {
     let mut levels: Vec<Level> = Vec::new();
     for r in &side.records {
-        if !levels.iter().any(|(v, l, _)| v == &r.variant && l == &r.jobs_label) {
-            levels.push((r.variant.clone(), r.jobs_label.clone(), r.jobs));
+        if !levels.iter().any(|(h, v, l, _)| h == &r.host && v == &r.variant && l == &r.jobs_label) {
+            levels.push((r.host.clone(), r.variant.clone(), r.jobs_label.clone(), r.jobs));
         }
     }
     levels
+}
+
+/// "host a: ", or nothing on one host.
+pub fn host_prefix(host: &str) -> String {
+    if host.is_empty() {
+        String::new()
+    } else {
+        format!("host {host}: ")
+    }
+}
+
+fn on_host(host: &str) -> String {
+    if host.is_empty() {
+        String::new()
+    } else {
+        format!(" on host {host}")
+    }
+}
+
+/// A study on one machine against one spread over `[[host]]`s has no row in common: say
+/// why instead of "nothing in common".
+fn refuse_one_host_against_several(base: &Side, new: &Side) -> Result<()> {
+    let (base_hosts, new_hosts) = (base.hosts(), new.hosts());
+    let several = |side: &Side, hosts: &[&str]| format!("{} ran on the hosts {}", side.path.display(), hosts.join(", "));
+    let one = |side: &Side| format!("{} ran on one machine (no host column)", side.path.display());
+    match (base_hosts.is_empty(), new_hosts.is_empty()) {
+        (true, false) => bail!("{} but {}: rows match by host, so compare studies run alike", one(base), several(new, &new_hosts)),
+        (false, true) => bail!("{} but {}: rows match by host, so compare studies run alike", several(base, &base_hosts), one(new)),
+        _ => Ok(()),
+    }
 }
 
 fn list(names: &[&str]) -> String {
@@ -138,9 +177,14 @@ mod tests {
     use crate::model::{test_record, RunRecord};
 
     fn side(path: &str, rows: &[(&str, &str, u32)]) -> Side {
+        hosts_side(path, &rows.iter().map(|&(v, l, j)| ("", v, l, j)).collect::<Vec<_>>())
+    }
+
+    fn hosts_side(path: &str, rows: &[(&str, &str, &str, u32)]) -> Side {
         let records = rows
             .iter()
-            .map(|(variant, label, jobs)| RunRecord {
+            .map(|(host, variant, label, jobs)| RunRecord {
+                host: host.to_string(),
                 variant: variant.to_string(),
                 jobs_label: label.to_string(),
                 jobs: *jobs,
@@ -182,5 +226,33 @@ mod tests {
         let new = side("new", &[("baseline", "half", 2)]);
         let error = pair_levels(&base, &new, &VariantMap::default()).unwrap_err().to_string();
         assert!(error.contains("-j 1 in old but -j 2 in new"), "{error}");
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+    use crate::model::{test_record, RunRecord};
+
+    fn side(path: &str, rows: &[(&str, &str)]) -> Side {
+        let records =
+            rows.iter().map(|(host, variant)| RunRecord { host: host.to_string(), variant: variant.to_string(), ..test_record() }).collect();
+        Side { path: path.into(), records, meta: None, meta_missing: None }
+    }
+
+    #[test]
+    fn rows_match_by_host_and_a_host_only_in_new_is_listed() {
+        let base = side("old", &[("a", "off"), ("b", "off")]);
+        let new = side("new", &[("a", "off"), ("c", "off")]);
+        let (pairs, only_in_new) = pair_levels(&base, &new, &VariantMap::default()).unwrap();
+        let hosts: Vec<&str> = pairs.iter().map(|p| p.host.as_str()).collect();
+        assert_eq!(hosts, ["a", "b"], "host b is kept: it ran in the base, the gate judges its absence");
+        assert_eq!(only_in_new, ["only in new: host c: off half (-j 1)"]);
+    }
+
+    #[test]
+    fn one_machine_against_several_hosts_is_refused_with_the_reason() {
+        let error = pair_levels(&side("old", &[("", "off")]), &side("new", &[("a", "off")]), &VariantMap::default()).unwrap_err();
+        assert!(error.to_string().contains("old ran on one machine (no host column) but new ran on the hosts a"), "{error}");
     }
 }

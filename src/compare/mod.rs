@@ -11,5 +11,5 @@ pub mod report;
 pub mod side;
 
 pub use matching::VariantMap;
-pub use report::{build, CompareOptions, CompareReport, Entry};
+pub use report::{build, CompareOptions, CompareReport, Entry, PooledEntry};
 pub use side::Side;

@@ -2,12 +2,25 @@
 //! verdict from `stats`, and what the gate fails: a significantly worse metric, a row that
 //! ran in the base and has no successful run in the new side, runs that failed in the new
 //! side where the base had no failure, and a new side whose runs all failed.
+//!
+//! On a study over several lab hosts, rows match by host too, each host's entries are
+//! compared on their own, and every (variant, level, metric) also gets a change pooled
+//! across the hosts ([`crate::stats::pool`]). Which verdict gates: the pooled one, when at
+//! least two hosts have enough runs on both sides; otherwise the per-host ones (then at
+//! most one host can be judged). A host's own "slower" beside a pooled "no significant
+//! change" is shown and warned about, not counted: every host is a test of its own, and
+//! gating on any of them would fail a clean change on n hosts about n times as often as
+//! `--alpha` says. A host that measured rows in the base and has no successful run of them
+//! in the new side is a hole in the gate: its rows are row regressions, and the host is named.
 
 use super::facts;
-use super::matching::{pair_levels, Pairing, VariantMap};
+use super::matching::{host_prefix, pair_levels, Pairing, VariantMap};
 use super::side::Side;
 use crate::model::RunRecord;
-use crate::stats::{compare, summarize, Comparison, Metric, Summary, Thresholds, Verdict, MIN_RUNS};
+use crate::stats::{
+    compare, describe_noisy, noisy_runs, pool, summarize, Comparison, HostComparison, Metric, PooledChange, Summary, Thresholds, Verdict,
+    MIN_HOSTS, MIN_RUNS, NOISE_ADVICE,
+};
 use anyhow::{bail, Result};
 use serde::Serialize;
 use std::fmt;
@@ -28,6 +41,14 @@ pub struct CompareReport {
     pub entries: Vec<Entry>,
     /// Rows only the new side has; they are not compared.
     pub unmatched: Vec<String>,
+    /// On several hosts: per base variant, level and metric, the change pooled across the
+    /// hosts; empty on one host.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pooled: Vec<PooledEntry>,
+    /// Hosts with successful runs in the base and none in the new side: holes in the gate
+    /// (their rows are row regressions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_hosts: Vec<String>,
     /// Rows the gate fails whatever the numbers say (see [`RowProblem`]).
     pub row_regressions: Vec<RowRegression>,
     /// Facts that differ between the two sides, and what could not be checked.
@@ -62,12 +83,35 @@ pub struct Entry {
     pub new: Option<Summary>,
     pub base_failed: usize,
     pub new_failed: usize,
+    /// Successful runs of the row measured on a noisy host (runs.csv's `noise`): a
+    /// warning, never a regression by itself.
+    pub base_noisy: usize,
+    pub new_noisy: usize,
     /// `None` when a side has no successful run of this row.
     pub comparison: Option<Comparison>,
     /// The verdict in the metric's words ("slower", "no significant change", "too few
     /// runs"), or why there is none ("no successful run in new").
     pub verdict: String,
-    /// The gate fails on this entry: significantly worse, or its row is a row regression.
+    /// The gate fails on this entry: significantly worse (and its verdict is the one that
+    /// gates, see the module's doc), or its row is a row regression.
+    pub regression: bool,
+}
+
+/// One base variant at one level, one metric, pooled across the hosts.
+#[derive(Debug, Serialize)]
+pub struct PooledEntry {
+    pub metric: Metric,
+    pub unit: &'static str,
+    pub base_variant: String,
+    pub new_variant: String,
+    pub jobs_label: String,
+    /// Nested, as [`Entry::comparison`]: its `verdict` is the statistical one.
+    pub pooled: PooledChange,
+    /// The pooled verdict in the metric's words, as [`Entry::verdict`].
+    pub verdict: String,
+    /// This pooled verdict is the one that gates (at least [`MIN_HOSTS`] hosts count).
+    pub gates: bool,
+    /// It gates and is significantly worse.
     pub regression: bool,
 }
 
@@ -98,7 +142,7 @@ impl fmt::Display for RowRegression {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.pairing;
         let name = if p.base_variant == p.new_variant { p.base_variant.clone() } else { format!("{} → {}", p.base_variant, p.new_variant) };
-        write!(f, "{name} {} (-j {}): ", p.jobs_label, p.jobs)?;
+        write!(f, "{}{name} {} (-j {}): ", host_prefix(&p.host), p.jobs_label, p.jobs)?;
         match (self.problem, self.new_failed) {
             (RowProblem::NoSuccessfulRunInNew, 0) => {
                 write!(f, "{} successful runs in base, not run in new", self.base_ok)
@@ -157,7 +201,7 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
         .metrics
         .iter()
         .partition(|m| base.records.iter().chain(&new.records).any(|r| m.value(r).is_some()));
-    let entries: Vec<Entry> = metrics
+    let mut entries: Vec<Entry> = metrics
         .iter()
         .flat_map(|&metric| pairings.iter().map(move |p| (metric, p)))
         .map(|(metric, p)| {
@@ -165,9 +209,14 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
             entry(base, new, p, metric, &options.thresholds, failing_row)
         })
         .collect();
+    let several_hosts = !base.hosts().is_empty();
+    let pooled = if several_hosts { pooled_entries(&mut entries, &options.thresholds) } else { Vec::new() };
     let mut warnings = facts::differences(base, new);
+    warnings.extend(facts::host_differences(base, new));
     warnings.extend(facts::unknown_facts(base, new));
+    warnings.extend(pairings.iter().filter_map(|p| noisy_row(base, new, p)));
     warnings.extend(entries.iter().filter_map(incomparable));
+    warnings.extend(host_warnings(base, new, &entries, &pooled));
     if !unmeasured.is_empty() && options.metrics.len() < Metric::ALL.len() {
         let names: Vec<&str> = unmeasured.iter().map(|m| m.name()).collect();
         warnings.push(format!(
@@ -175,31 +224,127 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
             names.join(", ")
         ));
     }
-    let worse_entries = entries.iter().filter(|e| is_worse(e)).count();
+    let worse_entries = entries.iter().filter(|e| e.regression && is_worse(e)).count();
+    let worse_pooled = pooled.iter().filter(|p| p.regression).count();
     let all_failed = usize::from(new_info.ok_runs == 0);
+    let missing_hosts = missing_hosts(base, new);
     Ok(CompareReport {
         base: base_info,
         new: new_info,
         thresholds: options.thresholds,
         metrics,
-        regressions: worse_entries + row_regressions.len() + all_failed,
+        regressions: worse_entries + worse_pooled + row_regressions.len() + all_failed,
         entries,
         unmatched,
+        pooled,
+        missing_hosts,
         row_regressions,
         warnings,
     })
 }
 
+/// Per base variant, level and metric, the change pooled across hosts; when it gates (at
+/// least [`MIN_HOSTS`] hosts count) the hosts' own entries no longer fail the gate by their
+/// numbers (their row problems still do).
+fn pooled_entries(entries: &mut [Entry], thresholds: &Thresholds) -> Vec<PooledEntry> {
+    let mut keys: Vec<(Metric, String, String, String)> = Vec::new();
+    for e in entries.iter() {
+        let key = (e.metric, e.pairing.base_variant.clone(), e.pairing.new_variant.clone(), e.pairing.jobs_label.clone());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let same = |e: &Entry, (metric, base_variant, _, label): &(Metric, String, String, String)| {
+        e.metric == *metric && &e.pairing.base_variant == base_variant && &e.pairing.jobs_label == label
+    };
+    let mut pooled = Vec::new();
+    for key in keys {
+        let per_host: Vec<HostComparison> =
+            entries.iter().filter(|e| same(e, &key)).map(|e| (e.pairing.host.as_str(), e.comparison.as_ref())).collect();
+        let change = pool(&per_host, thresholds);
+        let (metric, base_variant, new_variant, jobs_label) = key.clone();
+        let gates = change.hosts.len() >= MIN_HOSTS;
+        let regression = gates && Some(change.verdict) == worse(metric);
+        pooled.push(PooledEntry {
+            metric,
+            unit: metric.unit(),
+            base_variant,
+            new_variant,
+            jobs_label,
+            verdict: metric.verdict_word(change.verdict).to_string(),
+            pooled: change,
+            gates,
+            regression,
+        });
+        if gates {
+            for e in entries.iter_mut().filter(|e| same(e, &key)) {
+                // Its row problem, if any, still fails the gate; its numbers alone do not.
+                e.regression = e.regression && !is_worse(e);
+            }
+        }
+    }
+    pooled
+}
+
+/// Hosts whose successful base runs have no successful counterpart at all in the new side.
+fn missing_hosts(base: &Side, new: &Side) -> Vec<String> {
+    base.hosts()
+        .into_iter()
+        .filter(|host| base.records.iter().any(|r| r.host == *host && r.is_ok()))
+        .filter(|host| !new.records.iter().any(|r| r.host == *host && r.is_ok()))
+        .map(String::from)
+        .collect()
+}
+
+/// What the per-host view adds: hosts only in new, a host significantly worse on its own
+/// while the pooled verdict (which gates) is not, and how far the pooled change can go.
+fn host_warnings(base: &Side, new: &Side, entries: &[Entry], pooled: &[PooledEntry]) -> Vec<String> {
+    let base_hosts = base.hosts();
+    let mut warnings: Vec<String> = new
+        .hosts()
+        .into_iter()
+        .filter(|h| !base_hosts.contains(h))
+        .map(|h| format!("host {h} is only in new: its runs are not compared (the base has no runs on it)"))
+        .collect();
+    for e in entries.iter().filter(|e| is_worse(e) && !e.regression) {
+        let p = &e.pairing;
+        let Some(q) = pooled.iter().find(|q| q.metric == e.metric && q.base_variant == p.base_variant && q.jobs_label == p.jobs_label)
+        else {
+            continue;
+        };
+        if q.regression {
+            continue;
+        }
+        let pooled_verdict = format!("{} over {} hosts", q.verdict, q.pooled.hosts.len());
+        warnings.push(format!(
+            "host {}: {} {} {} is {} on this host alone; the change pooled across hosts gates ({pooled_verdict})",
+            p.host,
+            e.metric.name(),
+            p.base_variant,
+            p.jobs_label,
+            e.verdict
+        ));
+    }
+    if let Some(first) = pooled.first() {
+        for q in pooled.iter().filter(|q| q.metric == first.metric) {
+            if let Some(caveat) = q.pooled.caveat() {
+                warnings.push(format!("across hosts, {} {}: {caveat}", q.base_variant, q.jobs_label));
+            }
+        }
+    }
+    warnings
+}
+
 /// Successful and failed runs of one row of one side.
-fn counts(records: &[RunRecord], variant: &str, label: &str) -> (usize, usize) {
-    let row = records.iter().filter(|r| r.variant == variant && r.jobs_label == label);
+fn counts(records: &[RunRecord], host: &str, variant: &str, label: &str) -> (usize, usize) {
+    let row = records.iter().filter(|r| r.host == host && r.variant == variant && r.jobs_label == label);
     let (ok, failed): (Vec<&RunRecord>, Vec<&RunRecord>) = row.partition(|r| r.is_ok());
     (ok.len(), failed.len())
 }
 
 fn row_regression(base: &Side, new: &Side, pairing: &Pairing) -> Option<RowRegression> {
-    let (base_ok, base_failed) = counts(&base.records, &pairing.base_variant, &pairing.jobs_label);
-    let (new_ok, new_failed) = counts(&new.records, &pairing.new_variant, &pairing.jobs_label);
+    let (base_ok, base_failed) = counts(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label);
+    let (new_ok, new_failed) = counts(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label);
     let problem = if base_ok > 0 && new_ok == 0 {
         RowProblem::NoSuccessfulRunInNew
     } else if new_failed > 0 && base_failed == 0 {
@@ -211,8 +356,10 @@ fn row_regression(base: &Side, new: &Side, pairing: &Pairing) -> Option<RowRegre
 }
 
 fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds: &Thresholds, failing_row: bool) -> Entry {
-    let (base_ok, base_failed) = runs(&base.records, &pairing.base_variant, &pairing.jobs_label, metric);
-    let (new_ok, new_failed) = runs(&new.records, &pairing.new_variant, &pairing.jobs_label, metric);
+    let (base_ok, base_failed) = runs(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label, metric);
+    let (new_ok, new_failed) = runs(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label, metric);
+    let base_noisy = noisy_runs(row(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label)).len();
+    let new_noisy = noisy_runs(row(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label)).len();
     let comparison = compare(&base_ok, &new_ok, thresholds);
     let verdict = match &comparison {
         Some(c) => metric.verdict_word(c.verdict),
@@ -228,6 +375,8 @@ fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds:
         new: summarize(&new_ok),
         base_failed,
         new_failed,
+        base_noisy,
+        new_noisy,
         verdict: verdict.to_string(),
         regression: failing_row,
         comparison,
@@ -242,18 +391,52 @@ pub fn is_worse(entry: &Entry) -> bool {
 }
 
 /// The metric's values of the successful runs of a row, and the number of failed runs.
-fn runs(records: &[RunRecord], variant: &str, label: &str, metric: Metric) -> (Vec<f64>, usize) {
-    let row: Vec<&RunRecord> = records.iter().filter(|r| r.variant == variant && r.jobs_label == label).collect();
+fn runs(records: &[RunRecord], host: &str, variant: &str, label: &str, metric: Metric) -> (Vec<f64>, usize) {
+    let row: Vec<&RunRecord> = records.iter().filter(|r| r.host == host && r.variant == variant && r.jobs_label == label).collect();
     let ok: Vec<f64> = row.iter().filter(|r| r.is_ok()).filter_map(|r| metric.value(r)).collect();
     let failed = row.iter().filter(|r| !r.is_ok()).count();
     (ok, failed)
+}
+
+/// The runs of one row of one side.
+fn row<'r>(records: &'r [RunRecord], host: &'r str, variant: &'r str, label: &'r str) -> impl Iterator<Item = &'r RunRecord> {
+    records.iter().filter(move |r| r.host == host && r.variant == variant && r.jobs_label == label)
+}
+
+/// A row with runs measured on a noisy host, on either side: its verdicts may be bent
+/// either way, so it is a warning; the gate (and the exit code) stays the numbers' alone.
+fn noisy_row(base: &Side, new: &Side, pairing: &Pairing) -> Option<String> {
+    let sides = [("base", base, &pairing.base_variant), ("new", new, &pairing.new_variant)];
+    let parts: Vec<String> = sides
+        .into_iter()
+        .filter_map(|(name, side, variant)| {
+            let ok = row(&side.records, &pairing.host, variant, &pairing.jobs_label).filter(|r| r.is_ok()).count();
+            let noisy = noisy_runs(row(&side.records, &pairing.host, variant, &pairing.jobs_label));
+            (!noisy.is_empty()).then(|| format!("{} of {ok} runs in {name} ({})", noisy.len(), describe_noisy(&noisy)))
+        })
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let name = if pairing.base_variant == pairing.new_variant {
+        pairing.base_variant.clone()
+    } else {
+        format!("{} → {}", pairing.base_variant, pairing.new_variant)
+    };
+    Some(format!(
+        "noisy host: {}{name} {} (-j {}): {} were measured on a noisy host; this row's verdicts may be off either way, and the gate does not count that: {NOISE_ADVICE}",
+        host_prefix(&pairing.host),
+        pairing.jobs_label,
+        pairing.jobs,
+        parts.join(", ")
+    ))
 }
 
 /// Rows the gate cannot judge by their numbers deserve a word: with too few runs they can
 /// never fail it. A row with no successful run in the new side is a row regression instead.
 fn incomparable(entry: &Entry) -> Option<String> {
     let p = &entry.pairing;
-    let what = format!("{} {} {}", entry.metric.name(), p.base_variant, p.jobs_label);
+    let what = format!("{}{} {} {}", host_prefix(&p.host), entry.metric.name(), p.base_variant, p.jobs_label);
     match &entry.comparison {
         None if entry.base.is_none() => Some(format!("{what}: no successful run in the base; not compared")),
         None => None,
@@ -284,6 +467,15 @@ fn side_info(side: &Side) -> SideInfo {
 }
 
 impl CompareReport {
+    /// A study over several lab hosts: rows carry their host, and there are pooled changes.
+    pub fn on_hosts(&self) -> bool {
+        self.entries.iter().any(|e| !e.pairing.host.is_empty())
+    }
+
+    pub fn pooled_of(&self, metric: Metric) -> impl Iterator<Item = &PooledEntry> {
+        self.pooled.iter().filter(move |p| p.metric == metric)
+    }
+
     pub fn entries_of(&self, metric: Metric) -> impl Iterator<Item = &Entry> {
         self.entries.iter().filter(move |e| e.metric == metric)
     }
@@ -301,9 +493,21 @@ impl CompareReport {
         if self.new.ok_runs == 0 {
             parts.push(format!("every run in new failed ({} runs)", self.new.failed_runs));
         }
-        let worse = self.entries.iter().filter(|e| is_worse(e)).count();
+        let worse = self.entries.iter().filter(|e| e.regression && is_worse(e)).count();
         if worse > 0 {
             parts.push(format!("{worse} of {n} {comparisons} significantly worse ({rule})"));
+        }
+        let pooled: Vec<String> = self
+            .pooled
+            .iter()
+            .filter(|p| p.regression)
+            .map(|p| format!("{} {} {}", p.metric.name(), p.base_variant, p.jobs_label))
+            .collect();
+        if !pooled.is_empty() {
+            parts.push(format!("significantly worse across hosts ({rule}): {}", pooled.join(", ")));
+        }
+        if !self.missing_hosts.is_empty() {
+            parts.push(format!("hosts with successful runs in base and none in new: {}", self.missing_hosts.join(", ")));
         }
         for (problem, title) in
             [(RowProblem::NoSuccessfulRunInNew, "no successful run in new"), (RowProblem::FailedOnlyInNew, "runs failed only in new")]
@@ -312,7 +516,7 @@ impl CompareReport {
                 .row_regressions
                 .iter()
                 .filter(|r| r.problem == problem)
-                .map(|r| format!("{} {} (-j {})", r.pairing.base_variant, r.pairing.jobs_label, r.pairing.jobs))
+                .map(|r| format!("{}{} {} (-j {})", host_prefix(&r.pairing.host), r.pairing.base_variant, r.pairing.jobs_label, r.pairing.jobs))
                 .collect();
             if !rows.is_empty() {
                 parts.push(format!("{title}: {}", rows.join(", ")));
@@ -409,6 +613,75 @@ mod tests {
         assert_eq!((both.regressions, both.entries[0].verdict.as_str()), (1, "no successful run on either side"));
     }
 
+    fn on_host(host: &str, elapsed: &[f64]) -> Vec<RunRecord> {
+        rows("half", elapsed, 0).into_iter().map(|r| RunRecord { host: host.into(), ..r }).collect()
+    }
+
+    fn scaled(values: &[f64], factor: f64) -> Vec<f64> {
+        values.iter().map(|v| v * factor).collect()
+    }
+
+    /// Hosts a, b, c of different speed, each the base runs FAST scaled by its speed.
+    fn hosts_base() -> Side {
+        side_of([on_host("a", &FAST), on_host("b", &scaled(&FAST, 2.0)), on_host("c", &scaled(&FAST, 0.5))].concat())
+    }
+
+    #[test]
+    fn on_several_hosts_the_pooled_change_gates_and_the_hosts_are_shown() {
+        let slower = side_of([on_host("a", &SLOW), on_host("b", &scaled(&SLOW, 2.0)), on_host("c", &scaled(&SLOW, 0.5))].concat());
+        let report = build(&hosts_base(), &slower, &options(vec![Metric::Elapsed])).unwrap();
+        assert_eq!(report.entries.iter().map(|e| e.pairing.host.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(report.entries.iter().all(|e| e.verdict == "slower" && !e.regression), "the hosts' verdicts do not gate");
+        assert_eq!(report.pooled.len(), 1);
+        let p = &report.pooled[0];
+        assert_eq!((p.verdict.as_str(), p.gates, p.regression, p.pooled.hosts.len()), ("slower", true, true, 3));
+        // The same ratio on every host: the pooled change is that ratio, with no spread.
+        crate::stats::assert_close(p.pooled.change_percent.unwrap(), 100.0 * (44.586 / 40.614 - 1.0), 1e-9);
+        assert_eq!(report.regressions, 1);
+        assert!(report.outcome_line().contains("significantly worse across hosts"), "{}", report.outcome_line());
+    }
+
+    #[test]
+    fn a_host_worse_on_its_own_is_a_warning_when_the_pooled_change_is_not() {
+        let mixed = side_of([on_host("a", &SLOW), on_host("b", &scaled(&FAST, 1.9)), on_host("c", &scaled(&FAST, 0.5))].concat());
+        let report = build(&hosts_base(), &mixed, &options(vec![Metric::Elapsed])).unwrap();
+        assert_eq!(report.entries[0].verdict, "slower");
+        assert_eq!(report.pooled[0].verdict, "no significant change");
+        assert_eq!(report.regressions, 0, "{}", report.outcome_line());
+        assert!(
+            report.warnings.iter().any(|w| w.starts_with("host a: elapsed baseline half is slower on this host alone")),
+            "{:?}",
+            report.warnings
+        );
+    }
+
+    #[test]
+    fn a_host_missing_in_new_is_a_named_regression_and_a_host_only_in_new_is_noted() {
+        let new = side_of([on_host("a", &SLOW), on_host("d", &FAST)].concat());
+        let report = build(&hosts_base(), &new, &options(vec![Metric::Elapsed])).unwrap();
+        assert_eq!(report.missing_hosts, ["b", "c"]);
+        assert_eq!(report.row_regressions[0].to_string(), "host b: baseline half (-j 1): 5 successful runs in base, not run in new");
+        // Only host a is left on both sides: no pooled verdict, so host a's own gates.
+        assert_eq!(report.pooled[0].verdict, "too few hosts");
+        assert!(!report.pooled[0].gates);
+        assert!(report.entries[0].regression, "host a's own slower verdict gates");
+        assert_eq!(report.regressions, 3, "host a slower, and the rows of b and c");
+        let outcome = report.outcome_line();
+        assert!(outcome.contains("hosts with successful runs in base and none in new: b, c"), "{outcome}");
+        assert!(outcome.contains("no successful run in new: host b: baseline half (-j 1)"), "{outcome}");
+        assert!(report.unmatched.iter().any(|u| u == "only in new: host d: baseline half (-j 1)"), "{:?}", report.unmatched);
+        assert!(report.warnings.iter().any(|w| w.starts_with("host d is only in new")), "{:?}", report.warnings);
+        assert!(report.warnings.iter().any(|w| w.contains("only host a has enough runs")), "{:?}", report.warnings);
+    }
+
+    #[test]
+    fn one_host_has_no_pooled_change() {
+        let report = build(&side(&FAST, 0), &side(&SLOW, 0), &options(vec![Metric::Elapsed])).unwrap();
+        assert!(report.pooled.is_empty() && report.missing_hosts.is_empty());
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json.get("pooled").is_none() && json["entries"][0].get("host").is_none(), "one-host JSON is unchanged");
+    }
+
     #[test]
     fn percent_cpu_never_gates_and_too_few_runs_are_warned_about() {
         assert_eq!(worse(Metric::PercentCpu), None);
@@ -417,5 +690,28 @@ mod tests {
         assert_eq!((report.entries[0].verdict.as_str(), report.regressions), ("too few runs", 0));
         assert!(report.warnings.iter().any(|w| w.contains("2 vs 2 successful runs; at least 3 per side")), "{:?}", report.warnings);
         assert!(report.warnings.iter().any(|w| w.contains("no meta.json facts")));
+    }
+
+    #[test]
+    fn noisy_runs_on_either_side_are_a_warning_never_a_regression() {
+        let mut noisy_new = side(&FAST, 0);
+        noisy_new.records[1].noise = "other processes used 150 % of a CPU (limit 20 %)".into();
+        let report = build(&side(&FAST, 0), &noisy_new, &options(vec![Metric::Elapsed, Metric::Sys])).unwrap();
+        assert_eq!(report.regressions, 0, "the verdicts and the exit code follow the numbers alone");
+        assert!(report.entries.iter().all(|e| (e.base_noisy, e.new_noisy) == (0, 1) && !e.regression));
+        let warnings: Vec<&String> = report.warnings.iter().filter(|w| w.starts_with("noisy host:")).collect();
+        assert_eq!(warnings.len(), 1, "one warning per row, however many metrics: {warnings:?}");
+        assert!(
+            warnings[0].starts_with("noisy host: baseline half (-j 1): 1 of 5 runs in new (run 2 (other processes used 150 % of a CPU (limit 20 %))) were measured"),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[0].contains("quiet_host"), "{}", warnings[0]);
+        let mut noisy_base = side(&FAST, 0);
+        noisy_base.records[0].noise = "steal 9.0 % (limit 2.0 %)".into();
+        let report = build(&noisy_base, &side(&SLOW, 0), &options(vec![Metric::Elapsed])).unwrap();
+        assert_eq!((report.regressions, report.entries[0].base_noisy), (1, 1), "a real regression stays one");
+        assert!(report.warnings.iter().any(|w| w.contains("1 of 5 runs in base (run 1 (steal 9.0 %")), "{:?}", report.warnings);
+        assert!(build(&side(&FAST, 0), &side(&FAST, 0), &options(vec![Metric::Elapsed])).unwrap().warnings.iter().all(|w| !w.starts_with("noisy")));
     }
 }

@@ -25,6 +25,17 @@ impl Side {
         kernels
     }
 
+    /// Lab hosts named in runs.csv, in order of appearance; empty for a study on one host.
+    pub fn hosts(&self) -> Vec<&str> {
+        let mut hosts: Vec<&str> = Vec::new();
+        for record in &self.records {
+            if !record.host.is_empty() && !hosts.contains(&record.host.as_str()) {
+                hosts.push(&record.host);
+            }
+        }
+        hosts
+    }
+
     pub fn variants(&self) -> Vec<&str> {
         let mut variants: Vec<&str> = Vec::new();
         for record in &self.records {

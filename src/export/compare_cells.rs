@@ -1,8 +1,8 @@
 //! The cells of a comparison table, shared by the text and markdown renderers so both
 //! print the same numbers the same way.
 
-use crate::compare::Entry;
-use crate::stats::Summary;
+use crate::compare::{Entry, PooledEntry};
+use crate::stats::{Interval, Summary};
 
 /// Pads every column to its widest cell: the columns listed in `left` (names, words) on
 /// the left, numbers on the right.
@@ -28,6 +28,11 @@ pub fn level(entry: &Entry) -> String {
         label if label == p.jobs.to_string() => format!("-j {label}"),
         label => format!("{label} -j {}", p.jobs),
     }
+}
+
+/// The lab host of the row; empty on one host.
+pub fn host(entry: &Entry) -> String {
+    entry.pairing.host.clone()
 }
 
 /// "baseline", or "old → new" when `--map` renamed it.
@@ -62,26 +67,87 @@ pub fn new(entry: &Entry) -> String {
 }
 
 pub fn change(entry: &Entry) -> String {
-    match entry.comparison.as_ref().and_then(|c| c.change_percent) {
+    percent(entry.comparison.as_ref().and_then(|c| c.change_percent))
+}
+
+pub fn interval(entry: &Entry) -> String {
+    percent_interval(entry.comparison.as_ref().and_then(|c| c.change_ci95))
+}
+
+pub fn p_value(entry: &Entry) -> String {
+    p(entry.comparison.as_ref().and_then(|c| c.p_value))
+}
+
+fn percent(value: Option<f64>) -> String {
+    match value {
         Some(percent) => format!("{percent:+.2} %"),
         None => "n/a".to_string(),
     }
 }
 
-pub fn interval(entry: &Entry) -> String {
-    match entry.comparison.as_ref().and_then(|c| c.change_ci95) {
+fn percent_interval(interval: Option<Interval>) -> String {
+    match interval {
         Some(ci) => format!("{:+.2} … {:+.2} %", ci.low, ci.high),
         None => "n/a".to_string(),
     }
 }
 
-pub fn p_value(entry: &Entry) -> String {
-    match entry.comparison.as_ref().and_then(|c| c.p_value) {
+fn p(value: Option<f64>) -> String {
+    match value {
         Some(p) if p < 0.001 => "<0.001".to_string(),
         Some(p) => format!("{p:.3}"),
         None => "n/a".to_string(),
     }
 }
+
+/// "baseline", or "old → new", of a change pooled across hosts.
+pub fn pooled_variant(pooled: &PooledEntry) -> String {
+    if pooled.base_variant == pooled.new_variant {
+        pooled.base_variant.clone()
+    } else {
+        format!("{} → {}", pooled.base_variant, pooled.new_variant)
+    }
+}
+
+/// "3 of 4" hosts that count.
+pub fn pooled_hosts(pooled: &PooledEntry) -> String {
+    let counted = pooled.pooled.hosts.len();
+    format!("{counted} of {}", counted + pooled.pooled.left_out.len())
+}
+
+pub fn pooled_change(pooled: &PooledEntry) -> String {
+    percent(pooled.pooled.change_percent)
+}
+
+pub fn pooled_interval(pooled: &PooledEntry) -> String {
+    percent_interval(pooled.pooled.change_ci95)
+}
+
+pub fn pooled_p_value(pooled: &PooledEntry) -> String {
+    p(pooled.pooled.p_value)
+}
+
+/// The pooled verdict, whether it gates, and REGRESSION in capitals.
+pub fn pooled_verdict(pooled: &PooledEntry) -> String {
+    let mut text = pooled.verdict.clone();
+    if !pooled.gates {
+        text += " (the hosts' own verdicts gate)";
+    }
+    if pooled.regression {
+        text += " (REGRESSION)";
+    }
+    text
+}
+
+/// The hosts left out of a pooled change: "b: 2 vs 2 successful runs; …".
+pub fn pooled_left_out(pooled: &PooledEntry) -> Vec<String> {
+    pooled.pooled.left_out.iter().map(|l| format!("{}: {}", l.host, l.reason)).collect()
+}
+
+/// How the pooled change is computed, for legends.
+pub const POOLED_MEANS: &str = "across hosts: the geometric mean of the hosts' ratios new/base (each host's own means), \
+with Student's t interval over the hosts (hosts − 1 degrees of freedom); it gates when at least 2 hosts have enough runs, \
+otherwise the hosts' own verdicts do";
 
 /// The star means one thing everywhere kbench prints one (run, report, compare): mmtests'
 /// rule ([`STAR_MEANS`](crate::stats::STAR_MEANS)). Criterion's verdict is the verdict
@@ -102,7 +168,20 @@ pub fn verdict(entry: &Entry) -> String {
     if entry.regression {
         text += " (REGRESSION)";
     }
+    if let Some(noisy) = noisy(entry) {
+        text += &format!(", {noisy}");
+    }
     text
+}
+
+/// "⚠ noisy host: 1 run in new": runs of the row measured on a noisy host, a warning.
+pub fn noisy(entry: &Entry) -> Option<String> {
+    let parts: Vec<String> = [("base", entry.base_noisy), ("new", entry.new_noisy)]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(side, n)| format!("{n} run{} in {side}", if n == 1 { "" } else { "s" }))
+        .collect();
+    (!parts.is_empty()).then(|| format!("{} noisy host: {}", crate::export::format::NOISY_MARK, parts.join(", ")))
 }
 
 /// Failed runs of the row, when there were any: "1 failed run excluded (new)".

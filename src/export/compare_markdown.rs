@@ -2,7 +2,7 @@
 //! mailing-list reply, laid out as mmtests does (the baseline column, then the new one
 //! with its change, ★ where mmtests would star it) and aligned so it reads as plain text.
 
-use super::compare_cells as cell;
+use super::compare_cells::{self as cell, POOLED_MEANS};
 use super::compare_text::direction;
 use crate::compare::report::SideInfo;
 use crate::compare::CompareReport;
@@ -24,6 +24,9 @@ pub fn render(report: &CompareReport) -> String {
          and the whole 95 % interval of the change (Fieller's, for the ratio of the means) beyond ±{} %.",
         t.alpha, t.noise_percent
     );
+    if report.on_hosts() {
+        let _ = writeln!(out, "\nRows name their host. **Pooled** {POOLED_MEANS}.");
+    }
     let _ = writeln!(out, "\n- base: `{}` ({})", report.base.path, runs(&report.base));
     let _ = writeln!(out, "- new: `{}` ({})", report.new.path, runs(&report.new));
     if report.base.cmdlines != report.new.cmdlines {
@@ -58,13 +61,24 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric, base: 
     let title = format!("{} [{}], {}", metric.title(), metric.unit(), direction(metric));
     let mut rows = vec![vec![title, base.to_string(), new.to_string(), "95 % interval".into(), "p".into(), "verdict".into()]];
     for e in report.entries_of(metric) {
+        let on = if e.pairing.host.is_empty() { String::new() } else { format!(" on {}", cell::host(e)) };
         rows.push(vec![
-            format!("{} {}", cell::variant(e), cell::level(e)),
+            format!("{} {}{on}", cell::variant(e), cell::level(e)),
             cell::base(e),
             format!("{} {}{}", cell::new(e), cell::change(e), star(e)),
             cell::interval(e),
             cell::p_value(e),
             cell::verdict(e),
+        ]);
+    }
+    for p in report.pooled_of(metric) {
+        rows.push(vec![
+            format!("{} {} pooled over {} hosts", cell::pooled_variant(p), p.jobs_label, cell::pooled_hosts(p)),
+            "".into(),
+            cell::pooled_change(p),
+            cell::pooled_interval(p),
+            cell::pooled_p_value(p),
+            cell::pooled_verdict(p),
         ]);
     }
     let aligned = cell::align(&rows, &[0, 5]);

@@ -1,7 +1,7 @@
 //! `bench compare` for the terminal and CI logs: one aligned table per metric, then what
 //! was left out and the one-line outcome the exit code follows.
 
-use super::compare_cells as cell;
+use super::compare_cells::{self as cell, POOLED_MEANS};
 use crate::compare::report::{worse, SideInfo};
 use crate::compare::CompareReport;
 use crate::stats::{Metric, STAR_MEANS};
@@ -20,6 +20,9 @@ pub fn render(report: &CompareReport) -> String {
         metric_table(&mut out, report, metric);
     }
     let t = &report.thresholds;
+    if report.on_hosts() {
+        let _ = writeln!(out, "\nPooled {POOLED_MEANS}.");
+    }
     let _ = writeln!(
         out,
         "\n*: {STAR_MEANS}. Verdict: criterion's rule, p < {} and the whole 95 % interval (Fieller's) beyond ±{} %.",
@@ -56,9 +59,14 @@ fn side_line(out: &mut String, name: &str, side: &SideInfo) {
 
 fn metric_table(out: &mut String, report: &CompareReport, metric: Metric) {
     let _ = writeln!(out, "{} [{}], {}", metric.title(), metric.unit(), direction(metric));
+    let hosts = report.on_hosts();
     let mut rows = vec![["variant", "level", "base", "new", "change", "95 % interval", "p", "verdict"].map(String::from).to_vec()];
+    if hosts {
+        rows[0].insert(0, "host".into());
+    }
     for e in report.entries_of(metric) {
-        rows.push(vec![
+        let host = hosts.then(|| cell::host(e));
+        rows.push(host.into_iter().chain([
             cell::variant(e),
             cell::level(e),
             cell::base(e),
@@ -67,10 +75,35 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric) {
             cell::interval(e),
             cell::p_value(e),
             cell::verdict(e),
+        ]).collect());
+    }
+    let left: &[usize] = if hosts { &[0, 1, 2, 8] } else { &[0, 1, 7] };
+    for row in cell::align(&rows, left) {
+        let _ = writeln!(out, "  {}", row.join("  ").trim_end());
+    }
+    if report.pooled_of(metric).next().is_none() {
+        return;
+    }
+    let _ = writeln!(out, "  across hosts:");
+    let mut pooled = vec![["variant", "level", "hosts", "change", "95 % interval", "p", "verdict"].map(String::from).to_vec()];
+    for p in report.pooled_of(metric) {
+        pooled.push(vec![
+            cell::pooled_variant(p),
+            p.jobs_label.clone(),
+            cell::pooled_hosts(p),
+            cell::pooled_change(p),
+            cell::pooled_interval(p),
+            cell::pooled_p_value(p),
+            cell::pooled_verdict(p),
         ]);
     }
-    for row in cell::align(&rows, &[0, 1, 7]) {
+    for row in cell::align(&pooled, &[0, 1, 6]) {
         let _ = writeln!(out, "  {}", row.join("  ").trim_end());
+    }
+    for p in report.pooled_of(metric) {
+        for left_out in cell::pooled_left_out(p) {
+            let _ = writeln!(out, "  left out of {} {}: host {left_out}", cell::pooled_variant(p), p.jobs_label);
+        }
     }
 }
 

@@ -1,9 +1,9 @@
 //! What a report states about the machine and the guests besides the numbers: from
 //! meta.json when the results folder has one, else only what runs.csv says.
 
-use crate::model::{BootKernelView, ConsoleFinding, Meta};
+use crate::model::{BootKernelView, BootTimes, ConsoleFinding, LevelStopping, Meta, RunRecord, StopRule, TimeBudget};
 use kbench_protocol::KernelView;
-use crate::stats::Analysis;
+use crate::stats::{Analysis, Target};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -20,6 +20,8 @@ pub struct Facts {
     pub guest_cpus: Option<u32>,
     pub guest_memory_mib: Option<u64>,
     pub workload: Option<String>,
+    /// How the study ordered its boots and sized its runs (`DesignFacts::describe`).
+    pub design: Option<String>,
     /// `gcc --version` in the guest, for kernel-build workloads.
     pub compiler: Option<String>,
     /// The version of the Linux tree compiled, for kernel-build workloads.
@@ -29,6 +31,13 @@ pub struct Facts {
     pub kernel_trouble: Vec<KernelTrouble>,
     /// Steps that left processes running (killed by the agent), one line each.
     pub leftovers: Vec<String>,
+    /// With `runs = "auto"`: what stopped each variant and level's runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopping: Vec<LevelStopping>,
+    /// Where the study's time went (meta.json); none for older studies.
+    pub time_budget: Option<TimeBudget>,
+    /// Each boot's times and pinning (meta.json).
+    pub boots: Vec<BootTimes>,
 }
 
 /// The reports of one kind in one boot of one variant.
@@ -149,6 +158,7 @@ impl Facts {
             guest_cpus: Some(meta.guest.cpus),
             guest_memory_mib: Some(meta.guest.memory_mib),
             workload: Some(meta.workload.command.clone()),
+            design: meta.design.as_ref().map(|d| d.describe()),
             compiler: meta.probe("compiler").map(str::to_string),
             linux_version: meta.probe("linux_version").map(str::to_string),
             variants,
@@ -158,7 +168,41 @@ impl Facts {
                 .iter()
                 .flat_map(|v| v.leftover_processes.iter().map(|l| l.describe(&v.name)))
                 .collect(),
+            time_budget: meta.time_budget.clone(),
+            boots: meta.boots.clone(),
+            // `stopping` needs the runs: `reports` fills it in.
+            ..Facts::default()
         }
+    }
+
+    /// The machine-and-guests table of the reports, row by row (name, value).
+    pub fn table_rows(&self) -> Vec<(&'static str, String)> {
+        let unknown = || "unknown (no meta.json)".to_string();
+        let host = match (&self.host_cpu, self.host_cpus, self.host_memory_mib) {
+            (Some(cpu), Some(cpus), Some(mib)) => format!("{cpu}, {cpus} CPUs, {mib} MiB"),
+            _ => unknown(),
+        };
+        let guest = match (self.guest_cpus, self.guest_memory_mib) {
+            (Some(cpus), Some(mib)) => format!("{cpus} CPUs, {mib} MiB"),
+            _ => unknown(),
+        };
+        let measured = match (&self.started_at, &self.finished_at) {
+            (Some(start), Some(end)) => format!("{start} to {end}"),
+            (Some(start), None) => format!("from {start}, unfinished"),
+            _ => unknown(),
+        };
+        vec![
+            ("Host", host),
+            ("Host kernel", self.host_kernel.clone().unwrap_or_else(unknown)),
+            ("Hypervisor", self.hypervisor.clone().unwrap_or_else(unknown)),
+            ("Accelerator", self.accel.clone().unwrap_or_else(unknown)),
+            ("Guest", guest),
+            ("Workload", self.workload.clone().unwrap_or_else(unknown)),
+            ("Design", self.design.clone().unwrap_or_else(unknown)),
+            ("Compiler", self.compiler.clone().unwrap_or_else(|| "not recorded (the workload does not compile)".into())),
+            ("Linux compiled", self.linux_version.clone().unwrap_or_else(|| "none".into())),
+            ("Measured", measured),
+        ]
     }
 
     /// Times measured under TCG are emulated: comparable with each other only.
@@ -177,11 +221,44 @@ impl Facts {
         warnings.extend(self.kernel_trouble.iter().map(KernelTrouble::warning));
         warnings.extend(self.leftovers.iter().cloned());
         warnings.extend(self.variants.iter().flat_map(VariantFacts::hardening_mismatches));
+        for stop in &self.stopping {
+            match stop.rule {
+                StopRule::Precise => {}
+                StopRule::Cap => warnings.push(format!(
+                    "{}: the mean elapsed time is less precise than the target; more runs (max_runs) or a quieter host would narrow it",
+                    stop.line()
+                )),
+                StopRule::Unfinished => warnings.push(format!(
+                    "{}: the study ended before the target or the cap was reached (bench run --resume continues it)",
+                    stop.line()
+                )),
+            }
+        }
         if self.accel.is_none() {
             warnings.push("no meta.json in the results folder: host, hypervisor and accelerator are unknown".to_string());
         }
         warnings
     }
+}
+
+/// With `runs = "auto"` (meta.json's design): what stopped each variant and level, decided
+/// from the runs on record by the same rule the runner followed.
+pub fn adaptive_stopping(meta: Option<&Meta>, records: &[RunRecord]) -> Vec<LevelStopping> {
+    let Some((meta, design)) = meta.and_then(|m| m.design.as_ref().map(|d| (m, d))) else {
+        return Vec::new();
+    };
+    let Some(adaptive) = &design.adaptive else {
+        return Vec::new();
+    };
+    let target = Target {
+        precision_percent: adaptive.precision_percent,
+        min_runs: adaptive.min_runs,
+        max_runs: adaptive.max_runs,
+        rounds: design.rounds,
+    };
+    let variants: Vec<String> = meta.variants.iter().map(|v| v.name.clone()).collect();
+    let levels: Vec<String> = meta.levels.iter().map(|l| l.label.clone()).collect();
+    target.statements(records, &variants, &levels)
 }
 
 fn kernel_trouble(meta: &Meta) -> Vec<KernelTrouble> {

@@ -39,6 +39,9 @@ pub fn p_value(p: Option<f64>) -> String {
     }
 }
 
+/// What marks a run measured on a noisy host, in every report that lists runs.
+pub const NOISY_MARK: &str = "⚠";
+
 #[cfg(test)]
 mod tests {
     use super::*;

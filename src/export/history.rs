@@ -74,6 +74,9 @@ pub fn to_json(history: &History) -> Result<String> {
 
 #[derive(Serialize)]
 struct CsvRow<'a> {
+    /// Only in the history of a study over several hosts (then in every row).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    host: &'a str,
     variant: &'a str,
     jobs_label: &'a str,
     jobs: u32,
@@ -107,6 +110,7 @@ pub fn to_csv(history: &History) -> Result<String> {
             let s = point.summary.as_ref();
             let (prev, first) = (point.against_previous.as_ref(), point.against_first.as_ref());
             let row = CsvRow {
+                host: &series.host,
                 variant: &series.variant,
                 jobs_label: &series.jobs_label,
                 jobs: series.jobs,
@@ -159,7 +163,8 @@ fn notes(history: &History) -> String {
 }
 
 pub fn series_title(series: &Series) -> String {
-    format!("{} {} -j {}: {} ({})", series.variant, series.jobs_label, series.jobs, series.metric.title(), series.unit)
+    let host = crate::history::host_prefix(&series.host);
+    format!("{host}{} {} -j {}: {} ({})", series.variant, series.jobs_label, series.jobs, series.metric.title(), series.unit)
 }
 
 fn mean_sd(p: &Point) -> String {

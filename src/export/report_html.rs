@@ -5,8 +5,9 @@
 //! scale) and printable (no details folded away, no page-wide backgrounds).
 
 use super::facts::Facts;
-use super::format::{number, p_value, percent, percent_interval};
+use super::format::{number, p_value, percent, percent_interval, NOISY_MARK};
 use super::kernbench::level_title;
+use super::time_budget::{boot_rows, budget_text, BOOT_COLUMNS};
 use crate::model::RunRecord;
 use crate::stats::{Analysis, LevelAnalysis, Metric, MetricAnalysis, VariantAtLevel};
 use std::fmt::Write;
@@ -31,6 +32,7 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], records: 
     out.push_str(&contents(analysis));
     out.push_str(&warnings_section(warnings));
     out.push_str(&facts_section(facts));
+    out.push_str(&time_budget_section(facts));
     for level in &analysis.levels {
         out.push_str(&level_section(analysis, level, plots));
     }
@@ -71,6 +73,7 @@ td.kernel { white-space: nowrap; }
 .verdict-better { font-weight: 700; color: var(--good); }
 .failed td { color: var(--bad); }
 .warnings li { color: var(--bad); }
+tr.noisy td { background: var(--noisy, #fff4d6); }
 figure { margin: 1rem 0; }
 figure svg { display: block; width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { color: var(--muted); font-size: .85rem; }
@@ -128,6 +131,7 @@ runs are excluded and counted; outliers are flagged, never removed.</p>\n",
 
 fn contents(analysis: &Analysis) -> String {
     let mut out = String::from("<nav><ul>\n<li><a href=\"#warnings\">Warnings</a></li>\n<li><a href=\"#facts\">Machine and guests</a></li>\n");
+    out.push_str("<li><a href=\"#time-budget\">Time budget</a></li>\n");
     for level in &analysis.levels {
         let _ = writeln!(out, "<li><a href=\"#{}\">{}</a></li>", level_anchor(level), escape(&level_title(&level.jobs_label, level.jobs)));
     }
@@ -155,35 +159,8 @@ fn warnings_section(warnings: &[String]) -> String {
 }
 
 fn facts_section(facts: &Facts) -> String {
-    let unknown = || "unknown (no meta.json)".to_string();
-    let host = match (&facts.host_cpu, facts.host_cpus, facts.host_memory_mib) {
-        (Some(cpu), Some(cpus), Some(mib)) => format!("{cpu}, {cpus} CPUs, {mib} MiB"),
-        _ => unknown(),
-    };
-    let guest = match (facts.guest_cpus, facts.guest_memory_mib) {
-        (Some(cpus), Some(mib)) => format!("{cpus} CPUs, {mib} MiB"),
-        _ => unknown(),
-    };
-    let rows = [
-        ("Host", host),
-        ("Host kernel", facts.host_kernel.clone().unwrap_or_else(unknown)),
-        ("Hypervisor", facts.hypervisor.clone().unwrap_or_else(unknown)),
-        ("Accelerator", facts.accel.clone().unwrap_or_else(unknown)),
-        ("Guest", guest),
-        ("Workload", facts.workload.clone().unwrap_or_else(unknown)),
-        ("Compiler", facts.compiler.clone().unwrap_or_else(|| "not recorded (the workload does not compile)".into())),
-        ("Linux compiled", facts.linux_version.clone().unwrap_or_else(|| "none".into())),
-        (
-            "Measured",
-            match (&facts.started_at, &facts.finished_at) {
-                (Some(start), Some(end)) => format!("{start} to {end}"),
-                (Some(start), None) => format!("from {start}, unfinished"),
-                _ => unknown(),
-            },
-        ),
-    ];
     let mut out = String::from("<section id=\"facts\">\n<h2>Machine and guests</h2>\n<div class=\"scroll\"><table>\n<tbody>\n");
-    for (name, value) in rows {
+    for (name, value) in facts.table_rows() {
         let value = if name == "Workload" { format!("<code>{}</code>", escape(&value)) } else { escape(&value) };
         let _ = writeln!(out, "<tr><th scope=\"row\">{name}</th><td>{value}</td></tr>");
     }
@@ -230,6 +207,55 @@ fn facts_section(facts: &Facts) -> String {
         }
     }
     out.push_str(&hardening_table(facts));
+    out.push_str(&stopping_table(facts));
+    out.push_str("</section>\n");
+    out
+}
+
+/// `runs = "auto"`: what stopped each variant and level's runs, as report.md has it.
+fn stopping_table(facts: &Facts) -> String {
+    let Some(first) = facts.stopping.first() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "<h3>Enough runs</h3>\n<p><code>runs = \"auto\"</code>: each variant and level was measured until the 95 % interval of its mean elapsed time was within ± {} % of the mean, or until {} runs. The rule looks at each side's own precision, never at a comparison.</p>\n<div class=\"scroll\"><table><thead><tr><th>variant</th><th>level</th><th>stopped</th></tr></thead><tbody>\n",
+        first.precision_percent, first.max_runs
+    );
+    for stop in &facts.stopping {
+        let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", escape(&stop.variant), escape(&stop.level), escape(&stop.describe()));
+    }
+    out.push_str("</tbody></table></div>\n");
+    out
+}
+
+/// The time budget, as report.md words it.
+fn time_budget_section(facts: &Facts) -> String {
+    let Some(budget) = &facts.time_budget else { return String::new() };
+    let text = budget_text(budget);
+    let mut out = format!(
+        "<section id=\"time-budget\">\n<h2>Time budget</h2>\n<p>{}</p>\n<div class=\"scroll\"><table>\n<thead><tr><th>part</th><th class=\"num\">seconds</th><th class=\"num\">share of the wall time</th></tr></thead>\n<tbody>\n",
+        escape(&text.headline)
+    );
+    for [name, seconds, share] in &text.parts {
+        let _ = writeln!(out, "<tr><td>{}</td><td class=\"num\">{seconds}</td><td class=\"num\">{share}</td></tr>", escape(name));
+    }
+    let _ = writeln!(out, "</tbody></table></div>\n<p>{}</p>", escape(&text.cpu));
+    if let Some(resumed) = &text.resumed {
+        let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(resumed));
+    }
+    let rows = boot_rows(&facts.boots);
+    if !rows.is_empty() {
+        out.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
+        for column in BOOT_COLUMNS {
+            let _ = write!(out, "<th>{}</th>", escape(column));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|c| format!("<td>{}</td>", escape(c))).collect();
+            let _ = writeln!(out, "<tr>{}</tr>", cells.concat());
+        }
+        out.push_str("</tbody></table></div>\n");
+    }
     out.push_str("</section>\n");
     out
 }
@@ -286,13 +312,18 @@ fn level_section(analysis: &Analysis, level: &LevelAnalysis, plots: &[InlinePlot
 }
 
 fn run_counts(v: &VariantAtLevel) -> String {
-    match v.failed_runs {
+    let mut counts = match v.failed_runs {
         0 => format!("{} {} ok", v.variant, v.ok_runs),
         failed => format!("{} {} ok, {failed} failed (excluded)", v.variant, v.ok_runs),
+    };
+    if !v.noisy_runs.is_empty() {
+        let runs: Vec<String> = v.noisy_runs.iter().map(|n| n.run.to_string()).collect();
+        counts += &format!(", {} {NOISY_MARK} on a noisy host (run {})", v.noisy_runs.len(), runs.join(", "));
     }
+    counts
 }
 
-fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
+pub(super) fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
     let mut out = String::from("<div class=\"scroll\"><table class=\"comparison\">\n<thead><tr><th>metric</th>");
     let _ = write!(out, "<th class=\"num\">{} (baseline)</th>", escape(&analysis.baseline));
     for v in level.variants.iter().skip(1) {
@@ -421,19 +452,27 @@ fn details(level: &LevelAnalysis) -> String {
 /// Every row of runs.csv, failed runs included (with why they failed).
 fn runs_section(records: &[RunRecord]) -> String {
     let mut out = String::from(
-        "<section id=\"runs\">\n<h2>Every run</h2>\n<p class=\"muted\">As in runs.csv; failed runs are listed and excluded from every statistic.</p>\n\
+        "<section id=\"runs\">\n<h2>Every run</h2>\n<p class=\"muted\">As in runs.csv; failed runs are listed and excluded from every statistic; ⚠ marks a run measured on a noisy host (kept in the statistics).</p>\n\
 <details open><summary>Every run</summary>\n<div class=\"scroll\"><table class=\"runs\">\n<thead><tr><th>variant</th><th>level</th><th class=\"num\">-j</th>\
 <th class=\"num\">run</th><th>status</th><th class=\"num\">elapsed s</th><th class=\"num\">user s</th><th class=\"num\">sys s</th><th class=\"num\">% CPU</th>\
-<th class=\"num\">ctx switches</th><th class=\"num\">sleeps</th><th class=\"num\">max RSS KiB</th><th>kernel</th><th>started</th><th>failure</th></tr></thead>\n<tbody>\n",
+<th class=\"num\">ctx switches</th><th class=\"num\">sleeps</th><th class=\"num\">max RSS KiB</th><th>kernel</th><th>started</th>\
+<th class=\"num\">host other CPU %</th><th>host noise</th><th>failure</th></tr></thead>\n<tbody>\n",
     );
     for r in records {
-        let status = if r.is_ok() { "ok" } else { "failed" };
-        let class = if r.is_ok() { "" } else { " class=\"failed\"" };
+        let mut status = if r.is_ok() { "ok" } else { "failed" }.to_string();
+        if r.is_noisy() {
+            status += &format!(" {NOISY_MARK}");
+        }
+        let class = match (r.is_ok(), r.is_noisy()) {
+            (false, _) => " class=\"failed\"",
+            (true, true) => " class=\"noisy\"",
+            (true, false) => "",
+        };
         let _ = writeln!(
             out,
             "<tr{class}><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{status}</td><td class=\"num\">{}</td>\
 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-<td>{}</td><td>{}</td><td>{}</td></tr>",
+<td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
             escape(&r.variant),
             escape(&r.jobs_label),
             r.jobs,
@@ -447,6 +486,8 @@ fn runs_section(records: &[RunRecord]) -> String {
             r.max_rss_kib,
             escape(&r.kernel_release),
             escape(&r.started_at),
+            r.host_other_cpu_percent.map(number).unwrap_or_default(),
+            escape(&r.noise),
             escape(&r.failure)
         );
     }
@@ -520,5 +561,19 @@ mod tests {
         assert!(page.contains("<svg role=\"img\" aria-label=\"mean with 95 % interval\" width=\"10\"") && !page.contains("<?xml"));
         assert!(!page.contains("http://") || page.matches("http://").count() == page.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
         assert!(!page.contains("src=") && !page.contains("href=\"http"), "nothing is fetched");
+    }
+
+    #[test]
+    fn noisy_runs_are_marked_in_the_run_list_and_counted_per_level() {
+        let mut records = records();
+        records[3].noise = "other processes used 150 % of a CPU (limit 20 %)".into(); // <poison> run 2
+        records[3].host_other_cpu_percent = Some(150.0);
+        let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
+        let facts = Facts::gather(None, &analysis);
+        let page = render(&analysis, &facts, &[], &records, &[]);
+        assert!(page.contains("&lt;poison&gt; 5 ok, 1 failed (excluded), 1 ⚠ on a noisy host (run 2)"), "the level's run counts");
+        let row = page.lines().find(|l| l.contains("<tr class=\"noisy\">")).expect("a noisy row");
+        assert!(row.contains("<td>ok ⚠</td>") && row.contains("<td class=\"num\">150.0</td>") && row.contains("used 150 % of a CPU"), "{row}");
+        assert_eq!(page.matches("<tr class=\"noisy\">").count(), 1);
     }
 }

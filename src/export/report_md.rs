@@ -2,8 +2,9 @@
 //! baseline and each variant side by side with the verdict, and the plots.
 
 use super::facts::Facts;
-use super::format::{number, p_value, percent, percent_interval};
+use super::format::{number, p_value, percent, percent_interval, NOISY_MARK};
 use super::kernbench::level_title;
+use super::time_budget::{boot_rows, budget_text, BOOT_COLUMNS};
 use crate::stats::{Analysis, LevelAnalysis, Metric, MetricAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
 use std::fmt::Write;
 
@@ -14,16 +15,18 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], plots: &[
     out.push_str(&how_to_read(analysis));
     out.push_str(&warnings_section(warnings));
     out.push_str(&facts_section(facts));
+    out.push_str(&stopping_section(facts));
     out.push_str(&kernel_section(facts));
     out.push_str(&hardening_section(facts));
+    out.push_str(&time_budget_section(facts));
     for level in &analysis.levels {
-        out.push_str(&level_section(analysis, level, plots));
+        out.push_str(&level_section(analysis, level, plots, ""));
     }
     out.push_str(&metrics_legend(&analysis.metrics));
     out
 }
 
-fn metrics_legend(metrics: &[Metric]) -> String {
+pub(super) fn metrics_legend(metrics: &[Metric]) -> String {
     let mut out = String::from("## The metrics
 
 ");
@@ -36,7 +39,7 @@ Every number comes from runs.csv; summary.csv and report.json have them at full 
     out
 }
 
-fn how_to_read(analysis: &Analysis) -> String {
+pub(super) fn how_to_read(analysis: &Analysis) -> String {
     let t = &analysis.thresholds;
     format!(
         "Baseline: `{}`. Each variant's mean is compared with the baseline's at the same `-j` level. \
@@ -51,7 +54,7 @@ are flagged, never removed.\n\n",
     )
 }
 
-fn warnings_section(warnings: &[String]) -> String {
+pub(super) fn warnings_section(warnings: &[String]) -> String {
     if warnings.is_empty() {
         return "## Warnings\n\nNone.\n\n".into();
     }
@@ -63,33 +66,10 @@ fn warnings_section(warnings: &[String]) -> String {
     out
 }
 
-fn facts_section(facts: &Facts) -> String {
-    let unknown = || "unknown (no meta.json)".to_string();
-    let host = match (&facts.host_cpu, facts.host_cpus, facts.host_memory_mib) {
-        (Some(cpu), Some(cpus), Some(mib)) => format!("{cpu}, {cpus} CPUs, {mib} MiB"),
-        _ => unknown(),
-    };
-    let guest = match (facts.guest_cpus, facts.guest_memory_mib) {
-        (Some(cpus), Some(mib)) => format!("{cpus} CPUs, {mib} MiB"),
-        _ => unknown(),
-    };
-    let rows = [
-        ("Host", host),
-        ("Host kernel", facts.host_kernel.clone().unwrap_or_else(unknown)),
-        ("Hypervisor", facts.hypervisor.clone().unwrap_or_else(unknown)),
-        ("Accelerator", facts.accel.clone().unwrap_or_else(unknown)),
-        ("Guest", guest),
-        ("Workload", facts.workload.as_ref().map(|w| format!("`{w}`")).unwrap_or_else(unknown)),
-        ("Compiler", facts.compiler.clone().unwrap_or_else(|| "not recorded (the workload does not compile)".into())),
-        ("Linux compiled", facts.linux_version.clone().unwrap_or_else(|| "none".into())),
-        ("Measured", match (&facts.started_at, &facts.finished_at) {
-            (Some(start), Some(end)) => format!("{start} to {end}"),
-            (Some(start), None) => format!("from {start}, unfinished"),
-            _ => unknown(),
-        }),
-    ];
+pub(super) fn facts_section(facts: &Facts) -> String {
     let mut out = String::from("## Machine and guests\n\n| | |\n|---|---|\n");
-    for (name, value) in rows {
+    for (name, value) in facts.table_rows() {
+        let value = if name == "Workload" { format!("`{value}`") } else { value };
         let _ = writeln!(out, "| {name} | {} |", cell(&value));
     }
     out.push_str("\n| variant | guest kernel | kernel command line in the guest | slab poisoning |\n|---|---|---|---|\n");
@@ -108,7 +88,7 @@ fn facts_section(facts: &Facts) -> String {
 /// Per boot, what the kernel reported: the study's own signal (a SLUB report under
 /// `slub_debug=P` is a bug found, whatever the timings say).
 /// The kernel's own view of its memory hardening, per variant and boot (meta.json).
-fn hardening_section(facts: &Facts) -> String {
+pub(super) fn hardening_section(facts: &Facts) -> String {
     if facts.variants.iter().all(|v| v.kernel_views.is_empty()) {
         return String::new();
     }
@@ -157,7 +137,47 @@ The \"mem auto-init\" line of each boot's kernel log, and /sys/kernel/slab at th
     out
 }
 
-fn kernel_section(facts: &Facts) -> String {
+/// `runs = "auto"`: what stopped each variant and level's runs.
+fn stopping_section(facts: &Facts) -> String {
+    let Some(first) = facts.stopping.first() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "## Enough runs\n\n`runs = \"auto\"`: each variant and level was measured until the 95 % interval of its mean elapsed time was within ± {} % of the mean, or until {} runs. The rule looks at each side's own precision, never at a comparison.\n\n| variant | level | stopped |\n|---|---|---|\n",
+        first.precision_percent, first.max_runs
+    );
+    for stop in &facts.stopping {
+        let _ = writeln!(out, "| {} | {} | {} |", cell(&stop.variant), cell(&stop.level), cell(&stop.describe()));
+    }
+    out.push('\n');
+    out
+}
+
+/// The share of the wall time the timed runs had, the rest, bench's CPU share, each boot.
+fn time_budget_section(facts: &Facts) -> String {
+    let Some(budget) = &facts.time_budget else { return String::new() };
+    let text = budget_text(budget);
+    let mut out = format!("## Time budget\n\n{}\n\n| part | seconds | share of the wall time |\n|---|---|---|\n", text.headline);
+    for [name, seconds, share] in &text.parts {
+        let _ = writeln!(out, "| {name} | {seconds} | {share} |");
+    }
+    let _ = writeln!(out, "\n{}", text.cpu);
+    if let Some(resumed) = &text.resumed {
+        let _ = writeln!(out, "{resumed}");
+    }
+    let rows = boot_rows(&facts.boots);
+    if !rows.is_empty() {
+        let _ = writeln!(out, "\n| {} |\n|{}", BOOT_COLUMNS.join(" | "), "---|".repeat(BOOT_COLUMNS.len()));
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+pub(super) fn kernel_section(facts: &Facts) -> String {
     let mut out = String::from("## Kernel trouble\n\n");
     if facts.accel.is_none() {
         out.push_str("Unknown (no meta.json).\n\n");
@@ -179,21 +199,29 @@ fn kernel_section(facts: &Facts) -> String {
     out
 }
 
-fn level_section(analysis: &Analysis, level: &LevelAnalysis, plots: &[String]) -> String {
-    let mut out = format!("## {}\n\n", level_title(&level.jobs_label, level.jobs));
+/// One level's tables; `folder` is where the analysis' plots/ lives, relative to the
+/// report ("" for its own folder, "hosts/a/" for a host's).
+pub(super) fn level_section(analysis: &Analysis, level: &LevelAnalysis, plots: &[String], folder: &str) -> String {
+    let heading = if folder.is_empty() { "##" } else { "###" };
+    let mut out = format!("{heading} {}\n\n", level_title(&level.jobs_label, level.jobs));
     let counts: Vec<String> = level.variants.iter().map(run_counts).collect();
     let _ = writeln!(out, "Runs: {}.\n", counts.join("; "));
     out.push_str(&comparison_table(analysis, level));
-    out.push_str(&plot_links(level, plots));
+    out.push_str(&plot_links(level, plots, folder));
     out.push_str(&details(level));
     out
 }
 
 fn run_counts(v: &VariantAtLevel) -> String {
-    match v.failed_runs {
+    let mut counts = match v.failed_runs {
         0 => format!("{} {} ok", v.variant, v.ok_runs),
         failed => format!("{} {} ok, {failed} failed (excluded)", v.variant, v.ok_runs),
+    };
+    if !v.noisy_runs.is_empty() {
+        let runs: Vec<String> = v.noisy_runs.iter().map(|n| n.run.to_string()).collect();
+        counts += &format!(", {} {NOISY_MARK} on a noisy host (run {})", v.noisy_runs.len(), runs.join(", "));
     }
+    counts
 }
 
 fn comparison_table(analysis: &Analysis, level: &LevelAnalysis) -> String {
@@ -238,7 +266,7 @@ fn comparison_cells(m: &MetricAnalysis) -> String {
     format!(" {} | {change} | {} | {} | {verdict}{star} |", mean_sd(m), percent_interval(c.change_ci95), p_value(c.p_value))
 }
 
-fn plot_links(level: &LevelAnalysis, plots: &[String]) -> String {
+fn plot_links(level: &LevelAnalysis, plots: &[String], folder: &str) -> String {
     let stem = format!("plots/{}-", super::plots::level_stem(level));
     let mut out = String::new();
     for (kind, caption) in [
@@ -249,7 +277,7 @@ fn plot_links(level: &LevelAnalysis, plots: &[String]) -> String {
     ] {
         let png = format!("{stem}{kind}.png");
         if plots.contains(&png) {
-            let _ = writeln!(out, "![{caption}]({png})\n\n[{caption}: SVG]({stem}{kind}.svg)\n");
+            let _ = writeln!(out, "![{caption}]({folder}{png})\n\n[{caption}: SVG]({folder}{stem}{kind}.svg)\n");
         }
     }
     out
@@ -287,6 +315,26 @@ fn details(level: &LevelAnalysis) -> String {
 }
 
 /// Text safe inside a Markdown table cell.
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{test_record, RunRecord};
+    use crate::stats::{analyze, Thresholds};
+
+    #[test]
+    fn a_level_counts_and_names_its_noisy_runs_and_the_warning_says_why() {
+        let records: Vec<RunRecord> = (1..=3)
+            .map(|run| RunRecord { run, noise: if run == 3 { "steal 9.0 % (limit 2.0 %)".into() } else { String::new() }, ..test_record() })
+            .collect();
+        let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
+        let facts = Facts::gather(None, &analysis);
+        let warnings: Vec<String> = analysis.warnings.iter().map(|w| w.to_string()).collect();
+        let page = render(&analysis, &facts, &warnings, &[]);
+        assert!(page.contains("Runs: baseline 3 ok, 1 ⚠ on a noisy host (run 3)."), "{page}");
+        assert!(page.contains("- baseline half: 1 of 3 successful runs were measured on a noisy host: run 3 (steal 9.0 % (limit 2.0 %))"), "{page}");
+    }
 }

@@ -1,13 +1,14 @@
 //! The one entry point that turns runs into every report in the results folder; used by
 //! the end of `bench run` and by `bench report`, so both write the same files.
 
-use super::facts::Facts;
+use super::facts::{adaptive_stopping, Facts};
+use super::hosts_report::{self, host_folder, HostPlots};
 use super::report_json::write_report_json;
 use super::summary_csv::write_summary_csv;
 use super::report_html::{self, InlinePlot};
 use super::{kernbench, plots, report_md};
-use crate::model::{Meta, RunRecord};
-use crate::stats::{analyze, Analysis, Thresholds};
+use crate::model::{LevelStopping, Meta, RunRecord};
+use crate::stats::{analyze, analyze_hosts, hosts_seen, runs_of_host, Analysis, HostsAnalysis, Thresholds};
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
 
@@ -24,20 +25,80 @@ pub struct Written {
     /// kernbench.txt's content.
     pub kernbench: String,
     /// The statistics the reports show; `output::summary` prints the verdicts from it.
-    pub analysis: Analysis,
+    /// `None` on several hosts, where `hosts` has them.
+    pub analysis: Option<Analysis>,
+    /// A study over several lab hosts: each host's analysis and the pooled changes.
+    pub hosts: Option<HostsAnalysis>,
     pub warnings: Vec<String>,
+    /// With `runs = "auto"`: what stopped each variant and level's runs.
+    pub stopping: Vec<LevelStopping>,
+    /// The plots written, relative to the folder.
+    pub plots: Vec<String>,
 }
 
 /// Writes kernbench.txt, summary.csv, report.json, report.md, report.html and plots/ into
-/// `results`.
+/// `results`. On several lab hosts (runs.csv's `host` column, or meta.json's `hosts`), each
+/// host's set goes into `hosts/<host>/` and the top-level files put the hosts side by side
+/// ([`hosts_report`]).
 pub fn write_reports(results: &Path, records: &[RunRecord], meta: Option<&Meta>, options: &ReportOptions) -> Result<Written> {
+    let lab_hosts = meta.map_or(&[][..], |m| m.hosts.as_slice());
+    if hosts_seen(records).is_empty() && lab_hosts.is_empty() {
+        return write_one_host(results, records, meta, options);
+    }
+    write_several_hosts(results, records, meta, options)
+}
+
+fn write_several_hosts(results: &Path, records: &[RunRecord], meta: Option<&Meta>, options: &ReportOptions) -> Result<Written> {
+    let lab = meta.map_or(&[][..], |m| m.hosts.as_slice());
+    let expected: Vec<String> = lab.iter().map(|h| h.name.clone()).collect();
+    let baseline = options.baseline.as_deref().or(meta.map(|m| m.baseline.as_str()));
+    let hosts = analyze_hosts(records, &expected, baseline, &options.thresholds)
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| format!("cannot analyse the runs in {}", results.display()))?;
+    let mut warnings = Vec::new();
+    let mut plots = Vec::new();
+    // Each host's reports from its runs alone, against the study's baseline.
+    let per_host = ReportOptions { baseline: Some(hosts.baseline.clone()), ..options.clone() };
+    for h in hosts.hosts.iter().filter(|h| h.analysis.is_some()) {
+        let dir = results.join(host_folder(&h.host));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let own_meta = meta.map(|m| hosts_report::meta_for_host(m, &h.host));
+        let written = write_one_host(&dir, &runs_of_host(records, &h.host), own_meta.as_ref(), &per_host)?;
+        warnings.extend(written.warnings.iter().map(|w| format!("host {}: {w}", h.host)));
+        plots.push((h.host.clone(), written.plots));
+    }
+    for h in hosts.hosts.iter().filter(|h| h.analysis.is_none()) {
+        let why = lab
+            .iter()
+            .find(|l| l.name == h.host && !l.error.is_empty())
+            .map_or(h.problem.clone().unwrap_or_default(), |l| l.error.clone());
+        warnings.push(format!("host {}: no runs to report: {why}", h.host));
+    }
+    for l in lab.iter().filter(|l| !l.error.is_empty() && hosts.host(&l.name).is_some_and(|h| h.analysis.is_some())) {
+        warnings.push(format!("host {}: {:?}: {}", l.name, l.status, l.error));
+    }
+    let first = hosts.hosts.iter().find_map(|h| h.analysis.as_ref());
+    let facts = first.map(|a| Facts::gather(meta, a)).unwrap_or_default();
+    let kernbench = hosts_report::kernbench_hosts(records, &hosts, lab);
+    write_text(results, "kernbench.txt", &kernbench)?;
+    hosts_report::write_summary_csv_hosts(&results.join("summary.csv"), &hosts)?;
+    hosts_report::write_report_json_hosts(&results.join("report.json"), &facts, lab, &hosts, &warnings)?;
+    let host_plots: Vec<HostPlots> = plots.iter().map(|(host, plots)| HostPlots { host, plots }).collect();
+    write_text(results, "report.md", &hosts_report::render_md(&hosts, &facts, lab, &warnings, &host_plots))?;
+    write_text(results, "report.html", &hosts_report::render_html(&hosts, &facts, lab, &warnings))?;
+    // What stopped each host's adaptive runs is in its own reports.
+    Ok(Written { kernbench, analysis: None, hosts: Some(hosts), warnings, stopping: Vec::new(), plots: Vec::new() })
+}
+
+fn write_one_host(results: &Path, records: &[RunRecord], meta: Option<&Meta>, options: &ReportOptions) -> Result<Written> {
     let kernbench = kernbench::kernbench_text(records);
     write_text(results, "kernbench.txt", &kernbench)?;
     let baseline = options.baseline.as_deref().or(meta.map(|m| m.baseline.as_str()));
     let analysis = analyze(records, baseline, &options.thresholds)
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("cannot analyse the runs in {}", results.display()))?;
-    let facts = Facts::gather(meta, &analysis);
+    let mut facts = Facts::gather(meta, &analysis);
+    facts.stopping = adaptive_stopping(meta, records);
     let mut warnings = facts.warnings();
     warnings.extend(analysis.warnings.iter().map(|w| w.to_string()));
     write_summary_csv(&results.join("summary.csv"), &analysis)?;
@@ -46,7 +107,7 @@ pub fn write_reports(results: &Path, records: &[RunRecord], meta: Option<&Meta>,
     write_text(results, "report.md", &report_md::render(&analysis, &facts, &warnings, &plots))?;
     let inline = inline_plots(results, &plots)?;
     write_text(results, "report.html", &report_html::render(&analysis, &facts, &warnings, records, &inline))?;
-    Ok(Written { kernbench, analysis, warnings })
+    Ok(Written { kernbench, analysis: Some(analysis), hosts: None, warnings, stopping: facts.stopping, plots })
 }
 
 /// The SVG plots just written, for report.html to carry inline.

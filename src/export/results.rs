@@ -223,6 +223,21 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Writes a study that was not measured here (a part of another, `bench split`) as a
+/// results folder of its own: runs.csv and, when known, meta.json. The folder must be new
+/// or empty, so that nothing is mixed into another study.
+pub fn write_study(folder: &Path, records: &[RunRecord], meta: Option<&Meta>) -> Result<()> {
+    if folder.read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
+        bail!("{} is not empty: give a new folder for the part (kbench does not mix studies)", folder.display());
+    }
+    std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    rewrite_runs(&folder.join("runs.csv"), records)?;
+    match meta {
+        Some(meta) => write_json(&folder.join("meta.json"), meta),
+        None => Ok(()),
+    }
+}
+
 /// One side of `bench compare`: a results folder or a runs.csv. A missing or unreadable
 /// meta.json is not an error: the runs can still be compared, only the facts around them
 /// are unknown.

@@ -265,6 +265,32 @@ mod tests {
         assert!(text.lines().next().unwrap().ends_with("quiet_wait_s"), "{text}");
     }
 
+    /// runs.csv as kbench wrote it before the boot and host-noise columns (issue 11).
+    const BEFORE_HOST_NOISE: &str = "schema_version,variant,jobs_label,jobs,run,status,elapsed_s,user_s,sys_s,percent_cpu,ctx_switches,sleeps,max_rss_kib,exit_code,failure,kernel_release,cmdline,started_at,\
+minor_faults,major_faults,slab_peak_kib,slab_end_kib,sunreclaim_peak_kib,sunreclaim_end_kib,sreclaimable_peak_kib,sreclaimable_end_kib,pgalloc,pgfree,pgfault,pgmajfault,\
+guest_user_percent,guest_sys_percent,guest_softirq_percent,guest_steal_percent
+1,baseline,half,1,1,ok,1.5,1.0,0.25,83.3,10,20,1000,0,,6.1.0,console=ttyS0,2026-11-29T08:00:00Z,100,1,5000,4000,3000,2000,1000,900,10,9,8,0,80.0,15.0,1.0,0.5
+";
+
+    #[test]
+    fn a_runs_csv_from_before_the_host_noise_columns_reads_them_as_unsampled_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        std::fs::write(&path, BEFORE_HOST_NOISE).unwrap();
+        let old = read_runs(&path).unwrap();
+        assert_eq!(old.len(), 1);
+        assert_eq!((old[0].slab_peak_kib, old[0].guest_steal_percent), (Some(5000), Some(0.5)));
+        assert_eq!((old[0].boot, old[0].host_other_cpu_percent, old[0].host_load1, old[0].quiet_wait_s), (None, None, None, None));
+        assert!(old[0].noise.is_empty() && !old[0].is_noisy() && old[0].host_governor.is_empty());
+        let mut new = sample(2, RunStatus::Ok);
+        new.host_other_cpu_percent = Some(150.0);
+        new.noise = "other processes used 150 % of a CPU (limit 20 %)".into();
+        new.quiet_wait_s = Some(3.1);
+        RunsWriter::open(&path).unwrap().append(&new).unwrap();
+        let both = read_runs(&path).unwrap();
+        assert_eq!((both[0].noise.as_str(), &both[1]), ("", &new));
+    }
+
     #[test]
     fn rows_survive_a_reopen_and_read_back_identically() {
         let dir = tempfile::tempdir().unwrap();

@@ -50,7 +50,7 @@ pub fn write_summary_csv(path: &Path, analysis: &Analysis) -> Result<()> {
     writer.flush().with_context(context)
 }
 
-fn metric_cells(analysis: &Analysis, variant: &VariantAtLevel, m: &MetricAnalysis) -> Vec<String> {
+pub(super) fn metric_cells(analysis: &Analysis, variant: &VariantAtLevel, m: &MetricAnalysis) -> Vec<String> {
     let s = m.summary.as_ref();
     let c = m.comparison.as_ref();
     let runs: Vec<String> = m.outlier_runs.iter().map(|r| r.to_string()).collect();

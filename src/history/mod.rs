@@ -5,6 +5,9 @@
 //!
 //! A step is a regression by the rule `bench compare` gates on
 //! ([`crate::compare::report::worse`]): significant, beyond the threshold, the costly way.
+//!
+//! A study over several lab hosts has a series per host (never one mixing the seconds of
+//! two machines); measurements on one machine and on several hosts are not one history.
 
 use crate::compare::report::worse;
 use crate::model::RunRecord;
@@ -48,6 +51,9 @@ pub struct MeasurementInfo {
 /// One metric of one variant at one jobs level, over every measurement.
 #[derive(Debug, Serialize)]
 pub struct Series {
+    /// The lab host of a study over several hosts; empty on one host.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
     pub variant: String,
     pub jobs_label: String,
     pub jobs: u32,
@@ -77,8 +83,8 @@ pub struct Step {
     pub regression: bool,
 }
 
-/// A row of runs.csv: the same variant at the same jobs level and -j.
-type Row = (String, String, u32);
+/// A row of runs.csv: the same host, variant at the same jobs level and -j.
+type Row = (String, String, String, u32);
 
 /// Builds the history of `measurements`, in the order given (oldest first).
 pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thresholds) -> Result<History> {
@@ -86,6 +92,7 @@ pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thre
         bail!("a history needs at least two results folders of the same study, got {}", measurements.len());
     }
     check_workloads(measurements)?;
+    check_hosts(measurements)?;
     let rows = rows(measurements);
     let common: Vec<&Row> = rows.iter().filter(|row| measurements.iter().all(|m| has_row(m, row))).collect();
     if common.is_empty() {
@@ -98,7 +105,14 @@ pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thre
     let mut warnings = Vec::new();
     for row in rows.iter().filter(|row| !common.contains(row)) {
         let missing: Vec<&str> = measurements.iter().filter(|m| !has_row(m, row)).map(|m| m.name.as_str()).collect();
-        warnings.push(format!("{} {} (-j {}) is missing from {}: its series has gaps", row.0, row.1, row.2, missing.join(", ")));
+        warnings.push(format!(
+            "{}{} {} (-j {}) is missing from {}: its series has gaps",
+            host_prefix(&row.0),
+            row.1,
+            row.2,
+            row.3,
+            missing.join(", ")
+        ));
     }
     let series: Vec<Series> =
         metrics.iter().flat_map(|&metric| rows.iter().map(move |row| series(measurements, row, metric, thresholds))).collect();
@@ -107,7 +121,7 @@ pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thre
         .filter_map(|s| {
             let step = s.points.last()?.against_previous.as_ref().filter(|step| step.regression)?;
             let change = step.comparison.change_percent.map_or("n/a".to_string(), |p| format!("{p:+.1} %"));
-            Some(format!("{} {} -j {} {}: {} {change}", s.variant, s.jobs_label, s.jobs, s.metric.name(), step.verdict))
+            Some(format!("{}{} {} -j {} {}: {} {change}", host_prefix(&s.host), s.variant, s.jobs_label, s.jobs, s.metric.name(), step.verdict))
         })
         .collect();
     Ok(History {
@@ -145,6 +159,19 @@ fn check_workloads(measurements: &[Measurement]) -> Result<()> {
     Ok(())
 }
 
+/// A measurement on one machine and one over lab hosts have no row in common: say why.
+fn check_hosts(measurements: &[Measurement]) -> Result<()> {
+    let on_hosts = |m: &Measurement| m.records.iter().any(|r| !r.host.is_empty());
+    if let (Some(one), Some(several)) = (measurements.iter().find(|m| !on_hosts(m)), measurements.iter().find(|m| on_hosts(m))) {
+        bail!(
+            "{} ran on one machine but {} on several lab hosts ([[host]]): a history follows one study run alike",
+            one.name,
+            several.name
+        );
+    }
+    Ok(())
+}
+
 fn names(measurements: &[Measurement]) -> String {
     measurements.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
 }
@@ -153,7 +180,7 @@ fn names(measurements: &[Measurement]) -> String {
 fn rows(measurements: &[Measurement]) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
     for r in measurements.iter().flat_map(|m| &m.records) {
-        let row = (r.variant.clone(), r.jobs_label.clone(), r.jobs);
+        let row = (r.host.clone(), r.variant.clone(), r.jobs_label.clone(), r.jobs);
         if !rows.contains(&row) {
             rows.push(row);
         }
@@ -166,7 +193,7 @@ fn has_row(m: &Measurement, row: &Row) -> bool {
 }
 
 fn in_row(r: &RunRecord, row: &Row) -> bool {
-    r.variant == row.0 && r.jobs_label == row.1 && r.jobs == row.2
+    r.host == row.0 && r.variant == row.1 && r.jobs_label == row.2 && r.jobs == row.3
 }
 
 fn info(m: &Measurement) -> MeasurementInfo {
@@ -218,7 +245,12 @@ fn series(measurements: &[Measurement], row: &Row, metric: Metric, thresholds: &
             against_first: (i > 0).then(|| step(&values[0].0, ok)).flatten(),
         })
         .collect();
-    Series { variant: row.0.clone(), jobs_label: row.1.clone(), jobs: row.2, metric, unit: metric.unit(), points }
+    Series { host: row.0.clone(), variant: row.1.clone(), jobs_label: row.2.clone(), jobs: row.3, metric, unit: metric.unit(), points }
+}
+
+/// "host a: ", or nothing on one host.
+pub fn host_prefix(host: &str) -> String {
+    crate::compare::matching::host_prefix(host)
 }
 
 #[cfg(test)]
@@ -271,6 +303,27 @@ mod tests {
         let error = build(&[measurement("1", 1.0, "a"), renamed], &[Metric::Elapsed], &Thresholds::default()).unwrap_err();
         assert!(error.to_string().contains("no variant and jobs level"), "{error}");
         assert!(build(&[measurement("1", 1.0, "a")], &[Metric::Elapsed], &Thresholds::default()).is_err());
+    }
+
+    #[test]
+    fn several_hosts_have_a_series_each_and_one_machine_against_hosts_is_refused() {
+        let on = |host: &str, m: Measurement| Measurement {
+            records: m.records.into_iter().map(|r| RunRecord { host: host.into(), ..r }).collect(),
+            ..m
+        };
+        let first = |name: &str, factor: f64| {
+            let (a, b) = (on("a", measurement(name, factor, "x")), on("b", measurement(name, factor * 2.0, "x")));
+            Measurement { records: [a.records, b.records].concat(), ..a }
+        };
+        let history = build(&[first("1", 1.0), first("2", 1.1)], &[Metric::Elapsed], &Thresholds::default()).unwrap();
+        let hosts: Vec<&str> = history.series.iter().map(|s| s.host.as_str()).collect();
+        assert_eq!(hosts, ["a", "b"]);
+        let means: Vec<f64> = history.series.iter().map(|s| s.points[0].summary.as_ref().unwrap().mean).collect();
+        assert!((means[1] / means[0] - 2.0).abs() < 1e-9, "each host's own runs: {means:?}");
+        assert_eq!(history.last_step_regressions.len(), 2);
+        assert!(history.last_step_regressions[1].starts_with("host b: baseline half -j 1 elapsed: slower"), "{:?}", history.last_step_regressions);
+        let error = build(&[measurement("1", 1.0, "x"), first("2", 1.0)], &[Metric::Elapsed], &Thresholds::default()).unwrap_err();
+        assert!(error.to_string().contains("1 ran on one machine but 2 on several lab hosts"), "{error}");
     }
 
     #[test]

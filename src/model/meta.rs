@@ -4,6 +4,8 @@
 
 use kbench_protocol::{BootFacts, KernelView};
 use super::findings::ConsoleFinding;
+use super::stopping::LevelStopping;
+use super::overhead::{BootTimes, TimeBudget};
 use serde::{Deserialize, Serialize};
 
 pub const META_SCHEMA_VERSION: u32 = 1;
@@ -33,9 +35,19 @@ pub struct Meta {
     /// How the study ordered its boots and sized its runs; absent in older meta.json.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub design: Option<DesignFacts>,
+    /// With `runs = "auto"`: per variant and level, what stopped its runs (the target, the
+    /// cap, or the end of the study), as of the end of `bench run`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stopping: Vec<LevelStopping>,
     /// The lab hosts of a `[[host]]` study and how each fared; empty on one host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<LabHostFacts>,
+    /// Where each boot's time went, in the order the boots ran; absent in older meta.json.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boots: Vec<BootTimes>,
+    /// Where the study's time went; absent in older meta.json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_budget: Option<TimeBudget>,
 }
 
 /// One `[[host]]` of a study spread over several hosts: where it is, what it is, and
@@ -88,6 +100,32 @@ pub struct DesignFacts {
     pub adaptive: Option<AdaptiveFacts>,
     pub quiet_host: Option<QuietHostFacts>,
     pub pin: bool,
+}
+
+impl DesignFacts {
+    /// The design in a sentence, as the reports state it.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![match (self.rounds, self.order.as_str(), self.seed) {
+            (1, _, _) => "sequential: one boot per variant, all its runs in a row (drift between variants goes into the verdicts)".to_string(),
+            (rounds, "random", Some(seed)) => {
+                format!("interleaved: {rounds} rounds, each booting every variant in a random order from seed {seed} (`seed = {seed}` boots in this order again)")
+            }
+            (rounds, order, _) => format!("interleaved: {rounds} rounds, each booting every variant, {order} order"),
+        }];
+        if let Some(adaptive) = &self.adaptive {
+            parts.push(format!(
+                "runs until the 95 % interval of the mean elapsed time is within ± {} % ({} to {} runs)",
+                adaptive.precision_percent, adaptive.min_runs, adaptive.max_runs
+            ));
+        }
+        if let Some(quiet) = &self.quiet_host {
+            parts.push(format!("each run waited up to {} s for other processes to use at most {} CPUs", quiet.wait_s, quiet.max_load));
+        }
+        if self.pin {
+            parts.push("each vCPU pinned to a host CPU of its own".to_string());
+        }
+        parts.join("; ")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -250,6 +288,14 @@ impl Meta {
         }
     }
 
+    /// A boot's times, as they grow: the entry of the same boot is replaced.
+    pub fn record_boot_times(&mut self, times: &BootTimes) {
+        match self.boots.iter_mut().find(|b| b.variant == times.variant && b.boot == times.boot) {
+            Some(entry) => *entry = times.clone(),
+            None => self.boots.push(times.clone()),
+        }
+    }
+
     pub fn record_boot(&mut self, variant: &str, facts: &BootFacts) {
         if let Some(v) = self.variants.iter_mut().find(|v| v.name == variant) {
             v.boot = Some(facts.clone());
@@ -257,9 +303,36 @@ impl Meta {
     }
 }
 
+/// A plausible meta.json of a one-variant study (as a kbench before `design` wrote it), for
+/// tests anywhere in the crate.
+#[cfg(test)]
+pub fn test_meta() -> Meta {
+    serde_json::from_str(tests::OLDER_META).expect("a valid meta.json")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_design_says_sequential_or_how_it_interleaves_and_how_to_repeat_the_order() {
+        let design = DesignFacts {
+            rounds: 5,
+            order: "random".into(),
+            seed: Some(42),
+            seed_from_clock: true,
+            adaptive: None,
+            quiet_host: Some(QuietHostFacts { max_load: 0.5, wait_s: 60 }),
+            pin: true,
+        };
+        assert_eq!(
+            design.describe(),
+            "interleaved: 5 rounds, each booting every variant in a random order from seed 42 (`seed = 42` boots in this \
+             order again); each run waited up to 60 s for other processes to use at most 0.5 CPUs; each vCPU pinned to a host CPU of its own"
+        );
+        let sequential = DesignFacts { rounds: 1, quiet_host: None, pin: false, ..design };
+        assert!(sequential.describe().starts_with("sequential: one boot per variant"), "{}", sequential.describe());
+    }
 
     #[test]
     fn leftovers_are_told_with_the_step_and_the_count() {
@@ -299,7 +372,7 @@ mod tests {
         assert_eq!(again.kernel_findings[3].finding, variant.kernel_findings[3].finding);
     }
 
-    const OLDER_META: &str = r#"{
+    pub(super) const OLDER_META: &str = r#"{
         "schema_version": 1, "kbench_version": "0.1.0", "scenario": "kbuild",
         "started_at": "2026-11-29T08:00:00Z", "finished_at": null,
         "host": { "cpu_model": "Example CPU", "cpus": 2, "memory_mib": 4096, "kernel": "6.1.0" },
@@ -329,5 +402,21 @@ mod tests {
         meta.design = Some(design.clone());
         let again: Meta = serde_json::from_str(&serde_json::to_string(&meta).unwrap()).unwrap();
         assert_eq!(again.design, Some(design));
+    }
+
+    #[test]
+    fn a_boots_times_replace_its_earlier_entry_and_older_meta_has_none() {
+        let mut meta: Meta = serde_json::from_str(OLDER_META).unwrap();
+        assert!(meta.boots.is_empty() && meta.time_budget.is_none());
+        let text = serde_json::to_string(&meta).unwrap();
+        assert!(!text.contains("boots") && !text.contains("time_budget"), "nothing is invented for an older study");
+        let booted = BootTimes { boot_s: 6.0, ..BootTimes::new("baseline", 1) };
+        meta.record_boot_times(&booted);
+        meta.record_boot_times(&BootTimes { timed_s: 30.0, ..booted.clone() });
+        meta.record_boot_times(&BootTimes::new("baseline", 2));
+        assert_eq!(meta.boots.iter().map(|b| (b.boot, b.timed_s)).collect::<Vec<_>>(), [(1, 30.0), (2, 0.0)]);
+        meta.time_budget = Some(TimeBudget::of(&meta.boots, 60.0, 0.1));
+        let again: Meta = serde_json::from_str(&serde_json::to_string(&meta).unwrap()).unwrap();
+        assert_eq!((again.boots, again.time_budget), (meta.boots, meta.time_budget));
     }
 }

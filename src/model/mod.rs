@@ -4,17 +4,25 @@
 
 mod findings;
 mod meta;
+mod overhead;
+mod part;
 mod run;
+mod stopping;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
+pub use overhead::{BootTimes, PinnedVcpu, PinningFacts, TimeBudget};
 pub use meta::{
     AdaptiveFacts, BootKernelView, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts,
     LabHostFacts, LabHostStatus, LevelFacts, Leftovers, Meta, QuietHostFacts,
     VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
 };
+pub use part::{study_part, unclaimed};
+#[cfg(test)]
+pub use meta::test_meta;
 #[cfg(test)]
 pub use run::test_record;
 pub use run::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+pub use stopping::{LevelStopping, StopRule};
 
 /// Now, as every timestamp in the records is written: RFC 3339, UTC, whole seconds.
 pub fn now() -> String {

@@ -119,6 +119,11 @@ impl RunRecord {
     pub fn is_ok(&self) -> bool {
         self.status == RunStatus::Ok
     }
+
+    /// The host was busy with other work while the run was measured (`noise` says why).
+    pub fn is_noisy(&self) -> bool {
+        !self.noise.is_empty()
+    }
 }
 
 /// A plausible successful run, for tests anywhere in the crate.

@@ -5,6 +5,7 @@
 use crate::model::RunRecord;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,8 @@ pub struct Progress {
     /// When counting started and the runs already done then (a resumed study starts
     /// with some): the ETA extrapolates only from the runs measured since.
     start: Mutex<(Instant, u64)>,
+    /// `runs = "auto"`: the total is the most the study may still ask for.
+    at_most: AtomicBool,
 }
 
 impl Progress {
@@ -24,12 +27,33 @@ impl Progress {
         let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs, ETA {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
-        bar.enable_steady_tick(std::time::Duration::from_millis(250));
-        Progress { bar, start: Mutex::new((Instant::now(), 0)) }
+        // The spinner's ticker wakes 4 times a second: only for a terminal that shows it.
+        if !bar.is_hidden() {
+            bar.enable_steady_tick(std::time::Duration::from_millis(250));
+        }
+        Progress { bar, start: Mutex::new((Instant::now(), 0)), at_most: AtomicBool::new(false) }
+    }
+
+    /// `runs = "auto"`: the runs the study now asks for in all, the cap of every variant
+    /// and level not stopped yet. Never below the runs already counted, so the bar neither
+    /// passes its end nor reaches it before the study does.
+    pub fn set_planned(&self, total_runs: u64) {
+        self.at_most.store(true, Ordering::Relaxed);
+        self.bar.set_length(total_runs.max(self.bar.position()));
     }
 
     pub fn set_message(&self, message: &str) {
         self.bar.set_message(message.to_string());
+    }
+
+    /// A state worth a line in a log too (waiting for a quiet host): the bar's message on a
+    /// terminal, a line on stderr without one.
+    pub fn status(&self, message: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{message}");
+        } else {
+            self.set_message(message);
+        }
     }
 
     pub fn set_position(&self, runs_done: u64) {
@@ -56,7 +80,9 @@ impl Progress {
         let (started, first) = self.start.lock().map(|s| *s).unwrap_or((Instant::now(), 0));
         let (done, total) = (self.bar.position(), self.bar.length().unwrap_or(0));
         let elapsed = started.elapsed();
-        eprintln!("{}", finished_line(record, runs_per_level, (done, total), elapsed, eta(elapsed, done - first.min(done), total - done.min(total))));
+        let at_most = self.at_most.load(Ordering::Relaxed);
+        let eta = eta(elapsed, done - first.min(done), total - done.min(total));
+        eprintln!("{}", finished_line(record, (runs_per_level, at_most), (done, total), elapsed, eta));
     }
 
     /// A line above the bar (or on stderr when the bar is hidden).
@@ -79,13 +105,21 @@ fn eta(elapsed: Duration, measured: u64, remaining: u64) -> Option<Duration> {
     (measured > 0).then(|| elapsed.mul_f64(remaining as f64 / measured as f64))
 }
 
-/// "run 2 of 3 finished: poison half -j 2, 12.4 s, ok; study: 8 of 12 runs, 3m05s elapsed, ETA 1m33s".
-fn finished_line(record: &RunRecord, runs_per_level: u32, (done, total): (u64, u64), elapsed: Duration, eta: Option<Duration>) -> String {
+/// "run 2 of 3 finished: poison half -j 2, 12.4 s, ok; study: 8 of 12 runs, 3m05s elapsed, ETA 1m33s";
+/// with `at_most` (`runs = "auto"`), the totals and the ETA are upper bounds and say so.
+fn finished_line(
+    record: &RunRecord,
+    (runs_per_level, at_most): (u32, bool),
+    (done, total): (u64, u64),
+    elapsed: Duration,
+    eta: Option<Duration>,
+) -> String {
     let status = if record.is_ok() { "ok" } else { "failed" };
-    let eta = eta.map_or("unknown".to_string(), duration);
+    let bound = if at_most { "at most " } else { "" };
+    let eta = eta.map_or("unknown".to_string(), |eta| format!("{bound}{}", duration(eta)));
     let on = if record.host.is_empty() { String::new() } else { format!(" on {}", record.host) };
     format!(
-        "run {} of {runs_per_level} finished{on}: {} {} -j {}, {:.1} s, {status}; study: {done} of {total} runs, {} elapsed, ETA {eta}",
+        "run {} of {bound}{runs_per_level} finished{on}: {} {} -j {}, {:.1} s, {status}; study: {done} of {bound}{total} runs, {} elapsed, ETA {eta}",
         record.run,
         record.variant,
         record.jobs_label,
@@ -114,11 +148,24 @@ mod tests {
     fn a_finished_run_line_names_the_run_and_the_study_eta() {
         let record = RunRecord { variant: "poison".into(), jobs_label: "half".into(), jobs: 2, run: 2, elapsed_s: 12.44, ..test_record() };
         let elapsed = Duration::from_secs(185);
-        let line = finished_line(&record, 3, (8, 12), elapsed, eta(elapsed, 8, 4));
+        let line = finished_line(&record, (3, false), (8, 12), elapsed, eta(elapsed, 8, 4));
         assert_eq!(line, "run 2 of 3 finished: poison half -j 2, 12.4 s, ok; study: 8 of 12 runs, 3m05s elapsed, ETA 1m32s");
+        let adaptive = finished_line(&record, (6, true), (8, 12), elapsed, eta(elapsed, 8, 4));
+        assert_eq!(adaptive, "run 2 of at most 6 finished: poison half -j 2, 12.4 s, ok; study: 8 of at most 12 runs, 3m05s elapsed, ETA at most 1m32s");
         assert_eq!(eta(elapsed, 0, 4), None, "no ETA before a run is measured");
         let on_lab = RunRecord { host: "lab1".into(), ..record };
-        assert!(finished_line(&on_lab, 3, (8, 12), elapsed, None).starts_with("run 2 of 3 finished on lab1: poison half"));
+        assert!(finished_line(&on_lab, (3, false), (8, 12), elapsed, None).starts_with("run 2 of 3 finished on lab1: poison half"));
         assert_eq!(duration(Duration::from_secs(7620)), "2h07m");
+    }
+
+    #[test]
+    fn an_adaptive_total_never_falls_below_the_runs_counted() {
+        let progress = Progress::new(24);
+        progress.set_position(5);
+        progress.set_planned(10);
+        assert_eq!(progress.bar.length(), Some(10));
+        progress.set_planned(3);
+        assert_eq!(progress.bar.length(), Some(5), "the bar does not pass its end");
+        assert!(progress.at_most.load(Ordering::Relaxed));
     }
 }

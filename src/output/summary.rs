@@ -2,22 +2,41 @@
 //! report`): the kernbench blocks, each variant's verdicts against the baseline, the
 //! warnings and where report.md and report.html are.
 
-use crate::export::format::{p_value, percent, percent_interval};
+use crate::export::format::{p_value, percent, percent_interval, NOISY_MARK};
 use crate::export::kernbench::level_title;
 use crate::export::reports::Written;
-use crate::stats::{Analysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
+use crate::model::LevelStopping;
+use crate::stats::{Analysis, HostsAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
 use std::fmt::Write;
 use std::path::Path;
 
 /// The kernbench blocks and the verdicts on stdout, the warnings on stderr.
 pub fn print(results: &Path, written: &Written) {
     print!("{}", written.kernbench);
-    print!("{}", verdict_text(&written.analysis));
+    print!("{}", stopping_text(&written.stopping));
+    if let Some(analysis) = &written.analysis {
+        print!("{}", verdict_text(analysis));
+    }
+    if let Some(hosts) = &written.hosts {
+        print!("{}", hosts_text(hosts));
+    }
     for warning in &written.warnings {
         eprintln!("warning: {warning}");
     }
     println!("report: {}", results.join("report.md").display());
     println!("in a browser: {}", results.join("report.html").display());
+}
+
+/// With `runs = "auto"`: one line per variant and level saying what stopped its runs.
+pub fn stopping_text(stopping: &[LevelStopping]) -> String {
+    let mut out = String::new();
+    if let Some(first) = stopping.first() {
+        let _ = writeln!(out, "runs = \"auto\" (target: the 95 % interval of the mean elapsed time within ± {} %):", first.precision_percent);
+    }
+    for stop in stopping {
+        let _ = writeln!(out, "  {}", stop.line());
+    }
+    out
 }
 
 /// Each variant against the baseline, per level and metric: the change of the mean,
@@ -38,7 +57,10 @@ pub fn verdict_text(analysis: &Analysis) -> String {
         for level in &analysis.levels {
             let _ = writeln!(out, "  {}", level_title(&level.jobs_label, level.jobs));
             match level.variant(variant) {
-                Some(v) => out.push_str(&metric_lines(v)),
+                Some(v) => {
+                    out.push_str(&metric_lines(v));
+                    out.push_str(&noise_line(&level.variants[0], v));
+                }
                 None => out.push_str("    no runs\n"),
             }
         }
@@ -47,6 +69,51 @@ pub fn verdict_text(analysis: &Analysis) -> String {
         out,
         "* {STAR_MEANS}. Fewer than {MIN_RUNS} successful runs a side: \"too few runs\", no verdict."
     );
+    out
+}
+
+/// On several hosts: each host's verdicts, then the changes pooled across hosts.
+pub fn hosts_text(hosts: &HostsAnalysis) -> String {
+    let mut out = String::new();
+    for h in &hosts.hosts {
+        match &h.analysis {
+            Some(analysis) if analysis.variants.len() >= 2 => {
+                let _ = writeln!(out, "host {}:", h.host);
+                out.push_str(&verdict_text(analysis));
+            }
+            Some(_) => {}
+            None => {
+                let _ = writeln!(out, "host {}: {}", h.host, h.problem.as_deref().unwrap_or("no runs"));
+            }
+        }
+    }
+    let t = &hosts.thresholds;
+    for level in hosts.pooled.iter().filter(|l| !l.variants.is_empty()) {
+        for variant in &level.variants {
+            let _ = writeln!(
+                out,
+                "{} against {} across hosts, {} (geometric mean of the hosts' ratios, t interval over hosts; verdict when p < {} and beyond ± {} %):",
+                variant.variant, hosts.baseline, level.jobs_label, t.alpha, t.noise_percent
+            );
+            for m in &variant.metrics {
+                let p = &m.pooled;
+                let change = p.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
+                let _ = writeln!(
+                    out,
+                    "    {:<17} {change:>9}  {:<22} p {:<9} {} ({} of {} hosts)",
+                    m.metric.title(),
+                    percent_interval(p.change_ci95),
+                    p_value(p.p_value),
+                    m.metric.verdict_word(p.verdict),
+                    p.hosts.len(),
+                    p.hosts.len() + p.left_out.len()
+                );
+            }
+            if let Some(caveat) = variant.metrics.first().and_then(|m| m.pooled.caveat()) {
+                let _ = writeln!(out, "    note: {caveat}");
+            }
+        }
+    }
     out
 }
 
@@ -71,11 +138,44 @@ fn metric_lines(variant: &VariantAtLevel) -> String {
     out
 }
 
+/// A warning under verdicts that noisy runs on either side may have bent.
+fn noise_line(baseline: &VariantAtLevel, variant: &VariantAtLevel) -> String {
+    let sides: Vec<String> = [variant, baseline]
+        .iter()
+        .filter(|v| !v.noisy_runs.is_empty())
+        .map(|v| format!("{} of {} runs of {}", v.noisy_runs.len(), v.ok_runs, v.variant))
+        .collect();
+    if sides.is_empty() {
+        return String::new();
+    }
+    format!("    {NOISY_MARK} {} measured on a noisy host: these verdicts may be off (see the warnings)\n", sides.join(" and "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{test_record, RunRecord, RunStatus};
     use crate::stats::{analyze, Thresholds};
+
+    #[test]
+    fn several_hosts_print_each_host_and_the_pooled_verdicts() {
+        let mut records = Vec::new();
+        for (host, factor) in [("a", 1.0), ("b", 2.0)] {
+            for (run, (base, poison)) in [(40.0, 44.0), (40.5, 44.5), (39.5, 43.5)].into_iter().enumerate() {
+                let run = run as u32 + 1;
+                records.push(RunRecord { host: host.into(), run, elapsed_s: base * factor, ..test_record() });
+                records.push(RunRecord { host: host.into(), run, variant: "poison".into(), elapsed_s: poison * factor, ..test_record() });
+            }
+        }
+        let hosts = crate::stats::analyze_hosts(&records, &["c".into()], None, &Thresholds::default()).unwrap();
+        let text = hosts_text(&hosts);
+        assert!(text.starts_with("host a:
+poison against baseline"), "{text}");
+        assert!(text.contains("host c: no runs on record"), "{text}");
+        let pooled = text.lines().skip_while(|l| !l.contains("across hosts")).find(|l| l.contains("Elapsed Time")).unwrap();
+        assert!(pooled.contains("+10.0 %") && pooled.ends_with("slower (2 of 3 hosts)"), "{text}");
+        assert!(text.contains("note: 2 hosts: the interval rests on 1 degree of freedom"), "{text}");
+    }
 
     #[test]
     fn verdicts_are_against_the_baseline_and_ignore_failed_runs() {
@@ -95,5 +195,19 @@ mod tests {
         assert!(text.contains("* mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap"), "{text}");
         let user = text.lines().find(|l| l.trim_start().starts_with("User Time")).unwrap();
         assert!(user.contains("+0.00 %") && user.contains("no significant change"), "{text}");
+    }
+
+    #[test]
+    fn verdicts_bent_by_a_noisy_host_say_so() {
+        let mut records = Vec::new();
+        for run in 1..=3 {
+            records.push(RunRecord { run, noise: if run == 1 { "busy".into() } else { String::new() }, ..test_record() });
+            records.push(RunRecord { run, variant: "poison".into(), ..test_record() });
+        }
+        let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
+        let text = verdict_text(&analysis);
+        assert!(text.contains("    ⚠ 1 of 3 runs of baseline measured on a noisy host: these verdicts may be off"), "{text}");
+        records[0].noise.clear();
+        assert!(!verdict_text(&analyze(&records, None, &Thresholds::default()).unwrap()).contains('⚠'));
     }
 }

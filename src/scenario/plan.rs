@@ -36,8 +36,7 @@ pub struct Plan {
     pub workload: Workload,
     /// The variants' order in each round, and its seed.
     pub order: BootOrder,
-    /// `runs = "auto"`: each variant and level stops once precise (`stats::stopping`).
-    #[allow(dead_code)] // issue 11: the runner reads it once wired
+    /// `runs = "auto"`: each variant and level stops once precise (`stats::Target`).
     pub adaptive: Option<AdaptiveRuns>,
     /// Wait for a quiet host before each run.
     #[allow(dead_code)] // issue 11: the runner reads it once wired

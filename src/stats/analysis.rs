@@ -4,6 +4,7 @@
 
 use super::compare::{compare_summaries, Comparison, Thresholds, MIN_RUNS};
 use super::metric::Metric;
+use super::noise::{describe, noisy_runs, NoisyRun, NOISE_ADVICE};
 use super::outliers::outliers;
 use super::summary::{summarize, Summary};
 use crate::model::RunRecord;
@@ -43,6 +44,9 @@ pub struct VariantAtLevel {
     pub variant: String,
     pub ok_runs: usize,
     pub failed_runs: usize,
+    /// Successful runs measured while the host was busy with other work; they stay in
+    /// every statistic, flagged.
+    pub noisy_runs: Vec<NoisyRun>,
     pub metrics: Vec<MetricAnalysis>,
 }
 
@@ -72,6 +76,7 @@ pub enum Warning {
     SlowFirstRun { variant: String, level: String, metric: Metric },
     FewRuns { variant: String, level: String, ok_runs: usize },
     FailedRuns { variant: String, level: String, failed_runs: usize },
+    NoisyRuns { variant: String, level: String, ok_runs: usize, runs: Vec<NoisyRun> },
 }
 
 impl fmt::Display for Warning {
@@ -89,6 +94,14 @@ impl fmt::Display for Warning {
             }
             Warning::FailedRuns { variant, level, failed_runs } => {
                 write!(f, "{variant} {level}: {failed_runs} failed run(s) excluded from every statistic (see runs.csv and logs/)")
+            }
+            Warning::NoisyRuns { variant, level, ok_runs, runs } => {
+                write!(
+                    f,
+                    "{variant} {level}: {} of {ok_runs} successful runs were measured on a noisy host: {}; they are kept in the statistics, which they may skew: {NOISE_ADVICE}",
+                    runs.len(),
+                    describe(runs)
+                )
             }
         }
     }
@@ -199,7 +212,13 @@ fn analyze_variant(
             }
         })
         .collect();
-    VariantAtLevel { variant: variant.to_string(), ok_runs: ok.len(), failed_runs: runs.len() - ok.len(), metrics }
+    VariantAtLevel {
+        variant: variant.to_string(),
+        ok_runs: ok.len(),
+        failed_runs: runs.len() - ok.len(),
+        noisy_runs: noisy_runs(ok.iter().copied()),
+        metrics,
+    }
 }
 
 fn level_warnings(level: &LevelAnalysis) -> Vec<Warning> {
@@ -211,6 +230,10 @@ fn level_warnings(level: &LevelAnalysis) -> Vec<Warning> {
         }
         if v.ok_runs < MIN_RUNS {
             warnings.push(Warning::FewRuns { variant: variant.clone(), level: level.clone(), ok_runs: v.ok_runs });
+        }
+        if !v.noisy_runs.is_empty() {
+            let runs = v.noisy_runs.clone();
+            warnings.push(Warning::NoisyRuns { variant: variant.clone(), level: level.clone(), ok_runs: v.ok_runs, runs });
         }
         for m in &v.metrics {
             if m.slow_first_run {
@@ -311,5 +334,24 @@ mod tests {
         let off = analysis.level("half").unwrap().variant("off").unwrap().metric(Metric::Elapsed);
         assert_eq!((off.outlier_runs.clone(), off.slow_first_run), (vec![1], true));
         assert!(analysis.warnings.iter().any(|w| matches!(w, Warning::SlowFirstRun { variant, .. } if variant == "off")));
+    }
+
+    #[test]
+    fn noisy_runs_are_counted_named_and_warned_about_and_stay_in_the_statistics() {
+        let mut records = study();
+        let busy = "other processes used 150 % of a CPU (limit 20 %)";
+        records[3].noise = busy.into(); // poison run 2
+        records[10].noise = "steal 9.0 % (limit 2.0 %)".into(); // poison run 6, failed: not counted
+        let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
+        let poison = analysis.level("half").unwrap().variant("poison").unwrap();
+        assert_eq!(poison.noisy_runs, [NoisyRun { run: 2, why: busy.into() }]);
+        assert_eq!(poison.metric(Metric::Elapsed).summary.as_ref().unwrap().n, 5, "kept in the statistics");
+        assert!(analysis.level("half").unwrap().variant("off").unwrap().noisy_runs.is_empty());
+        let warning = analysis.warnings.iter().find(|w| matches!(w, Warning::NoisyRuns { .. })).unwrap().to_string();
+        assert!(warning.starts_with("poison half: 1 of 5 successful runs were measured on a noisy host: run 2 (other processes used 150 %"), "{warning}");
+        assert!(warning.contains("quiet_host") && warning.contains("pin = true"), "{warning}");
+        let json = serde_json::to_value(&analysis).unwrap();
+        assert_eq!(json["levels"][0]["variants"][1]["noisy_runs"][0]["run"], 2);
+        assert!(analyze(&study(), None, &Thresholds::default()).unwrap().warnings.iter().all(|w| !matches!(w, Warning::NoisyRuns { .. })));
     }
 }

@@ -55,6 +55,8 @@ pub enum Verdict {
     NoSignificantChange,
     /// Fewer than [`MIN_RUNS`] successful runs on a side: no test, no verdict.
     TooFewRuns,
+    /// Across hosts: fewer than `MIN_HOSTS` hosts with enough runs, no interval over hosts.
+    TooFewHosts,
 }
 
 impl Verdict {
@@ -180,7 +182,7 @@ fn welch(difference: f64, s1: f64, n1: usize, s2: f64, n2: usize) -> Welch {
     }
 }
 
-fn verdict(p: f64, difference: f64, change_ci95: Option<Interval>, thresholds: &Thresholds) -> Verdict {
+pub(super) fn verdict(p: f64, difference: f64, change_ci95: Option<Interval>, thresholds: &Thresholds) -> Verdict {
     // A NaN p (a distribution statrs could not build) is no evidence of a change.
     if p.is_nan() || p >= thresholds.alpha {
         return Verdict::NoSignificantChange;

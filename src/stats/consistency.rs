@@ -71,7 +71,18 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
             let problem = format!("{id} is on record twice: it already succeeded in an earlier row");
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
         }
-        if let Some(earlier) = records[..row].iter().position(|r| r.jobs_label == record.jobs_label && r.jobs != record.jobs) {
+        if let Some(earlier) = records[..row].iter().position(|r| r.host.is_empty() != record.host.is_empty()) {
+            let problem = format!(
+                "{id}: {} but an earlier row {}: a study runs on one machine or on [[host]]s, each row naming its host",
+                if record.host.is_empty() { "names no host" } else { "names a host" },
+                if records[earlier].host.is_empty() { "names none".to_string() } else { format!("names host {}", records[earlier].host) }
+            );
+            found.push(Inconsistency { row, earlier: Some(earlier), problem });
+        }
+        // Each host's guests may have another size, so one label may mean another -j there.
+        if let Some(earlier) =
+            records[..row].iter().position(|r| r.host == record.host && r.jobs_label == record.jobs_label && r.jobs != record.jobs)
+        {
             let problem = format!(
                 "the jobs level {:?} ran with -j {} here but with -j {} in an earlier row: one label, one -j",
                 record.jobs_label, record.jobs, records[earlier].jobs
@@ -197,5 +208,15 @@ mod tests {
         assert!(other_jobs[0].1.contains("gives it -j 2"), "{other_jobs:?}");
         // Without meta.json only the rows themselves can be checked.
         assert_eq!(problems(&records[..2], None), []);
+    }
+
+    #[test]
+    fn rows_with_and_without_a_host_are_refused_and_jobs_are_per_host() {
+        let on = |host: &str, r: RunRecord| RunRecord { host: host.into(), ..r };
+        let found = problems(&[on("lab3", run("off", "half", 2, 1)), run("off", "half", 2, 2)], None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("off half run 2: names no host but an earlier row names host lab3"), "{found:?}");
+        let on_two = [on("lab1", run("off", "half", 2, 1)), on("lab2", run("off", "half", 4, 1))];
+        assert_eq!(problems(&on_two, None), [], "-j per host: another host's guest may be another size");
     }
 }

@@ -208,6 +208,7 @@ impl Metric {
             (Verdict::Lower, false) => "lower",
             (Verdict::NoSignificantChange, _) => "no significant change",
             (Verdict::TooFewRuns, _) => "too few runs",
+            (Verdict::TooFewHosts, _) => "too few hosts",
         }
     }
 }

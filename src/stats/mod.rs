@@ -3,6 +3,7 @@
 //! - [`summarize`]: n, mean, sample SD, median, min, max, CoV, 95 % interval of the mean.
 //! - [`compare`]: a new set of runs against a baseline (Welch's t-test, Fieller's interval
 //!   of the change in percent, criterion's verdict, mmtests' star).
+//! - [`analyze_hosts`]: a study over several lab hosts, per host, and pooled across hosts.
 //! - [`inconsistencies`]: rows that contradict each other or the plan, refused by readers.
 //! - [`outliers`]: hyperfine's modified Z-score and its slow-first-run warning.
 //! - [`stopping`]: `runs = "auto"`'s rule: stop when the mean is precise enough, or at the cap.
@@ -11,23 +12,31 @@
 mod analysis;
 mod compare;
 mod consistency;
+mod hosts;
 mod metric;
+mod noise;
 mod outliers;
 mod precision;
 mod summary;
 
 // The API `bench compare` builds on: not every item is used by `bench run`/`report` yet.
 #[allow(unused_imports)]
-pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen, Warning};
+pub use noise::{describe as describe_noisy, noisy_runs, NoisyRun, NOISE_ADVICE};
+pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen};
 #[allow(unused_imports)]
 pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, STAR_MEANS};
 pub use consistency::{inconsistencies, StudyShape};
+#[allow(unused_imports)]
+pub use hosts::{
+    analyze_hosts, hosts_seen, pool, runs_of_host, HostAnalysis, HostChange, HostComparison, HostsAnalysis, LeftOut, PooledChange,
+    PooledLevel, PooledMetric, PooledVariant, MIN_HOSTS,
+};
 #[allow(unused_imports)]
 pub use metric::Metric;
 #[allow(unused_imports)]
 pub use outliers::{modified_z_scores, outliers, Outliers, OUTLIER_Z};
 #[allow(unused_imports)]
-pub use precision::{half_width_percent, stopping, Stopping};
+pub use precision::{half_width_percent, stopping, Settled, Stopping, Target};
 #[allow(unused_imports)]
 pub use summary::{median, summarize, Interval, Summary};
 

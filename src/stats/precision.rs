@@ -7,10 +7,9 @@
 //! alpha by luck and inflates the false alarms far above alpha; stopping when an interval
 //! is narrow enough does not (../shared/REFERENCE.md, "Noise, order and many hosts").
 
-// Issue 11: the runner calls it once `runs = "auto"` is wired.
-#![allow(dead_code)]
-
 use super::{mean, sample_sd, t_quantile, CONFIDENCE};
+use crate::model::{LevelStopping, RunRecord, StopRule};
+use std::ops::RangeInclusive;
 
 /// What to do after the runs measured so far.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,6 +25,13 @@ pub enum Stopping {
 impl Stopping {
     pub fn is_stop(&self) -> bool {
         !matches!(self, Stopping::Continue { .. })
+    }
+
+    pub fn half_width_percent(&self) -> Option<f64> {
+        match *self {
+            Stopping::Precise { half_width_percent } => Some(half_width_percent),
+            Stopping::Continue { half_width_percent } | Stopping::Cap { half_width_percent } => half_width_percent,
+        }
     }
 }
 
@@ -58,6 +64,119 @@ pub fn stopping(values: &[f64], precision_percent: f64, min_runs: u32, max_runs:
         return Stopping::Cap { half_width_percent };
     }
     Stopping::Continue { half_width_percent }
+}
+
+/// `runs = "auto"` as a schedule: the target, and the rounds that share out the runs.
+///
+/// Round `r` (0-based) measures the runs numbered `r·k + 1 ..= (r + 1)·k` (at most
+/// `max_runs`), `k` = ⌈`max_runs` / `rounds`⌉ runs per boot, of every variant and level
+/// not stopped yet. Whether one is stopped is decided before each round, from its runs
+/// numbered below the round's first: a resumed study takes the same decisions again from
+/// runs.csv. A failed run keeps its number: it counts toward the cap, not the precision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    pub precision_percent: f64,
+    pub min_runs: u32,
+    pub max_runs: u32,
+    pub rounds: u32,
+}
+
+/// Where the schedule of one variant and level stands, given its runs on record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settled {
+    /// `Continue`: not stopped yet (the study ended first, or runs are missing).
+    pub stopping: Stopping,
+    /// The runs the schedule asks for: those up to the round it stopped before, or up to
+    /// `max_runs` while it has not stopped.
+    pub planned: u32,
+    /// Successful and failed runs among those planned.
+    pub ok: u32,
+    pub failed: u32,
+}
+
+impl Target {
+    /// Runs per boot of each variant and level.
+    pub fn runs_per_round(&self) -> u32 {
+        self.max_runs.div_ceil(self.rounds.max(1))
+    }
+
+    /// The run numbers round `round` measures; empty past the cap.
+    pub fn block(&self, round: u32) -> RangeInclusive<u32> {
+        let k = self.runs_per_round();
+        (round * k + 1)..=((round + 1) * k).min(self.max_runs)
+    }
+
+    /// The decision on the runs of `variant` at `level` numbered below `before`.
+    pub fn decide(&self, records: &[RunRecord], variant: &str, level: &str, before: u32) -> (Stopping, u32, u32) {
+        let earlier: Vec<&RunRecord> =
+            records.iter().filter(|r| r.variant == variant && r.jobs_label == level && r.run < before).collect();
+        let values: Vec<f64> = earlier.iter().filter(|r| r.is_ok()).map(|r| r.elapsed_s).collect();
+        // A failed run measured again (bench run --resume --retry-failed) is one run.
+        let mut failed: Vec<u32> =
+            earlier.iter().filter(|r| !r.is_ok() && !earlier.iter().any(|o| o.is_ok() && o.run == r.run)).map(|r| r.run).collect();
+        failed.sort_unstable();
+        failed.dedup();
+        let failed = failed.len() as u32;
+        let decision = stopping(&values, self.precision_percent, self.min_runs, self.max_runs.saturating_sub(failed));
+        (decision, values.len() as u32, failed)
+    }
+
+    /// Replays the schedule on the runs on record: where it stopped, or that it has not.
+    pub fn settle(&self, records: &[RunRecord], variant: &str, level: &str) -> Settled {
+        for round in 0..self.rounds {
+            let block = self.block(round);
+            if block.is_empty() {
+                break;
+            }
+            let before = *block.start();
+            let (stopping, ok, failed) = self.decide(records, variant, level, before);
+            if !stopping.is_stop() {
+                continue;
+            }
+            let last = records.iter().filter(|r| r.variant == variant && r.jobs_label == level).map(|r| r.run).max().unwrap_or(0);
+            if last < before {
+                return Settled { stopping, planned: before - 1, ok, failed };
+            }
+            // Runs beyond the stop: a failed run measured again (--retry-failed) made the
+            // stop come earlier than when they were measured. They count, as in the report.
+            let (all, ok, failed) = self.decide(records, variant, level, last + 1);
+            let stopping = match stopping {
+                Stopping::Precise { half_width_percent } => {
+                    Stopping::Precise { half_width_percent: all.half_width_percent().unwrap_or(half_width_percent) }
+                }
+                _ => Stopping::Cap { half_width_percent: all.half_width_percent() },
+            };
+            return Settled { stopping, planned: last, ok, failed };
+        }
+        let (stopping, ok, failed) = self.decide(records, variant, level, self.max_runs + 1);
+        Settled { stopping, planned: self.max_runs, ok, failed }
+    }
+
+    /// What stopped each variant at each level, in the order given.
+    pub fn statements(&self, records: &[RunRecord], variants: &[String], levels: &[String]) -> Vec<LevelStopping> {
+        let mut out = Vec::new();
+        for variant in variants {
+            for level in levels {
+                let settled = self.settle(records, variant, level);
+                let (rule, half_width_percent) = match settled.stopping {
+                    Stopping::Precise { half_width_percent } => (StopRule::Precise, Some(half_width_percent)),
+                    Stopping::Cap { half_width_percent } => (StopRule::Cap, half_width_percent),
+                    Stopping::Continue { half_width_percent } => (StopRule::Unfinished, half_width_percent),
+                };
+                out.push(LevelStopping {
+                    variant: variant.clone(),
+                    level: level.clone(),
+                    rule,
+                    runs: settled.ok,
+                    failed: settled.failed,
+                    half_width_percent,
+                    precision_percent: self.precision_percent,
+                    max_runs: self.max_runs,
+                });
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -117,5 +236,90 @@ mod tests {
         assert_close(half_width_percent(&values).unwrap(), 100.0 * 3.182446305284263 * sd / 2.0 / 10.0, 1e-9);
         assert_eq!(half_width_percent(&[5.0]), None);
         assert_eq!(half_width_percent(&[0.0, 0.0]), None);
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+    use crate::model::{test_record, RunStatus};
+
+    fn target(rounds: u32) -> Target {
+        Target { precision_percent: 2.0, min_runs: 3, max_runs: 6, rounds }
+    }
+
+    fn runs(times: &[Option<f64>]) -> Vec<RunRecord> {
+        times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| RunRecord {
+                run: i as u32 + 1,
+                elapsed_s: t.unwrap_or(0.0),
+                status: if t.is_some() { RunStatus::Ok } else { RunStatus::Failed },
+                ..test_record()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rounds_share_out_contiguous_blocks_up_to_the_cap() {
+        assert_eq!((0..6).map(|r| target(6).block(r)).collect::<Vec<_>>(), [1..=1, 2..=2, 3..=3, 4..=4, 5..=5, 6..=6]);
+        assert_eq!((0..3).map(|r| target(3).block(r)).collect::<Vec<_>>(), [1..=2, 3..=4, 5..=6]);
+        // 6 runs in 4 rounds: 2 per boot, the last round has nothing left.
+        assert_eq!(target(4).block(2), 5..=6);
+        assert!(target(4).block(3).is_empty());
+    }
+
+    #[test]
+    fn steady_runs_settle_as_precise_at_min_runs() {
+        let records = runs(&[Some(10.0), Some(10.01), Some(9.99)]);
+        let settled = target(6).settle(&records, "baseline", "half");
+        assert!(matches!(settled.stopping, Stopping::Precise { .. }), "{settled:?}");
+        assert_eq!((settled.planned, settled.ok, settled.failed), (3, 3, 0));
+        // Fewer runs on record: not stopped yet, the cap is what may still come.
+        let settled = target(6).settle(&records[..2], "baseline", "half");
+        assert!(matches!(settled.stopping, Stopping::Continue { .. }));
+        assert_eq!(settled.planned, 6);
+    }
+
+    #[test]
+    fn a_failed_run_counts_toward_the_cap_not_the_precision() {
+        let records = runs(&[Some(10.0), None, Some(14.0), Some(7.0), Some(12.0), Some(9.0)]);
+        let settled = target(6).settle(&records, "baseline", "half");
+        assert!(matches!(settled.stopping, Stopping::Cap { half_width_percent: Some(h) } if h > 2.0), "{settled:?}");
+        assert_eq!((settled.planned, settled.ok, settled.failed), (6, 5, 1));
+        let statement = &target(6).statements(&records, &["baseline".into()], &["half".into()])[0];
+        assert!(statement.describe().starts_with("cap of 6 runs reached (± ") && statement.describe().ends_with("target ± 2 %, 1 failed)"), "{statement:?}");
+    }
+
+    #[test]
+    fn the_decision_is_taken_at_the_round_boundary_only() {
+        // 2 runs per boot: precise after 3 runs, but the round measured 4.
+        let records = runs(&[Some(10.0), Some(10.01), Some(9.99), Some(10.0)]);
+        let settled = target(3).settle(&records, "baseline", "half");
+        assert!(matches!(settled.stopping, Stopping::Precise { .. }));
+        assert_eq!((settled.planned, settled.ok), (4, 4));
+    }
+
+    #[test]
+    fn an_adaptive_studys_rows_fit_its_plan_up_to_the_cap() {
+        // meta.json's `runs` of an adaptive study is max_runs: a failed run, a stop before
+        // the cap and a level at its cap all pass the readers' check.
+        let mut records = runs(&[Some(10.0), None, Some(14.0), Some(7.0), Some(12.0), Some(9.0)]);
+        records.extend(runs(&[Some(10.0), Some(10.0), Some(10.0)]).into_iter().map(|r| RunRecord { variant: "poison".into(), ..r }));
+        let shape = crate::stats::StudyShape { variants: vec!["baseline".into(), "poison".into()], levels: vec![("half".into(), 1)], runs: 6, hosts: Vec::new() };
+        assert_eq!(crate::stats::inconsistencies(&records, Some(&shape)), []);
+        let beyond = RunRecord { run: 7, ..records[0].clone() };
+        assert_eq!(crate::stats::inconsistencies(&[beyond], Some(&shape)).len(), 1, "beyond the cap is beyond the plan");
+    }
+
+    #[test]
+    fn a_missing_run_below_the_stop_is_still_planned() {
+        // Run 2 has no row (its guest failed): the later runs are precise, run 2 is due.
+        let mut records = runs(&[Some(10.0), Some(10.0), Some(10.01), Some(9.99)]);
+        records.remove(1);
+        let settled = target(6).settle(&records, "baseline", "half");
+        assert_eq!(settled.planned, 4);
+        assert_eq!(settled.ok, 3);
     }
 }

@@ -122,6 +122,24 @@ pub fn read_rows(path: &Path) -> Vec<Row> {
     reader.deserialize::<Row>().map(|r| r.unwrap()).collect()
 }
 
+/// The results folder under `root/<scenario>/` once its runs.csv has `rows` data rows
+/// (a study still running); at most 300 s.
+pub fn wait_for_rows(root: &Path, scenario: &str, rows: usize) -> PathBuf {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        if let Ok(entries) = std::fs::read_dir(root.join(scenario)) {
+            for entry in entries.flatten() {
+                let csv = entry.path().join("runs.csv");
+                if csv.exists() && read_rows(&csv).len() >= rows {
+                    return entry.path();
+                }
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no {rows} rows in time");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 pub fn num(row: &Row, column: &str) -> f64 {
     row.get(column).unwrap_or_else(|| panic!("no column {column}")).parse().unwrap_or_else(|_| panic!("{column}: {:?}", row[column]))
 }

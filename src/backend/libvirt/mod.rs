@@ -229,6 +229,7 @@ impl Backend for LibvirtBackend {
         let mut guest = LibvirtGuest::new(domain);
         guest.attach(&conn, &spec.console_log)?;
         guest.domain.resume().map_err(|e| anyhow!("cannot start the guest on {}: {e}", self.uri))?;
+        guest.host_pids = local_qemu_pid(&self.uri, &domain_spec.name).map(|pid| vec![pid]);
         Ok(Box::new(guest))
     }
 }
@@ -240,11 +241,13 @@ struct LibvirtGuest {
     threads: Vec<JoinHandle<()>>,
     outgoing: Option<mpsc::Sender<Vec<u8>>>,
     events: Option<mpsc::Receiver<GuestEvent>>,
+    /// The domain's QEMU when it runs on this host.
+    host_pids: Option<Vec<u32>>,
 }
 
 impl LibvirtGuest {
     fn new(domain: Domain) -> LibvirtGuest {
-        LibvirtGuest { domain, stop: Arc::new(AtomicBool::new(false)), threads: Vec::new(), outgoing: None, events: None }
+        LibvirtGuest { domain, stop: Arc::new(AtomicBool::new(false)), threads: Vec::new(), outgoing: None, events: None, host_pids: None }
     }
 
     fn attach(&mut self, conn: &Connect, console_log: &Path) -> Result<()> {
@@ -316,6 +319,31 @@ impl Guest for LibvirtGuest {
         }
         self.stop_everything();
     }
+
+    fn host_pids(&self) -> Option<Vec<u32>> {
+        self.host_pids.clone()
+    }
+}
+
+/// Whether `uri` reaches the libvirt of this host (`qemu:///system`, `qemu+unix:///session`):
+/// no host between `//` and the path.
+fn is_local(uri: &str) -> bool {
+    uri.split_once("://").is_some_and(|(_, rest)| rest.starts_with('/'))
+}
+
+/// The pid of the QEMU that runs domain `name`, from the pid file libvirt keeps for it;
+/// `None` on another host, or when the file cannot be read (then this host's noise
+/// cannot be told from the guest's own work).
+fn local_qemu_pid(uri: &str, name: &str) -> Option<u32> {
+    if !is_local(uri) {
+        return None;
+    }
+    let file = if uri.ends_with("/session") {
+        PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR")?).join(format!("libvirt/qemu/run/{name}.pid"))
+    } else {
+        PathBuf::from(format!("/run/libvirt/qemu/{name}.pid"))
+    };
+    std::fs::read_to_string(file).ok()?.trim().parse().ok()
 }
 
 impl LibvirtGuest {
@@ -433,5 +461,12 @@ mod tests {
     fn versions_read_as_libvirt_writes_them() {
         assert_eq!(version_text(9_000_000), "9.0.0");
         assert_eq!(version_text(7_002_022), "7.2.22");
+    }
+
+    #[test]
+    fn only_a_connection_without_a_host_is_local() {
+        assert!(is_local("qemu:///system") && is_local("qemu+unix:///session"));
+        assert!(!is_local("qemu+ssh://root@far/system") && !is_local("qemu+tcp://10.0.0.2/system"));
+        assert_eq!(local_qemu_pid("qemu+ssh://far/system", "kbench-1"), None);
     }
 }

@@ -14,8 +14,13 @@ use virt::connect::Connect;
 use virt::stream::Stream;
 
 use kbench_protocol::MAX_LINE_BYTES;
-/// How long a poll of an idle stream sleeps; the agent's messages are not timed by the host.
+/// How long a poll of an idle stream waits: IDLE at first, twice as long after each poll
+/// that found nothing, up to IDLE_MAX; any byte in or out starts over. A guest at work
+/// writes a heartbeat every few seconds, so bench wakes a few times a second, not a
+/// hundred. The agent's messages are not timed by the host; what the session sends wakes
+/// the pump at once.
 const IDLE: Duration = Duration::from_millis(10);
+const IDLE_MAX: Duration = Duration::from_millis(250);
 /// How often an idle agent channel asks whether its connection is still there.
 const ALIVE_CHECK: Duration = Duration::from_secs(1);
 /// A guest that takes no byte of a message for this long is treated as gone.
@@ -88,6 +93,26 @@ impl LineFramer {
     }
 }
 
+/// The waits of a poll that keeps finding nothing: IDLE, doubling up to IDLE_MAX.
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(IDLE)
+    }
+
+    fn reset(&mut self) {
+        self.0 = IDLE;
+    }
+
+    fn next(&mut self) -> Duration {
+        let wait = self.0;
+        self.0 = (self.0 * 2).min(IDLE_MAX);
+        wait
+    }
+}
+
 /// What a pump saw last: more bytes, nothing yet, or the end of the stream.
 enum Received {
     Bytes(usize),
@@ -108,14 +133,16 @@ fn receive(stream: &Stream, buffer: &mut [u8]) -> Received {
 pub fn spawn_console_copy(stream: Stream, mut log: std::fs::File, stop: Arc<AtomicBool>) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buffer = vec![0u8; 64 * 1024];
+        let mut idle = Backoff::new();
         while !stop.load(Ordering::Relaxed) {
             match receive(&stream, &mut buffer) {
                 Received::Bytes(n) => {
+                    idle.reset();
                     if log.write_all(&buffer[..n]).is_err() {
                         break;
                     }
                 }
-                Received::Nothing => std::thread::sleep(IDLE),
+                Received::Nothing => std::thread::sleep(idle.next()),
                 Received::End => break,
             }
         }
@@ -139,14 +166,19 @@ pub fn spawn_agent_pump(
         let mut buffer = vec![0u8; 64 * 1024];
         let mut framed = Vec::new();
         let mut last_check = Instant::now();
+        let mut idle = Backoff::new();
+        // What the session sent while the pump waited, sent first thing.
+        let mut waiting: Option<Vec<u8>> = None;
         'pump: while !stop.load(Ordering::Relaxed) {
-            while let Ok(bytes) = outgoing.try_recv() {
+            while let Some(bytes) = waiting.take().or_else(|| outgoing.try_recv().ok()) {
+                idle.reset();
                 if send_all(&stream, &bytes, &stop).is_err() {
                     break 'pump;
                 }
             }
             match receive(&stream, &mut buffer) {
                 Received::Bytes(n) => {
+                    idle.reset();
                     framer.push(&buffer[..n], &mut framed);
                     for piece in framed.drain(..) {
                         if !deliver(piece) {
@@ -160,7 +192,14 @@ pub fn spawn_agent_pump(
                     }
                     last_check = Instant::now();
                 }
-                Received::Nothing => std::thread::sleep(IDLE),
+                // Waits on the session's messages: one to send ends the wait at once.
+                Received::Nothing => match outgoing.recv_timeout(idle.next()) {
+                    Ok(bytes) => waiting = Some(bytes),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    // The guest's handle is gone: nothing more to send, and a wait that
+                    // returns at once would spin.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(idle.next()),
+                },
                 Received::End => break,
             }
         }
@@ -193,6 +232,15 @@ mod tests {
             framer.push(chunk, &mut out);
         }
         out
+    }
+
+    #[test]
+    fn an_idle_poll_waits_longer_each_time_up_to_a_bound_and_starts_over_on_traffic() {
+        let mut idle = Backoff::new();
+        let waits: Vec<u64> = (0..7).map(|_| idle.next().as_millis() as u64).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 160, 250, 250]);
+        idle.reset();
+        assert_eq!(idle.next(), IDLE);
     }
 
     #[test]

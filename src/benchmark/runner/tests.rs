@@ -1,9 +1,10 @@
 //! The runner against scripted fake guests: no QEMU, no files, milliseconds per test.
 
 use super::run_study;
-use crate::benchmark::fake::{plan, quick_limits, Fault, FakeBackend, MemoryListener, Script};
+use crate::benchmark::fake::{plan, quick_limits, FakeBackend, FakeProbe, Fault, MemoryListener, Script};
 use crate::benchmark::limits::{Limit, Limits, RunLimit};
-use crate::benchmark::study::{Stops, Study, StudyOutcome};
+use crate::benchmark::study::{Stops, Study, StudyOutcome, StudyTimedOut};
+use crate::scenario::plan::QuietHost;
 use crate::model::{RunRecord, RunStatus};
 use crate::interrupt::{Interrupt, Interrupted};
 use crate::scenario::Plan;
@@ -12,6 +13,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn study(plan: &Plan, limits: &Limits, backend: &FakeBackend, outcome: &mut StudyOutcome, interrupt: &Interrupt) -> (Result<()>, MemoryListener) {
+    study_on(plan, limits, backend, &FakeProbe::loads(&[0.0]), outcome, interrupt)
+}
+
+/// A study on a host whose noise `probe` tells.
+fn study_on(
+    plan: &Plan,
+    limits: &Limits,
+    backend: &FakeBackend,
+    probe: &FakeProbe,
+    outcome: &mut StudyOutcome,
+    interrupt: &Interrupt,
+) -> (Result<()>, MemoryListener) {
     let mut listener = MemoryListener::default();
     let mut study = Study {
         plan,
@@ -22,6 +35,7 @@ fn study(plan: &Plan, limits: &Limits, backend: &FakeBackend, outcome: &mut Stud
         scratch: Path::new("scratch"),
         listener: &mut listener,
         stops: Stops { interrupt, deadline: None, study_timeout_s: 0 },
+        probe,
     };
     let result = run_study(&mut study, outcome);
     (result, listener)
@@ -355,4 +369,329 @@ fn a_run_that_never_ran_has_no_faults_on_record() {
     let never: Vec<&RunRecord> = outcome.records.iter().filter(|r| r.status == Failed).collect();
     assert!(!never.is_empty());
     assert!(never.iter().all(|r| r.minor_faults.is_none() && r.slab_peak_kib.is_none()), "{never:?}");
+}
+
+/// A plan that waits up to `wait` for other processes to use at most half a CPU.
+fn quiet_plan(runs: u32, wait: Duration) -> Plan {
+    let mut plan = single(runs, 0);
+    plan.quiet_host = Some(QuietHost { max_load: 0.5, wait });
+    plan
+}
+
+#[test]
+fn each_timed_run_s_row_carries_the_host_s_noise_during_it() {
+    let plan = single(2, 1);
+    let backend = FakeBackend::new(vec![]);
+    // 2.5 CPUs of other work: over the 20 % a 2-CPU guest tolerates.
+    let probe = FakeProbe::loads(&[250.0]);
+    let mut outcome = StudyOutcome::default();
+    let (result, listener) = study_on(&plan, &quick_limits(&plan), &backend, &probe, &mut outcome, &Interrupt::default());
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Good)]);
+    for record in &outcome.records {
+        assert_eq!(record.host_other_cpu_percent, Some(250.0));
+        assert_eq!((record.host_steal_percent, record.host_iowait_percent, record.host_load1), (Some(0.0), Some(0.5), Some(2.5)));
+        assert_eq!((record.host_governor.as_str(), record.host_boost.as_str()), ("performance", "on"));
+        assert_eq!(record.noise, "other processes used 250 % of a CPU (limit 20 %)");
+        assert_eq!(record.quiet_wait_s, None, "no quiet_host, no wait");
+    }
+    assert_eq!(listener.records, outcome.records, "the filed rows carry them too");
+    assert_eq!(probe.windows(), 2, "one window per timed run; the prepare and the warm-up are not sampled");
+    assert_eq!(*probe.ours.borrow(), vec![vec![std::process::id()]; 2], "bench itself is the study's (the fake guest has no process)");
+
+    let quiet = FakeProbe::loads(&[5.0]);
+    let mut outcome = StudyOutcome::default();
+    study_on(&plan, &quick_limits(&plan), &FakeBackend::new(vec![]), &quiet, &mut outcome, &Interrupt::default()).0.unwrap();
+    assert!(outcome.records.iter().all(|r| r.noise.is_empty() && r.host_other_cpu_percent == Some(5.0)), "{:?}", outcome.records);
+}
+
+#[test]
+fn a_host_that_cannot_be_sampled_leaves_the_columns_empty_and_says_so_once() {
+    let plan = quiet_plan(2, Duration::from_secs(600));
+    for (backend, probe, why) in [
+        (FakeBackend::new(vec![]), FakeProbe::failing(), "cannot read /proc/stat"),
+        (FakeBackend::remote(), FakeProbe::loads(&[300.0]), "run on another host"),
+    ] {
+        let mut outcome = StudyOutcome::default();
+        let (result, listener) = study_on(&plan, &quick_limits(&plan), &backend, &probe, &mut outcome, &Interrupt::default());
+        result.unwrap();
+        assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Good)]);
+        assert!(outcome.records.iter().all(|r| r.host_other_cpu_percent.is_none() && r.noise.is_empty() && r.quiet_wait_s.is_none()));
+        let notes: Vec<&String> = listener.notes.iter().filter(|n| n.contains("noise could not be sampled")).collect();
+        assert_eq!(notes.len(), 1, "{:?}", listener.notes);
+        assert!(notes[0].contains(why), "{notes:?}");
+    }
+}
+
+#[test]
+fn quiet_host_waits_bounded_by_its_wait_between_steps_without_tripping_the_silence_limit() {
+    // The wait (300 ms) is longer than the silence limit of quick_limits (150 ms): the
+    // guest says nothing while nothing is asked of it, and that is no silence.
+    let plan = quiet_plan(2, Duration::from_millis(300));
+    let limits = quick_limits(&plan);
+    assert!(limits.silence < Duration::from_millis(300));
+    let probe = FakeProbe::loads(&[190.0]);
+    let mut outcome = StudyOutcome::default();
+    let started = Instant::now();
+    let (result, listener) = study_on(&plan, &limits, &FakeBackend::new(vec![]), &probe, &mut outcome, &Interrupt::default());
+    result.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Good)]);
+    assert_eq!(listener.quiet_waits, ["a run half 1", "a run half 2"]);
+    for record in &outcome.records {
+        let waited = record.quiet_wait_s.unwrap();
+        assert!((0.3..1.5).contains(&waited), "{record:?}");
+        assert!(record.noise.starts_with("the host was still busy after waiting"), "{}", record.noise);
+        assert!(record.noise.contains("; other processes used 190 % of a CPU"), "{}", record.noise);
+    }
+    let warnings: Vec<&String> = listener.notes.iter().filter(|n| n.contains("runs anyway, flagged as noisy")).collect();
+    assert_eq!(warnings.len(), 2, "{:?}", listener.notes);
+    assert!(warnings[0].starts_with("warning: variant a run half 1: the host was still busy"), "{}", warnings[0]);
+
+    // A host that is quiet at the first look costs only that look.
+    let quiet = FakeProbe::loads(&[10.0]);
+    let mut outcome = StudyOutcome::default();
+    study_on(&plan, &limits, &FakeBackend::new(vec![]), &quiet, &mut outcome, &Interrupt::default()).0.unwrap();
+    assert!(outcome.records.iter().all(|r| r.noise.is_empty() && r.quiet_wait_s.is_some_and(|s| s < 0.3)), "{:?}", outcome.records);
+}
+
+#[test]
+fn ctrl_c_and_the_study_timeout_end_a_quiet_host_wait_at_once() {
+    let plan = quiet_plan(2, Duration::from_secs(3600));
+    let limits = quick_limits(&plan);
+    let backend = FakeBackend::new(vec![]);
+    let probe = FakeProbe::loads(&[190.0]);
+    let interrupt = Interrupt::default();
+    let raiser = interrupt.clone();
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        raiser.raise(2);
+    });
+    let started = Instant::now();
+    let mut outcome = StudyOutcome::default();
+    let (result, _) = study_on(&plan, &limits, &backend, &probe, &mut outcome, &interrupt);
+    thread.join().unwrap();
+    assert!(result.unwrap_err().is::<Interrupted>());
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(outcome.records.is_empty(), "the first run was still waiting: {:?}", outcome.records);
+
+    let interrupt = Interrupt::default();
+    let mut listener = MemoryListener::default();
+    let mut study = Study {
+        plan: &plan,
+        host: "",
+        limits: &limits,
+        backend: &backend,
+        agent: Path::new("agent"),
+        scratch: Path::new("scratch"),
+        listener: &mut listener,
+        stops: Stops { interrupt: &interrupt, deadline: Some(Instant::now() + Duration::from_millis(300)), study_timeout_s: 1 },
+        probe: &probe,
+    };
+    let started = Instant::now();
+    let error = run_study(&mut study, &mut StudyOutcome::default()).unwrap_err();
+    assert!(error.is::<StudyTimedOut>(), "{error:#}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+}
+
+// runs = "auto": variants and levels stop on their own precision, never on a comparison.
+
+use crate::benchmark::resume::reuse_recorded_seed;
+use crate::scenario::order::{BootOrder, OrderChoice};
+use crate::scenario::plan::{AdaptiveRuns, JobsLevel};
+
+/// Two variants, one level, `min_runs` 3, `max_runs` 6, one run per boot (rounds = max_runs).
+fn adaptive(rounds: u32) -> Plan {
+    let mut plan = plan(6, 0, rounds);
+    plan.adaptive = Some(AdaptiveRuns { precision_percent: 2.0, min_runs: 3, max_runs: 6 });
+    plan
+}
+
+/// ±20 % around 10 s: never within 2 %.
+fn noisy(_variant: &str, _command: &str, nth: usize) -> f64 {
+    if nth.is_multiple_of(2) { 12.0 } else { 8.0 }
+}
+
+fn steady(_variant: &str, _command: &str, nth: usize) -> f64 {
+    10.0 + 0.01 * (nth % 2) as f64
+}
+
+fn counts(records: &[RunRecord], variant: &str, level: &str) -> (usize, usize) {
+    let of = records.iter().filter(|r| r.variant == variant && r.jobs_label == level);
+    let (ok, failed): (Vec<&RunRecord>, Vec<&RunRecord>) = of.partition(|r| r.is_ok());
+    (ok.len(), failed.len())
+}
+
+fn with_elapsed(scripts: Vec<Script>, elapsed: crate::benchmark::fake::ElapsedOf) -> FakeBackend {
+    let mut backend = FakeBackend::new(scripts);
+    backend.elapsed_of = Some(elapsed);
+    backend
+}
+
+#[test]
+fn auto_runs_stop_at_min_runs_when_the_times_are_steady() {
+    let plan = adaptive(6);
+    let backend = with_elapsed(vec![], steady);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots(), ["a", "b", "b", "a", "a", "b"], "three rounds, interleaved, then nothing to boot");
+    assert_eq!((counts(&outcome.records, "a", "half"), counts(&outcome.records, "b", "half")), ((3, 0), (3, 0)));
+    assert_eq!((outcome.planned_runs, outcome.missing_runs()), (6, 0));
+}
+
+#[test]
+fn auto_runs_stop_at_the_cap_when_the_times_are_noisy() {
+    let plan = adaptive(6);
+    let backend = with_elapsed(vec![], noisy);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots().len(), 12);
+    assert_eq!((counts(&outcome.records, "a", "half"), counts(&outcome.records, "b", "half")), ((6, 0), (6, 0)));
+    assert_eq!((outcome.planned_runs, outcome.missing_runs()), (12, 0));
+    let runs: Vec<u32> = outcome.records.iter().filter(|r| r.variant == "a").map(|r| r.run).collect();
+    assert_eq!(runs, [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn auto_runs_stop_each_variant_and_level_on_its_own() {
+    // Variant a's -j 2 level is noisy, everything else steady.
+    fn a_max_noisy(variant: &str, command: &str, nth: usize) -> f64 {
+        if variant == "a" && command == "make -j2" { noisy(variant, command, nth) } else { steady(variant, command, nth) }
+    }
+    let mut plan = adaptive(6);
+    plan.levels.push(JobsLevel { label: "2".into(), jobs: 2 });
+    let backend = with_elapsed(vec![], a_max_noisy);
+    let (result, listener, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    let all = |v, l| counts(&outcome.records, v, l);
+    assert_eq!([all("a", "half"), all("a", "2"), all("b", "half"), all("b", "2")], [(3, 0), (6, 0), (3, 0), (3, 0)]);
+    assert_eq!(backend.boots(), ["a", "b", "b", "a", "a", "b", "a", "a", "a"], "b is not booted once it is precise");
+    // The later boots of a measure only its noisy level.
+    let commands: Vec<String> = backend.steps(6).iter().map(|s| s.command.clone()).collect();
+    assert_eq!(commands, ["configure", "make -j2"]);
+    assert_eq!(outcome.planned_runs, 15);
+    assert_eq!(listener.records.len(), 15);
+}
+
+#[test]
+fn a_failed_run_uses_up_the_cap_but_not_the_precision() {
+    let mut plan = adaptive(6);
+    plan.variants.truncate(1);
+    // Boot 2's run (step 1, after the prepare) crashes; the retry finds no run left in its round.
+    let backend = with_elapsed(vec![Script::default(), Script::at(1, Fault::Crash)], steady);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Failed), row("a", 3, Good), row("a", 4, Good)]);
+    assert_eq!(backend.boots().len(), 4, "no boot again for the failed run: the next round measures the next one");
+    assert_eq!((outcome.planned_runs, outcome.missing_runs()), (4, 0));
+}
+
+#[test]
+fn a_failed_run_retried_on_resume_is_measured_under_its_own_number() {
+    let mut plan = adaptive(6);
+    plan.variants.truncate(1);
+    let first = with_elapsed(vec![Script::default(), Script::at(1, Fault::Crash)], steady);
+    let (result, _, stopped) = run(&plan, &quick_limits(&plan), &first);
+    result.unwrap();
+    // bench run --resume --retry-failed: the failed row is set aside, its run is due again.
+    let (kept, failed) = crate::benchmark::resume::split_failed(stopped.records);
+    assert_eq!(rows(&failed), [row("a", 2, Failed)]);
+    let backend = with_elapsed(vec![], steady);
+    let mut outcome = StudyOutcome { records: kept, ..StudyOutcome::default() };
+    let (result, _) = study(&plan, &quick_limits(&plan), &backend, &mut outcome, &Interrupt::default());
+    result.unwrap();
+    assert_eq!(backend.boots().len(), 1, "one boot, for run 2 only");
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 3, Good), row("a", 4, Good), row("a", 2, Good)]);
+    // Precise from runs 1 to 3; run 4 is on record and counts.
+    assert_eq!((outcome.planned_runs, outcome.missing_runs()), (4, 0));
+    let target = super::adaptive_target(&plan).unwrap();
+    let statement = &target.statements(&outcome.records, &["a".into()], &["half".into()])[0];
+    assert!(statement.describe().starts_with("precise after 4 runs"), "{statement:?}");
+}
+
+#[test]
+fn several_runs_per_boot_decide_between_boots() {
+    // rounds = 3: two runs per boot, so the steady variants stop after 4 runs, not 3.
+    let plan = adaptive(3);
+    let backend = with_elapsed(vec![], steady);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(backend.boots(), ["a", "b", "b", "a"]);
+    assert_eq!(counts(&outcome.records, "a", "half"), (4, 0));
+    assert_eq!(backend.steps(0).iter().filter(|s| s.command == "make -j1").count(), 2);
+}
+
+#[test]
+fn a_resumed_adaptive_study_takes_the_same_decisions_and_boots_in_the_recorded_order() {
+    let mut recorded = adaptive(6);
+    recorded.order = BootOrder { choice: OrderChoice::Random, seed: 42, seed_from_clock: true };
+    let full = with_elapsed(vec![], noisy);
+    let (result, _, whole) = run(&recorded, &quick_limits(&recorded), &full);
+    result.unwrap();
+    // The same study stopped after its first five runs: it is resumed with a scenario
+    // that drew another seed from the clock, and meta.json's seed restores the order.
+    let mut resumed = recorded.clone();
+    resumed.order.seed = 4242;
+    let mut meta_design = crate::benchmark::facts::design_facts(&recorded);
+    meta_design.seed = Some(42);
+    let meta = meta_with(meta_design);
+    assert_eq!(reuse_recorded_seed(&mut resumed, &meta), None);
+    let other_seed = BootOrder { seed: 4242, ..recorded.order };
+    assert_ne!(other_seed.sequence(2, 6)[2..], recorded.order.sequence(2, 6)[2..], "the clock's seed would boot otherwise");
+    let backend = with_elapsed(vec![], noisy);
+    let mut outcome = StudyOutcome { records: whole.records[..5].to_vec(), ..StudyOutcome::default() };
+    let (result, _) = study(&resumed, &quick_limits(&resumed), &backend, &mut outcome, &Interrupt::default());
+    result.unwrap();
+    assert_eq!(backend.boots(), full.boots()[5..], "the remaining boots, in the recorded order");
+    let key = |r: &RunRecord| (r.variant.clone(), r.run, r.status);
+    assert_eq!(outcome.records.iter().map(key).collect::<Vec<_>>(), whole.records.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(outcome.planned_runs, 12);
+}
+
+fn meta_with(design: crate::model::DesignFacts) -> crate::model::Meta {
+    let mut meta = crate::model::test_meta();
+    meta.runs = 6;
+    meta.design = Some(design);
+    meta
+}
+
+#[test]
+fn each_boot_reports_its_times_once_booted_and_at_its_end() {
+    let plan = single(2, 1);
+    let backend = FakeBackend::new(vec![]);
+    let (result, listener, _) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(listener.boot_times.len(), 2, "{:?}", listener.boot_times);
+    let (booted, ended) = (&listener.boot_times[0], &listener.boot_times[1]);
+    assert_eq!((booted.variant.as_str(), booted.boot), ("a", 1));
+    assert!(booted.boot_s > 0.0 && booted.prepare_s.is_none() && booted.timed_s == 0.0, "{booted:?}");
+    assert_eq!(ended.boot_s, booted.boot_s, "the boot is timed once, to the boot facts");
+    // The fake agent: the prepare takes 1 s (clean 0.5 s), the warm-up 1 s (clean 1 s),
+    // timed steps 2 and 3 take 1.002 s and 1.003 s (clean 0.5 s each).
+    assert_eq!(ended.prepare_s, Some(1.0), "the prepare's measurement is kept");
+    assert_eq!(ended.warmup_s, 1.0);
+    assert!((ended.clean_s - 2.5).abs() < 1e-9, "{ended:?}");
+    assert!((ended.timed_s - 2.005).abs() < 1e-9, "{ended:?}");
+    assert!(ended.shutdown_s > 0.0, "{ended:?}");
+    assert!(ended.pinning.is_none());
+}
+
+#[test]
+fn a_boot_that_fails_still_reports_its_times() {
+    let mut plan = single(1, 0);
+    plan.guest.retries = 0;
+    let backend = FakeBackend::new(vec![Script::at(1, Fault::Crash)]);
+    let (result, listener, _) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    let ended = listener.boot_times.last().expect("the failed boot's times");
+    assert_eq!(ended.prepare_s, Some(1.0), "{ended:?}");
+    assert_eq!((ended.timed_s, ended.shutdown_s), (0.0, 0.0), "the run never ended, the guest was killed: {ended:?}");
+    let never = FakeBackend::new(vec![Script::at(0, Fault::NoFacts)]);
+    let mut limits = quick_limits(&plan);
+    limits.boot_facts = Duration::from_millis(80);
+    let (result, listener, _) = run(&plan, &limits, &never);
+    result.unwrap();
+    let times = &listener.boot_times;
+    assert_eq!(times.len(), 1, "never booted: reported once, at its end: {times:?}");
+    assert!(times[0].boot_s >= 0.08, "the whole failed boot counts as booting: {times:?}");
 }

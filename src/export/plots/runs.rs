@@ -1,5 +1,6 @@
 //! Every successful run as a point, per variant, for elapsed, user and sys: what a
-//! mean ± SD line hides (one slow run) is visible here. Outliers are red crosses.
+//! mean ± SD line hides (one slow run) is visible here. Outliers are red crosses; runs
+//! measured on a noisy host are ringed in orange.
 
 use super::axes::{LIGHT_GRID, categories, category_name, colour, font, padded, CAPTION_SIZE, LABEL_SIZE, TITLE_SIZE};
 use super::means::PANELS;
@@ -14,6 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 /// Runs of one variant spread over this much of the category's width, in run order.
 const SPREAD: f64 = 0.5;
 const OUTLIER: RGBColor = RGBColor(214, 39, 40);
+const NOISY: RGBColor = RGBColor(255, 127, 14);
 
 pub struct RunsFigure<'a> {
     level: &'a LevelAnalysis,
@@ -75,7 +77,7 @@ impl RunsFigure<'_> {
             .label_style(font(LABEL_SIZE))
             .axis_desc_style(font(LABEL_SIZE))
             .draw()?;
-        let (mut run_legend, mut outlier_legend) = (false, false);
+        let (mut run_legend, mut outlier_legend, mut noisy_legend) = (false, false, false);
         for (i, variant) in self.level.variants.iter().enumerate() {
             let m = variant.metric(metric);
             let n = m.runs.len();
@@ -90,6 +92,17 @@ impl RunsFigure<'_> {
             if !outlier_legend && !outliers.is_empty() {
                 outlier_legend = true;
                 crosses.label("outlier (modified Z > 10)").legend(|(x, y)| Cross::new((x + 8, y), 6, OUTLIER.stroke_width(3)));
+            }
+            let noisy: Vec<(f64, f64)> = ordinary
+                .iter()
+                .chain(&outliers)
+                .filter(|(run, ..)| variant.noisy_runs.iter().any(|n| n.run == *run))
+                .map(|&(_, x, y)| (x, y))
+                .collect();
+            let rings = chart.draw_series(noisy.iter().map(|&(x, y)| Circle::new((x, y), 9, NOISY.stroke_width(2))))?;
+            if !noisy_legend && !noisy.is_empty() {
+                noisy_legend = true;
+                rings.label("noisy host").legend(|(x, y)| Circle::new((x + 8, y), 7, NOISY.stroke_width(2)));
             }
             chart.draw_series(outliers.iter().map(|&(run, x, y)| {
                 Text::new(format!("run {run}"), (x + 0.04, y), font(LABEL_SIZE).pos(Pos::new(HPos::Left, VPos::Center)))

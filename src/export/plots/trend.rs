@@ -84,7 +84,7 @@ impl Figure for TrendFigure<'_> {
                 let line = points.iter().map(|&(i, mean, _, _)| (i as f64, mean));
                 chart
                     .draw_series(LineSeries::new(line, style))?
-                    .label(format!("{} {} -j {}", s.variant, s.jobs_label, s.jobs))
+                    .label(format!("{}{} {} -j {}", crate::history::host_prefix(&s.host), s.variant, s.jobs_label, s.jobs))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour(index).stroke_width(2)));
                 chart.draw_series(points.iter().map(|&(i, mean, low, high)| ErrorBar::new_vertical(i as f64, low, mean, high, style, 12)))?;
                 chart.draw_series(points.iter().map(|&(i, mean, _, _)| Circle::new((i as f64, mean), 4, colour(index).filled())))?;

@@ -1,0 +1,80 @@
+//! Why `runs = "auto"` stopped measuring a variant and level (meta.json `stopping`, the
+//! reports, the terminal): the precision target was met, the cap was reached, or the
+//! study ended before either.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopRule {
+    /// The 95 % interval of the mean elapsed time is within the target.
+    Precise,
+    /// `max_runs` runs were measured (failed ones included) without meeting the target.
+    Cap,
+    /// Neither: the study was interrupted, or a guest failed before the runs were done.
+    Unfinished,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelStopping {
+    pub variant: String,
+    pub level: String,
+    pub rule: StopRule,
+    /// Successful runs the decision rests on.
+    pub runs: u32,
+    /// Failed runs: they count toward the cap, not toward the precision.
+    pub failed: u32,
+    /// Half-width of the 95 % interval of the mean elapsed time, in % of the mean.
+    pub half_width_percent: Option<f64>,
+    pub precision_percent: f64,
+    pub max_runs: u32,
+}
+
+impl LevelStopping {
+    /// "precise after 5 runs (± 0.4 %)", "cap of 6 runs reached (± 12.3 %, target ± 2 %)".
+    pub fn describe(&self) -> String {
+        let half = self.half_width_percent.map_or("n/a".to_string(), |h| format!("{h:.1} %"));
+        let target = self.precision_percent;
+        let failed = match self.failed {
+            0 => String::new(),
+            n => format!(", {n} failed"),
+        };
+        match self.rule {
+            StopRule::Precise => format!("precise after {} runs (± {half}{failed})", self.runs),
+            StopRule::Cap => format!("cap of {} runs reached (± {half}, target ± {target} %{failed})", self.max_runs),
+            StopRule::Unfinished => {
+                format!("unfinished after {} runs (± {half}, target ± {target} %{failed})", self.runs)
+            }
+        }
+    }
+
+    /// "poison half: precise after 5 runs (± 0.4 %)".
+    pub fn line(&self) -> String {
+        format!("{} {}: {}", self.variant, self.level, self.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rule_says_what_stopped_the_runs() {
+        let precise = LevelStopping {
+            variant: "poison".into(),
+            level: "half".into(),
+            rule: StopRule::Precise,
+            runs: 5,
+            failed: 0,
+            half_width_percent: Some(0.44),
+            precision_percent: 2.0,
+            max_runs: 20,
+        };
+        assert_eq!(precise.line(), "poison half: precise after 5 runs (± 0.4 %)");
+        let cap = LevelStopping { rule: StopRule::Cap, runs: 5, failed: 1, half_width_percent: Some(12.34), ..precise.clone() };
+        assert_eq!(cap.describe(), "cap of 20 runs reached (± 12.3 %, target ± 2 %, 1 failed)");
+        let unfinished = LevelStopping { rule: StopRule::Unfinished, runs: 1, half_width_percent: None, ..precise };
+        assert_eq!(unfinished.describe(), "unfinished after 1 runs (± n/a, target ± 2 %)");
+        assert_eq!(serde_json::to_value(StopRule::Cap).unwrap(), "cap");
+    }
+}
