@@ -133,6 +133,15 @@ fn two_hosts_each_run_the_whole_study_at_once() {
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("finished on ssh: ") && stderr.contains("finished on local: "), "progress names the host:\n{stderr}");
+    // The report: a section per host, and the change pooled over both (3 runs a side each).
+    let report = std::fs::read_to_string(results.join("report.md")).unwrap();
+    for expected in ["## Hosts\n", "## Across hosts\n", "| b | Elapsed Time | 2 |", "## Host local\n", "## Host ssh\n"] {
+        assert!(report.contains(expected), "report.md lacks {expected:?}:\n{report}");
+    }
+    for host in ["local", "ssh"] {
+        let own = std::fs::read_to_string(results.join(format!("hosts/{host}/report.md"))).unwrap();
+        assert!(own.contains("Elapsed Time"), "hosts/{host}/report.md:\n{own}");
+    }
     assert!(sshd.log().contains("Accepted publickey for root"), "host ssh did not come through ssh:\n{}", sshd.log());
     assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
 }
