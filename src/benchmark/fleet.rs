@@ -101,8 +101,10 @@ pub struct Fleet<'a> {
 /// (a resumed study): each host measures only what is missing for it. The outcome holds
 /// every host's rows; its problems name the host.
 pub fn run_hosts(fleet: &Fleet, plan: &Plan, slots: Vec<HostSlot>, records: Vec<RunRecord>) -> (Result<()>, StudyOutcome) {
+    // Each host that runs says what it plans (`runs = "auto"` plans fewer); one that does
+    // not run is counted at the plan's full block.
     let per_host = plan.variants.len() * job::all_runs(plan).len();
-    let mut outcome = StudyOutcome { planned_runs: per_host * slots.len(), ..StudyOutcome::default() };
+    let mut outcome = StudyOutcome::default();
     let mut reachable = Vec::new();
     for HostSlot { host, opened } in slots {
         // The plan as it runs (a resumed study's recorded seed), not as it was opened.
@@ -113,8 +115,10 @@ pub fn run_hosts(fleet: &Fleet, plan: &Plan, slots: Vec<HostSlot>, records: Vec<
             Err(error) if block_on_record(&plan, &host, &records) => {
                 fleet.progress.println(&format!("note: host {} is unreachable, but every run of its block is on record", host.name));
                 set_status(fleet, &host, LabHostStatus::Done, format!("unreachable when resumed, its block complete: {error:#}"), &mut outcome);
+                outcome.planned_runs += records.iter().filter(|r| r.host == host.name).count();
             }
             Err(error) => {
+                outcome.planned_runs += per_host;
                 let what = if error.is::<Unreachable>() { "is unreachable" } else { "cannot run the study" };
                 let line = format!("host {} {what}: {error:#}", host.name);
                 fleet.progress.println(&format!("warning: {line}; the other hosts go on"));
@@ -138,6 +142,7 @@ pub fn run_hosts(fleet: &Fleet, plan: &Plan, slots: Vec<HostSlot>, records: Vec<
     });
     let mut result = Ok(());
     for (host_ended, host_outcome) in ended {
+        outcome.planned_runs += host_outcome.planned_runs;
         outcome.records.extend(host_outcome.records);
         outcome.problems.extend(host_outcome.problems);
         outcome.warnings.extend(host_outcome.warnings);
@@ -154,31 +159,32 @@ pub fn run_hosts(fleet: &Fleet, plan: &Plan, slots: Vec<HostSlot>, records: Vec<
 /// One host's block, on its own thread: its connection closes when it ends, which
 /// destroys any domain it left (they are created auto-destroy).
 fn run_host(fleet: &Fleet, (host, plan, opened): (LabHost, Plan, OpenedHost), records: Vec<RunRecord>) -> (Result<()>, StudyOutcome) {
-    let mut outcome = StudyOutcome { records, ..StudyOutcome::default() };
+    // The full block until the study says what it plans.
+    let planned_runs = plan.variants.len() * job::all_runs(&plan).len();
+    let mut outcome = StudyOutcome { records, planned_runs, ..StudyOutcome::default() };
     if let Some(warning) = &opened.warning {
         fleet.progress.println(&format!("warning: host {}: {warning}", host.name));
     }
     let limits = Limits::for_plan(&plan);
-    let mut recorder = match Recorder::new(fleet.files, fleet.progress, &host.name, plan.runs, fleet.started) {
-        Ok(recorder) => recorder,
-        Err(error) => return (Err(error), outcome),
-    };
-    let mut study = Study {
-        plan: &plan,
-        host: &host.name,
-        limits: &limits,
-        backend: opened.backend.as_ref(),
-        agent: fleet.agent,
-        scratch: fleet.scratch,
-        listener: &mut recorder,
-        stops: fleet.stops,
-        probe: &ProcProbe,
-    };
-    let ended = run_study(&mut study, &mut outcome);
+    let ended = Recorder::new(fleet.files, fleet.progress, &host.name, plan.runs, fleet.started).and_then(|mut recorder| {
+        let mut study = Study {
+            plan: &plan,
+            host: &host.name,
+            limits: &limits,
+            backend: opened.backend.as_ref(),
+            agent: fleet.agent,
+            scratch: fleet.scratch,
+            listener: &mut recorder,
+            stops: fleet.stops,
+            probe: &ProcProbe,
+        };
+        let ended = run_study(&mut study, &mut outcome);
+        if let Err(error) = recorder.update_time_budget() {
+            outcome.problems.push(format!("cannot record the time budget in meta.json: {error:#}"));
+        }
+        ended
+    });
     drop(opened);
-    if let Err(error) = recorder.update_time_budget() {
-        outcome.problems.push(format!("cannot record the time budget in meta.json: {error:#}"));
-    }
     let (status, error) = match &ended {
         Err(error) => (LabHostStatus::Failed, format!("{error:#}")),
         Ok(()) if outcome.problems.is_empty() && outcome.failed_runs() == 0 && outcome.missing_runs() == 0 => {
