@@ -51,6 +51,7 @@ pub fn plan(runs: u32, warmup: u32, rounds: u32) -> Plan {
             pin: false,
             backend: Default::default(),
             uri: None,
+            remote_files: Vec::new(),
         },
         variants: vec![variant("a"), variant("b")],
         baseline: 0,

@@ -8,6 +8,8 @@
 //! destroyed when its handle is dropped.
 
 pub mod domain_xml;
+pub mod prune;
+pub mod remote_files;
 pub mod streams;
 pub mod volumes;
 
@@ -115,7 +117,14 @@ impl LibvirtBackend {
             .unwrap_or(false);
         let version = format!("libvirt {} at {uri}, QEMU {}", version_text(conn.lib_version().unwrap_or(0)), version_text(conn.hyp_version().unwrap_or(0)));
         let pool = volumes::pool(&conn).with_context(|| format!("on {uri}"))?;
-        let backend = LibvirtBackend { conn: Mutex::new(conn), uri, accel, maximum_cpu, version, remote: Mutex::new(HashMap::new()) };
+        // `[guest.remote]`: checked here, before anything boots, then used in place.
+        let mut remote = HashMap::new();
+        for file in &plan.guest.remote_files {
+            let check = remote_files::RemoteCheck { key: file.key, remote: &file.remote, local: &file.local };
+            remote_files::verify(&conn, &uri, &check)?;
+            remote.insert(file.local.clone(), file.remote.clone());
+        }
+        let backend = LibvirtBackend { conn: Mutex::new(conn), uri, accel, maximum_cpu, version, remote: Mutex::new(remote) };
         for variant in &plan.variants {
             backend.upload(&pool, &variant.kernel)?;
             backend.upload_initrd(&pool, variant.initrd.as_deref(), agent)?;
@@ -378,6 +387,31 @@ fn kvm_unusable(uri: &str, domain_caps: &str, host_caps: &str) -> Option<String>
 /// libvirt's versions: major * 1,000,000 + minor * 1,000 + release.
 fn version_text(version: u32) -> String {
     format!("{}.{}.{}", version / 1_000_000, version / 1_000 % 1_000, version % 1_000)
+}
+
+/// The names of the volumes the plan boots from (`bench pool` keeps them): its kernels,
+/// its disk, and its initrds with `agent` appended.
+pub fn plan_volume_names(plan: &Plan, agent: Option<&Path>) -> Result<std::collections::HashSet<String>> {
+    let mut files: Vec<PathBuf> = plan.variants.iter().map(|v| v.kernel.clone()).collect();
+    files.extend(plan.guest.disk.clone());
+    let scratch = Scratch::create()?;
+    if let Some(agent) = agent {
+        let mut initrds: Vec<Option<&Path>> = plan.variants.iter().map(|v| v.initrd.as_deref()).collect();
+        initrds.dedup();
+        for (i, initrd) in initrds.into_iter().enumerate() {
+            let name = initrd.and_then(Path::file_name).map_or_else(|| "initrd".into(), |n| n.to_string_lossy().into_owned());
+            // The same file name as an upload's, so the same volume name.
+            let out = scratch.path().join(i.to_string()).join(format!("{name}-agent"));
+            std::fs::create_dir_all(out.parent().unwrap_or(scratch.path()))?;
+            initrd::with_agent(initrd, agent, &out)?;
+            files.push(out);
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for file in files {
+        names.insert(volumes::volume_name(&file, &volumes::sha256_file(&file)?));
+    }
+    Ok(names)
 }
 
 /// What `bench check` reports of the host at the plan's URI, and for each file the
