@@ -493,6 +493,10 @@ fn a_kernel_the_host_holds_is_checked_and_booted_in_place() {
     assert!(pools(&format!("kbench-remote-{pid}-")).is_empty(), "the check's pool is gone");
     assert!(domains_of(pid).is_empty());
     assert_eq!(std::fs::read(&remote).unwrap(), std::fs::read(tiny_kernel()).unwrap(), "the host's file is untouched");
+    // The verified checksum is remembered for the next study on the unchanged file.
+    let cache = std::fs::read_to_string(dir.path().join("kbench/remote-sha256")).unwrap();
+    let line = format!("{SYSTEM}\t{}\t", remote.display());
+    assert!(cache.lines().any(|l| l.starts_with(&line) && l.ends_with(&sha256(&local))), "{cache}");
 }
 
 #[test]
