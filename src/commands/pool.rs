@@ -54,7 +54,7 @@ pub fn pool(args: &PoolArgs) -> Result<u8> {
             },
         };
         println!(
-            "  {:<48} {:>8.1} MiB on disk ({:.1} MiB) · last used {:.1} days ago · {state}",
+            "  {:<48} {:>8.1} MiB on disk of {:.1} MiB · last used {:.1} days ago · {state}",
             entry.name,
             entry.allocation as f64 / 1048576.0,
             entry.capacity as f64 / 1048576.0,
