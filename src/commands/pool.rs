@@ -1,6 +1,5 @@
 //! `bench pool [SCENARIO]`: kbench's volumes on a libvirt host, and their pruning.
 
-use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::PoolArgs;
 use anyhow::Result;
 
@@ -11,6 +10,7 @@ pub fn pool(_args: &PoolArgs) -> Result<u8> {
 
 #[cfg(feature = "libvirt")]
 pub fn pool(args: &PoolArgs) -> Result<u8> {
+    use super::{EXIT_FAILED, EXIT_OK};
     use crate::backend::libvirt::{self, prune};
     use crate::scenario::{self, file::BackendKind, Overrides};
     use std::collections::HashSet;

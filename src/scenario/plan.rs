@@ -91,6 +91,7 @@ pub struct GuestPlan {
     /// The libvirt connection URI; set exactly when `backend` is libvirt.
     pub uri: Option<String>,
     /// `[guest.remote]`: files the libvirt host holds, each with its local reference.
+    #[cfg_attr(not(feature = "libvirt"), allow(dead_code))] // only the libvirt backend reads it
     pub remote_files: Vec<RemoteFile>,
 }
 
