@@ -62,6 +62,10 @@ or meta.json (named by line), an unknown baseline"
     #[command(long_about = SPLIT_ABOUT, after_help = "Exit codes:\n  0    every part was written\n  2    unusable input: \
 an unreadable study, a part with no variants, variants no part claims, a folder that is not empty")]
     Split(SplitArgs),
+    /// List kbench's volumes in the `kbench` storage pool of a libvirt host, and with
+    /// --prune remove those not used for a while.
+    #[command(long_about = POOL_ABOUT, after_help = "Exit codes:\n  0    listed (and pruned)\n  1    a volume could not be removed\n  2    unusable input: a bad scenario, a host that cannot be reached")]
+    Pool(PoolArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(long_about = "Print a completion script for SHELL on standard output. For bash: \
 `bench completions bash > ~/.local/share/bash-completion/completions/bench`; for zsh: \
@@ -280,6 +284,32 @@ fn parse_alpha(text: &str) -> Result<f64, String> {
         Ok(value) if value > 0.0 && value < 1.0 => Ok(value),
         _ => Err(format!("{text:?} is not a significance level between 0 and 1 such as 0.05")),
     }
+}
+
+const POOL_ABOUT: &str = "List the volumes kbench uploaded into the `kbench` storage pool of a libvirt host \
+(name, size on the host, last used), and with --prune remove the ones no study used for --older-than days. \
+Only kbench's own pairs are looked at (`<file>-<sha16>` with its `.sha256` sidecar); a pair a running domain \
+has open, or one that the given SCENARIO boots, is always kept. \"Last used\" is when a study last found the \
+volume (its sidecar is written again each time).";
+
+#[derive(Debug, clap::Args)]
+pub struct PoolArgs {
+    /// A scenario whose files are kept, and whose guest.uri is the host [default: none,
+    /// and the host is --uri].
+    pub scenario: Option<PathBuf>,
+    /// The libvirt connection URI [default: the scenario's guest.uri, else qemu:///system].
+    #[arg(long, value_name = "URI")]
+    pub uri: Option<String>,
+    /// Remove the pairs not used for --older-than days (without it: only list).
+    #[arg(long)]
+    pub prune: bool,
+    /// Days a pair must have gone unused before --prune removes it.
+    #[arg(long, value_name = "DAYS", default_value_t = 30.0)]
+    pub older_than: f64,
+    /// The static in-guest agent (the scenario's initrds are kept with it appended);
+    /// found beside `bench` or in target/ by default.
+    #[arg(long, env = "KBENCH_AGENT")]
+    pub agent: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         cli::Command::Compare(args) => commands::compare::compare(&args),
         cli::Command::History(args) => commands::history::history(&args),
         cli::Command::Split(args) => commands::split::split(&args),
+        cli::Command::Pool(args) => commands::pool::pool(&args),
         cli::Command::Completions(args) => commands::manual::completions(&args),
         cli::Command::Man(args) => commands::manual::man(&args),
     };

@@ -330,3 +330,213 @@ fn a_lost_connection_fails_the_boot_and_the_retry_reconnects() {
     assert_eq!(out.status.code(), Some(if failed == 0 { 0 } else { 1 }), "{}", describe(&out));
     assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
 }
+
+/// A folder on the libvirt host (this one) that stands for a lab host's own storage, and
+/// is removed with the test.
+struct HostFolder(PathBuf);
+
+impl HostFolder {
+    fn new(tag: &str) -> HostFolder {
+        let path = PathBuf::from(format!("/var/lib/libvirt/images/kbench-test-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        HostFolder(path)
+    }
+}
+
+impl Drop for HostFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The storage pools of the daemon whose name starts with `prefix`.
+fn pools(prefix: &str) -> Vec<String> {
+    let out = virsh(&["pool-list", "--all", "--name"]);
+    String::from_utf8_lossy(&out.stdout).lines().map(str::trim).filter(|n| n.starts_with(prefix)).map(String::from).collect()
+}
+
+fn volumes_in_pool() -> Vec<String> {
+    let _ = virsh(&["pool-refresh", "kbench"]);
+    let out = virsh(&["vol-list", "kbench"]);
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().next()).map(String::from).collect()
+}
+
+/// bench with its checksum cache in `cache` (never the user's).
+fn bench_cached(cache: &Path, args: &[&str]) -> (u32, std::process::Output) {
+    let child = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(args)
+        .env("KBENCH_AGENT", agent())
+        .env("XDG_CACHE_HOME", cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bench");
+    finish(child)
+}
+
+#[test]
+fn a_kernel_the_host_holds_is_checked_and_booted_in_place() {
+    let _guard = guest_lock();
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    // The local reference under a name of this test's own: were it uploaded, its volume
+    // would show in the pool.
+    let local = dir.path().join(format!("vmlinuz-remote-{}", std::process::id()));
+    std::fs::copy(tiny_kernel(), &local).unwrap();
+    let host = HostFolder::new("remote");
+    let remote = host.0.join("vmlinuz");
+    std::fs::copy(tiny_kernel(), &remote).unwrap();
+    let scenario = tiny_scenario(dir.path(), "remote-kernel", ONE_RUN);
+    let text = std::fs::read_to_string(&scenario).unwrap().replace(&tiny_kernel().display().to_string(), &local.display().to_string())
+        + &format!("backend = \"libvirt\"\nremote = {{ kernel = \"{}\" }}\n", remote.display());
+    std::fs::write(&scenario, text).unwrap();
+
+    let root = dir.path().join("results");
+    let (pid, out) = bench_cached(dir.path(), &["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let results = results_dir(&root, "remote-kernel");
+    let rows = shape(&results);
+    let expected: BTreeSet<_> = [("only".to_string(), "1".to_string(), "1".to_string(), "1".to_string(), "ok".to_string())].into();
+    assert_eq!(rows, expected);
+    let console = std::fs::read_to_string(results.join("console/only-boot1.log")).unwrap();
+    assert!(console.contains("kbench-agent: step"), "{console}");
+    let uploaded: Vec<String> = volumes_in_pool().into_iter().filter(|v| v.starts_with(&format!("vmlinuz-remote-{}", std::process::id()))).collect();
+    assert!(uploaded.is_empty(), "the kernel was uploaded after all: {uploaded:?}");
+    // The local file stays the reference the results record.
+    let meta = std::fs::read_to_string(results.join("meta.json")).unwrap();
+    assert!(meta.contains(&local.display().to_string()), "{meta}");
+    assert!(pools(&format!("kbench-remote-{pid}-")).is_empty(), "the check's pool is gone");
+    assert!(domains_of(pid).is_empty());
+    assert_eq!(std::fs::read(&remote).unwrap(), std::fs::read(tiny_kernel()).unwrap(), "the host's file is untouched");
+    // The verified checksum is remembered for the next study on the unchanged file.
+    let cache = std::fs::read_to_string(dir.path().join("kbench/remote-sha256")).unwrap();
+    let line = format!("{SYSTEM}\t{}\t", remote.display());
+    assert!(cache.lines().any(|l| l.starts_with(&line) && l.ends_with(&sha256(&local))), "{cache}");
+}
+
+#[test]
+fn a_host_file_that_differs_or_is_missing_is_refused_before_anything_boots() {
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let host = HostFolder::new("differs");
+    let remote = host.0.join("vmlinuz");
+    let mut bytes = std::fs::read(tiny_kernel()).unwrap();
+    bytes[4096] ^= 1;
+    std::fs::write(&remote, &bytes).unwrap();
+    for (path, says) in [(remote.clone(), "has sha256"), (host.0.join("absent"), "does not exist")] {
+        let scenario = tiny_scenario(dir.path(), "differs", ONE_RUN);
+        let text = std::fs::read_to_string(&scenario).unwrap() + &format!("backend = \"libvirt\"\nremote = {{ kernel = \"{}\" }}\n", path.display());
+        std::fs::write(&scenario, text).unwrap();
+        let root = dir.path().join("results");
+        let (pid, out) = bench_cached(dir.path(), &["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for part in ["key `guest.remote.kernel`", SYSTEM, &path.display().to_string(), says] {
+            assert!(stderr.contains(part), "{part:?} in {stderr}");
+        }
+        assert!(!root.exists(), "refused before the study started");
+        assert!(domains_of(pid).is_empty());
+        assert!(pools(&format!("kbench-remote-{pid}-")).is_empty(), "the check's pool is gone");
+    }
+}
+
+/// A sparse file: 1 MiB of data at the start and one in the middle of 64 MiB.
+fn sparse_file(path: &Path) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = std::fs::File::create(path).unwrap();
+    let data: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    file.write_all(&data).unwrap();
+    file.seek(SeekFrom::Start(30 << 20)).unwrap();
+    file.write_all(&data).unwrap();
+    file.write_all(format!("{:?}", Instant::now()).as_bytes()).unwrap();
+    file.set_len(64 << 20).unwrap();
+}
+
+fn vol_info_bytes(volume: &str, field: &str) -> u64 {
+    let out = virsh(&["vol-info", "--bytes", "--pool", "kbench", volume]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("{field} in {text}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_sparse_disk_is_uploaded_with_its_holes_and_its_content_intact() {
+    let _guard = guest_lock();
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join(format!("sparse-{}.img", std::process::id()));
+    sparse_file(&disk);
+    let name = format!("{}-{}", disk.file_name().unwrap().to_str().unwrap(), &sha256(&disk)[..16]);
+    // The disk is no file system: the guest fails once it is booted, after the upload.
+    let body = ONE_RUN.replace("runs = 1", "runs = 1\n");
+    let scenario = tiny_scenario(dir.path(), "sparse", &body);
+    let text = std::fs::read_to_string(&scenario).unwrap()
+        + &format!("backend = \"libvirt\"\nretries = 0\ndisk = \"{}\"\nroot = {{ wait = 1 }}\n", disk.display());
+    std::fs::write(&scenario, text).unwrap();
+    let root = dir.path().join("results");
+    let (pid, out) = bench_cached(dir.path(), &["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]);
+    assert!(domains_of(pid).is_empty());
+    let downloaded = dir.path().join("downloaded");
+    let download = virsh(&["vol-download", "--pool", "kbench", &name, downloaded.to_str().unwrap()]);
+    let (allocation, capacity) = (vol_info_bytes(&name, "Allocation:"), vol_info_bytes(&name, "Capacity:"));
+    for volume in [format!("{name}.sha256"), name.clone()] {
+        virsh(&["vol-delete", "--pool", "kbench", &volume]);
+    }
+    assert!(download.status.success(), "{}\n{}", describe(&download), describe(&out));
+    assert_eq!(sha256(&downloaded), sha256(&disk), "the volume holds the file");
+    assert_eq!(capacity, 64 << 20);
+    assert!(allocation < 8 << 20, "the holes stayed holes: {allocation} bytes allocated");
+}
+
+#[test]
+fn pruning_removes_an_old_kbench_pair_and_keeps_the_scenarios_and_foreign_volumes() {
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let pid = std::process::id();
+    // The scenario's disk, its pair in the pool as bench names it, last used long ago.
+    let disk = dir.path().join(format!("prune-disk-{pid}.img"));
+    std::fs::write(&disk, format!("disk {:?}", Instant::now())).unwrap();
+    let current = format!("{}-{}", disk.file_name().unwrap().to_str().unwrap(), &sha256(&disk)[..16]);
+    let old = format!("prune-old-{pid}-0123456789abcdef");
+    let foreign = format!("prune-foreign-{pid}.img");
+    let foreign_like = format!("prune-foreign-{pid}-0123456789abcdef");
+    let _ = volumes_in_pool();
+    if !virsh(&["pool-info", "kbench"]).status.success() {
+        virsh(&["pool-define-as", "kbench", "dir", "--target", "/var/lib/libvirt/images/kbench"]);
+        virsh(&["pool-build", "kbench"]);
+        virsh(&["pool-start", "kbench"]);
+    }
+    // `foreign_like` has kbench's name but no sidecar: not a pair kbench completed.
+    let made = [current.clone(), format!("{current}.sha256"), old.clone(), format!("{old}.sha256"), foreign.clone(), foreign_like.clone()];
+    for volume in &made {
+        let out = virsh(&["vol-create-as", "kbench", volume, "1", "--format", "raw"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let touch = Command::new("touch").args(["-d", "40 days ago"]).arg(format!("/var/lib/libvirt/images/kbench/{volume}")).status().unwrap();
+        assert!(touch.success());
+    }
+    let scenario = tiny_scenario(dir.path(), "prune", ONE_RUN);
+    let text = std::fs::read_to_string(&scenario).unwrap() + &format!("disk = \"{}\"\n", disk.display());
+    std::fs::write(&scenario, text).unwrap();
+    let s = scenario.to_str().unwrap();
+
+    let listed = bench(&["pool", s, "--uri", SYSTEM, "--older-than", "30"]);
+    let listed_after = volumes_in_pool();
+    let pruned = bench(&["pool", s, "--uri", SYSTEM, "--prune", "--older-than", "30"]);
+    let left = volumes_in_pool();
+    for volume in &made {
+        virsh(&["vol-delete", "--pool", "kbench", volume]);
+    }
+    assert_eq!(listed.status.code(), Some(0), "{}", describe(&listed));
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(made.iter().all(|v| listed_after.contains(v)), "listing removes nothing: {listed_after:?}");
+    let line = |text: &str, name: &str| text.lines().find(|l| l.trim_start().starts_with(&format!("{name} "))).map(String::from);
+    assert!(line(&text, &old).is_some_and(|l| l.contains("--prune removes it") && l.contains("last used 40.")), "{text}");
+    assert!(line(&text, &current).is_some_and(|l| l.contains("kept: a file of the scenario")), "{text}");
+    assert!(line(&text, &foreign).is_none() && line(&text, &foreign_like).is_none(), "only kbench's pairs are listed: {text}");
+
+    assert_eq!(pruned.status.code(), Some(0), "{}", describe(&pruned));
+    assert!(!left.contains(&old) && !left.contains(&format!("{old}.sha256")), "the old pair is gone: {}", describe(&pruned));
+    for kept in [&current, &format!("{current}.sha256"), &foreign, &foreign_like] {
+        assert!(left.contains(kept), "{kept} kept: {}", describe(&pruned));
+    }
+}

@@ -52,6 +52,7 @@ pub fn plan(runs: u32, warmup: u32, rounds: u32) -> Plan {
             backend: Default::default(),
             uri: None,
             uri_key: "`guest.uri` or --uri".into(),
+            remote_files: Vec::new(),
         },
         variants: vec![variant("a"), variant("b")],
         baseline: 0,

@@ -5,6 +5,7 @@ pub mod report;
 pub mod compare;
 pub mod history;
 pub mod manual;
+pub mod pool;
 pub mod run;
 pub mod split;
 

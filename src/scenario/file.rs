@@ -112,6 +112,20 @@ pub struct GuestSection {
     pub backend: Option<BackendKind>,
     /// The libvirt connection URI (backend "libvirt" only); `qemu:///system` by default.
     pub uri: Option<String>,
+    /// Files the libvirt host already holds, used in place of uploading the local ones
+    /// after their sha256 matched (backend "libvirt" only).
+    #[serde(default)]
+    pub remote: RemoteSection,
+}
+
+/// `[guest.remote]`: absolute paths on the libvirt host. The local `guest.kernel` and
+/// `guest.disk` stay the reference they are checked against (and that meta.json records).
+/// No initrd: the agent is appended to it, so the host never holds the booted one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteSection {
+    pub kernel: Option<String>,
+    pub disk: Option<String>,
 }
 
 /// `guest.backend`.

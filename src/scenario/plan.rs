@@ -105,6 +105,21 @@ pub struct GuestPlan {
     pub uri: Option<String>,
     /// Where `uri` came from, as errors name it: "`guest.uri` or --uri", "`host[1].uri`".
     pub uri_key: String,
+    /// `[guest.remote]`: files the libvirt host holds, each with its local reference.
+    #[cfg_attr(not(feature = "libvirt"), allow(dead_code))] // only the libvirt backend reads it
+    pub remote_files: Vec<RemoteFile>,
+}
+
+/// A file the libvirt host already holds, used in place of uploading `local` once its
+/// sha256 matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    /// The scenario key, e.g. `guest.remote.disk`.
+    pub key: &'static str,
+    /// An absolute path on the host.
+    pub remote: String,
+    /// The local file it must equal.
+    pub local: PathBuf,
 }
 
 /// The default libvirt connection: this host's system daemon.
@@ -324,6 +339,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             qemu: guest.qemu.clone(),
             pin: guest.pin,
             backend,
+            remote_files: remote_files(guest, backend, &base)?,
             uri,
             uri_key: "`guest.uri` or --uri".into(),
         },
@@ -366,6 +382,30 @@ fn hosts(file: &ScenarioFile) -> Result<Vec<LabHost>> {
         hosts.push(LabHost { key, name: name.clone(), uri: uri.clone(), cpus: *cpus, memory_mib: memory.map(|m| m.mib) });
     }
     Ok(hosts)
+}
+
+/// `[guest.remote]`, each entry with the local file it is checked against.
+fn remote_files(guest: &super::file::GuestSection, backend: BackendKind, base: &Path) -> Result<Vec<RemoteFile>> {
+    let entries = [
+        ("guest.remote.kernel", &guest.remote.kernel, Some(&guest.kernel), "guest.kernel"),
+        ("guest.remote.disk", &guest.remote.disk, guest.disk.as_ref(), "guest.disk"),
+    ];
+    let mut files = Vec::new();
+    for (key, remote, local, local_key) in entries {
+        let Some(remote) = remote else { continue };
+        if backend != BackendKind::Libvirt {
+            bail!("key `{key}`: only the libvirt backend boots from files on its host; add backend = \"libvirt\" or remove it");
+        }
+        let file_name = remote.rsplit('/').next().unwrap_or("");
+        if !remote.starts_with('/') || matches!(file_name, "" | "." | "..") || remote.contains(char::is_control) {
+            bail!("key `{key}`: {remote:?} is not an absolute path of a file on the libvirt host, such as /srv/images/root.ext4");
+        }
+        let Some(local) = local else {
+            bail!("key `{key}`: needs `{local_key}`, the local copy the host's file is checked against and meta.json records")
+        };
+        files.push(RemoteFile { key, remote: remote.clone(), local: existing_file(base, local, local_key)? });
+    }
+    Ok(files)
 }
 
 /// `runs = "auto"` with its keys, which mean nothing with a fixed number of runs.
@@ -653,6 +693,27 @@ mod tests {
         assert!(no_cpus.contains("key `host[0].cpus`: must be at least 1"), "{no_cpus}");
         let text = "name = \"n\"\n[guest]\nkernel = \"k\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n[[host]]\nname = \"a\"\n";
         assert!(toml::from_str::<ScenarioFile>(text).unwrap_err().to_string().contains("missing field `uri`"));
+    }
+
+    #[test]
+    fn remote_files_need_libvirt_an_absolute_path_and_their_local_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), b"kernel").unwrap();
+        let guest = |keys: &str| {
+            let text = format!("name = \"n\"\n[guest]\nkernel = \"k\"\n{keys}\n[workload]\nkind = \"command\"\ncommand = \"true\"\n");
+            toml::from_str::<ScenarioFile>(&text).unwrap().guest
+        };
+        let remote_of = |g: super::super::file::GuestSection| remote_files(&g, g.backend.unwrap_or(BackendKind::Qemu), dir.path());
+        let files = remote_of(guest("backend = \"libvirt\"\nremote = { kernel = \"/srv/vmlinuz\" }")).unwrap();
+        assert_eq!(files, vec![RemoteFile { key: "guest.remote.kernel", remote: "/srv/vmlinuz".into(), local: dir.path().join("k") }]);
+        let message = refusal(remote_of(guest("remote = { kernel = \"/srv/vmlinuz\" }")));
+        assert!(message.contains("key `guest.remote.kernel`: only the libvirt backend"), "{message}");
+        let message = refusal(remote_of(guest("backend = \"libvirt\"\nremote = { kernel = \"srv/vmlinuz\" }")));
+        assert!(message.contains("not an absolute path"), "{message}");
+        let message = refusal(remote_of(guest("backend = \"libvirt\"\nremote = { disk = \"/srv/root.ext4\" }")));
+        assert!(message.contains("key `guest.remote.disk`: needs `guest.disk`"), "{message}");
+        let text = "name = \"n\"\n[guest]\nkernel = \"k\"\nremote = { initrd = \"/i\" }\n[workload]\nkind = \"command\"\ncommand = \"true\"\n";
+        assert!(toml::from_str::<ScenarioFile>(text).is_err(), "no remote initrd: the agent is appended to it");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! destroyed when its handle is dropped.
 
 pub mod domain_xml;
+pub mod prune;
+pub mod remote_files;
 pub mod streams;
 pub mod volumes;
 
@@ -126,8 +128,23 @@ impl LibvirtBackend {
         let version = format!("libvirt {libvirt_version} at {uri}, QEMU {}", version_text(conn.hyp_version().unwrap_or(0)));
         let machine = HostMachine { libvirt_version, accel, cpus: node.cpus, memory_mib: node.memory / 1024 };
         let pool = volumes::pool(&conn).with_context(|| format!("on {uri}"))?;
-        let backend =
-            LibvirtBackend { conn: Mutex::new(conn), uri, uri_key: plan.guest.uri_key.clone(), accel, maximum_cpu, version, machine, remote: Mutex::new(HashMap::new()) };
+        // `[guest.remote]`: checked here, before anything boots, then used in place.
+        let mut remote = HashMap::new();
+        for file in &plan.guest.remote_files {
+            let check = remote_files::RemoteCheck { key: file.key, remote: &file.remote, local: &file.local };
+            remote_files::verify(&conn, &uri, &check)?;
+            remote.insert(file.local.clone(), file.remote.clone());
+        }
+        let backend = LibvirtBackend {
+            conn: Mutex::new(conn),
+            uri,
+            uri_key: plan.guest.uri_key.clone(),
+            accel,
+            maximum_cpu,
+            version,
+            machine,
+            remote: Mutex::new(remote),
+        };
         for variant in &plan.variants {
             backend.upload(&pool, &variant.kernel)?;
             backend.upload_initrd(&pool, variant.initrd.as_deref(), agent)?;
@@ -397,6 +414,31 @@ fn version_text(version: u32) -> String {
     format!("{}.{}.{}", version / 1_000_000, version / 1_000 % 1_000, version % 1_000)
 }
 
+/// The names of the volumes the plan boots from (`bench pool` keeps them): its kernels,
+/// its disk, and its initrds with `agent` appended.
+pub fn plan_volume_names(plan: &Plan, agent: Option<&Path>) -> Result<std::collections::HashSet<String>> {
+    let mut files: Vec<PathBuf> = plan.variants.iter().map(|v| v.kernel.clone()).collect();
+    files.extend(plan.guest.disk.clone());
+    let scratch = Scratch::create()?;
+    if let Some(agent) = agent {
+        let mut initrds: Vec<Option<&Path>> = plan.variants.iter().map(|v| v.initrd.as_deref()).collect();
+        initrds.dedup();
+        for (i, initrd) in initrds.into_iter().enumerate() {
+            let name = initrd.and_then(Path::file_name).map_or_else(|| "initrd".into(), |n| n.to_string_lossy().into_owned());
+            // The same file name as an upload's, so the same volume name.
+            let out = scratch.path().join(i.to_string()).join(format!("{name}-agent"));
+            std::fs::create_dir_all(out.parent().unwrap_or(scratch.path()))?;
+            initrd::with_agent(initrd, agent, &out)?;
+            files.push(out);
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for file in files {
+        names.insert(volumes::volume_name(&file, &volumes::sha256_file(&file)?));
+    }
+    Ok(names)
+}
+
 /// What `bench check` reports of the host at the plan's URI, and for each file the
 /// guests boot whether the host's pool already holds it.
 pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
@@ -429,6 +471,11 @@ pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
     files.extend(plan.guest.disk.iter().map(|d| ("disk".to_string(), d.clone())));
     let pool = conn.lookup_storage_pool_by_name(volumes::POOL).ok();
     for (what, path) in files {
+        if let Some(file) = plan.guest.remote_files.iter().find(|f| f.local == path) {
+            let text = format!("{} is {} on the host (key `{}`; bench run checks its sha256, reading all of it)", path.display(), file.remote, file.key);
+            lines.push((what, Ok(text)));
+            continue;
+        }
         let state = volumes::sha256_file(&path).and_then(|sha| match &pool {
             None => Ok(format!("{} will be uploaded (no pool {} yet)", path.display(), volumes::POOL)),
             Some(pool) => {

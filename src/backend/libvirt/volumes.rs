@@ -1,12 +1,15 @@
 //! The files a guest boots from, in a storage pool of the host that runs it: uploaded
 //! once through a stream, then found by name. A volume's name holds the start of its
 //! sha256; a sidecar volume `<name>.sha256`, written after the upload completed, holds
-//! all of it, so that a half-uploaded volume is never taken for a whole one.
+//! all of it, so that a half-uploaded volume is never taken for a whole one. The sidecar
+//! is written again each time a study uses the volume: its modification time is the
+//! pair's "last used", which `bench pool --prune` goes by.
 
 use super::domain_xml::escape;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use virt::connect::Connect;
@@ -94,6 +97,7 @@ pub fn ensure(pool: &StoragePool, local: &Path, sha256: &str) -> Result<String> 
     let mut last_growth = Instant::now();
     loop {
         if let Some(path) = find(pool, local, sha256)? {
+            mark_used(pool, &name, sha256)?;
             return Ok(path);
         }
         match pool.lookup_storage_vol_by_name(&name) {
@@ -133,29 +137,100 @@ fn upload(pool: &StoragePool, local: &Path, name: &str, sha256: &str) -> Result<
     );
     let result = (|| {
         let mut file = std::fs::File::open(local).with_context(|| format!("cannot read {}", local.display()))?;
+        let extents = data_extents(&file, size).with_context(|| format!("cannot read {}", local.display()))?;
+        // A disk image is mostly holes: a sparse stream sends a hole as its length only,
+        // and the pool's file gets the same hole.
         let stream = Stream::new(&conn, 0)?;
-        volume.upload(&stream, 0, size, 0)?;
+        volume.upload(&stream, 0, size, virt::sys::VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)?;
         let mut buffer = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buffer).with_context(|| format!("cannot read {}", local.display()))?;
-            if n == 0 {
-                break;
+        let mut at = 0;
+        for extent in extents {
+            if extent.start > at {
+                send_hole(&stream, extent.start - at)?;
             }
-            send_all(&stream, &buffer[..n])?;
+            file.seek(SeekFrom::Start(extent.start)).with_context(|| format!("cannot read {}", local.display()))?;
+            let mut left = extent.end - extent.start;
+            while left > 0 {
+                let want = left.min(buffer.len() as u64) as usize;
+                let n = file.read(&mut buffer[..want]).with_context(|| format!("cannot read {}", local.display()))?;
+                if n == 0 {
+                    bail!("{} got shorter while it was uploaded", local.display());
+                }
+                send_all(&stream, &buffer[..n])?;
+                left -= n as u64;
+            }
+            at = extent.end;
+        }
+        if size > at {
+            send_hole(&stream, size - at)?;
         }
         stream.finish()?;
         // Written last: the volume counts as complete only now.
-        let record = create_volume(pool, &format!("{name}.sha256"), 65)?;
-        let stream = Stream::new(&conn, 0)?;
-        record.upload(&stream, 0, 65, 0)?;
-        send_all(&stream, format!("{sha256}\n").as_bytes())?;
-        stream.finish()?;
+        create_volume(pool, &format!("{name}.sha256"), 65)?;
+        mark_used(pool, name, sha256)?;
         anyhow::Ok(volume.path()?)
     })();
     if result.is_err() {
         let _ = volume.delete(0);
     }
     result.with_context(|| format!("cannot upload {} into storage pool {POOL} as {name}", local.display()))
+}
+
+/// A range of a file that holds data; what lies between two is a hole (reads as zeros).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// The data of the file's first `size` bytes, as the file system tells (SEEK_DATA,
+/// SEEK_HOLE); a file system that cannot tell gives one extent over everything.
+pub fn data_extents(file: &std::fs::File, size: u64) -> std::io::Result<Vec<Extent>> {
+    use nix::unistd::{lseek, Whence};
+    let mut extents = Vec::new();
+    let mut at = 0u64;
+    while at < size {
+        let start = match lseek(file.as_fd(), at as i64, Whence::SeekData) {
+            Ok(start) => start as u64,
+            // No data after `at`: the rest is a hole.
+            Err(nix::errno::Errno::ENXIO) => break,
+            Err(nix::errno::Errno::EINVAL) if at == 0 => return Ok(vec![Extent { start: 0, end: size }]),
+            Err(errno) => return Err(errno.into()),
+        };
+        let end = (lseek(file.as_fd(), start as i64, Whence::SeekHole).map_err(std::io::Error::from)? as u64).min(size);
+        if start >= size {
+            break;
+        }
+        extents.push(Extent { start, end });
+        at = end;
+    }
+    Ok(extents)
+}
+
+/// Sends `length` bytes of hole on a sparse stream. virt 0.5.0 wraps no virStreamSendHole:
+/// its C function, on the stream the crate made.
+fn send_hole(stream: &Stream, length: u64) -> Result<()> {
+    // SAFETY: the stream pointer is valid while `stream` lives; libvirt copies nothing
+    // from us but the length.
+    let result = unsafe { virt::sys::virStreamSendHole(stream.as_ptr(), length as i64, 0) };
+    if result < 0 {
+        bail!("the stream took no hole: {}", virt::error::Error::last_error());
+    }
+    Ok(())
+}
+
+/// Writes the sidecar of volume `name` again (same content): its modification time,
+/// which the pool reports, says when a study last used the pair.
+fn mark_used(pool: &StoragePool, name: &str, sha256: &str) -> Result<()> {
+    let record = pool
+        .lookup_storage_vol_by_name(&format!("{name}.sha256"))
+        .with_context(|| format!("the volume {name}.sha256 in storage pool {POOL} is gone"))?;
+    let conn = pool.connect()?;
+    let stream = Stream::new(&conn, 0)?;
+    record.upload(&stream, 0, 65, 0).with_context(|| format!("cannot write the volume {name}.sha256"))?;
+    send_all(&stream, format!("{sha256}\n").as_bytes())?;
+    stream.finish().with_context(|| format!("cannot write the volume {name}.sha256"))?;
+    Ok(())
 }
 
 fn create_volume(pool: &StoragePool, name: &str, capacity: u64) -> Result<StorageVol> {
@@ -205,5 +280,25 @@ mod tests {
         let sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         assert_eq!(volume_name(Path::new("/x/vmlinuz-6.1"), sha), "vmlinuz-6.1-0123456789abcdef");
         assert_eq!(volume_name(Path::new("/x/.a b'<c>"), sha), "a_b__c_-0123456789abcdef");
+    }
+
+    #[test]
+    fn a_sparse_files_data_is_found_between_its_holes() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("kbench-extents-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sparse");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let mib = 1u64 << 20;
+        file.seek(SeekFrom::Start(4 * mib)).unwrap();
+        file.write_all(&[7u8; 4096]).unwrap();
+        file.set_len(16 * mib).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let extents = data_extents(&file, 16 * mib).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let covered: u64 = extents.iter().map(|e| e.end - e.start).sum();
+        assert!(extents.iter().any(|e| e.start <= 4 * mib && e.end >= 4 * mib + 4096), "{extents:?}");
+        assert!(extents.windows(2).all(|w| w[0].end <= w[1].start) && extents.iter().all(|e| e.end <= 16 * mib));
+        assert!(covered < 2 * mib, "the holes are skipped: {extents:?}");
     }
 }
