@@ -5,9 +5,8 @@
 
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 fn meta(results: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(results.join("meta.json")).unwrap()).unwrap()

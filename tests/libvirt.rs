@@ -6,7 +6,7 @@ mod common;
 use common::libvirt::*;
 use common::*;
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
