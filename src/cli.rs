@@ -232,7 +232,7 @@ with PREFIX, renamed without it, with their runs.csv rows and meta.json facts, a
 interleaved study (variants old.off, old.poison, new.off, new.poison; see scripts/ci-compare-kernels.sh) becomes \
 two studies, old/ and new/, that `bench compare old new` gates like any two results, and `bench history` \
 can keep. The baseline of each part is the study's baseline without its prefix.\n\nExample: bench split \
-results/slub/2026-11-29T10-00-00 old.=results/ci/old new.=results/ci/new";
+results/slub/20261129-100000 old.=results/ci/old new.=results/ci/new";
 
 #[derive(Debug, clap::Args)]
 pub struct SplitArgs {
