@@ -122,8 +122,8 @@ for way in ["sequential-quiet", "interleaved-quiet", "sequential-hog", "interlea
                         if metric["metric"] == "elapsed":
                             changes.append(abs(comparison["change_percent"]))
         studies += 1
-        alarms += verdicts.get("elapsed") in ("slower", "faster")
-        any_alarms += any(v in ("slower", "faster") for v in verdicts.values())
+        alarms += verdicts.get("elapsed") in ("higher", "lower")
+        any_alarms += any(v in ("higher", "lower") for v in verdicts.values())
         for row in csv.DictReader(open(os.path.join(folder, "runs.csv"))):
             rows += 1
             noisy += bool(row.get("noise"))
