@@ -6,7 +6,6 @@
 mod common;
 use common::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 fn meta(results: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(results.join("meta.json")).unwrap()).unwrap()
@@ -14,19 +13,6 @@ fn meta(results: &Path) -> serde_json::Value {
 
 fn rows_of<'a>(rows: &'a [Row], variant: &str) -> Vec<&'a Row> {
     rows.iter().filter(|r| r["variant"] == variant).collect()
-}
-
-fn spawn_run(scenario: &Path, root: &Path) -> std::process::Child {
-    let tmp = root.with_file_name("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
-        .env("KBENCH_AGENT", agent())
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 /// SplitMix64 and Fisher–Yates as docs/scenario.md specifies `order = "random"`, written

@@ -4,26 +4,10 @@
 
 mod common;
 use common::*;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn run(scenario: &std::path::Path, root: &std::path::Path) -> std::process::Output {
     bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
-}
-
-/// `bench run` in the background, for tests that signal it while its guest runs. Its
-/// temporary folder is `tmp` beside `root`, where a test can see what it leaves.
-fn spawn_run(scenario: &std::path::Path, root: &std::path::Path) -> std::process::Child {
-    let tmp = root.with_file_name("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
-        .env("KBENCH_AGENT", agent())
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 /// Counts this boot's runs in /tmp, which a fresh boot starts empty.

@@ -7,7 +7,6 @@ use common::libvirt::*;
 use common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 /// 2 variants × 3 runs × 1 level in 2 rounds: each host boots a, b, then b, a.
 const STUDY: &str = r#"
@@ -39,21 +38,6 @@ fn scenario(dir: &Path, name: &str, body: &str, hosts: &[(&str, &str)]) -> PathB
     }
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn bench_child(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(args)
-        .env("KBENCH_AGENT", agent())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bench")
-}
-
-fn finish(child: Child) -> (u32, std::process::Output) {
-    let pid = child.id();
-    (pid, child.wait_with_output().expect("wait for bench"))
 }
 
 fn meta(results: &Path) -> serde_json::Value {

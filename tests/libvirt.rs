@@ -7,7 +7,7 @@ use common::libvirt::*;
 use common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TWO_VARIANTS: &str = r#"
@@ -39,21 +39,6 @@ name = "only"
 kind = "command"
 command = "/bin/true"
 "#;
-
-fn bench_child(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(args)
-        .env("KBENCH_AGENT", agent())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bench")
-}
-
-fn finish(child: Child) -> (u32, std::process::Output) {
-    let pid = child.id();
-    (pid, child.wait_with_output().expect("wait for bench"))
-}
 
 /// (variant, level, -j, run, status) of every row: what the study measured, not how.
 fn shape(results: &Path) -> BTreeSet<(String, String, String, String, String)> {

@@ -105,6 +105,38 @@ pub fn describe(out: &Output) -> String {
     )
 }
 
+/// `bench ARGS` in the background, its output captured.
+pub fn bench_child(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(args)
+        .env("KBENCH_AGENT", agent())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start bench")
+}
+
+/// Waits for a `bench_child`: its pid and what it printed.
+pub fn finish(child: std::process::Child) -> (u32, Output) {
+    let pid = child.id();
+    (pid, child.wait_with_output().expect("wait for bench"))
+}
+
+/// `bench run` in the background, for tests that signal it while its guest runs. Its
+/// temporary folder is `tmp` beside `root`, where a test can see what it leaves.
+pub fn spawn_run(scenario: &Path, root: &Path) -> std::process::Child {
+    let tmp = root.with_file_name("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()])
+        .env("KBENCH_AGENT", agent())
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The one results folder under `root/<scenario>/`.
 pub fn results_dir(root: &Path, scenario: &str) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join(scenario))
