@@ -85,6 +85,19 @@ pub fn domain_xml(spec: &DomainSpec) -> String {
     )
 }
 
+/// `escape` undone, for values read back from libvirt's XML (`&amp;` last, so that an
+/// escaped entity stays what it was).
+pub fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+}
+
+/// The text of the first `<tag>` in libvirt's XML, unescaped.
+pub fn tag_text(xml: &str, tag: &str) -> Option<String> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(unescape(&xml[start..end]))
+}
+
 /// Text and attribute values: the five characters XML gives a meaning.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

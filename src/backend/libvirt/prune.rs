@@ -3,6 +3,7 @@
 //! sidecar — and a pair is removed only when asked, not used for the given number of
 //! days, not one of the current scenario's files, and not open by any running domain.
 
+use super::domain_xml::{tag_text, unescape};
 use super::volumes::POOL;
 use anyhow::{Context, Result};
 use std::collections::HashSet;
@@ -78,16 +79,7 @@ pub fn paths_in_use(conn: &Connect) -> Result<HashSet<String>> {
 
 /// The values of `<kernel>`, `<initrd>` and every `file='...'` in a domain's XML.
 fn paths_named(xml: &str) -> Vec<String> {
-    let unescape = |s: &str| s.replace("&apos;", "'").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
-    let mut paths = Vec::new();
-    for tag in ["kernel", "initrd"] {
-        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-        if let Some(start) = xml.find(&open).map(|i| i + open.len()) {
-            if let Some(end) = xml[start..].find(&close) {
-                paths.push(unescape(&xml[start..start + end]));
-            }
-        }
-    }
+    let mut paths: Vec<String> = ["kernel", "initrd"].iter().filter_map(|tag| tag_text(xml, tag)).collect();
     for quote in ['\'', '"'] {
         let open = format!("file={quote}");
         let mut rest = xml;

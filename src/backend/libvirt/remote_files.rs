@@ -5,7 +5,7 @@
 //! host. The whole file is read once per study; a checksum seen before for the same
 //! (host, path, size, mtime, ctime) comes from a small cache on this machine instead.
 
-use super::domain_xml::escape;
+use super::domain_xml::{escape, tag_text};
 use super::volumes::sha256_file;
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -113,20 +113,6 @@ fn download_sha256(conn: &Connect, volume: &virt::storage_vol::StorageVol, size:
         bail!("the download ended after {seen} of {size} bytes");
     }
     Ok(format!("{:x}", hasher.finalize()))
-}
-
-/// The text of the first `<tag>` in libvirt's XML, unescaped.
-fn tag_text(xml: &str, tag: &str) -> Option<String> {
-    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
-    let end = start + xml[start..].find(&format!("</{tag}>"))?;
-    Some(
-        xml[start..end]
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
 }
 
 /// What identifies one state of a remote file without reading it. Without both times
