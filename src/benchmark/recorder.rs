@@ -8,7 +8,7 @@
 use super::job::StepInfo;
 use super::limits::Limit;
 use super::listener::Listener;
-use crate::export::results::ResultsDir;
+use crate::results::folder::ResultsDir;
 use crate::model::{BootTimes, ConsoleFinding, Leftovers, Meta, RunRecord, TimeBudget};
 use crate::output::progress::Progress;
 use crate::scenario::Variant;

@@ -4,9 +4,9 @@
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{CompareArgs, CompareFormat};
 use crate::compare::{self, CompareOptions, CompareReport, VariantMap};
-use crate::export::compare::{to_csv, to_json};
-use crate::export::results::read_side;
-use crate::export::{compare_junit, compare_markdown, compare_text};
+use crate::report::compare::json_csv::{to_csv, to_json};
+use crate::results::side::read_side;
+use crate::report::compare::{junit as compare_junit, markdown as compare_markdown, text as compare_text};
 use crate::stats::Metric;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};

@@ -5,10 +5,10 @@
 use super::compare::metrics;
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{HistoryArgs, HistoryFormat};
-use crate::export::history::{outcome_line, to_csv, to_json, to_markdown, to_text};
-use crate::export::history_read::{find_results_folders, read_measurements};
-use crate::export::history_html;
-use crate::export::plots::{trend_svg, write_trend_plot};
+use crate::report::history::{outcome_line, to_csv, to_json, to_markdown, to_text};
+use crate::results::history::{find_results_folders, read_measurements};
+use crate::report::history::html as history_html;
+use crate::report::plots::{trend_svg, write_trend_plot};
 use crate::history::{self, History};
 use anyhow::{bail, Context, Result};
 

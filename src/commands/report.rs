@@ -3,9 +3,9 @@
 
 use super::EXIT_OK;
 use crate::cli::{ReportArgs, ReportFlags};
-use crate::export::meta_json::read_meta;
-use crate::export::reports::{write_reports, ReportOptions};
-use crate::export::runs_csv::{read_runs, refuse_inconsistent};
+use crate::results::meta_json::read_meta;
+use crate::report::study::{write_reports, ReportOptions};
+use crate::results::runs_csv::{read_runs, refuse_inconsistent};
 use crate::model::Meta;
 use crate::output::summary;
 use crate::stats::{StudyShape, Thresholds};

@@ -4,8 +4,9 @@
 
 use super::EXIT_OK;
 use crate::cli::SplitArgs;
-use crate::export::reports::write_reports;
-use crate::export::results::{read_side, write_study};
+use crate::report::study::write_reports;
+use crate::results::folder::write_study;
+use crate::results::side::read_side;
 use crate::model::{study_part, unclaimed};
 use anyhow::{bail, Result};
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! One side of a comparison: the runs of a results folder or of a bare runs.csv, and the
-//! meta.json beside them when there is one (`export::results::read_side` reads them).
+//! meta.json beside them when there is one (`results::side::read_side` reads them).
 
 use crate::model::{Meta, RunRecord};
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! The history of one study over several measurements, typically one per kernel bump:
 //! per variant, jobs level and metric the series of means with their intervals, and each
 //! step judged against the previous measurement and against the first. No files and no
-//! formats here: `export` reads the results folders and renders the history.
+//! formats here: `results` reads the results folders and `report` renders the history.
 //!
 //! A step is a regression by the rule `bench compare` gates on
 //! ([`crate::compare::report::worse`]): significant, beyond the threshold, the costly way.

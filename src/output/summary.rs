@@ -2,9 +2,9 @@
 //! report`): the kernbench blocks, each variant's verdicts against the baseline, the
 //! warnings and where report.md and report.html are.
 
-use crate::export::format::{p_value, percent, percent_interval, NOISY_MARK};
-use crate::export::kernbench::level_title;
-use crate::export::reports::Written;
+use crate::report::format::{p_value, percent, percent_interval, NOISY_MARK};
+use crate::report::study::kernbench::level_title;
+use crate::report::study::Written;
 use crate::model::LevelStopping;
 use crate::stats::{Analysis, HostsAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
 use std::fmt::Write;

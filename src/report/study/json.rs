@@ -1,7 +1,7 @@
 //! report.json: everything report.md says, machine-readable. Readers check
 //! `schema_version`; it is bumped whenever a field changes meaning or goes away.
 
-use super::results::write_json;
+use crate::results::folder::write_json;
 use super::facts::Facts;
 use crate::stats::Analysis;
 use anyhow::Result;

@@ -2,8 +2,8 @@
 //! mailing-list reply, laid out as mmtests does (the baseline column, then the new one
 //! with its change, ★ where mmtests would star it) and aligned so it reads as plain text.
 
-use super::compare_cells::{self as cell, POOLED_MEANS};
-use super::compare_text::direction;
+use super::cells::{self as cell, POOLED_MEANS};
+use super::text::direction;
 use crate::compare::report::SideInfo;
 use crate::compare::CompareReport;
 use crate::stats::{Metric, STAR_MEANS};

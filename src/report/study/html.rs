@@ -5,7 +5,7 @@
 //! scale) and printable (no details folded away, no page-wide backgrounds).
 
 use super::facts::Facts;
-use super::format::{number, p_value, percent, percent_interval, NOISY_MARK};
+use crate::report::format::{number, p_value, percent, percent_interval, NOISY_MARK};
 use super::kernbench::level_title;
 use super::time_budget::{boot_rows, budget_text, BOOT_COLUMNS};
 use crate::model::RunRecord;
@@ -45,11 +45,11 @@ pub fn render(analysis: &Analysis, facts: &Facts, warnings: &[String], records: 
 }
 
 /// What every page's <head> starts with; the policy lets the page fetch nothing at all.
-pub(super) const HEAD: &str = "<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+pub(crate) const HEAD: &str = "<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n";
 
 /// Phone first: one column, tables in a horizontally scrolling box, plots at 100 % width.
-pub(super) const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 :root { color-scheme: light; --line: #d0d7de; --muted: #57606a; --bad: #b42318; --good: #1a7f37; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #1f2328; background: #fff; }
@@ -98,7 +98,7 @@ figcaption { color: var(--muted); font-size: .85rem; }
 
 /// Not needed to read the page: it records the size each plot was laid out at and the
 /// viewport's width (for the browser test), and opens folded details before printing.
-pub(super) const SCRIPT: &str = r#"<script>
+pub(crate) const SCRIPT: &str = r#"<script>
 (function () {
   var sizes = [];
   document.querySelectorAll("figure svg").forEach(function (svg) {
@@ -409,7 +409,7 @@ fn figures(level: &LevelAnalysis, plots: &[InlinePlot]) -> String {
 }
 
 /// The `<svg>` element of an SVG file, without an XML prolog, labelled for screen readers.
-pub(super) fn svg_element(svg: &str, label: &str) -> String {
+pub(crate) fn svg_element(svg: &str, label: &str) -> String {
     let start = svg.find("<svg").unwrap_or(0);
     let element = svg[start..].trim_end();
     element.replacen("<svg", &format!("<svg role=\"img\" aria-label=\"{}\"", escape(label)), 1)
@@ -551,7 +551,7 @@ mod tests {
         let records = records();
         let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
         let facts = Facts::gather(None, &analysis);
-        let plot = InlinePlot { path: format!("plots/{}-means.svg", crate::export::plots::level_stem(&analysis.levels[0])), svg: "<?xml version=\"1.0\"?>\n<svg width=\"10\" height=\"5\"></svg>\n".into() };
+        let plot = InlinePlot { path: format!("plots/{}-means.svg", crate::report::plots::level_stem(&analysis.levels[0])), svg: "<?xml version=\"1.0\"?>\n<svg width=\"10\" height=\"5\"></svg>\n".into() };
         let page = render(&analysis, &facts, &["a <warning>".into()], &records, &[plot]);
         assert!(page.starts_with("<!DOCTYPE html>"));
         assert!(page.contains("&lt;poison&gt;") && !page.contains("<poison>"));

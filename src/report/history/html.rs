@@ -2,9 +2,9 @@
 //! as report.html: the measurements, the trend plot inline, and per variant, level and
 //! metric the table of means with each step's verdicts, regressions marked.
 
-use super::format::{number, percent};
-use super::history::{outcome_line, series_title};
-use super::report_html::{escape, svg_element, HEAD, SCRIPT, STYLE};
+use crate::report::format::{number, percent};
+use super::{outcome_line, series_title};
+use crate::report::study::html::{escape, svg_element, HEAD, SCRIPT, STYLE};
 use crate::history::{History, Point, Step};
 use std::fmt::Write;
 

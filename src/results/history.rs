@@ -1,7 +1,7 @@
 //! The results folders of `bench history` read back: the folders named, or every results
 //! folder found under one path.
 
-use super::results::read_side;
+use super::side::read_side;
 use crate::history::Measurement;
 use crate::model::Meta;
 use anyhow::{bail, Context, Result};

@@ -1,12 +1,22 @@
 //! The one entry point that turns runs into every report in the results folder; used by
 //! the end of `bench run` and by `bench report`, so both write the same files.
 
-use super::facts::{adaptive_stopping, Facts};
-use super::hosts_report::{self, host_folder, HostPlots};
-use super::report_json::write_report_json;
-use super::summary_csv::write_summary_csv;
-use super::report_html::{self, InlinePlot};
-use super::{kernbench, plots, report_md};
+pub mod facts;
+pub mod hosts;
+pub mod html;
+pub mod json;
+pub mod kernbench;
+pub mod markdown;
+pub mod summary_csv;
+pub mod time_budget;
+
+use facts::{adaptive_stopping, Facts};
+use hosts::{self as hosts_report, host_folder, HostPlots};
+use json::write_report_json;
+use summary_csv::write_summary_csv;
+use html::{self as report_html, InlinePlot};
+use super::plots;
+use markdown as report_md;
 use crate::model::{LevelStopping, Meta, RunRecord};
 use crate::stats::{analyze, analyze_hosts, hosts_seen, runs_of_host, Analysis, HostsAnalysis, Thresholds};
 use anyhow::{anyhow, Context, Result};

@@ -184,7 +184,7 @@ fn row(e: &Entry, row_problem: Option<RowProblem>) -> CsvRow<'_> {
 mod tests {
     use super::*;
     use crate::compare::{build, CompareOptions, Side, VariantMap};
-    use crate::export::{compare_junit, compare_markdown, compare_text};
+    use crate::report::compare::{junit as compare_junit, markdown as compare_markdown, text as compare_text};
     use crate::model::{test_record, RunRecord};
     use crate::stats::{Metric, Thresholds};
 

@@ -1,7 +1,7 @@
 //! `bench compare` for the terminal and CI logs: one aligned table per metric, then what
 //! was left out and the one-line outcome the exit code follows.
 
-use super::compare_cells::{self as cell, POOLED_MEANS};
+use super::cells::{self as cell, POOLED_MEANS};
 use crate::compare::report::{worse, SideInfo};
 use crate::compare::CompareReport;
 use crate::stats::{Metric, STAR_MEANS};

@@ -4,7 +4,7 @@
 
 use super::axes::{LIGHT_GRID, categories, category_name, colour, font, padded, LABEL_SIZE, TITLE_SIZE};
 use super::Figure;
-use crate::export::kernbench::level_title;
+use crate::report::study::kernbench::level_title;
 use crate::stats::{Analysis, LevelAnalysis, Metric};
 use anyhow::Result;
 use plotters::coord::Shift;

@@ -7,7 +7,7 @@
 //! is named with its host (class `kbench.<host>.<variant>.<level>`), and each change pooled
 //! across hosts is a case of its own ("… across hosts"), skipped when it does not gate.
 
-use super::compare_cells as cell;
+use super::cells as cell;
 use crate::compare::{CompareReport, Entry, PooledEntry};
 use crate::stats::Verdict;
 use std::fmt::Write;

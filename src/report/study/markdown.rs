@@ -2,7 +2,7 @@
 //! baseline and each variant side by side with the verdict, and the plots.
 
 use super::facts::Facts;
-use super::format::{number, p_value, percent, percent_interval, NOISY_MARK};
+use crate::report::format::{number, p_value, percent, percent_interval, NOISY_MARK};
 use super::kernbench::level_title;
 use super::time_budget::{boot_rows, budget_text, BOOT_COLUMNS};
 use crate::stats::{Analysis, LevelAnalysis, Metric, MetricAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};

@@ -2,7 +2,7 @@
 //! wall time the timed runs had, where the rest went, bench's own CPU share, and each
 //! boot's times and pinning.
 
-use super::format::number;
+use crate::report::format::number;
 use crate::model::{BootTimes, TimeBudget};
 
 /// The section's text, for either format to lay out.

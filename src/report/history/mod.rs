@@ -1,8 +1,10 @@
 //! `bench history`'s renderings: text for a terminal or CI log, Markdown for a CI summary,
 //! CSV (one row per series and measurement) and JSON (the whole history).
 
-use super::compare_cells::align;
-use super::format::{number, percent};
+pub mod html;
+
+use crate::report::compare::cells::align;
+use crate::report::format::{number, percent};
 use crate::history::{History, Point, Series, Step};
 use anyhow::{Context, Result};
 use serde::Serialize;

@@ -181,7 +181,7 @@ pub fn noisy(entry: &Entry) -> Option<String> {
         .filter(|(_, n)| *n > 0)
         .map(|(side, n)| format!("{n} run{} in {side}", if n == 1 { "" } else { "s" }))
         .collect();
-    (!parts.is_empty()).then(|| format!("{} noisy host: {}", crate::export::format::NOISY_MARK, parts.join(", ")))
+    (!parts.is_empty()).then(|| format!("{} noisy host: {}", crate::report::format::NOISY_MARK, parts.join(", ")))
 }
 
 /// Failed runs of the row, when there were any: "1 failed run excluded (new)".

@@ -7,11 +7,11 @@
 //! that was unreachable or failed is listed with its error.
 
 use super::facts::Facts;
-use super::format::{p_value, percent, percent_interval};
+use crate::report::format::{p_value, percent, percent_interval};
 use super::kernbench::kernbench_text;
-use super::report_html::escape;
-use super::report_md::{self, cell};
-use super::results::write_json;
+use super::html::escape;
+use super::markdown::{self as report_md, cell};
+use crate::results::folder::write_json;
 use super::summary_csv::{metric_cells, HEADER};
 use crate::model::{LabHostFacts, LabHostStatus, Meta, RunRecord};
 use crate::stats::{HostsAnalysis, PooledMetric, STAR_MEANS, MIN_HOSTS, MIN_RUNS};
@@ -142,7 +142,7 @@ struct HostsReportJson<'a> {
 /// report.json has `analysis`; each host's own report.json (in its folder) has the latter.
 pub fn write_report_json_hosts(path: &Path, facts: &Facts, lab: &[LabHostFacts], hosts: &HostsAnalysis, warnings: &[String]) -> Result<()> {
     let report = HostsReportJson {
-        schema_version: super::report_json::REPORT_SCHEMA_VERSION,
+        schema_version: super::json::REPORT_SCHEMA_VERSION,
         kbench_version: env!("CARGO_PKG_VERSION"),
         generated_at: crate::model::now(),
         facts,

@@ -1,16 +1,12 @@
 //! The results folder of one study: `<root>/<scenario>/<timestamp>/` with a copy of the
-//! scenario, meta.json, runs.csv, the consoles of every boot and each step's output;
-//! and either side of `bench compare` read back.
+//! scenario, meta.json, runs.csv, the consoles of every boot and each step's output.
 //!
 //! One `bench run` at a time writes a folder: it holds an exclusive lock on `.lock`
 //! (with its pid in it) as long as it runs. Files the backend needs only while a guest
 //! runs go to `.scratch/`, removed at the end and, after a `kill -9`, on resume.
 
-use super::meta_json::read_meta;
-use super::runs_csv::{read_runs, refuse_inconsistent, rewrite_runs, set_aside_torn_row, RunsWriter, TornRow};
-use crate::compare::Side;
+use super::runs_csv::{rewrite_runs, set_aside_torn_row, RunsWriter, TornRow};
 use crate::model::{Meta, RunRecord};
-use crate::stats::StudyShape;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
@@ -238,35 +234,11 @@ pub fn write_study(folder: &Path, records: &[RunRecord], meta: Option<&Meta>) ->
     }
 }
 
-/// One side of `bench compare`: a results folder or a runs.csv. A missing or unreadable
-/// meta.json is not an error: the runs can still be compared, only the facts around them
-/// are unknown.
-pub fn read_side(path: &Path) -> Result<Side> {
-    if !path.exists() {
-        bail!("{} does not exist: give a results folder of `bench run` or a runs.csv", path.display());
-    }
-    let records = read_runs(path)?;
-    if records.is_empty() {
-        bail!("{} has no runs: the study measured nothing to compare", path.display());
-    }
-    let folder = if path.is_dir() { path.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
-    let meta_path = folder.join("meta.json");
-    let (meta, meta_missing) = if !meta_path.is_file() {
-        (None, Some(format!("{} is absent", meta_path.display())))
-    } else {
-        match read_meta(&meta_path) {
-            Ok(meta) => (Some(meta), None),
-            Err(error) => (None, Some(format!("{error:#}"))),
-        }
-    };
-    refuse_inconsistent(path, &records, meta.as_ref().map(StudyShape::of).as_ref())?;
-    Ok(Side { path: path.to_path_buf(), records, meta, meta_missing })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{test_record, RunStatus};
+    use crate::results::runs_csv::read_runs;
 
     #[test]
     fn a_boots_kernel_log_is_appended_next_to_its_console_log() {

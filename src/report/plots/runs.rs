@@ -5,7 +5,7 @@
 use super::axes::{LIGHT_GRID, categories, category_name, colour, font, padded, CAPTION_SIZE, LABEL_SIZE, TITLE_SIZE};
 use super::means::PANELS;
 use super::Figure;
-use crate::export::kernbench::level_title;
+use crate::report::study::kernbench::level_title;
 use crate::stats::{LevelAnalysis, Metric};
 use anyhow::Result;
 use plotters::coord::Shift;

@@ -1,0 +1,14 @@
+//! Everything kbench shows people and programs, made from records already measured:
+//!
+//! - [`study`]: the reports of one study in its results folder (kernbench.txt,
+//!   summary.csv, report.json, report.md, report.html), per host on several hosts;
+//! - [`compare`]: `bench compare`'s text, Markdown, JSON, CSV and JUnit;
+//! - [`history`]: `bench history`'s text, Markdown, CSV, JSON and page;
+//! - [`plots`]: the figures of all three;
+//! - [`format`]: numbers as people read them.
+
+pub mod compare;
+pub mod format;
+pub mod history;
+pub mod plots;
+pub mod study;
