@@ -3,21 +3,20 @@
 //! docs/architecture.md tells the stages and which module holds each; `bench` (main.rs)
 //! is only the command line over [`commands`].
 
-mod agent_binary;
 #[cfg(test)]
 mod architecture_tests;
 mod backend;
 mod benchmark;
-pub mod cli;
 pub mod commands;
 mod compare;
-mod report;
-mod results;
 mod history;
 mod host;
-mod host_noise;
-pub mod interrupt;
 mod model;
 mod output;
+mod report;
+mod results;
 mod scenario;
 mod stats;
+
+pub use benchmark::interrupt;
+pub use commands::cli;

@@ -2,6 +2,7 @@
 //! without knowing which backend does it.
 
 pub mod accel;
+pub mod agent_binary;
 pub mod console;
 pub mod initrd;
 #[cfg(feature = "libvirt")]

@@ -6,7 +6,7 @@ use super::job::StepInfo;
 use super::limits::{Limit, Limits, RunLimit};
 use super::listener::Listener;
 use super::noise_guard::{HostProbe, HostWindow};
-use crate::host_noise::HostNoise;
+use crate::host::noise::HostNoise;
 use crate::backend::{Accel, Backend, Guest, GuestEvent, GuestSpec};
 use crate::model::{BootTimes, ConsoleFinding, Leftovers, RunRecord};
 use crate::scenario::plan::{GuestPlan, JobsLevel, Plan, Variant};

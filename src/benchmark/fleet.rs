@@ -10,7 +10,7 @@ use super::recorder::{Recorder, StudyFiles};
 use super::study::{Stops, Study, StudyOutcome, StudyTimedOut};
 use super::{job, run_study, runner};
 use crate::backend::{self, OpenedHost, Unreachable};
-use crate::interrupt::Interrupted;
+use crate::benchmark::interrupt::Interrupted;
 use crate::model::{HypervisorFacts, LabHostFacts, LabHostStatus, RunRecord};
 use crate::output::progress::Progress;
 use crate::scenario::{LabHost, Plan};

@@ -8,6 +8,7 @@
 pub mod boot;
 pub mod facts;
 pub mod fleet;
+pub mod interrupt;
 pub mod job;
 pub mod limits;
 pub mod listener;

@@ -1,9 +1,9 @@
 //! The host-noise guard around each timed run: before it, a bounded wait for a quiet host
 //! when the scenario asks (`quiet_host`); while it runs, a sample of the host
-//! (`host_noise`) for the row's host columns and its `noise` flag.
+//! (`host::noise`) for the row's host columns and its `noise` flag.
 
 use super::study::Stops;
-use crate::host_noise::{self, HostNoise, NoiseSample, Quiet};
+use crate::host::noise::{self as host_noise, HostNoise, NoiseSample, Quiet};
 use crate::model::RunRecord;
 use std::time::{Duration, Instant};
 use anyhow::Result;
@@ -129,7 +129,7 @@ fn sleep(stops: &Stops, duration: Duration) -> Result<()> {
 mod tests {
     use super::*;
     use crate::benchmark::fake::FakeProbe;
-    use crate::interrupt::{Interrupt, Interrupted};
+    use crate::benchmark::interrupt::{Interrupt, Interrupted};
 
     fn stops(interrupt: &Interrupt) -> Stops<'_> {
         Stops { interrupt, deadline: None, study_timeout_s: 0 }

@@ -11,7 +11,7 @@ use super::session::GuestTrouble;
 use super::study::{Study, StudyOutcome, StudyTimedOut};
 use crate::backend::console;
 use crate::model::RunRecord;
-use crate::interrupt::Interrupted;
+use crate::benchmark::interrupt::Interrupted;
 use crate::scenario::{Plan, Variant};
 use crate::stats::Target;
 use anyhow::Result;

@@ -7,7 +7,7 @@ use super::noise_guard::HostProbe;
 use super::session::Timing;
 use crate::backend::Backend;
 use crate::model::RunRecord;
-use crate::interrupt::Interrupt;
+use crate::benchmark::interrupt::Interrupt;
 use crate::scenario::Plan;
 use anyhow::Result;
 use std::path::Path;

@@ -3,8 +3,10 @@
 use super::{EXIT_BAD_INPUT, EXIT_OK};
 use crate::backend;
 use crate::benchmark::limits::Limits;
-use crate::cli::CheckArgs;
-use crate::{agent_binary, host_noise, scenario};
+use crate::commands::cli::CheckArgs;
+use crate::backend::agent_binary;
+use crate::host::noise as host_noise;
+use crate::scenario;
 use anyhow::Result;
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! for CI (0 no regression, 1 regression, 2 unusable input via `main`).
 
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::cli::{CompareArgs, CompareFormat};
+use crate::commands::cli::{CompareArgs, CompareFormat};
 use crate::compare::{self, CompareOptions, CompareReport, VariantMap};
 use crate::report::compare::json_csv::{to_csv, to_json};
 use crate::results::side::read_side;

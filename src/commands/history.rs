@@ -4,7 +4,7 @@
 
 use super::compare::metrics;
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::cli::{HistoryArgs, HistoryFormat};
+use crate::commands::cli::{HistoryArgs, HistoryFormat};
 use crate::report::history::{outcome_line, to_csv, to_json, to_markdown, to_text};
 use crate::results::history::{find_results_folders, read_measurements};
 use crate::report::history::html as history_html;

@@ -2,7 +2,7 @@
 //! cli.rs, so that they never disagree with `--help`.
 
 use super::EXIT_OK;
-use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::commands::cli::{Cli, CompletionsArgs, ManArgs};
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 use std::path::Path;

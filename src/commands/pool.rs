@@ -1,6 +1,6 @@
 //! `bench pool [SCENARIO]`: kbench's volumes on a libvirt host, and their pruning.
 
-use crate::cli::PoolArgs;
+use crate::commands::cli::PoolArgs;
 use anyhow::Result;
 
 #[cfg(not(feature = "libvirt"))]
@@ -21,7 +21,7 @@ pub fn pool(args: &PoolArgs) -> Result<u8> {
     let (uri, current) = match &args.scenario {
         Some(path) => {
             let plan = scenario::load_with(path, &Overrides { backend: Some(BackendKind::Libvirt), uri: args.uri.clone() })?;
-            let agent = crate::agent_binary::locate(args.agent.as_deref()).ok();
+            let agent = crate::backend::agent_binary::locate(args.agent.as_deref()).ok();
             if agent.is_none() {
                 eprintln!("note: no agent binary found: the scenario's initrds (with the agent appended) are not recognised as its own");
             }

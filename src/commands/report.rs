@@ -2,7 +2,7 @@
 //! report again, exactly as the end of `bench run` writes them.
 
 use super::EXIT_OK;
-use crate::cli::{ReportArgs, ReportFlags};
+use crate::commands::cli::{ReportArgs, ReportFlags};
 use crate::results::meta_json::read_meta;
 use crate::report::study::{write_reports, ReportOptions};
 use crate::results::runs_csv::{read_runs, refuse_inconsistent};

@@ -10,19 +10,20 @@ use crate::benchmark::recorder::{Recorder, StudyFiles};
 use crate::benchmark::study::{Stops, Study, StudyTimedOut};
 use crate::benchmark::runner::adaptive_target;
 use crate::benchmark::{resume, run_study, StudyOutcome};
-use crate::cli::RunArgs;
+use crate::commands::cli::RunArgs;
 use crate::report::study::kernbench::kernbench_text;
 use crate::results::meta_json::read_meta;
 use crate::report::study::{write_reports, ReportOptions};
 use crate::results::folder::{ResultsDir, SetAside};
 use crate::results::runs_csv::{read_runs, refuse_inconsistent};
-use crate::interrupt::{Interrupt, Interrupted};
+use crate::benchmark::interrupt::{Interrupt, Interrupted};
 use crate::model::{now, Meta, RunRecord};
 use crate::output::progress::Progress;
 use crate::output::summary;
 use crate::scenario::Plan;
 use crate::stats::StudyShape;
-use crate::{agent_binary, scenario};
+use crate::backend::agent_binary;
+use crate::scenario;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -125,7 +126,7 @@ fn stops<'a>(plan: &Plan, interrupt: &'a Interrupt) -> Stops<'a> {
 
 /// Once no guest runs: meta.json's end, the reports, the problems and the exit code.
 fn finish_study(args: &RunArgs, plan: &Plan, files: Mutex<StudyFiles>, ended: Result<()>, outcome: &StudyOutcome) -> Result<u8> {
-    crate::interrupt::restore_default_sigpipe();
+    crate::benchmark::interrupt::restore_default_sigpipe();
     let StudyFiles { results, mut meta, .. } = files.into_inner().map_err(|_| anyhow::anyhow!("internal: the results folder's lock is poisoned"))?;
     meta.finished_at = Some(now());
     if let Some(target) = adaptive_target(plan) {

@@ -3,7 +3,7 @@
 //! results (`scripts/ci-compare-kernels.sh`).
 
 use super::EXIT_OK;
-use crate::cli::SplitArgs;
+use crate::commands::cli::SplitArgs;
 use crate::report::study::write_reports;
 use crate::results::folder::write_study;
 use crate::results::side::read_side;

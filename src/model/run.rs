@@ -90,7 +90,7 @@ pub struct RunRecord {
     /// The `[[host]]` that measured the run; empty in a study on one host.
     #[serde(default)]
     pub host: String,
-    /// The host during the run (`host_noise`): other processes' CPU, in % of one CPU.
+    /// The host during the run (`host::noise`): other processes' CPU, in % of one CPU.
     #[serde(default)]
     pub host_other_cpu_percent: Option<f64>,
     /// Steal and iowait, in % of all the host's CPU time.

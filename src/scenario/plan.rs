@@ -66,7 +66,7 @@ pub struct AdaptiveRuns {
 }
 
 /// `quiet_host`: before each run, wait (at most `wait`) until other processes keep at
-/// most `max_load` CPUs busy (`host_noise::wait_for_quiet`).
+/// most `max_load` CPUs busy (`host::noise::wait_for_quiet`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QuietHost {
     pub max_load: f64,

@@ -6,7 +6,7 @@ use crate::benchmark::limits::{Limit, Limits, RunLimit};
 use crate::benchmark::study::{Stops, Study, StudyOutcome, StudyTimedOut};
 use crate::scenario::plan::QuietHost;
 use crate::model::{RunRecord, RunStatus};
-use crate::interrupt::{Interrupt, Interrupted};
+use crate::benchmark::interrupt::{Interrupt, Interrupted};
 use crate::scenario::Plan;
 use anyhow::Result;
 use std::path::Path;

@@ -1,5 +1,7 @@
 //! What this host has, read the same way wherever it is needed: the plan checks a guest
-//! against it, meta.json records it.
+//! against it, meta.json records it; and how busy it is besides the study ([`noise`]).
+
+pub mod noise;
 
 /// CPUs this process may run on.
 pub fn cpus() -> Option<usize> {
