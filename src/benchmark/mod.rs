@@ -6,7 +6,6 @@
 //! files and terminal hear of it (`recorder` is the real one).
 
 pub mod boot;
-pub mod facts;
 pub mod fleet;
 pub mod interrupt;
 pub mod job;
@@ -18,6 +17,7 @@ pub mod resume;
 pub mod runner;
 pub mod session;
 pub mod study;
+pub mod study_meta;
 pub mod workload;
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::backend;
-use crate::benchmark::facts::{collect_meta, file_facts, hypervisor_facts};
+use crate::benchmark::study_meta::{collect_meta, file_facts, hypervisor_facts};
 use crate::benchmark::fleet::{self, Fleet};
 use crate::benchmark::limits::Limits;
 use crate::benchmark::noise_guard::ProcProbe;

@@ -4,12 +4,12 @@
 //! formats here: `results` reads the results folders and `report` renders the history.
 //!
 //! A step is a regression by the rule `bench compare` gates on
-//! ([`crate::compare::report::worse`]): significant, beyond the threshold, the costly way.
+//! ([`crate::compare::comparison::worse`]): significant, beyond the threshold, the costly way.
 //!
 //! A study over several lab hosts has a series per host (never one mixing the seconds of
 //! two machines); measurements on one machine and on several hosts are not one history.
 
-use crate::compare::report::worse;
+use crate::compare::comparison::worse;
 use crate::model::RunRecord;
 use crate::stats::{compare, summarize, Comparison, Metric, Summary, Thresholds, Verdict};
 use anyhow::{bail, Result};

@@ -1,6 +1,6 @@
 //! The facts of meta.json: what a result depends on besides the kernel under test (host, hypervisor,
 //! accelerator, checksums of every file booted), so two results can be told comparable.
-//! `benchmark::facts` gathers them, `results::meta_json` reads them back.
+//! `benchmark::study_meta` gathers them, `results::meta_json` reads them back.
 
 use kbench_protocol::{BootFacts, KernelView};
 use super::findings::ConsoleFinding;

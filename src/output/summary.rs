@@ -190,7 +190,7 @@ poison against baseline"), "{text}");
         let text = verdict_text(&analysis);
         assert!(text.starts_with("poison against baseline (verdict when p < 0.05"), "{text}");
         let elapsed = text.lines().find(|l| l.trim_start().starts_with("Elapsed Time")).unwrap();
-        // +9.8 % [+5.5 %, +14.0 %], p = 0.0028: the SciPy-checked case of stats::compare.
+        // +9.8 % [+5.5 %, +14.0 %], p = 0.0028: the SciPy-checked case of stats::change.
         assert!(elapsed.contains("+9.8 %  [+5.5 %, +14.0 %]") && elapsed.ends_with("slower *"), "{text}");
         assert!(text.contains("* mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap"), "{text}");
         let user = text.lines().find(|l| l.trim_start().starts_with("User Time")).unwrap();

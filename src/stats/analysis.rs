@@ -2,7 +2,7 @@
 //! successful runs, their outliers, and the comparison against the baseline variant.
 //! Failed runs are counted, never averaged.
 
-use super::compare::{compare_summaries, Comparison, Thresholds, MIN_RUNS};
+use super::change::{compare_summaries, Comparison, Thresholds, MIN_RUNS};
 use super::metric::Metric;
 use super::noise::{describe, noisy_runs, NoisyRun, NOISE_ADVICE};
 use super::outliers::outliers;

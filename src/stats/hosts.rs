@@ -13,7 +13,7 @@
 //! noise threshold.
 
 use super::analysis::{analyze, Analysis};
-use super::compare::{verdict, Comparison, Thresholds, Verdict, MIN_RUNS};
+use super::change::{verdict, Comparison, Thresholds, Verdict, MIN_RUNS};
 use super::metric::Metric;
 use super::summary::Interval;
 use super::{mean, sample_sd, t_quantile, t_two_sided_p, CONFIDENCE};

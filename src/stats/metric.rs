@@ -3,7 +3,7 @@
 //! guest's CPU split). The later ones are absent in older runs.csv files and with the
 //! monitors off: a metric without values is left out, never shown as 0.
 
-use super::compare::Verdict;
+use super::change::Verdict;
 use crate::model::RunRecord;
 use serde::Serialize;
 

@@ -10,7 +10,7 @@
 //! - [`Metric`]: what is measured per run, its unit and how to read it from a run.
 
 mod analysis;
-mod compare;
+mod change;
 mod consistency;
 mod hosts;
 mod metric;
@@ -24,7 +24,7 @@ mod summary;
 pub use noise::{describe as describe_noisy, noisy_runs, NoisyRun, NOISE_ADVICE};
 pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen};
 #[allow(unused_imports)]
-pub use compare::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, STAR_MEANS};
+pub use change::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, STAR_MEANS};
 pub use consistency::{inconsistencies, StudyShape};
 #[allow(unused_imports)]
 pub use hosts::{

@@ -632,7 +632,7 @@ fn a_resumed_adaptive_study_takes_the_same_decisions_and_boots_in_the_recorded_o
     // that drew another seed from the clock, and meta.json's seed restores the order.
     let mut resumed = recorded.clone();
     resumed.order.seed = 4242;
-    let mut meta_design = crate::benchmark::facts::design_facts(&recorded);
+    let mut meta_design = crate::benchmark::study_meta::design_facts(&recorded);
     meta_design.seed = Some(42);
     let meta = meta_with(meta_design);
     assert_eq!(reuse_recorded_seed(&mut resumed, &meta), None);

@@ -3,7 +3,7 @@
 //! first column is `host`, and each change pooled across hosts is a row with an empty
 //! host, `pooled_hosts` set and no base/new numbers.
 
-use crate::compare::report::RowProblem;
+use crate::compare::comparison::RowProblem;
 use crate::compare::{CompareReport, Entry, PooledEntry};
 use anyhow::{Context, Result};
 use serde::Serialize;

@@ -4,7 +4,7 @@
 
 use super::cells::{self as cell, POOLED_MEANS};
 use super::text::direction;
-use crate::compare::report::SideInfo;
+use crate::compare::comparison::SideInfo;
 use crate::compare::CompareReport;
 use crate::stats::{Metric, STAR_MEANS};
 use std::fmt::Write;

@@ -2,7 +2,7 @@
 //! was left out and the one-line outcome the exit code follows.
 
 use super::cells::{self as cell, POOLED_MEANS};
-use crate::compare::report::{worse, SideInfo};
+use crate::compare::comparison::{worse, SideInfo};
 use crate::compare::CompareReport;
 use crate::stats::{Metric, STAR_MEANS};
 use std::fmt::Write;

@@ -13,7 +13,7 @@
 //! `--alpha` says. A host that measured rows in the base and has no successful run of them
 //! in the new side is a hole in the gate: its rows are row regressions, and the host is named.
 
-use super::facts;
+use super::alike;
 use super::matching::{host_prefix, pair_levels, Pairing, VariantMap};
 use super::side::Side;
 use crate::model::RunRecord;
@@ -184,7 +184,7 @@ pub fn worse(metric: Metric) -> Option<Verdict> {
 }
 
 pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<CompareReport> {
-    facts::check_workload(base, new)?;
+    alike::check_workload(base, new)?;
     let (pairings, unmatched) = pair_levels(base, new, &options.map)?;
     let base_info = side_info(base);
     let new_info = side_info(new);
@@ -211,9 +211,9 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
         .collect();
     let several_hosts = !base.hosts().is_empty();
     let pooled = if several_hosts { pooled_entries(&mut entries, &options.thresholds) } else { Vec::new() };
-    let mut warnings = facts::differences(base, new);
-    warnings.extend(facts::host_differences(base, new));
-    warnings.extend(facts::unknown_facts(base, new));
+    let mut warnings = alike::differences(base, new);
+    warnings.extend(alike::host_differences(base, new));
+    warnings.extend(alike::unknown_facts(base, new));
     warnings.extend(pairings.iter().filter_map(|p| noisy_row(base, new, p)));
     warnings.extend(entries.iter().filter_map(incomparable));
     warnings.extend(host_warnings(base, new, &entries, &pooled));
