@@ -1,9 +1,10 @@
 //! The layering rule of docs/architecture.md, checked on the source: which top-level
 //! module refers to which (`crate::x`, `super::…` reaching the crate root), then
-//! - `model` refers to no other module of the crate,
-//! - `stats` refers only to `model`, `compare` only to `model` and `stats`, `history` only
-//!   to those three,
-//! - `export` (file formats) refers to none of `benchmark`, `backend`, `output`, `commands`,
+//! - every module of `src/` is a row of the document's table, and every row a module;
+//! - each module refers only to the modules its row allows;
+//! - whatever the table says, the pure modules stay pure (`model` refers to nothing,
+//!   `stats` only to `model`, `compare` to those, `history` to those three) and the
+//!   results store and the reports know neither the study nor the terminal;
 //! - no circle: no module reaches itself through the others.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,16 +13,30 @@ use std::path::{Path, PathBuf};
 /// Top-level module → the top-level modules it refers to.
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
-/// What each pure module may refer to; everything else is refused.
-const ALLOWED: [(&str, &[&str]); 4] =
+/// What each pure module may refer to at most, even if the document allowed more.
+const PURE: [(&str, &[&str]); 4] =
     [("model", &[]), ("stats", &["model"]), ("compare", &["model", "stats"]), ("history", &["model", "stats", "compare"])];
-/// What the file formats must not know: how the runs were measured, and the terminal.
-const EXPORT_MUST_NOT_USE: [&str; 4] = ["benchmark", "backend", "output", "commands"];
+/// What the files and their renderings must not know: how the runs were measured, and the terminal.
+const FILES_MUST_NOT_USE: [&str; 4] = ["benchmark", "backend", "output", "commands"];
+
+#[test]
+fn every_module_refers_only_to_what_the_documented_table_allows() {
+    let graph = module_graph();
+    let table = documented_table();
+    let in_source: BTreeSet<&String> = graph.keys().collect();
+    let in_table: BTreeSet<&String> = table.keys().collect();
+    assert_eq!(in_source, in_table, "the modules of src/ and the rows of docs/architecture.md's table differ");
+    for (module, refs) in &graph {
+        let allowed = &table[module];
+        let forbidden: Vec<&String> = refs.difference(allowed).collect();
+        assert!(forbidden.is_empty(), "`{module}` refers to {forbidden:?}, which docs/architecture.md does not allow (it allows {allowed:?})");
+    }
+}
 
 #[test]
 fn pure_modules_refer_only_to_the_layers_below_them() {
     let graph = module_graph();
-    for (module, allowed) in ALLOWED {
+    for (module, allowed) in PURE {
         let refs = graph.get(module).unwrap_or_else(|| panic!("src/{module} is missing"));
         let forbidden: Vec<&String> = refs.iter().filter(|r| !allowed.contains(&r.as_str())).collect();
         assert!(forbidden.is_empty(), "`{module}` must refer only to {allowed:?}, but refers to {forbidden:?}");
@@ -29,13 +44,23 @@ fn pure_modules_refer_only_to_the_layers_below_them() {
 }
 
 #[test]
-fn file_formats_know_neither_the_study_nor_the_terminal() {
+fn files_and_reports_know_neither_the_study_nor_the_terminal() {
     let graph = module_graph();
     for module in ["report", "results"] {
         let refs = graph.get(module).unwrap_or_else(|| panic!("src/{module} is missing"));
-        let forbidden: Vec<&&str> = EXPORT_MUST_NOT_USE.iter().filter(|m| refs.contains(**m)).collect();
+        let forbidden: Vec<&&str> = FILES_MUST_NOT_USE.iter().filter(|m| refs.contains(**m)).collect();
         assert!(forbidden.is_empty(), "`{module}` must not refer to {forbidden:?}");
     }
+}
+
+#[test]
+fn the_documented_table_keeps_the_pure_modules_pure() {
+    let table = documented_table();
+    for (module, allowed) in PURE {
+        let extra: Vec<&String> = table[module].iter().filter(|m| !allowed.contains(&m.as_str())).collect();
+        assert!(extra.is_empty(), "docs/architecture.md lets `{module}` use {extra:?}");
+    }
+    assert_eq!(find_circle(&table), None, "the documented table has a circle");
 }
 
 #[test]
@@ -50,7 +75,7 @@ fn top_level_modules_form_no_circle() {
 fn the_graph_is_read_from_the_source() {
     // Guards the two tests above against a reader that finds nothing.
     let graph = module_graph();
-    for module in ["model", "stats", "compare", "report", "results", "output", "backend", "benchmark", "commands", "scenario"] {
+    for module in ["model", "stats", "compare", "report", "results", "output", "backend", "benchmark", "commands", "scenario", "host"] {
         assert!(graph.contains_key(module), "src/{module} not found: {:?}", graph.keys());
     }
     let commands = &graph["commands"];
@@ -85,6 +110,33 @@ fn a_circle_is_found() {
     assert_eq!(find_circle(&graph), Some(vec!["a".to_string(), "b".into(), "c".into(), "a".into()]));
     graph.get_mut("c").unwrap().clear();
     assert_eq!(find_circle(&graph), None);
+}
+
+/// The table under "## The layering rule" of docs/architecture.md: module → may use.
+fn documented_table() -> Graph {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let section = text.split("## The layering rule").nth(1).expect("docs/architecture.md has a section \"## The layering rule\"");
+    let names = |cell: &str| -> BTreeSet<String> {
+        cell.split(',').map(|n| n.trim().trim_matches('`').to_string()).filter(|n| !n.is_empty()).collect()
+    };
+    let mut table = Graph::new();
+    for line in section.lines().map(str::trim).filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').collect();
+        assert_eq!(cells.len(), 2, "docs/architecture.md: a row of the layering table has two cells: {line}");
+        let module = cells[0].trim().trim_matches('`').to_string();
+        assert!(table.insert(module.clone(), names(cells[1])).is_none(), "docs/architecture.md: `{module}` has two rows");
+    }
+    assert!(table.len() >= 10, "docs/architecture.md's layering table was not found: {table:?}");
+    table
+}
+
+#[test]
+fn the_documented_table_is_read_row_by_row() {
+    let table = documented_table();
+    assert_eq!(table["stats"], BTreeSet::from(["model".to_string()]));
+    assert!(table["model"].is_empty());
+    assert!(table["commands"].contains("benchmark") && table["commands"].contains("report"), "{:?}", table["commands"]);
 }
 
 fn module_graph() -> Graph {
