@@ -548,4 +548,20 @@ fn a_study_of_two_kernels_splits_into_two_sides_that_compare() {
     let out = bench(&["split", study.to_str().unwrap(), &format!("old.={}", old.display()), "--allow-unclaimed"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(stderr(&out).contains("is not empty"), "{}", describe(&out));
+
+    // A part into the study's own folder, two parts into one folder, or a whole variant
+    // name as a prefix: refused before any part is written.
+    let first = dir.path().join("first");
+    let clashes = [
+        (format!("new.={}", study.display()), "study's own folder"),
+        (format!("new.={}", first.display()), "two parts in one folder"),
+        (format!("new.baseline={}", dir.path().join("second").display()), "whole variant name"),
+    ];
+    for (second, reason) in clashes {
+        let out = bench(&["split", study.to_str().unwrap(), &format!("old.={}", first.display()), &second, "--allow-unclaimed"]);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        assert!(stderr(&out).contains(reason), "{reason}: {}", describe(&out));
+        assert!(!first.exists(), "nothing written before the refusal: {}", describe(&out));
+    }
+    assert_eq!(std::fs::read_dir(&study).unwrap().count(), 2, "the study keeps its runs.csv and meta.json alone");
 }

@@ -6,12 +6,11 @@ use crate::benchmark::limits::Limits;
 use crate::commands::cli::CheckArgs;
 use crate::backend::agent_binary;
 use crate::host::noise as host_noise;
+use crate::results::folder::room_for_results;
 use crate::scenario;
 use anyhow::Result;
 use std::path::Path;
 
-/// Below this, a long study may fill the disk with consoles and logs.
-const MIN_FREE_MIB: u64 = 100;
 
 pub fn check(args: &CheckArgs) -> Result<u8> {
     let plan = scenario::load_with(&args.scenario, &args.backend.overrides())?;
@@ -108,20 +107,6 @@ fn host_state() -> String {
 
 /// Free space where the results folder will be (or its nearest existing parent).
 fn free_space(results: &Path) -> Result<String> {
-    let mut dir = results.to_path_buf();
-    while !dir.exists() {
-        match dir.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => dir = parent.to_path_buf(),
-            _ => dir = std::path::PathBuf::from("."),
-        }
-    }
-    let stat = nix::sys::statvfs::statvfs(&dir)?;
-    let free_mib = stat.blocks_available() as u64 * stat.fragment_size() as u64 / (1024 * 1024);
-    if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_err() {
-        anyhow::bail!("{} is not writable: choose another folder with --results", dir.display());
-    }
-    if free_mib < MIN_FREE_MIB {
-        anyhow::bail!("only {free_mib} MiB free in {}", dir.display());
-    }
+    let free_mib = room_for_results(results)?;
     Ok(format!("{} ({free_mib} MiB free)", results.display()))
 }

@@ -90,6 +90,9 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
         if record.run == 0 {
             problem(format!("{id}: runs are numbered from 1"));
         }
+        if record.variant.is_empty() || record.jobs_label.is_empty() {
+            problem(format!("{id}: a run names its variant and its jobs level"));
+        }
         if let Some(shape) = shape {
             against_plan(record, &id, shape, &mut problem);
         }
@@ -236,6 +239,13 @@ mod tests {
         assert_eq!(found.iter().map(|(row, _)| *row).collect::<Vec<_>>(), [0, 1, 2], "{found:?}");
         assert!(found[0].1.contains("elapsed_s is 1e308") && found[0].1.contains("more than kbench can measure"), "{found:?}");
         assert!(found[2].1.contains("guest_sys_percent is NaN"), "{found:?}");
+    }
+
+    #[test]
+    fn a_run_without_a_variant_or_level_name_is_refused() {
+        let found = problems(&[run("", "half", 2, 1), run("off", "", 2, 1)], None);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].1.contains("names its variant and its jobs level"), "{found:?}");
     }
 
     #[test]

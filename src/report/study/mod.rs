@@ -17,6 +17,7 @@ use summary_csv::write_summary_csv;
 use html::{self as report_html, InlinePlot};
 use super::plots;
 use markdown as report_md;
+use crate::results::folder::write_atomically;
 use crate::model::{LevelStopping, Meta, RunRecord};
 use crate::stats::{analyze, analyze_hosts, hosts_seen, runs_of_host, Analysis, HostsAnalysis, Thresholds};
 use anyhow::{anyhow, Context, Result};
@@ -134,6 +135,5 @@ fn inline_plots(results: &Path, plots: &[String]) -> Result<Vec<InlinePlot>> {
 }
 
 fn write_text(results: &Path, name: &str, text: &str) -> Result<()> {
-    let path = results.join(name);
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    write_atomically(&results.join(name), text.as_bytes())
 }
