@@ -70,7 +70,7 @@ fn the_good_scenario_passes_the_check() {
     assert!(output.contains("prepare: none in this workload"), "{output}");
     assert!(output.contains("warm-up: 6 h (the default step ceiling)"), "{output}");
     assert!(output.contains("timed run: 5 × the longest warm-up of the boot, at least 60 s"), "{output}");
-    assert!(output.contains("study: none set; every step is bounded, at worst"), "{output}");
+    assert!(output.contains("study: no limit set (guest.study_timeout); at most "), "{output}");
 }
 
 #[test]
@@ -316,4 +316,46 @@ fn bad_order_adaptive_runs_quiet_host_and_pinning_keys_are_refused() {
     let host_cpus = std::thread::available_parallelism().unwrap().get();
     let too_many = format!("cpus = {host_cpus}\npin = true");
     assert_refused(move |t| t.replace("cpus = 2", &too_many), &["key `guest.pin`", &format!("needs {} host CPUs", host_cpus + 1)]);
+}
+
+// bench check reports every problem it finds, one line per check, then one summary line.
+
+/// The lines of `bench check`'s output that start with `prefix` after their indentation.
+fn lines_starting<'a>(output: &'a str, prefix: &str) -> Vec<&'a str> {
+    output.lines().filter(|l| l.trim_start().starts_with(prefix)).collect()
+}
+
+#[test]
+fn check_reports_every_problem_then_one_summary_line() {
+    // An invalid scenario (too many vCPUs) and a broken QEMU: the first used to hide the second.
+    let (code, output) = check_with(|t| t.replace("cpus = 2", "cpus = 4096").replace("[guest]", "[guest]\nqemu = \"/bin/false\""));
+    assert_eq!(code, 2, "{output}");
+    let problems = lines_starting(&output, "PROBLEM");
+    assert_eq!(problems.len(), 2, "{output}");
+    assert!(problems[0].contains("scenario: ") && problems[0].contains("key `guest.cpus`"), "{output}");
+    assert!(problems[1].contains("qemu: ") && problems[1].contains("/bin/false is not QEMU"), "{output}");
+    assert!(lines_starting(&output, "ok ").iter().any(|l| l.contains("agent: ")), "the agent is still checked:\n{output}");
+    let last = output.lines().last().unwrap_or_default();
+    assert!(last.starts_with("2 problems (scenario, qemu); ") && last.ends_with(" checks passed"), "{output}");
+}
+
+#[test]
+fn a_good_check_ends_with_all_checks_passed_and_counts_in_the_singular() {
+    let (code, output) = check_with(|t| t.replace("runs = 2", "runs = 1"));
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("× 1 run = 4 timed runs"), "{output}");
+    assert!(output.contains("boots: 1 round per variant"), "{output}");
+    assert!(lines_starting(&output, "PROBLEM").is_empty(), "{output}");
+    let last = output.lines().last().unwrap_or_default();
+    assert!(last.starts_with("all ") && last.ends_with(" checks passed"), "{output}");
+    assert!(output.contains("expected: not known yet: no finished study of bad under"), "{output}");
+    assert!(output.contains("if every step ran into its limit"), "the worst case is labelled as such:\n{output}");
+}
+
+#[test]
+fn a_missing_tiny_image_names_the_script_that_builds_it() {
+    assert_refused(
+        |t| t.replace("vm-images/tiny/vmlinuz", "vm-images/tiny/nope"),
+        &["key `guest.kernel`", "build it with scripts/build-tiny-guest.sh"],
+    );
 }

@@ -175,7 +175,10 @@ impl Limits {
         };
         let study = match plan.guest.study_timeout {
             Some(d) => format!("{} (guest.study_timeout)", seconds(d)),
-            None => format!("none set; every step is bounded, at worst {}", seconds(self.worst_case(plan))),
+            None => format!(
+                "no limit set (guest.study_timeout); at most {} if every step ran into its limit and every boot was retried",
+                seconds(self.worst_case(plan))
+            ),
         };
         let has_prepare = crate::benchmark::workload::commands(&plan.workload, false).prepare.is_some();
         let quiet = match (plan.quiet_host, self.quiet_wait) {
