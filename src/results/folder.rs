@@ -19,6 +19,9 @@ const SCRATCH_DIR: &str = ".scratch";
 pub const MONITORS_DIR: &str = "monitors";
 /// Failed rows that `--retry-failed` took out of runs.csv, kept for the record.
 pub const FAILED_RUNS_FILE: &str = "runs-failed.csv";
+/// `<root>/<scenario>/latest`: a relative symlink to the study's newest folder, so a
+/// person or a script can open `results/tiny/latest/report.html` without the timestamp.
+pub const LATEST_LINK: &str = "latest";
 
 pub struct ResultsDir {
     pub path: PathBuf,
@@ -62,6 +65,10 @@ impl ResultsDir {
         std::fs::copy(scenario_file, path.join("scenario.toml"))
             .with_context(|| format!("cannot copy {} into {}", scenario_file.display(), path.display()))?;
         let runs = RunsWriter::open(&path.join("runs.csv"))?;
+        // A convenience: the study goes on without it.
+        if let Err(error) = point_latest_at(&path) {
+            eprintln!("warning: {error:#}");
+        }
         Ok(ResultsDir { path, runs, _lock: lock })
     }
 
@@ -184,6 +191,25 @@ impl Drop for ResultsDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(self.scratch_dir());
     }
+}
+
+/// Points `latest` beside `folder` at it, atomically: a new link under a temporary name
+/// renamed over the old one, so a reader never finds no link or a half-made one. The
+/// target is the folder's name only, so the link survives moving the whole tree.
+fn point_latest_at(folder: &Path) -> Result<()> {
+    let (Some(parent), Some(name)) = (folder.parent(), folder.file_name()) else {
+        bail!("{} has no parent folder to hold a `{LATEST_LINK}` link", folder.display());
+    };
+    let link = parent.join(LATEST_LINK);
+    // Named after the folder: studies started at once never share a temporary link.
+    let temporary = parent.join(format!(".{LATEST_LINK}.{}.tmp", name.to_string_lossy()));
+    let _ = std::fs::remove_file(&temporary);
+    std::os::unix::fs::symlink(name, &temporary)
+        .with_context(|| format!("cannot create the link {} to {}", temporary.display(), folder.display()))?;
+    std::fs::rename(&temporary, &link).map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        anyhow::anyhow!("cannot point {} at {}: {error}", link.display(), folder.display())
+    })
 }
 
 /// Takes the folder's lock, or says which process holds it.
@@ -372,6 +398,25 @@ mod tests {
         assert!(error.starts_with(&format!("cannot write {}", missing.display())), "{error}");
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, ["meta.json"], "no temporary file is left");
+    }
+
+    #[test]
+    fn latest_links_to_the_newest_folder_by_a_relative_path() {
+        let root = tempfile::tempdir().unwrap();
+        let scenario = root.path().join("s.toml");
+        std::fs::write(&scenario, "name = \"s\"\n").unwrap();
+        let first = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        let link = root.path().join("s").join(LATEST_LINK);
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(first.path.file_name().unwrap()));
+        let second = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        assert_ne!(first.path, second.path);
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(second.path.file_name().unwrap()));
+        assert!(link.join("runs.csv").is_file(), "the link resolves to the study");
+        let names: Vec<_> = std::fs::read_dir(root.path().join("s")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 3, "two folders and the link, no temporary left: {names:?}");
+        // A reader that scans the results for studies does not count the link as one more.
+        let found = crate::results::history::find_results_folders(root.path()).unwrap();
+        assert_eq!(found, [first.path.clone(), second.path.clone()]);
     }
 
     #[test]
