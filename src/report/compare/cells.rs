@@ -4,21 +4,7 @@
 use crate::compare::{Entry, PooledEntry};
 use crate::stats::{Interval, Summary};
 
-/// Pads every column to its widest cell: the columns listed in `left` (names, words) on
-/// the left, numbers on the right.
-pub fn align(rows: &[Vec<String>], left: &[usize]) -> Vec<Vec<String>> {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..columns).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
-    rows.iter()
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .map(|(c, cell)| if left.contains(&c) { format!("{cell:<0$}", widths[c]) } else { format!("{cell:>0$}", widths[c]) })
-                .collect()
-        })
-        .collect()
-}
+pub use crate::report::markup::align;
 
 /// "half -j 2", or just the label when it is the number.
 pub fn level(entry: &Entry) -> String {
