@@ -39,12 +39,7 @@ fn csv_text(kernel: &str, rows: &[Run]) -> String {
         let cpu = (user + r.sys) / r.elapsed * 100.0;
         text += &format!(
             "1,{},{},{},{},{status},{},{user},{},{cpu},100,200,5000,{exit},{failure},{kernel},console=ttyS0 quiet,2026-11-29T08:00:00Z\n",
-            r.variant,
-            r.label,
-            r.jobs,
-            run,
-            r.elapsed,
-            r.sys
+            r.variant, r.label, r.jobs, run, r.elapsed, r.sys
         );
     }
     text
@@ -108,13 +103,15 @@ fn pair(dir: &Path, base: &[f64], new: &[f64]) -> (PathBuf, PathBuf) {
 }
 
 #[test]
-fn a_clear_regression_is_starred_and_exits_1() {
+fn a_clear_regression_leads_the_output_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = pair(dir.path(), &FAST, &SLOW);
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
-    assert!(text.contains("+9.78 %*"), "{text}");
+    // The answer first; mmtests' star is in Markdown tables only.
+    assert!(text.starts_with("baseline, new vs base: elapsed +9.8 % [+5.5, +14.0] slower (REGRESSION) at half -j 1\n"), "{text}");
+    assert!(text.contains("+9.78 %  ") && !text.contains('*'), "{text}");
     // Fieller's interval of the ratio, checked with SciPy in stats::compare.
     assert!(text.contains("+5.52 … +14.05 %"), "{text}");
     assert!(text.contains("slower (REGRESSION)"), "{text}");
@@ -124,13 +121,13 @@ fn a_clear_regression_is_starred_and_exits_1() {
 }
 
 #[test]
-fn a_clear_improvement_is_starred_and_exits_0() {
+fn a_clear_improvement_leads_the_output_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = pair(dir.path(), &SLOW, &FAST);
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let text = stdout(&out);
-    assert!(text.contains("-8.91 %*") && text.contains("faster"), "{text}");
+    assert!(text.starts_with("baseline, new vs base: elapsed -8.9 % [") && text.contains("-8.91 %  ") && text.contains("faster"), "{text}");
     assert!(!text.contains("REGRESSION"), "{text}");
     assert!(text.contains("no significant regression in 1 comparison"), "{text}");
 }
@@ -143,7 +140,7 @@ fn noise_only_is_no_significant_change_and_exits_0() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("no significant change"), "{text}");
-    assert!(!text.contains(" %*"), "nothing starred: {text}");
+    assert!(!text.contains('*') && !text.contains('★'), "nothing starred: {text}");
 }
 
 #[test]
@@ -210,7 +207,11 @@ fn differing_facts_are_warned_about_and_a_bare_csv_has_unknown_facts() {
                   "probes": { "compiler": "gcc (Debian 12.2.0-14) 12.2.0" } } }]);
     let newer_gcc = side(dir.path(), "gcc12", "6.6.0", &runs("baseline", "half", 1, &FAST_AGAIN), Some(gcc12));
     let out = compare(&old, &newer_gcc, &[]);
-    assert!(stderr(&out).contains("warning: compiler differs: not recorded (base) vs gcc (Debian 12.2.0-14) 12.2.0 (new)"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("warning: compiler differs: not recorded (base) vs gcc (Debian 12.2.0-14) 12.2.0 (new)"),
+        "{}",
+        describe(&out)
+    );
 
     let bare = side(dir.path(), "bare", "6.6.0", &runs("baseline", "half", 1, &FAST_AGAIN), None);
     let out = compare(&old, &bare.join("runs.csv"), &[]);
@@ -263,7 +264,7 @@ fn a_level_whose_builds_all_fail_in_new_is_a_regression_and_the_base_shows_its_r
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
-    let row = text.lines().find(|l| l.contains("optimal -j 2")).expect("the optimal row");
+    let row = text.lines().find(|l| l.starts_with("  ") && l.contains("optimal -j 2")).expect("the optimal row");
     assert!(row.contains("40.61 ± 0.2380 (5)") && row.contains("none (5 failed)"), "the base's real runs: {row}");
     assert!(row.contains("no successful run in new (REGRESSION)"), "{row}");
     assert!(text.contains("REGRESSION baseline optimal (-j 2): 5 successful runs in base, none in new (5 failed)"), "{text}");
@@ -333,7 +334,7 @@ fn output_never_overwrites_an_input_or_a_results_folder() {
 }
 
 #[test]
-fn the_star_is_mmtests_rule_everywhere_and_the_legend_says_so() {
+fn the_star_is_mmtests_rule_in_markdown_tables_and_the_legend_says_so() {
     let dir = tempfile::tempdir().unwrap();
     // Significant (p = 0.017) and beyond 0.5 %, but the bands mean ± 1.96 SD overlap:
     // a verdict without a star.
@@ -342,13 +343,16 @@ fn the_star_is_mmtests_rule_everywhere_and_the_legend_says_so() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("+2.94 %  ") && text.contains("slower (REGRESSION)"), "no star: {text}");
-    assert!(text.contains("*: mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap"), "{text}");
+    assert!(!text.contains('*') && !text.contains("mmtests"), "the text has no star to explain: {text}");
     // Starred by mmtests' rule, yet within a 6 % noise threshold: a star without a verdict.
     let (old, new) = pair(dir.path(), &FAST, &SLOW);
     let out = compare(&old, &new, &["--threshold", "6"]);
-    assert!(stdout(&out).contains("+9.78 %*") && stdout(&out).contains("no significant change"), "{}", describe(&out));
+    assert!(stdout(&out).contains("+9.78 %  ") && stdout(&out).contains("no significant change"), "{}", describe(&out));
     let markdown = stdout(&compare(&old, &new, &["--format", "markdown", "--threshold", "6"]));
-    assert!(markdown.contains("+9.78 % ★") && markdown.contains("★: mmtests' rule"), "{markdown}");
+    assert!(
+        markdown.contains("+9.78 % ★") && markdown.contains("★ (in these tables only): mmtests' rule: the bands mean ± 1.96 · SD"),
+        "{markdown}"
+    );
 }
 
 #[test]
@@ -356,8 +360,7 @@ fn several_metrics_are_compared_and_each_can_regress() {
     let dir = tempfile::tempdir().unwrap();
     let old = side(dir.path(), "old", "6.1.0", &runs("baseline", "half", 1, &FAST), None);
     // The same elapsed times, twice the system time.
-    let slow_sys: Vec<Run> =
-        runs("baseline", "half", 1, &FAST_AGAIN).into_iter().map(|r| Run { sys: r.sys * 2.0, ..r }).collect();
+    let slow_sys: Vec<Run> = runs("baseline", "half", 1, &FAST_AGAIN).into_iter().map(|r| Run { sys: r.sys * 2.0, ..r }).collect();
     let new = side(dir.path(), "new", "6.6.0", &slow_sys, None);
     assert_eq!(compare(&old, &new, &[]).status.code(), Some(0), "elapsed alone does not regress");
     let out = compare(&old, &new, &["--metric", "elapsed,sys"]);
@@ -383,6 +386,10 @@ fn markdown_is_an_mmtests_style_table_with_stars() {
     let widths: Vec<usize> = text.lines().filter(|l| l.starts_with('|')).map(|l| l.chars().count()).collect();
     assert!(widths.windows(2).all(|w| w[0] == w[1]), "aligned as plain text too: {text}");
     assert!(text.starts_with("**bench compare**: REGRESSION"), "{text}");
+    assert!(
+        text.contains("\n\n- baseline, new vs base: **elapsed +9.8 % [+5.5, +14.0] slower (REGRESSION) at half -j 1**\n"),
+        "the answer under the outcome: {text}"
+    );
 }
 
 #[test]

@@ -3,8 +3,10 @@
 //! time at each level with its interval and verdict; then what else changed; then one line
 //! on how far to trust it. And the study's warnings with the noisy runs summed up in one.
 
+use super::compare::cells;
 use super::format::{percent, percent_bounds, NOISY_MARK};
 use super::model::{verdict_tone, verdict_words, Headline, Tone};
+use crate::compare::{CompareReport, Entry};
 use crate::stats::{Analysis, HostsAnalysis, LevelAnalysis, Metric, NoisyRun, NOISE_ADVICE};
 
 /// "-j 4", or "half -j 4" when two levels share a `-j`; "max -j" for kernbench's maximal load.
@@ -135,6 +137,59 @@ pub fn hosts(hosts: &HostsAnalysis) -> Headline {
     }
     headline.push("trust", trust.join("; "), tone);
     headline
+}
+
+/// The headline of `bench compare`: per row of elapsed times (variant, and host on several
+/// hosts), new against base at each level with its interval and verdict, one line each;
+/// the outcome the exit code follows is the renderers' last line.
+pub fn compare(report: &CompareReport) -> Headline {
+    let mut headline = Headline::default();
+    let mut rows: Vec<(String, Vec<&Entry>)> = Vec::new();
+    for e in report.entries_of(Metric::Elapsed) {
+        let on = if e.pairing.host.is_empty() { String::new() } else { format!(" on {}", e.pairing.host) };
+        let subject = format!("{}{on}, new vs base", cells::variant(e));
+        match rows.iter_mut().find(|(s, _)| *s == subject) {
+            Some((_, entries)) => entries.push(e),
+            None => rows.push((subject, vec![e])),
+        }
+    }
+    for (subject, entries) in rows {
+        let parts: Vec<String> = entries
+            .iter()
+            .map(|e| {
+                let change = e.comparison.as_ref().and_then(|c| c.change_percent).map(percent).unwrap_or_else(|| "n/a".into());
+                let bounds =
+                    e.comparison.as_ref().and_then(|c| c.change_ci95).map(|i| format!(" {}", percent_bounds(i))).unwrap_or_default();
+                format!("{change}{bounds} {} at {}", cells::verdict(e), cells::level(e))
+            })
+            .collect();
+        let tones = entries.iter().map(|e| match &e.comparison {
+            _ if e.regression => Tone::Worse,
+            Some(c) => verdict_tone(e.metric, c.verdict),
+            None => Tone::Plain,
+        });
+        headline.push(subject, format!("elapsed {}", parts.join(", ")), worst(tones));
+    }
+    headline
+}
+
+/// `bench compare`'s warnings, each kind once: the rows with runs measured on a noisy
+/// host become one warning that names them and gives the advice once.
+pub fn compare_warnings(warnings: &[String]) -> Vec<String> {
+    const PREFIX: &str = "noisy host: ";
+    const MIDDLE: &str = " were measured on a noisy host;";
+    let noisy = |w: &String| w.starts_with(PREFIX) && w.contains(MIDDLE) && w.ends_with(NOISE_ADVICE);
+    let rows: Vec<&str> = warnings.iter().filter(|w| noisy(w)).filter_map(|w| w[PREFIX.len()..].split(MIDDLE).next()).collect();
+    if rows.len() < 2 {
+        return warnings.to_vec();
+    }
+    let mut out: Vec<String> = warnings.iter().filter(|w| !noisy(w)).cloned().collect();
+    out.push(format!(
+        "noisy host: {} rows have runs measured on a noisy host: {}; their verdicts may be off either way, and the gate does not count that: {NOISE_ADVICE}",
+        rows.len(),
+        rows.join("; ")
+    ));
+    out
 }
 
 /// The metrics besides elapsed whose verdict is a change, per variant and level.
@@ -282,6 +337,26 @@ mod tests {
         assert!(first.ends_with("; across levels +9.8 % (geometric mean of the levels' ratios)"), "{text}");
         assert!(text.contains("\nalso changed: nothing else"), "{text}");
         assert!(text.contains("\ntrust: 20 runs, none on a noisy host; 1 failed (excluded); guests emulated (TCG)"), "{text}");
+    }
+
+    #[test]
+    fn noisy_rows_of_a_comparison_make_one_warning_and_others_stay() {
+        let row = |name: &str| {
+            format!("noisy host: {name} half (-j 2): 1 of 5 runs in new (run 3 (busy)) were measured on a noisy host; this row's verdicts may be off either way, and the gate does not count that: {NOISE_ADVICE}")
+        };
+        let warnings = vec![row("a"), "another warning".to_string(), row("b"), row("c"), row("d")];
+        let summed = compare_warnings(&warnings);
+        assert_eq!(summed.len(), 2, "{summed:#?}");
+        assert_eq!(summed[0], "another warning");
+        assert!(
+            summed[1].starts_with(
+                "noisy host: 4 rows have runs measured on a noisy host: a half (-j 2): 1 of 5 runs in new (run 3 (busy)); b half"
+            ),
+            "{}",
+            summed[1]
+        );
+        assert_eq!(summed[1].matches("quiet_host").count(), 1);
+        assert_eq!(compare_warnings(&warnings[..2]), warnings[..2], "one noisy row stays as it is");
     }
 
     #[test]

@@ -440,7 +440,7 @@ pub fn to_text(doc: &Document) -> String {
     }
     out.push('\n');
     out.push_str(&doc.headline.to_text());
-    out
+    out.trim_start().to_string()
 }
 
 fn section_text(out: &mut String, section: &Section) {

@@ -4,11 +4,12 @@
 use super::cells::{self as cell, POOLED_MEANS};
 use crate::compare::comparison::{worse, SideInfo};
 use crate::compare::CompareReport;
-use crate::stats::{Metric, STAR_MEANS};
+use crate::stats::Metric;
 use std::fmt::Write;
 
 pub fn render(report: &CompareReport) -> String {
-    let mut out = String::new();
+    let mut out = crate::report::headline::compare(report).to_text();
+    out.push('\n');
     side_line(&mut out, "base:", &report.base);
     side_line(&mut out, "new: ", &report.new);
     if report.base.cmdlines != report.new.cmdlines {
@@ -25,7 +26,7 @@ pub fn render(report: &CompareReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\n*: {STAR_MEANS}. Verdict: criterion's rule, p < {} and the whole 95 % interval (Fieller's) beyond ±{} %.",
+        "\nVerdict: criterion's rule, p < {} and the whole 95 % interval (Fieller's) beyond ±{} %.",
         t.alpha, t.noise_percent
     );
     let notes: Vec<String> = report
@@ -33,9 +34,13 @@ pub fn render(report: &CompareReport) -> String {
         .iter()
         .map(|r| format!("REGRESSION {r}"))
         .chain(report.unmatched.iter().cloned())
-        .chain(report.entries.iter().filter(|e| e.metric == report.metrics[0]).filter_map(|e| {
-            cell::failed(e).map(|f| format!("{} {}: {f}", cell::variant(e), cell::level(e)))
-        }))
+        .chain(
+            report
+                .entries
+                .iter()
+                .filter(|e| e.metric == report.metrics[0])
+                .filter_map(|e| cell::failed(e).map(|f| format!("{} {}: {f}", cell::variant(e), cell::level(e)))),
+        )
         .collect();
     if !notes.is_empty() {
         out.push('\n');
@@ -66,16 +71,20 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric) {
     }
     for e in report.entries_of(metric) {
         let host = hosts.then(|| cell::host(e));
-        rows.push(host.into_iter().chain([
-            cell::variant(e),
-            cell::level(e),
-            cell::base(e),
-            cell::new(e),
-            format!("{}{}", cell::change(e), cell::star(e)),
-            cell::interval(e),
-            cell::p_value(e),
-            cell::verdict(e),
-        ]).collect());
+        rows.push(
+            host.into_iter()
+                .chain([
+                    cell::variant(e),
+                    cell::level(e),
+                    cell::base(e),
+                    cell::new(e),
+                    cell::change(e),
+                    cell::interval(e),
+                    cell::p_value(e),
+                    cell::verdict(e),
+                ])
+                .collect(),
+        );
     }
     let left: &[usize] = if hosts { &[0, 1, 2, 8] } else { &[0, 1, 7] };
     for row in cell::align(&rows, left) {

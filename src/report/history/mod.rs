@@ -82,8 +82,8 @@ fn headline(history: &History) -> Headline {
             subject,
             format!(
                 "elapsed {} in the last step, {} since the first",
-                step(last.against_previous.as_ref()),
-                step(last.against_first.as_ref())
+                step_interval(last.against_previous.as_ref()),
+                step_interval(last.against_first.as_ref())
             ),
             tone,
         );
@@ -207,6 +207,15 @@ fn step(step: Option<&Step>) -> String {
     let change = step.comparison.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
     let regression = if step.regression { " (REGRESSION)" } else { "" };
     format!("{change} {}{regression}", step.verdict)
+}
+
+/// "+9.8 % [+5.5, +14.0] slower (REGRESSION)": [`step`] with the interval, for the headline.
+fn step_interval(s: Option<&Step>) -> String {
+    let bounds = s.and_then(|s| s.comparison.change_ci95).map(crate::report::format::percent_bounds);
+    match bounds {
+        Some(bounds) => step(s).replacen(" ", &format!(" {bounds} "), 1),
+        None => step(s),
+    }
 }
 
 fn step_cell(s: Option<&Step>) -> Cell {
