@@ -213,6 +213,13 @@ fn also_changed(analysis: &Analysis) -> (String, Tone) {
     if parts.is_empty() {
         return ("nothing else: no other metric changed significantly".into(), Tone::Plain);
     }
+    // A line, not a table: the first few, and how many more the tables have.
+    const SHOWN: usize = 4;
+    let more = parts.len().saturating_sub(SHOWN);
+    parts.truncate(SHOWN);
+    if more > 0 {
+        parts.push(format!("and {more} more (see the tables)"));
+    }
     (parts.join("; "), worst(tones))
 }
 

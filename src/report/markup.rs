@@ -214,6 +214,10 @@ figure svg { display: block; width: 100%; max-width: 52rem; height: auto; border
 figcaption { color: var(--muted); font-size: .85rem; }
 .muted { color: var(--muted); }
 @media (max-width: 40rem) {
+  .wide { display: none; }
+  table.comparison { font-size: .85rem; }
+  table.comparison tbody th[scope="row"] { white-space: normal; }
+  td.verdict { min-width: 0; }
   body { font-size: 14px; }
   main { padding: .6rem; }
   th, td { padding: .25rem .4rem; }
@@ -376,8 +380,12 @@ fn table_html(out: &mut String, table: &Table) {
     let _ = writeln!(out, "<div class=\"scroll\"><table{class}>");
     if !table.columns.is_empty() {
         out.push_str("<thead><tr>");
-        for column in &table.columns {
-            let class = if column.starts_with('#') { " class=\"num\"" } else { "" };
+        for (i, column) in table.columns.iter().enumerate() {
+            let classes: Vec<&str> = [column.starts_with('#').then_some("num"), table.narrow_hidden.contains(&i).then_some("wide")]
+                .into_iter()
+                .flatten()
+                .collect();
+            let class = if classes.is_empty() { String::new() } else { format!(" class=\"{}\"", classes.join(" ")) };
             let _ = write!(out, "<th{class}>{}</th>", escape(column_title(column)));
         }
         out.push_str("</tr></thead>\n");
@@ -386,8 +394,12 @@ fn table_html(out: &mut String, table: &Table) {
     for row in &table.rows {
         let class = if row.class.is_empty() { String::new() } else { format!(" class=\"{}\"", row.class) };
         let _ = write!(out, "<tr{class}>");
-        for cell in &row.cells {
-            out.push_str(&cell_html(cell));
+        for (i, cell) in row.cells.iter().enumerate() {
+            let html = cell_html(cell);
+            match table.narrow_hidden.contains(&i) {
+                true => out.push_str(&html.replacen("<td class=\"", "<td class=\"wide ", 1).replacen("<td>", "<td class=\"wide\">", 1)),
+                false => out.push_str(&html),
+            }
         }
         out.push_str("</tr>\n");
     }

@@ -118,11 +118,14 @@ pub struct Table {
     /// is not shown). Empty: a table without a header (name/value facts).
     pub columns: Vec<String>,
     pub rows: Vec<Row>,
+    /// Columns a phone-width page leaves out (what the headline already says), so the
+    /// verdict stays on screen.
+    pub narrow_hidden: Vec<usize>,
 }
 
 impl Table {
     pub fn new(class: &'static str, columns: &[&str]) -> Table {
-        Table { class, columns: columns.iter().map(|c| c.to_string()).collect(), rows: Vec::new() }
+        Table { class, columns: columns.iter().map(|c| c.to_string()).collect(), rows: Vec::new(), narrow_hidden: Vec::new() }
     }
 
     pub fn push(&mut self, cells: Vec<Cell>) {

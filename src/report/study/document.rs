@@ -124,7 +124,10 @@ pub fn comparison_table(analysis: &Analysis, level: &LevelAnalysis, metrics: &[M
     for v in level.variants.iter().skip(1) {
         columns.extend([format!("#{}", v.variant), "#change".into(), "#95 % interval".into(), "#p".into(), "verdict".into()]);
     }
-    let mut table = Table { class: "comparison", columns, rows: Vec::new() };
+    // On a phone each variant's mean, interval and p give way to its change and verdict
+    // (the headline has the interval), so the verdict stays on screen.
+    let narrow_hidden = (0..level.variants.len().saturating_sub(1)).flat_map(|v| [2 + 5 * v, 4 + 5 * v, 5 + 5 * v]).collect();
+    let mut table = Table { class: "comparison", columns, rows: Vec::new(), narrow_hidden };
     for &metric in metrics {
         let mut cells =
             vec![Cell::Head(format!("{} ({})", metric.title(), metric.unit())), Cell::num(mean_sd(level.variants[0].metric(metric)))];
@@ -517,7 +520,8 @@ mod tests {
         assert!(page.contains("timed out &amp; killed"));
         assert!(page.contains("<svg role=\"img\" aria-label=\"mean with 95 % interval\" width=\"10\"") && !page.contains("<?xml"));
         assert!(!page.contains("src=") && !page.contains("href=\"http"), "nothing is fetched");
-        let poison = page.find("<th class=\"num\">&lt;poison&gt;</th>").unwrap();
+        // At phone width the variant's mean gives way to its change and verdict.
+        let poison = page.find("<th class=\"num wide\">&lt;poison&gt;</th>").unwrap();
         assert!(page.find("<th class=\"num\">off (baseline)</th>").unwrap() < poison, "the baseline's column comes first");
     }
 
