@@ -39,7 +39,12 @@ fn csv_text(kernel: &str, rows: &[Run]) -> String {
         let cpu = (user + r.sys) / r.elapsed * 100.0;
         text += &format!(
             "1,{},{},{},{},{status},{},{user},{},{cpu},100,200,5000,{exit},{failure},{kernel},console=ttyS0 quiet,2026-11-29T08:00:00Z\n",
-            r.variant, r.label, r.jobs, run, r.elapsed, r.sys
+            r.variant,
+            r.label,
+            r.jobs,
+            run,
+            r.elapsed,
+            r.sys
         );
     }
     text
@@ -207,11 +212,7 @@ fn differing_facts_are_warned_about_and_a_bare_csv_has_unknown_facts() {
                   "probes": { "compiler": "gcc (Debian 12.2.0-14) 12.2.0" } } }]);
     let newer_gcc = side(dir.path(), "gcc12", "6.6.0", &runs("baseline", "half", 1, &FAST_AGAIN), Some(gcc12));
     let out = compare(&old, &newer_gcc, &[]);
-    assert!(
-        stderr(&out).contains("warning: compiler differs: not recorded (base) vs gcc (Debian 12.2.0-14) 12.2.0 (new)"),
-        "{}",
-        describe(&out)
-    );
+    assert!(stderr(&out).contains("warning: compiler differs: not recorded (base) vs gcc (Debian 12.2.0-14) 12.2.0 (new)"), "{}", describe(&out));
 
     let bare = side(dir.path(), "bare", "6.6.0", &runs("baseline", "half", 1, &FAST_AGAIN), None);
     let out = compare(&old, &bare.join("runs.csv"), &[]);
@@ -360,7 +361,8 @@ fn several_metrics_are_compared_and_each_can_regress() {
     let dir = tempfile::tempdir().unwrap();
     let old = side(dir.path(), "old", "6.1.0", &runs("baseline", "half", 1, &FAST), None);
     // The same elapsed times, twice the system time.
-    let slow_sys: Vec<Run> = runs("baseline", "half", 1, &FAST_AGAIN).into_iter().map(|r| Run { sys: r.sys * 2.0, ..r }).collect();
+    let slow_sys: Vec<Run> =
+        runs("baseline", "half", 1, &FAST_AGAIN).into_iter().map(|r| Run { sys: r.sys * 2.0, ..r }).collect();
     let new = side(dir.path(), "new", "6.6.0", &slow_sys, None);
     assert_eq!(compare(&old, &new, &[]).status.code(), Some(0), "elapsed alone does not regress");
     let out = compare(&old, &new, &["--metric", "elapsed,sys"]);

@@ -6,6 +6,7 @@
 //! A verdict is put into words here and nowhere else ([`verdict_words`], [`verdict_tone`]).
 
 use crate::stats::{Metric, Verdict};
+use serde::Serialize;
 
 /// The metrics the tables show unless asked for more: the time a reader waits and where
 /// the CPU spent it. Every other metric goes to a folded "more metrics" table.
@@ -26,7 +27,8 @@ pub fn verdict_tone(metric: Metric, verdict: Verdict) -> Tone {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Tone {
     Plain,
     /// A change the costly way, a regression, a warning.
@@ -186,12 +188,13 @@ impl Section {
 
 /// The answer, before anything else: one line per variant against the baseline (the
 /// headline metric at each level), what else changed, how far to trust it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
 pub struct Headline {
     pub lines: Vec<HeadlineLine>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HeadlineLine {
     /// "slub-poison vs baseline", "also changed", "trust"; empty for a line that says it all.
     pub subject: String,

@@ -125,8 +125,7 @@ fn pooled_case(out: &mut String, p: &PooledEntry) {
         numbers += &format!("\nleft out: {left_out}");
     }
     if p.regression {
-        let message =
-            format!("{} across hosts: {} {} (p {})", p.verdict, cell::pooled_change(p), cell::pooled_interval(p), cell::pooled_p_value(p));
+        let message = format!("{} across hosts: {} {} (p {})", p.verdict, cell::pooled_change(p), cell::pooled_interval(p), cell::pooled_p_value(p));
         let _ = writeln!(
             out,
             ">\n      <failure message=\"{}\" type=\"regression\">{}</failure>\n    </testcase>",

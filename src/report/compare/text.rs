@@ -71,20 +71,16 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric) {
     }
     for e in report.entries_of(metric) {
         let host = hosts.then(|| cell::host(e));
-        rows.push(
-            host.into_iter()
-                .chain([
-                    cell::variant(e),
-                    cell::level(e),
-                    cell::base(e),
-                    cell::new(e),
-                    cell::change(e),
-                    cell::interval(e),
-                    cell::p_value(e),
-                    cell::verdict(e),
-                ])
-                .collect(),
-        );
+        rows.push(host.into_iter().chain([
+            cell::variant(e),
+            cell::level(e),
+            cell::base(e),
+            cell::new(e),
+            cell::change(e),
+            cell::interval(e),
+            cell::p_value(e),
+            cell::verdict(e),
+        ]).collect());
     }
     let left: &[usize] = if hosts { &[0, 1, 2, 8] } else { &[0, 1, 7] };
     for row in cell::align(&rows, left) {

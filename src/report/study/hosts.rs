@@ -12,7 +12,7 @@ use super::kernbench::kernbench_text;
 use super::summary_csv::{metric_cells, HEADER};
 use crate::model::{LabHostFacts, LabHostStatus, Meta, RunRecord};
 use crate::report::format::{p_value, percent, percent_interval};
-use crate::report::model::{code, text, verdict_tone, verdict_words, Block, Cell, Document, Inline, Section, Table};
+use crate::report::model::{code, text, verdict_tone, verdict_words, Block, Cell, Document, Headline, Inline, Section, Table};
 use crate::results::folder::write_json;
 use crate::stats::{HostsAnalysis, PooledMetric, MIN_HOSTS, MIN_RUNS};
 use anyhow::{Context, Result};
@@ -131,6 +131,8 @@ struct HostsReportJson<'a> {
     kbench_version: &'static str,
     generated_at: String,
     facts: &'a Facts,
+    /// The answer, as report.md opens with it.
+    headline: &'a Headline,
     /// meta.json's lab hosts: where each is, what it is and how it fared.
     lab_hosts: &'a [LabHostFacts],
     warnings: &'a [String],
@@ -140,12 +142,20 @@ struct HostsReportJson<'a> {
 
 /// report.json of a study over several hosts. It has `hosts_analysis` where a one-host
 /// report.json has `analysis`; each host's own report.json (in its folder) has the latter.
-pub fn write_report_json_hosts(path: &Path, facts: &Facts, lab: &[LabHostFacts], hosts: &HostsAnalysis, warnings: &[String]) -> Result<()> {
+pub fn write_report_json_hosts(
+    path: &Path,
+    facts: &Facts,
+    headline: &Headline,
+    lab: &[LabHostFacts],
+    hosts: &HostsAnalysis,
+    warnings: &[String],
+) -> Result<()> {
     let report = HostsReportJson {
         schema_version: super::json::REPORT_SCHEMA_VERSION,
         kbench_version: env!("CARGO_PKG_VERSION"),
         generated_at: crate::model::now(),
         facts,
+        headline,
         lab_hosts: lab,
         warnings,
         hosts_analysis: hosts,

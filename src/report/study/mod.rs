@@ -91,9 +91,9 @@ fn write_several_hosts(results: &Path, records: &[RunRecord], meta: Option<&Meta
     let kernbench = hosts_report::kernbench_hosts(records, &hosts, lab);
     write_text(results, "kernbench.txt", &kernbench)?;
     hosts_report::write_summary_csv_hosts(&results.join("summary.csv"), &hosts)?;
-    hosts_report::write_report_json_hosts(&results.join("report.json"), &facts, lab, &hosts, &warnings)?;
     let host_plots: Vec<HostPlots> = plots.iter().map(|(host, plots)| HostPlots { host, plots }).collect();
     let document = hosts_report::document(&hosts, &facts, lab, &warnings, &host_plots);
+    hosts_report::write_report_json_hosts(&results.join("report.json"), &facts, &document.headline, lab, &hosts, &warnings)?;
     write_text(results, "report.md", &to_markdown(&document))?;
     write_text(results, "report.html", &to_html(&document))?;
     // What stopped each host's adaptive runs is in its own reports.
@@ -114,8 +114,8 @@ fn write_one_host(results: &Path, records: &[RunRecord], meta: Option<&Meta>, op
     warnings.extend(super::headline::warnings(&analysis));
     write_summary_csv(&results.join("summary.csv"), &analysis)?;
     let plots = plots::write_plots(results, &analysis)?;
-    write_report_json(&results.join("report.json"), &facts, &analysis, &warnings, &plots)?;
     let document = document::study(&analysis, &facts, &warnings, records, &read_plots(results, &plots)?);
+    write_report_json(&results.join("report.json"), &facts, &document.headline, &analysis, &warnings, &plots)?;
     write_text(results, "report.md", &to_markdown(&document))?;
     write_text(results, "report.html", &to_html(&document))?;
     let headline = document.headline;
