@@ -8,7 +8,7 @@ use crate::report::format::{p_value, percent, percent_interval, NOISY_MARK};
 use crate::report::model::{verdict_words, DEFAULT_METRICS};
 use crate::report::study::kernbench::level_title;
 use crate::report::study::Written;
-use crate::stats::{Analysis, HostsAnalysis, VariantAtLevel, MIN_RUNS};
+use crate::stats::{Analysis, HostsAnalysis, Interval, Metric, VariantAtLevel, Verdict, MIN_RUNS};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -100,17 +100,8 @@ pub fn hosts_text(hosts: &HostsAnalysis) -> String {
             );
             for m in &variant.metrics {
                 let p = &m.pooled;
-                let change = p.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
-                let _ = writeln!(
-                    out,
-                    "    {:<17} {change:>9}  {:<22} p {:<9} {} ({} of {} hosts)",
-                    m.metric.title(),
-                    percent_interval(p.change_ci95),
-                    p_value(p.p_value),
-                    verdict_words(m.metric, p.verdict),
-                    p.hosts.len(),
-                    p.hosts.len() + p.left_out.len()
-                );
+                let hosts = format!(" ({} of {} hosts)", p.hosts.len(), p.hosts.len() + p.left_out.len());
+                out.push_str(&verdict_line(m.metric, p.change_percent, p.change_ci95, p.p_value, p.verdict, &hosts));
             }
             if let Some(caveat) = variant.metrics.first().and_then(|m| m.pooled.caveat()) {
                 let _ = writeln!(out, "    note: {caveat}");
@@ -127,17 +118,21 @@ fn metric_lines(variant: &VariantAtLevel) -> String {
             let _ = writeln!(out, "    {:<17} not enough successful runs to compare", m.metric.title());
             continue;
         };
-        let change = c.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
-        let _ = writeln!(
-            out,
-            "    {:<17} {change:>9}  {:<22} p {:<9} {}",
-            m.metric.title(),
-            percent_interval(c.change_ci95),
-            p_value(c.p_value),
-            verdict_words(m.metric, c.verdict)
-        );
+        out.push_str(&verdict_line(m.metric, c.change_percent, c.change_ci95, c.p_value, c.verdict, ""));
     }
     out
+}
+
+/// "    Elapsed Time     +9.8 %  [+5.5 %, +14.0 %]   p 0.0028    slower", then `after`.
+fn verdict_line(metric: Metric, change: Option<f64>, interval: Option<Interval>, p: Option<f64>, verdict: Verdict, after: &str) -> String {
+    let change = change.map(percent).unwrap_or_else(|| "n/a".into());
+    format!(
+        "    {:<17} {change:>9}  {:<22} p {:<9} {}{after}\n",
+        metric.title(),
+        percent_interval(interval),
+        p_value(p),
+        verdict_words(metric, verdict)
+    )
 }
 
 /// A warning under verdicts that noisy runs on either side may have bent.

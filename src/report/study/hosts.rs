@@ -411,6 +411,7 @@ mod tests {
         let hosts = analyze_hosts(&records(), &names, None, &Thresholds::default()).unwrap();
         let md = to_markdown(&document(&hosts, &Facts::default(), &lab(), &[], &[]));
         assert!(md.starts_with("# kbench report: results (3 hosts)"), "{md}");
+        assert!(md.contains("\n- poison vs off across hosts: **elapsed +10.0 % [+10.0, +10.0] slower at half (2 of 3 hosts)**\n- trust: **2 of 3 hosts have runs to report**\n"), "{md}");
         assert!(md.contains("| lab3 | qemu+ssh://root@lab3/system | unreachable: Connection refused |"), "{md}");
         // Both hosts see exactly +10 %: the pooled change is +10 % with no spread.
         assert!(md.contains("| poison | Elapsed Time | 2 | +10.0 % | [+10.0 %, +10.0 %] |"), "{md}");
