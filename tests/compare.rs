@@ -372,6 +372,10 @@ fn several_metrics_are_compared_and_each_can_regress() {
     assert!(text.contains("REGRESSION: 1 of 2 comparisons"), "{text}");
     let all = compare(&old, &new, &["--metric", "all", "--format", "csv"]);
     assert_eq!(stdout(&all).lines().count(), 1 + 7, "{}", describe(&all));
+    // Metrics with the same value in every run on both sides get no table, only a note.
+    let text = stdout(&compare(&old, &new, &["--metric", "all"]));
+    assert!(text.contains("Not shown, the same value in every run on both sides: Context Switches, Sleeps, Max RSS."), "{text}");
+    assert!(text.contains("System Time [s]") && !text.contains("Sleeps [count]"), "{text}");
 }
 
 #[test]

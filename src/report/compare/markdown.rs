@@ -14,9 +14,13 @@ pub fn render(report: &CompareReport) -> String {
     let _ = writeln!(out, "**bench compare**: {}\n", report.outcome_line());
     out.push_str(&crate::report::markup::headline_markdown(&crate::report::headline::compare(report)));
     let (base, new) = (column_title(&report.base, "base"), column_title(&report.new, "new"));
-    for &metric in &report.metrics {
+    let (shown, constant) = cell::metrics_to_show(report);
+    for metric in shown {
         metric_table(&mut out, report, metric, &base, &new);
         out.push('\n');
+    }
+    if let Some(note) = cell::constant_note(&constant) {
+        let _ = writeln!(out, "{note}\n");
     }
     let t = &report.thresholds;
     let _ = writeln!(

@@ -16,9 +16,13 @@ pub fn render(report: &CompareReport) -> String {
         let _ = writeln!(out, "cmdline base: {}", report.base.cmdlines.join(" | "));
         let _ = writeln!(out, "cmdline new:  {}", report.new.cmdlines.join(" | "));
     }
-    for &metric in &report.metrics {
+    let (shown, constant) = cell::metrics_to_show(report);
+    for metric in shown {
         out.push('\n');
         metric_table(&mut out, report, metric);
+    }
+    if let Some(note) = cell::constant_note(&constant) {
+        let _ = writeln!(out, "\n{note}");
     }
     let t = &report.thresholds;
     if report.on_hosts() {
