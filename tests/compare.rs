@@ -108,13 +108,15 @@ fn pair(dir: &Path, base: &[f64], new: &[f64]) -> (PathBuf, PathBuf) {
 }
 
 #[test]
-fn a_clear_regression_is_starred_and_exits_1() {
+fn a_clear_regression_leads_the_output_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = pair(dir.path(), &FAST, &SLOW);
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
-    assert!(text.contains("+9.78 %*"), "{text}");
+    // The answer first; mmtests' star is in Markdown tables only.
+    assert!(text.starts_with("baseline, new vs base: elapsed +9.8 % [+5.5, +14.0] slower (REGRESSION) at half -j 1\n"), "{text}");
+    assert!(text.contains("+9.78 %  ") && !text.contains('*'), "{text}");
     // Fieller's interval of the ratio, checked with SciPy in stats::compare.
     assert!(text.contains("+5.52 … +14.05 %"), "{text}");
     assert!(text.contains("slower (REGRESSION)"), "{text}");
@@ -124,13 +126,13 @@ fn a_clear_regression_is_starred_and_exits_1() {
 }
 
 #[test]
-fn a_clear_improvement_is_starred_and_exits_0() {
+fn a_clear_improvement_leads_the_output_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = pair(dir.path(), &SLOW, &FAST);
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let text = stdout(&out);
-    assert!(text.contains("-8.91 %*") && text.contains("faster"), "{text}");
+    assert!(text.starts_with("baseline, new vs base: elapsed -8.9 % [") && text.contains("-8.91 %  ") && text.contains("faster"), "{text}");
     assert!(!text.contains("REGRESSION"), "{text}");
     assert!(text.contains("no significant regression in 1 comparison"), "{text}");
 }
@@ -143,7 +145,7 @@ fn noise_only_is_no_significant_change_and_exits_0() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("no significant change"), "{text}");
-    assert!(!text.contains(" %*"), "nothing starred: {text}");
+    assert!(!text.contains('*') && !text.contains('★'), "nothing starred: {text}");
 }
 
 #[test]
@@ -263,7 +265,7 @@ fn a_level_whose_builds_all_fail_in_new_is_a_regression_and_the_base_shows_its_r
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
-    let row = text.lines().find(|l| l.contains("optimal -j 2")).expect("the optimal row");
+    let row = text.lines().find(|l| l.starts_with("  ") && l.contains("optimal -j 2")).expect("the optimal row");
     assert!(row.contains("40.61 ± 0.2380 (5)") && row.contains("none (5 failed)"), "the base's real runs: {row}");
     assert!(row.contains("no successful run in new (REGRESSION)"), "{row}");
     assert!(text.contains("REGRESSION baseline optimal (-j 2): 5 successful runs in base, none in new (5 failed)"), "{text}");
@@ -333,7 +335,7 @@ fn output_never_overwrites_an_input_or_a_results_folder() {
 }
 
 #[test]
-fn the_star_is_mmtests_rule_everywhere_and_the_legend_says_so() {
+fn the_star_is_mmtests_rule_in_markdown_tables_and_the_legend_says_so() {
     let dir = tempfile::tempdir().unwrap();
     // Significant (p = 0.017) and beyond 0.5 %, but the bands mean ± 1.96 SD overlap:
     // a verdict without a star.
@@ -342,13 +344,16 @@ fn the_star_is_mmtests_rule_everywhere_and_the_legend_says_so() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("+2.94 %  ") && text.contains("slower (REGRESSION)"), "no star: {text}");
-    assert!(text.contains("*: mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap"), "{text}");
+    assert!(!text.contains('*') && !text.contains("mmtests"), "the text has no star to explain: {text}");
     // Starred by mmtests' rule, yet within a 6 % noise threshold: a star without a verdict.
     let (old, new) = pair(dir.path(), &FAST, &SLOW);
     let out = compare(&old, &new, &["--threshold", "6"]);
-    assert!(stdout(&out).contains("+9.78 %*") && stdout(&out).contains("no significant change"), "{}", describe(&out));
+    assert!(stdout(&out).contains("+9.78 %  ") && stdout(&out).contains("no significant change"), "{}", describe(&out));
     let markdown = stdout(&compare(&old, &new, &["--format", "markdown", "--threshold", "6"]));
-    assert!(markdown.contains("+9.78 % ★") && markdown.contains("★: mmtests' rule"), "{markdown}");
+    assert!(
+        markdown.contains("+9.78 % ★") && markdown.contains("★ (in these tables only): mmtests' rule: the bands mean ± 1.96 · SD"),
+        "{markdown}"
+    );
 }
 
 #[test]
@@ -367,6 +372,10 @@ fn several_metrics_are_compared_and_each_can_regress() {
     assert!(text.contains("REGRESSION: 1 of 2 comparisons"), "{text}");
     let all = compare(&old, &new, &["--metric", "all", "--format", "csv"]);
     assert_eq!(stdout(&all).lines().count(), 1 + 7, "{}", describe(&all));
+    // Metrics with the same value in every run on both sides get no table, only a note.
+    let text = stdout(&compare(&old, &new, &["--metric", "all"]));
+    assert!(text.contains("Not shown, the same value in every run on both sides: Context Switches, Sleeps, Max RSS."), "{text}");
+    assert!(text.contains("System Time [s]") && !text.contains("Sleeps [count]"), "{text}");
 }
 
 #[test]
@@ -383,6 +392,10 @@ fn markdown_is_an_mmtests_style_table_with_stars() {
     let widths: Vec<usize> = text.lines().filter(|l| l.starts_with('|')).map(|l| l.chars().count()).collect();
     assert!(widths.windows(2).all(|w| w[0] == w[1]), "aligned as plain text too: {text}");
     assert!(text.starts_with("**bench compare**: REGRESSION"), "{text}");
+    assert!(
+        text.contains("\n\n- baseline, new vs base: **elapsed +9.8 % [+5.5, +14.0] slower (REGRESSION) at half -j 1**\n"),
+        "the answer under the outcome: {text}"
+    );
 }
 
 #[test]

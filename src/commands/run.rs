@@ -137,8 +137,9 @@ fn finish_study(args: &RunArgs, plan: &Plan, files: Mutex<StudyFiles>, ended: Re
     results.write_meta(&meta)?;
     let baseline = args.report.baseline.clone().unwrap_or_else(|| plan.variants[plan.baseline].name.clone());
     let options = ReportOptions { baseline: Some(baseline), ..args.report.options() };
-    print_reports(&results.path, &outcome.records, &meta, &options);
+    // The problems first: the last lines on the terminal are the reports' headline.
     report_problems(&results, outcome, plan.adaptive.is_some());
+    print_reports(&results.path, &outcome.records, &meta, &options);
     exit_code(ended, outcome)
 }
 
