@@ -170,7 +170,7 @@ impl Boot<'_, '_> {
             self.in_progress = Some((planned.clone(), limit.clone()));
             self.started_at = now();
             let window = if timed { self.start_window(outcome) } else { None };
-            session.start(planned.with_limit(&limit))?;
+            session.start(planned, &limit)?;
             let result = loop {
                 match session.next()? {
                     Event::StepStarted { .. } => self.study.listener.step_started(self.variant, &planned.info, &limit),

@@ -1,7 +1,7 @@
 //! The runner against scripted fake guests: no QEMU, no files, milliseconds per test.
 
 use super::run_study;
-use crate::benchmark::fake::{plan, quick_limits, FakeBackend, FakeProbe, Fault, MemoryListener, Script};
+use crate::benchmark::fake::{plan, quick_limits, FakeBackend, FakeProbe, Fault, MemoryListener, Script, HOST_STOP};
 use crate::benchmark::limits::{Limit, Limits, RunLimit};
 use crate::benchmark::study::{Stops, Study, StudyOutcome, StudyTimedOut};
 use crate::scenario::plan::QuietHost;
@@ -190,6 +190,27 @@ fn a_silent_guest_is_dead_long_before_a_long_step_limit() {
     result.unwrap();
     assert!(outcome.records[0].failure.contains("no word from the agent for 0.15 s while step 1 ran (no heartbeat)"), "{:?}", outcome.records[0]);
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// Issue 19 item 6: bench stopped longer than the silence (and, with a short limit, the
+/// step's guard) while a healthy step ran. What the agent said meanwhile is read before
+/// any deadline is judged.
+#[test]
+fn a_host_stopped_past_the_silence_and_the_guard_reads_what_the_agent_said_meanwhile() {
+    let mut plan = single(2, 0);
+    plan.guest.retries = 0;
+    let short = quick_limits(&plan);
+    assert!(HOST_STOP > short.silence && HOST_STOP > short.guard(Duration::from_millis(40)));
+    let mut long = short.clone();
+    long.run = RunLimit::Fixed(Limit { duration: Duration::from_secs(600), source: "long".into() });
+    for limits in [short, long] {
+        let backend = FakeBackend::new(vec![Script::at(1, Fault::HostStopped)]);
+        let (result, listener, outcome) = run(&plan, &limits, &backend);
+        result.unwrap();
+        assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Good)], "{:?}", outcome.records);
+        assert_eq!(backend.boots().len(), 1, "no boot was lost: {:?}", listener.notes);
+        assert_eq!(listener.heartbeats, 2, "the heartbeats that waited were read");
+    }
 }
 
 #[test]
