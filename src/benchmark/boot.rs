@@ -186,7 +186,8 @@ impl Boot<'_, '_> {
                 self.finish_window(window, outcome);
             }
             if planned.info.kind == StepKind::Warmup {
-                let step = Duration::from_secs_f64(result.step_s().max(0.0));
+                // The agent's word: a time no Duration holds is as long as any.
+                let step = Duration::try_from_secs_f64(result.step_s().max(0.0)).unwrap_or(Duration::MAX);
                 longest_warmup = Some(longest_warmup.map_or(step, |l| l.max(step)));
             }
             if let Some(reason) = self.file_step(planned, &limit, &result, job, outcome)? {

@@ -2,7 +2,7 @@
 
 use super::run_study;
 use crate::benchmark::fake::{plan, quick_limits, FakeBackend, FakeProbe, Fault, MemoryListener, Script, HOST_STOP};
-use crate::benchmark::limits::{Limit, Limits, RunLimit};
+use crate::benchmark::limits::{Limit, Limits, RunLimit, DERIVED_CEILING};
 use crate::benchmark::study::{Stops, Study, StudyOutcome, StudyTimedOut};
 use crate::scenario::plan::QuietHost;
 use crate::model::{RunRecord, RunStatus};
@@ -224,6 +224,20 @@ fn without_run_timeout_a_run_gets_five_times_the_longest_whole_warmup() {
     assert_eq!(rows(&outcome.records), [row("a", 1, Good)]);
     assert_eq!(backend.steps(0)[2].timeout_s, 200.0, "5 × (20 s clean + 20 s build)");
     assert!(listener.started[2].2.source.contains("longest warm-up, 40 s"), "{:?}", listener.started[2]);
+}
+
+/// Issue 19 item 13: a warm-up the agent says took 1e300 s (no Duration holds it) made
+/// the host panic deriving the run's limit; now the limit stops at the ceiling.
+#[test]
+fn a_warmup_longer_than_any_timer_derives_a_limit_at_the_ceiling() {
+    let mut plan = single(1, 1);
+    plan.guest.run_timeout = None;
+    let mut backend = FakeBackend::new(vec![]);
+    backend.warmup_s = 1e300;
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good)]);
+    assert_eq!(backend.steps(0)[2].timeout_s, DERIVED_CEILING.as_secs_f64());
 }
 
 #[test]
