@@ -317,14 +317,35 @@ command = "{COUNTER}; if [ $n -ge 2 ]; then sleep 1000; fi"
 fn killing_bench_with_sigkill_takes_its_qemu_down_too() {
     let _guard = guest_lock();
     let dir = tempfile::tempdir().unwrap();
-    let body = "runs = 1\nwarmup = 0\n[[variant]]\nname = \"long\"\n[workload]\nkind = \"command\"\ncommand = \"sleep 1000\"\n";
-    let scenario = tiny_scenario(dir.path(), "sigkill", body);
-    let root = dir.path().join("results");
-    let mut child = spawn_run(&scenario, &root);
+    let scenario = tiny_scenario(dir.path(), "sigkill", SLEEPER);
+    sigkill_while_the_step_runs(dir.path(), &scenario, &dir.path().join("results"), "sigkill");
+}
+
+/// Issue 19 item 13: a pinned guest's QMP socket fell back to the temporary folder when
+/// the results folder's path was too long for a socket name, and a kill -9 left it there.
+#[test]
+fn killing_a_pinned_bench_with_a_long_results_path_leaves_nothing_in_tmp() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "sigkill-pin", SLEEPER);
+    let text = std::fs::read_to_string(&scenario).unwrap().replace("cpus = 2\n", "cpus = 1\npin = true\n");
+    std::fs::write(&scenario, text).unwrap();
+    // Far beyond the 107 bytes of a socket name once the study's folders are added.
+    let root = dir.path().join("r".repeat(120));
+    sigkill_while_the_step_runs(dir.path(), &scenario, &root, "sigkill-pin");
+}
+
+/// One run of `sleep 1000` on variant `long`.
+const SLEEPER: &str = "runs = 1\nwarmup = 0\n[[variant]]\nname = \"long\"\n[workload]\nkind = \"command\"\ncommand = \"sleep 1000\"\n";
+
+/// Kills `bench run` with SIGKILL once its guest started the step; asserts that no QEMU
+/// and no file outlives it.
+fn sigkill_while_the_step_runs(dir: &std::path::Path, scenario: &std::path::Path, root: &std::path::Path, name: &str) {
+    let mut child = spawn_run(scenario, root);
     // Wait until the agent started the run: the guest is up and busy.
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let console = std::fs::read_dir(root.join("sigkill"))
+        let console = std::fs::read_dir(root.join(name))
             .ok()
             .and_then(|mut d| d.next())
             .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("console/long-boot1.log")).ok())
@@ -332,18 +353,22 @@ fn killing_bench_with_sigkill_takes_its_qemu_down_too() {
         if console.contains("kbench-agent: step 0") {
             break;
         }
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = child.wait_with_output().unwrap();
+            panic!("bench ended before the step ran ({status}): {}", String::from_utf8_lossy(&out.stderr));
+        }
         assert!(Instant::now() < deadline, "the guest never started its step");
         std::thread::sleep(Duration::from_millis(200));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     std::thread::sleep(Duration::from_secs(1));
-    assert_no_qemu_left(dir.path());
-    // Nor any file: no scratch folder in the temporary folder, and the initrd composed
-    // in the results folder's .scratch/ went once QEMU had read it.
-    let left: Vec<_> = std::fs::read_dir(dir.path().join("tmp")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_no_qemu_left(dir);
+    // Nor any file: no scratch folder or socket in the temporary folder, and the initrd
+    // composed in the results folder's .scratch/ went once QEMU had read it.
+    let left: Vec<_> = std::fs::read_dir(root.with_file_name("tmp")).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "left in the temporary folder: {left:?}");
-    let scratch = results_dir(&root, "sigkill").join(".scratch");
+    let scratch = results_dir(root, name).join(".scratch");
     let left: Vec<_> = std::fs::read_dir(&scratch).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "left in {}: {left:?}", scratch.display());
 }
