@@ -128,6 +128,8 @@ pub enum Fault {
     /// step runs: the wait under way returns that late, with nothing, and meanwhile the
     /// agent's heartbeats and its result came and wait in the channel.
     HostStopped,
+    /// The guest takes no message: the backend's send fails after its write timeout.
+    TakesNothing,
 }
 
 /// How long [`Fault::HostStopped`] stops bench: beyond `quick_limits`' silence (150 ms)
@@ -232,7 +234,10 @@ fn line(text: String) -> GuestEvent {
 
 enum Mode {
     Waiting,
-    Beating { id: u32, started: Instant },
+    Beating {
+        id: u32,
+        started: Instant,
+    },
     /// The step runs well and ends while bench is stopped.
     HostStopped(Step),
 }
@@ -326,7 +331,7 @@ impl FakeGuest {
                 other.id += 1;
                 self.say(AgentMessage::StepFinished(other));
             }
-            Some(Fault::NoFacts | Fault::OldAgent) => {}
+            Some(Fault::NoFacts | Fault::OldAgent | Fault::TakesNothing) => {}
             Some(Fault::EarlyKernelView) => self.say(AgentMessage::KernelView(kernel_view())),
             Some(Fault::Fatal) => self.say(AgentMessage::Fatal { message: "cannot go on".into() }),
             Some(Fault::LeavesProcesses) => {
@@ -360,6 +365,9 @@ impl Guest for FakeGuest {
                 }
                 self.say(AgentMessage::BootFacts(facts));
                 self.say(AgentMessage::KernelLog { text: "<6>booted\n".into() });
+            }
+            HostMessage::Run(_) if self.script.0.contains(&(self.steps, Fault::TakesNothing)) => {
+                anyhow::bail!("cannot send to the guest agent: it took no byte for 30 s")
             }
             HostMessage::Run(step) => {
                 self.sent.borrow_mut().last_mut().expect("booted").1.push(step.clone());

@@ -8,9 +8,7 @@ use super::limits::Limit;
 use crate::backend::{Guest, GuestEvent};
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::auth::{to_hex, Verifier, Violation, KEY_BYTES};
-use kbench_protocol::{
-    decode, AgentMessage, BootFacts, HostMessage, KernelView, Setup, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION,
-};
+use kbench_protocol::{decode, AgentMessage, BootFacts, HostMessage, KernelView, Setup, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION};
 use std::io::Read;
 use std::time::{Duration, Instant};
 
@@ -100,7 +98,7 @@ impl<'g> Session<'g> {
         let mut session =
             Session { guest, stop, timing, verifier: Verifier::new(key), state: State::Idle, last_word: Instant::now() };
         session.hello()?;
-        session.guest.send(&HostMessage::Setup(setup))?;
+        session.send(&HostMessage::Setup(setup))?;
         let deadline = Instant::now() + timing.boot_facts;
         let what = "the boot facts";
         let facts = match session.signed(deadline, what, &|| {
@@ -151,7 +149,7 @@ impl<'g> Session<'g> {
         let step = planned.with_limit(limit);
         self.state = State::Starting { id: step.id, limit: limit.duration };
         self.last_word = Instant::now();
-        self.guest.send(&HostMessage::Run(step))
+        self.send(&HostMessage::Run(step))
     }
 
     /// Tells the agent there is nothing more; its Done is due.
@@ -161,7 +159,13 @@ impl<'g> Session<'g> {
         }
         self.state = State::Finishing;
         self.last_word = Instant::now();
-        self.guest.send(&HostMessage::Finish)
+        self.send(&HostMessage::Finish)
+    }
+
+    /// A message the guest cannot take (its channel broke, or it took nothing within the
+    /// backend's write timeout) is the guest's trouble: the boot is retried.
+    fn send(&mut self, message: &HostMessage) -> Result<()> {
+        self.guest.send(message).map_err(|error| trouble(format!("{error:#}")))
     }
 
     /// The next event the protocol allows now.

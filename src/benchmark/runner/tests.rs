@@ -94,6 +94,19 @@ fn a_crash_fails_the_run_in_progress_and_a_new_boot_measures_the_rest() {
     assert!(listener.notes.iter().any(|n| n.contains("booting again")), "{:?}", listener.notes);
 }
 
+/// Issue 19 item 13: a send that fails (the guest took nothing within the write timeout)
+/// is the guest's trouble, like a crash: the run is a failed row and the guest boots again.
+#[test]
+fn a_guest_that_takes_no_message_fails_the_run_and_boots_again() {
+    let plan = single(2, 0);
+    let backend = FakeBackend::new(vec![Script::at(1, Fault::TakesNothing)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Failed), row("a", 2, Good)]);
+    assert!(outcome.records[0].failure.contains("run half 1: cannot send to the guest agent: it took no byte"), "{:?}", outcome.records[0]);
+    assert_eq!(backend.boots(), ["a", "a"]);
+}
+
 #[test]
 fn a_guest_that_keeps_failing_fails_its_variant_after_the_retries_and_the_next_variant_runs() {
     let plan = plan(1, 0, 1);
