@@ -273,6 +273,38 @@ fn kernel_options_that_take_the_guest_from_kbench_are_refused() {
     assert_refused(|t| t.replace("cmdline = \"quiet\"", "cmdline = \"quiet panic=0\""), &["key `guest.cmdline`", "panic=-1"]);
 }
 
+/// Issue 19 item 7: kernel output on the agent's port in any spelling, and words the
+/// kernel hands to the agent as its arguments, were accepted and broke the run.
+#[test]
+fn the_agents_port_in_any_spelling_and_words_for_init_are_refused() {
+    let port = "ttyS1 is kbench's channel to the agent";
+    for option in [
+        "console=uart8250,io,760,115200",
+        "console=uart,io,0x2f8",
+        "earlyprintk=serial,1,115200,keep",
+        "earlyprintk=ttyS1",
+        "earlycon=uart8250,io,760 keep_bootcon",
+    ] {
+        let cmdline = format!("cmdline = \"quiet {option}\"");
+        let first = option.split(' ').next().unwrap();
+        assert_refused_by_check_and_run(
+            move |t| t.replace("cmdline = \"quiet\"", &cmdline),
+            &["key `guest.cmdline`", &format!("{first:?} is not allowed"), port],
+        );
+    }
+    let init = "which takes it for its channel";
+    for (cmdline, word) in [("single", "single"), ("foo bar", "foo")] {
+        assert_refused_by_check_and_run(
+            move |t| t.replace("cmdline = \"slub_debug=P\"", &format!("cmdline = \"slub_debug=P {cmdline}\"")),
+            &["key `variant[1].cmdline`", &format!("{word:?} is not allowed"), init, "quiet, debug, ro, rw"],
+        );
+    }
+    assert_refused_by_check_and_run(
+        |t| t.replace("cmdline = \"quiet\"", "cmdline = \"quiet -- /dev/ttyS0\""),
+        &["key `guest.cmdline`", "\"--\" is not allowed", "everything after `--`"],
+    );
+}
+
 #[test]
 fn a_qemu_that_is_not_qemu_is_refused() {
     assert_refused_by_check_and_run(

@@ -516,7 +516,7 @@ fn checked_cmdline(cmdline: &str, key: &str) -> Result<String> {
     if let Some(c) = cmdline.chars().find(|c| c.is_control()) {
         bail!("key `{key}`: contains the control character {c:?}; put the options on one line separated by spaces");
     }
-    for option in cmdline.split_whitespace() {
+    for option in limits::kernel_words(cmdline) {
         limits::check_kernel_option(option, key)?;
     }
     Ok(cmdline.trim().to_string())
