@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if !matches!(cli.command, cli::Command::Run(_)) {
+    if !matches!(cli.command, cli::Command::Run(_) | cli::Command::Bump(_)) {
         interrupt::restore_default_sigpipe();
     }
     let result = match cli.command {
@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         cli::Command::Compare(args) => commands::compare::compare(&args),
         cli::Command::History(args) => commands::history::history(&args),
         cli::Command::Split(args) => commands::split::split(&args),
+        cli::Command::Bump(args) => commands::bump::bump(&args),
         cli::Command::Pool(args) => commands::pool::pool(&args),
         cli::Command::Completions(args) => commands::manual::completions(&args),
         cli::Command::Man(args) => commands::manual::man(&args),

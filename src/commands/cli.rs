@@ -62,6 +62,11 @@ or meta.json (named by line), an unknown baseline"
     #[command(long_about = SPLIT_ABOUT, after_help = "Exit codes:\n  0    every part was written\n  2    unusable input: \
 an unreadable study, a part with no variants, variants no part claims, a folder that is not empty")]
     Split(SplitArgs),
+    /// Measure a kernel bump: every variant with the old and the new kernel, interleaved
+    /// in one study, split per kernel and compared; fails (exit 1) when the new kernel is
+    /// significantly worse.
+    #[command(long_about = BUMP_ABOUT, after_help = BUMP_EXIT_CODES)]
+    Bump(BumpArgs),
     /// List kbench's volumes in the `kbench` storage pool of a libvirt host, and with
     /// --prune remove those not used for a while.
     #[command(long_about = POOL_ABOUT, after_help = "Exit codes:\n  0    listed (and pruned)\n  1    a volume could not be removed\n  2    unusable input: a bad scenario, a host that cannot be reached")]
@@ -247,6 +252,57 @@ pub struct SplitArgs {
     /// Each part gets the reports `bench report` writes, with these options.
     #[command(flatten)]
     pub report: ReportFlags,
+}
+
+const BUMP_ABOUT: &str = "Measure a kernel bump as one study: every variant V of SCENARIO twice, as old.V with the \
+--old kernel and new.V with the --new kernel (a variant that names a kernel of its own keeps it on both sides: an \
+A/A check), their boots interleaved in one random order from a seed written into the study's scenario. The \
+study is then split per kernel (as `bench split`) and the halves compared (as `bench compare`, whose gate sets the \
+exit code).\n\nEverything goes into one folder (-o): scenario.toml (the generated study, paths made absolute), \
+study/<name>/<timestamp>/ (the interleaved study and its reports), old/ and new/ (its halves), compare.txt, \
+compare.md, compare.json, compare.xml (JUnit) and mail.txt (what regressed, by how much, on what machine, how to \
+measure it again). An interrupted bump continues with `bench bump --resume FOLDER`.\n\nExample: bench bump \
+scenarios/slub.toml --old /boot/vmlinuz-6.1 --new linux/arch/x86/boot/bzImage --threshold 2% -o results/bump-6.2";
+
+const BUMP_EXIT_CODES: &str = "\
+Exit codes (those of `bench compare`, once the study ran):
+  0    no significant regression
+  1    a significant regression, or runs that failed only with the new kernel
+  2    unusable input: a bad scenario or kernel, a folder that is not empty, every old run failed
+  130  interrupted by Ctrl-C (143: by SIGTERM); `bench bump --resume FOLDER` continues";
+
+#[derive(Debug, clap::Args)]
+pub struct BumpArgs {
+    /// The scenario whose variants are measured with both kernels.
+    #[arg(required_unless_present = "resume")]
+    pub scenario: Option<PathBuf>,
+    /// The old kernel (the baseline), and optionally its initrd: KERNEL[,INITRD].
+    #[arg(long, value_name = "KERNEL[,INITRD]", required_unless_present = "resume")]
+    pub old: Option<String>,
+    /// The new kernel, and optionally its initrd: KERNEL[,INITRD].
+    #[arg(long, value_name = "KERNEL[,INITRD]", required_unless_present = "resume")]
+    pub new: Option<String>,
+    /// Kernel options added to every old variant's command line.
+    #[arg(long, value_name = "OPTIONS", default_value = "")]
+    pub old_cmdline: String,
+    /// Kernel options added to every new variant's command line (say the boot option a
+    /// bump turns on).
+    #[arg(long, value_name = "OPTIONS", default_value = "")]
+    pub new_cmdline: String,
+    /// The bump's folder; new or empty [default: results/bump-<time>].
+    #[arg(long, short, value_name = "DIR", conflicts_with = "resume")]
+    pub output: Option<PathBuf>,
+    /// Continue an interrupted bump in its folder: the study's missing runs, then the
+    /// split and the comparison.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "old", "new", "old_cmdline", "new_cmdline"])]
+    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    /// The static in-guest agent; found beside `bench` or in target/ by default.
+    #[arg(long, env = "KBENCH_AGENT")]
+    pub agent: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendFlags,
 }
 
 #[derive(Debug, clap::Args)]

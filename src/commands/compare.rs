@@ -2,7 +2,7 @@
 //! for CI (0 no regression, 1 regression, 2 unusable input via `main`).
 
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::commands::cli::{CompareArgs, CompareFormat};
+use crate::commands::cli::{CompareArgs, CompareFormat, JudgeArgs};
 use crate::compare::{self, CompareOptions, CompareReport, VariantMap};
 use crate::report::compare::json_csv::{to_csv, to_json};
 use crate::results::side::read_side;
@@ -12,20 +12,10 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 pub fn compare(args: &CompareArgs) -> Result<u8> {
-    let options = CompareOptions {
-        metrics: metrics(&args.judge.metric),
-        thresholds: args.judge.thresholds(),
-        map: VariantMap::parse(&args.map)?,
-    };
     if let Some(output) = &args.output {
         refuse_to_overwrite(output, &[&args.base, &args.new])?;
     }
-    let base = read_side(&args.base).context("cannot use the base")?;
-    let new = read_side(&args.new).context("cannot use the new run")?;
-    let report = compare::build(&base, &new, &options)?;
-    for warning in &crate::report::headline::compare_warnings(&report.warnings) {
-        eprintln!("warning: {warning}");
-    }
+    let report = build_report(&args.base, &args.new, &args.map, &args.judge)?;
     let rendered = render(&report, args.format)?;
     match &args.output {
         None => print!("{rendered}"),
@@ -34,7 +24,29 @@ pub fn compare(args: &CompareArgs) -> Result<u8> {
             println!("{}", report.outcome_line());
         }
     }
-    Ok(if report.regressions > 0 { EXIT_FAILED } else { EXIT_OK })
+    Ok(exit_code(&report, &args.judge))
+}
+
+/// Both sides read and compared, the warnings printed: what `bench compare` and `bench
+/// bump` render.
+pub(crate) fn build_report(base: &Path, new: &Path, map: &[String], judge: &JudgeArgs) -> Result<CompareReport> {
+    let options = CompareOptions { metrics: metrics(&judge.metric), thresholds: judge.thresholds(), map: VariantMap::parse(map)? };
+    let base = read_side(base).context("cannot use the base")?;
+    let new = read_side(new).context("cannot use the new run")?;
+    let report = compare::build(&base, &new, &options)?;
+    for warning in &crate::report::headline::compare_warnings(&report.warnings) {
+        eprintln!("warning: {warning}");
+    }
+    Ok(report)
+}
+
+/// The gate: the exit code a comparison earns (`bench compare`, `bench bump`).
+pub(crate) fn exit_code(report: &CompareReport, _judge: &JudgeArgs) -> u8 {
+    if report.regressions > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 /// `--output` must not replace what it was computed from, nor land in a results folder
@@ -90,7 +102,7 @@ pub(crate) fn metrics(names: &[String]) -> Vec<Metric> {
     metrics
 }
 
-fn render(report: &CompareReport, format: CompareFormat) -> Result<String> {
+pub(crate) fn render(report: &CompareReport, format: CompareFormat) -> Result<String> {
     Ok(match format {
         CompareFormat::Text => compare_text::render(report),
         CompareFormat::Markdown => compare_markdown::render(report),
