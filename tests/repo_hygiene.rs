@@ -79,7 +79,7 @@ fn every_readme_example_that_runs_a_scenario_builds_what_it_needs() {
     let mut runs = 0;
     let mut problems = Vec::new();
     for block in blocks {
-        let runs_scenario = ["bench run", "ci-compare-kernels.sh", "time-scenario.sh"].iter().any(|c| block.contains(c));
+        let runs_scenario = ["bench run", "bench bump", "ci-compare-kernels.sh", "time-scenario.sh"].iter().any(|c| block.contains(c));
         let scenarios: Vec<String> = named_paths(block).into_iter().filter(|p| p.starts_with("scenarios/") && p.ends_with(".toml")).collect();
         if !runs_scenario || scenarios.is_empty() {
             continue;
@@ -158,20 +158,7 @@ fn the_scripts_run_the_bench_in_cargo_target_dir_even_a_relative_one() {
     assert_eq!(calls, format!("run scenarios/tiny.toml --results {}\n", dir.path().join("results").display()), "{}", describe(&out));
 
     std::fs::remove_file(&log).unwrap();
-    let scenario = dir.path().join("s.toml");
-    // Lines of a multi-line string are text, even those that look like TOML.
-    const COMMAND: &str = "command = '''\nmake\n[x]\n[[variant]]\nname = \"not a variant\"\n'''\n";
-    std::fs::write(
-        &scenario,
-        format!(
-            "name = \"fake\"\nbaseline = \"off\"  # the reference\n[guest]\nkernel = \"k\"\n\n[[variant]]\nname = \"off\"\n\n\
-             [[variant]]\nname = 'poison'\ncmdline = \"slub_debug=P\"\n\n[[variant]]\nname = \"own\"\nkernel = \"mine\"\n\n[workload]\nkind = \"command\"\n{COMMAND}"
-        ),
-    )
-    .unwrap();
-    for kernel in ["old", "new"] {
-        std::fs::write(dir.path().join(kernel), "").unwrap();
-    }
+    // The kernel-bump script is a wrapper: its arguments become `bench bump`'s.
     let out = Command::new(repo().join("scripts/ci-compare-kernels.sh"))
         .args(["s.toml", "old", "new", "--threshold", "2%"])
         .current_dir(dir.path())
@@ -183,40 +170,7 @@ fn the_scripts_run_the_bench_in_cargo_target_dir_even_a_relative_one() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let calls = std::fs::read_to_string(&log).unwrap_or_default();
-    let verbs: Vec<&str> = calls.lines().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(verbs, ["run", "split", "compare", "compare", "compare"], "{calls}\n{}", describe(&out));
-    assert!(calls.contains("split ci/study/fake/20261129-080000 old.=ci/old new.=ci/new"), "{calls}");
-    assert!(calls.contains("compare ci/old ci/new --threshold 2%"), "{calls}");
-    // One study: every variant once per kernel, each with its side's kernel unless it
-    // names its own, and the baseline on the old side.
-    let both = std::fs::read_to_string(format!("{}.scenario", log.display())).unwrap();
-    let (old, new) = (dir.path().join("old").canonicalize().unwrap(), dir.path().join("new").canonicalize().unwrap());
-    for expected in [
-        "baseline = \"old.off\"  # the reference".to_string(),
-        format!("[[variant]]\nkernel = \"{}\"\nname = \"old.off\"", old.display()),
-        format!("[[variant]]\nkernel = \"{}\"\nname = \"new.off\"", new.display()),
-        format!("[[variant]]\nkernel = \"{}\"\nname = 'new.poison'\ncmdline = \"slub_debug=P\"", new.display()),
-        "[[variant]]\nname = \"old.own\"\nkernel = \"mine\"".to_string(),
-        "[[variant]]\nname = \"new.own\"\nkernel = \"mine\"".to_string(),
-        format!("\n[workload]\nkind = \"command\"\n{COMMAND}"),
-    ] {
-        assert!(both.contains(&expected), "the study's scenario lacks {expected:?}:\n{both}");
-    }
-    assert_eq!(both.matches("[[variant]]").count(), 6 + 1, "six variants and the command's line: {both}");
-
-    // What it cannot rewrite for certain, it refuses.
-    std::fs::write(&scenario, "name = \"fake\"\n[[variant]]\n\"name\" = \"off\"\n").unwrap();
-    let out = Command::new(repo().join("scripts/ci-compare-kernels.sh"))
-        .args(["s.toml", "old", "new"])
-        .current_dir(dir.path())
-        .env("CARGO_TARGET_DIR", "elsewhere")
-        .env("RESULTS", "ci2")
-        .env_remove("BENCH")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    let refusal = "s.toml line 3: cannot rewrite this scenario safely: a quoted key";
-    assert!(String::from_utf8_lossy(&out.stderr).contains(refusal), "{}", describe(&out));
+    assert_eq!(calls, "bump s.toml --old old --new new -o ci --threshold 2%\n", "{}", describe(&out));
 }
 
 /// What the agent uses from the kernel, and the option the README must name for it.
