@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         cli::Command::History(args) => commands::history::history(&args),
         cli::Command::Split(args) => commands::split::split(&args),
         cli::Command::Bump(args) => commands::bump::bump(&args),
+        cli::Command::Bundle(args) => commands::bundle::bundle(&args),
         cli::Command::Pool(args) => commands::pool::pool(&args),
         cli::Command::Completions(args) => commands::manual::completions(&args),
         cli::Command::Man(args) => commands::manual::man(&args),

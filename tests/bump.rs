@@ -88,7 +88,8 @@ fn an_equal_pair_passes_the_bump() {
     let (old, new) = kernels(dir.path());
     let out_dir = dir.path().join("bump");
     // Both sides sleep 0.3 s: a wide threshold keeps TCG's noise inside it.
-    let out = bench(&["bump", scenario.to_str().unwrap(), "--old", &old, "--new", &new, "--threshold", "50%", "-o", out_dir.to_str().unwrap()]);
+    let out =
+        bench(&["bump", scenario.to_str().unwrap(), "--old", &old, "--new", &new, "--threshold", "50%", "-o", out_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no significant regression"), "{}", describe(&out));
     let mail = std::fs::read_to_string(out_dir.join("mail.txt")).unwrap();
@@ -113,7 +114,18 @@ fn a_bump_refuses_a_missing_kernel_and_a_folder_in_use_before_booting() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"), "{}", describe(&out));
 
     // A scenario the run would refuse leaves no folder behind either.
-    let out = bench(&["bump", scenario.to_str().unwrap(), "--old", &old, "--new", &old, "--new-cmdline", "slow", "-o", dir.path().join("b2").to_str().unwrap()]);
+    let out = bench(&[
+        "bump",
+        scenario.to_str().unwrap(),
+        "--old",
+        &old,
+        "--new",
+        &old,
+        "--new-cmdline",
+        "slow",
+        "-o",
+        dir.path().join("b2").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(!dir.path().join("b2").exists(), "{}", describe(&out));
 }

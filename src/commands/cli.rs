@@ -67,6 +67,11 @@ an unreadable study, a part with no variants, variants no part claims, a folder 
     /// significantly worse.
     #[command(long_about = BUMP_ABOUT, after_help = BUMP_EXIT_CODES)]
     Bump(BumpArgs),
+    /// Pack what it takes to measure a study again on another machine: its scenario as
+    /// run, meta.json, the checksums of its kernels, initrds and disk (the kernels
+    /// themselves with --with-kernels), kbench's version and a README with the commands.
+    #[command(after_help = "Exit codes:\n  0    the bundle was written\n  2    unusable input: not a results folder, a kernel that changed since the study (--with-kernels)")]
+    Bundle(BundleArgs),
     /// List kbench's volumes in the `kbench` storage pool of a libvirt host, and with
     /// --prune remove those not used for a while.
     #[command(long_about = POOL_ABOUT, after_help = "Exit codes:\n  0    listed (and pruned)\n  1    a volume could not be removed\n  2    unusable input: a bad scenario, a host that cannot be reached")]
@@ -306,6 +311,19 @@ pub struct BumpArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct BundleArgs {
+    /// A results folder of `bench run` (or of a bump's study).
+    pub results: PathBuf,
+    /// The bundle to write (a .tar.gz).
+    #[arg(long, short, value_name = "FILE", default_value = "repro.tar.gz")]
+    pub output: PathBuf,
+    /// Also pack every kernel and initrd the study booted (checked against the sha256 it
+    /// measured); without it the other machine needs them at the same paths.
+    #[arg(long)]
+    pub with_kernels: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct CompareArgs {
     /// The baseline (old kernel): a results folder of `bench run`, or its runs.csv.
     pub base: PathBuf,
@@ -405,8 +423,12 @@ impl BackendFlags {
 pub struct RunArgs {
     /// The scenario file (TOML); see docs/scenario.md. With --resume it may be left out:
     /// the file the study started from is read again.
-    #[arg(required_unless_present = "resume")]
+    #[arg(required_unless_present_any = ["resume", "from_bundle"])]
     pub scenario: Option<PathBuf>,
+    /// Run the study a `bench bundle` packed: unpacked under RESULTS/bundles/, every
+    /// kernel, initrd and disk checked against its sha256 first (a changed one is refused).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "resume"])]
+    pub from_bundle: Option<PathBuf>,
     /// Finish an interrupted study in its results folder: only the runs missing from its
     /// runs.csv are run. Refused when the scenario or any kernel, initrd or disk changed,
     /// when runs.csv holds a row the scenario does not plan, or while another bench runs

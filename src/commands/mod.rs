@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod bump;
+pub mod bundle;
 pub mod cli;
 pub mod report;
 pub mod compare;

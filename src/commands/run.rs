@@ -144,6 +144,9 @@ fn finish_study(args: &RunArgs, plan: &Plan, files: Mutex<StudyFiles>, ended: Re
 }
 
 fn scenario_path(args: &RunArgs) -> Result<PathBuf> {
+    if let Some(bundle) = &args.from_bundle {
+        return super::bundle::unpack(bundle, &args.results);
+    }
     match (&args.scenario, &args.resume) {
         (Some(path), _) => Ok(path.clone()),
         (None, Some(dir)) => Ok(PathBuf::from(read_meta(&dir.join("meta.json"))?.scenario_file)),

@@ -129,6 +129,7 @@ pub fn measure(dir: &Path, tools: &Tools) -> Result<Measured> {
     let run_args = RunArgs {
         scenario: existing.is_none().then(|| dir.join(SCENARIO)),
         resume: existing,
+        from_bundle: None,
         retry_failed: false,
         results: study_root.clone(),
         agent: tools.agent.clone(),

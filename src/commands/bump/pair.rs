@@ -85,7 +85,7 @@ fn side_variant(variant: &Table, side: &Side, index: usize) -> Result<Table> {
 }
 
 /// Every key `scenario::plan` reads as a file relative to the scenario's folder.
-fn absolutize_paths(table: &mut Table, base: &Path) -> Result<()> {
+pub fn absolutize_paths(table: &mut Table, base: &Path) -> Result<()> {
     if let Some(Value::Table(guest)) = table.get_mut("guest") {
         for key in ["kernel", "initrd", "disk"] {
             absolutize(guest, key, base)?;
