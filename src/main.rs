@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if !matches!(cli.command, cli::Command::Run(_) | cli::Command::Bump(_)) {
+    if !matches!(cli.command, cli::Command::Run(_) | cli::Command::Bump(_) | cli::Command::Bisect(_)) {
         interrupt::restore_default_sigpipe();
     }
     let result = match cli.command {
@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         cli::Command::Split(args) => commands::split::split(&args),
         cli::Command::Bump(args) => commands::bump::bump(&args),
         cli::Command::Bundle(args) => commands::bundle::bundle(&args),
+        cli::Command::Bisect(args) => commands::bisect::bisect(&args),
         cli::Command::Pool(args) => commands::pool::pool(&args),
         cli::Command::Completions(args) => commands::manual::completions(&args),
         cli::Command::Man(args) => commands::manual::man(&args),

@@ -79,7 +79,7 @@ fn every_readme_example_that_runs_a_scenario_builds_what_it_needs() {
     let mut runs = 0;
     let mut problems = Vec::new();
     for block in blocks {
-        let runs_scenario = ["bench run", "bench bump", "ci-compare-kernels.sh", "time-scenario.sh"].iter().any(|c| block.contains(c));
+        let runs_scenario = ["bench run", "bench bump", "bench bisect", "ci-compare-kernels.sh", "time-scenario.sh"].iter().any(|c| block.contains(c));
         let scenarios: Vec<String> = named_paths(block).into_iter().filter(|p| p.starts_with("scenarios/") && p.ends_with(".toml")).collect();
         if !runs_scenario || scenarios.is_empty() {
             continue;

@@ -67,6 +67,10 @@ an unreadable study, a part with no variants, variants no part claims, a folder 
     /// significantly worse.
     #[command(long_about = BUMP_ABOUT, after_help = BUMP_EXIT_CODES)]
     Bump(BumpArgs),
+    /// Find the kernel (or boot option) that made it slower: K0 good, Kn bad, each step
+    /// the midpoint against the good end in one interleaved study (a bump).
+    #[command(long_about = BISECT_ABOUT, after_help = "Exit codes:\n  0    the endpoints do not differ: nothing to bisect\n  1    the first bad point was found (bisect.log, report.txt)\n  2    unusable input: a bad scenario, kernel or bisect.log\n  3    the endpoints, or a step at the most runs, cannot be told apart\n  130  interrupted by Ctrl-C (143: by SIGTERM); the same command resumes")]
+    Bisect(BisectArgs),
     /// Pack what it takes to measure a study again on another machine: its scenario as
     /// run, meta.json, the checksums of its kernels, initrds and disk (the kernels
     /// themselves with --with-kernels), kbench's version and a README with the commands.
@@ -301,6 +305,46 @@ pub struct BumpArgs {
     /// split and the comparison.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "old", "new", "old_cmdline", "new_cmdline"])]
     pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    /// The static in-guest agent; found beside `bench` or in target/ by default.
+    #[arg(long, env = "KBENCH_AGENT")]
+    pub agent: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendFlags,
+}
+
+const BISECT_ABOUT: &str = "Find the first bad kernel between a good K0 and a bad Kn. The endpoints are measured \
+first (if they do not differ there is nothing to bisect); then each step measures the midpoint against the good end \
+in one interleaved study, as `bench bump` does, and `bench compare`'s gate decides: the same moves the good end, a \
+regression the bad end, an inconclusive step is measured again with twice the runs (up to --max-runs), then called \
+undecidable. With --options \"a=1 b=2 c=3\" the points are the scenario's kernel with no option, the first, the first \
+two, ...: the search names the option that carries the cost.\n\nEverything goes into one folder (-o): bisect.log \
+(each step with its change, interval, runs and time, and a good/bad line like `git bisect log`), steps/ (each \
+step's bump folder) and report.txt. Run the same command again to resume: steps in bisect.log are not repeated, \
+and a step that was interrupted resumes its study. Building kernels from revisions (--build, --revs) is not done \
+here: build them first.\n\nExample: bench bisect scenarios/quick.toml --kernels builds/ -o results/bisect-6.2";
+
+#[derive(Debug, clap::Args)]
+pub struct BisectArgs {
+    /// The scenario every step measures.
+    pub scenario: PathBuf,
+    /// The kernels in order, K0 good and the last bad, each KERNEL[,INITRD]; or one folder
+    /// whose files sort in that order.
+    #[arg(long, num_args = 1.., value_name = "KERNEL", required_unless_present = "options", conflicts_with = "options")]
+    pub kernels: Vec<String>,
+    /// Bisect over boot options of the scenario's kernel instead: "a=1 b=2 c=3".
+    #[arg(long, value_name = "OPTIONS")]
+    pub options: Option<String>,
+    /// The bisect's folder; the same folder resumes it [default: results/bisect-<time>].
+    #[arg(long, short, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Runs a side an inconclusive step may grow to (doubling from the scenario's runs).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_runs: u32,
+    /// Print the points, the steps at most and an estimate of the time; measure nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub judge: JudgeArgs,
     /// The static in-guest agent; found beside `bench` or in target/ by default.

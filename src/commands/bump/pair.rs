@@ -17,7 +17,8 @@ use toml::{Table, Value};
 pub struct Side {
     /// `old.` or `new.`: the prefix `bench split` cuts the study at.
     pub prefix: String,
-    pub kernel: PathBuf,
+    /// None: the scenario's own kernel (`bench bisect --options`).
+    pub kernel: Option<PathBuf>,
     /// The initrd of the side's variants that name none of their own.
     pub initrd: Option<PathBuf>,
     /// Kernel options added to every variant of the side (say a boot option the bump
@@ -65,8 +66,8 @@ fn side_variant(variant: &Table, side: &Side, index: usize) -> Result<Table> {
     let mut copy = variant.clone();
     let Some(Value::String(name)) = variant.get("name") else { bail!("variant[{index}] has no name") };
     copy.insert("name".into(), Value::String(format!("{}{name}", side.prefix)));
-    if !copy.contains_key("kernel") {
-        copy.insert("kernel".into(), path_value(&side.kernel)?);
+    if let (false, Some(kernel)) = (copy.contains_key("kernel"), &side.kernel) {
+        copy.insert("kernel".into(), path_value(kernel)?);
     }
     if let (false, Some(initrd)) = (copy.contains_key("initrd"), &side.initrd) {
         copy.insert("initrd".into(), path_value(initrd)?);
@@ -131,8 +132,8 @@ mod tests {
 
     fn sides() -> [Side; 2] {
         [
-            Side { prefix: "old.".into(), kernel: "/k/old".into(), initrd: None, cmdline: String::new() },
-            Side { prefix: "new.".into(), kernel: "/k/new".into(), initrd: Some("/k/new.img".into()), cmdline: "slow".into() },
+            Side { prefix: "old.".into(), kernel: Some("/k/old".into()), initrd: None, cmdline: String::new() },
+            Side { prefix: "new.".into(), kernel: Some("/k/new".into()), initrd: Some("/k/new.img".into()), cmdline: "slow".into() },
         ]
     }
 

@@ -1,0 +1,79 @@
+//! `bench bisect` on the tiny guest. The "kernels" are copies of the tiny kernel, which
+//! cost the same: a bisect over them stops at its endpoints. A cost that differs comes from
+//! a boot option the workload reads from /proc/cmdline, which `--options` bisects over.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn scenario(dir: &Path) -> std::path::PathBuf {
+    let body = "runs = 4\nrounds = 1\nwarmup = 0\njobs = [1]\nmonitor_interval = 0\n\n[[variant]]\nname = \"base\"\n\n[workload]\nkind = \"command\"\n\
+                command = \"if grep -q bumpcost=slow /proc/cmdline; then sleep 0.9; else sleep 0.3; fi\"\n";
+    tiny_scenario(dir, "bisected", body)
+}
+
+#[test]
+fn a_bisect_over_boot_options_names_the_one_that_costs_and_a_rerun_repeats_no_step() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario(dir.path());
+    let out_dir = dir.path().join("bisect");
+    let args = [
+        "bisect",
+        scenario.to_str().unwrap(),
+        "--options",
+        "foo.a=1 bumpcost=slow bar.b=1",
+        "--threshold",
+        "50%",
+        "-o",
+        out_dir.to_str().unwrap(),
+    ];
+    let plan = bench(&[&args[..], &["--dry-run"]].concat());
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+    let plan_text = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan_text.contains("2: +bumpcost=slow") && plan_text.contains("at most 3 to go"), "{}", describe(&plan));
+    assert!(!out_dir.exists(), "a dry run measures nothing");
+
+    let out = bench(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("first bad: 2 (+bumpcost=slow); last good: 1 (+foo.a=1)"), "{}", describe(&out));
+    let log = std::fs::read_to_string(out_dir.join("bisect.log")).unwrap();
+    let moves: Vec<&str> = log.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(moves, ["bad 3 +bar.b=1", "good 1 +foo.a=1", "bad 2 +bumpcost=slow"], "{log}");
+    assert!(log.contains("changed, elapsed base -j 1: +") && log.contains("4 runs a side"), "{log}");
+    assert!(out_dir.join("report.txt").is_file());
+
+    // Run again: every step is in bisect.log, none is measured again.
+    let again = bench(&args);
+    assert_eq!(again.status.code(), Some(1), "{}", describe(&again));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("resuming: 3 steps already"), "{}", describe(&again));
+    assert_eq!(std::fs::read_dir(out_dir.join("steps")).unwrap().count(), 3, "no new step");
+}
+
+#[test]
+fn a_bisect_whose_endpoints_do_not_differ_stops_there() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario(dir.path());
+    let kernels = dir.path().join("kernels");
+    std::fs::create_dir(&kernels).unwrap();
+    for name in ["1-good", "2-mid", "3-bad"] {
+        std::fs::copy(tiny_kernel(), kernels.join(name)).unwrap();
+    }
+    let out_dir = dir.path().join("bisect");
+    let out = bench(&[
+        "bisect",
+        scenario.to_str().unwrap(),
+        "--kernels",
+        kernels.to_str().unwrap(),
+        "--threshold",
+        "50%",
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    // 0: the same; 3 would be the gate's "cannot tell" (not on a 0.3 s sleep at ±50 %).
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3-bad does not differ from"), "{}", describe(&out));
+    assert_eq!(std::fs::read_dir(out_dir.join("steps")).unwrap().count(), 1, "only the endpoints were measured");
+}
