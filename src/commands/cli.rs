@@ -171,13 +171,29 @@ pub struct JudgeArgs {
         value_parser = clap::builder::PossibleValuesParser::new(METRIC_CHOICES)
     )]
     pub metric: Vec<String>,
-    /// Noise threshold: a change whose 95 % interval reaches within ± this percentage
-    /// is no significant change ("2%" or "2").
+    /// Noise threshold: a change needs its whole 95 % interval beyond ± this percentage,
+    /// "same" needs its whole 90 % interval within it ("2%" or "2").
     #[arg(long, default_value = "1%", value_parser = parse_percent)]
     pub threshold: f64,
-    /// Significance level of Welch's t-test.
+    /// Significance level of Welch's t-test (and of the two one-sided tests for "same").
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     pub alpha: f64,
+    /// What an inconclusive gated metric (or one with too few runs) does when nothing
+    /// regressed: exit 3 [default], pass (exit 0, kbench's old behaviour) or fail (exit 1).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = Inconclusive::Exit3)]
+    pub inconclusive: Inconclusive,
+}
+
+/// `--inconclusive`: what the gate does when it cannot tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Inconclusive {
+    /// Exit 3: the gate cannot tell.
+    #[value(name = "exit3")]
+    Exit3,
+    /// Exit 0, as if the metric were the same.
+    Pass,
+    /// Exit 1, as a regression.
+    Fail,
 }
 
 impl JudgeArgs {

@@ -58,7 +58,10 @@ pub fn sample_sd(values: &[f64]) -> f64 {
 
 /// Two-sided quantile of Student's t: the `t` with P(|T| ≤ t) = `confidence`.
 fn t_quantile(confidence: f64, df: f64) -> f64 {
-    use statrs::distribution::{ContinuousCDF, StudentsT};
+    use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+    if df.is_infinite() {
+        return Normal::standard().inverse_cdf(0.5 + confidence / 2.0);
+    }
     match StudentsT::new(0.0, 1.0, df) {
         Ok(t) => t.inverse_cdf(0.5 + confidence / 2.0),
         Err(_) => f64::NAN,

@@ -2,7 +2,7 @@
 //! print the same numbers the same way.
 
 use crate::compare::{Entry, PooledEntry};
-use crate::stats::{Interval, Summary};
+use crate::stats::{Comparison, Interval, Summary};
 
 /// Pads every column to its widest cell: the columns listed in `left` (names, words) on
 /// the left, numbers on the right.
@@ -71,7 +71,12 @@ pub fn change(entry: &Entry) -> String {
 }
 
 pub fn interval(entry: &Entry) -> String {
-    percent_interval(entry.comparison.as_ref().and_then(|c| c.change_ci95))
+    match &entry.comparison {
+        // Enough runs for a test, and yet Fieller's set of ratios has no bounds.
+        Some(c) if c.p_value.is_some() && c.change_ci95.is_none() && c.change_percent.is_some() => "unbounded".to_string(),
+        Some(Comparison { change_ci95: Some(ci), change_ci95_clipped: true, .. }) => format!("-100 (clipped) … {:+.2} %", ci.high),
+        c => percent_interval(c.as_ref().and_then(|c| c.change_ci95)),
+    }
 }
 
 pub fn p_value(entry: &Entry) -> String {
@@ -170,6 +175,9 @@ pub fn verdict(entry: &Entry) -> String {
     }
     if let Some(noisy) = noisy(entry) {
         text += &format!(", {noisy}");
+    }
+    if let Some(sensitivity) = &entry.sensitivity {
+        text += &format!(" ({sensitivity})");
     }
     text
 }

@@ -206,7 +206,7 @@ mod tests {
         let options = CompareOptions { metrics: vec![Metric::Elapsed], thresholds: Thresholds::default(), map: VariantMap::default() };
         let report = build(&side(None), &side(Some(3)), &options).unwrap();
         assert_eq!(report.regressions, 0);
-        let flag = "no significant change, ⚠ noisy host: 1 run in new";
+        let flag = "same, ⚠ noisy host: 1 run in new";
         let text = compare_text::render(&report);
         assert!(text.contains(flag), "{text}");
         let markdown = compare_markdown::render(&report);
