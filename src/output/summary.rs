@@ -51,14 +51,14 @@ pub fn verdict_text(analysis: &Analysis) -> String {
         let t = &analysis.thresholds;
         let _ = writeln!(
             out,
-            "{variant} against {} (verdict when p < {} and the 95 % interval is beyond ± {} %):",
-            analysis.baseline, t.alpha, t.noise_percent
+            "{variant} against {} (verdict when p < {} and the 95 % interval is beyond ± {} %; same when the {:.0} % interval is within it):",
+            analysis.baseline, t.alpha, t.noise_percent, 100.0 * (1.0 - 2.0 * t.alpha).max(0.0)
         );
         for level in &analysis.levels {
             let _ = writeln!(out, "  {}", level_title(&level.jobs_label, level.jobs));
             match level.variant(variant) {
                 Some(v) => {
-                    out.push_str(&metric_lines(v));
+                    out.push_str(&metric_lines(v, t));
                     out.push_str(&noise_line(&level.variants[0], v));
                 }
                 None => out.push_str("    no runs\n"),
@@ -117,7 +117,7 @@ pub fn hosts_text(hosts: &HostsAnalysis) -> String {
     out
 }
 
-fn metric_lines(variant: &VariantAtLevel) -> String {
+fn metric_lines(variant: &VariantAtLevel, thresholds: &crate::stats::Thresholds) -> String {
     let mut out = String::new();
     for m in &variant.metrics {
         let Some(c) = &m.comparison else {
@@ -125,7 +125,10 @@ fn metric_lines(variant: &VariantAtLevel) -> String {
             continue;
         };
         let change = c.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
-        let star = if c.mmtests_significant { " *" } else { "" };
+        let mut star = if c.mmtests_significant { " *" } else { "" }.to_string();
+        if let Some(sees) = c.sensitivity_phrase(thresholds).filter(|_| c.verdict.is_inconclusive()) {
+            star += &format!(" ({sees})");
+        }
         let _ = writeln!(
             out,
             "    {:<17} {change:>9}  {:<22} p {:<9} {}{star}",

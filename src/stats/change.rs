@@ -52,6 +52,22 @@ pub struct Thresholds {
     pub noise_percent: f64,
 }
 
+impl Thresholds {
+    /// The three outcomes' rule in words, for every legend (no markup, no `<`): "changed
+    /// (slower/faster, higher/lower) when Welch's p is below 0.05 and the whole 95 % interval
+    /// of the change lies beyond ±1 %; same when the whole 90 % interval lies within ±1 %
+    /// (two one-sided tests); otherwise inconclusive".
+    pub fn rule_words(&self) -> String {
+        let equivalence = 100.0 * (1.0 - 2.0 * self.alpha).max(0.0);
+        format!(
+            "changed (slower/faster, higher/lower) when Welch's p is below {} and the whole 95 % interval of the change \
+             lies beyond ±{} %; same when the whole {equivalence:.0} % interval lies within ±{} % (two one-sided tests at {}); \
+             otherwise inconclusive",
+            self.alpha, self.noise_percent, self.noise_percent, self.alpha
+        )
+    }
+}
+
 impl Default for Thresholds {
     fn default() -> Thresholds {
         Thresholds { alpha: 0.05, noise_percent: 1.0 }

@@ -25,8 +25,8 @@ pub fn render(report: &CompareReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\n*: {STAR_MEANS}. Verdict: criterion's rule, p < {} and the whole 95 % interval (Fieller's) beyond ±{} %.",
-        t.alpha, t.noise_percent
+        "\n*: {STAR_MEANS}. Verdict: {} (intervals: Fieller's).",
+        t.rule_words()
     );
     let notes: Vec<String> = report
         .row_regressions

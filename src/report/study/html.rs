@@ -118,14 +118,11 @@ fn how_to_read(analysis: &Analysis) -> String {
     let t = &analysis.thresholds;
     format!(
         "<p>Baseline: <code>{}</code>. Each variant's mean is compared with the baseline's at the same <code>-j</code> \
-level. A verdict says <strong>slower</strong> or <strong>faster</strong> (<strong>higher</strong> or <strong>lower</strong> \
-for counts and percent CPU) only when Welch's t-test gives p &lt; {} <strong>and</strong> the whole 95 % interval of \
-the change lies beyond ± {} % (criterion's rule); otherwise <em>no significant change</em>. ★ marks mmtests' rule: the \
+level. Verdict: {}. ★ marks mmtests' rule: the \
 intervals mean ± 1.96 · SD of the two variants do not overlap. Values are mean ± sample SD (n − 1, as kernbench). Failed \
 runs are excluded and counted; outliers are flagged, never removed.</p>\n",
         escape(&analysis.baseline),
-        t.alpha,
-        t.noise_percent
+        t.rule_words()
     )
 }
 

@@ -43,14 +43,13 @@ pub(super) fn how_to_read(analysis: &Analysis) -> String {
     let t = &analysis.thresholds;
     format!(
         "Baseline: `{}`. Each variant's mean is compared with the baseline's at the same `-j` level. \
-A verdict says **slower** or **faster** (**higher** or **lower** for counts and percent CPU) only when \
-Welch's t-test gives p < {} **and** the whole 95 % interval of the change lies beyond ± {} % \
-(criterion's rule); otherwise *no significant change*. The interval of the change in percent is \
+Verdict: {}. The interval of the change in percent is \
 Fieller's, for the ratio of the two means: both variants' spread widens it. With fewer than {MIN_RUNS} \
 successful runs on a side there is no verdict, only *too few runs*. ★ means {STAR_MEANS}. \
 Values are mean ± sample SD (n − 1, as kernbench). Failed runs are excluded and counted; outliers \
 are flagged, never removed.\n\n",
-        analysis.baseline, t.alpha, t.noise_percent
+        analysis.baseline,
+        t.rule_words()
     )
 }
 
