@@ -230,7 +230,7 @@ mod tests {
         assert!(json["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().starts_with("noisy host:")));
         let csv = to_csv(&report).unwrap();
         let mut lines = csv.lines();
-        assert!(lines.next().unwrap().ends_with(",mmtests_significant,base_noisy,new_noisy"), "{csv}");
-        assert!(lines.next().unwrap().ends_with(",0,1"), "{csv}");
+        assert!(lines.next().unwrap().ends_with(",mmtests_significant,base_noisy,new_noisy,inconclusive,min_detectable_change_percent,runs_needed"), "{csv}");
+        assert!(lines.next().unwrap().contains(",false,0,1,false,"), "{csv}");
     }
 }
