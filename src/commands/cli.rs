@@ -411,6 +411,25 @@ pub struct RunArgs {
     /// The static in-guest agent; found beside `bench` or in target/ by default.
     #[arg(long, env = "KBENCH_AGENT")]
     pub agent: Option<PathBuf>,
+    /// Gate the study on its own comparisons, as `bench compare` gates two studies: exit 1
+    /// when a variant is significantly worse than the baseline in a --gate-metric, 3 when
+    /// one cannot tell (inconclusive, too few runs), 0 when every one is the same or better.
+    /// A run that failed still exits 1, a broken study 4.
+    #[arg(long)]
+    pub gate: bool,
+    /// The metrics --gate judges, separated by commas; `all` for every one.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "elapsed",
+        requires = "gate",
+        value_parser = clap::builder::PossibleValuesParser::new(METRIC_CHOICES)
+    )]
+    pub gate_metric: Vec<String>,
+    /// With --gate: what an inconclusive gated metric does when nothing regressed: exit 3
+    /// [default], pass (exit 0) or fail (exit 1).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = Inconclusive::Exit3, requires = "gate")]
+    pub inconclusive: Inconclusive,
     #[command(flatten)]
     pub backend: BackendFlags,
     #[command(flatten)]
