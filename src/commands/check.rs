@@ -39,6 +39,12 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
     }
     let levels: Vec<String> = plan.levels.iter().map(|l| format!("{} (-j {})", l.label, l.substitution())).collect();
     println!("  jobs levels: {}", levels.join(", "));
+    if let Some(like) = &args.like {
+        println!("what the planned runs can detect (80 % power, at the spread of an earlier study):");
+        for line in super::check_like::planned_detection(&plan, like, &args.thresholds())? {
+            println!("  {line}");
+        }
+    }
     let seed = match (plan.order.choice, plan.order.seed_from_clock) {
         (scenario::order::OrderChoice::Alternate, _) => String::new(),
         (_, true) => format!(" (seed {}, from the clock: `bench run` takes a new one)", plan.order.seed),

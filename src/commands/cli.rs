@@ -368,6 +368,23 @@ pub struct CheckArgs {
     pub agent: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendFlags,
+    /// An earlier study of these variants and levels (a results folder or its runs.csv):
+    /// print, from its spread, the smallest change the planned runs can detect and the runs
+    /// a side that would decide each comparison at --threshold.
+    #[arg(long, value_name = "RESULTS")]
+    pub like: Option<PathBuf>,
+    /// With --like: the noise threshold of the verdicts, as `bench compare --threshold`.
+    #[arg(long, default_value = "1%", value_parser = parse_percent, requires = "like")]
+    pub threshold: f64,
+    /// With --like: the significance level, as `bench compare --alpha`.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha, requires = "like")]
+    pub alpha: f64,
+}
+
+impl CheckArgs {
+    pub fn thresholds(&self) -> crate::stats::Thresholds {
+        crate::stats::Thresholds { alpha: self.alpha, noise_percent: self.threshold }
+    }
 }
 
 /// Which hypervisor boots the guests; overrides the scenario's `[guest]` keys.

@@ -1,6 +1,7 @@
 //! One module per subcommand: each wires the stages together and picks the exit code.
 
 pub mod check;
+pub mod check_like;
 pub mod cli;
 pub mod report;
 pub mod compare;

@@ -185,6 +185,16 @@ fn percent_words(value: f64) -> String {
     }
 }
 
+/// What `runs` runs a side would see at the spread of `base` and `new` (say an earlier
+/// study's): the smallest change they would call changed 4 times in 5, and the runs a side
+/// that would decide a comparison at the threshold. `None` below [`MIN_RUNS`] runs or with
+/// a base mean of 0.
+pub fn planned_sensitivity(base: &Summary, new: &Summary, runs: usize, thresholds: &Thresholds) -> Option<(f64, Option<usize>)> {
+    let with_runs = |s: &Summary| Summary { n: runs, ..s.clone() };
+    let c = compare_summaries(&with_runs(base), &with_runs(new), thresholds);
+    c.min_detectable_change_percent.map(|seen| (seen, c.runs_needed))
+}
+
 /// Compares two sets of runs of one metric; `None` when either set is empty.
 pub fn compare(base: &[f64], new: &[f64], thresholds: &Thresholds) -> Option<Comparison> {
     Some(compare_summaries(&summarize(base)?, &summarize(new)?, thresholds))

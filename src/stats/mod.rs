@@ -24,7 +24,9 @@ mod summary;
 pub use noise::{describe as describe_noisy, noisy_runs, NoisyRun, NOISE_ADVICE};
 pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen};
 #[allow(unused_imports)]
-pub use change::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, STAR_MEANS};
+pub use change::{
+    compare, compare_summaries, planned_sensitivity, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, POWER, RUNS_NEEDED_CAP, STAR_MEANS,
+};
 pub use consistency::{inconsistencies, StudyShape};
 #[allow(unused_imports)]
 pub use hosts::{
