@@ -12,6 +12,7 @@
 mod analysis;
 mod change;
 mod consistency;
+mod geomean;
 mod hosts;
 mod metric;
 mod noise;
@@ -28,6 +29,8 @@ pub use change::{
     compare, compare_summaries, planned_sensitivity, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, POWER, RUNS_NEEDED_CAP, STAR_MEANS,
 };
 pub use consistency::{inconsistencies, StudyShape};
+#[allow(unused_imports)]
+pub use geomean::GeomeanChange;
 #[allow(unused_imports)]
 pub use hosts::{
     analyze_hosts, hosts_seen, pool, runs_of_host, HostAnalysis, HostChange, HostComparison, HostsAnalysis, LeftOut, PooledChange,
