@@ -18,6 +18,7 @@ mod metric;
 mod noise;
 mod outliers;
 mod precision;
+mod sequential;
 mod summary;
 
 // The API `bench compare` builds on: not every item is used by `bench run`/`report` yet.
@@ -41,7 +42,9 @@ pub use metric::Metric;
 #[allow(unused_imports)]
 pub use outliers::{modified_z_scores, outliers, Outliers, OUTLIER_Z};
 #[allow(unused_imports)]
-pub use precision::{half_width_percent, stopping, Settled, Stopping, Target};
+pub use precision::{half_width_percent, stopping, Decide, Settled, Stopping, Target};
+#[allow(unused_imports)]
+pub use sequential::{decide, look, Spending};
 #[allow(unused_imports)]
 pub use summary::{median, summarize, Interval, Summary};
 

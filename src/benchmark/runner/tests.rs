@@ -503,7 +503,7 @@ use crate::scenario::plan::{AdaptiveRuns, JobsLevel};
 /// Two variants, one level, `min_runs` 3, `max_runs` 6, one run per boot (rounds = max_runs).
 fn adaptive(rounds: u32) -> Plan {
     let mut plan = plan(6, 0, rounds);
-    plan.adaptive = Some(AdaptiveRuns { precision_percent: 2.0, min_runs: 3, max_runs: 6 });
+    plan.adaptive = Some(AdaptiveRuns { precision_percent: 2.0, min_runs: 3, max_runs: 6, decide_threshold_percent: None });
     plan
 }
 
