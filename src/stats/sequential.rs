@@ -383,6 +383,8 @@ mod figures {
     #[ignore = "prints the simulation table of docs/scenario.md; run scripts/verdict-simulation.sh"]
     fn verdict_simulation_table() {
         let studies = 20_000;
+        // A line of its own: the test harness prints the test's name without a newline.
+        println!();
         println!("| spending | noise | CoV | true change | max_runs | changed | same | inconclusive | mean runs a side | fixed design: runs, power |");
         println!("|---|---|---|---|---|---|---|---|---|---|");
         for spending in [Spending::Pocock, Spending::OBrienFleming] {
