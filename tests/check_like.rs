@@ -26,7 +26,8 @@ fn an_earlier_studys_spread_says_what_the_planned_runs_can_detect() {
     let check = |body: &str| {
         let scenario = tiny_scenario(dir.path(), "like", body);
         let results = dir.path().join("results");
-        let out = bench(&["check", scenario.to_str().unwrap(), "--results", results.to_str().unwrap(), "--like", earlier.to_str().unwrap()]);
+        let out =
+            bench(&["check", scenario.to_str().unwrap(), "--results", results.to_str().unwrap(), "--like", earlier.to_str().unwrap()]);
         assert_ne!(out.status.code(), None, "{}", describe(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };

@@ -15,7 +15,12 @@ pub fn planned_detection(plan: &Plan, like: &Path, thresholds: &Thresholds) -> R
     let baseline = &plan.variants[plan.baseline].name;
     let metric = Metric::Elapsed;
     let values = |variant: &str, label: &str| -> Vec<f64> {
-        earlier.records.iter().filter(|r| r.is_ok() && r.variant == variant && r.jobs_label == label).filter_map(|r| metric.value(r)).collect()
+        earlier
+            .records
+            .iter()
+            .filter(|r| r.is_ok() && r.variant == variant && r.jobs_label == label)
+            .filter_map(|r| metric.value(r))
+            .collect()
     };
     let mut lines = Vec::new();
     for level in &plan.levels {
@@ -26,7 +31,9 @@ pub fn planned_detection(plan: &Plan, like: &Path, thresholds: &Thresholds) -> R
                 (Some(base), Some(new)) if base.n >= 2 && new.n >= 2 => match planned_sensitivity(&base, &new, runs, thresholds) {
                     Some((seen, needed)) => {
                         let needed = match needed {
-                            Some(n) if n > RUNS_NEEDED_CAP => format!("; ±{} % needs more than {RUNS_NEEDED_CAP} runs a side", thresholds.noise_percent),
+                            Some(n) if n > RUNS_NEEDED_CAP => {
+                                format!("; ±{} % needs more than {RUNS_NEEDED_CAP} runs a side", thresholds.noise_percent)
+                            }
                             Some(n) => format!("; ±{} % needs about {n} runs a side", thresholds.noise_percent),
                             None => String::new(),
                         };

@@ -77,9 +77,12 @@ mod tests {
         let base = [40.61, 40.32, 40.95, 40.48, 40.71];
         let mut records: Vec<RunRecord> =
             base.iter().enumerate().map(|(i, &e)| RunRecord { run: i as u32 + 1, elapsed_s: e, ..test_record() }).collect();
-        records.extend(
-            poison.iter().enumerate().map(|(i, &e)| RunRecord { run: i as u32 + 1, variant: "poison".into(), elapsed_s: e, ..test_record() }),
-        );
+        records.extend(poison.iter().enumerate().map(|(i, &e)| RunRecord {
+            run: i as u32 + 1,
+            variant: "poison".into(),
+            elapsed_s: e,
+            ..test_record()
+        }));
         records
     }
 
@@ -90,7 +93,10 @@ mod tests {
         assert_eq!(slower.regressions, ["poison half -j 1 elapsed: slower"]);
         assert!(slower.outcome_line().starts_with("gate: REGRESSION"), "{}", slower.outcome_line());
         let noisy = gate(&[36.0, 46.0, 40.0, 44.0, 38.0]);
-        assert_eq!((noisy.regressions.len(), noisy.inconclusive.as_slice()), (0, ["poison half -j 1 elapsed: inconclusive".to_string()].as_slice()));
+        assert_eq!(
+            (noisy.regressions.len(), noisy.inconclusive.as_slice()),
+            (0, ["poison half -j 1 elapsed: inconclusive".to_string()].as_slice())
+        );
         let same = gate(&[40.50, 40.90, 40.41, 40.66, 40.58]);
         assert_eq!(same, StudyGate::default());
         let faster = gate(&[36.0, 36.1, 35.9, 36.2, 36.0]);

@@ -104,7 +104,14 @@ mod tests {
         elapsed
             .iter()
             .enumerate()
-            .map(|(i, &e)| RunRecord { variant: variant.into(), jobs_label: label.into(), jobs, run: i as u32 + 1, elapsed_s: e, ..test_record() })
+            .map(|(i, &e)| RunRecord {
+                variant: variant.into(),
+                jobs_label: label.into(),
+                jobs,
+                run: i as u32 + 1,
+                elapsed_s: e,
+                ..test_record()
+            })
             .collect()
     }
 
@@ -113,9 +120,13 @@ mod tests {
         let base = [40.61, 40.32, 40.95, 40.48, 40.71];
         let slower: Vec<f64> = base.iter().map(|v| v * 1.10).collect();
         let faster: Vec<f64> = base.iter().map(|v| v * 0.95).collect();
-        let records =
-            [runs("off", "half", 2, &base), runs("poison", "half", 2, &slower), runs("off", "optimal", 4, &base), runs("poison", "optimal", 4, &faster)]
-                .concat();
+        let records = [
+            runs("off", "half", 2, &base),
+            runs("poison", "half", 2, &slower),
+            runs("off", "optimal", 4, &base),
+            runs("poison", "optimal", 4, &faster),
+        ]
+        .concat();
         let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
         let g = analysis.geomean.iter().find(|g| g.variant == "poison" && g.metric == Metric::Elapsed).unwrap();
         assert_eq!(g.levels, 2);

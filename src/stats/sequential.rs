@@ -25,7 +25,7 @@
 
 use super::change::{Verdict, MIN_RUNS};
 use super::summary::Summary;
-use super::{t_quantile, t_two_sided_p, CONFIDENCE};
+use super::{t_two_sided_p, CONFIDENCE};
 use serde::{Deserialize, Serialize};
 
 /// How alpha is spent over the looks.
@@ -126,6 +126,7 @@ pub fn decide(base: &Summary, new: &Summary, alpha: f64, noise_percent: f64, spe
 /// threshold): the least n with (t₁₋α/₂ + t_power) · CoV · √(2 / n) ≤ change − threshold.
 #[cfg(test)]
 pub fn fixed_runs(cov_percent: f64, change_percent: f64, noise_percent: f64, alpha: f64, power: f64) -> u32 {
+    use super::t_quantile;
     let margin = change_percent - noise_percent;
     (MIN_RUNS as u32..100_000)
         .find(|&n| {
@@ -216,6 +217,7 @@ pub(crate) mod simulation {
         }
     }
 
+    #[derive(Clone, Copy)]
     pub struct Design {
         pub alpha: f64,
         pub noise_percent: f64,
@@ -263,18 +265,19 @@ pub(crate) mod simulation {
     }
 
     /// The fixed design: one look at `runs` a side at the whole alpha.
-    pub fn simulate_fixed(design: &Design, noise: Noise, cov_percent: f64, change_percent: f64, runs: u32, studies: u32, seed: u64) -> Tally {
+    pub fn simulate_fixed(
+        design: &Design,
+        noise: Noise,
+        cov_percent: f64,
+        change_percent: f64,
+        runs: u32,
+        studies: u32,
+        seed: u64,
+    ) -> Tally {
         let fixed = Design { min_runs: runs, max_runs: runs, ..*design };
         // One look at the cap spends all of alpha: α(1) − α(0) = α.
         simulate(&fixed, noise, cov_percent, change_percent, studies, seed)
     }
-
-    impl Clone for Design {
-        fn clone(&self) -> Design {
-            Design { ..*self }
-        }
-    }
-    impl Copy for Design {}
 }
 
 #[cfg(test)]
@@ -292,11 +295,13 @@ mod tests {
         for spending in [Spending::Pocock, Spending::OBrienFleming] {
             assert_close(spending.spent(0.05, 1.0), 0.05, 1e-9);
             assert_eq!(spending.spent(0.05, 0.0), 0.0);
-            let total: f64 = (5..=20).scan(0, |previous, n| {
-                let a = spending.look_alpha(0.05, *previous, n, 20);
-                *previous = n;
-                Some(a)
-            }).sum();
+            let total: f64 = (5..=20)
+                .scan(0, |previous, n| {
+                    let a = spending.look_alpha(0.05, *previous, n, 20);
+                    *previous = n;
+                    Some(a)
+                })
+                .sum();
             assert_close(total, 0.05, 1e-9);
         }
         // O'Brien–Fleming spends almost nothing early: at a quarter, 2 − 2Φ(1.96 · 2) = 8.9e-5.
@@ -331,7 +336,11 @@ mod tests {
                 (1..=20).any(|n| {
                     a.push(simulation::draw(&mut rng, Noise::Normal, 100.0, 3.0));
                     b.push(simulation::draw(&mut rng, Noise::Normal, 100.0, 3.0));
-                    n >= naive.min_runs && crate::stats::compare(&a, &b, &crate::stats::Thresholds { alpha: 0.05, noise_percent: 0.0 }).unwrap().verdict.is_change()
+                    n >= naive.min_runs
+                        && crate::stats::compare(&a, &b, &crate::stats::Thresholds { alpha: 0.05, noise_percent: 0.0 })
+                            .unwrap()
+                            .verdict
+                            .is_change()
                 })
             })
             .count();
@@ -364,8 +373,19 @@ mod tests {
     #[test]
     fn a_look_agrees_with_the_verdict_at_the_same_alpha() {
         use crate::stats::{compare_summaries, Thresholds};
-        let s = |mean: f64, sd: f64, n: usize| Summary { n, mean, sd: Some(sd), median: mean, min: mean, max: mean, cov_percent: None, ci95: None };
-        for (base, new) in [(s(40.614, 0.238, 5), s(44.586, 1.4005, 5)), (s(100.0, 0.2, 5), s(100.3, 0.2, 5)), (s(42.0, 3.16, 5), s(43.0, 3.16, 5))] {
+        let s = |mean: f64, sd: f64, n: usize| Summary {
+            n,
+            mean,
+            sd: Some(sd),
+            median: mean,
+            min: mean,
+            max: mean,
+            cov_percent: None,
+            ci95: None,
+        };
+        for (base, new) in
+            [(s(40.614, 0.238, 5), s(44.586, 1.4005, 5)), (s(100.0, 0.2, 5), s(100.3, 0.2, 5)), (s(42.0, 3.16, 5), s(43.0, 3.16, 5))]
+        {
             let full = compare_summaries(&base, &new, &Thresholds::default()).verdict;
             assert_eq!(look(&base, &new, 0.05, 1.0), full, "{base:?} {new:?}");
         }
