@@ -25,13 +25,16 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
             plan.runs
         ),
         Some(adaptive) => println!(
-            "scenario {}: ok: {} variants × {} jobs levels × {} to {} runs (runs = \"auto\": until the mean elapsed time is within ± {} %) = at most {runs} timed runs",
+            "scenario {}: ok: {} variants × {} jobs levels × {} to {} runs (runs = \"auto\": {}) = at most {runs} timed runs",
             args.scenario.display(),
             plan.variants.len(),
             plan.levels.len(),
             adaptive.min_runs,
             adaptive.max_runs,
-            adaptive.precision_percent
+            match adaptive.decide_threshold_percent {
+                Some(threshold) => format!("until each comparison with the baseline is changed or the same within ± {threshold} %"),
+                None => format!("until the mean elapsed time is within ± {} %", adaptive.precision_percent),
+            }
         ),
     }
     for variant in &plan.variants {
