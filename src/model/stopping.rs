@@ -66,6 +66,21 @@ impl LevelStopping {
         }
     }
 
+    /// The rule the study's runs followed, in one sentence for every report (no markup):
+    /// "each variant and level was measured until …, or until 20 runs. …".
+    pub fn rule_sentence(&self) -> String {
+        match self.decide_threshold_percent {
+            Some(threshold) => format!(
+                "each variant and level was measured until its comparison with the baseline was known, changed or the same within ± {threshold} % (decide = true: alpha spent over the looks, see docs/scenario.md), or until {} runs (then inconclusive). The baseline goes on until every other variant at the level has stopped.",
+                self.max_runs
+            ),
+            None => format!(
+                "each variant and level was measured until the 95 % interval of its mean elapsed time was within ± {} % of the mean, or until {} runs. The rule looks at each side's own precision, never at a comparison.",
+                self.precision_percent, self.max_runs
+            ),
+        }
+    }
+
     /// "poison half: precise after 5 runs (± 0.4 %)".
     pub fn line(&self) -> String {
         format!("{} {}: {}", self.variant, self.level, self.describe())

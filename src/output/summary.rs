@@ -31,7 +31,7 @@ pub fn print(results: &Path, written: &Written) {
 pub fn stopping_text(stopping: &[LevelStopping]) -> String {
     let mut out = String::new();
     if let Some(first) = stopping.first() {
-        let _ = writeln!(out, "runs = \"auto\" (target: the 95 % interval of the mean elapsed time within ± {} %):", first.precision_percent);
+        let _ = writeln!(out, "runs = \"auto\": {}", first.rule_sentence());
     }
     for stop in stopping {
         let _ = writeln!(out, "  {}", stop.line());

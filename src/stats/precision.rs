@@ -164,27 +164,39 @@ impl Target {
             let mut others: Vec<&str> = records.iter().filter(|r| r.jobs_label == level && r.variant != variant).map(|r| r.variant.as_str()).collect();
             others.sort_unstable();
             others.dedup();
-            let all_stopped = !others.is_empty() && others.iter().all(|other| self.decide(records, other, level, before).0.is_stop());
+            let theirs: Vec<Stopping> = others.iter().map(|other| self.decide(records, other, level, before).0).collect();
+            let all_stopped = !theirs.is_empty() && theirs.iter().all(Stopping::is_stop);
+            let all_decided = all_stopped && theirs.iter().all(|s| matches!(s, Stopping::Decided { .. }));
             return match () {
-                _ if all_stopped => Stopping::Decided { verdict: Verdict::Same, half_width_percent },
-                _ if n >= cap => Stopping::Cap { half_width_percent },
+                _ if all_decided => Stopping::Decided { verdict: Verdict::Same, half_width_percent },
+                // Some comparison ran to the cap: so did the baseline, inconclusive with it.
+                _ if all_stopped || n >= cap => Stopping::Cap { half_width_percent },
                 _ => Stopping::Continue { half_width_percent },
             };
         }
-        let ok = |name: &str| -> Vec<f64> {
-            records.iter().filter(|r| r.variant == name && r.jobs_label == level && r.run < before && r.is_ok()).map(|r| r.elapsed_s).collect()
+        let ok = |name: &str, below: u32| -> Vec<f64> {
+            records.iter().filter(|r| r.variant == name && r.jobs_label == level && r.run < below && r.is_ok()).map(|r| r.elapsed_s).collect()
         };
-        if n >= self.min_runs {
-            let (base, new) = (summarize(&ok(&rule.baseline)), summarize(values));
-            if let (Some(base), Some(new)) = (base, new) {
-                // Looks happen at round boundaries: the previous one was a round earlier.
-                let looked = before - 1;
-                let previous = looked.checked_sub(self.runs_per_round()).filter(|p| *p >= self.min_runs).unwrap_or(0);
+        // Every look up to this one, in order: each round boundary with min_runs runs on
+        // record, judged at the alpha spent since the previous look. Once a look decided,
+        // the variant stays stopped (a later look would spend less alpha on the same runs).
+        let mut previous = 0;
+        for round in 0..self.rounds {
+            let at = *self.block(round).start();
+            if at > before || self.block(round).is_empty() {
+                break;
+            }
+            let new = ok(variant, at);
+            if (new.len() as u32) < self.min_runs {
+                continue;
+            }
+            if let (Some(base), Some(new)) = (summarize(&ok(&rule.baseline, at)), summarize(&new)) {
                 let verdict = sequential::decide(&base, &new, rule.alpha, rule.noise_percent, rule.spending, previous, self.max_runs);
                 if verdict.is_decided() {
                     return Stopping::Decided { verdict, half_width_percent };
                 }
             }
+            previous = at - 1;
         }
         if n >= cap {
             return Stopping::Cap { half_width_percent };
@@ -423,6 +435,9 @@ mod schedule_tests {
         let all = pair(&base, &slower);
         assert!(matches!(target.decide(&all, "poison", "half", 5).0, Stopping::Continue { .. }), "4 runs: below min_runs");
         assert!(matches!(target.decide(&all, "poison", "half", 6).0, Stopping::Decided { verdict: Verdict::Higher, .. }));
+        // A later look would spend less alpha on the same runs: once decided, it stays so.
+        let first_five = pair(&base[..5], &slower[..5]);
+        assert!(matches!(target.decide(&first_five, "poison", "half", 7).0, Stopping::Decided { verdict: Verdict::Higher, .. }));
         let records = pair(&base[..5], &slower[..5]);
         let settled = target.settle(&records, "poison", "half");
         assert!(matches!(settled.stopping, Stopping::Decided { verdict: Verdict::Higher, .. }), "{settled:?}");

@@ -215,8 +215,8 @@ fn stopping_table(facts: &Facts) -> String {
         return String::new();
     };
     let mut out = format!(
-        "<h3>Enough runs</h3>\n<p><code>runs = \"auto\"</code>: each variant and level was measured until the 95 % interval of its mean elapsed time was within ± {} % of the mean, or until {} runs. The rule looks at each side's own precision, never at a comparison.</p>\n<div class=\"scroll\"><table><thead><tr><th>variant</th><th>level</th><th>stopped</th></tr></thead><tbody>\n",
-        first.precision_percent, first.max_runs
+        "<h3>Enough runs</h3>\n<p><code>runs = \"auto\"</code>: {}</p>\n<div class=\"scroll\"><table><thead><tr><th>variant</th><th>level</th><th>stopped</th></tr></thead><tbody>\n",
+        escape(&first.rule_sentence())
     );
     for stop in &facts.stopping {
         let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", escape(&stop.variant), escape(&stop.level), escape(&stop.describe()));

@@ -142,8 +142,8 @@ fn stopping_section(facts: &Facts) -> String {
         return String::new();
     };
     let mut out = format!(
-        "## Enough runs\n\n`runs = \"auto\"`: each variant and level was measured until the 95 % interval of its mean elapsed time was within ± {} % of the mean, or until {} runs. The rule looks at each side's own precision, never at a comparison.\n\n| variant | level | stopped |\n|---|---|---|\n",
-        first.precision_percent, first.max_runs
+        "## Enough runs\n\n`runs = \"auto\"`: {}\n\n| variant | level | stopped |\n|---|---|---|\n",
+        first.rule_sentence()
     );
     for stop in &facts.stopping {
         let _ = writeln!(out, "| {} | {} | {} |", cell(&stop.variant), cell(&stop.level), cell(&stop.describe()));
