@@ -269,7 +269,10 @@ impl Sensitivity {
         // Runs a side n with margin(2n − 2) · 100 · √((rb² + rn²) / n) ≤ threshold.
         let spread = 100.0 * (rb * rb + rn * rn).sqrt();
         let runs_needed = (thresholds.noise_percent > 0.0).then(|| {
-            (MIN_RUNS..=RUNS_NEEDED_CAP)
+            // t's quantiles exceed the normal's, so the normal's n is a lower bound to start from.
+            let lower = (margin(f64::INFINITY) * spread / thresholds.noise_percent).powi(2).floor();
+            let start = if lower.is_finite() { (lower as usize).max(MIN_RUNS) } else { RUNS_NEEDED_CAP + 1 };
+            (start..=RUNS_NEEDED_CAP)
                 .find(|&n| margin(2.0 * n as f64 - 2.0) * spread / (n as f64).sqrt() <= thresholds.noise_percent)
                 .unwrap_or(RUNS_NEEDED_CAP + 1)
         });
