@@ -48,30 +48,111 @@ both=$(mktemp "$(dirname "$scenario")/.ci-compare-XXXXXX.toml")
 trap 'rm -f "$both"' EXIT
 
 # Writes the scenario with each [[variant]] block twice, as old.NAME and new.NAME with
-# the kernel of its side, and the baseline renamed to old.BASELINE.
+# the kernel of its side, and the baseline renamed to old.BASELINE. It reads TOML line by
+# line, so it follows what could hide a line's meaning: multi-line strings (''' and """,
+# whose lines are text, even one that starts with `[`), multi-line arrays, both quote
+# styles of a name. Anything it cannot rewrite for certain it refuses (exit 2): a
+# scenario is never turned into another study in silence.
+status=0
 awk -v old="$(realpath "$old_kernel")" -v new="$(realpath "$new_kernel")" '
-    function flush(   side, tag, kernel, i, line, has_kernel) {
+    function fail(what) {
+        printf "ci-compare-kernels: %s line %d: cannot rewrite this scenario safely: %s\n", FILENAME, FNR, what > "/dev/stderr"
+        failed = 1
+        exit 2
+    }
+    # The key of a key = value line, "" for anything else; a quoted key is refused.
+    function key_of(line,   k) {
+        if (line ~ /^[[:space:]]*["\047]/) fail("a quoted key; write the key bare (name = ..., not \"name\" = ...)")
+        if (line !~ /^[[:space:]]*[A-Za-z0-9_.-]+[[:space:]]*=/) return ""
+        k = line; sub(/^[[:space:]]*/, "", k); sub(/[[:space:]]*=.*/, "", k)
+        return k
+    }
+    # `line` (key = "x" or key = '\''x'\'') with `tag` put before x.
+    function tagged(line, tag) {
+        if (line ~ /=[[:space:]]*("""|\047\047\047)/) fail("a multi-line string as a name; write it on one line")
+        if (!match(line, /=[[:space:]]*["\047]/)) fail("a name that is not a string")
+        return substr(line, 1, RSTART + RLENGTH - 1) tag substr(line, RSTART + RLENGTH)
+    }
+    # How many more [ than ] the text holds outside strings and comments.
+    function depth_of(text) {
+        gsub(/"([^"\\]|\\.)*"/, "", text); gsub(/\047[^\047]*\047/, "", text); sub(/#.*/, "", text)
+        return gsub(/\[/, "[", text) - gsub(/\]/, "]", text)
+    }
+    # What follows a closing delimiter may only be blanks, a comma or a comment.
+    function after_close(rest) {
+        if (rest !~ /^[[:space:]]*,?[[:space:]]*(#.*)?\r?$/) fail("text after the end of a multi-line string")
+    }
+    function keep(line, text) {
+        if (in_variant) { block[++n] = line; is_text[n] = text; return }
+        if (!seen_table && !text && key_of(line) == "baseline") line = tagged(line, "old.")
+        if (!seen_table && !text && key_of(line) == "variant") fail("variants as an array of inline tables; write each as a [[variant]] table")
+        print line
+    }
+    function flush(   side, tag, kernel, i, line, has_kernel, names) {
         if (!n) return
+        has_kernel = 0; names = 0
+        for (i = 1; i <= n; i++) if (!is_text[i]) {
+            if (key_of(block[i]) == "kernel") has_kernel = 1
+            if (key_of(block[i]) == "name") names++
+        }
+        if (names != 1) { FNR = header_line; fail("a [[variant]] without exactly one name = line") }
         for (side = 1; side <= 2; side++) {
             tag = side == 1 ? "old." : "new."; kernel = side == 1 ? old : new
-            has_kernel = 0
-            for (i = 1; i <= n; i++) if (block[i] ~ /^[[:space:]]*kernel[[:space:]]*=/) has_kernel = 1
+            gsub(/\\/, "\\\\", kernel); gsub(/"/, "\\\"", kernel)
             for (i = 1; i <= n; i++) {
                 line = block[i]
-                if (line ~ /^[[:space:]]*name[[:space:]]*=[[:space:]]*"/) sub(/"/, "\"" tag, line)
+                if (!is_text[i] && key_of(line) == "name") line = tagged(line, tag)
                 print line
                 if (i == 1 && !has_kernel) print "kernel = \"" kernel "\""
             }
         }
         n = 0; variants++
     }
-    /^[[:space:]]*\[/ { flush(); in_variant = ($0 ~ /^[[:space:]]*\[\[variant\]\]/) }
-    in_variant { block[++n] = $0; next }
-    !seen_table && /^[[:space:]]*baseline[[:space:]]*=[[:space:]]*"/ { sub(/"/, "\"old.") }
-    /^[[:space:]]*\[/ { seen_table = 1 }
-    { print }
-    END { flush(); if (!variants) exit 3 }
-' "$scenario" >"$both" || { echo "ci-compare-kernels: $scenario has no [[variant]]" >&2; exit 2; }
+    ml != "" {
+        # Inside a multi-line string: text, whatever it looks like.
+        if (ml == "\"\"\"" && $0 ~ /\\"/) fail("an escaped quote in a multi-line \"\"\" string; use a \047\047\047 string")
+        if (at = index($0, ml)) { after_close(substr($0, at + 3)); ml = "" }
+        keep($0, 1); next
+    }
+    depth > 0 {
+        if ($0 ~ /"""|\047\047\047/) fail("a multi-line string inside an array")
+        depth += depth_of($0); keep($0, 1); next
+    }
+    /^[[:space:]]*\[/ {
+        header = $0; sub(/#.*/, "", header); gsub(/[[:space:]]/, "", header)
+        if (header ~ /["\047]/) fail("a quoted table name")
+        flush()
+        if (header ~ /^\[\[?variant\./) fail("a sub-table of a variant")
+        in_variant = (header == "[[variant]]"); header_line = FNR
+        seen_table = 1
+        keep($0, 0); next
+    }
+    {
+        value = $0
+        if (key_of(value) != "") sub(/^[^=]*=[[:space:]]*/, "", value)
+        if (value ~ /"""|\047\047\047/) {
+            if (key_of($0) == "" || value !~ /^("""|\047\047\047)/) fail("\047\047\047 or \"\"\" that does not open a value")
+            ml = substr(value, 1, 3); rest = substr(value, 4)
+            if (at = index(rest, ml)) { after_close(substr(rest, at + 3)); ml = "" }
+            else if (ml == "\"\"\"" && rest ~ /\\"/) fail("an escaped quote in a multi-line \"\"\" string; use a \047\047\047 string")
+        } else if (key_of($0) != "" && value ~ /^\[/) {
+            depth = depth_of(value)
+        }
+        keep($0, 0)
+    }
+    END {
+        if (failed) exit 2
+        if (ml != "") fail("a multi-line string that never ends")
+        if (depth > 0) fail("an array that never ends")
+        flush()
+        if (!variants) exit 3
+    }
+' "$scenario" >"$both" || status=$?
+case $status in
+    0) ;;
+    3) echo "ci-compare-kernels: $scenario has no [[variant]]" >&2; exit 2 ;;
+    *) exit 2 ;;
+esac
 
 echo "== old and new kernel, interleaved in one study" >&2
 status=0

@@ -70,7 +70,7 @@ fn the_good_scenario_passes_the_check() {
     assert!(output.contains("prepare: none in this workload"), "{output}");
     assert!(output.contains("warm-up: 6 h (the default step ceiling)"), "{output}");
     assert!(output.contains("timed run: 5 × the longest warm-up of the boot, at least 60 s"), "{output}");
-    assert!(output.contains("study: none set; every step is bounded, at worst"), "{output}");
+    assert!(output.contains("study: no limit set (guest.study_timeout); at most "), "{output}");
 }
 
 #[test]
@@ -273,6 +273,38 @@ fn kernel_options_that_take_the_guest_from_kbench_are_refused() {
     assert_refused(|t| t.replace("cmdline = \"quiet\"", "cmdline = \"quiet panic=0\""), &["key `guest.cmdline`", "panic=-1"]);
 }
 
+/// Issue 19 item 7: kernel output on the agent's port in any spelling, and words the
+/// kernel hands to the agent as its arguments, were accepted and broke the run.
+#[test]
+fn the_agents_port_in_any_spelling_and_words_for_init_are_refused() {
+    let port = "ttyS1 is kbench's channel to the agent";
+    for option in [
+        "console=uart8250,io,760,115200",
+        "console=uart,io,0x2f8",
+        "earlyprintk=serial,1,115200,keep",
+        "earlyprintk=ttyS1",
+        "earlycon=uart8250,io,760 keep_bootcon",
+    ] {
+        let cmdline = format!("cmdline = \"quiet {option}\"");
+        let first = option.split(' ').next().unwrap();
+        assert_refused_by_check_and_run(
+            move |t| t.replace("cmdline = \"quiet\"", &cmdline),
+            &["key `guest.cmdline`", &format!("{first:?} is not allowed"), port],
+        );
+    }
+    let init = "which takes it for its channel";
+    for (cmdline, word) in [("single", "single"), ("foo bar", "foo")] {
+        assert_refused_by_check_and_run(
+            move |t| t.replace("cmdline = \"slub_debug=P\"", &format!("cmdline = \"slub_debug=P {cmdline}\"")),
+            &["key `variant[1].cmdline`", &format!("{word:?} is not allowed"), init, "quiet, debug, ro, rw"],
+        );
+    }
+    assert_refused_by_check_and_run(
+        |t| t.replace("cmdline = \"quiet\"", "cmdline = \"quiet -- /dev/ttyS0\""),
+        &["key `guest.cmdline`", "\"--\" is not allowed", "everything after `--`"],
+    );
+}
+
 #[test]
 fn a_qemu_that_is_not_qemu_is_refused() {
     assert_refused_by_check_and_run(
@@ -316,4 +348,46 @@ fn bad_order_adaptive_runs_quiet_host_and_pinning_keys_are_refused() {
     let host_cpus = std::thread::available_parallelism().unwrap().get();
     let too_many = format!("cpus = {host_cpus}\npin = true");
     assert_refused(move |t| t.replace("cpus = 2", &too_many), &["key `guest.pin`", &format!("needs {} host CPUs", host_cpus + 1)]);
+}
+
+// bench check reports every problem it finds, one line per check, then one summary line.
+
+/// The lines of `bench check`'s output that start with `prefix` after their indentation.
+fn lines_starting<'a>(output: &'a str, prefix: &str) -> Vec<&'a str> {
+    output.lines().filter(|l| l.trim_start().starts_with(prefix)).collect()
+}
+
+#[test]
+fn check_reports_every_problem_then_one_summary_line() {
+    // An invalid scenario (too many vCPUs) and a broken QEMU: the first used to hide the second.
+    let (code, output) = check_with(|t| t.replace("cpus = 2", "cpus = 4096").replace("[guest]", "[guest]\nqemu = \"/bin/false\""));
+    assert_eq!(code, 2, "{output}");
+    let problems = lines_starting(&output, "PROBLEM");
+    assert_eq!(problems.len(), 2, "{output}");
+    assert!(problems[0].contains("scenario: ") && problems[0].contains("key `guest.cpus`"), "{output}");
+    assert!(problems[1].contains("qemu: ") && problems[1].contains("/bin/false is not QEMU"), "{output}");
+    assert!(lines_starting(&output, "ok ").iter().any(|l| l.contains("agent: ")), "the agent is still checked:\n{output}");
+    let last = output.lines().last().unwrap_or_default();
+    assert!(last.starts_with("2 problems (scenario, qemu); ") && last.ends_with(" checks passed"), "{output}");
+}
+
+#[test]
+fn a_good_check_ends_with_all_checks_passed_and_counts_in_the_singular() {
+    let (code, output) = check_with(|t| t.replace("runs = 2", "runs = 1"));
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("× 1 run = 4 timed runs"), "{output}");
+    assert!(output.contains("boots: 1 round per variant"), "{output}");
+    assert!(lines_starting(&output, "PROBLEM").is_empty(), "{output}");
+    let last = output.lines().last().unwrap_or_default();
+    assert!(last.starts_with("all ") && last.ends_with(" checks passed"), "{output}");
+    assert!(output.contains("expected: not known yet: no finished study of bad under"), "{output}");
+    assert!(output.contains("if every step ran into its limit"), "the worst case is labelled as such:\n{output}");
+}
+
+#[test]
+fn a_missing_tiny_image_names_the_script_that_builds_it() {
+    assert_refused(
+        |t| t.replace("vm-images/tiny/vmlinuz", "vm-images/tiny/nope"),
+        &["key `guest.kernel`", "build it with scripts/build-tiny-guest.sh"],
+    );
 }

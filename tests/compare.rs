@@ -111,13 +111,15 @@ fn pair(dir: &Path, base: &[f64], new: &[f64]) -> (PathBuf, PathBuf) {
 }
 
 #[test]
-fn a_clear_regression_is_starred_and_exits_1() {
+fn a_clear_regression_leads_the_output_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = pair(dir.path(), &FAST, &SLOW);
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
-    assert!(text.contains("+9.78 %*"), "{text}");
+    // The answer first; mmtests' star is in Markdown tables only.
+    assert!(text.starts_with("baseline, new vs base: elapsed +9.8 % [+5.5, +14.0] slower (REGRESSION) at half -j 1\n"), "{text}");
+    assert!(text.contains("+9.78 %  ") && !text.contains('*'), "{text}");
     // Fieller's interval of the ratio, checked with SciPy in stats::compare.
     assert!(text.contains("+5.52 … +14.05 %"), "{text}");
     assert!(text.contains("slower (REGRESSION)"), "{text}");
@@ -127,13 +129,13 @@ fn a_clear_regression_is_starred_and_exits_1() {
 }
 
 #[test]
-fn a_clear_improvement_is_starred_and_exits_0() {
+fn a_clear_improvement_leads_the_output_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = pair(dir.path(), &SLOW, &FAST);
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let text = stdout(&out);
-    assert!(text.contains("-8.91 %*") && text.contains("faster"), "{text}");
+    assert!(text.starts_with("baseline, new vs base: elapsed -8.9 % [") && text.contains("-8.91 %  ") && text.contains("faster"), "{text}");
     assert!(!text.contains("REGRESSION"), "{text}");
     assert!(text.contains("no significant regression in 1 comparison"), "{text}");
 }
@@ -145,13 +147,15 @@ fn two_tight_equal_studies_are_the_same_and_exit_0() {
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let text = stdout(&out);
-    assert!(text.contains("same (sees ±2.1 %)"), "{text}");
-    assert!(!text.contains(" %*"), "nothing starred: {text}");
+    assert!(text.contains("  same\n"), "{text}");
+    assert!(!text.contains('*') && !text.contains('★'), "nothing starred: {text}");
     assert!(!text.contains("no significant change") && !text.contains("INCONCLUSIVE"), "{text}");
     let json: Value = serde_json::from_str(&stdout(&compare(&old, &new, &["--format", "json"]))).unwrap();
     assert_eq!((json["entries"][0]["verdict"].as_str(), json["inconclusive"].as_u64()), (Some("same"), Some(0)));
     let tost = &json["entries"][0]["comparison"]["equivalence_ci"];
     assert!(tost["low"].as_f64().unwrap() > -1.0 && tost["high"].as_f64().unwrap() < 1.0, "{json}");
+    let seen = json["entries"][0]["comparison"]["min_detectable_change_percent"].as_f64().unwrap();
+    assert!((2.0..2.2).contains(&seen), "5 runs a side at a CoV of 0.5 % see about ±2.1 %: {seen}");
 }
 
 #[test]
@@ -309,7 +313,7 @@ fn a_level_whose_builds_all_fail_in_new_is_a_regression_and_the_base_shows_its_r
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
-    let row = text.lines().find(|l| l.contains("optimal -j 2")).expect("the optimal row");
+    let row = text.lines().find(|l| l.starts_with("  ") && l.contains("optimal -j 2")).expect("the optimal row");
     assert!(row.contains("40.61 ± 0.2380 (5)") && row.contains("none (5 failed)"), "the base's real runs: {row}");
     assert!(row.contains("no successful run in new (REGRESSION)"), "{row}");
     assert!(text.contains("REGRESSION baseline optimal (-j 2): 5 successful runs in base, none in new (5 failed)"), "{text}");
@@ -379,7 +383,7 @@ fn output_never_overwrites_an_input_or_a_results_folder() {
 }
 
 #[test]
-fn the_star_is_mmtests_rule_everywhere_and_the_legend_says_so() {
+fn the_star_is_mmtests_rule_in_markdown_tables_and_the_legend_says_so() {
     let dir = tempfile::tempdir().unwrap();
     // Significant (p = 0.017) and beyond 0.5 %, but the bands mean ± 1.96 SD overlap:
     // a verdict without a star.
@@ -388,13 +392,16 @@ fn the_star_is_mmtests_rule_everywhere_and_the_legend_says_so() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("+2.94 %  ") && text.contains("slower (REGRESSION)"), "no star: {text}");
-    assert!(text.contains("*: mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap"), "{text}");
+    assert!(!text.contains('*') && !text.contains("mmtests"), "the text has no star to explain: {text}");
     // Starred by mmtests' rule, yet within a 6 % noise threshold: a star without a verdict.
     let (old, new) = pair(dir.path(), &FAST, &SLOW);
     let out = compare(&old, &new, &["--threshold", "6"]);
-    assert!(stdout(&out).contains("+9.78 %*") && stdout(&out).contains("inconclusive"), "{}", describe(&out));
+    assert!(stdout(&out).contains("+9.78 %  ") && stdout(&out).contains("inconclusive"), "{}", describe(&out));
     let markdown = stdout(&compare(&old, &new, &["--format", "markdown", "--threshold", "6"]));
-    assert!(markdown.contains("+9.78 % ★") && markdown.contains("★: mmtests' rule"), "{markdown}");
+    assert!(
+        markdown.contains("+9.78 % ★") && markdown.contains("★ (in these tables only): mmtests' rule: the bands mean ± 1.96 · SD"),
+        "{markdown}"
+    );
 }
 
 #[test]
@@ -413,6 +420,10 @@ fn several_metrics_are_compared_and_each_can_regress() {
     assert!(text.contains("REGRESSION: 1 of 2 comparisons"), "{text}");
     let all = compare(&old, &new, &["--metric", "all", "--format", "csv"]);
     assert_eq!(stdout(&all).lines().count(), 1 + 7, "{}", describe(&all));
+    // Metrics with the same value in every run on both sides get no table, only a note.
+    let text = stdout(&compare(&old, &new, &["--metric", "all"]));
+    assert!(text.contains("Not shown, the same value in every run on both sides: Context Switches, Sleeps, Max RSS."), "{text}");
+    assert!(text.contains("System Time [s]") && !text.contains("Sleeps [count]"), "{text}");
 }
 
 #[test]
@@ -429,6 +440,10 @@ fn markdown_is_an_mmtests_style_table_with_stars() {
     let widths: Vec<usize> = text.lines().filter(|l| l.starts_with('|')).map(|l| l.chars().count()).collect();
     assert!(widths.windows(2).all(|w| w[0] == w[1]), "aligned as plain text too: {text}");
     assert!(text.starts_with("**bench compare**: REGRESSION"), "{text}");
+    assert!(
+        text.contains("\n\n- baseline, new vs base: **elapsed +9.8 % [+5.5, +14.0] slower (REGRESSION) at half -j 1**\n"),
+        "the answer under the outcome: {text}"
+    );
 }
 
 #[test]
@@ -598,4 +613,20 @@ fn a_study_of_two_kernels_splits_into_two_sides_that_compare() {
     let out = bench(&["split", study.to_str().unwrap(), &format!("old.={}", old.display()), "--allow-unclaimed"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(stderr(&out).contains("is not empty"), "{}", describe(&out));
+
+    // A part into the study's own folder, two parts into one folder, or a whole variant
+    // name as a prefix: refused before any part is written.
+    let first = dir.path().join("first");
+    let clashes = [
+        (format!("new.={}", study.display()), "study's own folder"),
+        (format!("new.={}", first.display()), "two parts in one folder"),
+        (format!("new.baseline={}", dir.path().join("second").display()), "whole variant name"),
+    ];
+    for (second, reason) in clashes {
+        let out = bench(&["split", study.to_str().unwrap(), &format!("old.={}", first.display()), &second, "--allow-unclaimed"]);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        assert!(stderr(&out).contains(reason), "{reason}: {}", describe(&out));
+        assert!(!first.exists(), "nothing written before the refusal: {}", describe(&out));
+    }
+    assert_eq!(std::fs::read_dir(&study).unwrap().count(), 2, "the study keeps its runs.csv and meta.json alone");
 }

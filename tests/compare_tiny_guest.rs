@@ -50,8 +50,11 @@ fn the_same_kernel_twice_under_a_threshold_no_noise_reaches_passes_the_gate() {
     }
     assert!(text.contains("6 successful runs, 0 failed"), "{}", describe(&out));
     assert!(!text.contains("(REGRESSION)"), "{}", describe(&out));
-    // Same host, same QEMU, same guest: nothing to warn about.
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{}", describe(&out));
+    // Same host, same QEMU, same guest: no fact differs, nothing to warn about but an
+    // honest flag of runs measured while the shared host was busy.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning") && !l.starts_with("warning: noisy host: ")).collect();
+    assert!(warnings.is_empty(), "{}", describe(&out));
 
     let json = bench(&[&["compare", old, new][..], &options, &["--format", "json"]].concat());
     assert_eq!(json.status.code(), Some(0), "{}", describe(&json));

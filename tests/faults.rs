@@ -317,33 +317,87 @@ command = "{COUNTER}; if [ $n -ge 2 ]; then sleep 1000; fi"
 fn killing_bench_with_sigkill_takes_its_qemu_down_too() {
     let _guard = guest_lock();
     let dir = tempfile::tempdir().unwrap();
-    let body = "runs = 1\nwarmup = 0\n[[variant]]\nname = \"long\"\n[workload]\nkind = \"command\"\ncommand = \"sleep 1000\"\n";
-    let scenario = tiny_scenario(dir.path(), "sigkill", body);
-    let root = dir.path().join("results");
-    let mut child = spawn_run(&scenario, &root);
-    // Wait until the agent started the run: the guest is up and busy.
+    let scenario = tiny_scenario(dir.path(), "sigkill", SLEEPER);
+    sigkill_while_the_step_runs(dir.path(), &scenario, &dir.path().join("results"), "sigkill");
+}
+
+/// Issue 19 item 13: a pinned guest's QMP socket fell back to the temporary folder when
+/// the results folder's path was too long for a socket name, and a kill -9 left it there.
+#[test]
+fn killing_a_pinned_bench_with_a_long_results_path_leaves_nothing_in_tmp() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "sigkill-pin", SLEEPER);
+    let text = std::fs::read_to_string(&scenario).unwrap().replace("cpus = 2\n", "cpus = 1\npin = true\n");
+    std::fs::write(&scenario, text).unwrap();
+    // Far beyond the 107 bytes of a socket name once the study's folders are added.
+    let root = dir.path().join("r".repeat(120));
+    sigkill_while_the_step_runs(dir.path(), &scenario, &root, "sigkill-pin");
+}
+
+/// One run of `sleep 1000` on variant `long`.
+const SLEEPER: &str = "runs = 1\nwarmup = 0\n[[variant]]\nname = \"long\"\n[workload]\nkind = \"command\"\ncommand = \"sleep 1000\"\n";
+
+/// Kills `bench run` with SIGKILL once its guest started the step; asserts that no QEMU
+/// and no file outlives it.
+fn sigkill_while_the_step_runs(dir: &std::path::Path, scenario: &std::path::Path, root: &std::path::Path, name: &str) {
+    let mut child = spawn_run(scenario, root);
+    wait_for_the_step(&mut child, root, name);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_no_qemu_left(dir);
+    // Nor any file: no scratch folder or socket in the temporary folder, and the initrd
+    // composed in the results folder's .scratch/ went once QEMU had read it.
+    let left: Vec<_> = std::fs::read_dir(root.with_file_name("tmp")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left in the temporary folder: {left:?}");
+    let scratch = results_dir(root, name).join(".scratch");
+    let left: Vec<_> = std::fs::read_dir(&scratch).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", scratch.display());
+}
+
+/// Waits until the guest of variant `long` in study `name` started its first step.
+fn wait_for_the_step(child: &mut std::process::Child, root: &std::path::Path, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let console = std::fs::read_dir(root.join("sigkill"))
+        let console = std::fs::read_dir(root.join(name))
             .ok()
             .and_then(|mut d| d.next())
             .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("console/long-boot1.log")).ok())
             .unwrap_or_default();
         if console.contains("kbench-agent: step 0") {
-            break;
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("bench ended ({status}) before the step ran");
         }
         assert!(Instant::now() < deadline, "the guest never started its step");
         std::thread::sleep(Duration::from_millis(200));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    std::thread::sleep(Duration::from_secs(1));
+}
+
+/// Issue 19 item 6: bench stopped (SIGSTOP) longer than the 60 s silence and the step's
+/// guard while a healthy guest ran `sleep 20`; its heartbeats and result waited in the
+/// socket, and the run was recorded failed ("no word from the agent for 60 s").
+#[test]
+fn a_bench_stopped_past_the_silence_keeps_the_healthy_run_it_finds_waiting() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = SLEEPER.replace("runs = 1", "runs = 1\njobs = [\"half\"]").replace("sleep 1000", "sleep 20");
+    // The guard: 30 s + 30 s of margin, also behind us when bench wakes up.
+    let scenario = tiny_with(dir.path(), "stopped", &body, "run_timeout = 30\n");
+    let root = dir.path().join("results");
+    let mut child = spawn_run(&scenario, &root);
+    wait_for_the_step(&mut child, &root, "stopped");
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_secs(75));
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = read_rows(&results_dir(&root, "stopped").join("runs.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], "ok", "{:?}", rows[0]);
+    assert!((20.0..30.0).contains(&num(&rows[0], "elapsed_s")), "{:?}", rows[0]);
     assert_no_qemu_left(dir.path());
-    // Nor any file: no scratch folder in the temporary folder, and the initrd composed
-    // in the results folder's .scratch/ went once QEMU had read it.
-    let left: Vec<_> = std::fs::read_dir(dir.path().join("tmp")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert!(left.is_empty(), "left in the temporary folder: {left:?}");
-    let scratch = results_dir(&root, "sigkill").join(".scratch");
-    let left: Vec<_> = std::fs::read_dir(&scratch).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
-    assert!(left.is_empty(), "left in {}: {left:?}", scratch.display());
 }

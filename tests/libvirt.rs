@@ -125,7 +125,7 @@ fn kill_9_of_bench_leaves_no_domain() {
         assert!(Instant::now() < deadline, "domains outlived bench by 30 s: {:?}", domains_of(pid));
         std::thread::sleep(Duration::from_millis(200));
     }
-    // Nor any file: the initrd composed with the agent lives only until its upload.
+    // Nor any file: the initrd composed with the agent lives in memory only.
     let prefix = format!("kbench-libvirt-{pid}-");
     let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
@@ -134,6 +134,29 @@ fn kill_9_of_bench_leaves_no_domain() {
         .map(|e| e.path())
         .collect();
     assert!(left.is_empty(), "scratch left by the killed bench: {left:?}");
+}
+
+/// Issue 19 item 13: the initrd composed with the agent went through a scratch folder in
+/// the temporary folder, which a kill -9 during its upload left there. With a temporary
+/// folder where nothing can be created (a file), the study still runs: bench writes
+/// nothing there, whatever the results folder's path.
+#[test]
+fn a_libvirt_study_writes_nothing_in_the_temporary_folder() {
+    let _guard = guest_lock();
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "notmp", ONE_RUN);
+    let not_a_folder = dir.path().join("tmp");
+    std::fs::write(&not_a_folder, "a file: nothing can be created under it").unwrap();
+    let root = dir.path().join("r".repeat(120));
+    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--backend", "libvirt"])
+        .env("KBENCH_AGENT", agent())
+        .env("TMPDIR", &not_a_folder)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(shape(&results_dir(&root, "notmp")).len(), 1);
 }
 
 #[test]

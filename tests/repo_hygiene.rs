@@ -159,10 +159,14 @@ fn the_scripts_run_the_bench_in_cargo_target_dir_even_a_relative_one() {
 
     std::fs::remove_file(&log).unwrap();
     let scenario = dir.path().join("s.toml");
+    // Lines of a multi-line string are text, even those that look like TOML.
+    const COMMAND: &str = "command = '''\nmake\n[x]\n[[variant]]\nname = \"not a variant\"\n'''\n";
     std::fs::write(
         &scenario,
-        "name = \"fake\"\nbaseline = \"off\"  # the reference\n[guest]\nkernel = \"k\"\n\n[[variant]]\nname = \"off\"\n\n\
-         [[variant]]\nname = \"poison\"\ncmdline = \"slub_debug=P\"\n\n[[variant]]\nname = \"own\"\nkernel = \"mine\"\n\n[workload]\nkind = \"command\"\n",
+        format!(
+            "name = \"fake\"\nbaseline = \"off\"  # the reference\n[guest]\nkernel = \"k\"\n\n[[variant]]\nname = \"off\"\n\n\
+             [[variant]]\nname = 'poison'\ncmdline = \"slub_debug=P\"\n\n[[variant]]\nname = \"own\"\nkernel = \"mine\"\n\n[workload]\nkind = \"command\"\n{COMMAND}"
+        ),
     )
     .unwrap();
     for kernel in ["old", "new"] {
@@ -191,14 +195,28 @@ fn the_scripts_run_the_bench_in_cargo_target_dir_even_a_relative_one() {
         "baseline = \"old.off\"  # the reference".to_string(),
         format!("[[variant]]\nkernel = \"{}\"\nname = \"old.off\"", old.display()),
         format!("[[variant]]\nkernel = \"{}\"\nname = \"new.off\"", new.display()),
-        format!("[[variant]]\nkernel = \"{}\"\nname = \"new.poison\"\ncmdline = \"slub_debug=P\"", new.display()),
+        format!("[[variant]]\nkernel = \"{}\"\nname = 'new.poison'\ncmdline = \"slub_debug=P\"", new.display()),
         "[[variant]]\nname = \"old.own\"\nkernel = \"mine\"".to_string(),
         "[[variant]]\nname = \"new.own\"\nkernel = \"mine\"".to_string(),
-        "\n[workload]\nkind = \"command\"".to_string(),
+        format!("\n[workload]\nkind = \"command\"\n{COMMAND}"),
     ] {
         assert!(both.contains(&expected), "the study's scenario lacks {expected:?}:\n{both}");
     }
-    assert_eq!(both.matches("[[variant]]").count(), 6, "{both}");
+    assert_eq!(both.matches("[[variant]]").count(), 6 + 1, "six variants and the command's line: {both}");
+
+    // What it cannot rewrite for certain, it refuses.
+    std::fs::write(&scenario, "name = \"fake\"\n[[variant]]\n\"name\" = \"off\"\n").unwrap();
+    let out = Command::new(repo().join("scripts/ci-compare-kernels.sh"))
+        .args(["s.toml", "old", "new"])
+        .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", "elsewhere")
+        .env("RESULTS", "ci2")
+        .env_remove("BENCH")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let refusal = "s.toml line 3: cannot rewrite this scenario safely: a quoted key";
+    assert!(String::from_utf8_lossy(&out.stderr).contains(refusal), "{}", describe(&out));
 }
 
 /// What the agent uses from the kernel, and the option the README must name for it.

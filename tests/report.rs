@@ -141,6 +141,9 @@ fn report_json_and_report_md_carry_the_facts_verdicts_warnings_and_plots() {
     assert_eq!(json["facts"]["accel"], "tcg");
     assert_eq!(json["facts"]["variants"][1]["slab_poisoning"], true);
     assert_eq!(json["analysis"]["baseline"], "off");
+    let answer = &json["headline"][0];
+    assert_eq!((answer["subject"].as_str(), answer["tone"].as_str()), (Some("poison vs off"), Some("worse")), "{}", json["headline"]);
+    assert!(answer["text"].as_str().unwrap().starts_with("elapsed +9.8 % [+5.5, +14.0] slower at -j 2"), "{}", json["headline"]);
     assert_eq!(json["analysis"]["thresholds"]["alpha"], 0.05);
     let elapsed = &json["analysis"]["levels"][0]["variants"][1]["metrics"][0];
     assert_eq!(elapsed["metric"], "elapsed");
@@ -177,6 +180,14 @@ fn report_json_and_report_md_carry_the_facts_verdicts_warnings_and_plots() {
     let kernbench = std::fs::read_to_string(dir.path().join("kernbench.txt")).unwrap();
     assert!(stdout.starts_with(&kernbench) && kernbench.contains("Average Half load -j 2 Run"), "{stdout}");
     assert!(stdout.contains("poison against off"), "{stdout}");
+    // The answer first in report.md, last on the terminal.
+    let first: Vec<&str> = md.lines().take(6).collect();
+    assert!(first[2].starts_with("- poison vs off: **elapsed +9.8 % [+5.5, +14.0] slower at -j 2, "), "{md}");
+    let last: Vec<&str> = stdout.lines().rev().take(3).collect();
+    assert!(
+        last[0].starts_with("trust: ") && last[2].starts_with("poison vs off: elapsed +9.8 % [+5.5, +14.0] slower at -j 2"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -133,12 +133,51 @@ fn report_html_loads_in_a_browser_with_tables_plots_and_no_console_errors() {
     assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "a screenshot with content: {} bytes", png.len());
 }
 
+/// The answer is on the first screen: at desktop size (1280×800) and at phone size
+/// (390×844), the page's script measures the headline's box, and it must end inside the
+/// viewport and hold each variant's elapsed verdict.
+#[test]
+fn the_headline_with_each_variant_s_elapsed_verdict_is_on_the_first_screen() {
+    let dir = copy_fixture("b-6.1.0-27");
+    let out = bench(&["report", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let page = dir.path().join("report.html");
+    for (width, height) in [(1280, 800), (390, 844)] {
+        let dom = browse(&page, &[format!("--window-size={width},{height}"), "--dump-dom".into()]);
+        assert!(dom.status.success(), "chromium --dump-dom failed:\n{}", String::from_utf8_lossy(&dom.stderr));
+        let rendered = String::from_utf8_lossy(&dom.stdout);
+        let viewport_width: i64 = attribute(&rendered, "data-viewport-width").parse().unwrap();
+        let viewport_height: i64 = attribute(&rendered, "data-viewport-height").parse().unwrap();
+        let bounds: Vec<i64> = attribute(&rendered, "data-headline-box").split_whitespace().map(|n| n.parse().unwrap()).collect();
+        let [left, top, right, bottom] = bounds[..] else { panic!("four numbers: {bounds:?}") };
+        assert!(viewport_height >= height * 3 / 4, "{width}x{height}: the viewport is {viewport_width}x{viewport_height}");
+        assert!(
+            left >= 0 && top >= 0 && right <= viewport_width && bottom <= viewport_height,
+            "{width}x{height}: the headline at {bounds:?} leaves the {viewport_width}x{viewport_height} first screen"
+        );
+        let headline = rendered.split("<section id=\"headline\"").nth(1).and_then(|s| s.split("</section>").next()).expect("a headline");
+        let answer = headline.split("<p>").find(|p| p.contains("poison vs off:")).expect("a line for poison against the baseline");
+        assert!(answer.contains("elapsed ") && answer.contains("at -j 2") && answer.contains("at -j 4"), "each level: {answer}");
+        assert!(
+            ["slower", "faster", "same", "inconclusive"].iter().any(|verdict| answer.contains(verdict)),
+            "the verdict: {answer}"
+        );
+        let shot = dir.path().join(format!("first-screen-{width}x{height}.png"));
+        let out = browse(&page, &[format!("--window-size={width},{height}"), format!("--screenshot={}", shot.display())]);
+        assert!(out.status.success(), "chromium --screenshot failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        if let Ok(keep) = std::env::var("KBENCH_KEEP_SCREENSHOTS") {
+            std::fs::copy(&shot, Path::new(&keep).join(shot.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
 #[test]
 fn history_html_loads_in_a_browser_and_marks_the_regression() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("history.html");
     let fixtures = repo().join("tests/fixtures/history");
-    let steps: Vec<String> = ["c-6.1.0-26", "b-6.1.0-27", "a-6.1.0-28-regressed"].iter().map(|n| fixtures.join(n).display().to_string()).collect();
+    let steps: Vec<String> =
+        ["c-6.1.0-26", "b-6.1.0-27", "a-6.1.0-28-regressed"].iter().map(|n| fixtures.join(n).display().to_string()).collect();
     let mut args: Vec<&str> = vec!["history"];
     args.extend(steps.iter().map(String::as_str));
     args.extend(["--html", page.to_str().unwrap()]);

@@ -218,3 +218,44 @@ fn retry_failed_needs_resume() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(stderr(&out).contains("--resume"), "{}", describe(&out));
 }
+
+#[test]
+fn a_full_disk_is_refused_before_the_results_folder_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario(dir.path(), BODY);
+    let disk = dir.path().join("small-disk");
+    std::fs::create_dir(&disk).unwrap();
+    // A 16 MiB tmpfs stands for a disk with too little room (the test runs as root, as the suite does).
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=16M", "tmpfs"]).arg(&disk).status().expect("run mount");
+    assert!(mounted.success(), "mounting a small tmpfs needs root");
+    let out = run_with("", &["run", scenario.to_str().unwrap(), "--results", disk.to_str().unwrap()]);
+    let entries: Vec<_> = std::fs::read_dir(&disk).unwrap().map(|e| e.unwrap().path()).collect();
+    let _ = Command::new("umount").arg(&disk).status();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("MiB free") && stderr(&out).contains("--results"), "{}", describe(&out));
+    assert!(entries.is_empty(), "nothing is made on a disk that cannot hold the study: {entries:?}");
+}
+
+#[test]
+fn bench_report_waits_its_turn_while_a_study_writes_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("study");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::copy(repo().join("tests/fixtures/history/b-6.1.0-27/runs.csv"), folder.join("runs.csv")).unwrap();
+    // `flock` holds the folder's lock as a running study does (--close: its sleep does not).
+    let mut holder = Command::new("flock").arg("--close").arg(folder.join(".lock")).args(["sleep", "30"]).spawn().expect("run flock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !folder.join(".lock").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let refused = bench(&["report", folder.to_str().unwrap()]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
+    assert!(stderr(&refused).contains("in use by"), "{}", describe(&refused));
+    assert!(!folder.join("report.md").exists(), "nothing written while the study holds the folder");
+    let written = bench(&["report", folder.to_str().unwrap()]);
+    assert_eq!(written.status.code(), Some(0), "{}", describe(&written));
+    assert!(folder.join("report.md").is_file());
+}

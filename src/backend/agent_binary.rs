@@ -49,6 +49,12 @@ fn candidates(exe_dir: &Path, cargo_target_dir: Option<&Path>) -> Vec<PathBuf> {
 
 /// A dynamically linked agent would die in a busybox initramfs: refuse it up front.
 fn check_static(path: &Path) -> Result<()> {
+    // A device or a runaway file is no agent, and is not read until memory runs out.
+    const MAX_AGENT_BYTES: u64 = 256 << 20;
+    let metadata = std::fs::metadata(path).with_context(|| format!("cannot read the agent {}: {BUILD_HINT}", path.display()))?;
+    if !metadata.is_file() || metadata.len() > MAX_AGENT_BYTES {
+        bail!("{} is not an agent (not a regular file of at most {} MiB): {BUILD_HINT}", path.display(), MAX_AGENT_BYTES >> 20);
+    }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the agent {}: {BUILD_HINT}", path.display()))?;
     match has_interpreter(&bytes) {
         None => bail!("{} is not a 64-bit ELF executable: {BUILD_HINT}", path.display()),
@@ -63,13 +69,17 @@ fn has_interpreter(elf: &[u8]) -> Option<bool> {
         return None;
     }
     let u16_at = |at: usize| Some(u16::from_le_bytes(elf.get(at..at + 2)?.try_into().ok()?));
-    let phoff = u64::from_le_bytes(elf.get(0x20..0x28)?.try_into().ok()?) as usize;
+    let phoff = usize::try_from(u64::from_le_bytes(elf.get(0x20..0x28)?.try_into().ok()?)).ok()?;
     let (entsize, count) = (u16_at(0x36)? as usize, u16_at(0x38)? as usize);
     const PT_INTERP: u32 = 3;
-    Some((0..count).any(|i| {
-        let at = phoff + i * entsize;
-        elf.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])) == Some(PT_INTERP)
-    }))
+    // The offsets come from the file: a header pointing past its end is no executable.
+    let mut types = Vec::with_capacity(count);
+    for i in 0..count {
+        let at = phoff.checked_add(i.checked_mul(entsize)?)?;
+        let bytes = elf.get(at..at.checked_add(4)?)?;
+        types.push(u32::from_le_bytes(bytes.try_into().ok()?));
+    }
+    Some(types.contains(&PT_INTERP))
 }
 
 #[cfg(test)]
@@ -103,5 +113,23 @@ mod tests {
         let sh = std::fs::read("/bin/sh").unwrap();
         assert_eq!(has_interpreter(&sh), Some(true));
         assert_eq!(has_interpreter(b"#!/bin/sh\n"), None);
+    }
+
+    #[test]
+    fn program_headers_pointing_anywhere_are_no_executable() {
+        let header = |phoff: u64, entsize: u16, count: u16| {
+            let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+            elf.resize(64, 0);
+            elf[0x20..0x28].copy_from_slice(&phoff.to_le_bytes());
+            elf[0x36..0x38].copy_from_slice(&entsize.to_le_bytes());
+            elf[0x38..0x3a].copy_from_slice(&count.to_le_bytes());
+            elf
+        };
+        assert_eq!(has_interpreter(&header(u64::MAX, 56, 2)), None);
+        assert_eq!(has_interpreter(&header(u64::MAX - 3, 0, 1)), None);
+        assert_eq!(has_interpreter(&header(40, u16::MAX, u16::MAX)), None);
+        assert_eq!(has_interpreter(&header(0, 56, 0)), Some(false));
+        let error = format!("{:#}", check_static(Path::new("/dev/zero")).unwrap_err());
+        assert!(error.contains("not a regular file"), "{error}");
     }
 }

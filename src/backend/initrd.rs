@@ -16,6 +16,13 @@ pub const AGENT_PATH: &str = "/kbench/agent";
 /// Writes `base` (if any), zero padding to a 4-byte boundary (the kernel only looks for
 /// a following archive there), then a newc archive holding the agent as [`AGENT_PATH`].
 pub fn with_agent(base: Option<&Path>, agent: &Path, out: &Path) -> Result<()> {
+    let image = compose(base, agent)?;
+    let mut file = std::fs::File::create(out).with_context(|| format!("cannot write {}", out.display()))?;
+    file.write_all(&image).with_context(|| format!("cannot write {}", out.display()))
+}
+
+/// What [`with_agent`] writes, in memory.
+pub fn compose(base: Option<&Path>, agent: &Path) -> Result<Vec<u8>> {
     let agent_bytes = std::fs::read(agent).with_context(|| format!("cannot read the agent {}", agent.display()))?;
     let mut image = match base {
         Some(path) => std::fs::read(path).with_context(|| format!("cannot read initrd {}", path.display()))?,
@@ -26,8 +33,7 @@ pub fn with_agent(base: Option<&Path>, agent: &Path, out: &Path) -> Result<()> {
     append_newc(&mut image, 1, folder, 0o040755, &[]);
     append_newc(&mut image, 2, AGENT_PATH.trim_start_matches('/'), 0o100755, &agent_bytes);
     append_newc(&mut image, 0, "TRAILER!!!", 0, &[]);
-    let mut file = std::fs::File::create(out).with_context(|| format!("cannot write {}", out.display()))?;
-    file.write_all(&image).with_context(|| format!("cannot write {}", out.display()))
+    Ok(image)
 }
 
 /// One entry in the "newc" cpio format (see the kernel's Documentation/driver-api/early-userspace).

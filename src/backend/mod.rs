@@ -147,15 +147,21 @@ rebuild with the default features (cargo build --features libvirt, which needs l
 /// or the problem with it.
 pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
     match plan.guest.backend {
-        BackendKind::Qemu => vec![
-            ("accel".into(), qemu_accel_line(plan.guest.accel)),
-            ("qemu".into(), qemu::QemuBackend::new(plan.guest.qemu.as_deref(), Accel::Tcg).map(|b| b.version())),
-        ],
+        BackendKind::Qemu => check_qemu_host(plan.guest.accel, plan.guest.qemu.as_deref()),
         #[cfg(feature = "libvirt")]
         BackendKind::Libvirt => libvirt::check_host(plan),
         #[cfg(not(feature = "libvirt"))]
         BackendKind::Libvirt => vec![("libvirt".into(), Err(anyhow::anyhow!("{NOT_COMPILED_IN}")))],
     }
+}
+
+/// The QEMU backend's lines of [`check_host`]: they need only the scenario's `accel` and
+/// `qemu`, so `bench check` runs them even for a scenario that does not validate.
+pub fn check_qemu_host(accel: crate::scenario::file::AccelChoice, qemu: Option<&Path>) -> Vec<(String, Result<String>)> {
+    vec![
+        ("accel".into(), qemu_accel_line(accel)),
+        ("qemu".into(), qemu::QemuBackend::new(qemu, Accel::Tcg).map(|b| b.version())),
+    ]
 }
 
 fn qemu_accel_line(choice: crate::scenario::file::AccelChoice) -> Result<String> {

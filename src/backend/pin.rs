@@ -4,7 +4,9 @@
 //! wander between caches.
 //!
 //! QEMU names its vCPU threads over QMP (`query-cpus-fast` gives each vCPU's thread id);
-//! start it with [`qmp_arguments`], then call [`pin_guest`] once the socket is there.
+//! start it with [`qmp_arguments`] and one end of a socket pair as that descriptor, then
+//! call [`pin_guest`] with the other end. No socket file: nothing to keep under the
+//! 108-byte limit of socket names, nothing a `kill -9` leaves behind.
 //! The QMP text is handled by pure functions, tested on canned replies.
 
 use crate::model::{PinnedVcpu, PinningFacts};
@@ -15,15 +17,14 @@ use serde::Serialize;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long QEMU may take to open its QMP socket and answer.
+/// How long QEMU may take to greet on its QMP socket and answer.
 const QMP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// QEMU's arguments for a QMP socket at `socket` that does not hold up the boot.
-pub fn qmp_arguments(socket: &Path) -> [String; 2] {
-    ["-qmp".into(), format!("unix:{},server=on,wait=off", super::qemu::escape(socket))]
+/// QEMU's arguments for a QMP monitor on the connected socket it holds as `fd`.
+pub fn qmp_arguments(fd: i32) -> [String; 4] {
+    ["-chardev".into(), format!("socket,id=qmp,fd={fd}"), "-mon".into(), "chardev=qmp,mode=control".into()]
 }
 
 /// A vCPU and the host thread that runs it, as `query-cpus-fast` reports them.
@@ -61,10 +62,11 @@ pub fn allowed_cpus() -> Result<Vec<usize>> {
     Ok(cpus_of(&set))
 }
 
-/// Pins the vCPU threads of the QEMU `qemu_pid`, whose QMP socket is `qmp_socket`, one to
-/// a CPU of `host_cpus` each; QEMU's other threads and bench go to the CPUs left over.
-pub fn pin_guest(qmp_socket: &Path, qemu_pid: u32, host_cpus: &[usize]) -> Result<Pinning> {
-    let vcpus = query_vcpu_threads(qmp_socket, QMP_TIMEOUT)?;
+/// Pins the vCPU threads of the QEMU `qemu_pid`, whose QMP monitor is at the other end of
+/// `qmp`, one to a CPU of `host_cpus` each; QEMU's other threads and bench go to the CPUs
+/// left over.
+pub fn pin_guest(qmp: UnixStream, qemu_pid: u32, host_cpus: &[usize]) -> Result<Pinning> {
+    let vcpus = query_vcpu_threads(qmp, QMP_TIMEOUT)?;
     let (assigned, shared_cpus) = assign(&vcpus, host_cpus)?;
     for vcpu in &assigned {
         set_affinity(vcpu.thread_id, &[vcpu.host_cpu])
@@ -106,21 +108,12 @@ pub fn assign(vcpus: &[VcpuThread], host_cpus: &[usize]) -> Result<(Vec<PinnedVc
     Ok((assigned, cpus[..shared].to_vec()))
 }
 
-/// Asks QEMU which thread runs each vCPU.
-pub fn query_vcpu_threads(socket: &Path, timeout: Duration) -> Result<Vec<VcpuThread>> {
-    let deadline = Instant::now() + timeout;
-    let stream = loop {
-        match UnixStream::connect(socket) {
-            Ok(stream) => break stream,
-            Err(error) if Instant::now() >= deadline => {
-                return Err(error).with_context(|| format!("QMP socket {} did not open within {timeout:?}", socket.display()));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    };
-    stream.set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))))?;
+/// Asks QEMU which thread runs each vCPU; each read and write waits at most `timeout`.
+pub fn query_vcpu_threads(stream: UnixStream, timeout: Duration) -> Result<Vec<VcpuThread>> {
+    stream.set_read_timeout(Some(timeout)).context("QMP: cannot set a read timeout")?;
+    stream.set_write_timeout(Some(timeout)).context("QMP: cannot set a write timeout")?;
     let mut qmp = Qmp { reader: BufReader::new(stream.try_clone()?), writer: stream };
-    let greeting = qmp.next_message().context("QMP: no greeting")?;
+    let greeting = qmp.next_message().with_context(|| format!("QMP: no greeting within {timeout:?}"))?;
     if greeting.get("QMP").is_none() {
         bail!("QMP: the socket's first message is not QEMU's greeting: {greeting}");
     }
@@ -275,8 +268,8 @@ mod tests {
     }
 
     #[test]
-    fn qmp_arguments_escape_commas() {
-        assert_eq!(qmp_arguments(Path::new("/tmp/a,b/qmp.sock"))[1], "unix:/tmp/a,,b/qmp.sock,server=on,wait=off");
+    fn qmp_is_a_monitor_on_a_handed_descriptor() {
+        assert_eq!(qmp_arguments(4), ["-chardev", "socket,id=qmp,fd=4", "-mon", "chardev=qmp,mode=control"]);
     }
 
     /// Kills QEMU however the test ends.
@@ -295,8 +288,11 @@ mod tests {
     #[test]
     #[ignore = "starts QEMU"]
     fn pinning_sets_the_affinity_it_reports() {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("qmp.sock");
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        use std::path::Path;
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let fd = theirs.as_raw_fd();
         let kernel = Path::new(env!("CARGO_MANIFEST_DIR")).join("vm-images/tiny/vmlinuz");
         assert!(kernel.is_file(), "{} is missing: scripts/build-tiny-guest.sh", kernel.display());
         let mut command = std::process::Command::new("qemu-system-x86_64");
@@ -304,14 +300,22 @@ mod tests {
             .args(["-S", "-nodefaults", "-no-user-config", "-display", "none", "-accel", "tcg,thread=multi", "-smp", "1", "-m", "128M"])
             .arg("-kernel")
             .arg(&kernel)
-            .args(qmp_arguments(&socket))
+            .args(qmp_arguments(fd))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null());
+        // SAFETY: fcntl is async-signal-safe; it keeps QEMU's end open across exec.
+        unsafe {
+            command.pre_exec(move || match nix::libc::fcntl(fd, nix::libc::F_SETFD, 0) {
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => Ok(()),
+            });
+        }
         let qemu = Qemu(command.spawn().expect("start qemu-system-x86_64"));
+        drop(theirs);
         let before = allowed_cpus().unwrap();
         assert!(before.len() >= 2, "needs two host CPUs, bench may use {before:?}");
 
-        let pinning = pin_guest(&socket, qemu.0.id(), &before).unwrap();
+        let pinning = pin_guest(ours, qemu.0.id(), &before).unwrap();
         let after_bench = allowed_cpus().unwrap();
         // Put this test process back before asserting anything.
         for tid in &pinning.bench_threads {

@@ -1,15 +1,16 @@
 //! The default backend: qemu-system-x86_64 spawned directly, with direct kernel boot.
 //! The console goes to a file; the agent talks on the second serial port, which QEMU
-//! gets as one end of a socket pair (`-chardev socket,fd=3`): no socket file, so no path
-//! to keep under the 108-byte limit of unix socket names and nothing left behind.
+//! gets as one end of a socket pair (`-chardev socket,fd=3`), and so does the QMP monitor
+//! of a pinned guest (fd 4): no socket file, so no path to keep under the 108-byte limit
+//! of unix socket names and nothing left behind.
 
 use super::{initrd, pin, Accel, Backend, Guest, GuestEvent, GuestSpec};
 use crate::model::PinningFacts;
 use anyhow::{bail, Context, Result};
 use kbench_protocol::lines::{Line, LineReader};
 use kbench_protocol::{encode, HostMessage, MAX_LINE_BYTES};
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -17,16 +18,22 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The descriptor QEMU finds its end of the agent's socket pair on.
+/// The descriptor QEMU finds its end of the agent's socket pair on...
 const AGENT_FD: i32 = 3;
+/// ...and its end of the QMP socket pair (pinned guests).
+const QMP_FD: i32 = 4;
+/// Where our copies of QEMU's ends live until the fork: above every descriptor QEMU is
+/// handed, so that handing one cannot close another.
+const HANDED_FROM: i32 = 10;
+/// How long the agent may take no byte of a message before the guest counts as hung
+/// (the agent reads its channel at all times; only a dead guest stops).
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// What `qemu-system-* --version` prints first; anything else is not QEMU.
 const VERSION_PREFIX: &str = "QEMU emulator version";
 /// How long a QEMU whose guest channel closed may take to exit before its status is read.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
 /// QEMU's own error output quoted in a message.
 const STDERR_EXCERPT: usize = 2000;
-/// The longest path a unix socket may have (sun_path, with its terminating zero).
-const SOCKET_PATH_MAX: usize = 107;
 
 pub struct QemuBackend {
     binary: PathBuf,
@@ -107,57 +114,55 @@ impl Backend for QemuBackend {
         let stderr = std::fs::File::create(&stderr_path)
             .with_context(|| format!("cannot create {}", stderr_path.display()))?;
         let (stream, qemu_end) = UnixStream::pair().context("cannot create the agent's socket pair")?;
-        let qemu_fd = qemu_end.as_raw_fd();
+        let mut handed = vec![(above_handed(qemu_end.into())?, AGENT_FD)];
         let mut command = Command::new(&self.binary);
         command.args(self.arguments(spec, &initrd_path)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
-        let qmp_socket = spec.pin.then(|| qmp_socket(spec));
-        if let Some(socket) = &qmp_socket {
-            let _ = std::fs::remove_file(socket);
-            command.args(pin::qmp_arguments(socket));
-        }
+        let qmp = match spec.pin {
+            true => {
+                let (ours, qemu_end) = UnixStream::pair().context("cannot create the QMP socket pair")?;
+                handed.push((above_handed(qemu_end.into())?, QMP_FD));
+                command.args(pin::qmp_arguments(QMP_FD));
+                Some(ours)
+            }
+            false => None,
+        };
+        let moves: Vec<(i32, i32)> = handed.iter().map(|(fd, to)| (fd.as_raw_fd(), *to)).collect();
         // Own process group: a terminal's Ctrl-C reaches us, and we stop the guest in order.
         command.process_group(0);
-        // SAFETY: only async-signal-safe calls between fork and exec: prctl makes the
-        // kernel kill QEMU when we die; dup2/fcntl hand QEMU its end of the socket pair
-        // as AGENT_FD, open across exec (dup2 clears close-on-exec on the copy).
+        // SAFETY: only async-signal-safe calls between fork and exec (`moves` was built
+        // before): prctl makes the kernel kill QEMU when we die; dup2 hands QEMU each of
+        // its socket ends under the number its arguments name, open across exec (dup2
+        // clears close-on-exec on the copy; every source is above every target).
         unsafe {
             command.pre_exec(move || {
                 nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)?;
-                let handed = if qemu_fd == AGENT_FD {
-                    nix::libc::fcntl(AGENT_FD, nix::libc::F_SETFD, 0)
-                } else {
-                    nix::libc::dup2(qemu_fd, AGENT_FD)
-                };
-                if handed < 0 {
-                    return Err(std::io::Error::last_os_error());
+                for &(from, to) in &moves {
+                    if nix::libc::dup2(from, to) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });
         }
         let child = command.spawn().with_context(|| format!("cannot start {}", self.binary.display()))?;
-        // QEMU holds the only other end now: when it exits, our reads end.
-        drop(qemu_end);
-        let events = spawn_reader(stream.try_clone().context("cannot clone the agent socket")?);
-        let mut guest =
-            QemuGuest { child, stream, events, stderr_path, initrd: Some(initrd_path), qmp_socket: qmp_socket.clone(), pinning: None };
-        if let Some(socket) = &qmp_socket {
+        // QEMU holds the only other ends now: when it exits, our reads end.
+        drop(handed);
+        let mut guest = QemuGuest::new(child, stream, stderr_path, initrd_path, SEND_TIMEOUT)?;
+        if let Some(qmp) = qmp {
             // Dropping the guest on an error stops QEMU: no unpinned guest measures anything.
             let host_cpus = self.host_cpus.as_ref().map_err(|e| anyhow::anyhow!("key `guest.pin`: cannot read the CPUs bench may use: {e}"))?;
-            let pinning = pin::pin_guest(socket, guest.child.id(), host_cpus).context("key `guest.pin`: cannot pin the guest")?;
+            let pinning = pin::pin_guest(qmp, guest.child.id(), host_cpus).context("key `guest.pin`: cannot pin the guest")?;
             guest.pinning = Some(pinning.facts());
         }
         Ok(Box::new(guest))
     }
 }
 
-/// The QMP socket of a pinned guest: in the scratch folder, unless that path is too long
-/// for a unix socket; then in the temporary folder, named after this bench.
-fn qmp_socket(spec: &GuestSpec) -> PathBuf {
-    let socket = spec.scratch.join(format!("{}.qmp", spec.name));
-    if socket.as_os_str().len() <= SOCKET_PATH_MAX {
-        return socket;
-    }
-    std::env::temp_dir().join(format!("kbench-{}-{}.qmp", std::process::id(), spec.name))
+/// A copy of `fd` numbered at least [`HANDED_FROM`], closed on exec; `fd` is closed.
+fn above_handed(fd: OwnedFd) -> Result<OwnedFd> {
+    let copy = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(HANDED_FROM)).context("cannot copy a socket for QEMU")?;
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) just returned this descriptor, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
 }
 
 /// Frames the agent's lines on a thread of its own; never holds more than one line of
@@ -182,6 +187,7 @@ fn spawn_reader(stream: UnixStream) -> mpsc::Receiver<GuestEvent> {
 
 struct QemuGuest {
     child: Child,
+    /// What `send` writes to: bounded by a write timeout.
     stream: UnixStream,
     events: mpsc::Receiver<GuestEvent>,
     /// QEMU's own messages ("initrd is too large"), quoted when it ends in failure.
@@ -190,12 +196,19 @@ struct QemuGuest {
     /// runs, so it goes at the agent's first word, and a `kill -9` of bench later leaves
     /// nothing of it behind.
     initrd: Option<PathBuf>,
-    /// QEMU's QMP socket, when pinned; removed with the guest.
-    qmp_socket: Option<PathBuf>,
     pinning: Option<PinningFacts>,
+    send_timeout: Duration,
 }
 
 impl QemuGuest {
+    /// A started QEMU and our end of its agent channel; a message the agent does not take
+    /// within `send_timeout` is an error, not a bench that waits for ever.
+    fn new(child: Child, stream: UnixStream, stderr_path: PathBuf, initrd: PathBuf, send_timeout: Duration) -> Result<QemuGuest> {
+        stream.set_write_timeout(Some(send_timeout)).context("cannot set a write timeout on the agent socket")?;
+        let events = spawn_reader(stream.try_clone().context("cannot clone the agent socket")?);
+        Ok(QemuGuest { child, stream, events, stderr_path, initrd: Some(initrd), pinning: None, send_timeout })
+    }
+
     /// Once the channel closed: QEMU's exit status and its own message, when it ended in
     /// failure (a guest that powers off, panics or resets ends QEMU with status 0).
     fn failure(&mut self) -> Option<String> {
@@ -224,7 +237,14 @@ impl QemuGuest {
 
 impl Guest for QemuGuest {
     fn send(&mut self, message: &HostMessage) -> Result<()> {
-        self.stream.write_all(encode(message).as_bytes()).context("cannot send to the guest agent")
+        match self.stream.write_all(encode(message).as_bytes()) {
+            Ok(()) => Ok(()),
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Err(anyhow::anyhow!(
+                "cannot send to the guest agent: it took no byte for {} s (the guest hangs, or something else holds its port)",
+                self.send_timeout.as_secs_f64()
+            )),
+            Err(error) => Err(error).context("cannot send to the guest agent"),
+        }
     }
 
     fn next_event(&mut self, timeout: Duration) -> Result<Option<GuestEvent>> {
@@ -272,9 +292,6 @@ impl Drop for QemuGuest {
         if let Some(initrd) = self.initrd.take() {
             let _ = std::fs::remove_file(initrd);
         }
-        if let Some(socket) = self.qmp_socket.take() {
-            let _ = std::fs::remove_file(socket);
-        }
     }
 }
 
@@ -286,4 +303,38 @@ pub(super) fn escape(path: &Path) -> String {
 pub(crate) fn is_qcow2(path: &Path) -> bool {
     let mut magic = [0u8; 4];
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"QFI\xfb"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kbench_protocol::{Step, StepKind};
+
+    /// Issue 19 item 13: a guest whose agent takes nothing (a hung guest) made `send`
+    /// block for ever; now it fails after the write timeout, saying why.
+    #[test]
+    fn a_guest_that_takes_no_message_fails_the_send_after_its_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new("sleep").arg("60").spawn().expect("sleep");
+        // The far end stays open and is never read: the socket's buffer fills and stays full.
+        let (stream, _unread) = UnixStream::pair().unwrap();
+        let mut guest =
+            QemuGuest::new(child, stream, dir.path().join("qemu.log"), dir.path().join("initrd"), Duration::from_millis(200)).unwrap();
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let step = Step {
+                id: 0,
+                kind: StepKind::Timed,
+                clean: None,
+                command: "x".repeat(64 * 1024),
+                timeout_s: 1.0,
+                expect_files: Vec::new(),
+            };
+            // A few MiB: far more than any socket buffer holds.
+            let sent = (0..100).map(|_| guest.send(&HostMessage::Run(step.clone()))).find(Result::is_err);
+            let _ = sender.send(sent.map(|r| format!("{:#}", r.unwrap_err())));
+        });
+        let error = receiver.recv_timeout(Duration::from_secs(20)).expect("send returned within 20 s").expect("a send failed");
+        assert!(error.contains("it took no byte for 0.2 s"), "{error}");
+    }
 }

@@ -170,7 +170,7 @@ impl Boot<'_, '_> {
             self.in_progress = Some((planned.clone(), limit.clone()));
             self.started_at = now();
             let window = if timed { self.start_window(outcome) } else { None };
-            session.start(planned.with_limit(&limit))?;
+            session.start(planned, &limit)?;
             let result = loop {
                 match session.next()? {
                     Event::StepStarted { .. } => self.study.listener.step_started(self.variant, &planned.info, &limit),
@@ -186,7 +186,8 @@ impl Boot<'_, '_> {
                 self.finish_window(window, outcome);
             }
             if planned.info.kind == StepKind::Warmup {
-                let step = Duration::from_secs_f64(result.step_s().max(0.0));
+                // The agent's word: a time no Duration holds is as long as any.
+                let step = Duration::try_from_secs_f64(result.step_s().max(0.0)).unwrap_or(Duration::MAX);
                 longest_warmup = Some(longest_warmup.map_or(step, |l| l.max(step)));
             }
             if let Some(reason) = self.file_step(planned, &limit, &result, job, outcome)? {

@@ -124,7 +124,17 @@ pub enum Fault {
     OldAgent,
     /// The kernel view, due after Finish, comes during the step.
     EarlyKernelView,
+    /// bench itself is stopped (SIGSTOP, a starved host) for [`HOST_STOP`] while a healthy
+    /// step runs: the wait under way returns that late, with nothing, and meanwhile the
+    /// agent's heartbeats and its result came and wait in the channel.
+    HostStopped,
+    /// The guest takes no message: the backend's send fails after its write timeout.
+    TakesNothing,
 }
+
+/// How long [`Fault::HostStopped`] stops bench: beyond `quick_limits`' silence (150 ms)
+/// and its steps' guard (40 ms + 20 ms).
+pub const HOST_STOP: Duration = Duration::from_millis(400);
 
 /// The faults of one boot: (index of the step in this boot, what happens).
 #[derive(Debug, Clone, Default)]
@@ -224,7 +234,12 @@ fn line(text: String) -> GuestEvent {
 
 enum Mode {
     Waiting,
-    Beating { id: u32, started: Instant },
+    Beating {
+        id: u32,
+        started: Instant,
+    },
+    /// The step runs well and ends while bench is stopped.
+    HostStopped(Step),
 }
 
 struct FakeGuest {
@@ -289,6 +304,7 @@ impl FakeGuest {
             None => self.say(AgentMessage::StepFinished(self.result(&step, ok()))),
             Some(Fault::Crash) => self.queue.push_back(GuestEvent::Closed { hypervisor_error: None }),
             Some(Fault::Hang) => self.mode = Mode::Beating { id: step.id, started: Instant::now() },
+            Some(Fault::HostStopped) => self.mode = Mode::HostStopped(step),
             Some(Fault::Silent) => {}
             Some(Fault::TimesOut) => {
                 let timed_out = Outcome::TimedOut { after_s: step.timeout_s.round() as u64 };
@@ -315,7 +331,7 @@ impl FakeGuest {
                 other.id += 1;
                 self.say(AgentMessage::StepFinished(other));
             }
-            Some(Fault::NoFacts | Fault::OldAgent) => {}
+            Some(Fault::NoFacts | Fault::OldAgent | Fault::TakesNothing) => {}
             Some(Fault::EarlyKernelView) => self.say(AgentMessage::KernelView(kernel_view())),
             Some(Fault::Fatal) => self.say(AgentMessage::Fatal { message: "cannot go on".into() }),
             Some(Fault::LeavesProcesses) => {
@@ -350,6 +366,9 @@ impl Guest for FakeGuest {
                 self.say(AgentMessage::BootFacts(facts));
                 self.say(AgentMessage::KernelLog { text: "<6>booted\n".into() });
             }
+            HostMessage::Run(_) if self.script.0.contains(&(self.steps, Fault::TakesNothing)) => {
+                anyhow::bail!("cannot send to the guest agent: it took no byte for 30 s")
+            }
             HostMessage::Run(step) => {
                 self.sent.borrow_mut().last_mut().expect("booted").1.push(step.clone());
                 self.run(step.clone());
@@ -367,8 +386,19 @@ impl Guest for FakeGuest {
         if let Some(event) = self.queue.pop_front() {
             return Ok(Some(event));
         }
-        match self.mode {
+        match std::mem::replace(&mut self.mode, Mode::Waiting) {
+            Mode::HostStopped(step) => {
+                std::thread::sleep(HOST_STOP);
+                // Within the step's limit by the agent's clock: the step was healthy.
+                for elapsed_s in [0.01, 0.02] {
+                    self.say(AgentMessage::Heartbeat { id: step.id, elapsed_s });
+                }
+                let result = self.result(&step, Outcome::Exited { code: 0 });
+                self.say(AgentMessage::StepFinished(result));
+                Ok(None)
+            }
             Mode::Beating { id, started } => {
+                self.mode = Mode::Beating { id, started };
                 std::thread::sleep(timeout.min(self.heartbeat));
                 self.say(AgentMessage::Heartbeat { id, elapsed_s: started.elapsed().as_secs_f64() });
                 Ok(self.queue.pop_front())

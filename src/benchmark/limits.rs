@@ -17,8 +17,11 @@ pub const PREPARE_CEILING: Duration = Duration::from_secs(2 * 3600);
 pub const STEP_CEILING: Duration = Duration::from_secs(6 * 3600);
 /// Without `run_timeout`, a timed run may take this many times the longest warm-up...
 pub const WARMUP_FACTOR: f64 = 5.0;
-/// ...and never less than this, so that a quick warm-up does not make a tight limit.
+/// ...and never less than this, so that a quick warm-up does not make a tight limit...
 pub const DERIVED_FLOOR: Duration = Duration::from_secs(60);
+/// ...nor more than the longest limit a scenario may set: the warm-up's time is the
+/// agent's word, and a limit must fit a timer on both sides.
+pub const DERIVED_CEILING: Duration = Duration::from_secs(crate::scenario::limits::MAX_SECONDS);
 /// How often the agent says it is alive while a step runs.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// No word from the agent for this long while it should be talking: the guest is dead
@@ -130,9 +133,12 @@ impl Limits {
             StepKind::Timed => match (&self.run, longest_warmup) {
                 (RunLimit::Fixed(limit), _) => limit.clone(),
                 (RunLimit::FromWarmups { factor, floor }, Some(warmup)) => {
-                    let derived = warmup.mul_f64(*factor);
+                    let derived = Duration::try_from_secs_f64(warmup.as_secs_f64() * factor).unwrap_or(Duration::MAX);
                     let source = format!("{factor} × the longest warm-up, {}", seconds(warmup));
-                    if derived >= *floor {
+                    if derived > DERIVED_CEILING {
+                        let source = format!("{source}, lowered to the ceiling of {}", seconds(DERIVED_CEILING));
+                        Limit { duration: DERIVED_CEILING, source }
+                    } else if derived >= *floor {
                         Limit { duration: derived, source }
                     } else {
                         Limit { duration: *floor, source: format!("{source}, raised to the floor of {}", seconds(*floor)) }
@@ -175,7 +181,10 @@ impl Limits {
         };
         let study = match plan.guest.study_timeout {
             Some(d) => format!("{} (guest.study_timeout)", seconds(d)),
-            None => format!("none set; every step is bounded, at worst {}", seconds(self.worst_case(plan))),
+            None => format!(
+                "no limit set (guest.study_timeout); at most {} if every step ran into its limit and every boot was retried",
+                seconds(self.worst_case(plan))
+            ),
         };
         let has_prepare = crate::benchmark::workload::commands(&plan.workload, false).prepare.is_some();
         let quiet = match (plan.quiet_host, self.quiet_wait) {
@@ -244,6 +253,11 @@ mod tests {
         assert_eq!(run.duration, Duration::from_secs(150));
         assert!(run.source.contains("longest warm-up, 30 s"), "{run}");
         assert_eq!(limits.for_step(StepKind::Timed, Some(Duration::from_secs(2))).duration, DERIVED_FLOOR);
+        // The warm-up is the agent's word: a huge one still makes a limit a timer holds.
+        let huge = limits.for_step(StepKind::Timed, Some(Duration::MAX));
+        assert_eq!(huge.duration, DERIVED_CEILING);
+        assert!(huge.source.contains("lowered to the ceiling of 168 h"), "{huge}");
+        assert!(std::time::Instant::now().checked_add(limits.guard(huge.duration)).is_some());
     }
 
     #[test]

@@ -3,14 +3,21 @@
 //! and that the agent says what the protocol lets it say next, and hands the runner
 //! plain events. Any breach, silence or hang ends the boot with a [`GuestTrouble`].
 
+use super::job::PlannedStep;
+use super::limits::Limit;
 use crate::backend::{Guest, GuestEvent};
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::auth::{to_hex, Verifier, Violation, KEY_BYTES};
-use kbench_protocol::{
-    decode, AgentMessage, BootFacts, HostMessage, KernelView, Setup, Step, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION,
-};
+use kbench_protocol::{decode, AgentMessage, BootFacts, HostMessage, KernelView, Setup, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION};
 use std::io::Read;
 use std::time::{Duration, Instant};
+
+/// The longest single wait on the channel: Ctrl-C and the study timeout are noticed
+/// within it, and past a deadline the host listens this long more before it judges.
+const LISTEN: Duration = Duration::from_millis(200);
+/// A wait that returns this much later than asked was not a wait: bench was stopped or
+/// starved, and the guest's messages piled up unread meanwhile.
+const LATE: Duration = Duration::from_millis(200);
 
 /// The guest failed (crash, hang, lost channel, a breach of the protocol): worth another boot.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +98,7 @@ impl<'g> Session<'g> {
         let mut session =
             Session { guest, stop, timing, verifier: Verifier::new(key), state: State::Idle, last_word: Instant::now() };
         session.hello()?;
-        session.guest.send(&HostMessage::Setup(setup))?;
+        session.send(&HostMessage::Setup(setup))?;
         let deadline = Instant::now() + timing.boot_facts;
         let what = "the boot facts";
         let facts = match session.signed(deadline, what, &|| {
@@ -133,15 +140,16 @@ impl<'g> Session<'g> {
         }
     }
 
-    /// Sends one step; its StepStarted is due at once.
-    pub fn start(&mut self, step: Step) -> Result<()> {
+    /// Sends one step with its limit; its StepStarted is due at once. The limit the host
+    /// guards is the very one the step carries (`PlannedStep::with_limit`).
+    pub fn start(&mut self, planned: &PlannedStep, limit: &Limit) -> Result<()> {
         if self.state != State::Idle {
             bail!("internal: a step was sent while {:?}", self.state);
         }
-        let limit = Duration::from_secs_f64(step.timeout_s);
-        self.state = State::Starting { id: step.id, limit };
+        let step = planned.with_limit(limit);
+        self.state = State::Starting { id: step.id, limit: limit.duration };
         self.last_word = Instant::now();
-        self.guest.send(&HostMessage::Run(step))
+        self.send(&HostMessage::Run(step))
     }
 
     /// Tells the agent there is nothing more; its Done is due.
@@ -151,7 +159,13 @@ impl<'g> Session<'g> {
         }
         self.state = State::Finishing;
         self.last_word = Instant::now();
-        self.guest.send(&HostMessage::Finish)
+        self.send(&HostMessage::Finish)
+    }
+
+    /// A message the guest cannot take (its channel broke, or it took nothing within the
+    /// backend's write timeout) is the guest's trouble: the boot is retried.
+    fn send(&mut self, message: &HostMessage) -> Result<()> {
+        self.guest.send(message).map_err(|error| trouble(format!("{error:#}")))
     }
 
     /// The next event the protocol allows now.
@@ -166,7 +180,12 @@ impl<'g> Session<'g> {
                 self.state = State::Running { id, limit, started: Instant::now() };
                 Event::StepStarted { id }
             }
-            (State::Running { id, .. }, AgentMessage::Heartbeat { id: beat, elapsed_s }) if beat == id => {
+            (State::Running { id, limit, .. }, AgentMessage::Heartbeat { id: beat, elapsed_s }) if beat == id => {
+                // By the agent's own clock the step outlived its guard: what was queued
+                // is read past a deadline, but a step that never ends must still end.
+                if elapsed_s > (limit + self.timing.margin).as_secs_f64() {
+                    return Err(trouble(self.overrun(id, limit)));
+                }
                 Event::Heartbeat { id, elapsed_s }
             }
             (State::Running { id, .. }, AgentMessage::StepFinished(result)) if result.id == id => {
@@ -192,14 +211,9 @@ impl<'g> Session<'g> {
         };
         match self.state {
             State::Running { id, limit, started } => {
-                let guard = started + limit + self.timing.margin;
+                let guard = started.checked_add(limit + self.timing.margin).unwrap_or(dead);
                 if guard <= dead {
-                    let text = format!(
-                        "the guest hung: step {id} did not end within its limit of {} s plus {} s; it was killed",
-                        limit.as_secs_f64(),
-                        self.timing.margin.as_secs_f64()
-                    );
-                    (guard, text)
+                    (guard, self.overrun(id, limit))
                 } else {
                     (dead, dead_text(&format!("step {id} ran (no heartbeat)")))
                 }
@@ -207,6 +221,23 @@ impl<'g> Session<'g> {
             State::Starting { id, .. } => (dead, dead_text(&format!("waiting for step {id} to start"))),
             State::Finishing => (dead, dead_text("waiting for it to finish")),
             State::Idle | State::Over => (Instant::now(), "internal: waiting with nothing asked".into()),
+        }
+    }
+
+    fn overrun(&self, id: u32, limit: Duration) -> String {
+        format!(
+            "the guest hung: step {id} did not end within its limit of {} s plus {} s; it was killed",
+            limit.as_secs_f64(),
+            self.timing.margin.as_secs_f64()
+        )
+    }
+
+    /// The time bench did not listen (stopped, or starved of CPU) is not the guest's
+    /// silence: the clocks its deadlines count from move on by it.
+    fn not_listened(&mut self, late: Duration) {
+        self.last_word += late;
+        if let State::Running { id, limit, started } = self.state {
+            self.state = State::Running { id, limit, started: started + late };
         }
     }
 
@@ -218,17 +249,25 @@ impl<'g> Session<'g> {
         }
     }
 
-    /// One line, or `None` when the deadline passed. Waits in short slices so that
-    /// Ctrl-C is noticed within a fraction of a second.
-    fn line(&mut self, deadline: Instant, waiting_for: &str) -> Result<Option<String>> {
+    /// One line, or `None` when nothing came by the deadline. Waits in short slices so
+    /// that Ctrl-C is noticed within a fraction of a second. Silence is judged only after
+    /// a wait that began past the deadline and found nothing: what arrived while bench
+    /// was busy or stopped is read first, and a message that arrived counts. A wait that
+    /// returned late means bench was not listening: the deadline moves on by that much.
+    fn line(&mut self, mut deadline: Instant, waiting_for: &str) -> Result<Option<String>> {
         loop {
             (self.stop)()?;
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
+            let began = Instant::now();
+            let overdue = began >= deadline;
+            let asked = if overdue { LISTEN } else { (deadline - began).min(LISTEN) };
+            let event = self.guest.next_event(asked)?;
+            let late = began.elapsed().saturating_sub(asked);
+            if late > LATE {
+                deadline += late;
+                self.not_listened(late);
             }
-            let slice = (deadline - now).min(Duration::from_millis(200));
-            match self.guest.next_event(slice)? {
+            match event {
+                None if overdue && late <= LATE => return Ok(None),
                 None => continue,
                 Some(GuestEvent::Line(line)) => return Ok(Some(line)),
                 Some(GuestEvent::TooLong { bytes }) => {

@@ -24,7 +24,7 @@ pub fn compare(args: &CompareArgs) -> Result<u8> {
     let base = read_side(&args.base).context("cannot use the base")?;
     let new = read_side(&args.new).context("cannot use the new run")?;
     let report = compare::build(&base, &new, &options)?;
-    for warning in &report.warnings {
+    for warning in &crate::report::headline::compare_warnings(&report.warnings) {
         eprintln!("warning: {warning}");
     }
     let rendered = render(&report, args.format)?;

@@ -3,6 +3,7 @@
 
 use super::EXIT_OK;
 use crate::commands::cli::{ReportArgs, ReportFlags};
+use crate::results::folder::lock;
 use crate::results::meta_json::read_meta;
 use crate::report::study::{write_reports, ReportOptions};
 use crate::results::runs_csv::{read_runs, refuse_inconsistent};
@@ -17,6 +18,8 @@ pub fn report(args: &ReportArgs) -> Result<u8> {
     if !dir.join("runs.csv").is_file() {
         bail!("{} has no runs.csv: give the results folder that `bench run` printed (RESULTS/<scenario>/<timestamp>)", dir.display());
     }
+    // A study still running in the folder writes these reports itself when it ends.
+    let _lock = lock(dir)?;
     let records = read_runs(dir)?;
     if records.is_empty() {
         bail!("{} has no runs yet: nothing to report", dir.join("runs.csv").display());

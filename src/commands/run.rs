@@ -140,8 +140,9 @@ fn finish_study(args: &RunArgs, plan: &Plan, files: Mutex<StudyFiles>, ended: Re
     let meta_written = results.write_meta(&meta);
     let baseline = args.report.baseline.clone().unwrap_or_else(|| plan.variants[plan.baseline].name.clone());
     let options = ReportOptions { baseline: Some(baseline), ..args.report.options() };
-    let gate = print_reports(&results.path, &outcome.records, &meta, &options, args);
+    // The problems first: the last lines on the terminal are the reports' headline.
     report_problems(&results, outcome, plan.adaptive.is_some());
+    let gate = print_reports(&results.path, &outcome.records, &meta, &options, args);
     let code = exit_code(ended, outcome)?;
     if let Err(error) = meta_written {
         eprintln!("error: {error:#}");

@@ -3,19 +3,19 @@
 //! study's elapsed time and ETA, so that a long study is not silent in a log.
 
 use crate::model::RunRecord;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct Progress {
     bar: ProgressBar,
     /// When counting started and the runs already done then (a resumed study starts
     /// with some): the ETA extrapolates only from the runs measured since.
-    start: Mutex<(Instant, u64)>,
+    start: Arc<Mutex<(Instant, u64)>>,
     /// `runs = "auto"`: the total is the most the study may still ask for.
-    at_most: AtomicBool,
+    at_most: Arc<AtomicBool>,
 }
 
 impl Progress {
@@ -24,14 +24,23 @@ impl Progress {
         if !(std::io::stdout().is_terminal() && std::io::stderr().is_terminal()) {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         }
-        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs, ETA {eta}  {msg}")
+        let start = Arc::new(Mutex::new((Instant::now(), 0)));
+        let at_most = Arc::new(AtomicBool::new(false));
+        // indicatif's own {eta} reads "0s" until the first run: ours says "…" until a run
+        // has been measured, as the lines of a log do.
+        let (bar_start, bar_at_most) = (Arc::clone(&start), Arc::clone(&at_most));
+        let study_eta = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&bar_eta(&bar_start, &bar_at_most, state.pos(), state.len().unwrap_or(0)));
+        };
+        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs, ETA {study_eta}  {msg}")
+            .map(|style| style.with_key("study_eta", study_eta))
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         // The spinner's ticker wakes 4 times a second: only for a terminal that shows it.
         if !bar.is_hidden() {
             bar.enable_steady_tick(std::time::Duration::from_millis(250));
         }
-        Progress { bar, start: Mutex::new((Instant::now(), 0)), at_most: AtomicBool::new(false) }
+        Progress { bar, start, at_most }
     }
 
     /// `runs = "auto"`: the runs the study now asks for in all, the cap of every variant
@@ -105,6 +114,23 @@ fn eta(elapsed: Duration, measured: u64, remaining: u64) -> Option<Duration> {
     (measured > 0).then(|| elapsed.mul_f64(remaining as f64 / measured as f64))
 }
 
+/// The bar's ETA with `done` of `total` runs on record: extrapolated from the runs
+/// measured since counting started, like the log's lines.
+fn bar_eta(start: &Mutex<(Instant, u64)>, at_most: &AtomicBool, done: u64, total: u64) -> String {
+    let (started, first) = start.lock().map(|s| *s).unwrap_or((Instant::now(), done));
+    let eta = eta(started.elapsed(), done - first.min(done), total - done.min(total));
+    eta_text(eta, at_most.load(Ordering::Relaxed))
+}
+
+/// "1m32s", "at most 1m32s", or "…" while there is nothing to extrapolate from.
+fn eta_text(eta: Option<Duration>, at_most: bool) -> String {
+    match eta {
+        None => "…".into(),
+        Some(eta) if at_most => format!("at most {}", duration(eta)),
+        Some(eta) => duration(eta),
+    }
+}
+
 /// "run 2 of 3 finished: poison half -j 2, 12.4 s, ok; study: 8 of 12 runs, 3m05s elapsed, ETA 1m33s";
 /// with `at_most` (`runs = "auto"`), the totals and the ETA are upper bounds and say so.
 fn finished_line(
@@ -116,7 +142,7 @@ fn finished_line(
 ) -> String {
     let status = if record.is_ok() { "ok" } else { "failed" };
     let bound = if at_most { "at most " } else { "" };
-    let eta = eta.map_or("unknown".to_string(), |eta| format!("{bound}{}", duration(eta)));
+    let eta = eta_text(eta, at_most);
     let on = if record.host.is_empty() { String::new() } else { format!(" on {}", record.host) };
     format!(
         "run {} of {bound}{runs_per_level} finished{on}: {} {} -j {}, {:.1} s, {status}; study: {done} of {bound}{total} runs, {} elapsed, ETA {eta}",
@@ -156,6 +182,21 @@ mod tests {
         let on_lab = RunRecord { host: "lab1".into(), ..record };
         assert!(finished_line(&on_lab, (3, false), (8, 12), elapsed, None).starts_with("run 2 of 3 finished on lab1: poison half"));
         assert_eq!(duration(Duration::from_secs(7620)), "2h07m");
+    }
+
+    #[test]
+    fn the_bar_shows_no_eta_before_a_run_is_measured() {
+        assert_eq!(eta_text(eta(Duration::from_secs(40), 0, 12), false), "…", "not \"0s\" before the first run");
+        assert_eq!(eta_text(eta(Duration::from_secs(40), 1, 11), false), "7m20s");
+        assert_eq!(eta_text(eta(Duration::from_secs(40), 1, 11), true), "at most 7m20s");
+        // What the bar's {study_eta} key draws: a resumed study with 4 runs on record
+        // has measured none of its own yet.
+        let progress = Progress::new(12);
+        assert_eq!(bar_eta(&progress.start, &progress.at_most, 0, 12), "…");
+        progress.set_position(4);
+        assert_eq!(bar_eta(&progress.start, &progress.at_most, 4, 12), "…");
+        let after_one = bar_eta(&progress.start, &progress.at_most, 5, 12);
+        assert!(after_one.ends_with('s') && after_one != "…", "{after_one}");
     }
 
     #[test]

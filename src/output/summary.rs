@@ -1,12 +1,14 @@
 //! The summary on the terminal once the reports are written (end of `bench run`, `bench
 //! report`): the kernbench blocks, each variant's verdicts against the baseline, the
-//! warnings and where report.md and report.html are.
+//! warnings, where report.md and report.html are, and last the headline: the answer is
+//! where the eye lands when the command ends.
 
+use crate::model::LevelStopping;
 use crate::report::format::{p_value, percent, percent_interval, NOISY_MARK};
+use crate::report::model::{verdict_words, DEFAULT_METRICS};
 use crate::report::study::kernbench::level_title;
 use crate::report::study::Written;
-use crate::model::LevelStopping;
-use crate::stats::{Analysis, HostsAnalysis, VariantAtLevel, MIN_RUNS, STAR_MEANS};
+use crate::stats::{Analysis, HostsAnalysis, Interval, Metric, VariantAtLevel, Verdict, MIN_RUNS};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -25,6 +27,7 @@ pub fn print(results: &Path, written: &Written) {
     }
     println!("report: {}", results.join("report.md").display());
     println!("in a browser: {}", results.join("report.html").display());
+    print!("\n{}", written.headline.to_text());
 }
 
 /// With `runs = "auto"`: one line per variant and level saying what stopped its runs.
@@ -39,8 +42,8 @@ pub fn stopping_text(stopping: &[LevelStopping]) -> String {
     out
 }
 
-/// Each variant against the baseline, per level and metric: the change of the mean,
-/// its 95 % interval, p and the verdict, `*` where mmtests' rule holds, and the legend.
+/// Each variant against the baseline, per level and default metric: the change of the
+/// mean, its 95 % interval, p and the verdict; the other metrics are in report.md.
 pub fn verdict_text(analysis: &Analysis) -> String {
     let mut out = String::new();
     if analysis.variants.len() < 2 {
@@ -65,10 +68,9 @@ pub fn verdict_text(analysis: &Analysis) -> String {
             }
         }
     }
-    let _ = writeln!(
-        out,
-        "* {STAR_MEANS}. Fewer than {MIN_RUNS} successful runs a side: \"too few runs\", no verdict."
-    );
+    let more = analysis.metrics.iter().filter(|m| !DEFAULT_METRICS.contains(m)).count();
+    let more = if more > 0 { format!(" {more} more metrics are in report.md.") } else { String::new() };
+    let _ = writeln!(out, "Fewer than {MIN_RUNS} successful runs a side: \"too few runs\", no verdict.{more}");
     out
 }
 
@@ -97,17 +99,8 @@ pub fn hosts_text(hosts: &HostsAnalysis) -> String {
             );
             for m in &variant.metrics {
                 let p = &m.pooled;
-                let change = p.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
-                let _ = writeln!(
-                    out,
-                    "    {:<17} {change:>9}  {:<22} p {:<9} {} ({} of {} hosts)",
-                    m.metric.title(),
-                    percent_interval(p.change_ci95),
-                    p_value(p.p_value),
-                    m.metric.verdict_word(p.verdict),
-                    p.hosts.len(),
-                    p.hosts.len() + p.left_out.len()
-                );
+                let hosts = format!(" ({} of {} hosts)", p.hosts.len(), p.hosts.len() + p.left_out.len());
+                out.push_str(&verdict_line(m.metric, p.change_percent, p.change_ci95, p.p_value, p.verdict, &hosts));
             }
             if let Some(caveat) = variant.metrics.first().and_then(|m| m.pooled.caveat()) {
                 let _ = writeln!(out, "    note: {caveat}");
@@ -119,26 +112,28 @@ pub fn hosts_text(hosts: &HostsAnalysis) -> String {
 
 fn metric_lines(variant: &VariantAtLevel, thresholds: &crate::stats::Thresholds) -> String {
     let mut out = String::new();
-    for m in &variant.metrics {
+    for m in variant.metrics.iter().filter(|m| DEFAULT_METRICS.contains(&m.metric)) {
         let Some(c) = &m.comparison else {
             let _ = writeln!(out, "    {:<17} not enough successful runs to compare", m.metric.title());
             continue;
         };
-        let change = c.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
-        let mut star = if c.mmtests_significant { " *" } else { "" }.to_string();
-        if let Some(sees) = c.sensitivity_phrase(thresholds).filter(|_| c.verdict.is_inconclusive()) {
-            star += &format!(" ({sees})");
-        }
-        let _ = writeln!(
-            out,
-            "    {:<17} {change:>9}  {:<22} p {:<9} {}{star}",
-            m.metric.title(),
-            percent_interval(c.change_ci95),
-            p_value(c.p_value),
-            m.metric.verdict_word(c.verdict)
-        );
+        // Inconclusive: what the comparison could see, and the runs that would decide it.
+        let sees = c.sensitivity_phrase(thresholds).filter(|_| c.verdict.is_inconclusive()).map(|s| format!(" ({s})")).unwrap_or_default();
+        out.push_str(&verdict_line(m.metric, c.change_percent, c.change_ci95, c.p_value, c.verdict, &sees));
     }
     out
+}
+
+/// "    Elapsed Time     +9.8 %  [+5.5 %, +14.0 %]   p 0.0028    slower", then `after`.
+fn verdict_line(metric: Metric, change: Option<f64>, interval: Option<Interval>, p: Option<f64>, verdict: Verdict, after: &str) -> String {
+    let change = change.map(percent).unwrap_or_else(|| "n/a".into());
+    format!(
+        "    {:<17} {change:>9}  {:<22} p {:<9} {}{after}\n",
+        metric.title(),
+        percent_interval(interval),
+        p_value(p),
+        verdict_words(metric, verdict)
+    )
 }
 
 /// A warning under verdicts that noisy runs on either side may have bent.
@@ -151,7 +146,7 @@ fn noise_line(baseline: &VariantAtLevel, variant: &VariantAtLevel) -> String {
     if sides.is_empty() {
         return String::new();
     }
-    format!("    {NOISY_MARK} {} measured on a noisy host: these verdicts may be off (see the warnings)\n", sides.join(" and "))
+    format!("    {NOISY_MARK} {} measured on a noisy host: these verdicts may be off (see the noise warning)\n", sides.join(" and "))
 }
 
 #[cfg(test)]
@@ -172,8 +167,13 @@ mod tests {
         }
         let hosts = crate::stats::analyze_hosts(&records, &["c".into()], None, &Thresholds::default()).unwrap();
         let text = hosts_text(&hosts);
-        assert!(text.starts_with("host a:
-poison against baseline"), "{text}");
+        assert!(
+            text.starts_with(
+                "host a:
+poison against baseline"
+            ),
+            "{text}"
+        );
         assert!(text.contains("host c: no runs on record"), "{text}");
         let pooled = text.lines().skip_while(|l| !l.contains("across hosts")).find(|l| l.contains("Elapsed Time")).unwrap();
         assert!(pooled.contains("+10.0 %") && pooled.ends_with("slower (2 of 3 hosts)"), "{text}");
@@ -183,7 +183,9 @@ poison against baseline"), "{text}");
     #[test]
     fn verdicts_are_against_the_baseline_and_ignore_failed_runs() {
         let mut records = Vec::new();
-        for (run, (base, poison)) in [(40.61, 44.20), (40.32, 43.10), (40.95, 46.90), (40.48, 44.50), (40.71, 44.23)].into_iter().enumerate() {
+        for (run, (base, poison)) in
+            [(40.61, 44.20), (40.32, 43.10), (40.95, 46.90), (40.48, 44.50), (40.71, 44.23)].into_iter().enumerate()
+        {
             let run = run as u32 + 1;
             records.push(RunRecord { run, elapsed_s: base, ..test_record() });
             records.push(RunRecord { run, variant: "poison".into(), elapsed_s: poison, ..test_record() });
@@ -194,8 +196,8 @@ poison against baseline"), "{text}");
         assert!(text.starts_with("poison against baseline (verdict when p < 0.05"), "{text}");
         let elapsed = text.lines().find(|l| l.trim_start().starts_with("Elapsed Time")).unwrap();
         // +9.8 % [+5.5 %, +14.0 %], p = 0.0028: the SciPy-checked case of stats::change.
-        assert!(elapsed.contains("+9.8 %  [+5.5 %, +14.0 %]") && elapsed.ends_with("slower *"), "{text}");
-        assert!(text.contains("* mmtests' rule: the bands mean ± 1.96 · SD of the two sides do not overlap"), "{text}");
+        assert!(elapsed.contains("+9.8 %  [+5.5 %, +14.0 %]") && elapsed.ends_with("slower"), "{text}");
+        assert!(!text.contains('*') && !text.contains('★'), "mmtests' star is in Markdown tables only: {text}");
         let user = text.lines().find(|l| l.trim_start().starts_with("User Time")).unwrap();
         assert!(user.contains("+0.00 %") && user.contains("same"), "{text}");
     }

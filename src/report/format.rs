@@ -30,6 +30,12 @@ pub fn percent_interval(interval: Option<Interval>) -> String {
     }
 }
 
+/// "[+5.5, +14.0]": the bounds of an interval of a change, after the change in percent.
+pub fn percent_bounds(interval: Interval) -> String {
+    let bound = |v: f64| percent(v).trim_end_matches(" %").to_string();
+    format!("[{}, {}]", bound(interval.low), bound(interval.high))
+}
+
 /// "0.0028", "< 0.0001".
 pub fn p_value(p: Option<f64>) -> String {
     match p {

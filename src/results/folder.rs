@@ -19,6 +19,9 @@ const SCRATCH_DIR: &str = ".scratch";
 pub const MONITORS_DIR: &str = "monitors";
 /// Failed rows that `--retry-failed` took out of runs.csv, kept for the record.
 pub const FAILED_RUNS_FILE: &str = "runs-failed.csv";
+/// `<root>/<scenario>/latest`: a relative symlink to the study's newest folder, so a
+/// person or a script can open `results/tiny/latest/report.html` without the timestamp.
+pub const LATEST_LINK: &str = "latest";
 
 pub struct ResultsDir {
     pub path: PathBuf,
@@ -35,15 +38,26 @@ pub struct SetAside {
 
 impl ResultsDir {
     pub fn create(root: &Path, scenario_name: &str, scenario_file: &Path) -> Result<ResultsDir> {
+        room_for_results(root)?;
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
         let parent = root.join(scenario_name);
+        let cannot_create = |dir: &Path| format!("cannot create the results folder {} (use --results DIR to put it elsewhere)", dir.display());
+        std::fs::create_dir_all(&parent).with_context(|| cannot_create(&parent))?;
+        // Made, not merely looked for: two studies started in the same second each get a
+        // folder of their own.
         let mut path = parent.join(&stamp);
         let mut n = 2;
-        while path.exists() {
-            path = parent.join(format!("{stamp}-{n}"));
-            n += 1;
+        loop {
+            match std::fs::create_dir(&path) {
+                Ok(()) => break,
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => {
+                    path = parent.join(format!("{stamp}-{n}"));
+                    n += 1;
+                }
+                Err(error) => return Err(error).with_context(|| cannot_create(&path)),
+            }
         }
-        for dir in [path.clone(), path.join("console"), path.join("logs"), path.join(SCRATCH_DIR)] {
+        for dir in [path.join("console"), path.join("logs"), path.join(SCRATCH_DIR)] {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create the results folder {} (use --results DIR to put it elsewhere)", dir.display()))?;
         }
@@ -51,6 +65,10 @@ impl ResultsDir {
         std::fs::copy(scenario_file, path.join("scenario.toml"))
             .with_context(|| format!("cannot copy {} into {}", scenario_file.display(), path.display()))?;
         let runs = RunsWriter::open(&path.join("runs.csv"))?;
+        // A convenience: the study goes on without it.
+        if let Err(error) = point_latest_at(&path) {
+            eprintln!("warning: {error:#}");
+        }
         Ok(ResultsDir { path, runs, _lock: lock })
     }
 
@@ -175,8 +193,30 @@ impl Drop for ResultsDir {
     }
 }
 
+/// Points `latest` beside `folder` at it, atomically: a new link under a temporary name
+/// renamed over the old one, so a reader never finds no link or a half-made one. The
+/// target is the folder's name only, so the link survives moving the whole tree.
+fn point_latest_at(folder: &Path) -> Result<()> {
+    let (Some(parent), Some(name)) = (folder.parent(), folder.file_name()) else {
+        bail!("{} has no parent folder to hold a `{LATEST_LINK}` link", folder.display());
+    };
+    let link = parent.join(LATEST_LINK);
+    // Named after the folder: studies started at once never share a temporary link.
+    let temporary = parent.join(format!(".{LATEST_LINK}.{}.tmp", name.to_string_lossy()));
+    let _ = std::fs::remove_file(&temporary);
+    std::os::unix::fs::symlink(name, &temporary)
+        .with_context(|| format!("cannot create the link {} to {}", temporary.display(), folder.display()))?;
+    std::fs::rename(&temporary, &link).map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        anyhow::anyhow!("cannot point {} at {}: {error}", link.display(), folder.display())
+    })
+}
+
 /// Takes the folder's lock, or says which process holds it.
-fn lock(folder: &Path) -> Result<Flock<File>> {
+/// Takes the folder's lock, which one `bench` at a time holds while it writes the folder
+/// (a study running, resumed, or its reports written again); refused, with the holder's
+/// pid, while another has it. Held until the value is dropped.
+pub fn lock(folder: &Path) -> Result<Flock<File>> {
     let path = folder.join(LOCK_FILE);
     let file = OpenOptions::new()
         .read(true)
@@ -204,7 +244,7 @@ fn lock(folder: &Path) -> Result<Flock<File>> {
                 pid => format!("another bench (pid {pid})"),
             };
             bail!(
-                "{} is in use by {holder}, which is still running a study in it; wait for it to end (or stop it), then resume",
+                "{} is in use by {holder}, which is still writing it; wait for it to end (or stop it), then try again",
                 folder.display()
             )
         }
@@ -214,9 +254,56 @@ fn lock(folder: &Path) -> Result<Flock<File>> {
 
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).context("cannot encode JSON")?;
-    let temporary = path.with_extension("json.tmp");
-    std::fs::write(&temporary, text + "\n").with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+    write_atomically(path, (text + "\n").as_bytes())
+}
+
+/// Replaces `path` with `bytes` so that a reader, a crash or a full disk finds either the
+/// old file or the new one whole: written to a temporary file beside it, synced, renamed
+/// over it, and the folder synced. A failure names `path` and leaves no temporary file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut file = File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            File::open(folder)?.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        anyhow::Error::new(error).context(format!("cannot write {}", path.display()))
+    })
+}
+
+/// Below this, a long study may fill the disk with consoles and logs.
+pub const MIN_FREE_MIB: u64 = 100;
+
+/// Whether a results folder can be made under `root` (or its nearest existing parent):
+/// writable, with at least [`MIN_FREE_MIB`] free. The free MiB when it can.
+pub fn room_for_results(root: &Path) -> Result<u64> {
+    let mut dir = root.to_path_buf();
+    while !dir.exists() {
+        match dir.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => dir = parent.to_path_buf(),
+            _ => dir = PathBuf::from("."),
+        }
+    }
+    let stat = nix::sys::statvfs::statvfs(&dir).with_context(|| format!("cannot read the free space of {}", dir.display()))?;
+    let free_mib = stat.blocks_available() as u64 * stat.fragment_size() as u64 / (1024 * 1024);
+    if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_err() {
+        bail!("{} is not writable: choose another folder with --results", dir.display());
+    }
+    if free_mib < MIN_FREE_MIB {
+        bail!(
+            "only {free_mib} MiB free in {}, a study needs at least {MIN_FREE_MIB} MiB for its runs, consoles and logs: free some space or choose another folder with --results",
+            dir.display()
+        );
+    }
+    Ok(free_mib)
 }
 
 /// Writes a study that was not measured here (a part of another, `bench split`) as a
@@ -272,6 +359,64 @@ mod tests {
         std::fs::write(&scenario, "name = \"s\"\n").unwrap();
         let results = ResultsDir::create(root.path(), "s", &scenario).unwrap();
         (root, results)
+    }
+
+    #[test]
+    fn studies_started_at_once_each_get_a_folder_of_their_own() {
+        let root = tempfile::tempdir().unwrap();
+        let scenario = root.path().join("s.toml");
+        std::fs::write(&scenario, "name = \"s\"\n").unwrap();
+        let barrier = std::sync::Barrier::new(8);
+        let folders: Vec<PathBuf> = std::thread::scope(|scope| {
+            let started: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        let results = ResultsDir::create(root.path(), "s", &scenario).expect("a folder of its own");
+                        let path = results.path.clone();
+                        // Held until all have one: a shared folder would be refused by its lock.
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        path
+                    })
+                })
+                .collect();
+            started.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let distinct: std::collections::BTreeSet<&PathBuf> = folders.iter().collect();
+        assert_eq!(distinct.len(), 8, "{folders:?}");
+    }
+
+    #[test]
+    fn an_atomic_write_replaces_the_file_or_names_it_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.json");
+        write_atomically(&path, b"old").unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        let missing = dir.path().join("gone").join("meta.json");
+        let error = format!("{:#}", write_atomically(&missing, b"x").unwrap_err());
+        assert!(error.starts_with(&format!("cannot write {}", missing.display())), "{error}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["meta.json"], "no temporary file is left");
+    }
+
+    #[test]
+    fn latest_links_to_the_newest_folder_by_a_relative_path() {
+        let root = tempfile::tempdir().unwrap();
+        let scenario = root.path().join("s.toml");
+        std::fs::write(&scenario, "name = \"s\"\n").unwrap();
+        let first = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        let link = root.path().join("s").join(LATEST_LINK);
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(first.path.file_name().unwrap()));
+        let second = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        assert_ne!(first.path, second.path);
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(second.path.file_name().unwrap()));
+        assert!(link.join("runs.csv").is_file(), "the link resolves to the study");
+        let names: Vec<_> = std::fs::read_dir(root.path().join("s")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 3, "two folders and the link, no temporary left: {names:?}");
+        // A reader that scans the results for studies does not count the link as one more.
+        let found = crate::results::history::find_results_folders(root.path()).unwrap();
+        assert_eq!(found, [first.path.clone(), second.path.clone()]);
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub fn find_results_folders(root: &Path) -> Result<Vec<PathBuf>> {
         let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
         for entry in entries {
             let path = entry.with_context(|| format!("cannot list {}", dir.display()))?.path();
-            if path.is_dir() {
+            // `latest` points at a folder found under its own name already.
+            let latest = path.file_name().is_some_and(|n| n == super::folder::LATEST_LINK) && path.is_symlink();
+            if path.is_dir() && !latest {
                 pending.push(path);
             }
         }

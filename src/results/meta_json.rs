@@ -1,10 +1,14 @@
 //! meta.json, read back (`ResultsDir::write_meta` writes it while a study runs).
 
+use super::bounded::read_regular_file;
 use crate::model::Meta;
 use anyhow::{Context, Result};
 use std::path::Path;
 
+/// More than any study's meta.json (a few KiB a boot).
+const MAX_META_JSON_BYTES: u64 = 256 << 20;
+
 pub fn read_meta(path: &Path) -> Result<Meta> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a kbench meta.json", path.display()))
+    let bytes = read_regular_file(path, MAX_META_JSON_BYTES, "meta.json is written by `bench run`")?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a kbench meta.json", path.display()))
 }

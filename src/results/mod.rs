@@ -7,6 +7,7 @@
 //! - [`side`]: either side of `bench compare` read back.
 //! - [`history`]: the results folders of `bench history` found and read back.
 
+pub mod bounded;
 pub mod folder;
 pub mod history;
 pub mod meta_json;

@@ -1,6 +1,7 @@
 //! `runs.csv`: one row per timed run, appended and flushed the moment the run ends, so
 //! that whatever stops `bench` later, every run measured so far is on disk.
 
+use super::bounded::read_regular_file;
 use crate::model::{RunRecord, RUNS_SCHEMA_VERSION};
 use crate::stats::{inconsistencies, StudyShape};
 use anyhow::{bail, Context, Result};
@@ -41,7 +42,7 @@ impl RunsWriter {
 /// with today's header first, its rows keeping empty new columns, so that appended rows
 /// match the header.
 fn upgrade_header(path: &Path) -> Result<()> {
-    let Ok(bytes) = std::fs::read(path) else { return Ok(()) };
+    let Ok(bytes) = read_bounded(path) else { return Ok(()) };
     let header = header_line();
     if bytes.is_empty() || bytes.starts_with(&header) {
         return Ok(());
@@ -77,32 +78,31 @@ pub struct TornRow {
     pub offset: u64,
 }
 
-/// Finds a torn last row: no final newline, or a last row with fewer or more fields than
-/// the header (a row cut inside a quoted field). A broken row elsewhere is not torn: the
-/// reader reports it.
+/// Finds a torn last row: no final newline, or a last row cut inside a quoted field (its
+/// quotes do not pair up, so the reader ran into the end of the file inside them). A
+/// whole row that cannot be read is not torn: the reader reports it by its line.
 pub fn find_torn_row(bytes: &[u8]) -> Option<TornRow> {
     if bytes.is_empty() {
         return None;
     }
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
     let mut record = csv::ByteRecord::new();
-    let mut header_fields = None;
     let mut last = None;
     while let Ok(true) = reader.read_byte_record(&mut record) {
         let position = record.position().expect("the reader sets positions");
-        let start = TornRow { line: position.line(), offset: position.byte() };
-        header_fields.get_or_insert(record.len());
-        last = Some((start, record.len()));
+        last = Some(TornRow { line: position.line(), offset: position.byte() });
     }
-    let (start, fields) = last?;
-    let whole = bytes.ends_with(b"\n") && header_fields == Some(fields);
+    let start = last?;
+    let row = &bytes[start.offset as usize..];
+    let quotes_pair_up = row.iter().filter(|&&b| b == b'"').count() % 2 == 0;
+    let whole = bytes.ends_with(b"\n") && quotes_pair_up;
     (!whole).then_some(start)
 }
 
 /// Moves a torn last row out of `file` into `<file>.torn-<timestamp>` beside it and cuts
 /// the file back to its last whole row. The copy is written and synced before the cut.
 pub fn set_aside_torn_row(file: &Path) -> Result<Option<(TornRow, PathBuf)>> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = read_bounded(file)?;
     let Some(torn) = find_torn_row(&bytes) else { return Ok(None) };
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
     let mut aside = file.with_file_name(format!("{}.torn-{stamp}", file_name(file)));
@@ -153,7 +153,7 @@ fn file_name(file: &Path) -> String {
 /// --resume` sets the row aside.
 pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>> {
     let file = runs_file(path);
-    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = read_bounded(&file)?;
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
@@ -172,9 +172,16 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>> {
         bail!("{} has no schema_version column: it is not a runs.csv written by kbench", file.display());
     };
     let mut records = Vec::new();
-    for (index, row) in reader.records().enumerate() {
-        let line = index + 2;
-        let row = row.with_context(|| format!("{}: cannot read the row at line {line}", file.display()))?;
+    let mut row = csv::StringRecord::new();
+    loop {
+        // The reader's own line count: a quoted field may hold newlines.
+        let line = reader.position().line();
+        match reader.read_record(&mut row) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => bail!("{}: cannot read the row at line {line}: {error}", file.display()),
+        }
+        let line = row.position().map_or(line, |p| p.line());
         check_schema_version(&file, line, row.get(version_column).unwrap_or(""))?;
         let record: RunRecord = row
             .deserialize(Some(&headers))
@@ -193,8 +200,10 @@ pub fn refuse_inconsistent(path: &Path, records: &[RunRecord], shape: Option<&St
     if found.is_empty() {
         return Ok(());
     }
-    let file = if path.is_dir() { path.join("runs.csv") } else { path.to_path_buf() };
-    let line = |row: usize| row + 2;
+    let file = runs_file(path);
+    let row_lines = row_lines(&file).unwrap_or_default();
+    // Rows of records built in memory have no file behind them: count one line a row.
+    let line = |row: usize| row_lines.get(row).copied().unwrap_or(row as u64 + 2);
     let mut lines: Vec<String> = found
         .iter()
         .take(SHOWN)
@@ -214,7 +223,27 @@ pub fn refuse_inconsistent(path: &Path, records: &[RunRecord], shape: Option<&St
     )
 }
 
-fn check_schema_version(file: &Path, line: usize, field: &str) -> Result<()> {
+/// The line each row starts on, in file order: a quoted field may hold newlines, so row
+/// n is not always line n + 2.
+fn row_lines(file: &Path) -> Result<Vec<u64>> {
+    let bytes = read_bounded(file)?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes.as_slice());
+    let mut record = csv::ByteRecord::new();
+    let mut lines = Vec::new();
+    while reader.read_byte_record(&mut record)? {
+        lines.push(record.position().map_or(0, |p| p.line()));
+    }
+    Ok(lines)
+}
+
+/// The most a runs.csv may hold: a million runs take about 400 MB; more is not a study.
+pub const MAX_RUNS_CSV_BYTES: u64 = 2 << 30;
+
+fn read_bounded(file: &Path) -> Result<Vec<u8>> {
+    read_regular_file(file, MAX_RUNS_CSV_BYTES, "give a results folder of `bench run` or its runs.csv")
+}
+
+fn check_schema_version(file: &Path, line: u64, field: &str) -> Result<()> {
     let Ok(version) = field.trim().parse::<u32>() else {
         bail!("{}: line {line} has schema_version {field:?}, not a number: it is not a kbench run", file.display());
     };
@@ -409,6 +438,38 @@ guest_user_percent,guest_sys_percent,guest_softirq_percent,guest_steal_percent
         let expected = format!("{}: line 4: baseline half run 1 is on record twice", path.display());
         assert!(error.contains(&expected) && error.contains("(line 2)"), "{error}");
         assert!(refuse_inconsistent(dir.path(), &records[..2], None).is_ok());
+    }
+
+    #[test]
+    fn rows_after_a_field_with_newlines_are_named_by_their_own_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        let mut writer = RunsWriter::open(&path).unwrap();
+        let failed = RunRecord { failure: "make: ***\nError 2\nstop".into(), ..sample(1, RunStatus::Failed) };
+        for record in [failed, sample(1, RunStatus::Ok), sample(1, RunStatus::Ok)] {
+            writer.append(&record).unwrap();
+        }
+        let records = read_runs(dir.path()).unwrap();
+        let error = refuse_inconsistent(dir.path(), &records, None).unwrap_err().to_string();
+        // Line 2 holds the failed run over three lines: the runs start on lines 5 and 6.
+        assert!(error.contains("line 6: baseline half run 1 is on record twice") && error.contains("(line 5)"), "{error}");
+        std::fs::write(&path, [std::fs::read(&path).unwrap(), b"1,baseline,half,1,x\n".to_vec()].concat()).unwrap();
+        let error = format!("{:#}", read_runs(&path).unwrap_err());
+        assert!(error.contains("line 7"), "{error}");
+    }
+
+    #[test]
+    fn a_whole_last_row_that_is_not_a_run_is_named_not_called_torn() {
+        let (_dir, path, _) = two_rows_then(|b| b.extend_from_slice(b"garbage,\"quoted\"\n"));
+        assert_eq!(find_torn_row(&std::fs::read(&path).unwrap()), None);
+        let error = format!("{:#}", read_runs(&path).unwrap_err());
+        assert!(error.contains("line 5") && !error.contains("torn"), "{error}");
+    }
+
+    #[test]
+    fn a_device_is_refused_before_it_is_read() {
+        let error = format!("{:#}", read_runs(Path::new("/dev/zero")).unwrap_err());
+        assert!(error.contains("/dev/zero is not a regular file"), "{error}");
     }
 
     #[test]

@@ -85,11 +85,45 @@ pub fn memory_floor_mib(initrd_bytes: u64) -> u64 {
     MIN_MEMORY_BASE_MIB + (initrd_bytes * MEMORY_PER_INITRD_BYTE).div_ceil(1024 * 1024)
 }
 
+/// The words of a kernel command line as the kernel splits them: on spaces, except
+/// inside double quotes (`dyndbg="file x +p"` is one option).
+pub fn kernel_words(cmdline: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut start = None;
+    let mut quoted = false;
+    for (at, c) in cmdline.char_indices() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        match (c.is_whitespace() && !quoted, start) {
+            (true, Some(from)) => {
+                words.push(&cmdline[from..at]);
+                start = None;
+            }
+            (false, None) => start = Some(at),
+            _ => {}
+        }
+    }
+    words.extend(start.map(|from| &cmdline[from..]));
+    words
+}
+
+/// Bare words (no `=`) the kernel takes for itself: flags of its own, so they never reach
+/// the guest's first process. Any other bare word without a `.` does, as an argument of
+/// the agent: see [`check_kernel_option`].
+pub const KERNEL_FLAGS: &str = "quiet debug ro rw rootwait nokaslr nosmp noapic nolapic nolapic_timer noapictimer nopti nosmt \
+nosmap nosmep nopcid noinvpcid nopku nox2apic noxsave noxsaves nofsgsbase nopat notsc nohpet nomce noefi nomodeset nowatchdog \
+nosoftlockup noirqdebug irqpoll irqfixup norandmaps nohugeiomap nohugevmalloc noreplace-smp nospectre_v1 nospectre_v2 \
+nospec_store_bypass_disable noresume no_console_suspend ignore_loglevel initcall_debug panic_on_warn keep_bootcon earlycon \
+slub_debug slab_nomerge slub_nomerge delayacct noautogroup";
+
 /// Kernel command-line options that would take the guest away from kbench, with why.
 /// kbench's own options (`console=ttyS0 panic=-1 rdinit=/kbench/agent`) come first and a
 /// later option wins, so these cannot be allowed after them.
 pub fn check_kernel_option(option: &str, key: &str) -> Result<()> {
-    let (name, value) = option.split_once('=').unwrap_or((option, ""));
+    // The kernel drops the quotes around a value (`console="ttyS1"`).
+    let unquoted = option.replace('"', "");
+    let (name, value) = unquoted.split_once('=').unwrap_or((&unquoted, ""));
     let why = match name {
         "rdinit" => "kbench starts its agent as the guest's first process with rdinit=/kbench/agent; another rdinit= replaces the agent, and the guest boots without it until boot_timeout",
         "init" => "the agent is the guest's first process and runs every step itself; init= would never run",
@@ -97,19 +131,68 @@ pub fn check_kernel_option(option: &str, key: &str) -> Result<()> {
         "8250.nr_uarts" if value.parse::<u32>().map_or(true, |n| n < 2) => {
             "the agent talks to kbench on the second serial port (ttyS1); fewer than 2 ports removes it"
         }
-        _ if names_agent_port(value) => {
-            "ttyS1 is kbench's channel to the agent; kernel output on it would garble the conversation (the console is ttyS0)"
+        "noinitrd" => "kbench delivers its agent in the initrd; without it the guest boots without the agent until boot_timeout",
+        "--" => "the kernel hands everything after `--` to the guest's first process, kbench's agent, as its arguments: the agent takes the first for its channel and the boot hangs until boot_timeout",
+        _ if names_agent_port(name, value) => {
+            "ttyS1 is kbench's channel to the agent (I/O port 0x2f8, 760 in decimal, early serial port 1); kernel output on it would garble the conversation (the console is ttyS0)"
+        }
+        _ if goes_to_init(&unquoted) => {
+            bail!(
+                "key `{key}`: {option:?} is not allowed: the kernel hands a word without `=` that is not one of its own flags to the guest's first process, kbench's agent, which takes it for its channel and stops (\"fatal: cannot open {unquoted}\"); write a kernel parameter as name=value and a module's as module.name=value. Bare kernel flags kbench lets through: {} (KERNEL_FLAGS in src/scenario/limits.rs)",
+                KERNEL_FLAGS.split_whitespace().collect::<Vec<_>>().join(", ")
+            )
         }
         _ => return Ok(()),
     };
     bail!("key `{key}`: {option:?} is not allowed: {why}")
 }
 
-/// `ttyS1` (not `ttyS10`), or its I/O port 0x2f8, as `console=`/`earlycon=` write them.
-fn names_agent_port(value: &str) -> bool {
+/// A word the kernel passes to init as an argument: no `=`, no `.` (a module's parameter,
+/// which the kernel keeps), and not a flag of its own.
+fn goes_to_init(word: &str) -> bool {
+    !word.contains('=') && !word.contains('.') && !KERNEL_FLAGS.split_whitespace().any(|flag| flag == word)
+}
+
+/// The agent's port, ttyS1, at I/O port 0x2f8 (760), in any spelling the kernel reads:
+/// `ttyS1` (or `ttyS01`) anywhere in a value (`console=`, `earlyprintk=`, `kgdboc=`), the
+/// port's address in hex anywhere (`earlyprintk=serial,0x2f8`), or in any of C's bases
+/// as the address of a `uart`/`uart8250` (`console=uart8250,io,760`, `earlycon=uart,io,0x2f8`),
+/// and x86's early serial console's port number 1 (`earlyprintk=serial,1`).
+fn names_agent_port(name: &str, value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
-    let tty = lower.match_indices("ttys1").any(|(at, m)| !lower[at + m.len()..].starts_with(|c: char| c.is_ascii_digit()));
-    tty || lower.contains("0x2f8")
+    let tty = lower.match_indices("ttys").any(|(at, m)| leading_decimal(&lower[at + m.len()..]) == Some(1));
+    let fields: Vec<&str> = lower.split(',').collect();
+    let hex = fields.iter().any(|f| f.starts_with("0x") && c_number(f) == Some(AGENT_PORT)) || lower.contains("0x2f8");
+    let uart =
+        matches!(fields.first(), Some(&"uart" | &"uart8250")) && fields.iter().skip(1).take(2).any(|f| c_number(f) == Some(AGENT_PORT));
+    let early_serial = name == "earlyprintk"
+        && lower.match_indices("serial").any(|(at, m)| {
+            let port = lower[at + m.len()..].trim_start_matches(',');
+            let port = port.strip_prefix("ttys").unwrap_or(port);
+            !port.starts_with("0x") && leading_decimal(port) == Some(1)
+        });
+    tty || hex || uart || early_serial
+}
+
+/// ttyS1's I/O port.
+const AGENT_PORT: u64 = 0x2f8;
+
+/// The decimal number `text` starts with, as the kernel's simple_strtoul reads it.
+fn leading_decimal(text: &str) -> Option<u64> {
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// A number as the kernel's kstrtoull(…, 0) reads it: `0x` hex, a leading `0` octal,
+/// else decimal; the whole field or nothing.
+fn c_number(text: &str) -> Option<u64> {
+    if let Some(hex) = text.strip_prefix("0x") {
+        u64::from_str_radix(hex, 16).ok()
+    } else if text.len() > 1 && text.starts_with('0') {
+        u64::from_str_radix(&text[1..], 8).ok()
+    } else {
+        text.parse().ok()
+    }
 }
 
 #[cfg(test)]
@@ -165,5 +248,76 @@ mod tests {
         for good in ["quiet", "slub_debug=P", "console=ttyS0", "console=ttyS10", "8250.nr_uarts=4", "init_on_free=1", "panic_on_warn=1"] {
             assert!(check_kernel_option(good, "guest.cmdline").is_ok(), "{good}");
         }
+        assert!(check_kernel_option("noinitrd", "k").unwrap_err().to_string().contains("delivers its agent in the initrd"));
+    }
+
+    /// Issue 19 item 7: ttyS1 in every spelling the kernel reads puts kernel output on
+    /// the agent's port.
+    #[test]
+    fn the_agents_port_is_refused_in_any_spelling() {
+        let spellings = [
+            "console=uart8250,io,760,115200",
+            "console=uart,io,0x2f8",
+            "console=uart8250,io,01370",
+            "console=uart8250,0x2f8",
+            "console=uart8250,mmio32,0x02F8",
+            "console=ttyS01",
+            "console=\"ttyS1\"",
+            "earlyprintk=serial,1,115200,keep",
+            "earlyprintk=serial,ttyS1",
+            "earlyprintk=ttyS1",
+            "earlyprintk=serial,0x2f8,115200",
+            "earlyprintk=vga,serial,1",
+            "earlycon=uart8250,io,760",
+            "earlycon=uart,mmio,0x2f8",
+            "kgdboc=ttyS1,115200",
+        ];
+        for bad in spellings {
+            let error = check_kernel_option(bad, "variant[0].cmdline").unwrap_err().to_string();
+            assert!(
+                error.contains("variant[0].cmdline") && error.contains("ttyS1 is kbench's channel to the agent (I/O port 0x2f8"),
+                "{bad}: {error}"
+            );
+        }
+        let fine = [
+            "console=uart8250,io,0x3f8,115200",
+            "console=uart8250,io,1016",
+            "earlyprintk=serial,115200",
+            "earlyprintk=serial,0,115200,keep",
+            "earlyprintk=serial,ttyS0",
+            "earlyprintk=serial,10",
+            "console=ttyS11",
+            "mem=760M",
+            "foo=760",
+            "earlycon",
+            "keep_bootcon",
+        ];
+        for good in fine {
+            assert!(check_kernel_option(good, "k").is_ok(), "{good}: {:?}", check_kernel_option(good, "k"));
+        }
+    }
+
+    /// Issue 19 item 7: a bare word the kernel does not know, and everything after `--`,
+    /// become the agent's arguments, which it takes for its channel.
+    #[test]
+    fn words_the_kernel_hands_to_the_agent_are_refused() {
+        for bad in ["single", "S", "splash", "emergency", "1", "foo", "\"single\""] {
+            let error = check_kernel_option(bad, "guest.cmdline").unwrap_err().to_string();
+            assert!(error.contains("guest.cmdline") && error.contains("kbench's agent, which takes it for its channel"), "{bad}: {error}");
+            assert!(error.contains("quiet, debug, ro, rw"), "{error}");
+        }
+        let error = check_kernel_option("--", "variant[1].cmdline").unwrap_err().to_string();
+        assert!(error.contains("variant[1].cmdline") && error.contains("everything after `--`"), "{error}");
+        let flags = ["quiet", "debug", "ro", "rw", "nokaslr", "nosmp", "noapic", "nolapic", "nopti", "nosmt", "slub_debug"];
+        for good in flags.into_iter().chain(["printk.time", "x=y", "usbcore.nousb"]) {
+            assert!(check_kernel_option(good, "k").is_ok(), "{good}: {:?}", check_kernel_option(good, "k"));
+        }
+    }
+
+    #[test]
+    fn the_command_line_splits_as_the_kernel_splits_it() {
+        assert_eq!(kernel_words("  quiet dyndbg=\"file x +p\"  slub_debug=P "), ["quiet", "dyndbg=\"file x +p\"", "slub_debug=P"]);
+        assert_eq!(kernel_words(""), Vec::<&str>::new());
+        assert_eq!(kernel_words("-- /dev/ttyS0"), ["--", "/dev/ttyS0"]);
     }
 }

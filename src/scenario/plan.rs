@@ -541,7 +541,7 @@ fn checked_cmdline(cmdline: &str, key: &str) -> Result<String> {
     if let Some(c) = cmdline.chars().find(|c| c.is_control()) {
         bail!("key `{key}`: contains the control character {c:?}; put the options on one line separated by spaces");
     }
-    for option in cmdline.split_whitespace() {
+    for option in limits::kernel_words(cmdline) {
         limits::check_kernel_option(option, key)?;
     }
     Ok(cmdline.trim().to_string())
@@ -565,14 +565,30 @@ fn check_memory_floor(memory_mib: u64, initrd: Option<&Path>, variant: &str, key
 
 fn existing_file(base: &Path, path: &Path, key: &str) -> Result<PathBuf> {
     let resolved = base.join(path);
-    let meta = std::fs::metadata(&resolved).with_context(|| {
-        format!("key `{key}`: cannot read {} (relative paths start at the scenario's folder)", resolved.display())
-    })?;
+    let meta = match std::fs::metadata(&resolved) {
+        Ok(meta) => meta,
+        Err(error) => {
+            let build = image_builder(&resolved).map(|script| format!("; build it with {script}")).unwrap_or_default();
+            bail!("key `{key}`: cannot read {} (relative paths start at the scenario's folder): {error}{build}", resolved.display())
+        }
+    };
     if !meta.is_file() {
         bail!("key `{key}`: {} is not a file", resolved.display());
     }
     std::fs::File::open(&resolved).with_context(|| format!("key `{key}`: cannot open {}", resolved.display()))?;
     Ok(resolved)
+}
+
+/// The script that builds the guest images the shipped scenarios point at: a missing one
+/// is most often a first study before the image was built.
+fn image_builder(path: &Path) -> Option<&'static str> {
+    let parts: Vec<_> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let image = parts.windows(2).find(|w| w[0] == "vm-images")?[1].as_str();
+    match image {
+        "tiny" => Some("scripts/build-tiny-guest.sh"),
+        "debian" => Some("scripts/build-debian-image.sh"),
+        _ => None,
+    }
 }
 
 /// An x86 bzImage carries "HdrS" at offset 0x202 (Documentation/arch/x86/boot.rst).
@@ -659,6 +675,17 @@ mod tests {
 
     fn refusal(result: Result<impl std::fmt::Debug>) -> String {
         format!("{:#}", result.unwrap_err())
+    }
+
+    #[test]
+    fn a_missing_shipped_image_names_the_script_that_builds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let tiny = refusal(existing_file(dir.path(), Path::new("../vm-images/tiny/vmlinuz"), "guest.kernel"));
+        assert!(tiny.contains("key `guest.kernel`") && tiny.ends_with("; build it with scripts/build-tiny-guest.sh"), "{tiny}");
+        let debian = refusal(existing_file(dir.path(), Path::new("vm-images/debian/root.ext4"), "guest.disk"));
+        assert!(debian.ends_with("build it with scripts/build-debian-image.sh"), "{debian}");
+        let other = refusal(existing_file(dir.path(), Path::new("my/own.img"), "guest.disk"));
+        assert!(!other.contains("build it with"), "{other}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::model::Meta;
 use crate::model::RunRecord;
+use std::collections::HashMap;
 
 /// What the study was planned to be, as meta.json records it.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,40 +39,70 @@ pub struct Inconsistency {
     pub problem: String,
 }
 
-/// Every inconsistent row, in order; empty when the records can be analysed.
+/// The longest a measured time can be: a step's time limit is at most 7 days (604,800 s),
+/// so a larger value was not measured by kbench. It also keeps every sum of times finite.
+pub const MAX_SECONDS: f64 = 1e7;
+/// The largest percent CPU a run can have: 10,000 CPUs busy.
+pub const MAX_PERCENT_CPU: f64 = 1e6;
+
+/// Every inconsistent row, in order; empty when the records can be analysed. Linear in
+/// the rows: each row is checked against what the rows before it established.
 ///
 /// A run (host, variant, level, run number) may appear again only after a failed row of
 /// the same run: that is a failed run measured again. After a successful row it is a
 /// duplicate. Each host of a study over several hosts measures every run once.
 pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec<Inconsistency> {
     let mut found = Vec::new();
+    // (host, variant, level, run) → the first row where it succeeded.
+    let mut succeeded: HashMap<(&str, &str, &str, u32), usize> = HashMap::new();
+    // (host, level) → each -j seen with the first row that had it.
+    let mut jobs_seen: HashMap<(&str, &str), Vec<(u32, usize)>> = HashMap::new();
+    // The first row without a host, and the first with one.
+    let (mut first_unnamed, mut first_named): (Option<usize>, Option<usize>) = (None, None);
     for (row, record) in records.iter().enumerate() {
         let mut problem = |text: String| found.push(Inconsistency { row, earlier: None, problem: text });
         let id = match record.host.as_str() {
             "" => format!("{} {} run {}", record.variant, record.jobs_label, record.run),
             host => format!("host {host}: {} {} run {}", record.variant, record.jobs_label, record.run),
         };
-        for (column, value) in
-            [("elapsed_s", record.elapsed_s), ("user_s", record.user_s), ("sys_s", record.sys_s), ("percent_cpu", record.percent_cpu)]
-        {
+        for (column, value, most) in [
+            ("elapsed_s", record.elapsed_s, MAX_SECONDS),
+            ("user_s", record.user_s, MAX_SECONDS),
+            ("sys_s", record.sys_s, MAX_SECONDS),
+            ("percent_cpu", record.percent_cpu, MAX_PERCENT_CPU),
+        ] {
             if !value.is_finite() || value < 0.0 {
                 problem(format!("{id}: {column} is {value}; a measured time or share is a finite number ≥ 0"));
+            } else if value > most {
+                problem(format!("{id}: {column} is {value:e}, more than kbench can measure (at most {most:e}): the row was not written by kbench"));
+            }
+        }
+        for (column, value) in [
+            ("guest_user_percent", record.guest_user_percent),
+            ("guest_sys_percent", record.guest_sys_percent),
+            ("guest_softirq_percent", record.guest_softirq_percent),
+            ("guest_steal_percent", record.guest_steal_percent),
+        ] {
+            if let Some(value) = value.filter(|v| !v.is_finite() || *v < 0.0 || *v > MAX_PERCENT_CPU) {
+                problem(format!("{id}: {column} is {value}; a share of the guest's CPU time is a finite number from 0 to 100"));
             }
         }
         if record.run == 0 {
             problem(format!("{id}: runs are numbered from 1"));
         }
+        if record.variant.is_empty() || record.jobs_label.is_empty() {
+            problem(format!("{id}: a run names its variant and its jobs level"));
+        }
         if let Some(shape) = shape {
             against_plan(record, &id, shape, &mut problem);
         }
-        let same_run = |r: &RunRecord| {
-            r.is_ok() && r.host == record.host && r.variant == record.variant && r.jobs_label == record.jobs_label && r.run == record.run
-        };
-        if let Some(earlier) = records[..row].iter().position(same_run) {
+        let run_key = (record.host.as_str(), record.variant.as_str(), record.jobs_label.as_str(), record.run);
+        if let Some(&earlier) = succeeded.get(&run_key) {
             let problem = format!("{id} is on record twice: it already succeeded in an earlier row");
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
         }
-        if let Some(earlier) = records[..row].iter().position(|r| r.host.is_empty() != record.host.is_empty()) {
+        let other_kind = if record.host.is_empty() { first_named } else { first_unnamed };
+        if let Some(earlier) = other_kind {
             let problem = format!(
                 "{id}: {} but an earlier row {}: a study runs on one machine or on [[host]]s, each row naming its host",
                 if record.host.is_empty() { "names no host" } else { "names a host" },
@@ -80,15 +111,22 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
         }
         // Each host's guests may have another size, so one label may mean another -j there.
-        if let Some(earlier) =
-            records[..row].iter().position(|r| r.host == record.host && r.jobs_label == record.jobs_label && r.jobs != record.jobs)
-        {
+        let seen = jobs_seen.entry((record.host.as_str(), record.jobs_label.as_str())).or_default();
+        if let Some(&(jobs, earlier)) = seen.iter().filter(|(jobs, _)| *jobs != record.jobs).min_by_key(|(_, row)| *row) {
             let problem = format!(
-                "the jobs level {:?} ran with -j {} here but with -j {} in an earlier row: one label, one -j",
-                record.jobs_label, record.jobs, records[earlier].jobs
+                "the jobs level {:?} ran with -j {} here but with -j {jobs} in an earlier row: one label, one -j",
+                record.jobs_label, record.jobs
             );
             found.push(Inconsistency { row, earlier: Some(earlier), problem });
         }
+        if !seen.iter().any(|(jobs, _)| *jobs == record.jobs) {
+            seen.push((record.jobs, row));
+        }
+        if record.is_ok() {
+            succeeded.entry(run_key).or_insert(row);
+        }
+        let first_of_kind = if record.host.is_empty() { &mut first_unnamed } else { &mut first_named };
+        first_of_kind.get_or_insert(row);
     }
     found
 }
@@ -187,6 +225,36 @@ mod tests {
         let found = problems(&records, None);
         assert_eq!(found.iter().map(|(row, _)| *row).collect::<Vec<_>>(), [0, 1, 2], "{found:?}");
         assert!(found[0].1.contains("elapsed_s is -1") && found[1].1.contains("sys_s is NaN"), "{found:?}");
+    }
+
+    #[test]
+    fn times_beyond_what_kbench_can_measure_are_refused() {
+        let records = [
+            RunRecord { elapsed_s: 1e308, ..run("off", "half", 2, 1) },
+            RunRecord { percent_cpu: 2e6, ..run("off", "half", 2, 2) },
+            RunRecord { guest_sys_percent: Some(f64::NAN), ..run("off", "half", 2, 3) },
+            RunRecord { elapsed_s: 604_800.0, ..run("off", "half", 2, 4) },
+        ];
+        let found = problems(&records, None);
+        assert_eq!(found.iter().map(|(row, _)| *row).collect::<Vec<_>>(), [0, 1, 2], "{found:?}");
+        assert!(found[0].1.contains("elapsed_s is 1e308") && found[0].1.contains("more than kbench can measure"), "{found:?}");
+        assert!(found[2].1.contains("guest_sys_percent is NaN"), "{found:?}");
+    }
+
+    #[test]
+    fn a_run_without_a_variant_or_level_name_is_refused() {
+        let found = problems(&[run("", "half", 2, 1), run("off", "", 2, 1)], None);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].1.contains("names its variant and its jobs level"), "{found:?}");
+    }
+
+    #[test]
+    fn a_duplicate_names_the_first_success_and_a_jobs_clash_the_first_other_jobs() {
+        let failed = RunRecord { status: RunStatus::Failed, ..run("off", "half", 2, 1) };
+        let records = [failed, run("off", "half", 2, 1), run("off", "half", 2, 1), run("off", "half", 2, 1), run("poison", "half", 4, 1), run("poison", "half", 4, 2)];
+        let found = inconsistencies(&records, None);
+        let pairs: Vec<(usize, Option<usize>)> = found.iter().map(|i| (i.row, i.earlier)).collect();
+        assert_eq!(pairs, [(2, Some(1)), (3, Some(1)), (4, Some(0)), (5, Some(0))], "{found:?}");
     }
 
     #[test]

@@ -20,6 +20,8 @@ use anyhow::{anyhow, Context, Result};
 use domain_xml::{Disk, DomainSpec};
 use kbench_protocol::{encode, HostMessage};
 use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -57,25 +59,40 @@ fn initrd_key(initrd: Option<&Path>, agent: &Path) -> PathBuf {
     PathBuf::from(format!("initrd {} + agent {}", initrd.map_or_else(String::new, |p| p.display().to_string()), agent.display()))
 }
 
-/// A folder of this process's own under the system's temporary folder, removed with it.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn create() -> Result<Scratch> {
-        static MADE: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!("kbench-libvirt-{}-{}", std::process::id(), MADE.fetch_add(1, Ordering::Relaxed)));
-        std::fs::create_dir_all(&path).with_context(|| format!("cannot create the scratch folder {}", path.display()))?;
-        Ok(Scratch(path))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
+/// The initrd with the agent appended, in an anonymous in-memory file (memfd): read by its
+/// /proc path for the checksum and the upload, its volume named like an upload of a file
+/// `<initrd>-agent`, and gone with bench however bench ends: nothing in the temporary
+/// folder for a `kill -9` to leave behind.
+struct Composed {
+    /// Holds the memfd open: the path reads it only while this lives.
+    _file: std::fs::File,
+    path: PathBuf,
+    name: String,
+    shown: String,
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl Composed {
+    fn new(initrd: Option<&Path>, agent: &Path) -> Result<Composed> {
+        let image = initrd::compose(initrd, agent)?;
+        let memfd = nix::sys::memfd::memfd_create("kbench-initrd", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .context("cannot create an in-memory file for the initrd with the agent")?;
+        let mut file = std::fs::File::from(memfd);
+        file.write_all(&image).context("cannot write the initrd with the agent into memory")?;
+        let base = initrd.and_then(Path::file_name).map_or_else(|| "initrd".into(), |n| n.to_string_lossy().into_owned());
+        let shown = match initrd {
+            Some(initrd) => format!("{} with the agent appended", initrd.display()),
+            None => "an initrd holding only the agent".to_string(),
+        };
+        Ok(Composed {
+            path: PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd())),
+            _file: file,
+            name: format!("{base}-agent"),
+            shown,
+        })
+    }
+
+    fn local(&self) -> volumes::Local<'_> {
+        volumes::Local { path: &self.path, name: self.name.clone(), shown: self.shown.clone() }
     }
 }
 
@@ -161,29 +178,28 @@ impl LibvirtBackend {
     }
 
     fn upload(&self, pool: &virt::storage_pool::StoragePool, local: &Path) -> Result<String> {
-        if let Some(path) = self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(local) {
+        self.upload_as(pool, local.to_path_buf(), &volumes::Local::file(local))
+    }
+
+    /// Uploads `local` once, remembered under `key`.
+    fn upload_as(&self, pool: &virt::storage_pool::StoragePool, key: PathBuf, local: &volumes::Local) -> Result<String> {
+        if let Some(path) = self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(&key) {
             return Ok(path.clone());
         }
-        let sha256 = volumes::sha256_file(local)?;
+        let sha256 = volumes::sha256_file(local.path).with_context(|| format!("the checksum of {}", local.shown))?;
         let path = volumes::ensure(pool, local, &sha256).with_context(|| format!("on {}", self.uri))?;
-        self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.insert(local.to_path_buf(), path.clone());
+        self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.insert(key, path.clone());
         Ok(path)
     }
 
-    /// The initrd with the agent appended, uploaded once per (initrd, agent) pair. The
-    /// composed file lives only until its upload: a killed bench leaves no copy behind.
+    /// The initrd with the agent appended, uploaded once per (initrd, agent) pair.
     fn upload_initrd(&self, pool: &virt::storage_pool::StoragePool, initrd: Option<&Path>, agent: &Path) -> Result<String> {
         let key = initrd_key(initrd, agent);
         if let Some(path) = self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(&key) {
             return Ok(path.clone());
         }
-        let name = initrd.and_then(Path::file_name).map_or_else(|| "initrd".into(), |n| n.to_string_lossy().into_owned());
-        let composed = Scratch::create()?;
-        let out = composed.path().join(format!("{name}-agent"));
-        initrd::with_agent(initrd, agent, &out)?;
-        let remote = self.upload(pool, &out)?;
-        self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.insert(key, remote.clone());
-        Ok(remote)
+        let composed = Composed::new(initrd, agent)?;
+        self.upload_as(pool, key, &composed.local())
     }
 
     /// The connection, opened again if it was lost.
@@ -419,22 +435,18 @@ fn version_text(version: u32) -> String {
 pub fn plan_volume_names(plan: &Plan, agent: Option<&Path>) -> Result<std::collections::HashSet<String>> {
     let mut files: Vec<PathBuf> = plan.variants.iter().map(|v| v.kernel.clone()).collect();
     files.extend(plan.guest.disk.clone());
-    let scratch = Scratch::create()?;
+    let mut names = std::collections::HashSet::new();
+    for file in files {
+        names.insert(volumes::volume_name(&volumes::Local::file(&file), &volumes::sha256_file(&file)?));
+    }
     if let Some(agent) = agent {
         let mut initrds: Vec<Option<&Path>> = plan.variants.iter().map(|v| v.initrd.as_deref()).collect();
         initrds.dedup();
-        for (i, initrd) in initrds.into_iter().enumerate() {
-            let name = initrd.and_then(Path::file_name).map_or_else(|| "initrd".into(), |n| n.to_string_lossy().into_owned());
-            // The same file name as an upload's, so the same volume name.
-            let out = scratch.path().join(i.to_string()).join(format!("{name}-agent"));
-            std::fs::create_dir_all(out.parent().unwrap_or(scratch.path()))?;
-            initrd::with_agent(initrd, agent, &out)?;
-            files.push(out);
+        for initrd in initrds {
+            // Composed as an upload's, so the same volume name.
+            let composed = Composed::new(initrd, agent)?;
+            names.insert(volumes::volume_name(&composed.local(), &volumes::sha256_file(&composed.path)?));
         }
-    }
-    let mut names = std::collections::HashSet::new();
-    for file in files {
-        names.insert(volumes::volume_name(&file, &volumes::sha256_file(&file)?));
     }
     Ok(names)
 }
@@ -480,7 +492,7 @@ pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
             None => Ok(format!("{} will be uploaded (no pool {} yet)", path.display(), volumes::POOL)),
             Some(pool) => {
                 let _ = pool.refresh(0);
-                Ok(match volumes::find(pool, &path, &sha)? {
+                Ok(match volumes::find(pool, &volumes::Local::file(&path), &sha)? {
                     Some(remote) => format!("{} is there as {remote}", path.display()),
                     None => format!("{} will be uploaded into pool {}", path.display(), volumes::POOL),
                 })

@@ -63,27 +63,38 @@ pub fn pool(conn: &Connect) -> Result<StoragePool> {
     Ok(pool)
 }
 
+/// A file to put into the pool: where it is read, the name its volume is called after,
+/// and how a message names it. Usually a file of its own; a composed initrd is read from
+/// an in-memory file (`/proc/self/fd/N`) and named after the initrd it stands for.
+pub struct Local<'a> {
+    pub path: &'a Path,
+    pub name: String,
+    pub shown: String,
+}
+
+impl Local<'_> {
+    pub fn file(path: &Path) -> Local<'_> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Local { path, name, shown: path.display().to_string() }
+    }
+}
+
 /// The volume's name: the file's name (made safe) and the start of its checksum.
-pub fn volume_name(local: &Path, sha256: &str) -> String {
-    let stem: String = local
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
-        .collect();
+pub fn volume_name(local: &Local, sha256: &str) -> String {
+    let stem: String =
+        local.name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect();
     format!("{}-{}", stem.trim_start_matches('.'), &sha256[..16])
 }
 
 /// Whether the pool already holds `local` (by its checksum): the volume's path, if so.
-pub fn find(pool: &StoragePool, local: &Path, sha256: &str) -> Result<Option<String>> {
+pub fn find(pool: &StoragePool, local: &Local, sha256: &str) -> Result<Option<String>> {
     let name = volume_name(local, sha256);
     let Ok(volume) = pool.lookup_storage_vol_by_name(&name) else { return Ok(None) };
     match recorded_checksum(pool, &name)? {
         Some(recorded) if recorded == sha256 => Ok(Some(volume.path()?)),
         Some(recorded) => bail!(
             "the volume {name} in storage pool {POOL} records sha256 {recorded}, but {} has {sha256}: remove it (virsh vol-delete --pool {POOL} {name}; virsh vol-delete --pool {POOL} {name}.sha256) and run again",
-            local.display()
+            local.shown
         ),
         None => Ok(None),
     }
@@ -91,7 +102,7 @@ pub fn find(pool: &StoragePool, local: &Path, sha256: &str) -> Result<Option<Str
 
 /// The path, on the pool's host, of a volume holding exactly `local`; uploads it unless
 /// the pool has it already.
-pub fn ensure(pool: &StoragePool, local: &Path, sha256: &str) -> Result<String> {
+pub fn ensure(pool: &StoragePool, local: &Local, sha256: &str) -> Result<String> {
     let name = volume_name(local, sha256);
     let mut last_size = None;
     let mut last_growth = Instant::now();
@@ -124,20 +135,20 @@ pub fn ensure(pool: &StoragePool, local: &Path, sha256: &str) -> Result<String> 
     }
 }
 
-fn upload(pool: &StoragePool, local: &Path, name: &str, sha256: &str) -> Result<String> {
-    let size = std::fs::metadata(local).with_context(|| format!("cannot read {}", local.display()))?.len();
+fn upload(pool: &StoragePool, local: &Local, name: &str, sha256: &str) -> Result<String> {
+    let shown = &local.shown;
+    let size = std::fs::metadata(local.path).with_context(|| format!("cannot read {shown}"))?.len();
     let volume = create_volume(pool, name, size.max(1))?;
     let conn = pool.connect()?;
     // Before the study's progress bar: a disk image over a slow link takes a while.
     eprintln!(
-        "uploading {} ({} MiB) into storage pool {POOL} at {} as {name}",
-        local.display(),
+        "uploading {shown} ({} MiB) into storage pool {POOL} at {} as {name}",
         size.div_ceil(1 << 20),
         conn.uri().unwrap_or_default()
     );
     let result = (|| {
-        let mut file = std::fs::File::open(local).with_context(|| format!("cannot read {}", local.display()))?;
-        let extents = data_extents(&file, size).with_context(|| format!("cannot read {}", local.display()))?;
+        let mut file = std::fs::File::open(local.path).with_context(|| format!("cannot read {shown}"))?;
+        let extents = data_extents(&file, size).with_context(|| format!("cannot read {shown}"))?;
         // A disk image is mostly holes: a sparse stream sends a hole as its length only,
         // and the pool's file gets the same hole.
         let stream = Stream::new(&conn, 0)?;
@@ -148,13 +159,13 @@ fn upload(pool: &StoragePool, local: &Path, name: &str, sha256: &str) -> Result<
             if extent.start > at {
                 send_hole(&stream, extent.start - at)?;
             }
-            file.seek(SeekFrom::Start(extent.start)).with_context(|| format!("cannot read {}", local.display()))?;
+            file.seek(SeekFrom::Start(extent.start)).with_context(|| format!("cannot read {shown}"))?;
             let mut left = extent.end - extent.start;
             while left > 0 {
                 let want = left.min(buffer.len() as u64) as usize;
-                let n = file.read(&mut buffer[..want]).with_context(|| format!("cannot read {}", local.display()))?;
+                let n = file.read(&mut buffer[..want]).with_context(|| format!("cannot read {shown}"))?;
                 if n == 0 {
-                    bail!("{} got shorter while it was uploaded", local.display());
+                    bail!("{shown} got shorter while it was uploaded");
                 }
                 send_all(&stream, &buffer[..n])?;
                 left -= n as u64;
@@ -173,7 +184,7 @@ fn upload(pool: &StoragePool, local: &Path, name: &str, sha256: &str) -> Result<
     if result.is_err() {
         let _ = volume.delete(0);
     }
-    result.with_context(|| format!("cannot upload {} into storage pool {POOL} as {name}", local.display()))
+    result.with_context(|| format!("cannot upload {shown} into storage pool {POOL} as {name}"))
 }
 
 /// A range of a file that holds data; what lies between two is a hole (reads as zeros).
@@ -278,8 +289,8 @@ mod tests {
     #[test]
     fn volume_names_are_safe_and_carry_the_checksum() {
         let sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        assert_eq!(volume_name(Path::new("/x/vmlinuz-6.1"), sha), "vmlinuz-6.1-0123456789abcdef");
-        assert_eq!(volume_name(Path::new("/x/.a b'<c>"), sha), "a_b__c_-0123456789abcdef");
+        assert_eq!(volume_name(&Local::file(Path::new("/x/vmlinuz-6.1")), sha), "vmlinuz-6.1-0123456789abcdef");
+        assert_eq!(volume_name(&Local::file(Path::new("/x/.a b'<c>")), sha), "a_b__c_-0123456789abcdef");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The runner against scripted fake guests: no QEMU, no files, milliseconds per test.
 
 use super::run_study;
-use crate::benchmark::fake::{plan, quick_limits, FakeBackend, FakeProbe, Fault, MemoryListener, Script};
-use crate::benchmark::limits::{Limit, Limits, RunLimit};
+use crate::benchmark::fake::{plan, quick_limits, FakeBackend, FakeProbe, Fault, MemoryListener, Script, HOST_STOP};
+use crate::benchmark::limits::{Limit, Limits, RunLimit, DERIVED_CEILING};
 use crate::benchmark::study::{Stops, Study, StudyOutcome, StudyTimedOut};
 use crate::scenario::plan::QuietHost;
 use crate::model::{RunRecord, RunStatus};
@@ -92,6 +92,19 @@ fn a_crash_fails_the_run_in_progress_and_a_new_boot_measures_the_rest() {
     assert!(outcome.records[1].failure.starts_with("run half 2: the guest stopped"), "{:?}", outcome.records[1]);
     assert_eq!(backend.steps(1).len(), 2, "the second boot: prepare and the one run missing");
     assert!(listener.notes.iter().any(|n| n.contains("booting again")), "{:?}", listener.notes);
+}
+
+/// Issue 19 item 13: a send that fails (the guest took nothing within the write timeout)
+/// is the guest's trouble, like a crash: the run is a failed row and the guest boots again.
+#[test]
+fn a_guest_that_takes_no_message_fails_the_run_and_boots_again() {
+    let plan = single(2, 0);
+    let backend = FakeBackend::new(vec![Script::at(1, Fault::TakesNothing)]);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Failed), row("a", 2, Good)]);
+    assert!(outcome.records[0].failure.contains("run half 1: cannot send to the guest agent: it took no byte"), "{:?}", outcome.records[0]);
+    assert_eq!(backend.boots(), ["a", "a"]);
 }
 
 #[test]
@@ -192,6 +205,27 @@ fn a_silent_guest_is_dead_long_before_a_long_step_limit() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
+/// Issue 19 item 6: bench stopped longer than the silence (and, with a short limit, the
+/// step's guard) while a healthy step ran. What the agent said meanwhile is read before
+/// any deadline is judged.
+#[test]
+fn a_host_stopped_past_the_silence_and_the_guard_reads_what_the_agent_said_meanwhile() {
+    let mut plan = single(2, 0);
+    plan.guest.retries = 0;
+    let short = quick_limits(&plan);
+    assert!(HOST_STOP > short.silence && HOST_STOP > short.guard(Duration::from_millis(40)));
+    let mut long = short.clone();
+    long.run = RunLimit::Fixed(Limit { duration: Duration::from_secs(600), source: "long".into() });
+    for limits in [short, long] {
+        let backend = FakeBackend::new(vec![Script::at(1, Fault::HostStopped)]);
+        let (result, listener, outcome) = run(&plan, &limits, &backend);
+        result.unwrap();
+        assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("a", 2, Good)], "{:?}", outcome.records);
+        assert_eq!(backend.boots().len(), 1, "no boot was lost: {:?}", listener.notes);
+        assert_eq!(listener.heartbeats, 2, "the heartbeats that waited were read");
+    }
+}
+
 #[test]
 fn without_run_timeout_a_run_gets_five_times_the_longest_whole_warmup() {
     let mut plan = single(1, 1);
@@ -203,6 +237,20 @@ fn without_run_timeout_a_run_gets_five_times_the_longest_whole_warmup() {
     assert_eq!(rows(&outcome.records), [row("a", 1, Good)]);
     assert_eq!(backend.steps(0)[2].timeout_s, 200.0, "5 × (20 s clean + 20 s build)");
     assert!(listener.started[2].2.source.contains("longest warm-up, 40 s"), "{:?}", listener.started[2]);
+}
+
+/// Issue 19 item 13: a warm-up the agent says took 1e300 s (no Duration holds it) made
+/// the host panic deriving the run's limit; now the limit stops at the ceiling.
+#[test]
+fn a_warmup_longer_than_any_timer_derives_a_limit_at_the_ceiling() {
+    let mut plan = single(1, 1);
+    plan.guest.run_timeout = None;
+    let mut backend = FakeBackend::new(vec![]);
+    backend.warmup_s = 1e300;
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!(rows(&outcome.records), [row("a", 1, Good)]);
+    assert_eq!(backend.steps(0)[2].timeout_s, DERIVED_CEILING.as_secs_f64());
 }
 
 #[test]

@@ -1,23 +1,36 @@
 //! The cells of a comparison table, shared by the text and markdown renderers so both
 //! print the same numbers the same way.
 
-use crate::compare::{Entry, PooledEntry};
-use crate::stats::{Comparison, Interval, Summary};
+use crate::compare::{CompareReport, Entry, PooledEntry};
+use crate::stats::{Comparison, Interval, Metric, Summary};
 
-/// Pads every column to its widest cell: the columns listed in `left` (names, words) on
-/// the left, numbers on the right.
-pub fn align(rows: &[Vec<String>], left: &[usize]) -> Vec<Vec<String>> {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..columns).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
-    rows.iter()
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .map(|(c, cell)| if left.contains(&c) { format!("{cell:<0$}", widths[c]) } else { format!("{cell:>0$}", widths[c]) })
-                .collect()
-        })
-        .collect()
+pub use crate::report::markup::align;
+
+/// The metrics to tabulate, and those left out because every run on both sides gave the
+/// same value (major faults that are all 0): a row of "+0.00 %, p 1" tells nothing.
+/// JSON and CSV keep every metric.
+pub fn metrics_to_show(report: &CompareReport) -> (Vec<Metric>, Vec<Metric>) {
+    let constant = |metric: Metric| {
+        let sides: Vec<&Summary> = report.entries_of(metric).flat_map(|e| [e.base.as_ref(), e.new.as_ref()]).flatten().collect();
+        let first = sides.first().map(|s| s.mean);
+        !sides.is_empty() && sides.iter().all(|s| s.sd.unwrap_or(0.0) == 0.0 && Some(s.mean) == first)
+    };
+    // The first metric asked for is always shown: the outcome line speaks of it.
+    let (mut shown, mut left) = (Vec::new(), Vec::new());
+    for (i, &metric) in report.metrics.iter().enumerate() {
+        if i == 0 || !constant(metric) {
+            shown.push(metric);
+        } else {
+            left.push(metric);
+        }
+    }
+    (shown, left)
+}
+
+/// "Not shown, the same value in every run on both sides: Major Faults, Sleeps."
+pub fn constant_note(constant: &[Metric]) -> Option<String> {
+    let names: Vec<&str> = constant.iter().map(|m| m.title()).collect();
+    (!names.is_empty()).then(|| format!("Not shown, the same value in every run on both sides: {}.", names.join(", ")))
 }
 
 /// "half -j 2", or just the label when it is the number.
@@ -176,7 +189,8 @@ pub fn verdict(entry: &Entry) -> String {
     if let Some(noisy) = noisy(entry) {
         text += &format!(", {noisy}");
     }
-    if let Some(sensitivity) = &entry.sensitivity {
+    // What an inconclusive comparison could see, and the runs that would decide it.
+    if let Some(sensitivity) = entry.sensitivity.as_ref().filter(|_| entry.comparison.as_ref().is_some_and(|c| c.verdict.is_inconclusive())) {
         text += &format!(" ({sensitivity})");
     }
     text

@@ -9,6 +9,7 @@
 
 use super::cells as cell;
 use crate::compare::{CompareReport, Entry, PooledEntry};
+use crate::report::markup::{escape, escape_text};
 use crate::stats::Verdict;
 use std::fmt::Write;
 
@@ -156,46 +157,4 @@ fn numbers(entry: &Entry) -> String {
         text.push_str(&failed);
     }
     text
-}
-
-/// Text safe in XML content and attributes: the five entities escaped, characters XML
-/// 1.0 cannot carry (most control characters) replaced.
-fn escape(text: &str) -> String {
-    escape_xml(text, true)
-}
-
-/// [`escape`] for element content, where newlines stay newlines.
-fn escape_text(text: &str) -> String {
-    escape_xml(text, false)
-}
-
-fn escape_xml(text: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // In attributes a raw newline would be read back as a space.
-            '\n' if attribute => out.push_str("&#10;"),
-            '\n' => out.push('\n'),
-            '\t' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{escape, escape_text};
-
-    #[test]
-    fn everything_xml_cannot_carry_is_escaped() {
-        assert_eq!(escape("a<b>&\"c'\u{1}\td\n"), "a&lt;b&gt;&amp;&quot;c&apos;\u{FFFD} d&#10;");
-        assert_eq!(escape_text("a\n<b>"), "a\n&lt;b&gt;");
-    }
 }

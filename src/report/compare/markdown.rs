@@ -12,15 +12,20 @@ use std::fmt::Write;
 pub fn render(report: &CompareReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "**bench compare**: {}\n", report.outcome_line());
+    out.push_str(&crate::report::markup::headline_markdown(&crate::report::headline::compare(report)));
     let (base, new) = (column_title(&report.base, "base"), column_title(&report.new, "new"));
-    for &metric in &report.metrics {
+    let (shown, constant) = cell::metrics_to_show(report);
+    for metric in shown {
         metric_table(&mut out, report, metric, &base, &new);
         out.push('\n');
+    }
+    if let Some(note) = cell::constant_note(&constant) {
+        let _ = writeln!(out, "{note}\n");
     }
     let t = &report.thresholds;
     let _ = writeln!(
         out,
-        "Mean ± sample SD (successful runs). ★: {STAR_MEANS}. Verdict: {} (intervals: Fieller's, for the ratio of the means).",
+        "Mean ± sample SD (successful runs). ★ (in these tables only): {STAR_MEANS}. Verdict: {} (intervals: Fieller's, for the ratio of the means).",
         t.rule_words()
     );
     if report.on_hosts() {
@@ -35,7 +40,7 @@ pub fn render(report: &CompareReport) -> String {
     for regression in &report.row_regressions {
         let _ = writeln!(out, "- **REGRESSION** {regression}");
     }
-    for note in report.unmatched.iter().chain(&report.warnings) {
+    for note in report.unmatched.iter().chain(&crate::report::headline::compare_warnings(&report.warnings)) {
         let _ = writeln!(out, "- {note}");
     }
     out

@@ -4,20 +4,25 @@
 use super::cells::{self as cell, POOLED_MEANS};
 use crate::compare::comparison::{worse, SideInfo};
 use crate::compare::CompareReport;
-use crate::stats::{Metric, STAR_MEANS};
+use crate::stats::Metric;
 use std::fmt::Write;
 
 pub fn render(report: &CompareReport) -> String {
-    let mut out = String::new();
+    let mut out = crate::report::headline::compare(report).to_text();
+    out.push('\n');
     side_line(&mut out, "base:", &report.base);
     side_line(&mut out, "new: ", &report.new);
     if report.base.cmdlines != report.new.cmdlines {
         let _ = writeln!(out, "cmdline base: {}", report.base.cmdlines.join(" | "));
         let _ = writeln!(out, "cmdline new:  {}", report.new.cmdlines.join(" | "));
     }
-    for &metric in &report.metrics {
+    let (shown, constant) = cell::metrics_to_show(report);
+    for metric in shown {
         out.push('\n');
         metric_table(&mut out, report, metric);
+    }
+    if let Some(note) = cell::constant_note(&constant) {
+        let _ = writeln!(out, "\n{note}");
     }
     let t = &report.thresholds;
     if report.on_hosts() {
@@ -25,7 +30,7 @@ pub fn render(report: &CompareReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\n*: {STAR_MEANS}. Verdict: {} (intervals: Fieller's).",
+        "\nVerdict: {} (intervals: Fieller's).",
         t.rule_words()
     );
     let notes: Vec<String> = report
@@ -33,9 +38,13 @@ pub fn render(report: &CompareReport) -> String {
         .iter()
         .map(|r| format!("REGRESSION {r}"))
         .chain(report.unmatched.iter().cloned())
-        .chain(report.entries.iter().filter(|e| e.metric == report.metrics[0]).filter_map(|e| {
-            cell::failed(e).map(|f| format!("{} {}: {f}", cell::variant(e), cell::level(e)))
-        }))
+        .chain(
+            report
+                .entries
+                .iter()
+                .filter(|e| e.metric == report.metrics[0])
+                .filter_map(|e| cell::failed(e).map(|f| format!("{} {}: {f}", cell::variant(e), cell::level(e)))),
+        )
         .collect();
     if !notes.is_empty() {
         out.push('\n');
@@ -71,7 +80,7 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric) {
             cell::level(e),
             cell::base(e),
             cell::new(e),
-            format!("{}{}", cell::change(e), cell::star(e)),
+            cell::change(e),
             cell::interval(e),
             cell::p_value(e),
             cell::verdict(e),

@@ -3,71 +3,94 @@
 
 pub mod html;
 
-use crate::report::compare::cells::align;
-use crate::report::format::{number, percent};
 use crate::history::{History, Point, Series, Step};
+use crate::report::format::{number, percent};
+use crate::report::markup;
+use crate::report::model::{Block, Cell, Document, Figure, Headline, Section, Table, Tone};
+use crate::stats::Metric;
 use anyhow::{Context, Result};
 use serde::Serialize;
-use std::fmt::Write;
 
+/// The history for a terminal or a CI log; its last line is the outcome the exit code
+/// follows. The warnings go to standard error, as `bench compare` prints them.
 pub fn to_text(history: &History) -> String {
-    let mut out = String::from("measurements, oldest first:\n");
-    let rows: Vec<Vec<String>> = history
-        .measurements
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            vec![
-                format!("  {}", i + 1),
-                m.kernels.join(", "),
-                m.started_at.clone().unwrap_or_else(|| "(no meta.json)".into()),
-                m.name.clone(),
-            ]
-        })
-        .collect();
-    for row in align(&rows, &[1, 2, 3]) {
-        let _ = writeln!(out, "{}", row.join("  ").trim_end());
-    }
-    for series in &history.series {
-        let _ = writeln!(out, "\n{}", series_title(series));
-        let mut rows = vec![["#", "kernel", "mean ± SD (n)", "95 % CI", "against the previous", "against the first"].map(String::from).to_vec()];
-        rows.extend(series.points.iter().enumerate().map(|(i, p)| {
-            vec![(i + 1).to_string(), p.kernel.clone(), mean_sd(p), ci(p), step(p.against_previous.as_ref()), step(p.against_first.as_ref())]
-        }));
-        for row in align(&rows, &[1, 4, 5]) {
-            let _ = writeln!(out, "  {}", row.join("  ").trim_end());
-        }
-    }
-    // The warnings go to standard error, as `bench compare` prints them.
-    let _ = writeln!(out, "\n{}", outcome_line(history));
-    out
+    markup::to_text(&document(history, None, false))
 }
 
 pub fn to_markdown(history: &History) -> String {
-    let mut out = String::from("# kbench history\n\n| # | kernel | measured | results |\n|---|---|---|---|\n");
+    markup::to_markdown(&document(history, None, true))
+}
+
+/// The history built once for every format: the headline (each series of elapsed times:
+/// its last step and its change since the first; the outcome), the measurements, the trend
+/// plot (a page only), the warnings, a table per variant, level and metric.
+pub fn document(history: &History, trend_svg: Option<&str>, with_warnings: bool) -> Document {
+    let mut measurements = Section::new("measurements", "Measurements, oldest first");
+    let mut table = Table::new("", &["##", "guest kernel", "measured", "#runs ok", "#failed", "results"]);
     for (i, m) in history.measurements.iter().enumerate() {
-        let measured = m.started_at.clone().unwrap_or_else(|| "unknown".into());
-        let _ = writeln!(out, "| {} | {} | {} | `{}` |", i + 1, cell(&m.kernels.join(", ")), cell(&measured), cell(&m.name));
+        table.push(vec![
+            Cell::num((i + 1).to_string()),
+            Cell::text(m.kernels.join(", ")),
+            Cell::text(m.started_at.as_deref().unwrap_or("unknown (no meta.json)")),
+            Cell::num(m.ok_runs.to_string()),
+            Cell::num(m.failed_runs.to_string()),
+            Cell::Code(m.name.clone()),
+        ]);
+    }
+    measurements.push(Block::Table(table));
+    if let Some(svg) = trend_svg {
+        measurements.push(Block::Figure(Figure {
+            caption: "the trend of the means, with 95 % intervals, per measurement".into(),
+            png: String::new(),
+            svg_path: String::new(),
+            svg: Some(svg.to_string()),
+        }));
+    }
+    let mut sections = vec![measurements];
+    if with_warnings && !history.warnings.is_empty() {
+        sections.push(Section { id: "warnings".into(), title: "Warnings".into(), blocks: vec![Block::Warnings(history.warnings.clone())] });
     }
     for series in &history.series {
-        let _ = writeln!(out, "\n## {}\n", cell(&series_title(series)));
-        out.push_str("| # | kernel | mean ± SD (n) | 95 % CI | against the previous | against the first |\n|---|---|---|---|---|---|\n");
+        let mut section = Section::new("", series_title(series));
+        let mut table =
+            Table::new("series", &["##", "guest kernel", "#mean ± SD (n)", "#95 % CI", "against the previous", "against the first"]);
         for (i, p) in series.points.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} |",
-                i + 1,
-                cell(&p.kernel),
-                mean_sd(p),
-                ci(p),
-                bold_regression(p.against_previous.as_ref()),
-                bold_regression(p.against_first.as_ref())
-            );
+            table.push(vec![
+                Cell::num((i + 1).to_string()),
+                Cell::text(&p.kernel),
+                Cell::num(mean_sd(p)),
+                Cell::num(ci(p)),
+                step_cell(p.against_previous.as_ref()),
+                step_cell(p.against_first.as_ref()),
+            ]);
         }
+        section.push(Block::Table(table));
+        sections.push(section);
     }
-    out.push('\n');
-    out.push_str(&notes(history));
-    out
+    Document { title: "kbench history".into(), headline: headline(history), contents: false, sections }
+}
+
+/// Per series of elapsed times, the last step and the change since the first; then the
+/// outcome the exit code follows, last.
+fn headline(history: &History) -> Headline {
+    let mut headline = Headline::default();
+    for series in history.series.iter().filter(|s| s.metric == Metric::Elapsed) {
+        let Some(last) = series.points.last() else { continue };
+        let subject = format!("{}{} {} -j {}", crate::history::host_prefix(&series.host), series.variant, series.jobs_label, series.jobs);
+        let tone = if last.against_previous.as_ref().is_some_and(|s| s.regression) { Tone::Worse } else { Tone::Plain };
+        headline.push(
+            subject,
+            format!(
+                "elapsed {} in the last step, {} since the first",
+                step_interval(last.against_previous.as_ref()),
+                step_interval(last.against_first.as_ref())
+            ),
+            tone,
+        );
+    }
+    let tone = if history.last_step_regressions.is_empty() { Tone::Plain } else { Tone::Worse };
+    headline.push("", outcome_line(history), tone);
+    headline
 }
 
 pub fn to_json(history: &History) -> Result<String> {
@@ -149,15 +172,6 @@ pub fn outcome_line(history: &History) -> String {
     history.outcome_line()
 }
 
-fn notes(history: &History) -> String {
-    let mut out = String::new();
-    for warning in &history.warnings {
-        let _ = writeln!(out, "warning: {warning}");
-    }
-    let _ = writeln!(out, "{}", outcome_line(history));
-    out
-}
-
 pub fn series_title(series: &Series) -> String {
     let host = crate::history::host_prefix(&series.host);
     format!("{host}{} {} -j {}: {} ({})", series.variant, series.jobs_label, series.jobs, series.metric.title(), series.unit)
@@ -183,22 +197,23 @@ fn ci(p: &Point) -> String {
 
 /// "+9.8 % slower (REGRESSION)", "+0.20 % same", "+3.1 % inconclusive (sees ±12 %; …)".
 fn step(step: Option<&Step>) -> String {
-    let Some(step) = step else { return String::new() };
+    let Some(step) = step else { return "n/a".into() };
     let change = step.comparison.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
     let regression = if step.regression { " (REGRESSION)" } else { "" };
     let sensitivity = step.sensitivity.as_ref().filter(|_| step.inconclusive).map(|s| format!(" ({s})")).unwrap_or_default();
     format!("{change} {}{regression}{sensitivity}", step.verdict)
 }
 
-fn bold_regression(s: Option<&Step>) -> String {
-    let text = step(s);
-    if s.is_some_and(|s| s.regression) {
-        format!("**{text}**")
-    } else {
-        text
+/// "+9.8 % [+5.5, +14.0] slower (REGRESSION)": [`step`] with the interval, for the headline.
+fn step_interval(s: Option<&Step>) -> String {
+    let bounds = s.and_then(|s| s.comparison.change_ci95).map(crate::report::format::percent_bounds);
+    match bounds {
+        Some(bounds) => step(s).replacen(" ", &format!(" {bounds} "), 1),
+        None => step(s),
     }
 }
 
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+fn step_cell(s: Option<&Step>) -> Cell {
+    let tone = if s.is_some_and(|s| s.regression) { Tone::Worse } else { Tone::Plain };
+    Cell::Verdict { words: step(s), tone, star: false }
 }

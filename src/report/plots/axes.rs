@@ -1,4 +1,4 @@
-//! What every figure shares: colours, fonts, a categorical x axis, padded y ranges.
+//! What every figure shares: colours, fonts, a categorical x axis, y ranges and tick labels.
 
 use super::FAMILY;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
@@ -11,17 +11,18 @@ pub const TITLE_SIZE: u32 = 24;
 pub const CAPTION_SIZE: u32 = 18;
 pub const LABEL_SIZE: u32 = 14;
 
-/// Colour of the variant at `index` (the baseline is 0); distinct for the first eight.
+/// Colour of the variant at `index` (the baseline is 0): Okabe and Ito's palette, told
+/// apart with any colour vision, distinct for the first seven. Black is not in it: it marks
+/// what is not a variant (noisy-host rings, means, the zero line).
 pub fn colour(index: usize) -> RGBColor {
-    const COLOURS: [RGBColor; 8] = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(227, 119, 194),
-        RGBColor(127, 127, 127),
-        RGBColor(23, 190, 207),
+    const COLOURS: [RGBColor; 7] = [
+        RGBColor(0, 114, 178),   // blue
+        RGBColor(230, 159, 0),   // orange
+        RGBColor(0, 158, 115),   // bluish green
+        RGBColor(204, 121, 167), // reddish purple
+        RGBColor(86, 180, 233),  // sky blue
+        RGBColor(213, 94, 0),    // vermilion
+        RGBColor(170, 150, 0),   // yellow, darkened to show on white
     ];
     COLOURS[index % COLOURS.len()]
 }
@@ -72,6 +73,30 @@ pub fn category_name(names: &[String], x: f64) -> String {
     names.get(index as usize).cloned().unwrap_or_default()
 }
 
+/// A y range from 0 covering `values`, with room above for the legend: for quantities that
+/// cannot be negative (times, memory, counts, shares of CPU), so that a wide interval of a
+/// few runs does not draw the axis below 0 and the heights compare as they are.
+pub fn from_zero(values: impl IntoIterator<Item = f64>, legend_room: f64) -> std::ops::Range<f64> {
+    let high = values.into_iter().filter(|v| v.is_finite()).fold(0.0_f64, f64::max);
+    let high = if high > 0.0 { high } else { 1.0 };
+    0.0..high * (1.1 + legend_room)
+}
+
+/// Tick labels of an axis in a unit that counts (KiB, events): "18400", not "18400.0";
+/// a tick between two integers (a small range) keeps its decimals.
+pub fn integer_tick(value: f64) -> String {
+    if (value - value.round()).abs() < 1e-6 * value.abs().max(1.0) {
+        let rounded = value.round();
+        return format!("{}", if rounded == 0.0 { 0.0 } else { rounded });
+    }
+    crate::report::format::number(value).trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Whether `metric`'s values are whole numbers (KiB, counts): their ticks are integers.
+pub fn counts(metric: crate::stats::Metric) -> bool {
+    matches!(metric.unit(), "KiB" | "count")
+}
+
 /// A y range covering `values` with room above for the legend; never empty.
 pub fn padded(values: impl IntoIterator<Item = f64>, legend_room: f64) -> std::ops::Range<f64> {
     let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -84,4 +109,32 @@ pub fn padded(values: impl IntoIterator<Item = f64>, legend_room: f64) -> std::o
     }
     let span = if high > low { high - low } else { low.abs().max(1.0) * 0.1 };
     (low - 0.1 * span)..(high + (0.1 + legend_room) * span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_of_quantities_that_cannot_be_negative_start_at_zero() {
+        // A mean of 2 runs with an interval reaching below 0 s.
+        let range = from_zero([1.2, -3.5, 5.9], 0.35);
+        assert_eq!(range.start, 0.0);
+        assert!((range.end - 5.9 * 1.45).abs() < 1e-9, "{range:?}");
+        assert_eq!(from_zero([f64::NAN], 0.0), 0.0..1.1, "never empty");
+        assert!(padded([-3.5, 5.9], 0.0).start < 0.0, "the change plot's range may be negative");
+    }
+
+    #[test]
+    fn counted_units_tick_as_integers() {
+        assert_eq!(integer_tick(18400.0), "18400");
+        assert_eq!(integer_tick(18400.000000001), "18400");
+        assert_eq!(integer_tick(0.0), "0");
+        assert_eq!(integer_tick(-0.0), "0");
+        assert_eq!(integer_tick(2_000_000.0), "2000000");
+        assert_eq!(integer_tick(0.5), "0.5");
+        assert_eq!(integer_tick(2.25), "2.25");
+        assert!(counts(crate::stats::Metric::SlabPeak) && counts(crate::stats::Metric::Pgalloc));
+        assert!(!counts(crate::stats::Metric::Elapsed) && !counts(crate::stats::Metric::GuestSys));
+    }
 }

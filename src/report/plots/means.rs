@@ -1,7 +1,9 @@
 //! Mean with its 95 % interval per variant, one panel per metric: elapsed, user and sys,
 //! and in a second figure the memory metrics the monitors measured.
 
-use super::axes::{LIGHT_GRID, categories, category_name, colour, font, padded, CAPTION_SIZE, LABEL_SIZE, TITLE_SIZE};
+use super::axes::{
+    categories, category_name, colour, counts, font, from_zero, integer_tick, CAPTION_SIZE, LABEL_SIZE, LIGHT_GRID, TITLE_SIZE,
+};
 use super::Figure;
 use crate::report::study::kernbench::level_title;
 use crate::stats::{LevelAnalysis, Metric};
@@ -32,7 +34,8 @@ impl<'a> MeansFigure<'a> {
     }
 }
 
-/// (variant index, mean, interval low, interval high); a single run has no interval.
+/// (variant index, mean, interval low, interval high); a single run has no interval. The
+/// interval of a few runs can reach below 0, which no time or size can: it is cut at 0.
 fn points(level: &LevelAnalysis, metric: Metric) -> Vec<(usize, f64, f64, f64)> {
     level
         .variants
@@ -41,7 +44,7 @@ fn points(level: &LevelAnalysis, metric: Metric) -> Vec<(usize, f64, f64, f64)> 
         .filter_map(|(i, v)| {
             let s = v.metric(metric).summary.as_ref()?;
             let ci = s.ci95.unwrap_or(crate::stats::Interval { low: s.mean, high: s.mean });
-            Some((i, s.mean, ci.low, ci.high))
+            Some((i, s.mean, ci.low.max(0.0), ci.high))
         })
         .collect()
 }
@@ -61,23 +64,26 @@ impl Figure for MeansFigure<'_> {
         let names: Vec<String> = self.level.variants.iter().map(|v| v.variant.clone()).collect();
         for (panel, &metric) in body.split_evenly((1, self.panels.len())).iter().zip(&self.panels) {
             let points = points(self.level, metric);
-            let y = padded(points.iter().flat_map(|p| [p.2, p.3]), 0.35);
+            let y = from_zero(points.iter().flat_map(|p| [p.2, p.3]), 0.35);
             let mut chart = ChartBuilder::on(panel)
                 .caption(metric.title(), font(CAPTION_SIZE))
                 .margin(12)
                 .x_label_area_size(45)
                 .y_label_area_size(70)
                 .build_cartesian_2d(categories(names.len()), y)?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
+            let (x_label, count_tick) = (|x: &f64| category_name(&names, *x), |y: &f64| integer_tick(*y));
+            let mut mesh = chart.configure_mesh();
+            mesh.disable_x_mesh()
                 .light_line_style(LIGHT_GRID)
-                .x_label_formatter(&|x| category_name(&names, *x))
+                .x_label_formatter(&x_label)
                 .x_desc("variant")
                 .y_desc(format!("{} ({})", metric.title(), metric.unit()))
                 .label_style(font(LABEL_SIZE))
-                .axis_desc_style(font(LABEL_SIZE))
-                .draw()?;
+                .axis_desc_style(font(LABEL_SIZE));
+            if counts(metric) {
+                mesh.y_label_formatter(&count_tick);
+            }
+            mesh.draw()?;
             for &(i, mean, low, high) in &points {
                 let style = colour(i).stroke_width(2);
                 let bar = ErrorBar::new_vertical(i as f64, low, mean, high, style, 16);

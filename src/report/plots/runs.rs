@@ -1,8 +1,10 @@
 //! Every successful run as a point, per variant, for elapsed, user and sys: what a
 //! mean ± SD line hides (one slow run) is visible here. Outliers are red crosses; runs
-//! measured on a noisy host are ringed in orange.
+//! measured on a noisy host are ringed in black, a colour no variant has.
 
-use super::axes::{LIGHT_GRID, categories, category_name, colour, font, padded, CAPTION_SIZE, LABEL_SIZE, TITLE_SIZE};
+use super::axes::{
+    categories, category_name, colour, counts, font, from_zero, integer_tick, CAPTION_SIZE, LABEL_SIZE, LIGHT_GRID, TITLE_SIZE,
+};
 use super::means::PANELS;
 use super::Figure;
 use crate::report::study::kernbench::level_title;
@@ -15,7 +17,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 /// Runs of one variant spread over this much of the category's width, in run order.
 const SPREAD: f64 = 0.5;
 const OUTLIER: RGBColor = RGBColor(214, 39, 40);
-const NOISY: RGBColor = RGBColor(255, 127, 14);
+const NOISY: RGBColor = BLACK;
 
 pub struct RunsFigure<'a> {
     level: &'a LevelAnalysis,
@@ -66,23 +68,30 @@ impl RunsFigure<'_> {
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d(categories(names.len()), padded(all, 0.35))?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
+            .build_cartesian_2d(categories(names.len()), from_zero(all, 0.35))?;
+        let (x_label, count_tick) = (|x: &f64| category_name(&names, *x), |y: &f64| integer_tick(*y));
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_x_mesh()
             .light_line_style(LIGHT_GRID)
-            .x_label_formatter(&|x| category_name(&names, *x))
+            .x_label_formatter(&x_label)
             .x_desc("variant")
             .y_desc(format!("{} ({})", metric.title(), metric.unit()))
             .label_style(font(LABEL_SIZE))
-            .axis_desc_style(font(LABEL_SIZE))
-            .draw()?;
+            .axis_desc_style(font(LABEL_SIZE));
+        if counts(metric) {
+            mesh.y_label_formatter(&count_tick);
+        }
+        mesh.draw()?;
         let (mut run_legend, mut outlier_legend, mut noisy_legend) = (false, false, false);
         for (i, variant) in self.level.variants.iter().enumerate() {
             let m = variant.metric(metric);
             let n = m.runs.len();
-            let (outliers, ordinary): (Vec<_>, Vec<_>) =
-                m.runs.iter().enumerate().map(|(k, &(run, value))| (run, spread(i, k, n), value)).partition(|(run, ..)| m.outlier_runs.contains(run));
+            let (outliers, ordinary): (Vec<_>, Vec<_>) = m
+                .runs
+                .iter()
+                .enumerate()
+                .map(|(k, &(run, value))| (run, spread(i, k, n), value))
+                .partition(|(run, ..)| m.outlier_runs.contains(run));
             let dots = chart.draw_series(ordinary.iter().map(|&(_, x, y)| Circle::new((x, y), 4, colour(i).filled())))?;
             if !run_legend && !ordinary.is_empty() {
                 run_legend = true;

@@ -1,7 +1,9 @@
 //! `bench history --plot`: per metric a panel, per variant and jobs level a line through
 //! the means of the measurements (oldest left), with the 95 % interval of each mean.
 
-use super::axes::{categories, category_name, colour, font, padded, CAPTION_SIZE, LABEL_SIZE, LIGHT_GRID, TITLE_SIZE};
+use super::axes::{
+    categories, category_name, colour, counts, font, from_zero, integer_tick, CAPTION_SIZE, LABEL_SIZE, LIGHT_GRID, TITLE_SIZE,
+};
 use super::Figure;
 use crate::history::{History, Series};
 use crate::stats::Metric;
@@ -19,7 +21,8 @@ impl<'a> TrendFigure<'a> {
     }
 }
 
-/// (measurement index, mean, interval low, interval high) where the row has runs.
+/// (measurement index, mean, interval low, interval high) where the row has runs; the
+/// interval cut at 0, below which no metric can be.
 fn points(series: &Series) -> Vec<(usize, f64, f64, f64)> {
     series
         .points
@@ -28,7 +31,7 @@ fn points(series: &Series) -> Vec<(usize, f64, f64, f64)> {
         .filter_map(|(i, p)| {
             let s = p.summary.as_ref()?;
             let ci = s.ci95.unwrap_or(crate::stats::Interval { low: s.mean, high: s.mean });
-            Some((i, s.mean, ci.low, ci.high))
+            Some((i, s.mean, ci.low.max(0.0), ci.high))
         })
         .collect()
 }
@@ -62,23 +65,26 @@ impl Figure for TrendFigure<'_> {
         for (panel, &metric) in body.split_evenly((metrics.len(), 1)).iter().zip(metrics) {
             let series: Vec<&Series> = self.history.series.iter().filter(|s| s.metric == metric).collect();
             let all: Vec<Vec<(usize, f64, f64, f64)>> = series.iter().map(|s| points(s)).collect();
-            let y = padded(all.iter().flatten().flat_map(|p| [p.2, p.3]), 0.1 * series.len() as f64 + 0.2);
+            let y = from_zero(all.iter().flatten().flat_map(|p| [p.2, p.3]), 0.1 * series.len() as f64 + 0.2);
             let mut chart = ChartBuilder::on(panel)
                 .caption(metric.title(), font(CAPTION_SIZE))
                 .margin(12)
                 .x_label_area_size(45)
                 .y_label_area_size(80)
                 .build_cartesian_2d(categories(names.len()), y)?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
+            let (x_label, count_tick) = (|x: &f64| category_name(&names, *x), |y: &f64| integer_tick(*y));
+            let mut mesh = chart.configure_mesh();
+            mesh.disable_x_mesh()
                 .light_line_style(LIGHT_GRID)
-                .x_label_formatter(&|x| category_name(&names, *x))
+                .x_label_formatter(&x_label)
                 .x_desc("measurement and guest kernel, oldest first")
                 .y_desc(format!("{} ({})", metric.title(), metric.unit()))
                 .label_style(font(LABEL_SIZE))
-                .axis_desc_style(font(LABEL_SIZE))
-                .draw()?;
+                .axis_desc_style(font(LABEL_SIZE));
+            if counts(metric) {
+                mesh.y_label_formatter(&count_tick);
+            }
+            mesh.draw()?;
             for (index, (s, points)) in series.iter().zip(&all).enumerate() {
                 let style = colour(index).stroke_width(2);
                 let line = points.iter().map(|&(i, mean, _, _)| (i as f64, mean));
@@ -86,7 +92,8 @@ impl Figure for TrendFigure<'_> {
                     .draw_series(LineSeries::new(line, style))?
                     .label(format!("{}{} {} -j {}", crate::history::host_prefix(&s.host), s.variant, s.jobs_label, s.jobs))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour(index).stroke_width(2)));
-                chart.draw_series(points.iter().map(|&(i, mean, low, high)| ErrorBar::new_vertical(i as f64, low, mean, high, style, 12)))?;
+                chart
+                    .draw_series(points.iter().map(|&(i, mean, low, high)| ErrorBar::new_vertical(i as f64, low, mean, high, style, 12)))?;
                 chart.draw_series(points.iter().map(|&(i, mean, _, _)| Circle::new((i as f64, mean), 4, colour(index).filled())))?;
             }
             chart

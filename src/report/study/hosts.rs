@@ -6,15 +6,15 @@
 //! hosts" summary and a section per host (its facts from meta.json, its tables). A host
 //! that was unreachable or failed is listed with its error.
 
+use super::document::Plot;
 use super::facts::Facts;
-use crate::report::format::{p_value, percent, percent_interval};
 use super::kernbench::kernbench_text;
-use super::html::escape;
-use super::markdown::{self as report_md, cell};
-use crate::results::folder::write_json;
 use super::summary_csv::{metric_cells, HEADER};
 use crate::model::{LabHostFacts, LabHostStatus, Meta, RunRecord};
-use crate::stats::{HostsAnalysis, PooledMetric, STAR_MEANS, MIN_HOSTS, MIN_RUNS};
+use crate::report::format::{p_value, percent, percent_interval};
+use crate::report::model::{code, text, verdict_tone, verdict_words, Block, Cell, Document, Headline, Inline, Section, Table};
+use crate::results::folder::write_json;
+use crate::stats::{HostsAnalysis, PooledMetric, MIN_HOSTS, MIN_RUNS};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::fmt::Write;
@@ -111,7 +111,7 @@ pub fn write_summary_csv_hosts(path: &Path, hosts: &HostsAnalysis) -> Result<()>
                 set("change_ci95_low", number(p.change_ci95.map(|i| i.low)));
                 set("change_ci95_high", number(p.change_ci95.map(|i| i.high)));
                 set("p_value", number(p.p_value));
-                set("verdict", m.metric.verdict_word(p.verdict).to_string());
+                set("verdict", verdict_words(m.metric, p.verdict).to_string());
                 set("alpha", hosts.thresholds.alpha.to_string());
                 set("noise_percent", hosts.thresholds.noise_percent.to_string());
                 writer.write_record(&row).with_context(context)?;
@@ -131,6 +131,8 @@ struct HostsReportJson<'a> {
     kbench_version: &'static str,
     generated_at: String,
     facts: &'a Facts,
+    /// The answer, as report.md opens with it.
+    headline: &'a Headline,
     /// meta.json's lab hosts: where each is, what it is and how it fared.
     lab_hosts: &'a [LabHostFacts],
     warnings: &'a [String],
@@ -140,12 +142,20 @@ struct HostsReportJson<'a> {
 
 /// report.json of a study over several hosts. It has `hosts_analysis` where a one-host
 /// report.json has `analysis`; each host's own report.json (in its folder) has the latter.
-pub fn write_report_json_hosts(path: &Path, facts: &Facts, lab: &[LabHostFacts], hosts: &HostsAnalysis, warnings: &[String]) -> Result<()> {
+pub fn write_report_json_hosts(
+    path: &Path,
+    facts: &Facts,
+    headline: &Headline,
+    lab: &[LabHostFacts],
+    hosts: &HostsAnalysis,
+    warnings: &[String],
+) -> Result<()> {
     let report = HostsReportJson {
         schema_version: super::json::REPORT_SCHEMA_VERSION,
         kbench_version: env!("CARGO_PKG_VERSION"),
         generated_at: crate::model::now(),
         facts,
+        headline,
         lab_hosts: lab,
         warnings,
         hosts_analysis: hosts,
@@ -188,15 +198,71 @@ With 2 hosts the interval rests on one degree of freedom (t = 12.7): wide unless
     )
 }
 
-/// report.md: how to read it, warnings, the hosts, the changes across hosts, then a section
-/// per host with its facts and tables (its full report is in its folder).
-pub fn render_md(hosts: &HostsAnalysis, facts: &Facts, lab: &[LabHostFacts], warnings: &[String], plots: &[HostPlots]) -> String {
-    let mut out = String::new();
+/// report.md and report.html of several hosts, built once: the headline (the changes
+/// pooled across hosts), how the pooling works, the warnings, the hosts, the changes
+/// across hosts, then a section per host with its facts and tables (its full report, with
+/// plots and every statistic, is in its folder).
+pub fn document(hosts: &HostsAnalysis, facts: &Facts, lab: &[LabHostFacts], warnings: &[String], plots: &[HostPlots]) -> Document {
     let name = facts.scenario.as_deref().unwrap_or("results");
-    let _ = writeln!(out, "# kbench report: {} ({} hosts)\n", cell(name), hosts.hosts.len());
-    let _ = writeln!(out, "Baseline: `{}`. {}\n", cell(&hosts.baseline), pooled_rule(hosts));
-    out.push_str(&report_md::warnings_section(warnings));
-    out.push_str("## Hosts\n\n| host | URI | status | accel | CPUs | memory (MiB) | libvirt | runs ok / failed | report |\n|---|---|---|---|---|---|---|---|---|\n");
+    let mut intro = Section::new("", "");
+    intro.push(Block::Para(vec![text("Baseline: "), code(&hosts.baseline), text(format!(". {}", pooled_rule(hosts)))]));
+    let mut sections = vec![intro, super::document::warnings_section(warnings), hosts_section(hosts, lab), across_hosts(hosts)];
+    for h in &hosts.hosts {
+        let mut section = Section::new("", format!("Host {}", h.host));
+        if let Some(l) = lab_of(lab, &h.host) {
+            let known = |value: String, shown: String| if value.is_empty() || value == "0" { None } else { Some(shown) };
+            let parts: Vec<String> = [
+                known(l.uri.clone(), l.uri.clone()),
+                known(l.accel.clone(), format!("{} accel", l.accel)),
+                known(l.cpus.to_string(), format!("{} CPUs", l.cpus)),
+                known(l.memory_mib.to_string(), format!("{} MiB", l.memory_mib)),
+                known(l.libvirt_version.clone(), format!("libvirt {}", l.libvirt_version)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            section.push(Block::Para(vec![text(format!("{}; {}.", parts.join(", "), status_note(Some(l)).trim_start_matches(": ")))]));
+        }
+        let Some(analysis) = &h.analysis else {
+            section.push(Block::Para(vec![text(format!("No analysis: {}.", h.problem.as_deref().unwrap_or("no runs")))]));
+            sections.push(section);
+            continue;
+        };
+        let folder = host_folder(&h.host);
+        section.push(Block::Para(vec![
+            text("Its full report, with plots and every statistic: "),
+            Inline::Link { text: format!("{folder}report.md"), href: format!("{folder}report.md") },
+            text(" ("),
+            Inline::Link { text: "page".into(), href: format!("{folder}report.html") },
+            text(")."),
+        ]));
+        let host_plots: Vec<Plot> = plots
+            .iter()
+            .find(|p| p.host == h.host)
+            .map_or(&[][..], |p| p.plots)
+            .iter()
+            .filter(|p| p.ends_with(".png"))
+            .map(|p| Plot { path: p.clone(), svg: None })
+            .collect();
+        for level in &analysis.levels {
+            section.push(Block::Section(super::document::level_section(analysis, level, &host_plots, &folder)));
+        }
+        sections.push(section);
+    }
+    if let Some(metrics) = hosts.hosts.iter().find_map(|h| h.analysis.as_ref()).map(|a| &a.metrics) {
+        sections.push(super::document::metrics_section(metrics));
+    }
+    Document {
+        title: format!("kbench report: {name} ({} hosts)", hosts.hosts.len()),
+        headline: crate::report::headline::hosts(hosts),
+        contents: false,
+        sections,
+    }
+}
+
+fn hosts_section(hosts: &HostsAnalysis, lab: &[LabHostFacts]) -> Section {
+    let mut section = Section::new("hosts", "Hosts");
+    let mut table = Table::new("", &["host", "URI", "status", "accel", "#CPUs", "#memory (MiB)", "libvirt", "#runs ok / failed", "report"]);
     for h in &hosts.hosts {
         let l = lab_of(lab, &h.host);
         let (ok, failed) = h.analysis.as_ref().map_or((0, 0), |a| {
@@ -208,94 +274,61 @@ pub fn render_md(hosts: &HostsAnalysis, facts: &Facts, lab: &[LabHostFacts], war
             None if lab.is_empty() => "unknown (no hosts in meta.json)".into(),
             None => "not in meta.json".into(),
         };
-        let link = if h.analysis.is_some() { format!("[report]({}report.md)", host_folder(&h.host)) } else { "none".into() };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {ok} / {failed} | {link} |",
-            cell(&h.host),
-            cell(l.map_or("", |l| l.uri.as_str())),
-            cell(&status),
-            cell(l.map_or("", |l| l.accel.as_str())),
-            l.map_or(String::new(), |l| l.cpus.to_string()),
-            l.map_or(String::new(), |l| l.memory_mib.to_string()),
-            cell(l.map_or("", |l| l.libvirt_version.as_str())),
-        );
-    }
-    out.push('\n');
-    out.push_str(&across_hosts_md(hosts));
-    for h in &hosts.hosts {
-        let l = lab_of(lab, &h.host);
-        let _ = writeln!(out, "## Host {}\n", cell(&h.host));
-        if let Some(l) = l {
-            let known = |value: String, shown: String| if value.is_empty() || value == "0" { None } else { Some(shown) };
-            let parts: Vec<String> = [
-                known(l.uri.clone(), format!("`{}`", cell(&l.uri))),
-                known(l.accel.clone(), format!("{} accel", cell(&l.accel))),
-                known(l.cpus.to_string(), format!("{} CPUs", l.cpus)),
-                known(l.memory_mib.to_string(), format!("{} MiB", l.memory_mib)),
-                known(l.libvirt_version.clone(), format!("libvirt {}", cell(&l.libvirt_version))),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            let _ = writeln!(out, "{}; {}.\n", parts.join(", "), cell(status_note(Some(l)).trim_start_matches(": ")));
-        }
-        let Some(analysis) = &h.analysis else {
-            let _ = writeln!(out, "No analysis: {}.\n", cell(h.problem.as_deref().unwrap_or("no runs")));
-            continue;
+        let link = if h.analysis.is_some() {
+            Cell::Link { text: "report".into(), href: format!("{}report.html", host_folder(&h.host)) }
+        } else {
+            Cell::text("none")
         };
-        let folder = host_folder(&h.host);
-        let _ = writeln!(out, "Its full report: [{folder}report.md]({folder}report.md).\n");
-        let host_plots: &[String] = plots.iter().find(|p| p.host == h.host).map_or(&[], |p| p.plots);
-        for level in &analysis.levels {
-            out.push_str(&report_md::level_section(analysis, level, host_plots, &folder));
-        }
+        table.push(vec![
+            Cell::text(&h.host),
+            Cell::text(l.map_or("", |l| l.uri.as_str())),
+            Cell::Text(status),
+            Cell::text(l.map_or("", |l| l.accel.as_str())),
+            Cell::Num(l.map_or(String::new(), |l| l.cpus.to_string())),
+            Cell::Num(l.map_or(String::new(), |l| l.memory_mib.to_string())),
+            Cell::text(l.map_or("", |l| l.libvirt_version.as_str())),
+            Cell::Num(format!("{ok} / {failed}")),
+            link,
+        ]);
     }
-    if let Some(metrics) = hosts.hosts.iter().find_map(|h| h.analysis.as_ref()).map(|a| &a.metrics) {
-        out.push_str(&report_md::metrics_legend(metrics));
-    }
-    out
+    section.push(Block::Table(table));
+    section
 }
 
-fn across_hosts_md(hosts: &HostsAnalysis) -> String {
-    let mut out = String::from("## Across hosts\n\n");
+fn across_hosts(hosts: &HostsAnalysis) -> Section {
+    let mut section = Section::new("across-hosts", "Across hosts");
     if hosts.pooled.iter().all(|l| l.variants.is_empty()) {
-        out.push_str("Only the baseline ran: nothing to compare.\n\n");
-        return out;
+        section.push(Block::Para(vec![text("Only the baseline ran: nothing to compare.")]));
+        return section;
     }
     for level in &hosts.pooled {
-        let _ = writeln!(out, "### {}\n", cell(&level.jobs_label));
-        out.push_str("| variant | metric | hosts | change | 95 % interval | p | verdict | per host | left out |\n|---|---|---|---|---|---|---|---|---|\n");
+        let mut sub = Section::new("", level.jobs_label.clone());
+        let mut table =
+            Table::new("", &["variant", "metric", "#hosts", "#change", "#95 % interval", "#p", "verdict", "per host", "left out"]);
         for variant in &level.variants {
             for m in &variant.metrics {
                 let (per_host, left_out) = host_cells(m);
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                    cell(&variant.variant),
-                    m.metric.title(),
-                    m.pooled.hosts.len(),
-                    m.pooled.change_percent.map(percent).unwrap_or_else(|| "n/a".into()),
-                    percent_interval(m.pooled.change_ci95),
-                    p_value(m.pooled.p_value),
-                    verdict_md(m),
-                    cell(&per_host),
-                    cell(&left_out)
-                );
+                table.push(vec![
+                    Cell::text(&variant.variant),
+                    Cell::text(m.metric.title()),
+                    Cell::Num(m.pooled.hosts.len().to_string()),
+                    Cell::Num(m.pooled.change_percent.map(percent).unwrap_or_else(|| "n/a".into())),
+                    Cell::Num(percent_interval(m.pooled.change_ci95)),
+                    Cell::Num(p_value(m.pooled.p_value)),
+                    Cell::Verdict {
+                        words: verdict_words(m.metric, m.pooled.verdict).into(),
+                        tone: verdict_tone(m.metric, m.pooled.verdict),
+                        star: false,
+                    },
+                    Cell::Text(per_host),
+                    Cell::Text(left_out),
+                ]);
             }
         }
-        out.push('\n');
+        sub.push(Block::Table(table));
+        section.push(Block::Section(sub));
     }
-    out
-}
-
-fn verdict_md(m: &PooledMetric) -> String {
-    let word = m.metric.verdict_word(m.pooled.verdict);
-    if m.pooled.verdict.is_change() {
-        format!("**{word}**")
-    } else {
-        word.to_string()
-    }
+    section
 }
 
 /// "a +10.0 %, b +11.2 %" and "c: 2 vs 2 successful runs; …".
@@ -305,97 +338,11 @@ fn host_cells(m: &PooledMetric) -> (String, String) {
     (per_host.join(", "), if left_out.is_empty() { "none".into() } else { left_out.join("; ") })
 }
 
-/// report.html: the same summary as report.md (hosts, changes across hosts), each host's
-/// own report.html linked; the per-host pages carry the tables and plots.
-pub fn render_html(hosts: &HostsAnalysis, facts: &Facts, lab: &[LabHostFacts], warnings: &[String]) -> String {
-    let name = facts.scenario.as_deref().unwrap_or("results");
-    let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n{}<title>kbench report: {}</title>\n<style>{}</style>\n</head>\n<body>\n<main>\n<h1>kbench report: {} ({} hosts)</h1>\n",
-        super::report_html::HEAD,
-        escape(name),
-        super::report_html::STYLE,
-        escape(name),
-        hosts.hosts.len()
-    );
-    let _ = writeln!(out, "<p>Baseline: <code>{}</code>. {}</p>", escape(&hosts.baseline), escape(&pooled_rule(hosts)));
-    out.push_str("<h2>Warnings</h2>\n");
-    if warnings.is_empty() {
-        out.push_str("<p>None.</p>\n");
-    } else {
-        out.push_str("<ul>\n");
-        for w in warnings {
-            let _ = writeln!(out, "<li>{}</li>", escape(w));
-        }
-        out.push_str("</ul>\n");
-    }
-    out.push_str("<h2>Hosts</h2>\n<div class=\"scroll\"><table>\n<tr><th>host</th><th>URI</th><th>status</th><th>accel</th><th>CPUs</th><th>memory (MiB)</th><th>report</th></tr>\n");
-    for h in &hosts.hosts {
-        let l = lab_of(lab, &h.host);
-        let status = l.map_or("not in meta.json".to_string(), |l| status_note(Some(l)).trim_start_matches(": ").to_string());
-        let link = if h.analysis.is_some() {
-            format!("<a href=\"{}report.html\">report</a>", escape(&host_folder(&h.host)))
-        } else {
-            escape(h.problem.as_deref().unwrap_or("no runs"))
-        };
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{link}</td></tr>",
-            escape(&h.host),
-            escape(l.map_or("", |l| l.uri.as_str())),
-            escape(&status),
-            escape(l.map_or("", |l| l.accel.as_str())),
-            l.map_or(String::new(), |l| l.cpus.to_string()),
-            l.map_or(String::new(), |l| l.memory_mib.to_string()),
-        );
-    }
-    out.push_str("</table></div>\n<h2>Across hosts</h2>\n");
-    for level in &hosts.pooled {
-        let _ = writeln!(out, "<h3>{}</h3>\n<div class=\"scroll\"><table>", escape(&level.jobs_label));
-        out.push_str("<tr><th>variant</th><th>metric</th><th>hosts</th><th>change</th><th>95 % interval</th><th>p</th><th>verdict</th><th>per host</th><th>left out</th></tr>\n");
-        for variant in &level.variants {
-            for m in &variant.metrics {
-                let (per_host, left_out) = host_cells(m);
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(&variant.variant),
-                    escape(m.metric.title()),
-                    m.pooled.hosts.len(),
-                    escape(&m.pooled.change_percent.map(percent).unwrap_or_else(|| "n/a".into())),
-                    escape(&percent_interval(m.pooled.change_ci95)),
-                    escape(&p_value(m.pooled.p_value)),
-                    escape(m.metric.verdict_word(m.pooled.verdict)),
-                    escape(&per_host),
-                    escape(&left_out)
-                );
-            }
-        }
-        out.push_str("</table></div>\n");
-    }
-    for h in &hosts.hosts {
-        let _ = writeln!(out, "<h2>Host {}</h2>", escape(&h.host));
-        if let Some(l) = lab_of(lab, &h.host) {
-            let _ = writeln!(out, "<p><code>{}</code>: {}.</p>", escape(&l.uri), escape(status_note(Some(l)).trim_start_matches(": ")));
-        }
-        let Some(analysis) = &h.analysis else {
-            let _ = writeln!(out, "<p>No analysis: {}.</p>", escape(h.problem.as_deref().unwrap_or("no runs")));
-            continue;
-        };
-        let _ = writeln!(out, "<p>Its full report, with plots and every statistic: <a href=\"{0}report.html\">{0}report.html</a>.</p>", escape(&host_folder(&h.host)));
-        for level in &analysis.levels {
-            let _ = writeln!(out, "<h3>{}</h3>", escape(&super::kernbench::level_title(&level.jobs_label, level.jobs)));
-            out.push_str(&super::report_html::comparison_table(analysis, level));
-        }
-    }
-    let _ = writeln!(out, "<p>★: {}.</p>", escape(STAR_MEANS));
-    out.push_str("</main>\n</body>\n</html>\n");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::test_record;
+    use crate::report::markup::{to_html, to_markdown};
     use crate::stats::{analyze_hosts, Thresholds};
 
     fn records() -> Vec<RunRecord> {
@@ -421,7 +368,11 @@ mod tests {
             cpus: 8,
             memory_mib: 16384,
         };
-        vec![host("lab1", LabHostStatus::Done, ""), host("lab2", LabHostStatus::Done, ""), host("lab3", LabHostStatus::Unreachable, "Connection refused")]
+        vec![
+            host("lab1", LabHostStatus::Done, ""),
+            host("lab2", LabHostStatus::Done, ""),
+            host("lab3", LabHostStatus::Unreachable, "Connection refused"),
+        ]
     }
 
     #[test]
@@ -458,15 +409,16 @@ mod tests {
     fn the_markdown_has_the_hosts_the_pooled_change_and_a_section_per_host() {
         let names: Vec<String> = lab().iter().map(|l| l.name.clone()).collect();
         let hosts = analyze_hosts(&records(), &names, None, &Thresholds::default()).unwrap();
-        let md = render_md(&hosts, &Facts::default(), &lab(), &[], &[]);
+        let md = to_markdown(&document(&hosts, &Facts::default(), &lab(), &[], &[]));
         assert!(md.starts_with("# kbench report: results (3 hosts)"), "{md}");
+        assert!(md.contains("\n- poison vs off across hosts: **elapsed +10.0 % [+10.0, +10.0] slower at half (2 of 3 hosts)**\n- trust: **2 of 3 hosts have runs to report**\n"), "{md}");
         assert!(md.contains("| lab3 | qemu+ssh://root@lab3/system | unreachable: Connection refused |"), "{md}");
         // Both hosts see exactly +10 %: the pooled change is +10 % with no spread.
         assert!(md.contains("| poison | Elapsed Time | 2 | +10.0 % | [+10.0 %, +10.0 %] |"), "{md}");
         assert!(md.contains("lab1 +10.0 %, lab2 +10.0 % | lab3: no successful run on a side |"), "{md}");
         assert!(md.contains("## Host lab2\n") && md.contains("### Half load -j 1"), "{md}");
         assert!(md.contains("## Host lab3\n") && md.contains("No analysis: no runs on record."), "{md}");
-        let html = render_html(&hosts, &Facts::default(), &lab(), &["a <warning>".into()]);
+        let html = to_html(&document(&hosts, &Facts::default(), &lab(), &["a <warning>".into()], &[]));
         assert!(html.contains("a &lt;warning&gt;") && html.contains("<a href=\"hosts/lab1/report.html\">"), "{html}");
         assert!(html.contains("<h2>Host lab2</h2>") && html.matches("<table class=\"comparison\">").count() == 2, "{html}");
         let text = kernbench_hosts(&records(), &hosts, &lab());

@@ -57,7 +57,16 @@ fn ok_runs<'a>(records: &'a [RunRecord], variant: &str, label: &str) -> Vec<&'a 
 /// kernbench's text for every variant: a header naming the variant and its command line
 /// as the guest saw it, then one block per level.
 pub fn kernbench_text(records: &[RunRecord]) -> String {
-    let (variants, levels) = variants_and_levels(records);
+    kernbench_baseline_first(records, None)
+}
+
+/// [`kernbench_text`] with `baseline`'s blocks first, as every other report puts it.
+pub fn kernbench_baseline_first(records: &[RunRecord], baseline: Option<&str>) -> String {
+    let (mut variants, levels) = variants_and_levels(records);
+    if let Some(at) = baseline.and_then(|b| variants.iter().position(|v| v == b)) {
+        let base = variants.remove(at);
+        variants.insert(0, base);
+    }
     let mut out = String::new();
     for variant in &variants {
         let cmdline = records.iter().find(|r| &r.variant == variant).map(|r| r.cmdline.as_str()).unwrap_or("");

@@ -1,26 +1,26 @@
 //! The one entry point that turns runs into every report in the results folder; used by
 //! the end of `bench run` and by `bench report`, so both write the same files.
 
+pub mod document;
 pub mod facts;
 pub mod hosts;
-pub mod html;
 pub mod json;
 pub mod kernbench;
-pub mod markdown;
 pub mod summary_csv;
 pub mod time_budget;
 
-use facts::{adaptive_stopping, Facts};
-use hosts::{self as hosts_report, host_folder, HostPlots};
-use json::write_report_json;
-use summary_csv::write_summary_csv;
-use html::{self as report_html, InlinePlot};
+use super::markup::{to_html, to_markdown};
 use super::plots;
-use markdown as report_md;
+use crate::results::folder::write_atomically;
 use crate::model::{LevelStopping, Meta, RunRecord};
 use crate::stats::{analyze, analyze_hosts, hosts_seen, runs_of_host, Analysis, HostsAnalysis, Thresholds};
 use anyhow::{anyhow, Context, Result};
+use document::Plot;
+use facts::{adaptive_stopping, Facts};
+use hosts::{self as hosts_report, host_folder, HostPlots};
+use json::write_report_json;
 use std::path::Path;
+use summary_csv::write_summary_csv;
 
 #[derive(Debug, Clone, Default)]
 pub struct ReportOptions {
@@ -44,6 +44,8 @@ pub struct Written {
     pub stopping: Vec<LevelStopping>,
     /// The plots written, relative to the folder.
     pub plots: Vec<String>,
+    /// The answer, as report.md opens with it; the terminal ends with it.
+    pub headline: super::model::Headline,
 }
 
 /// Writes kernbench.txt, summary.csv, report.json, report.md, report.html and plots/ into
@@ -78,10 +80,8 @@ fn write_several_hosts(results: &Path, records: &[RunRecord], meta: Option<&Meta
         plots.push((h.host.clone(), written.plots));
     }
     for h in hosts.hosts.iter().filter(|h| h.analysis.is_none()) {
-        let why = lab
-            .iter()
-            .find(|l| l.name == h.host && !l.error.is_empty())
-            .map_or(h.problem.clone().unwrap_or_default(), |l| l.error.clone());
+        let why =
+            lab.iter().find(|l| l.name == h.host && !l.error.is_empty()).map_or(h.problem.clone().unwrap_or_default(), |l| l.error.clone());
         warnings.push(format!("host {}: no runs to report: {why}", h.host));
     }
     for l in lab.iter().filter(|l| !l.error.is_empty() && hosts.host(&l.name).is_some_and(|h| h.analysis.is_some())) {
@@ -92,48 +92,52 @@ fn write_several_hosts(results: &Path, records: &[RunRecord], meta: Option<&Meta
     let kernbench = hosts_report::kernbench_hosts(records, &hosts, lab);
     write_text(results, "kernbench.txt", &kernbench)?;
     hosts_report::write_summary_csv_hosts(&results.join("summary.csv"), &hosts)?;
-    hosts_report::write_report_json_hosts(&results.join("report.json"), &facts, lab, &hosts, &warnings)?;
     let host_plots: Vec<HostPlots> = plots.iter().map(|(host, plots)| HostPlots { host, plots }).collect();
-    write_text(results, "report.md", &hosts_report::render_md(&hosts, &facts, lab, &warnings, &host_plots))?;
-    write_text(results, "report.html", &hosts_report::render_html(&hosts, &facts, lab, &warnings))?;
+    let document = hosts_report::document(&hosts, &facts, lab, &warnings, &host_plots);
+    hosts_report::write_report_json_hosts(&results.join("report.json"), &facts, &document.headline, lab, &hosts, &warnings)?;
+    write_text(results, "report.md", &to_markdown(&document))?;
+    write_text(results, "report.html", &to_html(&document))?;
     // What stopped each host's adaptive runs is in its own reports.
-    Ok(Written { kernbench, analysis: None, hosts: Some(hosts), warnings, stopping: Vec::new(), plots: Vec::new() })
+    let headline = document.headline;
+    Ok(Written { kernbench, analysis: None, hosts: Some(hosts), warnings, stopping: Vec::new(), plots: Vec::new(), headline })
 }
 
 fn write_one_host(results: &Path, records: &[RunRecord], meta: Option<&Meta>, options: &ReportOptions) -> Result<Written> {
-    let kernbench = kernbench::kernbench_text(records);
-    write_text(results, "kernbench.txt", &kernbench)?;
     let baseline = options.baseline.as_deref().or(meta.map(|m| m.baseline.as_str()));
     let analysis = analyze(records, baseline, &options.thresholds)
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("cannot analyse the runs in {}", results.display()))?;
     let mut facts = Facts::gather(meta, &analysis);
     facts.stopping = adaptive_stopping(meta, records);
+    let kernbench = kernbench::kernbench_baseline_first(records, Some(&analysis.baseline));
+    write_text(results, "kernbench.txt", &kernbench)?;
     let mut warnings = facts.warnings();
-    warnings.extend(analysis.warnings.iter().map(|w| w.to_string()));
+    warnings.extend(super::headline::warnings(&analysis));
     write_summary_csv(&results.join("summary.csv"), &analysis)?;
     let plots = plots::write_plots(results, &analysis)?;
-    write_report_json(&results.join("report.json"), &facts, &analysis, &warnings, &plots)?;
-    write_text(results, "report.md", &report_md::render(&analysis, &facts, &warnings, &plots))?;
-    let inline = inline_plots(results, &plots)?;
-    write_text(results, "report.html", &report_html::render(&analysis, &facts, &warnings, records, &inline))?;
-    Ok(Written { kernbench, analysis: Some(analysis), hosts: None, warnings, stopping: facts.stopping, plots })
+    let document = document::study(&analysis, &facts, &warnings, records, &read_plots(results, &plots)?);
+    write_report_json(&results.join("report.json"), &facts, &document.headline, &analysis, &warnings, &plots)?;
+    write_text(results, "report.md", &to_markdown(&document))?;
+    write_text(results, "report.html", &to_html(&document))?;
+    let headline = document.headline;
+    Ok(Written { kernbench, analysis: Some(analysis), hosts: None, warnings, stopping: facts.stopping, plots, headline })
 }
 
-/// The SVG plots just written, for report.html to carry inline.
-fn inline_plots(results: &Path, plots: &[String]) -> Result<Vec<InlinePlot>> {
+/// The plots just written, each SVG with its text for report.html to carry inline.
+fn read_plots(results: &Path, plots: &[String]) -> Result<Vec<Plot>> {
     plots
         .iter()
-        .filter(|path| path.ends_with(".svg"))
         .map(|path| {
+            if !path.ends_with(".svg") {
+                return Ok(Plot { path: path.clone(), svg: None });
+            }
             let file = results.join(path);
             let svg = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            Ok(InlinePlot { path: path.clone(), svg })
+            Ok(Plot { path: path.clone(), svg: Some(svg) })
         })
         .collect()
 }
 
 fn write_text(results: &Path, name: &str, text: &str) -> Result<()> {
-    let path = results.join(name);
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    write_atomically(&results.join(name), text.as_bytes())
 }

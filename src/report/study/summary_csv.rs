@@ -1,6 +1,7 @@
 //! summary.csv: one row per jobs level × variant × metric with every statistic, for
 //! spreadsheets and scripts. Empty cells are undefined values (one run: no SD).
 
+use crate::report::model::verdict_words;
 use crate::stats::{Analysis, Interval, MetricAnalysis, VariantAtLevel};
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -73,7 +74,7 @@ pub(super) fn metric_cells(analysis: &Analysis, variant: &VariantAtLevel, m: &Me
     row.push(cell(c.and_then(|c| c.change_percent)));
     row.extend(interval_cells(c.and_then(|c| c.change_ci95)));
     row.push(cell(c.and_then(|c| c.p_value)));
-    row.push(c.map(|c| m.metric.verdict_word(c.verdict).to_string()).unwrap_or_default());
+    row.push(c.map(|c| verdict_words(m.metric, c.verdict).to_string()).unwrap_or_default());
     row.push(c.map(|c| c.mmtests_significant.to_string()).unwrap_or_default());
     row.extend([analysis.thresholds.alpha, analysis.thresholds.noise_percent].map(|v| v.to_string()));
     row.push(cell(c.and_then(|c| c.min_detectable_change_percent)));
