@@ -219,7 +219,8 @@ fn decide_mode_stops_a_clear_difference_early_and_an_aa_pair_at_the_cap() {
     let scenario = tiny_scenario(dir.path(), "clear", DECIDE_CLEAR);
     let out = bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--gate"]);
     assert_eq!(out.status.code(), Some(1), "--gate: slow is a regression against fast: {}", describe(&out));
-    let results = results_dir(&root, "clear");
+    // results/<scenario>/latest: the study's folder.
+    let results = root.join("clear/latest");
     let rows = read_rows(&results.join("runs.csv"));
     for variant in ["fast", "slow"] {
         assert_eq!(rows_of(&rows, variant).len(), 3, "{variant} stopped at the first look: {}", describe(&out));
@@ -235,7 +236,7 @@ fn decide_mode_stops_a_clear_difference_early_and_an_aa_pair_at_the_cap() {
     let scenario = tiny_scenario(dir.path(), "aa", DECIDE_AA);
     let out = bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--gate"]);
     assert_eq!(out.status.code(), Some(3), "--gate: the A/A pair cannot tell: {}", describe(&out));
-    let results = results_dir(&root, "aa");
+    let results = root.join("aa/latest");
     let rows = read_rows(&results.join("runs.csv"));
     for variant in ["a", "b"] {
         assert_eq!(rows_of(&rows, variant).len(), 5, "{variant} ran to the cap: {}", describe(&out));
