@@ -14,9 +14,11 @@
 # `bench` is $BENCH, else $CARGO_TARGET_DIR/release/bench (target/ by default), else the one
 # on PATH. Relative paths are taken from the current folder.
 #
-# Exit codes: those of `bench bump` (0 no significant regression, 1 a significant
-# regression or runs of the new kernel failed); anything else that stopped the study
-# or the comparison is 2.
+# Exit codes: those of `bench bump`: 0 every gated metric the same or better; 1 a
+# significant regression, or runs of the new kernel failed (it broke the workload); 3 the
+# comparison cannot tell (a gated metric inconclusive: too noisy or too few runs;
+# `--inconclusive pass|fail` decides otherwise); anything else (unusable input, a study
+# that could not run or broke, every run of the old kernel failed) is 2.
 set -euo pipefail
 
 if [ $# -lt 3 ]; then

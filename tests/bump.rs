@@ -90,8 +90,11 @@ fn an_equal_pair_passes_the_bump() {
     // Both sides sleep 0.3 s: a wide threshold keeps TCG's noise inside it.
     let out =
         bench(&["bump", scenario.to_str().unwrap(), "--old", &old, "--new", &new, "--threshold", "50%", "-o", out_dir.to_str().unwrap()]);
+    // 0 is the gate's "the same or better" (3 would be "cannot tell": not at ±50 %).
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no significant regression"), "{}", describe(&out));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(json["entries"][0]["verdict"].as_str(), Some("same"), "{json}");
     let mail = std::fs::read_to_string(out_dir.join("mail.txt")).unwrap();
     assert!(mail.contains("No significant regression"), "{mail}");
 }

@@ -12,7 +12,7 @@
 //! replays it and repeats no step.
 
 use super::bump::{self, pair::Side, Measured, Tools};
-use super::{compare, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use super::{compare, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK};
 use crate::commands::cli::BisectArgs;
 use crate::compare::CompareReport;
 use crate::report::format::{percent, percent_bounds};
@@ -24,9 +24,6 @@ use std::time::Instant;
 use toml::{Table, Value};
 
 const LOG: &str = "bisect.log";
-/// `bench compare`'s code for a comparison that cannot tell (from the verdict branch's
-/// gate; before it, the gate never returns it).
-const EXIT_INCONCLUSIVE: u8 = 3;
 
 /// One point of the search: a kernel (or the scenario's), and the options it adds.
 #[derive(Debug, Clone, PartialEq)]
@@ -341,9 +338,10 @@ fn measure_step(
     Ok(Ok(StepResult { outcome, change: change_line(&report) }))
 }
 
-/// The comparison that decided a step: the worst regression, else the first entry.
+/// The comparison that decided a step: a regression, else one that cannot tell, else the
+/// first entry.
 fn change_line(report: &CompareReport) -> String {
-    let entry = report.entries.iter().find(|e| e.regression).or(report.entries.first());
+    let entry = report.entries.iter().find(|e| e.regression).or(report.entries.iter().find(|e| e.inconclusive)).or(report.entries.first());
     let Some(entry) = entry else { return "no comparison".into() };
     let p = &entry.pairing;
     let numbers = entry.comparison.as_ref().map_or("n/a".to_string(), |c| {

@@ -1,7 +1,8 @@
 //! `bench compare BASE NEW`: load both sides → match and compare → render → exit code
-//! for CI (0 no regression, 1 regression, 2 unusable input via `main`).
+//! for CI (0 same or better, 1 regression, 3 a gated metric cannot tell, 2 unusable input
+//! via `main`; see [`super::gate_exit`]).
 
-use super::{EXIT_FAILED, EXIT_OK};
+use super::gate_exit;
 use crate::commands::cli::{CompareArgs, CompareFormat, JudgeArgs};
 use crate::compare::{self, CompareOptions, CompareReport, VariantMap};
 use crate::report::compare::json_csv::{to_csv, to_json};
@@ -40,13 +41,10 @@ pub(crate) fn build_report(base: &Path, new: &Path, map: &[String], judge: &Judg
     Ok(report)
 }
 
-/// The gate: the exit code a comparison earns (`bench compare`, `bench bump`).
-pub(crate) fn exit_code(report: &CompareReport, _judge: &JudgeArgs) -> u8 {
-    if report.regressions > 0 {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }
+/// The gate: the exit code a comparison earns (`bench compare`, `bench bump`, `bench
+/// bisect`'s steps).
+pub(crate) fn exit_code(report: &CompareReport, judge: &JudgeArgs) -> u8 {
+    gate_exit(report.regressions, report.inconclusive, judge.inconclusive)
 }
 
 /// `--output` must not replace what it was computed from, nor land in a results folder

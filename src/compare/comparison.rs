@@ -56,6 +56,9 @@ pub struct CompareReport {
     /// Significantly worse entries plus row regressions, plus one when every run of the new
     /// side failed; the exit code is 1 when any.
     pub regressions: usize,
+    /// Gated comparisons that cannot tell: inconclusive, or too few runs, in a metric that
+    /// gates (see [`cannot_tell`]); the exit code is 3 when any and nothing regressed.
+    pub inconclusive: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,12 +92,18 @@ pub struct Entry {
     pub new_noisy: usize,
     /// `None` when a side has no successful run of this row.
     pub comparison: Option<Comparison>,
-    /// The verdict in the metric's words ("slower", "no significant change", "too few
+    /// The verdict in the metric's words ("slower", "same", "inconclusive", "too few
     /// runs"), or why there is none ("no successful run in new").
     pub verdict: String,
+    /// What the comparison could see, in words ([`Comparison::sensitivity_phrase`]): "sees
+    /// ±2.3 %", and when inconclusive the runs a side that would decide it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<String>,
     /// The gate fails on this entry: significantly worse (and its verdict is the one that
     /// gates, see the module's doc), or its row is a row regression.
     pub regression: bool,
+    /// Its verdict gates and cannot tell (see [`cannot_tell`]).
+    pub inconclusive: bool,
 }
 
 /// One base variant at one level, one metric, pooled across the hosts.
@@ -113,6 +122,8 @@ pub struct PooledEntry {
     pub gates: bool,
     /// It gates and is significantly worse.
     pub regression: bool,
+    /// It gates and cannot tell (see [`cannot_tell`]).
+    pub inconclusive: bool,
 }
 
 /// Why the gate fails a row without looking at its numbers.
@@ -228,7 +239,9 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
     let worse_pooled = pooled.iter().filter(|p| p.regression).count();
     let all_failed = usize::from(new_info.ok_runs == 0);
     let missing_hosts = missing_hosts(base, new);
+    let inconclusive = entries.iter().filter(|e| e.inconclusive).count() + pooled.iter().filter(|p| p.inconclusive).count();
     Ok(CompareReport {
+        inconclusive,
         base: base_info,
         new: new_info,
         thresholds: options.thresholds,
@@ -265,6 +278,7 @@ fn pooled_entries(entries: &mut [Entry], thresholds: &Thresholds) -> Vec<PooledE
         let (metric, base_variant, new_variant, jobs_label) = key.clone();
         let gates = change.hosts.len() >= MIN_HOSTS;
         let regression = gates && Some(change.verdict) == worse(metric);
+        let inconclusive = gates && cannot_tell(metric, change.verdict);
         pooled.push(PooledEntry {
             metric,
             unit: metric.unit(),
@@ -275,11 +289,13 @@ fn pooled_entries(entries: &mut [Entry], thresholds: &Thresholds) -> Vec<PooledE
             pooled: change,
             gates,
             regression,
+            inconclusive,
         });
         if gates {
             for e in entries.iter_mut().filter(|e| same(e, &key)) {
                 // Its row problem, if any, still fails the gate; its numbers alone do not.
                 e.regression = e.regression && !is_worse(e);
+                e.inconclusive = false;
             }
         }
     }
@@ -378,11 +394,21 @@ fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds:
         base_noisy,
         new_noisy,
         verdict: verdict.to_string(),
+        sensitivity: comparison.as_ref().and_then(|c| c.sensitivity_phrase(thresholds)),
         regression: failing_row,
+        inconclusive: comparison.as_ref().is_some_and(|c| cannot_tell(metric, c.verdict)),
         comparison,
     };
     entry.regression |= is_worse(&entry);
     entry
+}
+
+/// A gated metric whose comparison cannot tell: inconclusive (neither changed nor shown
+/// the same) or too few runs to test. The gate says so (exit 3) instead of passing it: a
+/// noisy study that could not have seen a 30 % regression is no evidence there is none.
+/// Metrics that never gate ([`worse`] is `None`) never count.
+pub fn cannot_tell(metric: Metric, verdict: Verdict) -> bool {
+    worse(metric).is_some() && matches!(verdict, Verdict::Inconclusive | Verdict::TooFewRuns)
 }
 
 /// Significantly worse beyond the noise threshold, by the numbers alone.
@@ -486,6 +512,21 @@ impl CompareReport {
         let rule = format!("p < {} and the 95 % interval beyond ±{} %", t.alpha, t.noise_percent);
         let n = self.entries.len();
         let comparisons = if n == 1 { "comparison" } else { "comparisons" };
+        if self.regressions == 0 && self.inconclusive > 0 {
+            let rows: Vec<String> = self
+                .entries
+                .iter()
+                .filter(|e| e.inconclusive)
+                .map(|e| format!("{}{} {} {}", host_prefix(&e.pairing.host), e.metric.name(), e.pairing.base_variant, e.pairing.jobs_label))
+                .chain(self.pooled.iter().filter(|p| p.inconclusive).map(|p| format!("{} {} {} across hosts", p.metric.name(), p.base_variant, p.jobs_label)))
+                .collect();
+            return format!(
+                "INCONCLUSIVE: no significant regression, but {} of {n} {comparisons} cannot tell (neither beyond nor within ±{} %): {}",
+                self.inconclusive,
+                t.noise_percent,
+                rows.join(", ")
+            );
+        }
         if self.regressions == 0 {
             return format!("no significant regression in {n} {comparisons} ({rule})");
         }
@@ -572,7 +613,7 @@ mod tests {
         let report = build(&side(&FAST, 0), &side(&FAST, 1), &options(vec![Metric::Elapsed])).unwrap();
         let e = &report.entries[0];
         assert_eq!(e.comparison.as_ref().unwrap().new.n, 5, "the failed run is not averaged");
-        assert_eq!((e.verdict.as_str(), e.regression, e.new_failed), ("no significant change", true, 1));
+        assert_eq!((e.verdict.as_str(), e.regression, e.new_failed), ("same", true, 1));
         assert_eq!(report.row_regressions.len(), 1);
         assert_eq!(report.row_regressions[0].problem, RowProblem::FailedOnlyInNew);
         assert_eq!(report.row_regressions[0].to_string(), "baseline half (-j 1): 1 of 6 runs failed in new, none of 5 in base");
@@ -646,8 +687,11 @@ mod tests {
         let mixed = side_of([on_host("a", &SLOW), on_host("b", &scaled(&FAST, 1.9)), on_host("c", &scaled(&FAST, 0.5))].concat());
         let report = build(&hosts_base(), &mixed, &options(vec![Metric::Elapsed])).unwrap();
         assert_eq!(report.entries[0].verdict, "slower");
-        assert_eq!(report.pooled[0].verdict, "no significant change");
+        assert_eq!(report.pooled[0].verdict, "inconclusive");
         assert_eq!(report.regressions, 0, "{}", report.outcome_line());
+        assert_eq!(report.inconclusive, 1, "the pooled verdict gates, and it cannot tell");
+        assert!(!report.entries.iter().any(|e| e.inconclusive), "the hosts' own verdicts do not gate");
+        assert!(report.outcome_line().starts_with("INCONCLUSIVE: no significant regression, but 1 of 3 comparisons cannot tell"), "{}", report.outcome_line());
         assert!(
             report.warnings.iter().any(|w| w.starts_with("host a: elapsed baseline half is slower on this host alone")),
             "{:?}",

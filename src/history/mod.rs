@@ -9,7 +9,7 @@
 //! A study over several lab hosts has a series per host (never one mixing the seconds of
 //! two machines); measurements on one machine and on several hosts are not one history.
 
-use crate::compare::comparison::worse;
+use crate::compare::comparison::{cannot_tell, worse};
 use crate::model::RunRecord;
 use crate::stats::{compare, summarize, Comparison, Metric, Summary, Thresholds, Verdict};
 use anyhow::{bail, Result};
@@ -36,6 +36,10 @@ pub struct History {
     /// The steps from the second-to-last measurement to the last that regressed, named
     /// ("poison half -j 2 elapsed: slower +10.0 %"); the exit code is 1 when any.
     pub last_step_regressions: Vec<String>,
+    /// The last steps of gated metrics that cannot tell (inconclusive or too few runs,
+    /// [`crate::compare::comparison::cannot_tell`]), named as the regressions; the exit
+    /// code is 3 when any and nothing regressed.
+    pub last_step_inconclusive: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,9 +82,14 @@ pub struct Point {
 #[derive(Debug, Serialize)]
 pub struct Step {
     pub comparison: Comparison,
-    /// The verdict in the metric's words: "slower", "no significant change", ...
+    /// The verdict in the metric's words: "slower", "same", "inconclusive", ...
     pub verdict: String,
+    /// What the step could see ([`Comparison::sensitivity_phrase`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<String>,
     pub regression: bool,
+    /// A gated metric that cannot tell.
+    pub inconclusive: bool,
 }
 
 /// A row of runs.csv: the same host, variant at the same jobs level and -j.
@@ -116,14 +125,18 @@ pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thre
     }
     let series: Vec<Series> =
         metrics.iter().flat_map(|&metric| rows.iter().map(move |row| series(measurements, row, metric, thresholds))).collect();
-    let last_step_regressions = series
-        .iter()
-        .filter_map(|s| {
-            let step = s.points.last()?.against_previous.as_ref().filter(|step| step.regression)?;
-            let change = step.comparison.change_percent.map_or("n/a".to_string(), |p| format!("{p:+.1} %"));
-            Some(format!("{}{} {} -j {} {}: {} {change}", host_prefix(&s.host), s.variant, s.jobs_label, s.jobs, s.metric.name(), step.verdict))
-        })
-        .collect();
+    let last_steps = |pick: fn(&Step) -> bool| -> Vec<String> {
+        series
+            .iter()
+            .filter_map(|s| {
+                let step = s.points.last()?.against_previous.as_ref().filter(|step| pick(step))?;
+                let change = step.comparison.change_percent.map_or("n/a".to_string(), |p| format!("{p:+.1} %"));
+                Some(format!("{}{} {} -j {} {}: {} {change}", host_prefix(&s.host), s.variant, s.jobs_label, s.jobs, s.metric.name(), step.verdict))
+            })
+            .collect()
+    };
+    let last_step_regressions = last_steps(|step| step.regression);
+    let last_step_inconclusive = last_steps(|step| step.inconclusive);
     Ok(History {
         thresholds: *thresholds,
         metrics: metrics.to_vec(),
@@ -131,7 +144,28 @@ pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thre
         series,
         warnings,
         last_step_regressions,
+        last_step_inconclusive,
     })
+}
+
+impl History {
+    /// "REGRESSION in the last step …", "INCONCLUSIVE …" or "no significant regression
+    /// …": one line for logs and summaries.
+    pub fn outcome_line(&self) -> String {
+        let t = &self.thresholds;
+        let rule = format!("p < {} and the 95 % interval beyond ±{} %", t.alpha, t.noise_percent);
+        if !self.last_step_regressions.is_empty() {
+            format!("REGRESSION in the last step ({rule}): {}", self.last_step_regressions.join("; "))
+        } else if !self.last_step_inconclusive.is_empty() {
+            format!(
+                "INCONCLUSIVE: no significant regression in the last step, but it cannot tell (neither beyond nor within ±{} %): {}",
+                t.noise_percent,
+                self.last_step_inconclusive.join("; ")
+            )
+        } else {
+            format!("no significant regression in the last step ({rule})")
+        }
+    }
 }
 
 /// Sorts measurements by when they started (those without a date last, in the order
@@ -230,7 +264,9 @@ fn series(measurements: &[Measurement], row: &Row, metric: Metric, thresholds: &
     let step = |base: &[f64], new: &[f64]| {
         compare(base, new, thresholds).map(|comparison| Step {
             verdict: metric.verdict_word(comparison.verdict).to_string(),
+            sensitivity: comparison.sensitivity_phrase(thresholds),
             regression: comparison.verdict != Verdict::TooFewRuns && Some(comparison.verdict) == worse(metric),
+            inconclusive: cannot_tell(metric, comparison.verdict),
             comparison,
         })
     };
@@ -276,7 +312,7 @@ mod tests {
         assert_eq!(history.series.len(), 1);
         let points = &history.series[0].points;
         assert!(points[0].against_previous.is_none() && points[0].against_first.is_none());
-        assert_eq!(points[1].against_previous.as_ref().unwrap().verdict, "no significant change");
+        assert_eq!(points[1].against_previous.as_ref().unwrap().verdict, "same");
         assert!(points[2].against_previous.as_ref().unwrap().regression);
         assert!(points[2].against_first.as_ref().unwrap().regression);
         assert_eq!(points[2].kernel, "6.1.28");

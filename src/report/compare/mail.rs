@@ -14,13 +14,14 @@ pub fn render(report: &CompareReport, meta: Option<&Meta>, reproduce: &[String])
     let scenario = meta.map_or("the scenario", |m| m.scenario.as_str());
     let _ = writeln!(out, "kbench: {scenario}, old kernel against new kernel: {}", report.outcome_line());
     let _ = writeln!(out);
-    let regressed: Vec<_> = report.entries.iter().filter(|e| e.regression).collect();
-    if regressed.is_empty() && report.row_regressions.is_empty() {
-        let _ = writeln!(out, "No significant regression.");
+    let flagged: Vec<_> = report.entries.iter().filter(|e| e.regression || e.inconclusive).collect();
+    if flagged.is_empty() && report.row_regressions.is_empty() {
+        let _ = writeln!(out, "No significant regression: every compared metric the same or better.");
     }
-    for entry in regressed {
+    for entry in flagged {
         let p = &entry.pairing;
-        let _ = write!(out, "Regression: {} at -j {} ({}), {}", p.base_variant, p.jobs, p.jobs_label, entry.metric.name());
+        let what = if entry.regression { "Regression" } else { "Cannot tell" };
+        let _ = write!(out, "{what}: {} at -j {} ({}), {}", p.base_variant, p.jobs, p.jobs_label, entry.metric.name());
         match &entry.comparison {
             Some(c) => {
                 let change = c.change_percent.map_or("n/a".into(), percent);
@@ -35,6 +36,9 @@ pub fn render(report: &CompareReport, meta: Option<&Meta>, reproduce: &[String])
                     c.base.n,
                     c.new.n
                 );
+                if let (true, Some(sensitivity)) = (entry.inconclusive, &entry.sensitivity) {
+                    let _ = writeln!(out, "  {sensitivity}");
+                }
             }
             None => {
                 let _ = writeln!(out, ": {}", entry.verdict);
