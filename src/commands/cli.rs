@@ -287,7 +287,7 @@ pub enum CompareFormat {
 const SPLIT_ABOUT: &str = "Split one study into a results folder per part: the variants whose names start \
 with PREFIX, renamed without it, with their runs.csv rows and meta.json facts, and every report of \
 `bench report`. A kernel bump measured as one \
-interleaved study (variants old.off, old.poison, new.off, new.poison; see scripts/ci-compare-kernels.sh) becomes \
+interleaved study (variants old.off, old.poison, new.off, new.poison, as `bench bump` measures them) becomes \
 two studies, old/ and new/, that `bench compare old new` gates like any two results, and `bench history` \
 can keep. The baseline of each part is the study's baseline without its prefix.\n\nExample: bench split \
 results/slub/20261129-100000 old.=results/ci/old new.=results/ci/new";

@@ -1,6 +1,6 @@
 //! `bench split STUDY PREFIX=FOLDER...`: one study → a results folder per part (say per
 //! kernel), so that kernels measured interleaved in one study are compared like any two
-//! results (`scripts/ci-compare-kernels.sh`).
+//! results (`bench bump` does it for a kernel bump).
 
 use super::EXIT_OK;
 use crate::commands::cli::SplitArgs;
