@@ -77,3 +77,53 @@ fn a_bisect_whose_endpoints_do_not_differ_stops_there() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("3-bad does not differ from"), "{}", describe(&out));
     assert_eq!(std::fs::read_dir(out_dir.join("steps")).unwrap().count(), 1, "only the endpoints were measured");
 }
+
+/// The tiny initramfs with one more file, /kbench-slow, in a newc archive appended to it
+/// (the kernel unpacks every archive of an initrd): a "kernel" that costs more.
+fn slow_initrd(dir: &Path) -> std::path::PathBuf {
+    let files = dir.join("marker");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("kbench-slow"), "").unwrap();
+    let mut cpio = std::process::Command::new("cpio")
+        .args(["-o", "-H", "newc", "--quiet"])
+        .current_dir(&files)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cpio");
+    std::io::Write::write_all(cpio.stdin.as_mut().unwrap(), b"kbench-slow\n").unwrap();
+    let archive = cpio.wait_with_output().unwrap();
+    assert!(archive.status.success());
+    let mut image = std::fs::read(tiny_initrd()).unwrap();
+    image.resize(image.len().next_multiple_of(4), 0);
+    image.extend_from_slice(&archive.stdout);
+    let path = dir.join("slow-initramfs.cpio");
+    std::fs::write(&path, image).unwrap();
+    path
+}
+
+#[test]
+fn a_bisect_over_kernels_names_the_first_whose_initrd_costs_more() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = "runs = 4\nrounds = 1\nwarmup = 0\njobs = [1]\nmonitor_interval = 0\n\n[[variant]]\nname = \"base\"\n\n[workload]\nkind = \"command\"\n\
+                command = \"if [ -e /kbench-slow ]; then sleep 0.9; else sleep 0.3; fi\"\n";
+    let scenario = tiny_scenario(dir.path(), "bisected", body);
+    let slow = slow_initrd(dir.path());
+    let kernel = tiny_kernel().display().to_string();
+    let fast = tiny_initrd().display().to_string();
+    let points: Vec<String> = [&fast, &fast, &slow.display().to_string(), &slow.display().to_string()]
+        .iter()
+        .map(|initrd| format!("{kernel},{initrd}"))
+        .collect();
+    let out_dir = dir.path().join("bisect");
+    let mut args = vec!["bisect", scenario.to_str().unwrap(), "--threshold", "50%", "-o", out_dir.to_str().unwrap(), "--kernels"];
+    args.extend(points.iter().map(String::as_str));
+    let out = bench(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("first bad: 2 ({})", points[2])), "{}", describe(&out));
+    let log = std::fs::read_to_string(out_dir.join("bisect.log")).unwrap();
+    let moves: Vec<String> =
+        log.lines().filter(|l| !l.starts_with('#')).map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(moves, ["bad 3", "good 1", "bad 2"], "{log}");
+}
