@@ -162,6 +162,13 @@ Compare the new results with the old ones: `bench compare OLD_RESULTS NEW_RESULT
         qemu = meta.hypervisor.version,
         runs = meta.runs,
     );
+    if meta.variants.iter().all(|v| v.name.starts_with("old.") || v.name.starts_with("new.")) {
+        let _ = writeln!(
+            text,
+            "A kernel bump (`bench bump`): split the rerun and compare its halves:\n\n```sh\nbench split RESULTS/{}/latest old.=old new.=new && bench compare old new\n```\n",
+            meta.scenario
+        );
+    }
     text += if packed {
         "The kernels and initrds are inside (`files/`); the disk image is not:\n\n"
     } else {

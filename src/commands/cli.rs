@@ -348,7 +348,7 @@ pub struct BumpArgs {
     #[arg(long, short, value_name = "DIR", conflicts_with = "resume")]
     pub output: Option<PathBuf>,
     /// Continue an interrupted bump in its folder: the study's missing runs, then the
-    /// split and the comparison.
+    /// split and the comparison (give the comparison's options again).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "old", "new", "old_cmdline", "new_cmdline"])]
     pub resume: Option<PathBuf>,
     #[command(flatten)]

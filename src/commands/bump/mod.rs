@@ -183,9 +183,15 @@ fn find_study(root: &Path) -> Result<Option<PathBuf>> {
 }
 
 fn reproduce_lines(dir: &Path, study: &Path) -> Vec<String> {
+    let name = study.parent().and_then(Path::file_name).map_or("SCENARIO".into(), |n| n.to_string_lossy().into_owned());
     vec![
-        format!("bench bundle {} --with-kernels -o repro.tar.gz   # on this machine", study.display()),
-        "bench run --from-bundle repro.tar.gz                # on the other one".to_string(),
-        format!("(or: bench run {}; bench split …; bench compare …)", dir.join(SCENARIO).display()),
+        format!("bench bundle {} --with-kernels -o repro.tar.gz   # here", study.display()),
+        "bench run --from-bundle repro.tar.gz --results rerun   # there: the same study, the same seed".to_string(),
+        format!("bench split rerun/{name}/latest old.=old new.=new && bench compare old new"),
+        format!(
+            "(on this machine: bench bump --resume {} continues this bump; bench run {} measures it again)",
+            dir.display(),
+            dir.join(SCENARIO).display()
+        ),
     ]
 }
