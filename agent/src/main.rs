@@ -54,11 +54,12 @@ fn main() {
 
 fn serve(port_path: &str, sender: &channel::Sender, receiver: &mut channel::Receiver) -> Result<(), String> {
     sender.send(&AgentMessage::Hello { protocol: PROTOCOL_VERSION, agent_version: env!("CARGO_PKG_VERSION").to_string() })?;
-    let setup = match receiver.receive()? {
+    let mut setup = match receiver.receive()? {
         HostMessage::Setup(setup) => setup,
         other => return Err(format!("the host began with {other:?} instead of the setup")),
     };
-    sender.set_key(&setup.key)?;
+    // Only the decoded key is kept; its hex text is wiped here.
+    sender.set_key(std::mem::take(&mut setup.key))?;
     // Opened before the chroot: the root disk's /dev need not have it.
     let mut kernel_log = kmsg::KernelLog::open();
     if let Some(root) = &setup.root {

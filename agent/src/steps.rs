@@ -134,7 +134,7 @@ mod tests {
     fn a_heartbeat_beats_signed_while_the_step_runs_and_stops_when_told() {
         let captured = Captured::default();
         let sender = Sender::new(Box::new(captured.clone()));
-        sender.set_key(&to_hex(&[1; 32])).unwrap();
+        sender.set_key(to_hex(&[1; 32])).unwrap();
         let beating = Heartbeat::start(sender, 7, Instant::now(), Duration::from_millis(20));
         std::thread::sleep(Duration::from_millis(110));
         beating.stop();
