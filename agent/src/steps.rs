@@ -64,7 +64,9 @@ pub fn serve(
 }
 
 fn run_step(sender: &Sender, runner: &Runner, step: &Step, heartbeat: Duration) -> Result<(), String> {
-    crate::console(&format!("step {} ({:?}, limit {} s): {}", step.id, step.kind, step.timeout_s, step.command));
+    // Escaped: a line of the command must not start a line of the console, where the host
+    // looks for kernel reports.
+    crate::console(&format!("step {} ({:?}, limit {} s): {}", step.id, step.kind, step.timeout_s, step.command.escape_debug()));
     let deadline = Deadline::new(Instant::now(), step.timeout_s);
     sender.send(&AgentMessage::StepStarted { id: step.id })?;
     let beating = Heartbeat::start(sender.clone(), step.id, deadline.started, heartbeat);
@@ -123,10 +125,8 @@ mod tests {
         let step = Step { id: 4, kind: StepKind::Timed, clean: None, command: "true".into(), timeout_s: 5.0, expect_files: vec![] };
         assert_eq!(action(HostMessage::Run(step.clone())), Ok(Action::Run(step)));
         assert_eq!(action(HostMessage::Finish), Ok(Action::Finish));
-        let setup = decode::<HostMessage>(
-            r#"{"msg":"setup","key":"00","output_tail_bytes":1,"heartbeat_s":1.0,"probe_timeout_s":1.0}"#,
-        )
-        .unwrap();
+        let setup =
+            decode::<HostMessage>(r#"{"msg":"setup","key":"00","output_tail_bytes":1,"heartbeat_s":1.0,"probe_timeout_s":1.0}"#).unwrap();
         assert!(action(setup).unwrap_err().contains("second setup"));
     }
 
