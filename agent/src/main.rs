@@ -104,7 +104,9 @@ pub fn console(line: &str) {
         return;
     }
     if let Some(mut console) = console_file() {
-        let _ = writeln!(console, "kbench-agent: {line}");
+        // One write: a kernel line printed meanwhile then starts a line of its own, not
+        // the middle of this one (the host skips the agent's lines when it looks for reports).
+        let _ = console.write_all(format!("kbench-agent: {line}\n").as_bytes());
     }
 }
 
