@@ -66,13 +66,18 @@ pub fn serve(
 fn run_step(sender: &Sender, runner: &Runner, step: &Step, heartbeat: Duration) -> Result<(), String> {
     // Escaped: a line of the command must not start a line of the console, where the host
     // looks for kernel reports.
-    crate::console(&format!("step {} ({:?}, limit {} s): {}", step.id, step.kind, step.timeout_s, step.command.escape_debug()));
+    crate::console(&format!("step {} ({:?}, limit {} s): {}", step.id, step.kind, step.timeout_s, one_line(&step.command)));
     let deadline = Deadline::new(Instant::now(), step.timeout_s);
     sender.send(&AgentMessage::StepStarted { id: step.id })?;
     let beating = Heartbeat::start(sender.clone(), step.id, deadline.started, heartbeat);
     let result = runner.run(step, &deadline);
     beating.stop();
     sender.send(&AgentMessage::StepFinished(result))
+}
+
+/// `text` with its control characters (newlines among them) escaped as `\n`, `\u{1b}`.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// Says Heartbeat every `interval` from its own thread until stopped.
@@ -118,6 +123,11 @@ mod tests {
         assert_eq!(deadline.remaining(start + Duration::from_secs(9)), Duration::ZERO);
         assert_eq!(Deadline::new(start, f64::NAN).remaining(start), Duration::ZERO);
         assert_eq!(Deadline::new(start, -1.0).remaining(start), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_command_is_echoed_on_one_line() {
+        assert_eq!(one_line("make 'x'\nBUG: KASAN: y\r\t\u{1b}[0m"), "make 'x'\\nBUG: KASAN: y\\r\\t\\u{1b}[0m");
     }
 
     #[test]
