@@ -207,7 +207,7 @@ fn step(step: Option<&Step>) -> String {
 
 /// "+9.8 % [+5.5, +14.0] slower (REGRESSION)": [`step`] with the interval, for the headline.
 fn step_interval(s: Option<&Step>) -> String {
-    let bounds = s.and_then(|s| s.comparison.change_ci95).map(crate::report::format::percent_bounds);
+    let bounds = s.and_then(|s| crate::report::format::change_bounds(&s.comparison));
     match bounds {
         Some(bounds) => step(s).replacen(" ", &format!(" {bounds} "), 1),
         None => step(s),
