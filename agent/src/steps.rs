@@ -16,15 +16,23 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// A limit that is not a finite number of seconds (which the host never sends) is none at all.
+    /// A limit that is not a finite number of seconds (which the host never sends) is none at all;
+    /// one too large for a `Duration` is the largest there is.
     pub fn new(started: Instant, timeout_s: f64) -> Deadline {
-        let limit = if timeout_s.is_finite() && timeout_s > 0.0 { Duration::from_secs_f64(timeout_s) } else { Duration::ZERO };
+        let limit = match Duration::try_from_secs_f64(timeout_s) {
+            _ if !timeout_s.is_finite() || timeout_s <= 0.0 => Duration::ZERO,
+            Ok(limit) => limit,
+            Err(_) => Duration::MAX,
+        };
         Deadline { started, limit }
     }
 
     /// What is left of the limit at `now`; zero once it passed.
     pub fn remaining(&self, now: Instant) -> Duration {
-        (self.started + self.limit).saturating_duration_since(now)
+        match self.started.checked_add(self.limit) {
+            Some(end) => end.saturating_duration_since(now),
+            None => Duration::MAX,
+        }
     }
 }
 
@@ -117,6 +125,9 @@ mod tests {
     #[test]
     fn the_deadline_counts_from_the_start_and_never_goes_negative() {
         let start = Instant::now();
+        let huge = Deadline::new(start, 1e300);
+        assert_eq!((huge.limit, huge.remaining(start)), (Duration::MAX, Duration::MAX));
+        assert_eq!(Deadline::new(start, f64::INFINITY).limit, Duration::ZERO);
         let deadline = Deadline::new(start, 2.5);
         assert_eq!(deadline.remaining(start), Duration::from_millis(2500));
         assert_eq!(deadline.remaining(start + Duration::from_secs(2)), Duration::from_millis(500));
