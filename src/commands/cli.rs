@@ -117,8 +117,8 @@ Every compared metric gets one of three answers:
                 in 5) and about how many runs a side would decide it at the threshold.
 With fewer than 3 successful runs on a side there is no test, only \"too few runs\".
 
-Worked example: base 42.0 ± 3.2 s, new 43.0 ± 3.2 s, 5 runs each: +2.38 %, 95 % interval \
-−8.16 … +14.17 %, p 0.631. Not a change (p is large), not the same (the interval reaches far \
+Worked example: base 42.0 ± 3.2 s, new 43.0 ± 3.2 s, 5 runs each: +2.4 %, 95 % interval \
+[-8.2 %, +14.2 %], p 0.631. Not a change (p is large), not the same (the interval reaches far \
 past ± 1 %): \"inconclusive (sees ±16 %; ±1 % needs about 891 runs a side at this spread)\", \
 exit 3. This study could only have seen a change of about 16 % or more. \
 With a spread of 0.5 % and the same means it would have been \"slower\" (exit 1); with equal \

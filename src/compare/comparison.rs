@@ -352,15 +352,14 @@ fn host_warnings(base: &Side, new: &Side, entries: &[Entry], pooled: &[PooledEnt
 }
 
 /// Successful and failed runs of one row of one side.
-fn counts(records: &[RunRecord], host: &str, variant: &str, label: &str) -> (usize, usize) {
-    let row = records.iter().filter(|r| r.host == host && r.variant == variant && r.jobs_label == label);
-    let (ok, failed): (Vec<&RunRecord>, Vec<&RunRecord>) = row.partition(|r| r.is_ok());
+fn counts(side: &Side, host: &str, variant: &str, label: &str) -> (usize, usize) {
+    let (ok, failed): (Vec<&RunRecord>, Vec<&RunRecord>) = side.row(host, variant, label).into_iter().partition(|r| r.is_ok());
     (ok.len(), failed.len())
 }
 
 fn row_regression(base: &Side, new: &Side, pairing: &Pairing) -> Option<RowRegression> {
-    let (base_ok, base_failed) = counts(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label);
-    let (new_ok, new_failed) = counts(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label);
+    let (base_ok, base_failed) = counts(base, &pairing.host, &pairing.base_variant, &pairing.jobs_label);
+    let (new_ok, new_failed) = counts(new, &pairing.host, &pairing.new_variant, &pairing.jobs_label);
     let problem = if base_ok > 0 && new_ok == 0 {
         RowProblem::NoSuccessfulRunInNew
     } else if new_failed > 0 && base_failed == 0 {
@@ -372,10 +371,10 @@ fn row_regression(base: &Side, new: &Side, pairing: &Pairing) -> Option<RowRegre
 }
 
 fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds: &Thresholds, failing_row: bool) -> Entry {
-    let (base_ok, base_failed) = runs(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label, metric);
-    let (new_ok, new_failed) = runs(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label, metric);
-    let base_noisy = noisy_runs(row(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label)).len();
-    let new_noisy = noisy_runs(row(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label)).len();
+    let (base_ok, base_failed) = runs(base, &pairing.host, &pairing.base_variant, &pairing.jobs_label, metric);
+    let (new_ok, new_failed) = runs(new, &pairing.host, &pairing.new_variant, &pairing.jobs_label, metric);
+    let base_noisy = noisy_runs(row(base, &pairing.host, &pairing.base_variant, &pairing.jobs_label)).len();
+    let new_noisy = noisy_runs(row(new, &pairing.host, &pairing.new_variant, &pairing.jobs_label)).len();
     let comparison = compare(&base_ok, &new_ok, thresholds);
     let verdict = match &comparison {
         Some(c) => metric.verdict_word(c.verdict),
@@ -417,16 +416,16 @@ pub fn is_worse(entry: &Entry) -> bool {
 }
 
 /// The metric's values of the successful runs of a row, and the number of failed runs.
-fn runs(records: &[RunRecord], host: &str, variant: &str, label: &str, metric: Metric) -> (Vec<f64>, usize) {
-    let row: Vec<&RunRecord> = records.iter().filter(|r| r.host == host && r.variant == variant && r.jobs_label == label).collect();
+fn runs(side: &Side, host: &str, variant: &str, label: &str, metric: Metric) -> (Vec<f64>, usize) {
+    let row = side.row(host, variant, label);
     let ok: Vec<f64> = row.iter().filter(|r| r.is_ok()).filter_map(|r| metric.value(r)).collect();
     let failed = row.iter().filter(|r| !r.is_ok()).count();
     (ok, failed)
 }
 
 /// The runs of one row of one side.
-fn row<'r>(records: &'r [RunRecord], host: &'r str, variant: &'r str, label: &'r str) -> impl Iterator<Item = &'r RunRecord> {
-    records.iter().filter(move |r| r.host == host && r.variant == variant && r.jobs_label == label)
+fn row<'r>(side: &'r Side, host: &str, variant: &str, label: &str) -> impl Iterator<Item = &'r RunRecord> {
+    side.row(host, variant, label).into_iter()
 }
 
 /// A row with runs measured on a noisy host, on either side: its verdicts may be bent
@@ -436,8 +435,8 @@ fn noisy_row(base: &Side, new: &Side, pairing: &Pairing) -> Option<String> {
     let parts: Vec<String> = sides
         .into_iter()
         .filter_map(|(name, side, variant)| {
-            let ok = row(&side.records, &pairing.host, variant, &pairing.jobs_label).filter(|r| r.is_ok()).count();
-            let noisy = noisy_runs(row(&side.records, &pairing.host, variant, &pairing.jobs_label));
+            let ok = row(side, &pairing.host, variant, &pairing.jobs_label).filter(|r| r.is_ok()).count();
+            let noisy = noisy_runs(row(side, &pairing.host, variant, &pairing.jobs_label));
             (!noisy.is_empty()).then(|| format!("{} of {ok} runs in {name} ({})", noisy.len(), describe_noisy(&noisy)))
         })
         .collect();
@@ -585,7 +584,7 @@ mod tests {
     }
 
     fn side_of(records: Vec<RunRecord>) -> Side {
-        Side { path: "x".into(), records, meta: None, meta_missing: Some("absent".into()) }
+        Side::new("x".into(), records, None, Some("absent".into()))
     }
 
     fn side(elapsed: &[f64], failed: usize) -> Side {

@@ -65,7 +65,11 @@ pub struct Pairing {
 pub fn pair_levels(base: &Side, new: &Side, map: &VariantMap) -> Result<(Vec<Pairing>, Vec<String>)> {
     map.check(base, new)?;
     refuse_one_host_against_several(base, new)?;
-    let base_levels = levels(base);
+    let mut base_levels = levels(base);
+    // The baseline first, as every report shows it; the others in the order they ran.
+    if let Some(baseline) = base.meta.as_ref().map(|m| m.baseline.as_str()) {
+        base_levels.sort_by_key(|(_, variant, _, _)| variant != baseline);
+    }
     let new_levels = levels(new);
     let mut pairings = Vec::new();
     let mut in_common = 0;
@@ -191,7 +195,20 @@ mod tests {
                 ..test_record()
             })
             .collect();
-        Side { path: path.into(), records, meta: None, meta_missing: None }
+        Side::new(path.into(), records, None, None)
+    }
+
+    #[test]
+    fn the_baseline_comes_first_whatever_order_the_runs_were_in() {
+        let mut base = side("old", &[("poison", "half", 1), ("baseline", "half", 1), ("poison", "optimal", 2), ("baseline", "optimal", 2)]);
+        let new = side("new", &[("poison", "half", 1), ("baseline", "half", 1), ("poison", "optimal", 2), ("baseline", "optimal", 2)]);
+        let order = |base: &Side| -> Vec<String> {
+            let (pairings, _) = pair_levels(base, &new, &VariantMap::default()).unwrap();
+            pairings.iter().map(|p| format!("{} {}", p.base_variant, p.jobs_label)).collect()
+        };
+        assert_eq!(order(&base), ["poison half", "baseline half", "poison optimal", "baseline optimal"], "no meta.json: run order");
+        base.meta = Some(crate::model::Meta { baseline: "baseline".into(), ..crate::model::test_meta() });
+        assert_eq!(order(&base), ["baseline half", "baseline optimal", "poison half", "poison optimal"]);
     }
 
     #[test]
@@ -237,7 +254,7 @@ mod host_tests {
     fn side(path: &str, rows: &[(&str, &str)]) -> Side {
         let records =
             rows.iter().map(|(host, variant)| RunRecord { host: host.to_string(), variant: variant.to_string(), ..test_record() }).collect();
-        Side { path: path.into(), records, meta: None, meta_missing: None }
+        Side::new(path.into(), records, None, None)
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use crate::compare::comparison::{cannot_tell, worse};
 use crate::model::RunRecord;
-use crate::stats::{compare, summarize, Comparison, Metric, Summary, Thresholds, Verdict};
+use crate::stats::{compare, noisy_runs, summarize, Comparison, Metric, Summary, Thresholds, Verdict, NOISE_ADVICE};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
@@ -50,6 +50,8 @@ pub struct MeasurementInfo {
     pub kernels: Vec<String>,
     pub ok_runs: usize,
     pub failed_runs: usize,
+    /// Successful runs measured on a noisy host (runs.csv's `noise`).
+    pub noisy_runs: usize,
 }
 
 /// One metric of one variant at one jobs level, over every measurement.
@@ -122,6 +124,9 @@ pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thre
             row.3,
             missing.join(", ")
         ));
+    }
+    if let Some(warning) = noise_warning(measurements) {
+        warnings.push(warning);
     }
     let series: Vec<Series> =
         metrics.iter().flat_map(|&metric| rows.iter().map(move |row| series(measurements, row, metric, thresholds))).collect();
@@ -238,6 +243,7 @@ fn info(m: &Measurement) -> MeasurementInfo {
         kernels: kernels(m.records.iter()),
         ok_runs,
         failed_runs: m.records.len() - ok_runs,
+        noisy_runs: noisy_runs(&m.records).len(),
     }
 }
 
@@ -282,6 +288,25 @@ fn series(measurements: &[Measurement], row: &Row, metric: Metric, thresholds: &
         })
         .collect();
     Series { host: row.0.clone(), variant: row.1.clone(), jobs_label: row.2.clone(), jobs: row.3, metric, unit: metric.unit(), points }
+}
+
+/// One warning for every measurement with runs measured on a noisy host, as `bench
+/// compare` flags them: their steps may be bent either way; the gate stays the numbers'.
+fn noise_warning(measurements: &[Measurement]) -> Option<String> {
+    let noisy: Vec<String> = measurements
+        .iter()
+        .filter_map(|m| {
+            let noisy = noisy_runs(&m.records).len();
+            let ok = m.records.iter().filter(|r| r.is_ok()).count();
+            (noisy > 0).then(|| format!("{} ({noisy} of {ok})", m.name))
+        })
+        .collect();
+    (!noisy.is_empty()).then(|| {
+        format!(
+            "noisy host: runs measured on a noisy host in {}; the steps that involve them may be off either way, and the gate does not count that: {NOISE_ADVICE}",
+            noisy.join(", ")
+        )
+    })
 }
 
 /// "host a: ", or nothing on one host.
@@ -360,6 +385,20 @@ mod tests {
         assert!(history.last_step_regressions[1].starts_with("host b: baseline half -j 1 elapsed: slower"), "{:?}", history.last_step_regressions);
         let error = build(&[measurement("1", 1.0, "x"), first("2", 1.0)], &[Metric::Elapsed], &Thresholds::default()).unwrap_err();
         assert!(error.to_string().contains("1 ran on one machine but 2 on several lab hosts"), "{error}");
+    }
+
+    #[test]
+    fn noisy_runs_are_counted_per_measurement_and_warned_about_once() {
+        let mut ms = [measurement("1", 1.0, "x"), measurement("2", 1.0, "x"), measurement("3", 1.0, "x")];
+        for m in &mut ms[1..] {
+            m.records[0].noise = "other processes used 150 % of a CPU (limit 10 %)".into();
+            m.records[2].noise = "steal 5.0 % (limit 2.0 %)".into();
+        }
+        let history = build(&ms, &[Metric::Elapsed], &Thresholds::default()).unwrap();
+        assert_eq!(history.measurements.iter().map(|m| m.noisy_runs).collect::<Vec<_>>(), [0, 2, 2]);
+        let noisy: Vec<&String> = history.warnings.iter().filter(|w| w.starts_with("noisy host:")).collect();
+        assert_eq!(noisy.len(), 1, "{:?}", history.warnings);
+        assert!(noisy[0].contains("in 2 (2 of 5), 3 (2 of 5)") && noisy[0].ends_with(NOISE_ADVICE), "{noisy:?}");
     }
 
     #[test]

@@ -4,11 +4,11 @@
 //! where the eye lands when the command ends.
 
 use crate::model::LevelStopping;
-use crate::report::format::{p_value, percent, percent_interval, NOISY_MARK};
+use crate::report::format::{change_interval, p_value, percent, percent_interval, NOISY_MARK};
 use crate::report::model::{verdict_words, DEFAULT_METRICS};
 use crate::report::study::kernbench::level_title;
 use crate::report::study::Written;
-use crate::stats::{Analysis, HostsAnalysis, Interval, Metric, VariantAtLevel, Verdict, MIN_RUNS};
+use crate::stats::{Analysis, HostsAnalysis, Metric, VariantAtLevel, Verdict, MIN_RUNS};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -100,7 +100,7 @@ pub fn hosts_text(hosts: &HostsAnalysis) -> String {
             for m in &variant.metrics {
                 let p = &m.pooled;
                 let hosts = format!(" ({} of {} hosts)", p.hosts.len(), p.hosts.len() + p.left_out.len());
-                out.push_str(&verdict_line(m.metric, p.change_percent, p.change_ci95, p.p_value, p.verdict, &hosts));
+                out.push_str(&verdict_line(m.metric, p.change_percent, &percent_interval(p.change_ci95), p.p_value, p.verdict, &hosts));
             }
             if let Some(caveat) = variant.metrics.first().and_then(|m| m.pooled.caveat()) {
                 let _ = writeln!(out, "    note: {caveat}");
@@ -119,18 +119,18 @@ fn metric_lines(variant: &VariantAtLevel, thresholds: &crate::stats::Thresholds)
         };
         // Inconclusive: what the comparison could see, and the runs that would decide it.
         let sees = c.sensitivity_phrase(thresholds).filter(|_| c.verdict.is_inconclusive()).map(|s| format!(" ({s})")).unwrap_or_default();
-        out.push_str(&verdict_line(m.metric, c.change_percent, c.change_ci95, c.p_value, c.verdict, &sees));
+        out.push_str(&verdict_line(m.metric, c.change_percent, &change_interval(c), c.p_value, c.verdict, &sees));
     }
     out
 }
 
 /// "    Elapsed Time     +9.8 %  [+5.5 %, +14.0 %]   p 0.0028    slower", then `after`.
-fn verdict_line(metric: Metric, change: Option<f64>, interval: Option<Interval>, p: Option<f64>, verdict: Verdict, after: &str) -> String {
+fn verdict_line(metric: Metric, change: Option<f64>, interval: &str, p: Option<f64>, verdict: Verdict, after: &str) -> String {
     let change = change.map(percent).unwrap_or_else(|| "n/a".into());
     format!(
         "    {:<17} {change:>9}  {:<22} p {:<9} {}{after}\n",
         metric.title(),
-        percent_interval(interval),
+        interval,
         p_value(p),
         verdict_words(metric, verdict)
     )

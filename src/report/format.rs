@@ -1,7 +1,7 @@
 //! Numbers as people read them in report.md and on the terminal (summary.csv and
 //! report.json keep full precision).
 
-use crate::stats::Interval;
+use crate::stats::{Comparison, Interval};
 
 /// Four significant digits, never in exponent form: 44.59, 0.238, 13881.
 pub fn number(value: f64) -> String {
@@ -34,6 +34,39 @@ pub fn percent_interval(interval: Option<Interval>) -> String {
 pub fn percent_bounds(interval: Interval) -> String {
     let bound = |v: f64| percent(v).trim_end_matches(" %").to_string();
     format!("[{}, {}]", bound(interval.low), bound(interval.high))
+}
+
+/// The 95 % interval of a comparison's change, worded alike in every report, compare and
+/// history: "[+5.5 %, +14.0 %]"; "[-100 % (clipped), +14.0 %]" where Fieller's low end
+/// fell below −100 % (a positive quantity cannot shrink by more); "unbounded" where the
+/// runs were enough for a test and yet no finite interval exists; "n/a" without a change.
+pub fn change_interval(c: &Comparison) -> String {
+    match (c.change_ci95, unbounded(c)) {
+        (_, true) => "unbounded".into(),
+        (Some(i), false) if c.change_ci95_clipped => format!("[-100 % (clipped), {}]", percent(i.high)),
+        (i, false) => percent_interval(i),
+    }
+}
+
+/// The same after a change, without the units: "[+5.5, +14.0]", "[-100 (clipped), +14.0]",
+/// "[unbounded]"; `None` without an interval.
+pub fn change_bounds(c: &Comparison) -> Option<String> {
+    if unbounded(c) {
+        return Some("[unbounded]".into());
+    }
+    let i = c.change_ci95?;
+    let bound = |v: f64| percent(v).trim_end_matches(" %").to_string();
+    let low = if c.change_ci95_clipped { "-100 (clipped)".to_string() } else { bound(i.low) };
+    Some(format!("[{low}, {}]", bound(i.high)))
+}
+
+/// "+9.8 %", or "n/a" where there is no change.
+pub fn change_percent(c: &Comparison) -> String {
+    c.change_percent.map(percent).unwrap_or_else(|| "n/a".into())
+}
+
+fn unbounded(c: &Comparison) -> bool {
+    c.p_value.is_some() && c.change_ci95.is_none() && c.change_percent.is_some()
 }
 
 /// "0.0028", "< 0.0001".

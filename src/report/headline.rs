@@ -4,7 +4,7 @@
 //! on how far to trust it. And the study's warnings with the noisy runs summed up in one.
 
 use super::compare::cells;
-use super::format::{percent, percent_bounds, NOISY_MARK};
+use super::format::{change_bounds, change_percent, percent, percent_bounds, NOISY_MARK};
 use super::model::{verdict_tone, verdict_words, Headline, Tone};
 use crate::compare::{CompareReport, Entry};
 use crate::stats::{Analysis, HostsAnalysis, LevelAnalysis, Metric, NoisyRun, NOISE_ADVICE};
@@ -27,8 +27,8 @@ fn change_words(analysis_metric: Metric, m: &crate::stats::MetricAnalysis) -> (S
     let Some(c) = &m.comparison else {
         return ("not compared (no successful run on a side)".into(), Tone::Plain);
     };
-    let change = c.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
-    let bounds = c.change_ci95.map(|i| format!(" {}", percent_bounds(i))).unwrap_or_default();
+    let change = change_percent(c);
+    let bounds = change_bounds(c).map(|b| format!(" {b}")).unwrap_or_default();
     (format!("{change}{bounds} {}", verdict_words(analysis_metric, c.verdict)), verdict_tone(analysis_metric, c.verdict))
 }
 
@@ -157,9 +157,8 @@ pub fn compare(report: &CompareReport) -> Headline {
         let parts: Vec<String> = entries
             .iter()
             .map(|e| {
-                let change = e.comparison.as_ref().and_then(|c| c.change_percent).map(percent).unwrap_or_else(|| "n/a".into());
-                let bounds =
-                    e.comparison.as_ref().and_then(|c| c.change_ci95).map(|i| format!(" {}", percent_bounds(i))).unwrap_or_default();
+                let change = e.comparison.as_ref().map(change_percent).unwrap_or_else(|| "n/a".into());
+                let bounds = e.comparison.as_ref().and_then(change_bounds).map(|b| format!(" {b}")).unwrap_or_default();
                 format!("{change}{bounds} {} at {}", cells::verdict(e), cells::level(e))
             })
             .collect();

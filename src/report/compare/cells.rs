@@ -2,7 +2,8 @@
 //! print the same numbers the same way.
 
 use crate::compare::{CompareReport, Entry, PooledEntry};
-use crate::stats::{Comparison, Interval, Metric, Summary};
+use crate::report::format;
+use crate::stats::{Metric, Summary};
 
 pub use crate::report::markup::align;
 
@@ -80,16 +81,11 @@ pub fn new(entry: &Entry) -> String {
 }
 
 pub fn change(entry: &Entry) -> String {
-    percent(entry.comparison.as_ref().and_then(|c| c.change_percent))
+    entry.comparison.as_ref().map(format::change_percent).unwrap_or_else(|| "n/a".into())
 }
 
 pub fn interval(entry: &Entry) -> String {
-    match &entry.comparison {
-        // Enough runs for a test, and yet Fieller's set of ratios has no bounds.
-        Some(c) if c.p_value.is_some() && c.change_ci95.is_none() && c.change_percent.is_some() => "unbounded".to_string(),
-        Some(Comparison { change_ci95: Some(ci), change_ci95_clipped: true, .. }) => format!("-100 (clipped) … {:+.2} %", ci.high),
-        c => percent_interval(c.as_ref().and_then(|c| c.change_ci95)),
-    }
+    entry.comparison.as_ref().map(format::change_interval).unwrap_or_else(|| "n/a".into())
 }
 
 pub fn p_value(entry: &Entry) -> String {
@@ -97,17 +93,7 @@ pub fn p_value(entry: &Entry) -> String {
 }
 
 fn percent(value: Option<f64>) -> String {
-    match value {
-        Some(percent) => format!("{percent:+.2} %"),
-        None => "n/a".to_string(),
-    }
-}
-
-fn percent_interval(interval: Option<Interval>) -> String {
-    match interval {
-        Some(ci) => format!("{:+.2} … {:+.2} %", ci.low, ci.high),
-        None => "n/a".to_string(),
-    }
+    value.map(format::percent).unwrap_or_else(|| "n/a".into())
 }
 
 fn p(value: Option<f64>) -> String {
@@ -138,7 +124,7 @@ pub fn pooled_change(pooled: &PooledEntry) -> String {
 }
 
 pub fn pooled_interval(pooled: &PooledEntry) -> String {
-    percent_interval(pooled.pooled.change_ci95)
+    format::percent_interval(pooled.pooled.change_ci95)
 }
 
 pub fn pooled_p_value(pooled: &PooledEntry) -> String {

@@ -209,7 +209,7 @@ mod tests {
                 ..test_record()
             })
             .collect();
-        Side { path: "x".into(), records, meta: None, meta_missing: Some("absent".into()) }
+        Side::new("x".into(), records, None, Some("absent".into()))
     }
 
     /// Every format of `bench compare` flags a row with noisy runs, and none calls it a regression.

@@ -26,7 +26,7 @@ pub fn to_markdown(history: &History) -> String {
 /// plot (a page only), the warnings, a table per variant, level and metric.
 pub fn document(history: &History, trend_svg: Option<&str>, with_warnings: bool) -> Document {
     let mut measurements = Section::new("measurements", "Measurements, oldest first");
-    let mut table = Table::new("", &["##", "guest kernel", "measured", "#runs ok", "#failed", "results"]);
+    let mut table = Table::new("", &["##", "guest kernel", "measured", "#runs ok", "#failed", "#noisy host", "results"]);
     for (i, m) in history.measurements.iter().enumerate() {
         table.push(vec![
             Cell::num((i + 1).to_string()),
@@ -34,6 +34,7 @@ pub fn document(history: &History, trend_svg: Option<&str>, with_warnings: bool)
             Cell::text(m.started_at.as_deref().unwrap_or("unknown (no meta.json)")),
             Cell::num(m.ok_runs.to_string()),
             Cell::num(m.failed_runs.to_string()),
+            Cell::num(m.noisy_runs.to_string()),
             Cell::Code(m.name.clone()),
         ]);
     }
@@ -206,7 +207,7 @@ fn step(step: Option<&Step>) -> String {
 
 /// "+9.8 % [+5.5, +14.0] slower (REGRESSION)": [`step`] with the interval, for the headline.
 fn step_interval(s: Option<&Step>) -> String {
-    let bounds = s.and_then(|s| s.comparison.change_ci95).map(crate::report::format::percent_bounds);
+    let bounds = s.and_then(|s| crate::report::format::change_bounds(&s.comparison));
     match bounds {
         Some(bounds) => step(s).replacen(" ", &format!(" {bounds} "), 1),
         None => step(s),

@@ -7,7 +7,7 @@ use super::facts::Facts;
 use super::kernbench::level_title;
 use super::time_budget::{boot_rows, budget_text, BOOT_COLUMNS};
 use crate::model::RunRecord;
-use crate::report::format::{number, p_value, percent, percent_interval, NOISY_MARK};
+use crate::report::format::{change_interval, change_percent, number, p_value, NOISY_MARK};
 use crate::report::headline;
 use crate::report::model::{
     code, strong, text, verdict_tone, verdict_words, Block, Cell, Document, Figure, Inline, Row, Section, Table, DEFAULT_METRICS,
@@ -151,11 +151,10 @@ fn comparison_cells(m: &MetricAnalysis) -> Vec<Cell> {
     let Some(c) = &m.comparison else {
         return vec![Cell::num(mean_sd(m)), Cell::num("n/a"), Cell::num("n/a"), Cell::num("n/a"), Cell::text("not compared")];
     };
-    let change = c.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
     vec![
         Cell::num(mean_sd(m)),
-        Cell::num(change),
-        Cell::num(percent_interval(c.change_ci95)),
+        Cell::num(change_percent(c)),
+        Cell::num(change_interval(c)),
         Cell::num(p_value(c.p_value)),
         Cell::Verdict {
             words: verdict_words(m.metric, c.verdict).into(),
