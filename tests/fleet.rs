@@ -145,8 +145,8 @@ fn an_unreachable_host_is_reported_while_the_other_runs_and_resume_runs_it_later
     let out = bench(&["check", scenario.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("host local ({SYSTEM}):\n  libvirt: {SYSTEM}: libvirt ")), "{stdout}");
-    assert!(stdout.contains(&format!("host late ({late_uri}):\n  libvirt: PROBLEM: cannot connect to libvirt at {late_uri}")), "{stdout}");
+    assert!(stdout.contains(&format!("ok       host local ({SYSTEM}): libvirt: {SYSTEM}: libvirt ")), "{stdout}");
+    assert!(stdout.contains(&format!("PROBLEM  host late ({late_uri}): libvirt: cannot connect to libvirt at {late_uri}")), "{stdout}");
 
     let (pid, out) = finish(bench_child(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]));
     assert_eq!(out.status.code(), Some(1), "an incomplete study: {}", describe(&out));
@@ -203,9 +203,10 @@ fn hosts_refuse_what_would_not_run_them() {
         args.extend_from_slice(extra);
         let out = bench(&args);
         assert_eq!(out.status.code(), Some(2), "{text}\n{}", describe(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(stderr.contains(&scenario.display().to_string()), "names the file: {stderr}");
-        stderr
+        // bench check reports the problem on its PROBLEM line (stdout), bench run on stderr.
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(said.contains(&format!("PROBLEM  scenario: scenario file {}", scenario.display())), "names the file: {said}");
+        said
     };
     let qemu = refused("qemu", "", &["--backend", "qemu"]);
     assert!(qemu.contains("key `guest.backend` (or --backend)"), "{qemu}");
