@@ -84,6 +84,10 @@ pub struct TimeBudget {
     /// the QEMUs, which are the guests, not overhead, and are not counted.
     pub bench_cpu_s: f64,
     pub invocations: u32,
+    /// From `bench run`'s start to its first boot (the checksums of the files booted, the
+    /// host's facts, the results folder): part of `other_s`. Absent in older meta.json.
+    #[serde(default)]
+    pub before_first_boot_s: f64,
 }
 
 impl TimeBudget {
@@ -101,15 +105,17 @@ impl TimeBudget {
             other_s: 0.0,
             bench_cpu_s,
             invocations: 1,
+            before_first_boot_s: 0.0,
         };
         budget.other_s = (wall_s - budget.accounted_s()).max(0.0);
         budget
     }
 
     /// The study's budget now: this invocation's (`boots` it measured, its wall and CPU
-    /// time so far) added to the budget of the invocations before it, if it was resumed.
-    pub fn so_far(earlier: Option<&TimeBudget>, boots: &[BootTimes], wall_s: f64, bench_cpu_s: f64) -> TimeBudget {
-        let now = TimeBudget::of(boots, wall_s, bench_cpu_s);
+    /// time so far, the time before its first boot) added to the budget of the invocations
+    /// before it, if it was resumed.
+    pub fn so_far(earlier: Option<&TimeBudget>, boots: &[BootTimes], wall_s: f64, bench_cpu_s: f64, before_first_boot_s: f64) -> TimeBudget {
+        let now = TimeBudget { before_first_boot_s, ..TimeBudget::of(boots, wall_s, bench_cpu_s) };
         match earlier {
             Some(earlier) => earlier.plus(&now),
             None => now,
@@ -129,6 +135,7 @@ impl TimeBudget {
             other_s: self.other_s + later.other_s,
             bench_cpu_s: self.bench_cpu_s + later.bench_cpu_s,
             invocations: self.invocations + later.invocations,
+            before_first_boot_s: self.before_first_boot_s + later.before_first_boot_s,
         }
     }
 
@@ -201,8 +208,8 @@ mod tests {
 
     #[test]
     fn a_resumed_study_adds_its_budget_to_the_earlier_one() {
-        let first = TimeBudget::of(&[boot(20.0, Some(4.0))], 50.0, 0.2);
-        let second = TimeBudget::of(&[boot(10.0, Some(4.0))], 40.0, 0.3);
+        let first = TimeBudget { before_first_boot_s: 9.0, ..TimeBudget::of(&[boot(20.0, Some(4.0))], 50.0, 0.2) };
+        let second = TimeBudget { before_first_boot_s: 0.5, ..TimeBudget::of(&[boot(10.0, Some(4.0))], 40.0, 0.3) };
         let both = first.plus(&second);
         assert_eq!(both.wall_s, 90.0);
         assert_eq!(both.timed_runs_s, 30.0);
@@ -210,8 +217,9 @@ mod tests {
         assert!((both.bench_cpu_s - 0.5).abs() < 1e-12);
         assert_eq!(both.other_s, first.other_s + second.other_s);
         assert_eq!(both.invocations, 2);
-        assert_eq!(TimeBudget::so_far(Some(&first), &[boot(10.0, Some(4.0))], 40.0, 0.3), both);
-        assert_eq!(TimeBudget::so_far(None, &[boot(10.0, Some(4.0))], 40.0, 0.3), second);
+        assert_eq!(both.before_first_boot_s, 9.5);
+        assert_eq!(TimeBudget::so_far(Some(&first), &[boot(10.0, Some(4.0))], 40.0, 0.3, 0.5), both);
+        assert_eq!(TimeBudget::so_far(None, &[boot(10.0, Some(4.0))], 40.0, 0.3, 0.5), second);
     }
 
     #[test]

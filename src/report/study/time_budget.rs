@@ -29,9 +29,10 @@ pub fn budget_text(budget: &TimeBudget) -> BudgetText {
         ),
         parts: budget.overheads().into_iter().map(|(name, seconds)| [name.to_string(), number(seconds), share(seconds)]).collect(),
         cpu: format!(
-            "bench's own CPU time: {} s, {:.2} % of one core over the study (the QEMUs are the guests, not counted).",
+            "bench's own CPU time: {} s, {:.2} % of one core over the study (the QEMUs are the guests, not counted). Before its first boot (checksums of the files booted, the host's facts) the study spent {} s, counted in other.",
             number(budget.bench_cpu_s),
-            budget.bench_cpu_percent()
+            budget.bench_cpu_percent(),
+            number(budget.before_first_boot_s)
         ),
         resumed: (budget.invocations > 1).then(|| {
             format!(
@@ -70,7 +71,7 @@ mod tests {
     #[test]
     fn the_budget_says_the_timed_share_the_rest_and_the_cpu_share() {
         let boots = [BootTimes { boot_s: 10.0, prepare_s: Some(6.0), timed_s: 60.0, shutdown_s: 1.0, ..BootTimes::new("a", 1) }];
-        let budget = TimeBudget::of(&boots, 80.0, 0.2);
+        let budget = TimeBudget { before_first_boot_s: 1.5, ..TimeBudget::of(&boots, 80.0, 0.2) };
         let text = budget_text(&budget);
         assert_eq!(text.headline, "Of the study's 80.00 s of wall time, 75.0 % went into the timed runs (60.00 s). The rest:");
         assert_eq!(text.parts[0], ["boot".to_string(), "10.00".into(), "12.5 %".into()]);
@@ -78,6 +79,7 @@ mod tests {
         assert_eq!(text.parts[2], ["other".to_string(), "3.000".into(), "3.8 %".into()], "80 - (60 + 10 + 6 + 1)");
         assert_eq!(text.parts.iter().map(|p| p[0].as_str()).collect::<Vec<_>>()[3..], ["shut-down", "warm-up", "clean"], "zeros last, in their listed order");
         assert!(text.cpu.contains("0.2000 s, 0.25 % of one core"), "{}", text.cpu);
+        assert!(text.cpu.contains("Before its first boot (checksums of the files booted, the host's facts) the study spent 1.500 s"), "{}", text.cpu);
         assert!(text.resumed.is_none());
         assert!(budget_text(&budget.plus(&budget)).resumed.unwrap().contains("2 invocations"));
     }
