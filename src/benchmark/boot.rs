@@ -11,7 +11,7 @@ use crate::backend::console;
 use crate::backend::GuestSpec;
 use crate::host::noise::NoiseThresholds;
 use crate::benchmark::interrupt::Interrupted;
-use crate::model::{now, BootTimes, ConsoleFinding, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+use crate::model::{now, BootTimes, ConsoleFinding, GuestStart, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 use crate::scenario::Variant;
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::{BootFacts, Outcome, StepKind, StepResult};
@@ -38,6 +38,8 @@ struct Boot<'s, 'a> {
     times: BootTimes,
     /// When Finish was said: the shut-down is counted from there.
     finishing: Option<Instant>,
+    /// Booted, or restored from a saved state (runs.csv `start`).
+    start: GuestStart,
 }
 
 /// Boots the variant once and measures `pending` runs, or as many as the guest allows.
@@ -89,6 +91,7 @@ pub fn run(
         host: RunHost::default(),
         times,
         finishing: None,
+        start: GuestStart::Boot,
     };
     let stops = boot.study.stops;
     let stop = move || stops.check();
@@ -307,6 +310,7 @@ impl Boot<'_, '_> {
             guest_steal_percent: monitors.map(|s| s.guest_steal_percent),
             boot: Some(self.number),
             host: self.study.host.to_string(),
+            start: Some(self.start),
             ..RunRecord::default()
         }
     }

@@ -2,7 +2,7 @@
 //! folder and checked, jobs levels resolved, command lines composed. Every error names
 //! the file and the key, and comes before anything boots.
 
-use super::file::{AccelChoice, BackendKind, HostSection, JobsSpec, QuietHostSection, RootSection, RunsSpec, ScenarioFile, WorkloadSection};
+use super::file::{AccelChoice, BackendKind, HostSection, JobsSpec, QuietHostSection, Reuse, RootSection, RunsSpec, ScenarioFile, WorkloadSection};
 use super::kernel_build::{self, KernelBuild};
 use super::limits::{self, MAX_HOSTS, MAX_RETRIES, MAX_RUNS, MAX_WARMUP};
 use super::order::{self, BootOrder, OrderChoice};
@@ -36,6 +36,8 @@ pub struct Plan {
     pub workload: Workload,
     /// The variants' order in each round, and its seed.
     pub order: BootOrder,
+    /// `reuse`: boot every round, or restore the first round's saved guest.
+    pub reuse: Reuse,
     /// `runs = "auto"`: each variant and level stops once precise (`stats::Target`).
     pub adaptive: Option<AdaptiveRuns>,
     /// Wait for a quiet host before each run.
@@ -307,6 +309,11 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         }
         check_pinnable(guest.cpus)?;
     }
+    if file.reuse == Reuse::Snapshot && backend != BackendKind::Qemu {
+        bail!(
+            "key `reuse`: \"snapshot\" saves and restores guests through the QEMU backend only; with libvirt or [[host]] entries use reuse = \"boot\" (or remove reuse)"
+        );
+    }
     let variants = variants(&file, &base)?;
     let baseline = match &file.baseline {
         None => 0,
@@ -352,6 +359,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         monitor_interval_s: file.monitor_interval,
         workload: workload(&file.workload, &base)?,
         order: boot_order,
+        reuse: file.reuse,
         adaptive,
         quiet_host,
         hosts,
@@ -650,6 +658,29 @@ mod tests {
 
     fn refusal(result: Result<impl std::fmt::Debug>) -> String {
         format!("{:#}", result.unwrap_err())
+    }
+
+    /// A scenario file with `top` and `guest` lines, beside a kernel that passes the bzImage check.
+    fn load_scenario(top: &str, guest: &str) -> Result<Plan> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kernel = vec![0u8; 0x210];
+        kernel[0x202..0x206].copy_from_slice(b"HdrS");
+        std::fs::write(dir.path().join("k"), kernel).unwrap();
+        let text = format!("name = \"n\"\n{top}\n[guest]\nkernel = \"k\"\ncpus = 1\nmemory = \"256M\"\n{guest}\n[[variant]]\nname = \"a\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n");
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        load_with(&path, &Overrides::default())
+    }
+
+    #[test]
+    fn reuse_is_boot_by_default_and_snapshot_only_with_the_qemu_backend() {
+        assert_eq!(load_scenario("", "").unwrap().reuse, Reuse::Boot);
+        assert_eq!(load_scenario("reuse = \"snapshot\"", "").unwrap().reuse, Reuse::Snapshot);
+        let libvirt = refusal(load_scenario("reuse = \"snapshot\"", "backend = \"libvirt\""));
+        assert!(libvirt.contains("key `reuse`: \"snapshot\" saves and restores guests through the QEMU backend only"), "{libvirt}");
+        let hosts = refusal(load_scenario("reuse = \"snapshot\"\n[[host]]\nname = \"lab1\"\nuri = \"qemu:///system\"", ""));
+        assert!(hosts.contains("key `reuse`"), "{hosts}");
+        assert!(load_scenario("reuse = \"restore\"", "").is_err(), "an unknown value is refused");
     }
 
     #[test]
