@@ -17,6 +17,7 @@ pub mod recorder;
 pub mod resume;
 pub mod runner;
 pub mod session;
+pub mod snapshots;
 pub mod study;
 pub mod study_meta;
 pub mod workload;

@@ -152,6 +152,17 @@ impl<'g> Session<'g> {
         self.send(&HostMessage::Run(step))
     }
 
+    /// Saves the whole guest between two steps (the agent waits for the next one); the
+    /// bytes written. Only the backend can fail it: the guest runs on either way.
+    pub fn save_state(&mut self, dir: &std::path::Path) -> Result<u64> {
+        if self.state != State::Idle {
+            bail!("internal: a save while {:?}", self.state);
+        }
+        let bytes = self.guest.save_state(dir)?;
+        self.last_word = Instant::now();
+        Ok(bytes)
+    }
+
     /// Tells the agent there is nothing more; its Done is due.
     pub fn finish(&mut self) -> Result<()> {
         if self.state != State::Idle {

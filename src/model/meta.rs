@@ -100,6 +100,10 @@ pub struct DesignFacts {
     pub adaptive: Option<AdaptiveFacts>,
     pub quiet_host: Option<QuietHostFacts>,
     pub pin: bool,
+    /// `reuse = "snapshot"`: the rounds after each variant's first restored the guest it
+    /// saved once prepared and warmed up; false (also in older meta.json): every round booted.
+    #[serde(default)]
+    pub restored: bool,
 }
 
 impl DesignFacts {
@@ -123,6 +127,9 @@ impl DesignFacts {
         }
         if self.pin {
             parts.push("each vCPU pinned to a host CPU of its own".to_string());
+        }
+        if self.restored && self.rounds > 1 {
+            parts.push("each variant booted, prepared and warmed up once, its later rounds restored from the guest saved then (no boot-to-boot variation sampled)".to_string());
         }
         parts.join("; ")
     }
@@ -324,6 +331,7 @@ mod tests {
             adaptive: None,
             quiet_host: Some(QuietHostFacts { max_load: 0.5, wait_s: 60 }),
             pin: true,
+            restored: false,
         };
         assert_eq!(
             design.describe(),
@@ -398,6 +406,7 @@ mod tests {
             adaptive: Some(AdaptiveFacts { precision_percent: 2.0, min_runs: 5, max_runs: 20 }),
             quiet_host: Some(QuietHostFacts { max_load: 0.5, wait_s: 300 }),
             pin: false,
+            restored: true,
         };
         meta.design = Some(design.clone());
         let again: Meta = serde_json::from_str(&serde_json::to_string(&meta).unwrap()).unwrap();

@@ -29,6 +29,17 @@ pub struct BootTimes {
     /// Where `guest.pin` put the guest's threads; absent when not pinned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinning: Option<PinningFacts>,
+    /// `reuse = "snapshot"`: the guest was restored from a saved state, not booted; from
+    /// starting QEMU to the agent's answer on the fresh key (`boot_s` is then 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_s: Option<f64>,
+    /// `reuse = "snapshot"`: this boot saved its guest after prepare and warm-ups, taking
+    /// this long (the guest stopped meanwhile)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_s: Option<f64>,
+    /// ...into state files of this many bytes (memory, devices, the disk's writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_bytes: Option<u64>,
 }
 
 impl BootTimes {
@@ -88,6 +99,17 @@ pub struct TimeBudget {
     /// host's facts, the results folder): part of `other_s`. Absent in older meta.json.
     #[serde(default)]
     pub before_first_boot_s: f64,
+    /// `reuse = "snapshot"`: saving guests after their prepare and warm-ups, and restoring
+    /// them in later rounds instead of booting; 0 otherwise.
+    #[serde(default)]
+    pub save_s: f64,
+    #[serde(default)]
+    pub restore_s: f64,
+    /// How many guests were restored, and the state files saved (bytes, all together).
+    #[serde(default)]
+    pub restores: u32,
+    #[serde(default)]
+    pub state_bytes: u64,
 }
 
 impl TimeBudget {
@@ -106,6 +128,10 @@ impl TimeBudget {
             bench_cpu_s,
             invocations: 1,
             before_first_boot_s: 0.0,
+            save_s: sum(|b| b.save_s.unwrap_or(0.0)),
+            restore_s: sum(|b| b.restore_s.unwrap_or(0.0)),
+            restores: boots.iter().filter(|b| b.restore_s.is_some()).count() as u32,
+            state_bytes: boots.iter().filter_map(|b| b.state_bytes).sum(),
         };
         budget.other_s = (wall_s - budget.accounted_s()).max(0.0);
         budget
@@ -136,11 +162,15 @@ impl TimeBudget {
             bench_cpu_s: self.bench_cpu_s + later.bench_cpu_s,
             invocations: self.invocations + later.invocations,
             before_first_boot_s: self.before_first_boot_s + later.before_first_boot_s,
+            save_s: self.save_s + later.save_s,
+            restore_s: self.restore_s + later.restore_s,
+            restores: self.restores + later.restores,
+            state_bytes: self.state_bytes + later.state_bytes,
         }
     }
 
     fn accounted_s(&self) -> f64 {
-        self.timed_runs_s + self.boot_s + self.prepare_s + self.warmup_s + self.clean_s + self.shutdown_s
+        self.timed_runs_s + self.boot_s + self.prepare_s + self.warmup_s + self.clean_s + self.shutdown_s + self.save_s + self.restore_s
     }
 
     /// The parts of the wall time besides the timed runs, largest first, in the order of
@@ -154,6 +184,8 @@ impl TimeBudget {
             ("shut-down", self.shutdown_s),
             ("other", self.other_s),
         ];
+        // Only a study that saved and restored guests has these parts.
+        parts.extend([("save", self.save_s), ("restore", self.restore_s)].into_iter().filter(|(_, s)| *s > 0.0));
         parts.sort_by(|a, b| b.1.total_cmp(&a.1));
         parts
     }
@@ -195,6 +227,22 @@ mod tests {
         assert_eq!(budget.overheads()[0], ("other", 45.0));
         assert_eq!(budget.overheads()[1], ("boot", 12.0));
         assert_eq!(budget.invocations, 1);
+    }
+
+    #[test]
+    fn saves_and_restores_are_parts_of_their_own_and_only_when_there_were_any() {
+        let first = BootTimes { save_s: Some(0.5), state_bytes: Some(80_000_000), ..boot(10.0, Some(4.0)) };
+        let restored = BootTimes { boot_s: 0.0, prepare_s: None, warmup_s: 0.0, restore_s: Some(0.4), ..boot(10.0, None) };
+        let budget = TimeBudget::of(&[first, restored.clone(), restored], 60.0, 0.1);
+        assert_eq!((budget.save_s, budget.restores, budget.state_bytes), (0.5, 2, 80_000_000));
+        assert!((budget.restore_s - 0.8).abs() < 1e-12);
+        // Timed 3 × 10, boot 6, prepare 4, warm-ups 3, cleans 3 × 1, shut-downs 3 × 0.5, save, restores.
+        let accounted = 30.0 + 6.0 + 4.0 + 3.0 + 3.0 + 1.5 + 0.5 + 0.8;
+        assert!((budget.other_s - (60.0 - accounted)).abs() < 1e-9, "{budget:?}");
+        let names: Vec<&str> = budget.overheads().iter().map(|p| p.0).collect();
+        assert!(names.contains(&"save") && names.contains(&"restore"), "{names:?}");
+        let plain = TimeBudget::of(&[boot(10.0, Some(4.0))], 40.0, 0.1);
+        assert!(!plain.overheads().iter().any(|p| p.0 == "save" || p.0 == "restore"));
     }
 
     #[test]

@@ -24,15 +24,6 @@ pub enum GuestStart {
     Restore,
 }
 
-impl GuestStart {
-    pub fn name(self) -> &'static str {
-        match self {
-            GuestStart::Boot => "boot",
-            GuestStart::Restore => "restore",
-        }
-    }
-}
-
 /// One timed run of one variant at one jobs level.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {

@@ -67,16 +67,6 @@ pub enum Reuse {
     Snapshot,
 }
 
-impl Reuse {
-    /// As the scenario spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Reuse::Boot => "boot",
-            Reuse::Snapshot => "snapshot",
-        }
-    }
-}
-
 /// One `[[host]]`: a libvirt daemon that runs the whole study as one block.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
