@@ -19,9 +19,10 @@
 # `bench` is $BENCH, else $CARGO_TARGET_DIR/release/bench (target/ by default), else the one
 # on PATH. Relative paths are taken from the current folder.
 #
-# Exit codes: 0 no significant regression; 1 significant regression, or runs of the new
-# kernel failed (it broke the workload); 2 unusable input, the study could not run, or
-# every run of the old kernel failed.
+# Exit codes: 0 every gated metric the same or better; 1 significant regression, or runs of
+# the new kernel failed (it broke the workload); 3 the comparison cannot tell (a gated metric
+# inconclusive: too noisy or too few runs; `--inconclusive pass|fail` decides otherwise);
+# 2 unusable input, the study could not run or broke, or every run of the old kernel failed.
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
@@ -168,7 +169,7 @@ study=$(find "$results/study" -mindepth 2 -maxdepth 2 -type d | head -n 1)
 
 status=0
 "$BENCH" compare "$results/old" "$results/new" "$@" || status=$?
-if [ "$status" -le 1 ]; then
+if [ "$status" -le 1 ] || [ "$status" -eq 3 ]; then
     "$BENCH" compare "$results/old" "$results/new" "$@" --format markdown --output "$results/compare.md" >/dev/null 2>&1 || true
     "$BENCH" compare "$results/old" "$results/new" "$@" --format json --output "$results/compare.json" >/dev/null 2>&1 || true
     if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then cat "$results/compare.md" >>"$GITHUB_STEP_SUMMARY"; fi

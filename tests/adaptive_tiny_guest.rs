@@ -160,3 +160,92 @@ fn a_noisy_command_reaches_the_cap_and_says_so() {
     assert!(report.contains("less precise than the target"), "the cap is a warning: {report}");
     assert_no_qemu_left(dir.path());
 }
+
+/// Decide mode on the real tiny guest: `slow` sleeps 3 s where `fast` sleeps 1 s (the
+/// kernel command line tells them apart), a difference no busy host can hide: both stop at
+/// the first look, after min_runs, and say so.
+const DECIDE_CLEAR: &str = r#"
+runs = "auto"
+decide = true
+decide_threshold = 5
+min_runs = 3
+max_runs = 5
+warmup = 0
+jobs = ["half"]
+baseline = "fast"
+
+[[variant]]
+name = "fast"
+
+[[variant]]
+name = "slow"
+cmdline = "kbench_test_slow=1"
+
+[workload]
+kind = "command"
+command = "if grep -q kbench_test_slow /proc/cmdline; then sleep 3; else sleep 1; fi"
+"#;
+
+/// An A/A pair in decide mode: each boot's runs sleep 4 s, 1 s, 4 s (a counter in the
+/// guest's /tmp) on both sides alike, so the two sides agree closely and their spread is
+/// huge: never a change, never shown the same within ± 1 %, so both run to the cap.
+const DECIDE_AA: &str = r#"
+runs = "auto"
+decide = true
+decide_threshold = 1
+min_runs = 3
+max_runs = 5
+rounds = 2
+warmup = 0
+jobs = ["half"]
+
+[[variant]]
+name = "a"
+
+[[variant]]
+name = "b"
+
+[workload]
+kind = "command"
+command = "n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n; sleep $((1 + n % 2 * 3))"
+"#;
+
+#[test]
+fn decide_mode_stops_a_clear_difference_early_and_an_aa_pair_at_the_cap() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("results");
+
+    let scenario = tiny_scenario(dir.path(), "clear", DECIDE_CLEAR);
+    let out = bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--gate"]);
+    assert_eq!(out.status.code(), Some(1), "--gate: slow is a regression against fast: {}", describe(&out));
+    // results/<scenario>/latest: the study's folder.
+    let results = root.join("clear/latest");
+    let rows = read_rows(&results.join("runs.csv"));
+    for variant in ["fast", "slow"] {
+        assert_eq!(rows_of(&rows, variant).len(), 3, "{variant} stopped at the first look: {}", describe(&out));
+    }
+    let stopping = &meta(&results)["stopping"];
+    assert_eq!((stopping[0]["rule"].as_str(), stopping[1]["rule"].as_str()), (Some("decided"), Some("decided")), "{stopping}");
+    assert_eq!(stopping[1]["decided"], "slower", "{stopping}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("slow half: decided after 3 runs: slower (at ± 5 %)"), "{}", describe(&out));
+    assert!(stdout.contains("fast half: decided after 3 runs: every comparison known (at ± 5 %)"), "{}", describe(&out));
+    assert!(stdout.contains("gate: REGRESSION against the baseline: slow half -j 1 elapsed: slower"), "{}", describe(&out));
+
+    let scenario = tiny_scenario(dir.path(), "aa", DECIDE_AA);
+    let out = bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap(), "--gate"]);
+    assert_eq!(out.status.code(), Some(3), "--gate: the A/A pair cannot tell: {}", describe(&out));
+    let results = root.join("aa/latest");
+    let rows = read_rows(&results.join("runs.csv"));
+    for variant in ["a", "b"] {
+        assert_eq!(rows_of(&rows, variant).len(), 5, "{variant} ran to the cap: {}", describe(&out));
+    }
+    let stopping = &meta(&results)["stopping"];
+    assert_eq!((stopping[0]["rule"].as_str(), stopping[1]["rule"].as_str()), (Some("cap"), Some("cap")), "{stopping}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("b half: cap of 5 runs reached: inconclusive at ± 1 %"), "{}", describe(&out));
+    let report = std::fs::read_to_string(results.join("report.md")).unwrap();
+    assert!(report.contains("cap of 5 runs reached: inconclusive at ± 1 %"), "{report}");
+    assert_no_qemu_left(dir.path());
+}

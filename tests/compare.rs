@@ -12,8 +12,11 @@ ctx_switches,sleeps,max_rss_kib,exit_code,failure,kernel_release,cmdline,started
 /// kernbench's -j 2 elapsed times without and with slub_debug=P (../shared/REFERENCE.md).
 const FAST: [f64; 5] = [40.61, 40.32, 40.95, 40.48, 40.71];
 const SLOW: [f64; 5] = [44.20, 43.10, 46.90, 44.50, 44.23];
-/// Within the spread of FAST: no significant change.
+/// Within the spread of FAST, and tight enough to show it: the same within ± 1 %.
 const FAST_AGAIN: [f64; 5] = [40.50, 40.90, 40.41, 40.66, 40.58];
+/// A busy host: CoV 7.5 %, +2.4 % whose interval reaches far across ± 1 % either way.
+const NOISY_BASE: [f64; 5] = [40.0, 44.0, 38.0, 46.0, 42.0];
+const NOISY_NEW: [f64; 5] = [43.0, 39.0, 47.0, 41.0, 45.0];
 
 #[derive(Clone)]
 struct Run<'a> {
@@ -138,25 +141,70 @@ fn a_clear_improvement_leads_the_output_and_exits_0() {
 }
 
 #[test]
-fn noise_only_is_no_significant_change_and_exits_0() {
+fn two_tight_equal_studies_are_the_same_and_exit_0() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = pair(dir.path(), &FAST, &FAST_AGAIN);
     let out = compare(&old, &new, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let text = stdout(&out);
-    assert!(text.contains("no significant change"), "{text}");
+    assert!(text.contains("  same\n"), "{text}");
     assert!(!text.contains('*') && !text.contains('★'), "nothing starred: {text}");
+    assert!(!text.contains("no significant change") && !text.contains("INCONCLUSIVE"), "{text}");
+    let json: Value = serde_json::from_str(&stdout(&compare(&old, &new, &["--format", "json"]))).unwrap();
+    assert_eq!((json["entries"][0]["verdict"].as_str(), json["inconclusive"].as_u64()), (Some("same"), Some(0)));
+    let tost = &json["entries"][0]["comparison"]["equivalence_ci"];
+    assert!(tost["low"].as_f64().unwrap() > -1.0 && tost["high"].as_f64().unwrap() < 1.0, "{json}");
+    let seen = json["entries"][0]["comparison"]["min_detectable_change_percent"].as_f64().unwrap();
+    assert!((2.0..2.2).contains(&seen), "5 runs a side at a CoV of 0.5 % see about ±2.1 %: {seen}");
+}
+
+#[test]
+fn two_noisy_studies_cannot_tell_exit_3_and_say_how_many_runs_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = pair(dir.path(), &NOISY_BASE, &NOISY_NEW);
+    let out = compare(&old, &new, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains("+2.38 %") && text.contains("inconclusive (sees ±"), "{text}");
+    assert!(text.contains("; ±1 % needs about ") && text.contains(" runs a side at this spread)"), "{text}");
+    assert!(text.contains("INCONCLUSIVE: no significant regression, but 1 of 1 comparison cannot tell"), "{text}");
+    assert!(!text.contains("no significant change") && !text.contains("REGRESSION:"), "{text}");
+
+    let json: Value = serde_json::from_str(&stdout(&compare(&old, &new, &["--format", "json"]))).unwrap();
+    let entry = &json["entries"][0];
+    assert_eq!((entry["verdict"].as_str(), entry["inconclusive"].as_bool(), json["inconclusive"].as_u64()), (Some("inconclusive"), Some(true), Some(1)));
+    let seen = entry["comparison"]["min_detectable_change_percent"].as_f64().unwrap();
+    assert!((10.0..30.0).contains(&seen), "a 7.5 % CoV with 5 runs sees about ±16 %: {seen}");
+    let needed = entry["comparison"]["runs_needed"].as_u64().unwrap();
+    assert!((500..2000).contains(&needed), "{needed}");
+    assert!(text.contains(&format!("±1 % needs about {needed} runs a side")), "{text}");
+    let csv = stdout(&compare(&old, &new, &["--format", "csv"]));
+    let (header, row) = (csv.lines().next().unwrap(), csv.lines().nth(1).unwrap());
+    let cell = |name: &str| row.split(',').nth(header.split(',').position(|h| h == name).unwrap()).unwrap().to_string();
+    assert_eq!((cell("verdict"), cell("inconclusive"), cell("runs_needed")), ("inconclusive".into(), "true".into(), needed.to_string()));
+    assert!(cell("min_detectable_change_percent").parse::<f64>().unwrap() > 10.0, "{csv}");
+    let junit = stdout(&compare(&old, &new, &["--format", "junit"]));
+    assert!(junit.contains("<skipped message=\"inconclusive (sees ±") && junit.contains("failures=\"0\""), "never passed: {junit}");
+
+    // --inconclusive: pass is the old behaviour, fail makes it a failure; a regression stays one.
+    assert_eq!(compare(&old, &new, &["--inconclusive", "pass"]).status.code(), Some(0));
+    assert_eq!(compare(&old, &new, &["--inconclusive", "fail"]).status.code(), Some(1));
+    assert_eq!(compare(&old, &new, &["--inconclusive", "exit3"]).status.code(), Some(3));
+    let (fast, slow) = pair(&dir.path().join("clear"), &FAST, &SLOW);
+    assert_eq!(compare(&fast, &slow, &["--inconclusive", "pass"]).status.code(), Some(1));
 }
 
 #[test]
 fn a_regression_inside_the_threshold_does_not_fail_and_alpha_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = pair(dir.path(), &FAST, &SLOW);
-    // The interval of the change reaches down to +5.52 %: within a 6 % noise threshold.
-    assert_eq!(compare(&old, &new, &["--threshold", "6%"]).status.code(), Some(0));
+    // The interval of the change reaches down to +5.52 %: not beyond a 6 % noise threshold,
+    // nor within it: the gate cannot tell (3), and never fails (1).
+    assert_eq!(compare(&old, &new, &["--threshold", "6%"]).status.code(), Some(3));
+    assert_eq!(compare(&old, &new, &["--threshold", "6%", "--inconclusive", "pass"]).status.code(), Some(0));
     assert_eq!(compare(&old, &new, &["--threshold", "5"]).status.code(), Some(1));
-    // p = 0.0028: not significant at alpha 0.001.
-    assert_eq!(compare(&old, &new, &["--alpha", "0.001"]).status.code(), Some(0));
+    // p = 0.0028: not significant at alpha 0.001, and +9.8 % is not within ± 1 % either.
+    assert_eq!(compare(&old, &new, &["--alpha", "0.001"]).status.code(), Some(3));
     let bad = compare(&old, &new, &["--threshold", "lots"]);
     assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
 }
@@ -232,7 +280,7 @@ fn runs_failed_only_in_new_are_excluded_from_the_numbers_and_fail_the_gate() {
     assert_eq!(out.status.code(), Some(1), "a build that fails only under the new kernel: {}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("5 successful runs, 1 failed and excluded"), "{text}");
-    assert!(text.contains("no significant change, 1 failed in new (REGRESSION)"), "the 900 s run is not averaged: {text}");
+    assert!(text.contains("same, 1 failed in new (REGRESSION)"), "the 900 s run is not averaged: {text}");
     assert!(text.contains("REGRESSION baseline half (-j 1): 1 of 6 runs failed in new, none of 5 in base"), "{text}");
     assert!(text.contains("REGRESSION: runs failed only in new: baseline half (-j 1)"), "{text}");
     let csv = stdout(&compare(&old, &new, &["--format", "csv"]));
@@ -348,7 +396,7 @@ fn the_star_is_mmtests_rule_in_markdown_tables_and_the_legend_says_so() {
     // Starred by mmtests' rule, yet within a 6 % noise threshold: a star without a verdict.
     let (old, new) = pair(dir.path(), &FAST, &SLOW);
     let out = compare(&old, &new, &["--threshold", "6"]);
-    assert!(stdout(&out).contains("+9.78 %  ") && stdout(&out).contains("no significant change"), "{}", describe(&out));
+    assert!(stdout(&out).contains("+9.78 %  ") && stdout(&out).contains("inconclusive"), "{}", describe(&out));
     let markdown = stdout(&compare(&old, &new, &["--format", "markdown", "--threshold", "6"]));
     assert!(
         markdown.contains("+9.78 % ★") && markdown.contains("★ (in these tables only): mmtests' rule: the bands mean ± 1.96 · SD"),
@@ -480,8 +528,12 @@ fn help_documents_the_exit_codes() {
     let help = stdout(&out);
     for needle in [
         "Exit codes:",
-        "0  no significant regression",
+        "0  every gated metric is the same or better",
         "1  a significant regression",
+        "3  a gated metric is inconclusive",
+        "--inconclusive",
+        "same",
+        "Worked example",
         "of BASE with no successful run in NEW",
         "2  unusable input",
         "--map",

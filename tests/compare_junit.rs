@@ -79,11 +79,21 @@ fn a_regression_is_a_failed_test_case_with_the_numbers() {
 }
 
 #[test]
-fn no_regression_gives_no_failure_and_exit_0() {
-    let (code, xml) = junit("c-6.1.0-26", "a-6.1.0-28-same", &[]);
+fn no_regression_gives_no_failure_and_an_inconclusive_case_is_skipped_never_passed() {
+    // The same within ± 5 %: every case passes.
+    let (code, xml) = junit("c-6.1.0-26", "a-6.1.0-28-same", &["--threshold", "5"]);
     assert_eq!(code, Some(0), "{xml}");
     let (tests, failures, skipped, _) = check_shape(&xml);
     assert_eq!((tests, failures, skipped), (4, 0, 0));
+    // At ± 1 %, poison's 3 % spread over 5 runs cannot show it the same: skipped, with why.
+    let (code, xml) = junit("c-6.1.0-26", "a-6.1.0-28-same", &[]);
+    assert_eq!(code, Some(3), "{xml}");
+    let (tests, failures, skipped, doc) = check_shape(&xml);
+    assert_eq!((tests, failures, skipped), (4, 0, 2));
+    let reasons: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("skipped")).map(|n| n.attribute("message").unwrap()).collect();
+    assert!(reasons.iter().all(|r| r.starts_with("inconclusive (sees ±7.3 %; ±1 % needs about 156 runs a side at this spread)")), "{reasons:?}");
+    let (code, _) = junit("c-6.1.0-26", "a-6.1.0-28-same", &["--inconclusive", "pass"]);
+    assert_eq!(code, Some(0));
 }
 
 #[test]

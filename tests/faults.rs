@@ -13,6 +13,11 @@ fn run(scenario: &std::path::Path, root: &std::path::Path) -> std::process::Outp
 /// Counts this boot's runs in /tmp, which a fresh boot starts empty.
 const COUNTER: &str = "n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n";
 
+/// Fills the tiny guest's 512 MiB: with `sysctl.vm.panic_on_oom=1` on the command line the
+/// kernel panics for real. A step has no quicker way: /proc/sysrq-trigger is read-only to
+/// it and reboot needs a capability it lacks.
+const EXHAUST_MEMORY: &str = "dd if=/dev/zero of=/dev/null bs=300M count=1 & dd if=/dev/zero of=/dev/null bs=300M count=1; wait";
+
 #[test]
 fn a_hung_run_is_killed_at_its_timeout_and_the_study_goes_on() {
     let _guard = guest_lock();
@@ -69,10 +74,7 @@ fn a_hung_prepare_ends_at_its_prepare_timeout_and_its_runs_are_failed_rows() {
     assert_eq!(rows.len(), 2, "{rows:?}");
     for row in &rows {
         assert_eq!(row["status"], "failed");
-        assert!(
-            row["failure"].starts_with("not run: prepare failed: timed out after 5 s (limit: guest.prepare_timeout)"),
-            "{row:?}"
-        );
+        assert!(row["failure"].starts_with("not run: prepare failed: timed out after 5 s (limit: guest.prepare_timeout)"), "{row:?}");
     }
     assert_no_qemu_left(dir.path());
 }
@@ -92,11 +94,7 @@ fn a_hung_warmup_ends_at_the_run_timeout_and_its_runs_are_failed_rows() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let rows = read_rows(&results_dir(&root, "hungwarmup").join("runs.csv"));
     assert_eq!(rows.len(), 1, "{rows:?}");
-    assert!(
-        rows[0]["failure"].starts_with("not run: warm-up 1 failed: timed out after 5 s (limit: guest.run_timeout)"),
-        "{:?}",
-        rows[0]
-    );
+    assert!(rows[0]["failure"].starts_with("not run: warm-up 1 failed: timed out after 5 s (limit: guest.run_timeout)"), "{:?}", rows[0]);
     assert_no_qemu_left(dir.path());
 }
 
@@ -157,10 +155,9 @@ sleep 2
         // message lands at the end of its bytes and makes a line the agent did not sign.
         let expected: &[&str] = match row["variant"].as_str() {
             "forge" => &["the agent's channel carried a line the agent did not sign"],
-            _ => &[
-                "the agent's channel carried a line longer than any message",
-                "the agent's channel carried a line the agent did not sign",
-            ],
+            _ => {
+                &["the agent's channel carried a line longer than any message", "the agent's channel carried a line the agent did not sign"]
+            }
         };
         let real = row["status"] == "ok" && num(row, "elapsed_s") >= 2.0;
         let refused = row["status"] == "failed" && expected.iter().any(|e| row["failure"].contains(e));
@@ -183,9 +180,10 @@ warmup = 0
 jobs = ["half", "optimal"]
 [[variant]]
 name = "panics"
+cmdline = "sysctl.vm.panic_on_oom=1"
 [workload]
 kind = "command"
-command = "{COUNTER}; if [ $n -eq 3 ]; then echo c > /proc/sysrq-trigger; fi"
+command = "{COUNTER}; if [ $n -eq 3 ]; then {EXHAUST_MEMORY}; fi"
 "#
     );
     let scenario = tiny_scenario(dir.path(), "panic", &body);
@@ -217,7 +215,9 @@ command = "{COUNTER}; if [ $n -eq 3 ]; then echo c > /proc/sysrq-trigger; fi"
 fn a_guest_that_vanishes_fails_its_variant_after_the_retries_and_the_next_variant_still_runs() {
     let _guard = guest_lock();
     let dir = tempfile::tempdir().unwrap();
-    let body = r#"
+    // loglevel=0: the panic never reaches the console, the guest just stops.
+    let body = format!(
+        r#"
 runs = 2
 rounds = 1
 order = "alternate"
@@ -225,14 +225,15 @@ warmup = 0
 jobs = ["half"]
 [[variant]]
 name = "vanishes"
-cmdline = "kbench.poweroff=1"
+cmdline = "kbench.vanish=1 loglevel=0 sysctl.vm.panic_on_oom=1"
 [[variant]]
 name = "steady"
 [workload]
 kind = "command"
-command = "if grep -q kbench.poweroff=1 /proc/cmdline; then echo o > /proc/sysrq-trigger; sleep 60; fi; true"
-"#;
-    let scenario = tiny_scenario(dir.path(), "vanish", body);
+command = "if grep -q kbench.vanish=1 /proc/cmdline; then {EXHAUST_MEMORY}; sleep 60; fi; true"
+"#
+    );
+    let scenario = tiny_scenario(dir.path(), "vanish", &body);
     std::fs::write(&scenario, std::fs::read_to_string(&scenario).unwrap() + "retries = 0\n").unwrap();
     let root = dir.path().join("results");
     let out = run(&scenario, &root);

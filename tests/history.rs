@@ -47,16 +47,26 @@ fn a_regression_in_the_last_step_exits_1_and_is_named() {
     for kernel in ["6.1.0-26-amd64", "6.1.0-27-amd64", "6.1.0-28-amd64"] {
         assert!(stdout.contains(kernel), "{stdout}");
     }
-    assert!(stdout.contains("+0.20 % no significant change") && stdout.contains("+10.0 % slower (REGRESSION)"), "{stdout}");
+    assert!(stdout.contains("+0.20 % same") && stdout.contains("+10.0 % slower (REGRESSION)"), "{stdout}");
     let svg = std::fs::read_to_string(&svg).expect("--plot wrote the trend");
     assert!(svg.starts_with("<svg") && svg.contains("Elapsed Time") && svg.contains("6.1.0-28-amd64"));
 }
 
 #[test]
-fn without_the_regression_it_exits_0() {
-    let (code, stdout, stderr) = history(&[&fixture("c-6.1.0-26"), &fixture("b-6.1.0-27"), &fixture("a-6.1.0-28-same")]);
+fn without_the_regression_it_exits_0_when_shown_the_same_and_3_when_it_cannot_tell() {
+    let folders = [fixture("c-6.1.0-26"), fixture("b-6.1.0-27"), fixture("a-6.1.0-28-same")];
+    let (code, stdout, stderr) = history(&[&folders[0], &folders[1], &folders[2], "--threshold", "5"]);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(stdout.lines().last().unwrap().starts_with("no significant regression in the last step"), "{stdout}");
+    // At ± 1 %, poison's 3 % spread over 5 runs can show neither a change nor the same.
+    let (code, stdout, stderr) = history(&[&folders[0], &folders[1], &folders[2]]);
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    let outcome = stdout.lines().last().unwrap();
+    assert!(outcome.starts_with("INCONCLUSIVE: no significant regression in the last step, but it cannot tell"), "{outcome}");
+    assert!(outcome.contains("poison half -j 2 elapsed: inconclusive -0.3 %") && !outcome.contains("off half"), "{outcome}");
+    assert!(stdout.contains("inconclusive (sees ±7.") && stdout.contains("±1 % needs about "), "{stdout}");
+    let (code, _, _) = history(&[&folders[0], &folders[1], &folders[2], "--inconclusive", "pass"]);
+    assert_eq!(code, Some(0));
 }
 
 #[test]
@@ -76,14 +86,14 @@ fn folders_found_under_one_path_are_ordered_by_when_they_were_measured() {
 fn csv_has_a_row_per_series_and_measurement() {
     let (code, stdout, _) =
         history(&[&fixture("c-6.1.0-26"), &fixture("a-6.1.0-28-same"), "--format", "csv", "--metric", "elapsed,sys"]);
-    assert_eq!(code, Some(0));
+    assert_eq!(code, Some(3), "poison's steps cannot tell");
     let mut reader = csv::Reader::from_reader(stdout.as_bytes());
     let headers = reader.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     // 2 metrics × 2 variants × 2 levels × 2 measurements.
     assert_eq!(rows.len(), 16);
     let verdict = headers.iter().position(|h| h == "previous_verdict").unwrap();
-    assert_eq!(rows[1][verdict].to_string(), "no significant change");
+    assert_eq!(rows[1][verdict].to_string(), "same");
 }
 
 #[test]

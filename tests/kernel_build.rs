@@ -73,9 +73,10 @@ fn a_small_kernel_build_compiles_in_both_variants_and_lands_in_runs_csv() {
     // The agent mounted the image read-only and ran the steps inside it.
     let console = std::fs::read_to_string(results.join("console/baseline-boot1.log")).unwrap();
     assert!(console.contains("kbench-agent: entered root /dev/vda (ro)"), "{console}");
-    // ...each step in its own mount namespace, away from the agent's channel, and the
-    // build left nothing running behind it.
-    assert!(console.contains("kbench-agent: each step runs in its own mount namespace"), "{console}");
+    // ...locked the guest down after loading the disk's modules, ran each step in its own
+    // namespaces, away from the agent's channel, and the build left nothing running.
+    assert!(console.contains("kbench-agent: kernel knobs pinned; serial ports, console and kernel log covered"), "{console}");
+    assert!(console.contains("kbench-agent: each step runs in its own mount and IPC namespaces"), "{console}");
     for variant in meta["variants"].as_array().unwrap() {
         assert!(variant.get("leftover_processes").is_none(), "{variant}");
     }

@@ -119,7 +119,13 @@ fn summary_csv_has_every_statistic_with_the_known_answers() {
     let failed = summary_row(&rows, "poison", "optimal", "user");
     assert_eq!((failed["n"].as_str(), failed["failed"].as_str()), ("5", "1"), "the failed run is counted, not averaged");
     assert_eq!(failed["outlier_runs"], "4");
-    assert_eq!(failed["verdict"], "no significant change", "one outlier makes the interval wide");
+    assert_eq!(failed["verdict"], "inconclusive", "one outlier makes the interval wide");
+    // What each comparison could see: the threshold plus the 80 % power margin, and the runs
+    // a side that would decide it.
+    let seen: f64 = poison["min_detectable_change_percent"].parse().unwrap();
+    assert!(seen > 1.0 && seen < 9.78, "+9.8 % was seen, so it was detectable: {seen}");
+    assert!(failed["runs_needed"].parse::<usize>().unwrap() > 5, "{:?}", failed["runs_needed"]);
+    assert_eq!(off["min_detectable_change_percent"], "", "the baseline is not compared with itself");
     assert_eq!(summary_row(&rows, "poison", "half", "max_rss")["unit"], "KiB");
 }
 
@@ -129,7 +135,9 @@ fn report_json_and_report_md_carry_the_facts_verdicts_warnings_and_plots() {
     let out = report(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
+    let poison = &json["analysis"]["levels"][0]["variants"][1]["metrics"][0]["comparison"];
+    assert!(poison["min_detectable_change_percent"].as_f64().unwrap() > 1.0, "{poison}");
     assert_eq!(json["facts"]["accel"], "tcg");
     assert_eq!(json["facts"]["variants"][1]["slab_poisoning"], true);
     assert_eq!(json["analysis"]["baseline"], "off");
@@ -222,13 +230,13 @@ fn options_change_the_baseline_and_the_thresholds() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let rows = read_rows(&dir.path().join("summary.csv"));
     // The interval [+5.5 %, +14.0 %] reaches into ± 6 %: no longer a verdict.
-    assert_eq!(summary_row(&rows, "poison", "half", "elapsed")["verdict"], "no significant change");
+    assert_eq!(summary_row(&rows, "poison", "half", "elapsed")["verdict"], "inconclusive");
     assert_eq!(summary_row(&rows, "poison", "half", "elapsed")["noise_percent"], "6");
 
     let out = report(dir.path(), &["--alpha", "0.001"]);
     let rows = read_rows(&dir.path().join("summary.csv"));
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert_eq!(summary_row(&rows, "poison", "half", "elapsed")["verdict"], "no significant change", "p = 0.0028");
+    assert_eq!(summary_row(&rows, "poison", "half", "elapsed")["verdict"], "inconclusive", "p = 0.0028");
 
     for bad in [["--alpha", "1.5"], ["--threshold", "-1"]] {
         let out = report(dir.path(), &bad);

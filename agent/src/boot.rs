@@ -1,5 +1,6 @@
 //! What PID 1 must do before anything runs, what it reports about the guest, and how it ends.
 
+use crate::isolate::Isolation;
 use kbench_protocol::{BootFacts, Probe, SlabPoison};
 use std::ffi::CString;
 use std::fs;
@@ -52,31 +53,28 @@ pub fn mount(source: &str, target: &str, fstype: &str, flags: MountFlags, data: 
     }
 }
 
-pub fn facts(probes: &[Probe], probe_limit: Duration) -> BootFacts {
+/// `isolation` is the steps': a probe runs a command from the scenario in the root the
+/// steps see, as untrusted as theirs.
+pub fn facts(probes: &[Probe], probe_limit: Duration, isolation: &Isolation) -> BootFacts {
     BootFacts {
         cmdline: read_trimmed("/proc/cmdline"),
         kernel_release: read_trimmed("/proc/sys/kernel/osrelease"),
         cpus: online_cpus(),
         mem_total_kib: mem_total_kib(),
         slab: slab_poison(),
-        probes: probes.iter().map(|p| (p.name.clone(), probe(&p.command, probe_limit))).collect(),
+        probes: probes.iter().map(|p| (p.name.clone(), probe(&p.command, probe_limit, isolation))).collect(),
     }
 }
 
 /// The first line of a command's output, or what went wrong: a fact, never a failure.
 /// A probe that outlives `limit` is killed: the boot facts have a deadline on the host.
-fn probe(command: &str, limit: Duration) -> String {
+fn probe(command: &str, limit: Duration, isolation: &Isolation) -> String {
     let output = format!("/tmp/kbench-probe-{}.out", std::process::id());
     let run = || -> std::io::Result<(Option<std::process::ExitStatus>, String)> {
         let out = fs::File::create(&output)?;
-        let mut child = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(command)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .process_group(0)
-            .spawn()?;
+        let mut shell = Command::new("/bin/sh");
+        isolation.apply(&mut shell);
+        let mut child = shell.arg("-c").arg(command).stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out).process_group(0).spawn()?;
         let started = Instant::now();
         let status = loop {
             if let Some(status) = child.try_wait()? {
@@ -87,7 +85,7 @@ fn probe(command: &str, limit: Duration) -> String {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        // SAFETY: signalling the probe's own process group.
+        // SAFETY: kill takes integers only; the group is the probe's own, made above.
         unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
         let _ = child.wait();
         Ok((status, fs::read_to_string(&output).unwrap_or_default()))
@@ -122,9 +120,7 @@ fn mem_total_kib() -> u64 {
     fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix("MemTotal:"))
-                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            text.lines().find_map(|line| line.strip_prefix("MemTotal:")).and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         })
         .unwrap_or(0)
 }
@@ -164,10 +160,12 @@ mod tests {
 
     #[test]
     fn a_probe_gives_its_first_line_or_why_not_and_a_hung_one_is_cut_off() {
-        assert_eq!(probe("echo 'gcc 12'; echo more", Duration::from_secs(10)), "gcc 12");
-        assert_eq!(probe("echo oops >&2; exit 3", Duration::from_secs(10)), "failed (exit status: 3): oops");
+        // Not the guest's init: isolation is off here, as on a development machine.
+        let isolation = Isolation::prepare();
+        assert_eq!(probe("echo 'gcc 12'; echo more", Duration::from_secs(10), &isolation), "gcc 12");
+        assert_eq!(probe("echo oops >&2; exit 3", Duration::from_secs(10), &isolation), "failed (exit status: 3): oops");
         let started = Instant::now();
-        assert_eq!(probe("sleep 30", Duration::from_millis(200)), "failed: no answer within 0.2 s");
+        assert_eq!(probe("sleep 30", Duration::from_millis(200), &isolation), "failed: no answer within 0.2 s");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

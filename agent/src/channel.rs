@@ -2,7 +2,7 @@
 //! Sending is shared (the step loop and its heartbeat thread both speak) and signed once
 //! the host's key is known; receiving drops over-long lines unread.
 
-use kbench_protocol::auth::{Signer, from_hex};
+use kbench_protocol::auth::{from_hex, wipe_string, Signer};
 use kbench_protocol::lines::{Line, LineReader};
 use kbench_protocol::{decode, encode, AgentMessage, HostMessage, MAX_LINE_BYTES};
 use std::fs::{File, OpenOptions};
@@ -34,9 +34,13 @@ impl Sender {
         Sender { out: Arc::new(Mutex::new(Outgoing { writer, signer: None })) }
     }
 
-    /// From now on every message is signed with the host's key (hex, from Setup).
-    pub fn set_key(&self, key_hex: &str) -> Result<(), String> {
-        let key = from_hex(key_hex).map_err(|e| format!("the host's key: {e}"))?;
+    /// From now on every message is signed with the host's key (hex, from Setup). The
+    /// text is wiped, right or wrong: only the decoded bytes stay in memory.
+    pub fn set_key(&self, mut key_hex: String) -> Result<(), String> {
+        let key = from_hex(&key_hex);
+        wipe_string(&mut key_hex);
+        // The error would quote the text: the key must not reach the console.
+        let key = key.map_err(|_| "the host's key is not a hex string".to_string())?;
         self.lock().signer = Some(Signer::new(key));
         Ok(())
     }
@@ -73,7 +77,13 @@ impl Receiver {
                     crate::console(&format!("dropped a {bytes}-byte line from the host: longer than {MAX_LINE_BYTES}"))
                 }
                 Some(Line::Text(text)) if text.trim().is_empty() => {}
-                Some(Line::Text(text)) => return decode(&text).map_err(|e| format!("bad message from the host: {e}")),
+                Some(Line::Text(mut text)) => {
+                    // The setup carries the key: neither its line nor the bytes read stay.
+                    let message = decode(&text).map_err(|e| format!("bad message from the host: {e}"));
+                    wipe_string(&mut text);
+                    self.lines.wipe_consumed();
+                    return message;
+                }
             }
         }
     }
@@ -129,7 +139,7 @@ pub mod tests {
         let captured = Captured::default();
         let sender = Sender::new(Box::new(captured.clone()));
         sender.send(&AgentMessage::Hello { protocol: 3, agent_version: "t".into() }).unwrap();
-        sender.set_key(&to_hex(&[9; 32])).unwrap();
+        sender.set_key(to_hex(&[9; 32])).unwrap();
         sender.clone().send(&AgentMessage::StepStarted { id: 0 }).unwrap();
         sender.send(&AgentMessage::Done).unwrap();
         let lines = captured.lines();
@@ -137,7 +147,7 @@ pub mod tests {
         let mut verifier = Verifier::new(vec![9; 32]);
         assert_eq!(verifier.verify(&lines[1]), Ok(AgentMessage::StepStarted { id: 0 }));
         assert_eq!(verifier.verify(&lines[2]), Ok(AgentMessage::Done));
-        assert!(sender.set_key("not hex").is_err());
+        assert_eq!(sender.set_key("not hex".into()), Err("the host's key is not a hex string".into()));
     }
 
     #[test]

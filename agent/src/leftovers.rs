@@ -1,7 +1,8 @@
 //! What a step leaves behind must not run into the next measurement. When its shell has
-//! ended, every other process in the guest (a daemon that called setsid, a background
-//! job) is the step's: the agent is PID 1 and runs nothing else. They are killed, the
-//! zombies reaped, and the count reported.
+//! ended, every other process in the guest but kernel threads (a daemon that called
+//! setsid, a background job, a program the kernel started on the step's behalf) is the
+//! step's: the agent is PID 1 and runs nothing else. They are killed, the zombies
+//! reaped, and the count reported.
 
 use std::time::{Duration, Instant};
 
@@ -116,11 +117,12 @@ impl Stat {
         })
     }
 
-    /// Kernel threads are the kernel's (kthreadd is pid 2 and the parent of the others);
-    /// zombies and dead tasks only wait to be reaped.
+    /// Kernel threads are the kernel's, known by their flag alone; zombies and dead tasks
+    /// only wait to be reaped. Not by parent: a usermode helper the kernel started for the
+    /// step (a core-dump pipe, request-key) is a child of kthreadd or of a kernel worker,
+    /// yet a user process that runs whatever it was given, and must die with the step.
     pub fn is_running_process(&self) -> bool {
-        let kernel_thread = self.flags & PF_KTHREAD != 0 || self.pid == 2 || self.parent == 2;
-        !kernel_thread && !matches!(self.state, 'Z' | 'X' | 'x')
+        self.flags & PF_KTHREAD == 0 && !matches!(self.state, 'Z' | 'X' | 'x')
     }
 }
 
@@ -143,13 +145,26 @@ mod tests {
         assert!(!kworker.is_running_process());
         let kthreadd = Stat::parse("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0").unwrap();
         assert!(!kthreadd.is_running_process());
-        // A kernel thread whose flags field was not read right is still known by its parent.
-        let child_of_kthreadd = Stat { pid: 90, state: 'S', parent: 2, process_group: 0, flags: 0 };
-        assert!(!child_of_kthreadd.is_running_process());
         let zombie = Stat::parse("300 (make) Z 1 290 290 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 1 0 50 0 0").unwrap();
         assert!(!zombie.is_running_process());
         let sleeper = Stat::parse("301 (sleep) S 1 301 301 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 50 0 0").unwrap();
         assert!(sleeper.is_running_process());
+    }
+
+    #[test]
+    fn a_usermode_helper_is_the_steps_though_its_parent_is_kthreadd() {
+        // A core-dump pipe that exec'd a busy loop (issue 19): parent 2, session 0, the
+        // flags of a user process.
+        let helper =
+            Stat::parse("412 (sh) R 2 0 0 0 -1 4194560 35 0 0 0 812 3 0 0 20 0 1 0 2950 2379776 110 18446744073709551615").unwrap();
+        assert_eq!((helper.parent, helper.flags & PF_KTHREAD), (2, 0));
+        assert!(helper.is_running_process());
+        // One a kernel worker started and waits for (request-key, UMH_WAIT_PROC).
+        let waited_for = Stat { pid: 413, state: 'S', parent: 57, process_group: 0, flags: 0x0040_0100 };
+        assert!(waited_for.is_running_process());
+        // A kernel thread is known by its flag whatever its parent.
+        let kworker = Stat { pid: 58, state: 'I', parent: 2, process_group: 0, flags: 0x0420_8060 };
+        assert!(!kworker.is_running_process());
     }
 
     #[test]

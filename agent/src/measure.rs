@@ -91,8 +91,7 @@ impl Runner {
             }
             Err(error) => result.outcome = Outcome::SpawnFailed { error },
         }
-        result.missing_files =
-            step.expect_files.iter().filter(|path| !std::path::Path::new(path).exists()).cloned().collect();
+        result.missing_files = step.expect_files.iter().filter(|path| !std::path::Path::new(path).exists()).cloned().collect();
         result
     }
 
@@ -120,6 +119,10 @@ impl Runner {
         let timed_out = watchdog.stop();
         // Whatever the command left behind must not run into the next measurement.
         let leftovers = leftovers::kill_all(Scope::for_step(pid));
+        let changed = self.isolation.restore_agent_limits();
+        if !changed.is_empty() {
+            crate::console(&format!("the step changed the agent's resource limits, put back: {}", changed.join(", ")));
+        }
         Ok(Finished { status, usage, elapsed, timed_out, leftovers })
     }
 

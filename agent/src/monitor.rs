@@ -96,16 +96,7 @@ pub fn parse_stat(text: &str) -> CpuTicks {
     let Some(line) = text.lines().find(|l| l.starts_with("cpu ")) else { return CpuTicks::default() };
     let v: Vec<u64> = line.split_whitespace().skip(1).map(|w| w.parse().unwrap_or(0)).collect();
     let at = |i: usize| v.get(i).copied().unwrap_or(0);
-    CpuTicks {
-        user: at(0),
-        nice: at(1),
-        system: at(2),
-        idle: at(3),
-        iowait: at(4),
-        irq: at(5),
-        softirq: at(6),
-        steal: at(7),
-    }
+    CpuTicks { user: at(0), nice: at(1), system: at(2), idle: at(3), iowait: at(4), irq: at(5), softirq: at(6), steal: at(7) }
 }
 
 /// Reads the three files once.
@@ -119,74 +110,160 @@ pub fn sample(t_s: f64) -> Sample {
     }
 }
 
-/// Peaks and ends over all samples, counters from the first sample to the last.
-pub fn summarize(samples: &[Sample]) -> Option<MonitorSummary> {
-    let (first, last) = (samples.first()?, samples.last()?);
-    let peak = |f: fn(&Sample) -> u64| samples.iter().map(f).max().unwrap_or(0);
-    let cpu_total = last.cpu.total().saturating_sub(first.cpu.total());
-    let share = |f: fn(&CpuTicks) -> u64| {
-        let ticks = f(&last.cpu).saturating_sub(f(&first.cpu));
-        if cpu_total == 0 { 0.0 } else { ticks as f64 / cpu_total as f64 * 100.0 }
-    };
-    Some(MonitorSummary {
-        samples: samples.len() as u32,
-        slab_peak_kib: peak(|s| s.mem.slab_kib),
-        slab_end_kib: last.mem.slab_kib,
-        sunreclaim_peak_kib: peak(|s| s.mem.sunreclaim_kib),
-        sunreclaim_end_kib: last.mem.sunreclaim_kib,
-        sreclaimable_peak_kib: peak(|s| s.mem.sreclaimable_kib),
-        sreclaimable_end_kib: last.mem.sreclaimable_kib,
-        pgalloc: last.vm.pgalloc.saturating_sub(first.vm.pgalloc),
-        pgfree: last.vm.pgfree.saturating_sub(first.vm.pgfree),
-        pgfault: last.vm.pgfault.saturating_sub(first.vm.pgfault),
-        pgmajfault: last.vm.pgmajfault.saturating_sub(first.vm.pgmajfault),
-        guest_user_percent: share(|c| c.user + c.nice),
-        guest_sys_percent: share(|c| c.system),
-        guest_softirq_percent: share(|c| c.softirq),
-        guest_steal_percent: share(|c| c.steal),
-    })
+/// What a monitor keeps of its samples as they come, in bounded memory whatever the
+/// interval and the step's length (at 0.01 s a six-hour step takes 2 million samples):
+/// the first and last sample and the running peaks, which the summary needs exactly, and
+/// the CSV text up to its cap, built row by row.
+#[derive(Debug)]
+pub struct Recorder {
+    first: Option<Sample>,
+    last: Option<Sample>,
+    count: usize,
+    slab_peak_kib: u64,
+    sunreclaim_peak_kib: u64,
+    sreclaimable_peak_kib: u64,
+    csv: String,
+    cap: usize,
+    /// Rows in `csv`; once one did not fit, no later one is added.
+    shown: usize,
+    full: bool,
 }
 
-/// The samples as CSV text, at most `cap` bytes: rows past it are dropped, and a last
-/// `# truncated` line says so.
-pub fn samples_csv(samples: &[Sample], cap: usize) -> String {
-    let mut text = format!("{HEADER}\n");
-    for (i, s) in samples.iter().enumerate() {
-        let (m, v, c) = (&s.mem, &s.vm, &s.cpu);
-        let row = format!(
-            "{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            s.t_s,
-            m.mem_free_kib,
-            m.slab_kib,
-            m.sunreclaim_kib,
-            m.sreclaimable_kib,
-            v.pgalloc,
-            v.pgfree,
-            v.pgfault,
-            v.pgmajfault,
-            c.user,
-            c.nice,
-            c.system,
-            c.idle,
-            c.iowait,
-            c.irq,
-            c.softirq,
-            c.steal
-        );
-        if text.len() + row.len() > cap {
-            let _ = writeln!(text, "# truncated: {} of {} samples shown", i, samples.len());
-            break;
+impl Recorder {
+    pub fn new(cap: usize) -> Recorder {
+        // Reserved at once: grown by doubling, the text could hold twice the cap.
+        let mut csv = String::with_capacity(cap.min(SAMPLES_CAP_BYTES));
+        csv.push_str(HEADER);
+        csv.push('\n');
+        Recorder {
+            first: None,
+            last: None,
+            count: 0,
+            slab_peak_kib: 0,
+            sunreclaim_peak_kib: 0,
+            sreclaimable_peak_kib: 0,
+            csv,
+            cap,
+            shown: 0,
+            full: false,
         }
-        text.push_str(&row);
     }
-    text
+
+    pub fn push(&mut self, sample: Sample) {
+        self.first.get_or_insert(sample);
+        self.last = Some(sample);
+        self.count += 1;
+        self.slab_peak_kib = self.slab_peak_kib.max(sample.mem.slab_kib);
+        self.sunreclaim_peak_kib = self.sunreclaim_peak_kib.max(sample.mem.sunreclaim_kib);
+        self.sreclaimable_peak_kib = self.sreclaimable_peak_kib.max(sample.mem.sreclaimable_kib);
+        if !self.full {
+            let row = csv_row(&sample);
+            if self.csv.len() + row.len() > self.cap {
+                self.full = true;
+            } else {
+                self.csv.push_str(&row);
+                self.shown += 1;
+            }
+        }
+    }
+
+    /// Peaks and ends over all samples, counters from the first sample to the last.
+    pub fn summary(&self) -> Option<MonitorSummary> {
+        let (first, last) = (self.first.as_ref()?, self.last.as_ref()?);
+        let cpu_total = last.cpu.total().saturating_sub(first.cpu.total());
+        let share = |f: fn(&CpuTicks) -> u64| {
+            let ticks = f(&last.cpu).saturating_sub(f(&first.cpu));
+            if cpu_total == 0 {
+                0.0
+            } else {
+                ticks as f64 / cpu_total as f64 * 100.0
+            }
+        };
+        Some(MonitorSummary {
+            samples: u32::try_from(self.count).unwrap_or(u32::MAX),
+            slab_peak_kib: self.slab_peak_kib,
+            slab_end_kib: last.mem.slab_kib,
+            sunreclaim_peak_kib: self.sunreclaim_peak_kib,
+            sunreclaim_end_kib: last.mem.sunreclaim_kib,
+            sreclaimable_peak_kib: self.sreclaimable_peak_kib,
+            sreclaimable_end_kib: last.mem.sreclaimable_kib,
+            pgalloc: last.vm.pgalloc.saturating_sub(first.vm.pgalloc),
+            pgfree: last.vm.pgfree.saturating_sub(first.vm.pgfree),
+            pgfault: last.vm.pgfault.saturating_sub(first.vm.pgfault),
+            pgmajfault: last.vm.pgmajfault.saturating_sub(first.vm.pgmajfault),
+            guest_user_percent: share(|c| c.user + c.nice),
+            guest_sys_percent: share(|c| c.system),
+            guest_softirq_percent: share(|c| c.softirq),
+            guest_steal_percent: share(|c| c.steal),
+        })
+    }
+
+    /// The samples as CSV text, at most the cap: rows past it are dropped, and a last
+    /// `# truncated` line says so.
+    pub fn csv(mut self) -> String {
+        if self.full {
+            let _ = writeln!(self.csv, "# truncated: {} of {} samples shown", self.shown, self.count);
+        }
+        self.csv
+    }
+
+    /// Bytes held, whatever the number of samples.
+    #[cfg(test)]
+    fn held_bytes(&self) -> usize {
+        std::mem::size_of::<Recorder>() + self.csv.capacity()
+    }
+}
+
+fn csv_row(s: &Sample) -> String {
+    let (m, v, c) = (&s.mem, &s.vm, &s.cpu);
+    format!(
+        "{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        s.t_s,
+        m.mem_free_kib,
+        m.slab_kib,
+        m.sunreclaim_kib,
+        m.sreclaimable_kib,
+        v.pgalloc,
+        v.pgfree,
+        v.pgfault,
+        v.pgmajfault,
+        c.user,
+        c.nice,
+        c.system,
+        c.idle,
+        c.iowait,
+        c.irq,
+        c.softirq,
+        c.steal
+    )
+}
+
+/// Peaks and ends over all samples, counters from the first sample to the last.
+#[cfg(test)]
+pub fn summarize(samples: &[Sample]) -> Option<MonitorSummary> {
+    record(samples, usize::MAX).summary()
+}
+
+/// The samples as CSV text, at most `cap` bytes (see [`Recorder::csv`]).
+#[cfg(test)]
+pub fn samples_csv(samples: &[Sample], cap: usize) -> String {
+    record(samples, cap).csv()
+}
+
+#[cfg(test)]
+fn record(samples: &[Sample], cap: usize) -> Recorder {
+    let mut recorder = Recorder::new(cap);
+    for sample in samples {
+        recorder.push(*sample);
+    }
+    recorder
 }
 
 /// The sampler thread of one step: a first sample at once, one per interval, a last one
 /// when stopped.
 pub struct Monitor {
     stop: mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<Vec<Sample>>,
+    thread: std::thread::JoinHandle<Recorder>,
 }
 
 impl Monitor {
@@ -199,12 +276,13 @@ impl Monitor {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
-            let mut samples = vec![sample(0.0)];
+            let mut recorder = Recorder::new(SAMPLES_CAP_BYTES);
+            recorder.push(sample(0.0));
             loop {
                 let stop_now = !matches!(stopped.recv_timeout(interval), Err(mpsc::RecvTimeoutError::Timeout));
-                samples.push(sample(started.elapsed().as_secs_f64()));
+                recorder.push(sample(started.elapsed().as_secs_f64()));
                 if stop_now {
-                    return samples;
+                    return recorder;
                 }
             }
         });
@@ -214,8 +292,10 @@ impl Monitor {
     /// The summary and the capped raw samples.
     pub fn stop(self) -> (Option<Box<MonitorSummary>>, String) {
         let _ = self.stop.send(());
-        let samples = self.thread.join().unwrap_or_default();
-        (summarize(&samples).map(Box::new), samples_csv(&samples, SAMPLES_CAP_BYTES))
+        match self.thread.join() {
+            Ok(recorder) => (recorder.summary().map(Box::new), recorder.csv()),
+            Err(_) => (None, String::new()),
+        }
     }
 }
 
@@ -258,10 +338,7 @@ ctxt 6789
     #[test]
     fn meminfo_vmstat_and_stat_are_read_from_their_real_formats() {
         let mem = parse_meminfo(MEMINFO);
-        assert_eq!(
-            mem,
-            Meminfo { mem_free_kib: 1723456, slab_kib: 45678, sunreclaim_kib: 25678, sreclaimable_kib: 20000 }
-        );
+        assert_eq!(mem, Meminfo { mem_free_kib: 1723456, slab_kib: 45678, sunreclaim_kib: 25678, sreclaimable_kib: 20000 });
         let vm = parse_vmstat(VMSTAT);
         assert_eq!(vm, Vmstat { pgalloc: 2310, pgfree: 2500, pgfault: 9000, pgmajfault: 12 });
         let cpu = parse_stat(STAT);
@@ -307,6 +384,75 @@ ctxt 6789
         let capped = samples_csv(&samples, 1000);
         assert!(capped.len() <= 1000 + 60, "{}", capped.len());
         assert!(capped.lines().last().unwrap().starts_with("# truncated:"), "{capped}");
+    }
+
+    #[test]
+    fn a_long_step_at_a_short_interval_is_summarised_exactly_in_bounded_memory() {
+        // Six hours at 0.01 s would be 2.16 million samples; 200 000 show the bound.
+        let n = 200_000;
+        let sample_at = |i: usize| {
+            let slab = 1000 + (i as u64 * 7919) % 5000;
+            at(i as f64 * 0.01, slab, i as u64 * 3, i as u64, i as u64 / 2, i as u64 / 4)
+        };
+        let mut recorder = Recorder::new(SAMPLES_CAP_BYTES);
+        let mut peak_bytes = 0;
+        for i in 0..n {
+            recorder.push(sample_at(i));
+            peak_bytes = peak_bytes.max(recorder.held_bytes());
+        }
+        assert!(peak_bytes <= SAMPLES_CAP_BYTES + 4096, "{peak_bytes} bytes held");
+        // The same numbers as the summary over every sample kept in memory.
+        let all: Vec<Sample> = (0..n).map(sample_at).collect();
+        let expected = summarize_all(&all);
+        let summary = recorder.summary().unwrap();
+        assert_eq!(summary, expected);
+        assert_eq!((summary.samples, summary.slab_peak_kib), (200_000, 5999));
+        let csv = recorder.csv();
+        assert!(csv.len() <= SAMPLES_CAP_BYTES + 60, "{}", csv.len());
+        let last = csv.lines().last().unwrap();
+        assert!(last.starts_with("# truncated: ") && last.ends_with(" of 200000 samples shown"), "{last}");
+    }
+
+    /// The summary as it was computed before the recorder, from every sample at once.
+    fn summarize_all(samples: &[Sample]) -> MonitorSummary {
+        let (first, last) = (samples.first().unwrap(), samples.last().unwrap());
+        let peak = |f: fn(&Sample) -> u64| samples.iter().map(f).max().unwrap_or(0);
+        let cpu_total = last.cpu.total() - first.cpu.total();
+        let share = |f: fn(&CpuTicks) -> u64| {
+            let ticks = f(&last.cpu) - f(&first.cpu);
+            if cpu_total == 0 {
+                0.0
+            } else {
+                ticks as f64 / cpu_total as f64 * 100.0
+            }
+        };
+        MonitorSummary {
+            samples: samples.len() as u32,
+            slab_peak_kib: peak(|s| s.mem.slab_kib),
+            slab_end_kib: last.mem.slab_kib,
+            sunreclaim_peak_kib: peak(|s| s.mem.sunreclaim_kib),
+            sunreclaim_end_kib: last.mem.sunreclaim_kib,
+            sreclaimable_peak_kib: peak(|s| s.mem.sreclaimable_kib),
+            sreclaimable_end_kib: last.mem.sreclaimable_kib,
+            pgalloc: last.vm.pgalloc - first.vm.pgalloc,
+            pgfree: last.vm.pgfree - first.vm.pgfree,
+            pgfault: last.vm.pgfault - first.vm.pgfault,
+            pgmajfault: last.vm.pgmajfault - first.vm.pgmajfault,
+            guest_user_percent: share(|c| c.user + c.nice),
+            guest_sys_percent: share(|c| c.system),
+            guest_softirq_percent: share(|c| c.softirq),
+            guest_steal_percent: share(|c| c.steal),
+        }
+    }
+
+    #[test]
+    fn a_short_step_sends_every_sample_as_before() {
+        let samples: Vec<Sample> = (0..50).map(|i| at(i as f64, 1000 + i as u64, 100, 1, 1, 1)).collect();
+        let csv = samples_csv(&samples, SAMPLES_CAP_BYTES);
+        assert_eq!(csv.lines().count(), 51);
+        assert!(!csv.contains("# truncated"));
+        assert_eq!(csv.lines().nth(1), Some("0.000,0,1000,500,500,100,50,300,1,1,0,1,1,0,0,0,0"));
+        assert_eq!(summarize(&samples).unwrap(), summarize_all(&samples));
     }
 
     #[test]

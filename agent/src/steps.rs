@@ -64,13 +64,20 @@ pub fn serve(
 }
 
 fn run_step(sender: &Sender, runner: &Runner, step: &Step, heartbeat: Duration) -> Result<(), String> {
-    crate::console(&format!("step {} ({:?}, limit {} s): {}", step.id, step.kind, step.timeout_s, step.command));
+    // Escaped: a line of the command must not start a line of the console, where the host
+    // looks for kernel reports.
+    crate::console(&format!("step {} ({:?}, limit {} s): {}", step.id, step.kind, step.timeout_s, one_line(&step.command)));
     let deadline = Deadline::new(Instant::now(), step.timeout_s);
     sender.send(&AgentMessage::StepStarted { id: step.id })?;
     let beating = Heartbeat::start(sender.clone(), step.id, deadline.started, heartbeat);
     let result = runner.run(step, &deadline);
     beating.stop();
     sender.send(&AgentMessage::StepFinished(result))
+}
+
+/// `text` with its control characters (newlines among them) escaped as `\n`, `\u{1b}`.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// Says Heartbeat every `interval` from its own thread until stopped.
@@ -119,14 +126,17 @@ mod tests {
     }
 
     #[test]
+    fn a_command_is_echoed_on_one_line() {
+        assert_eq!(one_line("make 'x'\nBUG: KASAN: y\r\t\u{1b}[0m"), "make 'x'\\nBUG: KASAN: y\\r\\t\\u{1b}[0m");
+    }
+
+    #[test]
     fn run_and_finish_are_actions_and_a_second_setup_is_refused() {
         let step = Step { id: 4, kind: StepKind::Timed, clean: None, command: "true".into(), timeout_s: 5.0, expect_files: vec![] };
         assert_eq!(action(HostMessage::Run(step.clone())), Ok(Action::Run(step)));
         assert_eq!(action(HostMessage::Finish), Ok(Action::Finish));
-        let setup = decode::<HostMessage>(
-            r#"{"msg":"setup","key":"00","output_tail_bytes":1,"heartbeat_s":1.0,"probe_timeout_s":1.0}"#,
-        )
-        .unwrap();
+        let setup =
+            decode::<HostMessage>(r#"{"msg":"setup","key":"00","output_tail_bytes":1,"heartbeat_s":1.0,"probe_timeout_s":1.0}"#).unwrap();
         assert!(action(setup).unwrap_err().contains("second setup"));
     }
 
@@ -134,7 +144,7 @@ mod tests {
     fn a_heartbeat_beats_signed_while_the_step_runs_and_stops_when_told() {
         let captured = Captured::default();
         let sender = Sender::new(Box::new(captured.clone()));
-        sender.set_key(&to_hex(&[1; 32])).unwrap();
+        sender.set_key(to_hex(&[1; 32])).unwrap();
         let beating = Heartbeat::start(sender, 7, Instant::now(), Duration::from_millis(20));
         std::thread::sleep(Duration::from_millis(110));
         beating.stop();

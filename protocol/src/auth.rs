@@ -20,7 +20,10 @@ pub const KEY_BYTES: usize = 32;
 pub enum Violation {
     Unsigned,
     BadSignature,
-    OutOfSequence { expected: u64, got: u64 },
+    OutOfSequence {
+        expected: u64,
+        got: u64,
+    },
     /// Signed correctly, but not a message this host understands.
     Unreadable(String),
 }
@@ -28,16 +31,15 @@ pub enum Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
-            Violation::Unsigned => f.write_str(
-                "the agent's channel carried a line the agent did not sign: something in the guest wrote to /dev/ttyS1",
-            ),
-            Violation::BadSignature => f.write_str(
-                "the agent's channel carried a line with a wrong signature: something in the guest wrote to /dev/ttyS1",
-            ),
-            Violation::OutOfSequence { expected, got } => write!(
-                f,
-                "the agent's channel carried message number {got} where {expected} was due: a replayed or lost message"
-            ),
+            Violation::Unsigned => {
+                f.write_str("the agent's channel carried a line the agent did not sign: something in the guest wrote to /dev/ttyS1")
+            }
+            Violation::BadSignature => {
+                f.write_str("the agent's channel carried a line with a wrong signature: something in the guest wrote to /dev/ttyS1")
+            }
+            Violation::OutOfSequence { expected, got } => {
+                write!(f, "the agent's channel carried message number {got} where {expected} was due: a replayed or lost message")
+            }
             Violation::Unreadable(error) => write!(f, "the agent sent a signed message this kbench cannot read: {error}"),
         }
     }
@@ -54,6 +56,22 @@ pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
         return Err(format!("{:?} is not a hex string", text.chars().take(80).collect::<String>()));
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|e| e.to_string())).collect()
+}
+
+/// Overwrites `bytes` with zeros in a way the compiler may not drop as a dead store: for
+/// a key (or its text) about to be freed.
+pub fn wipe(bytes: &mut [u8]) {
+    for byte in bytes.iter_mut() {
+        // SAFETY: `byte` is a valid, aligned, exclusive reference into the slice.
+        unsafe { std::ptr::write_volatile(byte, 0) };
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Wipes a string's bytes and empties it (its allocation stays, zeroed).
+pub fn wipe_string(text: &mut String) {
+    let mut bytes = std::mem::take(text).into_bytes();
+    wipe(&mut bytes);
 }
 
 fn mac(key: &[u8], seq: u64, json: &str) -> HmacSha256 {
@@ -81,6 +99,12 @@ impl Signer {
         let json = serde_json::to_string(message).expect("protocol messages always serialize");
         let tag = to_hex(&mac(&self.key, self.last_seq, &json).finalize().into_bytes());
         format!("{} {tag} {json}\n", self.last_seq)
+    }
+}
+
+impl Drop for Signer {
+    fn drop(&mut self) {
+        wipe(&mut self.key);
     }
 }
 
@@ -152,6 +176,16 @@ mod tests {
         let third = signer.sign(&AgentMessage::Done);
         assert_eq!(verifier.verify(&third), Err(Violation::OutOfSequence { expected: 2, got: 3 }));
         assert!(Violation::Unsigned.to_string().contains("did not sign"));
+    }
+
+    #[test]
+    fn a_wiped_string_is_empty_and_its_bytes_zero() {
+        let mut bytes = b"00112233".to_vec();
+        wipe(&mut bytes);
+        assert_eq!(bytes, [0; 8]);
+        let mut text = to_hex(&key());
+        wipe_string(&mut text);
+        assert!(text.is_empty());
     }
 
     #[test]

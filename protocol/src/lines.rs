@@ -60,10 +60,22 @@ impl<R: Read> LineReader<R> {
             }
             self.pending.extend_from_slice(&available[..taken]);
             if end.is_some() {
-                let line = std::mem::take(&mut self.pending);
-                return Ok(Some(Line::Text(String::from_utf8_lossy(&line).into_owned())));
+                // The bytes move into the text, not copied: no second copy to wipe.
+                let text = String::from_utf8(std::mem::take(&mut self.pending)).unwrap_or_else(|invalid| {
+                    let mut bytes = invalid.into_bytes();
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    crate::auth::wipe(&mut bytes);
+                    text
+                });
+                return Ok(Some(Line::Text(text)));
             }
         }
+    }
+
+    /// Zeroes the bytes already handed out as lines that still sit in the read buffer
+    /// (a line with a secret in it); the bytes not yet read stay.
+    pub fn wipe_consumed(&mut self) {
+        crate::auth::wipe(&mut self.chunk[..self.start]);
     }
 
     /// Bytes held for the line in progress; never more than the limit.
@@ -111,6 +123,15 @@ mod tests {
         assert!(reader.next_line().is_err(), "the pause after the flood");
         assert_eq!(reader.buffered(), 0, "50 MB went by and nothing of it is held");
         assert_eq!(reader.next_line().unwrap(), Some(Line::Text("{\"msg\":\"done\"}".into())));
+    }
+
+    #[test]
+    fn wiping_clears_the_lines_handed_out_and_keeps_the_next_one() {
+        let mut reader = LineReader::new(&b"secret\nnext\n"[..], 100);
+        assert_eq!(reader.next_line().unwrap(), Some(Line::Text("secret".into())));
+        reader.wipe_consumed();
+        assert!(!reader.chunk.windows(6).any(|w| w == b"secret"));
+        assert_eq!(reader.next_line().unwrap(), Some(Line::Text("next".into())));
     }
 
     #[test]

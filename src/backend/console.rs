@@ -2,6 +2,14 @@
 //! serial console, and the kernel log the agent forwards from /dev/kmsg. With `quiet` on
 //! the command line the console shows only levels 0 to 3, so a WARNING (level 4) or the
 //! stack of a SLUB report is in the kernel log alone.
+//!
+//! Only the kernel's own records count. A /dev/kmsg record says who wrote it: facility 0
+//! is the kernel, anything written from user space has another (the kernel forces
+//! LOG_USER on a record without one), so such a record is never a report. The console
+//! does not say: there the agent keeps user space out instead (no step or probe can
+//! write /dev/console, /dev/kmsg or the port, see docs/threat-model.md). A kernel record
+//! can still begin with a task's name, which a workload chooses ("BUG: x[42]: segfault
+//! at 0"): such a line is no report either.
 
 use crate::model::{ConsoleFinding, FindingKind, KernelLog};
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,11 +79,13 @@ struct Report<'a> {
 
 impl<'a> Log<'a> {
     fn read(text: &'a str) -> Log<'a> {
-        let lines: Vec<&str> = text.lines().map(without_level).collect();
-        let reports = lines
+        let records: Vec<(Option<u32>, &str)> = text.lines().map(split_priority).collect();
+        let lines: Vec<&str> = records.iter().map(|(_, line)| *line).collect();
+        let reports = records
             .iter()
             .enumerate()
-            .filter_map(|(at, line)| {
+            .filter(|(_, (priority, _))| priority.is_none_or(|p| p < 8))
+            .filter_map(|(at, (_, line))| {
                 let message = without_timestamp(line);
                 kind_of(message).map(|kind| Report { kind, message, at })
             })
@@ -110,11 +120,14 @@ impl<'a> Log<'a> {
 /// What a message reports, if it starts a report.
 fn kind_of(message: &str) -> Option<FindingKind> {
     use FindingKind::*;
+    if starts_with_task_name(message) || message.starts_with(AGENT_PREFIX) {
+        return None;
+    }
     let kind = if message.starts_with("Kernel panic - not syncing") {
         Panic
-    } else if message.contains("BUG: KASAN: ") {
+    } else if message.starts_with("BUG: KASAN: ") {
         Kasan
-    } else if message.contains("BUG: KFENCE: ") {
+    } else if message.starts_with("BUG: KFENCE: ") {
         Kfence
     } else if message.contains("BUG: soft lockup") {
         SoftLockup
@@ -160,6 +173,29 @@ fn is_die_line(message: &str) -> bool {
     before.len() > 6 && before[before.len() - 6..before.len() - 4] == *b": " && before[before.len() - 4..].iter().all(u8::is_ascii_hexdigit)
 }
 
+/// Kernel lines that begin with a task's name (at most 15 bytes, chosen by whoever named
+/// the task): `comm[pid]: segfault at ...`, `comm (pid): VmData ... exceed data ulimit`,
+/// `comm: page allocation failure: ...`. No report header has a bracketed or
+/// parenthesised number there.
+fn starts_with_task_name(message: &str) -> bool {
+    let number_then = |text: &str, close: char| {
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        digits > 0 && text[digits..].starts_with(close)
+    };
+    (1..=TASK_NAME_BYTES.min(message.len())).filter(|&end| message.is_char_boundary(end)).any(|end| {
+        let rest = &message[end..];
+        rest.strip_prefix('[').is_some_and(|r| number_then(r, ']'))
+            || rest.strip_prefix(" (").is_some_and(|r| number_then(r, ')'))
+            || rest.starts_with(": page allocation failure")
+    })
+}
+
+/// The agent's own console lines (what it runs, quoted): never the kernel's.
+const AGENT_PREFIX: &str = "kbench-agent: ";
+
+/// TASK_COMM_LEN less its NUL.
+const TASK_NAME_BYTES: usize = 15;
+
 /// The `====` and `----` rules that frame SLUB's and KASAN's reports.
 fn is_separator(message: &str) -> bool {
     let message = message.trim_end_matches("\\x0a");
@@ -168,22 +204,28 @@ fn is_separator(message: &str) -> bool {
 
 /// A kernel-log line without its level: `<3>[   41.2] msg` as kbench saves /dev/kmsg, or a
 /// raw /dev/kmsg record `3,512,41203317,-;msg` (then without its timestamp: it has none).
+#[cfg(test)]
 fn without_level(line: &str) -> &str {
+    split_priority(line).1
+}
+
+/// A kernel-log line's syslog priority (facility × 8 + level), when it has one (a console
+/// line has not), and the line without it.
+fn split_priority(line: &str) -> (Option<u32>, &str) {
     let line = line.trim_end_matches(['\r', '\n']);
-    if let Some(rest) = line.strip_prefix('<') {
-        if let Some((level, message)) = rest.split_once('>') {
-            if !level.is_empty() && level.bytes().all(|b| b.is_ascii_digit()) {
-                return message;
-            }
+    let number = |text: &str| (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse::<u32>().ok()).flatten();
+    if let Some((priority, message)) = line.strip_prefix('<').and_then(|rest| rest.split_once('>')) {
+        if let Some(priority) = number(priority) {
+            return (Some(priority), message);
         }
     }
     if let Some((prefix, message)) = line.split_once(';') {
         let fields: Vec<&str> = prefix.split(',').collect();
-        if fields.len() >= 4 && fields[..3].iter().all(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit())) {
-            return message;
+        if fields.len() >= 4 && fields[..3].iter().all(|f| number(f).is_some()) {
+            return (number(fields[0]), message);
         }
     }
-    line
+    (None, line)
 }
 
 /// A console line without its `[   12.345678]` timestamp (and the `[    T1]` caller id of
@@ -255,7 +297,13 @@ mod tests {
         let excerpt: Vec<&str> = slub.excerpt.lines().collect();
         assert!(excerpt[0].ends_with("====="), "the rule above the header is quoted: {excerpt:?}");
         assert!(excerpt[1].ends_with("BUG kmalloc-64 (Not tainted): Poison overwritten"));
-        for expected in ["First byte 0x0 instead of 0x6b", "Slab 0xffffea0000127540 objects=56", "Object   ffff8880049d5e10: 00 6b", "Call Trace:", "check_bytes_and_report"] {
+        for expected in [
+            "First byte 0x0 instead of 0x6b",
+            "Slab 0xffffea0000127540 objects=56",
+            "Object   ffff8880049d5e10: 00 6b",
+            "Call Trace:",
+            "check_bytes_and_report",
+        ] {
             assert!(slub.excerpt.contains(expected), "{expected:?} in {}", slub.excerpt);
         }
         assert!(excerpt.len() <= EXCERPT_LINES, "bounded: {} lines", excerpt.len());
@@ -286,7 +334,12 @@ mod tests {
             assert_eq!(findings[0].line, header);
             assert!(findings[0].excerpt.ends_with("fp=0xffff888004a3c0c0"), "INFO lines are quoted: {}", findings[0].excerpt);
         }
-        for not_slub in ["BUG: kernel NULL pointer dereference, address: 0000000000000008", "BUG-report: none", "BUG kmalloc-64 (Not tainted)", "BUG the machine: "] {
+        for not_slub in [
+            "BUG: kernel NULL pointer dereference, address: 0000000000000008",
+            "BUG-report: none",
+            "BUG kmalloc-64 (Not tainted)",
+            "BUG the machine: ",
+        ] {
             assert_ne!(scan(&format!("[ 1.0] {not_slub}\n")).first().map(|f| f.kind), Some(FindingKind::Slub), "{not_slub}");
         }
     }
@@ -296,11 +349,19 @@ mod tests {
         let findings = scan(KASAN_CONSOLE);
         assert_eq!(kinds(&findings), [FindingKind::Kasan], "{findings:#?}");
         assert_eq!(findings[0].line, "BUG: KASAN: slab-out-of-bounds in seq_buf_putmem_hex+0x1d4/0x230");
-        for expected in ["Write of size 1 at addr ffff888003c4ab80 by task cat/201", "Allocated by task 201:", "The buggy address belongs to the object"] {
+        for expected in [
+            "Write of size 1 at addr ffff888003c4ab80 by task cat/201",
+            "Allocated by task 201:",
+            "The buggy address belongs to the object",
+        ] {
             assert!(findings[0].excerpt.contains(expected), "{expected:?} in {}", findings[0].excerpt);
         }
         assert!(findings[0].excerpt.lines().count() <= EXCERPT_LINES);
-        assert!(findings[0].excerpt.ends_with("fa fb fb fb fb fb fb fb fb fb fb fb fb fb fb fb"), "the closing rule ends it: {}", findings[0].excerpt);
+        assert!(
+            findings[0].excerpt.ends_with("fa fb fb fb fb fb fb fb fb fb fb fb fb fb fb fb"),
+            "the closing rule ends it: {}",
+            findings[0].excerpt
+        );
     }
 
     #[test]
@@ -317,7 +378,10 @@ mod tests {
             ("kernel BUG at mm/slub.c:432!", FindingKind::Bug),
             ("BUG: sleeping function called from invalid context at mm/slab.h:742", FindingKind::Bug),
             ("Oops: 0002 [#1] PREEMPT SMP NOPTI", FindingKind::Oops),
-            ("general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI", FindingKind::Oops),
+            (
+                "general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI",
+                FindingKind::Oops,
+            ),
             ("invalid opcode: 0000 [#1] PREEMPT SMP NOPTI", FindingKind::Oops),
             ("WARNING: CPU: 1 PID: 57 at mm/page_alloc.c:5525 __alloc_pages+0x2a4/0x330", FindingKind::Warning),
             ("Kernel panic - not syncing: softlockup: hung tasks", FindingKind::Panic),
@@ -333,6 +397,9 @@ mod tests {
             "watchdog: Enabled. Permanently consumes one hw-PMU counter.",
             "ACPI: bus type PCI registered",
             "kbench-agent: step 2: make -j 4 [#1] done: 0000",
+            "kbench-agent: step 0 (Timed, limit 60 s): printf \\'<3>BUG: KASAN: x in y+0x0/0x1\\' > /dev/kmsg",
+            "kbench-agent: step 1 (Timed, limit 60 s): echo WARNING: CPU: 0 PID: 1 at x",
+            "sh (412): Killed process 413 (BUG: KASAN: x)",
         ] {
             assert!(scan(&format!("[ 1.0] {harmless}\n")).is_empty(), "{harmless}");
         }
@@ -356,7 +423,11 @@ mod tests {
         assert_eq!((warning.count, warning.log), (1, KernelLog::Kmsg));
         assert!(warning.excerpt.starts_with("[   12.345702] WARNING"), "{}", warning.excerpt);
         assert!(warning.excerpt.contains("__kmalloc_large_node"), "{}", warning.excerpt);
-        assert!(warning.excerpt.ends_with("---[ end trace 0000000000000000 ]---"), "the SLUB report after it is its own: {}", warning.excerpt);
+        assert!(
+            warning.excerpt.ends_with("---[ end trace 0000000000000000 ]---"),
+            "the SLUB report after it is its own: {}",
+            warning.excerpt
+        );
     }
 
     #[test]
@@ -370,8 +441,49 @@ mod tests {
     }
 
     #[test]
+    fn records_written_from_user_space_are_never_reports() {
+        // What a workload wrote to /dev/kmsg (issue 19): LOG_USER (8) or any facility but 0.
+        let kmsg = "<0>[   10.000001] kbench: step 1\n\
+                    <11>[   10.000002] BUG kmalloc-64 (Not tainted): Poison overwritten\n\
+                    <8>[   10.000003] Kernel panic - not syncing: forged\n\
+                    <131>[   10.000004] BUG: KASAN: slab-out-of-bounds in x+0x0/0x1\n\
+                    12,900,10000005,-;WARNING: CPU: 0 PID: 1 at mm/slub.c:1 x+0x0/0x1\n";
+        assert!(scan_logs("", Some(kmsg)).is_empty(), "{:#?}", scan_logs("", Some(kmsg)));
+        // The same records from the kernel (facility 0, any level) are.
+        let kernel = "<3>[   10.000002] BUG kmalloc-64 (Not tainted): Poison overwritten\n\
+                      <0>[   10.000003] Kernel panic - not syncing: Fatal exception\n\
+                      <3>[   10.000004] BUG: KASAN: slab-out-of-bounds in x+0x0/0x1\n\
+                      4,900,10000005,-;WARNING: CPU: 0 PID: 1 at mm/slub.c:1 x+0x0/0x1\n";
+        let kinds = kinds(&scan_logs("", Some(kernel)));
+        assert_eq!(kinds, [FindingKind::Panic, FindingKind::Kasan, FindingKind::Slub, FindingKind::Warning]);
+        assert_eq!(split_priority("<14>[ 1.5] x"), (Some(14), "[ 1.5] x"));
+        assert_eq!(split_priority("[ 1.5] x"), (None, "[ 1.5] x"));
+        assert_eq!(split_priority("<99999999999>y"), (None, "<99999999999>y"), "no priority overflows into one");
+    }
+
+    #[test]
+    fn a_kernel_line_that_starts_with_a_task_name_is_no_report() {
+        for line in [
+            "BUG: KASAN: x[412]: segfault at 0 ip 0000000000401000 sp 00007ffd5c6f1e30 error 4 in x[401000+1000]",
+            "WARNING: CPU: 0 (412): VmData 8519680 exceed data ulimit 2048000. Update limits or use boot option ignore_rlimit_data.",
+            "BUG x: y (77): drop_caches: 3",
+            "WARNING: page allocation failure: order:10, mode:0xcc0(GFP_KERNEL), nodemask=(null)",
+            "Oops[9]: segfault at 0",
+        ] {
+            assert!(scan(&format!("[   30.1] {line}\n")).is_empty(), "{line}");
+        }
+        assert!(starts_with_task_name("make[214]: segfault at 8"));
+        assert!(!starts_with_task_name("Oops: 0002 [#1] PREEMPT SMP NOPTI"));
+        assert!(!starts_with_task_name("BUG kmalloc-64 (Not tainted): Poison overwritten"));
+        assert!(!starts_with_task_name("BUG: soft lockup - CPU#0 stuck for 22s! [make:214]"));
+    }
+
+    #[test]
     fn raw_kmsg_records_and_caller_ids_are_read() {
-        assert_eq!(without_level("3,512,41204012,-;BUG kmalloc-64 (Not tainted): Poison overwritten"), "BUG kmalloc-64 (Not tainted): Poison overwritten");
+        assert_eq!(
+            without_level("3,512,41204012,-;BUG kmalloc-64 (Not tainted): Poison overwritten"),
+            "BUG kmalloc-64 (Not tainted): Poison overwritten"
+        );
         assert_eq!(without_timestamp("[   41.204012][  T214] WARNING: CPU: 1"), "WARNING: CPU: 1");
         assert_eq!(without_level("<12>[    1.5] user message"), "[    1.5] user message");
     }

@@ -15,7 +15,7 @@ use crate::model::RunRecord;
 use crate::benchmark::interrupt::Interrupted;
 use crate::scenario::file::Reuse;
 use crate::scenario::{Plan, Variant};
-use crate::stats::Target;
+use crate::stats::{Decide, Target};
 use anyhow::Result;
 use std::path::Path;
 
@@ -111,6 +111,12 @@ pub fn adaptive_target(plan: &Plan) -> Option<Target> {
         min_runs: a.min_runs,
         max_runs: a.max_runs,
         rounds: plan.rounds,
+        decide: a.decide_threshold_percent.map(|noise_percent| Decide {
+            baseline: plan.variants[plan.baseline].name.clone(),
+            alpha: Decide::ALPHA,
+            noise_percent,
+            spending: Decide::SPENDING,
+        }),
     })
 }
 

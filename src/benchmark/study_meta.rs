@@ -96,6 +96,7 @@ pub fn design_facts(plan: &Plan) -> DesignFacts {
             precision_percent: a.precision_percent,
             min_runs: a.min_runs,
             max_runs: a.max_runs,
+            decide_threshold_percent: a.decide_threshold_percent,
         }),
         quiet_host: plan.quiet_host.map(|q| QuietHostFacts { max_load: q.max_load, wait_s: q.wait.as_secs() }),
         pin: plan.guest.pin,

@@ -23,6 +23,17 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
         Ok(plan) => {
             describe_plan(&plan, &args.scenario);
             describe_time(&plan, &args.results);
+            if let Some(like) = &args.like {
+                match super::check_like::planned_detection(&plan, like, &args.thresholds()) {
+                    Ok(lines) => {
+                        println!("what the planned runs can detect (80 % power, at the spread of an earlier study):");
+                        for line in lines {
+                            println!("  {line}");
+                        }
+                    }
+                    Err(error) => checks.push(("--like".into(), Err(error))),
+                }
+            }
             checks.push(("scenario".into(), Ok(format!("{} is valid", args.scenario.display()))));
             checks.extend(host_checks(&plan));
         }
@@ -58,11 +69,14 @@ fn describe_plan(plan: &Plan, path: &Path) {
             count(runs, "timed run", "timed runs")
         ),
         Some(adaptive) => println!(
-            "scenario {}: {variants} × {levels} × {} to {} runs (runs = \"auto\": until the mean elapsed time is within ± {} %) = at most {}",
+            "scenario {}: {variants} × {levels} × {} to {} runs (runs = \"auto\": {}) = at most {}",
             path.display(),
             adaptive.min_runs,
             adaptive.max_runs,
-            adaptive.precision_percent,
+            match adaptive.decide_threshold_percent {
+                Some(threshold) => format!("until each comparison with the baseline is changed or the same within ± {threshold} %"),
+                None => format!("until the mean elapsed time is within ± {} %", adaptive.precision_percent),
+            },
             count(runs, "timed run", "timed runs")
         ),
     }

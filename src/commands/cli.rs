@@ -5,11 +5,16 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "\
-Exit codes:
-  0    everything ran and every run succeeded
-  1    a run failed, a guest did not boot as asked, or (compare) a significant regression
-  2    unusable input: a bad scenario, a missing file, a host that cannot run it, a
-       results folder another bench is writing
+Exit codes (one table for every subcommand):
+  0    everything ran and every run succeeded; a gate (compare, history, run --gate):
+       every gated metric is the same or better
+  1    a run failed, a guest did not boot as asked, or a gate found a regression
+  2    unusable input, nothing measured: a bad scenario, a missing file, a host that
+       cannot run it, a results folder another bench is writing
+  3    a gate cannot tell: a gated metric is inconclusive (or has too few runs) and
+       nothing regressed (--inconclusive pass makes it 0, fail makes it 1)
+  4    (run) the study broke after measuring started: the backend or the disk failed
+       mid-study; every run measured is kept in runs.csv and reported
   130  interrupted by Ctrl-C (143: by SIGTERM); what was measured is kept and reported";
 
 #[derive(Debug, Parser)]
@@ -43,8 +48,11 @@ summary.csv, report.md, report.json, report.html and plots/ (PNG and SVG). Use i
 other thresholds or another baseline, or to report a study that was interrupted. meta.json, when \
 the folder has one, supplies the host and guest facts.\n\nA variant is called slower or faster \
 than the baseline only when Welch's t-test gives p < ALPHA and the whole 95 % interval of the change \
-lies beyond +/- THRESHOLD percent (criterion's rule); otherwise \"no significant change\". With \
-fewer than 3 successful runs on a side there is no verdict, only \"too few runs\".",
+lies beyond +/- THRESHOLD percent (criterion's rule); \"same\" when the whole 90 % interval (1 - 2 ALPHA) lies \
+within +/- THRESHOLD percent (two one-sided tests); otherwise \"inconclusive\": the runs cannot tell, and \
+summary.csv says the smallest change they could see (min_detectable_change_percent) and about how many runs a \
+side would decide it (runs_needed). With fewer than 3 successful runs on a side there is no verdict, only \
+\"too few runs\".",
         after_help = "Exit codes:\n  0    the reports were written\n  2    unusable input: no runs.csv, an unreadable row, a torn last row (`bench run --resume` sets it aside), rows that contradict each other \
 or meta.json (named by line), an unknown baseline"
     )]
@@ -85,9 +93,24 @@ matched by variant and jobs level; for each metric asked for, both means ± SD, 
 percent, its 95 % interval (Fieller's, for the ratio of the means), Welch's p-value and a \
 verdict are printed. Failed runs are excluded from the numbers (and counted).
 
-A change is significant when p < --alpha AND the whole 95 % interval of the change lies \
-beyond ± --threshold (criterion's rule); with fewer than 3 successful runs on a side there is \
-no verdict, only \"too few runs\". It is a regression when it goes the worse way: higher \
+Every compared metric gets one of three answers:
+  changed       slower/faster (higher/lower): p < --alpha AND the whole 95 % interval of the
+                change lies beyond ± --threshold (criterion's rule)
+  same          the whole 90 % interval (1 − 2·alpha) lies within ± --threshold: equivalence
+                shown by two one-sided tests (TOST) at --alpha
+  inconclusive  neither: the runs were too few or too noisy to tell. Beside it, what the
+                comparison could see (\"sees ±16 %\": the change it would call changed 4 times
+                in 5) and about how many runs a side would decide it at the threshold.
+With fewer than 3 successful runs on a side there is no test, only \"too few runs\".
+
+Worked example: base 42.0 ± 3.2 s, new 43.0 ± 3.2 s, 5 runs each: +2.38 %, 95 % interval \
+−8.16 … +14.17 %, p 0.631. Not a change (p is large), not the same (the interval reaches far \
+past ± 1 %): \"inconclusive (sees ±16 %; ±1 % needs about 891 runs a side at this spread)\", \
+exit 3. This study could only have seen a change of about 16 % or more. \
+With a spread of 0.5 % and the same means it would have been \"slower\" (exit 1); with equal \
+means, \"same\" (exit 0).
+
+A change is a regression when it goes the worse way: higher \
 elapsed, user, sys, context switches, sleeps or max RSS. Percent CPU is reported but never \
 fails the comparison. Whatever the numbers, these fail it too: a row (variant and jobs level) \
 with successful runs in BASE and none in NEW (all failed, or not run), runs that failed in \
@@ -102,9 +125,11 @@ warm-up (read from meta.json; a bare runs.csv has none, and the facts are then u
 
 const COMPARE_EXIT_CODES: &str = "\
 Exit codes:
-  0  no significant regression in any compared metric
+  0  every gated metric is the same or better (percent CPU and the guest's CPU split never gate)
   1  a significant regression beyond the threshold in at least one compared metric, a row
      of BASE with no successful run in NEW, runs failed only in NEW, or every NEW run failed
+  3  a gated metric is inconclusive (or has too few runs) and nothing regressed: the runs
+     cannot tell; --inconclusive pass turns it into 0 (kbench's old behaviour), fail into 1
   2  unusable input: an unreadable file, another runs.csv schema, rows that contradict each
      other or meta.json, different workloads, different -j for the same jobs level, no
      variant and jobs level in common, every BASE run failed, --output naming an input or a
@@ -114,7 +139,7 @@ const HISTORY_ABOUT: &str = "\
 The history of one study over several results folders, typically one per kernel bump: per \
 variant, jobs level and metric, the mean ± SD and 95 % interval of each measurement and the \
 guest kernel it ran, and each step judged against the measurement before and against the \
-first (Welch's t-test and criterion's rule, as `bench compare`).
+first: changed, same or inconclusive, by the rules of `bench compare`.
 
 Give the results folders oldest first, or one folder that holds them all (say \
 results/<scenario>/): every results folder under it is used, ordered by meta.json's \
@@ -122,8 +147,11 @@ started_at.";
 
 const HISTORY_EXIT_CODES: &str = "\
 Exit codes:
-  0  the last step (the newest against the one before) has no significant regression
+  0  the last step (the newest against the one before) is the same or better in every
+     gated metric
   1  the last step is a significant regression beyond the threshold in a compared metric
+  3  a gated metric of the last step is inconclusive (or has too few runs) and nothing
+     regressed; --inconclusive pass turns it into 0, fail into 1
   2  unusable input: fewer than two results folders, an unreadable file, different
      workloads, no variant and jobs level measured in all of them, or a bad option";
 
@@ -171,13 +199,29 @@ pub struct JudgeArgs {
         value_parser = clap::builder::PossibleValuesParser::new(METRIC_CHOICES)
     )]
     pub metric: Vec<String>,
-    /// Noise threshold: a change whose 95 % interval reaches within ± this percentage
-    /// is no significant change ("2%" or "2").
+    /// Noise threshold: a change needs its whole 95 % interval beyond ± this percentage,
+    /// "same" needs its whole 90 % interval within it ("2%" or "2").
     #[arg(long, default_value = "1%", value_parser = parse_percent)]
     pub threshold: f64,
-    /// Significance level of Welch's t-test.
+    /// Significance level of Welch's t-test (and of the two one-sided tests for "same").
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     pub alpha: f64,
+    /// What an inconclusive gated metric (or one with too few runs) does when nothing
+    /// regressed: exit 3 [default], pass (exit 0, kbench's old behaviour) or fail (exit 1).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = Inconclusive::Exit3)]
+    pub inconclusive: Inconclusive,
+}
+
+/// `--inconclusive`: what the gate does when it cannot tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Inconclusive {
+    /// Exit 3: the gate cannot tell.
+    #[value(name = "exit3")]
+    Exit3,
+    /// Exit 0, as if the metric were the same.
+    Pass,
+    /// Exit 1, as a regression.
+    Fail,
 }
 
 impl JudgeArgs {
@@ -324,6 +368,23 @@ pub struct CheckArgs {
     pub agent: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendFlags,
+    /// An earlier study of these variants and levels (a results folder or its runs.csv):
+    /// print, from its spread, the smallest change the planned runs can detect and the runs
+    /// a side that would decide each comparison at --threshold.
+    #[arg(long, value_name = "RESULTS")]
+    pub like: Option<PathBuf>,
+    /// With --like: the noise threshold of the verdicts, as `bench compare --threshold`.
+    #[arg(long, default_value = "1%", value_parser = parse_percent, requires = "like")]
+    pub threshold: f64,
+    /// With --like: the significance level, as `bench compare --alpha`.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha, requires = "like")]
+    pub alpha: f64,
+}
+
+impl CheckArgs {
+    pub fn thresholds(&self) -> crate::stats::Thresholds {
+        crate::stats::Thresholds { alpha: self.alpha, noise_percent: self.threshold }
+    }
 }
 
 /// Which hypervisor boots the guests; overrides the scenario's `[guest]` keys.
@@ -367,6 +428,25 @@ pub struct RunArgs {
     /// The static in-guest agent; found beside `bench` or in target/ by default.
     #[arg(long, env = "KBENCH_AGENT")]
     pub agent: Option<PathBuf>,
+    /// Gate the study on its own comparisons, as `bench compare` gates two studies: exit 1
+    /// when a variant is significantly worse than the baseline in a --gate-metric, 3 when
+    /// one cannot tell (inconclusive, too few runs), 0 when every one is the same or better.
+    /// A run that failed still exits 1, a broken study 4.
+    #[arg(long)]
+    pub gate: bool,
+    /// The metrics --gate judges, separated by commas; `all` for every one.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "elapsed",
+        requires = "gate",
+        value_parser = clap::builder::PossibleValuesParser::new(METRIC_CHOICES)
+    )]
+    pub gate_metric: Vec<String>,
+    /// With --gate: what an inconclusive gated metric does when nothing regressed: exit 3
+    /// [default], pass (exit 0) or fail (exit 1).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = Inconclusive::Exit3, requires = "gate")]
+    pub inconclusive: Inconclusive,
     #[command(flatten)]
     pub backend: BackendFlags,
     #[command(flatten)]

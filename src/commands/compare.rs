@@ -1,7 +1,8 @@
 //! `bench compare BASE NEW`: load both sides → match and compare → render → exit code
-//! for CI (0 no regression, 1 regression, 2 unusable input via `main`).
+//! for CI (0 same or better, 1 regression, 3 a gated metric cannot tell, 2 unusable input
+//! via `main`; see [`super::gate_exit`]).
 
-use super::{EXIT_FAILED, EXIT_OK};
+use super::gate_exit;
 use crate::commands::cli::{CompareArgs, CompareFormat};
 use crate::compare::{self, CompareOptions, CompareReport, VariantMap};
 use crate::report::compare::json_csv::{to_csv, to_json};
@@ -34,7 +35,7 @@ pub fn compare(args: &CompareArgs) -> Result<u8> {
             println!("{}", report.outcome_line());
         }
     }
-    Ok(if report.regressions > 0 { EXIT_FAILED } else { EXIT_OK })
+    Ok(gate_exit(report.regressions, report.inconclusive, args.judge.inconclusive))
 }
 
 /// `--output` must not replace what it was computed from, nor land in a results folder

@@ -1,9 +1,9 @@
 //! `bench history RESULTS...`: read the results folders → order them → the history →
-//! render, plot → exit code for CI (0 the last step did not regress, 1 it did, 2 unusable
-//! input via `main`).
+//! render, plot → exit code for CI (0 the last step is the same or better, 1 it regressed,
+//! 3 a gated metric of it cannot tell, 2 unusable input via `main`; [`super::gate_exit`]).
 
 use super::compare::metrics;
-use super::{EXIT_FAILED, EXIT_OK};
+use super::gate_exit;
 use crate::commands::cli::{HistoryArgs, HistoryFormat};
 use crate::report::history::{outcome_line, to_csv, to_json, to_markdown, to_text};
 use crate::results::history::{find_results_folders, read_measurements};
@@ -45,7 +45,7 @@ pub fn history(args: &HistoryArgs) -> Result<u8> {
             println!("{}", outcome_line(&history));
         }
     }
-    Ok(if history.last_step_regressions.is_empty() { EXIT_OK } else { EXIT_FAILED })
+    Ok(gate_exit(history.last_step_regressions.len(), history.last_step_inconclusive.len(), args.judge.inconclusive))
 }
 
 fn render(history: &History, format: HistoryFormat) -> Result<String> {

@@ -1,6 +1,7 @@
 //! `bench run SCENARIO`: plan → backend → study → runs.csv → statistics → reports.
 
-use super::{EXIT_FAILED, EXIT_OK};
+use super::{gate_exit, EXIT_BROKEN, EXIT_FAILED, EXIT_OK};
+use crate::compare::study_gate::{gate_hosts, gate_study, StudyGate};
 use crate::backend;
 use crate::benchmark::study_meta::{collect_meta, file_facts, hypervisor_facts};
 use crate::benchmark::fleet::{self, Fleet};
@@ -134,13 +135,29 @@ fn finish_study(args: &RunArgs, plan: &Plan, files: Mutex<StudyFiles>, ended: Re
         let levels: Vec<String> = plan.levels.iter().map(|l| l.label.clone()).collect();
         meta.stopping = target.statements(&outcome.records, &variants, &levels);
     }
-    results.write_meta(&meta)?;
+    // The runs are on disk already; a folder that cannot take meta.json's end now is a
+    // study broken mid-way (4), reported from what it has, not bad input.
+    let meta_written = results.write_meta(&meta);
     let baseline = args.report.baseline.clone().unwrap_or_else(|| plan.variants[plan.baseline].name.clone());
     let options = ReportOptions { baseline: Some(baseline), ..args.report.options() };
     // The problems first: the last lines on the terminal are the reports' headline.
     report_problems(&results, outcome, plan.adaptive.is_some());
-    print_reports(&results.path, &outcome.records, &meta, &options);
-    exit_code(ended, outcome)
+    let gate = print_reports(&results.path, &outcome.records, &meta, &options, args);
+    let code = exit_code(ended, outcome)?;
+    if let Err(error) = meta_written {
+        eprintln!("error: {error:#}");
+        if code == EXIT_OK || code == EXIT_FAILED {
+            return Ok(EXIT_BROKEN);
+        }
+    }
+    Ok(match gate {
+        // A failed run, a broken or interrupted study: that code says more than the gate.
+        Some(gate) if code == EXIT_OK => {
+            println!("{}", gate.outcome_line());
+            gate_exit(gate.regressions.len(), gate.inconclusive.len(), args.inconclusive)
+        }
+        _ => code,
+    })
 }
 
 fn scenario_path(args: &RunArgs) -> Result<PathBuf> {
@@ -211,14 +228,23 @@ fn resume(dir: &Path, fresh: Meta, retry_failed: bool) -> Result<(ResultsDir, Me
 
 /// Writes every report and prints the kernbench blocks first, then the verdicts. A report
 /// that cannot be made does not hide the runs: the kernbench blocks are printed anyway.
-fn print_reports(dir: &Path, records: &[RunRecord], meta: &Meta, options: &ReportOptions) {
+/// With `--gate`, what the gate found (a study with no report cannot tell).
+fn print_reports(dir: &Path, records: &[RunRecord], meta: &Meta, options: &ReportOptions, args: &RunArgs) -> Option<StudyGate> {
+    let metrics = super::compare::metrics(&args.gate_metric);
     match write_reports(dir, records, Some(meta), options) {
         Ok(written) => {
             summary::print(dir, &written);
+            let gate = match (&written.analysis, &written.hosts) {
+                (_, Some(hosts)) => gate_hosts(hosts, &metrics),
+                (Some(analysis), None) => gate_study(analysis, &metrics),
+                (None, None) => StudyGate { inconclusive: vec!["no analysis of the runs".into()], ..StudyGate::default() },
+            };
+            args.gate.then_some(gate)
         }
         Err(error) => {
             print!("{}", kernbench_text(records));
             eprintln!("warning: no report: {error:#}");
+            args.gate.then(|| StudyGate { inconclusive: vec![format!("no report: {error:#}")], ..StudyGate::default() })
         }
     }
 }
@@ -260,8 +286,32 @@ fn exit_code(ended: Result<()>, outcome: &StudyOutcome) -> Result<u8> {
             eprintln!("error: {error}");
             Ok(EXIT_FAILED)
         }
+        // Once runs are on record the failure is no longer bad input (2 says nothing was
+        // measured): the backend or the disk broke mid-study, and the rows are kept.
+        Err(error) if !outcome.records.is_empty() => {
+            eprintln!("error: {error:#}");
+            eprintln!("the study broke after measuring started: the {} runs on record are kept in runs.csv", outcome.records.len());
+            Ok(EXIT_BROKEN)
+        }
         Err(error) => Err(error),
         Ok(()) if outcome.problems.is_empty() && outcome.failed_runs() == 0 && outcome.missing_runs() == 0 => Ok(EXIT_OK),
         Ok(()) => Ok(EXIT_FAILED),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_record;
+
+    #[test]
+    fn a_study_that_breaks_after_measuring_exits_4_and_before_it_stays_bad_input() {
+        let measured = StudyOutcome { records: vec![test_record()], planned_runs: 3, ..StudyOutcome::default() };
+        assert_eq!(exit_code(Err(anyhow::anyhow!("No space left on device")), &measured).unwrap(), EXIT_BROKEN);
+        let nothing = StudyOutcome { planned_runs: 3, ..StudyOutcome::default() };
+        assert!(exit_code(Err(anyhow::anyhow!("the volume records another sha256")), &nothing).is_err(), "2 via main: nothing measured");
+        let done = StudyOutcome { records: vec![test_record(); 3], planned_runs: 3, ..StudyOutcome::default() };
+        assert_eq!(exit_code(Ok(()), &done).unwrap(), EXIT_OK);
+        assert_eq!(exit_code(Err(Interrupted(15).into()), &measured).unwrap(), 143, "a signal is not a breakage");
     }
 }

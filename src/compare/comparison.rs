@@ -56,6 +56,9 @@ pub struct CompareReport {
     /// Significantly worse entries plus row regressions, plus one when every run of the new
     /// side failed; the exit code is 1 when any.
     pub regressions: usize,
+    /// Gated comparisons that cannot tell: inconclusive, or too few runs, in a metric that
+    /// gates (see [`cannot_tell`]); the exit code is 3 when any and nothing regressed.
+    pub inconclusive: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,12 +92,18 @@ pub struct Entry {
     pub new_noisy: usize,
     /// `None` when a side has no successful run of this row.
     pub comparison: Option<Comparison>,
-    /// The verdict in the metric's words ("slower", "no significant change", "too few
+    /// The verdict in the metric's words ("slower", "same", "inconclusive", "too few
     /// runs"), or why there is none ("no successful run in new").
     pub verdict: String,
+    /// What the comparison could see, in words ([`Comparison::sensitivity_phrase`]): "sees
+    /// ±2.3 %", and when inconclusive the runs a side that would decide it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<String>,
     /// The gate fails on this entry: significantly worse (and its verdict is the one that
     /// gates, see the module's doc), or its row is a row regression.
     pub regression: bool,
+    /// Its verdict gates and cannot tell (see [`cannot_tell`]).
+    pub inconclusive: bool,
 }
 
 /// One base variant at one level, one metric, pooled across the hosts.
@@ -113,6 +122,8 @@ pub struct PooledEntry {
     pub gates: bool,
     /// It gates and is significantly worse.
     pub regression: bool,
+    /// It gates and cannot tell (see [`cannot_tell`]).
+    pub inconclusive: bool,
 }
 
 /// Why the gate fails a row without looking at its numbers.
@@ -228,7 +239,9 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
     let worse_pooled = pooled.iter().filter(|p| p.regression).count();
     let all_failed = usize::from(new_info.ok_runs == 0);
     let missing_hosts = missing_hosts(base, new);
+    let inconclusive = entries.iter().filter(|e| e.inconclusive).count() + pooled.iter().filter(|p| p.inconclusive).count();
     Ok(CompareReport {
+        inconclusive,
         base: base_info,
         new: new_info,
         thresholds: options.thresholds,
@@ -265,6 +278,7 @@ fn pooled_entries(entries: &mut [Entry], thresholds: &Thresholds) -> Vec<PooledE
         let (metric, base_variant, new_variant, jobs_label) = key.clone();
         let gates = change.hosts.len() >= MIN_HOSTS;
         let regression = gates && Some(change.verdict) == worse(metric);
+        let inconclusive = gates && cannot_tell(metric, change.verdict);
         pooled.push(PooledEntry {
             metric,
             unit: metric.unit(),
@@ -275,11 +289,13 @@ fn pooled_entries(entries: &mut [Entry], thresholds: &Thresholds) -> Vec<PooledE
             pooled: change,
             gates,
             regression,
+            inconclusive,
         });
         if gates {
             for e in entries.iter_mut().filter(|e| same(e, &key)) {
                 // Its row problem, if any, still fails the gate; its numbers alone do not.
                 e.regression = e.regression && !is_worse(e);
+                e.inconclusive = false;
             }
         }
     }
@@ -336,15 +352,14 @@ fn host_warnings(base: &Side, new: &Side, entries: &[Entry], pooled: &[PooledEnt
 }
 
 /// Successful and failed runs of one row of one side.
-fn counts(records: &[RunRecord], host: &str, variant: &str, label: &str) -> (usize, usize) {
-    let row = records.iter().filter(|r| r.host == host && r.variant == variant && r.jobs_label == label);
-    let (ok, failed): (Vec<&RunRecord>, Vec<&RunRecord>) = row.partition(|r| r.is_ok());
+fn counts(side: &Side, host: &str, variant: &str, label: &str) -> (usize, usize) {
+    let (ok, failed): (Vec<&RunRecord>, Vec<&RunRecord>) = side.row(host, variant, label).into_iter().partition(|r| r.is_ok());
     (ok.len(), failed.len())
 }
 
 fn row_regression(base: &Side, new: &Side, pairing: &Pairing) -> Option<RowRegression> {
-    let (base_ok, base_failed) = counts(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label);
-    let (new_ok, new_failed) = counts(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label);
+    let (base_ok, base_failed) = counts(base, &pairing.host, &pairing.base_variant, &pairing.jobs_label);
+    let (new_ok, new_failed) = counts(new, &pairing.host, &pairing.new_variant, &pairing.jobs_label);
     let problem = if base_ok > 0 && new_ok == 0 {
         RowProblem::NoSuccessfulRunInNew
     } else if new_failed > 0 && base_failed == 0 {
@@ -356,10 +371,10 @@ fn row_regression(base: &Side, new: &Side, pairing: &Pairing) -> Option<RowRegre
 }
 
 fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds: &Thresholds, failing_row: bool) -> Entry {
-    let (base_ok, base_failed) = runs(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label, metric);
-    let (new_ok, new_failed) = runs(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label, metric);
-    let base_noisy = noisy_runs(row(&base.records, &pairing.host, &pairing.base_variant, &pairing.jobs_label)).len();
-    let new_noisy = noisy_runs(row(&new.records, &pairing.host, &pairing.new_variant, &pairing.jobs_label)).len();
+    let (base_ok, base_failed) = runs(base, &pairing.host, &pairing.base_variant, &pairing.jobs_label, metric);
+    let (new_ok, new_failed) = runs(new, &pairing.host, &pairing.new_variant, &pairing.jobs_label, metric);
+    let base_noisy = noisy_runs(row(base, &pairing.host, &pairing.base_variant, &pairing.jobs_label)).len();
+    let new_noisy = noisy_runs(row(new, &pairing.host, &pairing.new_variant, &pairing.jobs_label)).len();
     let comparison = compare(&base_ok, &new_ok, thresholds);
     let verdict = match &comparison {
         Some(c) => metric.verdict_word(c.verdict),
@@ -378,11 +393,21 @@ fn entry(base: &Side, new: &Side, pairing: &Pairing, metric: Metric, thresholds:
         base_noisy,
         new_noisy,
         verdict: verdict.to_string(),
+        sensitivity: comparison.as_ref().and_then(|c| c.sensitivity_phrase(thresholds)),
         regression: failing_row,
+        inconclusive: comparison.as_ref().is_some_and(|c| cannot_tell(metric, c.verdict)),
         comparison,
     };
     entry.regression |= is_worse(&entry);
     entry
+}
+
+/// A gated metric whose comparison cannot tell: inconclusive (neither changed nor shown
+/// the same) or too few runs to test. The gate says so (exit 3) instead of passing it: a
+/// noisy study that could not have seen a 30 % regression is no evidence there is none.
+/// Metrics that never gate ([`worse`] is `None`) never count.
+pub fn cannot_tell(metric: Metric, verdict: Verdict) -> bool {
+    worse(metric).is_some() && matches!(verdict, Verdict::Inconclusive | Verdict::TooFewRuns)
 }
 
 /// Significantly worse beyond the noise threshold, by the numbers alone.
@@ -391,16 +416,16 @@ pub fn is_worse(entry: &Entry) -> bool {
 }
 
 /// The metric's values of the successful runs of a row, and the number of failed runs.
-fn runs(records: &[RunRecord], host: &str, variant: &str, label: &str, metric: Metric) -> (Vec<f64>, usize) {
-    let row: Vec<&RunRecord> = records.iter().filter(|r| r.host == host && r.variant == variant && r.jobs_label == label).collect();
+fn runs(side: &Side, host: &str, variant: &str, label: &str, metric: Metric) -> (Vec<f64>, usize) {
+    let row = side.row(host, variant, label);
     let ok: Vec<f64> = row.iter().filter(|r| r.is_ok()).filter_map(|r| metric.value(r)).collect();
     let failed = row.iter().filter(|r| !r.is_ok()).count();
     (ok, failed)
 }
 
 /// The runs of one row of one side.
-fn row<'r>(records: &'r [RunRecord], host: &'r str, variant: &'r str, label: &'r str) -> impl Iterator<Item = &'r RunRecord> {
-    records.iter().filter(move |r| r.host == host && r.variant == variant && r.jobs_label == label)
+fn row<'r>(side: &'r Side, host: &str, variant: &str, label: &str) -> impl Iterator<Item = &'r RunRecord> {
+    side.row(host, variant, label).into_iter()
 }
 
 /// A row with runs measured on a noisy host, on either side: its verdicts may be bent
@@ -410,8 +435,8 @@ fn noisy_row(base: &Side, new: &Side, pairing: &Pairing) -> Option<String> {
     let parts: Vec<String> = sides
         .into_iter()
         .filter_map(|(name, side, variant)| {
-            let ok = row(&side.records, &pairing.host, variant, &pairing.jobs_label).filter(|r| r.is_ok()).count();
-            let noisy = noisy_runs(row(&side.records, &pairing.host, variant, &pairing.jobs_label));
+            let ok = row(side, &pairing.host, variant, &pairing.jobs_label).filter(|r| r.is_ok()).count();
+            let noisy = noisy_runs(row(side, &pairing.host, variant, &pairing.jobs_label));
             (!noisy.is_empty()).then(|| format!("{} of {ok} runs in {name} ({})", noisy.len(), describe_noisy(&noisy)))
         })
         .collect();
@@ -486,6 +511,21 @@ impl CompareReport {
         let rule = format!("p < {} and the 95 % interval beyond ±{} %", t.alpha, t.noise_percent);
         let n = self.entries.len();
         let comparisons = if n == 1 { "comparison" } else { "comparisons" };
+        if self.regressions == 0 && self.inconclusive > 0 {
+            let rows: Vec<String> = self
+                .entries
+                .iter()
+                .filter(|e| e.inconclusive)
+                .map(|e| format!("{}{} {} {}", host_prefix(&e.pairing.host), e.metric.name(), e.pairing.base_variant, e.pairing.jobs_label))
+                .chain(self.pooled.iter().filter(|p| p.inconclusive).map(|p| format!("{} {} {} across hosts", p.metric.name(), p.base_variant, p.jobs_label)))
+                .collect();
+            return format!(
+                "INCONCLUSIVE: no significant regression, but {} of {n} {comparisons} cannot tell (neither beyond nor within ±{} %): {}",
+                self.inconclusive,
+                t.noise_percent,
+                rows.join(", ")
+            );
+        }
         if self.regressions == 0 {
             return format!("no significant regression in {n} {comparisons} ({rule})");
         }
@@ -544,7 +584,7 @@ mod tests {
     }
 
     fn side_of(records: Vec<RunRecord>) -> Side {
-        Side { path: "x".into(), records, meta: None, meta_missing: Some("absent".into()) }
+        Side::new("x".into(), records, None, Some("absent".into()))
     }
 
     fn side(elapsed: &[f64], failed: usize) -> Side {
@@ -572,7 +612,7 @@ mod tests {
         let report = build(&side(&FAST, 0), &side(&FAST, 1), &options(vec![Metric::Elapsed])).unwrap();
         let e = &report.entries[0];
         assert_eq!(e.comparison.as_ref().unwrap().new.n, 5, "the failed run is not averaged");
-        assert_eq!((e.verdict.as_str(), e.regression, e.new_failed), ("no significant change", true, 1));
+        assert_eq!((e.verdict.as_str(), e.regression, e.new_failed), ("same", true, 1));
         assert_eq!(report.row_regressions.len(), 1);
         assert_eq!(report.row_regressions[0].problem, RowProblem::FailedOnlyInNew);
         assert_eq!(report.row_regressions[0].to_string(), "baseline half (-j 1): 1 of 6 runs failed in new, none of 5 in base");
@@ -646,8 +686,11 @@ mod tests {
         let mixed = side_of([on_host("a", &SLOW), on_host("b", &scaled(&FAST, 1.9)), on_host("c", &scaled(&FAST, 0.5))].concat());
         let report = build(&hosts_base(), &mixed, &options(vec![Metric::Elapsed])).unwrap();
         assert_eq!(report.entries[0].verdict, "slower");
-        assert_eq!(report.pooled[0].verdict, "no significant change");
+        assert_eq!(report.pooled[0].verdict, "inconclusive");
         assert_eq!(report.regressions, 0, "{}", report.outcome_line());
+        assert_eq!(report.inconclusive, 1, "the pooled verdict gates, and it cannot tell");
+        assert!(!report.entries.iter().any(|e| e.inconclusive), "the hosts' own verdicts do not gate");
+        assert!(report.outcome_line().starts_with("INCONCLUSIVE: no significant regression, but 1 of 3 comparisons cannot tell"), "{}", report.outcome_line());
         assert!(
             report.warnings.iter().any(|w| w.starts_with("host a: elapsed baseline half is slower on this host alone")),
             "{:?}",

@@ -191,7 +191,7 @@ mod tests {
                 ..test_record()
             })
             .collect();
-        Side { path: path.into(), records, meta: None, meta_missing: None }
+        Side::new(path.into(), records, None, None)
     }
 
     #[test]
@@ -237,7 +237,7 @@ mod host_tests {
     fn side(path: &str, rows: &[(&str, &str)]) -> Side {
         let records =
             rows.iter().map(|(host, variant)| RunRecord { host: host.to_string(), variant: variant.to_string(), ..test_record() }).collect();
-        Side { path: path.into(), records, meta: None, meta_missing: None }
+        Side::new(path.into(), records, None, None)
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod alike;
 pub mod comparison;
 pub mod matching;
 pub mod side;
+pub mod study_gate;
 
 pub use matching::VariantMap;
 pub use comparison::{build, CompareOptions, CompareReport, Entry, PooledEntry};

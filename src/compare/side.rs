@@ -2,7 +2,12 @@
 //! meta.json beside them when there is one (`results::side::read_side` reads them).
 
 use crate::model::{Meta, RunRecord};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// (host, variant, jobs level) of a row of the comparison.
+type RowKey = (String, String, String);
 
 pub struct Side {
     /// As given on the command line, for messages.
@@ -11,9 +16,29 @@ pub struct Side {
     pub meta: Option<Meta>,
     /// Why there is no meta (absent, unreadable); `None` when it was read.
     pub meta_missing: Option<String>,
+    /// Each row's runs by position in `records`, made on first use: a comparison looks up
+    /// every row once per metric, which a scan of a million runs each time would make slow.
+    rows: OnceLock<HashMap<RowKey, Vec<usize>>>,
 }
 
 impl Side {
+    pub fn new(path: PathBuf, records: Vec<RunRecord>, meta: Option<Meta>, meta_missing: Option<String>) -> Side {
+        Side { path, records, meta, meta_missing, rows: OnceLock::new() }
+    }
+
+    /// The runs of one row (host, variant, jobs level), in file order.
+    pub fn row(&self, host: &str, variant: &str, label: &str) -> Vec<&RunRecord> {
+        let rows = self.rows.get_or_init(|| {
+            let mut rows: HashMap<RowKey, Vec<usize>> = HashMap::new();
+            for (at, r) in self.records.iter().enumerate() {
+                rows.entry((r.host.clone(), r.variant.clone(), r.jobs_label.clone())).or_default().push(at);
+            }
+            rows
+        });
+        let key = (host.to_string(), variant.to_string(), label.to_string());
+        rows.get(&key).map(|at| at.iter().map(|&i| &self.records[i]).collect()).unwrap_or_default()
+    }
+
     /// Distinct kernel releases of the runs, in order of appearance.
     pub fn kernels(&self) -> Vec<&str> {
         let mut kernels: Vec<&str> = Vec::new();

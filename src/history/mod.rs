@@ -9,9 +9,9 @@
 //! A study over several lab hosts has a series per host (never one mixing the seconds of
 //! two machines); measurements on one machine and on several hosts are not one history.
 
-use crate::compare::comparison::worse;
+use crate::compare::comparison::{cannot_tell, worse};
 use crate::model::RunRecord;
-use crate::stats::{compare, summarize, Comparison, Metric, Summary, Thresholds, Verdict};
+use crate::stats::{compare, noisy_runs, summarize, Comparison, Metric, Summary, Thresholds, Verdict, NOISE_ADVICE};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
@@ -36,6 +36,10 @@ pub struct History {
     /// The steps from the second-to-last measurement to the last that regressed, named
     /// ("poison half -j 2 elapsed: slower +10.0 %"); the exit code is 1 when any.
     pub last_step_regressions: Vec<String>,
+    /// The last steps of gated metrics that cannot tell (inconclusive or too few runs,
+    /// [`crate::compare::comparison::cannot_tell`]), named as the regressions; the exit
+    /// code is 3 when any and nothing regressed.
+    pub last_step_inconclusive: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,6 +50,8 @@ pub struct MeasurementInfo {
     pub kernels: Vec<String>,
     pub ok_runs: usize,
     pub failed_runs: usize,
+    /// Successful runs measured on a noisy host (runs.csv's `noise`).
+    pub noisy_runs: usize,
 }
 
 /// One metric of one variant at one jobs level, over every measurement.
@@ -78,9 +84,14 @@ pub struct Point {
 #[derive(Debug, Serialize)]
 pub struct Step {
     pub comparison: Comparison,
-    /// The verdict in the metric's words: "slower", "no significant change", ...
+    /// The verdict in the metric's words: "slower", "same", "inconclusive", ...
     pub verdict: String,
+    /// What the step could see ([`Comparison::sensitivity_phrase`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<String>,
     pub regression: bool,
+    /// A gated metric that cannot tell.
+    pub inconclusive: bool,
 }
 
 /// A row of runs.csv: the same host, variant at the same jobs level and -j.
@@ -114,16 +125,23 @@ pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thre
             missing.join(", ")
         ));
     }
+    if let Some(warning) = noise_warning(measurements) {
+        warnings.push(warning);
+    }
     let series: Vec<Series> =
         metrics.iter().flat_map(|&metric| rows.iter().map(move |row| series(measurements, row, metric, thresholds))).collect();
-    let last_step_regressions = series
-        .iter()
-        .filter_map(|s| {
-            let step = s.points.last()?.against_previous.as_ref().filter(|step| step.regression)?;
-            let change = step.comparison.change_percent.map_or("n/a".to_string(), |p| format!("{p:+.1} %"));
-            Some(format!("{}{} {} -j {} {}: {} {change}", host_prefix(&s.host), s.variant, s.jobs_label, s.jobs, s.metric.name(), step.verdict))
-        })
-        .collect();
+    let last_steps = |pick: fn(&Step) -> bool| -> Vec<String> {
+        series
+            .iter()
+            .filter_map(|s| {
+                let step = s.points.last()?.against_previous.as_ref().filter(|step| pick(step))?;
+                let change = step.comparison.change_percent.map_or("n/a".to_string(), |p| format!("{p:+.1} %"));
+                Some(format!("{}{} {} -j {} {}: {} {change}", host_prefix(&s.host), s.variant, s.jobs_label, s.jobs, s.metric.name(), step.verdict))
+            })
+            .collect()
+    };
+    let last_step_regressions = last_steps(|step| step.regression);
+    let last_step_inconclusive = last_steps(|step| step.inconclusive);
     Ok(History {
         thresholds: *thresholds,
         metrics: metrics.to_vec(),
@@ -131,7 +149,28 @@ pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thre
         series,
         warnings,
         last_step_regressions,
+        last_step_inconclusive,
     })
+}
+
+impl History {
+    /// "REGRESSION in the last step …", "INCONCLUSIVE …" or "no significant regression
+    /// …": one line for logs and summaries.
+    pub fn outcome_line(&self) -> String {
+        let t = &self.thresholds;
+        let rule = format!("p < {} and the 95 % interval beyond ±{} %", t.alpha, t.noise_percent);
+        if !self.last_step_regressions.is_empty() {
+            format!("REGRESSION in the last step ({rule}): {}", self.last_step_regressions.join("; "))
+        } else if !self.last_step_inconclusive.is_empty() {
+            format!(
+                "INCONCLUSIVE: no significant regression in the last step, but it cannot tell (neither beyond nor within ±{} %): {}",
+                t.noise_percent,
+                self.last_step_inconclusive.join("; ")
+            )
+        } else {
+            format!("no significant regression in the last step ({rule})")
+        }
+    }
 }
 
 /// Sorts measurements by when they started (those without a date last, in the order
@@ -204,6 +243,7 @@ fn info(m: &Measurement) -> MeasurementInfo {
         kernels: kernels(m.records.iter()),
         ok_runs,
         failed_runs: m.records.len() - ok_runs,
+        noisy_runs: noisy_runs(&m.records).len(),
     }
 }
 
@@ -230,7 +270,9 @@ fn series(measurements: &[Measurement], row: &Row, metric: Metric, thresholds: &
     let step = |base: &[f64], new: &[f64]| {
         compare(base, new, thresholds).map(|comparison| Step {
             verdict: metric.verdict_word(comparison.verdict).to_string(),
+            sensitivity: comparison.sensitivity_phrase(thresholds),
             regression: comparison.verdict != Verdict::TooFewRuns && Some(comparison.verdict) == worse(metric),
+            inconclusive: cannot_tell(metric, comparison.verdict),
             comparison,
         })
     };
@@ -246,6 +288,25 @@ fn series(measurements: &[Measurement], row: &Row, metric: Metric, thresholds: &
         })
         .collect();
     Series { host: row.0.clone(), variant: row.1.clone(), jobs_label: row.2.clone(), jobs: row.3, metric, unit: metric.unit(), points }
+}
+
+/// One warning for every measurement with runs measured on a noisy host, as `bench
+/// compare` flags them: their steps may be bent either way; the gate stays the numbers'.
+fn noise_warning(measurements: &[Measurement]) -> Option<String> {
+    let noisy: Vec<String> = measurements
+        .iter()
+        .filter_map(|m| {
+            let noisy = noisy_runs(&m.records).len();
+            let ok = m.records.iter().filter(|r| r.is_ok()).count();
+            (noisy > 0).then(|| format!("{} ({noisy} of {ok})", m.name))
+        })
+        .collect();
+    (!noisy.is_empty()).then(|| {
+        format!(
+            "noisy host: runs measured on a noisy host in {}; the steps that involve them may be off either way, and the gate does not count that: {NOISE_ADVICE}",
+            noisy.join(", ")
+        )
+    })
 }
 
 /// "host a: ", or nothing on one host.
@@ -276,7 +337,7 @@ mod tests {
         assert_eq!(history.series.len(), 1);
         let points = &history.series[0].points;
         assert!(points[0].against_previous.is_none() && points[0].against_first.is_none());
-        assert_eq!(points[1].against_previous.as_ref().unwrap().verdict, "no significant change");
+        assert_eq!(points[1].against_previous.as_ref().unwrap().verdict, "same");
         assert!(points[2].against_previous.as_ref().unwrap().regression);
         assert!(points[2].against_first.as_ref().unwrap().regression);
         assert_eq!(points[2].kernel, "6.1.28");
@@ -324,6 +385,20 @@ mod tests {
         assert!(history.last_step_regressions[1].starts_with("host b: baseline half -j 1 elapsed: slower"), "{:?}", history.last_step_regressions);
         let error = build(&[measurement("1", 1.0, "x"), first("2", 1.0)], &[Metric::Elapsed], &Thresholds::default()).unwrap_err();
         assert!(error.to_string().contains("1 ran on one machine but 2 on several lab hosts"), "{error}");
+    }
+
+    #[test]
+    fn noisy_runs_are_counted_per_measurement_and_warned_about_once() {
+        let mut ms = [measurement("1", 1.0, "x"), measurement("2", 1.0, "x"), measurement("3", 1.0, "x")];
+        for m in &mut ms[1..] {
+            m.records[0].noise = "other processes used 150 % of a CPU (limit 10 %)".into();
+            m.records[2].noise = "steal 5.0 % (limit 2.0 %)".into();
+        }
+        let history = build(&ms, &[Metric::Elapsed], &Thresholds::default()).unwrap();
+        assert_eq!(history.measurements.iter().map(|m| m.noisy_runs).collect::<Vec<_>>(), [0, 2, 2]);
+        let noisy: Vec<&String> = history.warnings.iter().filter(|w| w.starts_with("noisy host:")).collect();
+        assert_eq!(noisy.len(), 1, "{:?}", history.warnings);
+        assert!(noisy[0].contains("in 2 (2 of 5), 3 (2 of 5)") && noisy[0].ends_with(NOISE_ADVICE), "{noisy:?}");
     }
 
     #[test]

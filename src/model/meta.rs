@@ -116,7 +116,14 @@ impl DesignFacts {
             }
             (rounds, order, _) => format!("interleaved: {rounds} rounds, each booting every variant, {order} order"),
         }];
-        if let Some(adaptive) = &self.adaptive {
+        if let Some(adaptive) = self.adaptive.as_ref().filter(|a| a.decide_threshold_percent.is_some()) {
+            parts.push(format!(
+                "runs until each comparison with the baseline is known, changed or the same within ± {} % ({} to {} runs, alpha spent over the looks)",
+                adaptive.decide_threshold_percent.unwrap_or(0.0),
+                adaptive.min_runs,
+                adaptive.max_runs
+            ));
+        } else if let Some(adaptive) = &self.adaptive {
             parts.push(format!(
                 "runs until the 95 % interval of the mean elapsed time is within ± {} % ({} to {} runs)",
                 adaptive.precision_percent, adaptive.min_runs, adaptive.max_runs
@@ -140,6 +147,10 @@ pub struct AdaptiveFacts {
     pub precision_percent: f64,
     pub min_runs: u32,
     pub max_runs: u32,
+    /// `decide = true`: the threshold each comparison with the baseline was decided at;
+    /// absent when the runs stopped on precision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decide_threshold_percent: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -403,7 +414,7 @@ mod tests {
             // Above 2^53: a seed must survive JSON exactly, not as a rounded float.
             seed: Some(9_007_199_254_740_993),
             seed_from_clock: true,
-            adaptive: Some(AdaptiveFacts { precision_percent: 2.0, min_runs: 5, max_runs: 20 }),
+            adaptive: Some(AdaptiveFacts { precision_percent: 2.0, min_runs: 5, max_runs: 20, decide_threshold_percent: None }),
             quiet_host: Some(QuietHostFacts { max_load: 0.5, wait_s: 300 }),
             pin: false,
             restored: true,

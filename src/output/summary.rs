@@ -34,8 +34,7 @@ pub fn print(results: &Path, written: &Written) {
 pub fn stopping_text(stopping: &[LevelStopping]) -> String {
     let mut out = String::new();
     if let Some(first) = stopping.first() {
-        let _ =
-            writeln!(out, "runs = \"auto\" (target: the 95 % interval of the mean elapsed time within ± {} %):", first.precision_percent);
+        let _ = writeln!(out, "runs = \"auto\": {}", first.rule_sentence());
     }
     for stop in stopping {
         let _ = writeln!(out, "  {}", stop.line());
@@ -55,14 +54,14 @@ pub fn verdict_text(analysis: &Analysis) -> String {
         let t = &analysis.thresholds;
         let _ = writeln!(
             out,
-            "{variant} against {} (verdict when p < {} and the 95 % interval is beyond ± {} %):",
-            analysis.baseline, t.alpha, t.noise_percent
+            "{variant} against {} (verdict when p < {} and the 95 % interval is beyond ± {} %; same when the {:.0} % interval is within it):",
+            analysis.baseline, t.alpha, t.noise_percent, 100.0 * (1.0 - 2.0 * t.alpha).max(0.0)
         );
         for level in &analysis.levels {
             let _ = writeln!(out, "  {}", level_title(&level.jobs_label, level.jobs));
             match level.variant(variant) {
                 Some(v) => {
-                    out.push_str(&metric_lines(v));
+                    out.push_str(&metric_lines(v, t));
                     out.push_str(&noise_line(&level.variants[0], v));
                 }
                 None => out.push_str("    no runs\n"),
@@ -111,14 +110,16 @@ pub fn hosts_text(hosts: &HostsAnalysis) -> String {
     out
 }
 
-fn metric_lines(variant: &VariantAtLevel) -> String {
+fn metric_lines(variant: &VariantAtLevel, thresholds: &crate::stats::Thresholds) -> String {
     let mut out = String::new();
     for m in variant.metrics.iter().filter(|m| DEFAULT_METRICS.contains(&m.metric)) {
         let Some(c) = &m.comparison else {
             let _ = writeln!(out, "    {:<17} not enough successful runs to compare", m.metric.title());
             continue;
         };
-        out.push_str(&verdict_line(m.metric, c.change_percent, c.change_ci95, c.p_value, c.verdict, ""));
+        // Inconclusive: what the comparison could see, and the runs that would decide it.
+        let sees = c.sensitivity_phrase(thresholds).filter(|_| c.verdict.is_inconclusive()).map(|s| format!(" ({s})")).unwrap_or_default();
+        out.push_str(&verdict_line(m.metric, c.change_percent, c.change_ci95, c.p_value, c.verdict, &sees));
     }
     out
 }
@@ -198,7 +199,7 @@ poison against baseline"
         assert!(elapsed.contains("+9.8 %  [+5.5 %, +14.0 %]") && elapsed.ends_with("slower"), "{text}");
         assert!(!text.contains('*') && !text.contains('★'), "mmtests' star is in Markdown tables only: {text}");
         let user = text.lines().find(|l| l.trim_start().starts_with("User Time")).unwrap();
-        assert!(user.contains("+0.00 %") && user.contains("no significant change"), "{text}");
+        assert!(user.contains("+0.00 %") && user.contains("same"), "{text}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::Serialize;
 /// the CPU spent it. Every other metric goes to a folded "more metrics" table.
 pub const DEFAULT_METRICS: [Metric; 3] = [Metric::Elapsed, Metric::User, Metric::Sys];
 
-/// The verdict in the metric's words: "slower", "higher", "no significant change".
+/// The verdict in the metric's words: "slower", "higher", "same", "inconclusive".
 pub fn verdict_words(metric: Metric, verdict: Verdict) -> &'static str {
     metric.verdict_word(verdict)
 }

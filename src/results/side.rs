@@ -30,5 +30,5 @@ pub fn read_side(path: &Path) -> Result<Side> {
         }
     };
     refuse_inconsistent(path, &records, meta.as_ref().map(StudyShape::of).as_ref())?;
-    Ok(Side { path: path.to_path_buf(), records, meta, meta_missing })
+    Ok(Side::new(path.to_path_buf(), records, meta, meta_missing))
 }

@@ -20,6 +20,11 @@ pub struct ScenarioFile {
     pub min_runs: Option<u32>,
     /// With `runs = "auto"`: runs at most, precise or not.
     pub max_runs: Option<u32>,
+    /// With `runs = "auto"`: stop each variant and level once its comparison with the
+    /// baseline is known (changed or the same), instead of once its mean is precise.
+    pub decide: Option<bool>,
+    /// With `decide = true`: the noise threshold in percent the comparison decides at.
+    pub decide_threshold: Option<f64>,
     #[serde(default = "default_warmup")]
     pub warmup: u32,
     /// Seconds between two samples of the in-guest monitors (/proc/meminfo, /proc/vmstat,

@@ -65,6 +65,9 @@ pub struct AdaptiveRuns {
     pub precision_percent: f64,
     pub min_runs: u32,
     pub max_runs: u32,
+    /// `decide = true`: the threshold in percent each comparison with the baseline is
+    /// decided at (`decide_threshold`); `None`: stop on precision.
+    pub decide_threshold_percent: Option<f64>,
 }
 
 /// `quiet_host`: before each run, wait (at most `wait`) until other processes keep at
@@ -76,6 +79,8 @@ pub struct QuietHost {
 }
 
 const DEFAULT_PRECISION_PERCENT: f64 = 2.0;
+/// `decide_threshold`'s default: the verdicts' default noise threshold (`--threshold`).
+const DEFAULT_DECIDE_THRESHOLD_PERCENT: f64 = 1.0;
 /// A comparison needs 3 runs a side (`stats::MIN_RUNS`), and an sd from fewer than 5 is
 /// too rough to trust a narrow interval: 5 is kernbench's default number of runs.
 const DEFAULT_MIN_RUNS: u32 = 5;
@@ -419,7 +424,13 @@ fn remote_files(guest: &super::file::GuestSection, backend: BackendKind, base: &
 /// `runs = "auto"` with its keys, which mean nothing with a fixed number of runs.
 fn adaptive_runs(file: &ScenarioFile) -> Result<Option<AdaptiveRuns>> {
     if file.runs != RunsSpec::Auto {
-        for (key, given) in [("precision", file.precision.is_some()), ("min_runs", file.min_runs.is_some()), ("max_runs", file.max_runs.is_some())] {
+        for (key, given) in [
+            ("precision", file.precision.is_some()),
+            ("min_runs", file.min_runs.is_some()),
+            ("max_runs", file.max_runs.is_some()),
+            ("decide", file.decide.is_some()),
+            ("decide_threshold", file.decide_threshold.is_some()),
+        ] {
             if given {
                 bail!("key `{key}`: only used with runs = \"auto\"; remove it, or set runs = \"auto\" to measure until precise");
             }
@@ -438,7 +449,21 @@ fn adaptive_runs(file: &ScenarioFile) -> Result<Option<AdaptiveRuns>> {
     if max_runs < min_runs || max_runs > MAX_RUNS_LIMIT {
         bail!("key `max_runs`: must be between `min_runs` ({min_runs}) and {MAX_RUNS_LIMIT}");
     }
-    Ok(Some(AdaptiveRuns { precision_percent, min_runs, max_runs }))
+    let decide_threshold_percent = match (file.decide.unwrap_or(false), file.decide_threshold) {
+        (false, Some(_)) => bail!("key `decide_threshold`: only used with decide = true"),
+        (false, None) => None,
+        (true, threshold) => {
+            if file.precision.is_some() {
+                bail!("key `precision`: decide = true stops on the comparison with the baseline, not on precision; remove one of them");
+            }
+            let threshold = threshold.unwrap_or(DEFAULT_DECIDE_THRESHOLD_PERCENT);
+            if !(threshold > 0.0 && threshold < 100.0) {
+                bail!("key `decide_threshold`: {threshold} is not a percentage above 0 and below 100");
+            }
+            Some(threshold)
+        }
+    };
+    Ok(Some(AdaptiveRuns { precision_percent, min_runs, max_runs, decide_threshold_percent }))
 }
 
 fn quiet_host(section: &QuietHostSection) -> Result<QuietHost> {
@@ -699,11 +724,11 @@ mod tests {
         assert_eq!(adaptive_runs(&file("runs = 5")).unwrap(), None);
         assert_eq!(
             adaptive_runs(&file("runs = \"auto\"")).unwrap(),
-            Some(AdaptiveRuns { precision_percent: 2.0, min_runs: 5, max_runs: 20 })
+            Some(AdaptiveRuns { precision_percent: 2.0, min_runs: 5, max_runs: 20, decide_threshold_percent: None })
         );
         assert_eq!(
             adaptive_runs(&file("runs = \"auto\"\nprecision = 0.5\nmin_runs = 3\nmax_runs = 40")).unwrap(),
-            Some(AdaptiveRuns { precision_percent: 0.5, min_runs: 3, max_runs: 40 })
+            Some(AdaptiveRuns { precision_percent: 0.5, min_runs: 3, max_runs: 40, decide_threshold_percent: None })
         );
         assert!(refusal(adaptive_runs(&file("runs = 5\nprecision = 1.0"))).contains("key `precision`: only used with runs = \"auto\""));
         assert!(refusal(adaptive_runs(&file("runs = \"auto\"\nprecision = 0.0"))).contains("key `precision`"));
@@ -711,6 +736,11 @@ mod tests {
         assert!(refusal(adaptive_runs(&file("runs = \"auto\"\nmin_runs = 8\nmax_runs = 6"))).contains("key `max_runs`: must be between `min_runs` (8)"));
         // A min_runs above the default cap raises the cap with it.
         assert_eq!(adaptive_runs(&file("runs = \"auto\"\nmin_runs = 30")).unwrap().unwrap().max_runs, 30);
+        assert_eq!(adaptive_runs(&file("runs = \"auto\"\ndecide = true")).unwrap().unwrap().decide_threshold_percent, Some(1.0));
+        assert_eq!(adaptive_runs(&file("runs = \"auto\"\ndecide = true\ndecide_threshold = 2.5")).unwrap().unwrap().decide_threshold_percent, Some(2.5));
+        assert!(refusal(adaptive_runs(&file("runs = 5\ndecide = true"))).contains("key `decide`: only used with runs = \"auto\""));
+        assert!(refusal(adaptive_runs(&file("runs = \"auto\"\ndecide_threshold = 2"))).contains("only used with decide = true"));
+        assert!(refusal(adaptive_runs(&file("runs = \"auto\"\ndecide = true\nprecision = 1"))).contains("key `precision`: decide = true"));
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct Analysis {
     /// The metrics some run has a value for, in [`Metric::ALL`]'s order: the core ones
     /// always, faults and monitors only when runs.csv has them.
     pub metrics: Vec<Metric>,
+    /// benchstat's geomean row: per variant (but the baseline) and metric, the change over
+    /// every jobs level at once, with its interval and verdict.
+    pub geomean: Vec<super::geomean::GeomeanChange>,
 }
 
 /// A variant as its guest reported itself in runs.csv.
@@ -127,7 +130,8 @@ pub fn analyze(records: &[RunRecord], baseline: Option<&str>, thresholds: &Thres
         .map(|(label, jobs)| analyze_level(records, &names, (label, jobs), &metrics, thresholds))
         .collect();
     let warnings = levels.iter().flat_map(level_warnings).collect();
-    Ok(Analysis { baseline, thresholds: *thresholds, variants, levels, warnings, metrics })
+    let geomean = super::geomean::geomeans(&levels, &metrics, thresholds);
+    Ok(Analysis { baseline, thresholds: *thresholds, variants, levels, warnings, metrics, geomean })
 }
 
 fn variants_seen(records: &[RunRecord]) -> Vec<VariantSeen> {

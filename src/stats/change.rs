@@ -5,8 +5,21 @@
 //! for the interval of the difference. The change in percent is the ratio of the two means
 //! minus one, and its interval comes from Fieller's theorem (see [`fieller`]): dividing the
 //! difference's interval by the baseline mean, as criterion and mmtests do, takes that mean
-//! as exact and is too narrow when the baseline is noisy. The verdict follows criterion: a
-//! change counts only when p < alpha AND the whole interval lies beyond the noise threshold.
+//! as exact and is too narrow when the baseline is noisy.
+//!
+//! Three answers, as Chromium's Pinpoint (DIFFERENT / SAME / UNKNOWN) and benchstat's `~`:
+//! - **changed** (higher/lower, read slower/faster for times), criterion's rule: p < alpha
+//!   AND the whole 95 % interval lies beyond ± the noise threshold;
+//! - **same**: equivalence shown by two one-sided tests (TOST) at alpha, that is the whole
+//!   (1 − 2·alpha) interval (90 % at alpha 0.05) lies within ± the threshold;
+//! - **inconclusive**: neither; the study was too noisy or too short to tell. Its
+//!   [`Comparison::min_detectable_change_percent`] says what it could have seen and
+//!   [`Comparison::runs_needed`] how many runs a side would decide it.
+//!
+//! Every metric kbench measures is a non-negative quantity: an interval of the change never
+//! reaches below −100 % (Fieller's lower bound is clipped there and marked
+//! [`Comparison::change_ci95_clipped`]), and where Fieller's set of ratios is unbounded
+//! there is no interval and, without a significant p, the verdict is inconclusive.
 
 use super::summary::{summarize, Interval, Summary};
 use super::{t_quantile, t_two_sided_p};
@@ -39,6 +52,22 @@ pub struct Thresholds {
     pub noise_percent: f64,
 }
 
+impl Thresholds {
+    /// The three outcomes' rule in words, for every legend (no markup, no `<`): "changed
+    /// (slower/faster, higher/lower) when Welch's p is below 0.05 and the whole 95 % interval
+    /// of the change lies beyond ±1 %; same when the whole 90 % interval lies within ±1 %
+    /// (two one-sided tests); otherwise inconclusive".
+    pub fn rule_words(&self) -> String {
+        let equivalence = 100.0 * (1.0 - 2.0 * self.alpha).max(0.0);
+        format!(
+            "changed (slower/faster, higher/lower) when Welch's p is below {} and the whole 95 % interval of the change \
+             lies beyond ±{} %; same when the whole {equivalence:.0} % interval lies within ±{} % (two one-sided tests at {}); \
+             otherwise inconclusive",
+            self.alpha, self.noise_percent, self.noise_percent, self.alpha
+        )
+    }
+}
+
 impl Default for Thresholds {
     fn default() -> Thresholds {
         Thresholds { alpha: 0.05, noise_percent: 1.0 }
@@ -52,7 +81,11 @@ pub enum Verdict {
     Higher,
     /// The new mean is lower: significant and beyond the noise threshold.
     Lower,
-    NoSignificantChange,
+    /// Equivalent within ± the noise threshold (TOST at alpha): the whole (1 − 2·alpha)
+    /// interval of the change lies inside it.
+    Same,
+    /// Neither a change nor shown the same: the interval reaches across the threshold.
+    Inconclusive,
     /// Fewer than [`MIN_RUNS`] successful runs on a side: no test, no verdict.
     TooFewRuns,
     /// Across hosts: fewer than `MIN_HOSTS` hosts with enough runs, no interval over hosts.
@@ -62,6 +95,16 @@ pub enum Verdict {
 impl Verdict {
     pub fn is_change(self) -> bool {
         matches!(self, Verdict::Higher | Verdict::Lower)
+    }
+
+    /// The answer is known: changed or the same (what `runs = "auto"`'s decide mode waits for).
+    pub fn is_decided(self) -> bool {
+        matches!(self, Verdict::Higher | Verdict::Lower | Verdict::Same)
+    }
+
+    /// Not changed and not shown the same, though there were runs enough to test.
+    pub fn is_inconclusive(self) -> bool {
+        self == Verdict::Inconclusive
     }
 }
 
@@ -78,7 +121,23 @@ pub struct Comparison {
     /// 95 % interval of the change in percent, 100 · (new mean / base mean − 1), by
     /// Fieller's theorem: both means' uncertainty counts. `None` with too few runs, and
     /// when the base mean is not itself clearly away from 0 (the interval is unbounded).
+    /// Its low end never goes below −100 % (see `change_ci95_clipped`).
     pub change_ci95: Option<Interval>,
+    /// Fieller's low end fell below −100 %, impossible for a quantity that cannot go
+    /// below 0, and was set to −100 %: the interval is wider than any reading of it.
+    pub change_ci95_clipped: bool,
+    /// The (1 − 2·alpha) interval of the change (90 % at alpha 0.05), Fieller's as
+    /// `change_ci95`: "same" when it lies within ± the threshold (TOST at alpha).
+    pub equivalence_ci: Option<Interval>,
+    /// The smallest true change, in percent of the base mean, this comparison would call
+    /// changed 4 times in 5 (80 % power at alpha, from the measured spread and n): the
+    /// threshold plus (t₁₋α/₂ + t₀.₈) standard errors. `None` with too few runs or a base
+    /// mean of 0.
+    pub min_detectable_change_percent: Option<f64>,
+    /// About how many runs a side, at this spread, would decide the comparison at the
+    /// threshold (a true change of 0 shown the same, one of twice the threshold changed,
+    /// each 4 times in 5). `None` with too few runs, a base mean of 0, or a threshold of 0.
+    pub runs_needed: Option<usize>,
     /// Welch's t statistic; `None` with too few runs or when both sets have no spread.
     pub t: Option<f64>,
     /// Welch–Satterthwaite degrees of freedom; `None` when `t` is.
@@ -88,6 +147,52 @@ pub struct Comparison {
     pub verdict: Verdict,
     /// mmtests' star: the intervals mean ± 1.96 · SD of the two sets do not overlap.
     pub mmtests_significant: bool,
+}
+
+impl Comparison {
+    /// What this comparison could see, in one short phrase for every text output: "sees
+    /// ±2.3 %", and when inconclusive also what would decide it, "sees ±38 %; ±1 % needs
+    /// about 14 runs a side at this spread". `None` with too few runs or no percentages.
+    pub fn sensitivity_phrase(&self, thresholds: &Thresholds) -> Option<String> {
+        let seen = self.min_detectable_change_percent?;
+        let mut phrase = format!("sees ±{}", percent_words(seen));
+        if self.verdict.is_inconclusive() {
+            match self.runs_needed {
+                Some(n) if n > RUNS_NEEDED_CAP => phrase.push_str(&format!(
+                    "; ±{} needs more than {RUNS_NEEDED_CAP} runs a side at this spread",
+                    percent_words(thresholds.noise_percent)
+                )),
+                Some(n) => phrase.push_str(&format!(
+                    "; ±{} needs about {n} runs a side at this spread",
+                    percent_words(thresholds.noise_percent)
+                )),
+                None => {}
+            }
+        }
+        Some(phrase)
+    }
+}
+
+/// "1 %", "2.3 %", "38 %": two significant figures, as people say them.
+fn percent_words(value: f64) -> String {
+    if value >= 10.0 {
+        format!("{value:.0} %")
+    } else if value >= 1.0 {
+        let text = format!("{value:.1}");
+        format!("{} %", text.trim_end_matches(".0"))
+    } else {
+        format!("{value:.2} %")
+    }
+}
+
+/// What `runs` runs a side would see at the spread of `base` and `new` (say an earlier
+/// study's): the smallest change they would call changed 4 times in 5, and the runs a side
+/// that would decide a comparison at the threshold. `None` below [`MIN_RUNS`] runs or with
+/// a base mean of 0.
+pub fn planned_sensitivity(base: &Summary, new: &Summary, runs: usize, thresholds: &Thresholds) -> Option<(f64, Option<usize>)> {
+    let with_runs = |s: &Summary| Summary { n: runs, ..s.clone() };
+    let c = compare_summaries(&with_runs(base), &with_runs(new), thresholds);
+    c.min_detectable_change_percent.map(|seen| (seen, c.runs_needed))
 }
 
 /// Compares two sets of runs of one metric; `None` when either set is empty.
@@ -103,11 +208,14 @@ pub fn compare_summaries(base: &Summary, new: &Summary, thresholds: &Thresholds)
         _ => None,
     };
     let has_percent = base.mean != 0.0;
-    let change_ci95 = welch.filter(|_| has_percent).and_then(|w| fieller(base, new, w.df));
+    let fieller_at = |confidence: f64| welch.filter(|_| has_percent).and_then(|w| fieller(base, new, w.df, confidence));
+    let (change_ci95, change_ci95_clipped) = clip(fieller_at(CONFIDENCE), base, new);
+    let (equivalence_ci, _) = clip(fieller_at((1.0 - 2.0 * thresholds.alpha).max(0.0)), base, new);
     let verdict = match welch {
         None => Verdict::TooFewRuns,
-        Some(w) => verdict(w.p, difference, change_ci95, thresholds),
+        Some(w) => verdict(w.p, difference, change_ci95, equivalence_ci, thresholds),
     };
+    let sensitivity = welch.filter(|_| has_percent).map(|w| Sensitivity::of(base, new, w.df, thresholds));
     Comparison {
         base: base.clone(),
         new: new.clone(),
@@ -115,6 +223,10 @@ pub fn compare_summaries(base: &Summary, new: &Summary, thresholds: &Thresholds)
         difference_ci95: welch.map(|w| w.interval),
         change_percent: has_percent.then(|| 100.0 * difference / base.mean),
         change_ci95,
+        change_ci95_clipped,
+        equivalence_ci,
+        min_detectable_change_percent: sensitivity.map(|s| s.min_detectable_percent),
+        runs_needed: sensitivity.and_then(|s| s.runs_needed),
         t: welch.and_then(|w| w.t),
         df: welch.and_then(|w| w.df),
         p_value: welch.map(|w| w.p),
@@ -123,7 +235,57 @@ pub fn compare_summaries(base: &Summary, new: &Summary, thresholds: &Thresholds)
     }
 }
 
-/// The 95 % interval of 100 · (ρ − 1) for the ratio of means ρ = μ_new / μ_base, by
+/// A ratio of two quantities that cannot go below 0 cannot go below 0 either: Fieller's
+/// low end below −100 % (a base mean barely clear of 0) is set to −100 % and marked.
+fn clip(interval: Option<Interval>, base: &Summary, new: &Summary) -> (Option<Interval>, bool) {
+    match interval {
+        Some(i) if base.min >= 0.0 && new.min >= 0.0 && i.low < -100.0 => (Some(Interval { low: -100.0, high: i.high }), true),
+        other => (other, false),
+    }
+}
+
+/// What a comparison of this spread and size could see.
+#[derive(Debug, Clone, Copy)]
+struct Sensitivity {
+    min_detectable_percent: f64,
+    runs_needed: Option<usize>,
+}
+
+/// Power of [`Sensitivity`]: a change is found 4 times in 5.
+pub const POWER: f64 = 0.8;
+
+/// The most runs a side [`Comparison::runs_needed`] counts up to; beyond it says "more than".
+pub const RUNS_NEEDED_CAP: usize = 10_000;
+
+impl Sensitivity {
+    fn of(base: &Summary, new: &Summary, df: Option<f64>, thresholds: &Thresholds) -> Sensitivity {
+        let relative = |s: &Summary| s.sd.unwrap_or(0.0) / base.mean.abs();
+        let (rb, rn) = (relative(base), relative(new));
+        let se = 100.0 * (rb * rb / base.n as f64 + rn * rn / new.n as f64).sqrt();
+        // With no spread at all Welch has no df; the margin is then 0 anyway.
+        let df = df.unwrap_or(f64::INFINITY);
+        let margin = |df: f64| one_sided_quantile(1.0 - thresholds.alpha / 2.0, df) + one_sided_quantile(POWER, df);
+        let min_detectable_percent = thresholds.noise_percent + margin(df) * se;
+        // Runs a side n with margin(2n − 2) · 100 · √((rb² + rn²) / n) ≤ threshold.
+        let spread = 100.0 * (rb * rb + rn * rn).sqrt();
+        let runs_needed = (thresholds.noise_percent > 0.0).then(|| {
+            // t's quantiles exceed the normal's, so the normal's n is a lower bound to start from.
+            let lower = (margin(f64::INFINITY) * spread / thresholds.noise_percent).powi(2).floor();
+            let start = if lower.is_finite() { (lower as usize).max(MIN_RUNS) } else { RUNS_NEEDED_CAP + 1 };
+            (start..=RUNS_NEEDED_CAP)
+                .find(|&n| margin(2.0 * n as f64 - 2.0) * spread / (n as f64).sqrt() <= thresholds.noise_percent)
+                .unwrap_or(RUNS_NEEDED_CAP + 1)
+        });
+        Sensitivity { min_detectable_percent, runs_needed }
+    }
+}
+
+/// The `q` quantile of Student's t with `df` degrees of freedom (the normal's at ∞).
+fn one_sided_quantile(q: f64, df: f64) -> f64 {
+    t_quantile(2.0 * q - 1.0, df)
+}
+
+/// The `confidence` interval of 100 · (ρ − 1) for the ratio of means ρ = μ_new / μ_base, by
 /// Fieller's theorem: the ρ for which (x̄_new − ρ · x̄_base) / √(v_new + ρ² · v_base) lies
 /// within ± t, with v the squared standard errors and t the quantile at Welch's degrees of
 /// freedom `df`. Solving for ρ gives the roots of a quadratic.
@@ -135,7 +297,7 @@ pub fn compare_summaries(base: &Summary, new: &Summary, thresholds: &Thresholds)
 /// the p-value, the interval excludes 0 % exactly when Welch's p < 0.05: at ρ = 1 the
 /// pivot is Welch's t. `None` when the base mean is within its own interval of 0
 /// (t² · v_base ≥ x̄_base²): the set of ratios is then unbounded.
-fn fieller(base: &Summary, new: &Summary, df: Option<f64>) -> Option<Interval> {
+fn fieller(base: &Summary, new: &Summary, df: Option<f64>, confidence: f64) -> Option<Interval> {
     let (a, b) = (base.mean, new.mean);
     let variance = |s: &Summary| s.sd.map(|sd| sd * sd / s.n as f64);
     let (va, vb) = (variance(base)?, variance(new)?);
@@ -144,7 +306,7 @@ fn fieller(base: &Summary, new: &Summary, df: Option<f64>) -> Option<Interval> {
         let change = 100.0 * (b - a) / a;
         return Some(Interval { low: change, high: change });
     };
-    let t = t_quantile(CONFIDENCE, df);
+    let t = t_quantile(confidence, df);
     let denominator = a * a - t * t * va;
     if denominator <= 0.0 || !t.is_finite() {
         return None;
@@ -182,16 +344,27 @@ fn welch(difference: f64, s1: f64, n1: usize, s2: f64, n2: usize) -> Welch {
     }
 }
 
-pub(super) fn verdict(p: f64, difference: f64, change_ci95: Option<Interval>, thresholds: &Thresholds) -> Verdict {
+pub(super) fn verdict(
+    p: f64,
+    difference: f64,
+    change_ci95: Option<Interval>,
+    equivalence_ci: Option<Interval>,
+    thresholds: &Thresholds,
+) -> Verdict {
+    let noise = thresholds.noise_percent;
+    let same = || match equivalence_ci {
+        Some(ci) if ci.low >= -noise && ci.high <= noise => Verdict::Same,
+        // Unbounded, or reaching across the threshold: the runs cannot tell.
+        _ => Verdict::Inconclusive,
+    };
     // A NaN p (a distribution statrs could not build) is no evidence of a change.
     if p.is_nan() || p >= thresholds.alpha {
-        return Verdict::NoSignificantChange;
+        return same();
     }
-    let noise = thresholds.noise_percent;
     match change_ci95 {
         Some(ci) if ci.low > noise => Verdict::Higher,
         Some(ci) if ci.high < -noise => Verdict::Lower,
-        Some(_) => Verdict::NoSignificantChange,
+        Some(_) => same(),
         // A zero baseline has no percentages (say, no involuntary switches at all), and one
         // not clearly away from zero has an unbounded ratio: any significant difference is
         // beyond every relative threshold.
@@ -313,22 +486,23 @@ mod tests {
         // -j 4 user time: 89.22 (16.3062) vs 86.233 (17.1381) is noise, p = 0.7849.
         let user = compare_summaries(&summary(86.233, 17.1381, 5), &summary(89.22, 16.3062, 5), &Thresholds::default());
         assert_close(user.p_value.unwrap(), 0.7848640039912407, 1e-7);
-        assert_eq!(user.verdict, Verdict::NoSignificantChange);
+        assert_eq!(user.verdict, Verdict::Inconclusive, "noise, not shown the same either");
         assert!(!user.mmtests_significant);
     }
 
     #[test]
-    fn a_significant_change_inside_the_noise_threshold_is_no_change() {
+    fn a_significant_change_inside_the_noise_threshold_is_the_same() {
         // 0.5 % slower with almost no spread: p is tiny but the interval is within ± 1 %.
         let base = [100.0, 100.01, 99.99, 100.0];
         let new = [100.5, 100.51, 100.49, 100.5];
         let c = compare(&base, &new, &Thresholds::default()).unwrap();
         assert!(c.p_value.unwrap() < 1e-6, "{c:?}");
-        assert_eq!(c.verdict, Verdict::NoSignificantChange);
+        assert_eq!(c.verdict, Verdict::Same);
         let strict = Thresholds { alpha: 0.05, noise_percent: 0.1 };
         assert_eq!(compare(&base, &new, &strict).unwrap().verdict, Verdict::Higher);
         let very_strict_alpha = Thresholds { alpha: 0.0, noise_percent: 0.1 };
-        assert_eq!(compare(&base, &new, &very_strict_alpha).unwrap().verdict, Verdict::NoSignificantChange);
+        // alpha 0: no test can reject anything, and the 100 % interval is unbounded.
+        assert_eq!(compare(&base, &new, &very_strict_alpha).unwrap().verdict, Verdict::Inconclusive);
     }
 
     #[test]
@@ -355,7 +529,7 @@ mod tests {
     #[test]
     fn zero_variance_on_both_sides_is_certain_either_way() {
         let same = compare(&[5.0, 5.0, 5.0], &[5.0, 5.0, 5.0], &Thresholds::default()).unwrap();
-        assert_eq!((same.p_value, same.verdict), (Some(1.0), Verdict::NoSignificantChange));
+        assert_eq!((same.p_value, same.verdict), (Some(1.0), Verdict::Same));
         assert_eq!(same.change_ci95, Some(Interval { low: 0.0, high: 0.0 }));
         let slower = compare(&[5.0, 5.0, 5.0], &[6.0, 6.0, 6.0], &Thresholds::default()).unwrap();
         assert_eq!((slower.p_value, slower.verdict, slower.t), (Some(0.0), Verdict::Higher, None));
@@ -370,7 +544,7 @@ mod tests {
         assert_close(c.df.unwrap(), 2.0, 1e-12);
         // t = 2 / (1 / √3) = 3.4641; scipy.stats.t.sf(3.4641016, 2) · 2 = 0.07417990022744853.
         assert_close(c.p_value.unwrap(), 0.07417990022744853, 1e-7);
-        assert_eq!(c.verdict, Verdict::NoSignificantChange);
+        assert_eq!(c.verdict, Verdict::Inconclusive);
     }
 
     #[test]
@@ -378,5 +552,63 @@ mod tests {
         let c = compare(&[0.0, 0.0, 0.0], &[3.0, 4.0, 5.0], &Thresholds::default()).unwrap();
         assert_eq!((c.change_percent, c.change_ci95), (None, None));
         assert_eq!(c.verdict, Verdict::Higher);
+    }
+
+    #[test]
+    fn tight_equal_sides_are_the_same_and_noisy_ones_inconclusive_with_the_runs_that_would_decide() {
+        // Within 0.3 % of each other, SD 0.2 %: the 90 % interval lies within ± 1 %.
+        let same = compare_summaries(&summary(100.0, 0.2, 5), &summary(100.3, 0.2, 5), &Thresholds::default());
+        assert_eq!(same.verdict, Verdict::Same);
+        let tost = same.equivalence_ci.unwrap();
+        assert!(tost.low > -1.0 && tost.high < 1.0, "{tost:?}");
+        let wide = same.change_ci95.unwrap();
+        assert!(wide.low < tost.low && wide.high > tost.high, "the 95 % interval is the wider: {wide:?} {tost:?}");
+        // A busy host, CoV 10 % and 3 runs a side: +4 % could be anything from −25 % to +33 %.
+        let noisy = compare_summaries(&summary(100.0, 10.0, 3), &summary(104.0, 10.0, 3), &Thresholds::default());
+        assert_eq!(noisy.verdict, Verdict::Inconclusive);
+        let needed = noisy.runs_needed.unwrap();
+        // (1.96 + 0.84)² · (10² + 10²) / 1² ≈ 1570 with the normal's quantiles.
+        assert!((1500..1700).contains(&needed), "a 10 % CoV needs about 1600 runs a side to decide ± 1 %: {needed}");
+        // Hopeless: 40 % CoV.
+        let hopeless = compare_summaries(&summary(100.0, 40.0, 3), &summary(132.0, 45.0, 3), &Thresholds::default());
+        assert_eq!(hopeless.runs_needed, Some(RUNS_NEEDED_CAP + 1));
+        let words = hopeless.sensitivity_phrase(&Thresholds::default()).unwrap();
+        assert!(words.ends_with("±1 % needs more than 10000 runs a side at this spread"), "{words}");
+        let phrase = noisy.sensitivity_phrase(&Thresholds::default()).unwrap();
+        assert!(phrase.starts_with("sees ±") && phrase.contains(&format!("±1 % needs about {needed} runs a side")), "{phrase}");
+        assert!(same.sensitivity_phrase(&Thresholds::default()).unwrap().starts_with("sees ±1."), "decided: no runs wanted");
+    }
+
+    #[test]
+    fn the_detectable_change_is_the_threshold_plus_the_power_margin() {
+        // n = 10 a side, SD 1 % each: SE = √(2 · 0.01² / 10) = 0.4472 %, df = 18.
+        // t.ppf(0.975, 18) = 2.100922, t.ppf(0.8, 18) = 0.8621 (tables): MDC = 1 + 2.9630 · 0.4472.
+        let c = compare_summaries(&summary(100.0, 1.0, 10), &summary(100.0, 1.0, 10), &Thresholds::default());
+        assert_close(c.min_detectable_change_percent.unwrap(), 1.0 + (2.100922 + 0.8621) * 0.4472136, 1e-4);
+        // ± 1 % at 1.414 % spread of the difference: n with (t + t) · 1.414 / √n ≤ 1 is 17 (df 32: (2.0369 + 0.8530) · 1.414 / 4.123 = 0.991; 16 gives 1.024).
+        assert_eq!(c.runs_needed, Some(17));
+        assert_eq!(c.verdict, Verdict::Same);
+        let no_threshold = compare_summaries(&summary(100.0, 1.0, 10), &summary(100.0, 1.0, 10), &Thresholds { alpha: 0.05, noise_percent: 0.0 });
+        assert_eq!((no_threshold.runs_needed, no_threshold.verdict), (None, Verdict::Inconclusive));
+    }
+
+    #[test]
+    fn a_change_interval_never_reaches_below_minus_100_percent() {
+        // The new mean barely clear of 0 in its own interval: Fieller's low end is below −100 %.
+        let c = compare(&[4.0, 6.0, 5.0, 5.5, 4.5], &[1.0, 9.0, 2.0, 8.0, 0.5], &Thresholds::default()).unwrap();
+        let ci = c.change_ci95.unwrap();
+        assert_eq!((ci.low, c.change_ci95_clipped), (-100.0, true), "{c:?}");
+        assert!(ci.high > 0.0);
+        assert_eq!(c.verdict, Verdict::Inconclusive);
+        // A mean of times never has an interval below 0 either.
+        let mean = summarize(&[0.1, 0.2, 5.0]).unwrap();
+        assert_eq!(mean.ci95.unwrap().low, 0.0);
+        assert!(summarize(&[-1.0, 0.1, 2.0]).unwrap().ci95.unwrap().low < 0.0, "signed values keep t's interval");
+    }
+
+    #[test]
+    fn no_bounded_interval_and_no_significant_p_is_inconclusive() {
+        let c = compare(&[0.0, 0.0, 3.0], &[0.0, 3.0, 0.0], &Thresholds::default()).unwrap();
+        assert_eq!((c.change_ci95, c.verdict), (None, Verdict::Inconclusive));
     }
 }

@@ -153,7 +153,10 @@ pub fn pool(per_host: &[HostComparison], thresholds: &Thresholds) -> PooledChang
         pooled.p_value = Some(t_two_sided_p(t, df));
         pooled.change_ci95 = Some(Interval { low: percent(m - half), high: percent(m + half) });
     }
-    pooled.verdict = verdict(pooled.p_value.unwrap_or(f64::NAN), m, pooled.change_ci95, thresholds);
+    // TOST over hosts: the (1 − 2·alpha) interval of the mean log ratio within ± threshold.
+    let equivalence_half = t_quantile((1.0 - 2.0 * thresholds.alpha).max(0.0), n - 1.0) * se;
+    let equivalence_ci = Some(Interval { low: percent(m - equivalence_half), high: percent(m + equivalence_half) });
+    pooled.verdict = verdict(pooled.p_value.unwrap_or(f64::NAN), m, pooled.change_ci95, equivalence_ci, thresholds);
     pooled
 }
 
@@ -400,7 +403,7 @@ mod tests {
         let records = [host_runs("a", &[40.0, 40.5, 39.5], &[44.0, 44.5, 43.5]), host_runs("b", &[80.0, 81.0, 79.0], &[76.0, 77.0, 75.0])].concat();
         let analysis = analyze_hosts(&records, &[], None, &Thresholds::default()).unwrap();
         let pooled = analysis.pooled("half", "poison", Metric::Elapsed).unwrap();
-        assert_eq!(pooled.verdict, Verdict::NoSignificantChange);
+        assert_eq!(pooled.verdict, Verdict::Inconclusive);
         let host_verdicts: Vec<Verdict> = ["a", "b"]
             .iter()
             .map(|h| {

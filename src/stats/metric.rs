@@ -199,14 +199,16 @@ impl Metric {
         matches!(self, Metric::Elapsed | Metric::User | Metric::Sys)
     }
 
-    /// The verdict in this metric's words: "slower", "higher", "no significant change".
+    /// The verdict in this metric's words: "slower", "higher", "same", "inconclusive". The
+    /// one place every report, table and the gate's messages take a verdict's words from.
     pub fn verdict_word(self, verdict: Verdict) -> &'static str {
         match (verdict, self.is_time()) {
             (Verdict::Higher, true) => "slower",
             (Verdict::Lower, true) => "faster",
             (Verdict::Higher, false) => "higher",
             (Verdict::Lower, false) => "lower",
-            (Verdict::NoSignificantChange, _) => "no significant change",
+            (Verdict::Same, _) => "same",
+            (Verdict::Inconclusive, _) => "inconclusive",
             (Verdict::TooFewRuns, _) => "too few runs",
             (Verdict::TooFewHosts, _) => "too few hosts",
         }
@@ -251,6 +253,7 @@ mod tests {
         assert_eq!(Metric::Elapsed.verdict_word(Verdict::Higher), "slower");
         assert_eq!(Metric::Sys.verdict_word(Verdict::Lower), "faster");
         assert_eq!(Metric::Sleeps.verdict_word(Verdict::Higher), "higher");
-        assert_eq!(Metric::MaxRss.verdict_word(Verdict::NoSignificantChange), "no significant change");
+        assert_eq!(Metric::MaxRss.verdict_word(Verdict::Same), "same");
+        assert_eq!(Metric::Elapsed.verdict_word(Verdict::Inconclusive), "inconclusive");
     }
 }

@@ -12,11 +12,13 @@
 mod analysis;
 mod change;
 mod consistency;
+mod geomean;
 mod hosts;
 mod metric;
 mod noise;
 mod outliers;
 mod precision;
+mod sequential;
 mod summary;
 
 // The API `bench compare` builds on: not every item is used by `bench run`/`report` yet.
@@ -24,8 +26,12 @@ mod summary;
 pub use noise::{describe as describe_noisy, noisy_runs, NoisyRun, NOISE_ADVICE};
 pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen};
 #[allow(unused_imports)]
-pub use change::{compare, compare_summaries, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, STAR_MEANS};
+pub use change::{
+    compare, compare_summaries, planned_sensitivity, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, POWER, RUNS_NEEDED_CAP, STAR_MEANS,
+};
 pub use consistency::{inconsistencies, StudyShape};
+#[allow(unused_imports)]
+pub use geomean::GeomeanChange;
 #[allow(unused_imports)]
 pub use hosts::{
     analyze_hosts, hosts_seen, pool, runs_of_host, HostAnalysis, HostChange, HostComparison, HostsAnalysis, LeftOut, PooledChange,
@@ -36,7 +42,9 @@ pub use metric::Metric;
 #[allow(unused_imports)]
 pub use outliers::{modified_z_scores, outliers, Outliers, OUTLIER_Z};
 #[allow(unused_imports)]
-pub use precision::{half_width_percent, stopping, Settled, Stopping, Target};
+pub use precision::{half_width_percent, stopping, Decide, Settled, Stopping, Target};
+#[allow(unused_imports)]
+pub use sequential::{decide, look, Spending};
 #[allow(unused_imports)]
 pub use summary::{median, summarize, Interval, Summary};
 
@@ -58,7 +66,10 @@ pub fn sample_sd(values: &[f64]) -> f64 {
 
 /// Two-sided quantile of Student's t: the `t` with P(|T| ≤ t) = `confidence`.
 fn t_quantile(confidence: f64, df: f64) -> f64 {
-    use statrs::distribution::{ContinuousCDF, StudentsT};
+    use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+    if df.is_infinite() {
+        return Normal::standard().inverse_cdf(0.5 + confidence / 2.0);
+    }
     match StudentsT::new(0.0, 1.0, df) {
         Ok(t) => t.inverse_cdf(0.5 + confidence / 2.0),
         Err(_) => f64::NAN,

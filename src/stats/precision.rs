@@ -1,13 +1,17 @@
 //! When a variant and jobs level has been measured enough (`runs = "auto"`): when the 95 %
 //! interval of its mean elapsed time is within ± `precision` % of the mean, or when it
-//! reached `max_runs`.
+//! reached `max_runs`. With `decide = true`, instead, when its comparison with the
+//! baseline is known, by the group-sequential rule of [`super::sequential`]; the baseline
+//! goes on until every other variant at the level has stopped.
 //!
 //! The rule looks at one side's own spread only, never at a comparison: stopping as soon
 //! as a test says p < alpha ("optional stopping") gives that test many chances to cross
 //! alpha by luck and inflates the false alarms far above alpha; stopping when an interval
 //! is narrow enough does not (../shared/REFERENCE.md, "Noise, order and many hosts").
 
-use super::{mean, sample_sd, t_quantile, CONFIDENCE};
+use super::change::Verdict;
+use super::sequential::{self, Spending};
+use super::{mean, sample_sd, summarize, t_quantile, CONFIDENCE};
 use crate::model::{LevelStopping, RunRecord, StopRule};
 use std::ops::RangeInclusive;
 
@@ -20,6 +24,9 @@ pub enum Stopping {
     Precise { half_width_percent: f64 },
     /// `max_runs` measured without meeting the target (`None`: not even two values).
     Cap { half_width_percent: Option<f64> },
+    /// Decide mode: the comparison with the baseline is known (changed or the same); for
+    /// the baseline, every other variant's at the level is.
+    Decided { verdict: Verdict, half_width_percent: Option<f64> },
 }
 
 impl Stopping {
@@ -30,7 +37,9 @@ impl Stopping {
     pub fn half_width_percent(&self) -> Option<f64> {
         match *self {
             Stopping::Precise { half_width_percent } => Some(half_width_percent),
-            Stopping::Continue { half_width_percent } | Stopping::Cap { half_width_percent } => half_width_percent,
+            Stopping::Continue { half_width_percent }
+            | Stopping::Cap { half_width_percent }
+            | Stopping::Decided { half_width_percent, .. } => half_width_percent,
         }
     }
 }
@@ -73,12 +82,32 @@ pub fn stopping(values: &[f64], precision_percent: f64, min_runs: u32, max_runs:
 /// not stopped yet. Whether one is stopped is decided before each round, from its runs
 /// numbered below the round's first: a resumed study takes the same decisions again from
 /// runs.csv. A failed run keeps its number: it counts toward the cap, not the precision.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub precision_percent: f64,
     pub min_runs: u32,
     pub max_runs: u32,
     pub rounds: u32,
+    /// `decide = true`: stop on the comparison with the baseline, not on precision.
+    pub decide: Option<Decide>,
+}
+
+/// Decide mode's rule: each variant against `baseline` at `alpha`, decided at ±
+/// `noise_percent`, alpha spent over the looks by `spending`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decide {
+    pub baseline: String,
+    pub alpha: f64,
+    pub noise_percent: f64,
+    pub spending: Spending,
+}
+
+impl Decide {
+    /// The alpha of every decide-mode study: the verdicts' default (`--alpha`).
+    pub const ALPHA: f64 = 0.05;
+    /// Pocock-type spending: a clear difference stops early (docs/scenario.md has the
+    /// simulation that chose it over O'Brien–Fleming's).
+    pub const SPENDING: Spending = Spending::Pocock;
 }
 
 /// Where the schedule of one variant and level stands, given its runs on record.
@@ -117,8 +146,62 @@ impl Target {
         failed.sort_unstable();
         failed.dedup();
         let failed = failed.len() as u32;
-        let decision = stopping(&values, self.precision_percent, self.min_runs, self.max_runs.saturating_sub(failed));
+        let cap = self.max_runs.saturating_sub(failed);
+        let decision = match &self.decide {
+            None => stopping(&values, self.precision_percent, self.min_runs, cap),
+            Some(rule) => self.decided(rule, records, variant, level, before, &values, cap),
+        };
         (decision, values.len() as u32, failed)
+    }
+
+    /// Decide mode at the look before run `before`: the variant against the baseline; the
+    /// baseline until every other variant at the level has stopped.
+    #[allow(clippy::too_many_arguments)]
+    fn decided(&self, rule: &Decide, records: &[RunRecord], variant: &str, level: &str, before: u32, values: &[f64], cap: u32) -> Stopping {
+        let half_width_percent = half_width_percent(values);
+        let n = values.len() as u32;
+        if variant == rule.baseline {
+            let mut others: Vec<&str> = records.iter().filter(|r| r.jobs_label == level && r.variant != variant).map(|r| r.variant.as_str()).collect();
+            others.sort_unstable();
+            others.dedup();
+            let theirs: Vec<Stopping> = others.iter().map(|other| self.decide(records, other, level, before).0).collect();
+            let all_stopped = !theirs.is_empty() && theirs.iter().all(Stopping::is_stop);
+            let all_decided = all_stopped && theirs.iter().all(|s| matches!(s, Stopping::Decided { .. }));
+            return match () {
+                _ if all_decided => Stopping::Decided { verdict: Verdict::Same, half_width_percent },
+                // Some comparison ran to the cap: so did the baseline, inconclusive with it.
+                _ if all_stopped || n >= cap => Stopping::Cap { half_width_percent },
+                _ => Stopping::Continue { half_width_percent },
+            };
+        }
+        let ok = |name: &str, below: u32| -> Vec<f64> {
+            records.iter().filter(|r| r.variant == name && r.jobs_label == level && r.run < below && r.is_ok()).map(|r| r.elapsed_s).collect()
+        };
+        // Every look up to this one, in order: each round boundary with min_runs runs on
+        // record, judged at the alpha spent since the previous look. Once a look decided,
+        // the variant stays stopped (a later look would spend less alpha on the same runs).
+        let mut previous = 0;
+        for round in 0..self.rounds {
+            let at = *self.block(round).start();
+            if at > before || self.block(round).is_empty() {
+                break;
+            }
+            let new = ok(variant, at);
+            if (new.len() as u32) < self.min_runs {
+                continue;
+            }
+            if let (Some(base), Some(new)) = (summarize(&ok(&rule.baseline, at)), summarize(&new)) {
+                let verdict = sequential::decide(&base, &new, rule.alpha, rule.noise_percent, rule.spending, previous, self.max_runs);
+                if verdict.is_decided() {
+                    return Stopping::Decided { verdict, half_width_percent };
+                }
+            }
+            previous = at - 1;
+        }
+        if n >= cap {
+            return Stopping::Cap { half_width_percent };
+        }
+        Stopping::Continue { half_width_percent }
     }
 
     /// Replays the schedule on the runs on record: where it stopped, or that it has not.
@@ -144,6 +227,7 @@ impl Target {
                 Stopping::Precise { half_width_percent } => {
                     Stopping::Precise { half_width_percent: all.half_width_percent().unwrap_or(half_width_percent) }
                 }
+                Stopping::Decided { verdict, .. } => Stopping::Decided { verdict, half_width_percent: all.half_width_percent() },
                 _ => Stopping::Cap { half_width_percent: all.half_width_percent() },
             };
             return Settled { stopping, planned: last, ok, failed };
@@ -162,6 +246,12 @@ impl Target {
                     Stopping::Precise { half_width_percent } => (StopRule::Precise, Some(half_width_percent)),
                     Stopping::Cap { half_width_percent } => (StopRule::Cap, half_width_percent),
                     Stopping::Continue { half_width_percent } => (StopRule::Unfinished, half_width_percent),
+                    Stopping::Decided { half_width_percent, .. } => (StopRule::Decided, half_width_percent),
+                };
+                let decided = match (&self.decide, settled.stopping) {
+                    (Some(rule), Stopping::Decided { .. }) if &rule.baseline == variant => Some("every comparison known".to_string()),
+                    (Some(_), Stopping::Decided { verdict, .. }) => Some(crate::stats::Metric::Elapsed.verdict_word(verdict).to_string()),
+                    _ => None,
                 };
                 out.push(LevelStopping {
                     variant: variant.clone(),
@@ -172,6 +262,8 @@ impl Target {
                     half_width_percent,
                     precision_percent: self.precision_percent,
                     max_runs: self.max_runs,
+                    decided,
+                    decide_threshold_percent: self.decide.as_ref().map(|d| d.noise_percent),
                 });
             }
         }
@@ -245,7 +337,7 @@ mod schedule_tests {
     use crate::model::{test_record, RunStatus};
 
     fn target(rounds: u32) -> Target {
-        Target { precision_percent: 2.0, min_runs: 3, max_runs: 6, rounds }
+        Target { precision_percent: 2.0, min_runs: 3, max_runs: 6, rounds, decide: None }
     }
 
     fn runs(times: &[Option<f64>]) -> Vec<RunRecord> {
@@ -321,5 +413,51 @@ mod schedule_tests {
         let settled = target(6).settle(&records, "baseline", "half");
         assert_eq!(settled.planned, 4);
         assert_eq!(settled.ok, 3);
+    }
+
+    fn decide_target() -> Target {
+        let rule = Decide { baseline: "baseline".into(), alpha: 0.05, noise_percent: 1.0, spending: Spending::Pocock };
+        Target { precision_percent: 2.0, min_runs: 5, max_runs: 20, rounds: 20, decide: Some(rule) }
+    }
+
+    fn pair(base: &[f64], poison: &[f64]) -> Vec<RunRecord> {
+        let mut records = runs(&base.iter().map(|&v| Some(v)).collect::<Vec<_>>());
+        records.extend(runs(&poison.iter().map(|&v| Some(v)).collect::<Vec<_>>()).into_iter().map(|r| RunRecord { variant: "poison".into(), ..r }));
+        records
+    }
+
+    #[test]
+    fn decide_mode_stops_a_clear_difference_early_and_an_unclear_pair_at_the_cap() {
+        let base: Vec<f64> = (0..20).map(|i| 100.0 + [0.3, -0.2, 0.1, -0.3, 0.2][i % 5]).collect();
+        let slower: Vec<f64> = base.iter().map(|v| v * 1.10).collect();
+        let target = decide_target();
+        // 10 % slower at a 0.2 % spread is known at the first look, before run 6.
+        let all = pair(&base, &slower);
+        assert!(matches!(target.decide(&all, "poison", "half", 5).0, Stopping::Continue { .. }), "4 runs: below min_runs");
+        assert!(matches!(target.decide(&all, "poison", "half", 6).0, Stopping::Decided { verdict: Verdict::Higher, .. }));
+        // A later look would spend less alpha on the same runs: once decided, it stays so.
+        let first_five = pair(&base[..5], &slower[..5]);
+        assert!(matches!(target.decide(&first_five, "poison", "half", 7).0, Stopping::Decided { verdict: Verdict::Higher, .. }));
+        let records = pair(&base[..5], &slower[..5]);
+        let settled = target.settle(&records, "poison", "half");
+        assert!(matches!(settled.stopping, Stopping::Decided { verdict: Verdict::Higher, .. }), "{settled:?}");
+        assert_eq!(settled.planned, 5);
+        let baseline = target.settle(&records, "baseline", "half");
+        assert!(matches!(baseline.stopping, Stopping::Decided { .. }) && baseline.planned == 5, "{baseline:?}");
+        let statements = target.statements(&records, &["baseline".into(), "poison".into()], &["half".into()]);
+        assert_eq!(statements[1].describe(), "decided after 5 runs: slower (at ± 1 %)");
+        assert_eq!(statements[0].describe(), "decided after 5 runs: every comparison known (at ± 1 %)");
+
+        // An A/A pair at a 5 % spread: neither changed nor shown the same within ± 1 %.
+        let noisy: Vec<f64> = (0..20).map(|i| 100.0 + [5.0, -4.0, 6.0, -5.0, -2.0, 3.0, -6.0][i % 7]).collect();
+        let again: Vec<f64> = (0..20).map(|i| 100.0 + [-4.0, 5.0, -5.0, 6.0, 2.0, -3.0, 4.0][i % 7]).collect();
+        let records = pair(&noisy, &again);
+        let settled = target.settle(&records, "poison", "half");
+        assert!(matches!(settled.stopping, Stopping::Cap { .. }), "{settled:?}");
+        assert_eq!(settled.planned, 20);
+        let statement = &target.statements(&records, &["poison".into()], &["half".into()])[0];
+        assert_eq!(statement.describe(), "cap of 20 runs reached: inconclusive at ± 1 %");
+        // While the variant goes on, so does the baseline.
+        assert!(matches!(target.decide(&records, "baseline", "half", 10).0, Stopping::Continue { .. }));
     }
 }

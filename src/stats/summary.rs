@@ -28,7 +28,9 @@ pub struct Summary {
     pub max: f64,
     /// Coefficient of variation, 100 · sd / mean; `None` without an sd or with a zero mean.
     pub cov_percent: Option<f64>,
-    /// 95 % confidence interval of the mean by Student's t; `None` for a single run.
+    /// 95 % confidence interval of the mean by Student's t; `None` for a single run. When
+    /// no value is below 0 (every metric kbench measures) its low end is never below 0:
+    /// a mean of such values cannot be, and t's interval, symmetric, would say it could.
     pub ci95: Option<Interval>,
 }
 
@@ -42,7 +44,9 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
     let sd = (n >= 2).then(|| sample_sd(values));
     let ci95 = sd.map(|sd| {
         let half = t_quantile(super::CONFIDENCE, (n - 1) as f64) * sd / (n as f64).sqrt();
-        Interval { low: m - half, high: m + half }
+        let non_negative = values.iter().all(|&v| v >= 0.0);
+        let low = if non_negative { (m - half).max(0.0) } else { m - half };
+        Interval { low, high: m + half }
     });
     Some(Summary {
         n,

@@ -141,7 +141,10 @@ pub fn spawn_run(scenario: &Path, root: &Path) -> std::process::Child {
 pub fn results_dir(root: &Path, scenario: &str) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join(scenario))
         .unwrap_or_else(|e| panic!("no results for {scenario}: {e}"))
-        .map(|e| e.unwrap().path())
+        .map(|e| e.unwrap())
+        // `latest` is a link to the newest folder, not a folder of its own.
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
         .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs.pop().unwrap()

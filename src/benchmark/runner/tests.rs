@@ -551,7 +551,7 @@ use crate::scenario::plan::{AdaptiveRuns, JobsLevel};
 /// Two variants, one level, `min_runs` 3, `max_runs` 6, one run per boot (rounds = max_runs).
 fn adaptive(rounds: u32) -> Plan {
     let mut plan = plan(6, 0, rounds);
-    plan.adaptive = Some(AdaptiveRuns { precision_percent: 2.0, min_runs: 3, max_runs: 6 });
+    plan.adaptive = Some(AdaptiveRuns { precision_percent: 2.0, min_runs: 3, max_runs: 6, decide_threshold_percent: None });
     plan
 }
 
@@ -742,4 +742,20 @@ fn a_boot_that_fails_still_reports_its_times() {
     let times = &listener.boot_times;
     assert_eq!(times.len(), 1, "never booted: reported once, at its end: {times:?}");
     assert!(times[0].boot_s >= 0.08, "the whole failed boot counts as booting: {times:?}");
+}
+
+/// decide = true: a clear difference against the baseline stops both at min_runs.
+fn clear(variant: &str, _command: &str, nth: usize) -> f64 {
+    let base = if variant == "b" { 30.0 } else { 10.0 };
+    base + 0.01 * (nth % 3) as f64
+}
+
+#[test]
+fn decide_mode_stops_a_clear_difference_at_min_runs_and_stays_stopped() {
+    let mut plan = adaptive(6);
+    plan.adaptive = Some(AdaptiveRuns { precision_percent: 2.0, min_runs: 3, max_runs: 6, decide_threshold_percent: Some(5.0) });
+    let backend = with_elapsed(vec![], clear);
+    let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
+    result.unwrap();
+    assert_eq!((counts(&outcome.records, "a", "half"), counts(&outcome.records, "b", "half")), ((3, 0), (3, 0)), "{:?}", backend.boots());
 }

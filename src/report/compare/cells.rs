@@ -2,7 +2,7 @@
 //! print the same numbers the same way.
 
 use crate::compare::{CompareReport, Entry, PooledEntry};
-use crate::stats::{Interval, Metric, Summary};
+use crate::stats::{Comparison, Interval, Metric, Summary};
 
 pub use crate::report::markup::align;
 
@@ -84,7 +84,12 @@ pub fn change(entry: &Entry) -> String {
 }
 
 pub fn interval(entry: &Entry) -> String {
-    percent_interval(entry.comparison.as_ref().and_then(|c| c.change_ci95))
+    match &entry.comparison {
+        // Enough runs for a test, and yet Fieller's set of ratios has no bounds.
+        Some(c) if c.p_value.is_some() && c.change_ci95.is_none() && c.change_percent.is_some() => "unbounded".to_string(),
+        Some(Comparison { change_ci95: Some(ci), change_ci95_clipped: true, .. }) => format!("-100 (clipped) … {:+.2} %", ci.high),
+        c => percent_interval(c.as_ref().and_then(|c| c.change_ci95)),
+    }
 }
 
 pub fn p_value(entry: &Entry) -> String {
@@ -183,6 +188,10 @@ pub fn verdict(entry: &Entry) -> String {
     }
     if let Some(noisy) = noisy(entry) {
         text += &format!(", {noisy}");
+    }
+    // What an inconclusive comparison could see, and the runs that would decide it.
+    if let Some(sensitivity) = entry.sensitivity.as_ref().filter(|_| entry.comparison.as_ref().is_some_and(|c| c.verdict.is_inconclusive())) {
+        text += &format!(" ({sensitivity})");
     }
     text
 }

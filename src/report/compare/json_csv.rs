@@ -47,6 +47,12 @@ struct CsvRow<'a> {
     /// Successful runs of the row measured on a noisy host: a warning, not a regression.
     base_noisy: Option<usize>,
     new_noisy: Option<usize>,
+    /// A gated metric that cannot tell (inconclusive or too few runs): exit 3.
+    inconclusive: bool,
+    /// The smallest change this comparison would call changed 4 times in 5.
+    min_detectable_change_percent: Option<f64>,
+    /// About how many runs a side would decide it at the threshold.
+    runs_needed: Option<usize>,
 }
 
 /// The two columns a study over several hosts puts before [`CsvRow`]'s (csv cannot
@@ -146,6 +152,9 @@ fn pooled_row(p: &PooledEntry) -> CsvRow<'_> {
         mmtests_significant: None,
         base_noisy: None,
         new_noisy: None,
+        inconclusive: p.inconclusive,
+        min_detectable_change_percent: None,
+        runs_needed: None,
     }
 }
 
@@ -177,6 +186,9 @@ fn row(e: &Entry, row_problem: Option<RowProblem>) -> CsvRow<'_> {
         mmtests_significant: c.map(|c| c.mmtests_significant),
         base_noisy: Some(e.base_noisy),
         new_noisy: Some(e.new_noisy),
+        inconclusive: e.inconclusive,
+        min_detectable_change_percent: c.and_then(|c| c.min_detectable_change_percent),
+        runs_needed: c.and_then(|c| c.runs_needed),
     }
 }
 
@@ -197,7 +209,7 @@ mod tests {
                 ..test_record()
             })
             .collect();
-        Side { path: "x".into(), records, meta: None, meta_missing: Some("absent".into()) }
+        Side::new("x".into(), records, None, Some("absent".into()))
     }
 
     /// Every format of `bench compare` flags a row with noisy runs, and none calls it a regression.
@@ -206,7 +218,7 @@ mod tests {
         let options = CompareOptions { metrics: vec![Metric::Elapsed], thresholds: Thresholds::default(), map: VariantMap::default() };
         let report = build(&side(None), &side(Some(3)), &options).unwrap();
         assert_eq!(report.regressions, 0);
-        let flag = "no significant change, ⚠ noisy host: 1 run in new";
+        let flag = "same, ⚠ noisy host: 1 run in new";
         let text = compare_text::render(&report);
         assert!(text.contains(flag), "{text}");
         let markdown = compare_markdown::render(&report);
@@ -218,7 +230,7 @@ mod tests {
         assert!(json["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().starts_with("noisy host:")));
         let csv = to_csv(&report).unwrap();
         let mut lines = csv.lines();
-        assert!(lines.next().unwrap().ends_with(",mmtests_significant,base_noisy,new_noisy"), "{csv}");
-        assert!(lines.next().unwrap().ends_with(",0,1"), "{csv}");
+        assert!(lines.next().unwrap().ends_with(",mmtests_significant,base_noisy,new_noisy,inconclusive,min_detectable_change_percent,runs_needed"), "{csv}");
+        assert!(lines.next().unwrap().contains(",false,0,1,false,"), "{csv}");
     }
 }

@@ -45,14 +45,15 @@ fn suites(report: &CompareReport) -> Vec<(String, Vec<&Entry>)> {
     suites
 }
 
+/// Not passed, not failed: no verdict, or one that cannot tell (inconclusive, too few runs).
 fn is_skipped(entry: &Entry) -> bool {
-    !entry.regression && entry.comparison.as_ref().is_none_or(|c| c.verdict == Verdict::TooFewRuns)
+    !entry.regression && entry.comparison.as_ref().is_none_or(|c| matches!(c.verdict, Verdict::TooFewRuns | Verdict::Inconclusive))
 }
 
 fn suite(out: &mut String, report: &CompareReport, variant: &str, entries: &[&Entry]) {
     let pooled: Vec<&PooledEntry> = report.pooled.iter().filter(|p| cell::pooled_variant(p) == variant).collect();
     let failures = entries.iter().filter(|e| e.regression).count() + pooled.iter().filter(|p| p.regression).count();
-    let skipped = entries.iter().filter(|e| is_skipped(e)).count() + pooled.iter().filter(|p| !p.gates).count();
+    let skipped = entries.iter().filter(|e| is_skipped(e)).count() + pooled.iter().filter(|p| !p.gates || p.inconclusive).count();
     let _ = writeln!(
         out,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"0\">",
@@ -101,7 +102,8 @@ fn case(out: &mut String, entry: &Entry) {
             escape_text(&numbers)
         );
     } else if is_skipped(entry) {
-        let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(&format!("{}: {numbers}", entry.verdict)));
+        let reason = entry.sensitivity.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+        let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(&format!("{}{reason}: {numbers}", entry.verdict)));
     } else {
         let _ = writeln!(out, ">\n      <system-out>{}</system-out>\n    </testcase>", escape_text(&numbers));
     }
@@ -132,7 +134,7 @@ fn pooled_case(out: &mut String, p: &PooledEntry) {
             escape(&message),
             escape_text(&numbers)
         );
-    } else if !p.gates {
+    } else if !p.gates || p.inconclusive {
         let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(&format!("{}: {numbers}", p.verdict)));
     } else {
         let _ = writeln!(out, ">\n      <system-out>{}</system-out>\n    </testcase>", escape_text(&numbers));

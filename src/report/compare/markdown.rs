@@ -25,9 +25,8 @@ pub fn render(report: &CompareReport) -> String {
     let t = &report.thresholds;
     let _ = writeln!(
         out,
-        "Mean ± sample SD (successful runs). ★ (in these tables only): {STAR_MEANS}. The verdict is criterion's rule: Welch's p < {} \
-         and the whole 95 % interval of the change (Fieller's, for the ratio of the means) beyond ±{} %.",
-        t.alpha, t.noise_percent
+        "Mean ± sample SD (successful runs). ★ (in these tables only): {STAR_MEANS}. Verdict: {} (intervals: Fieller's, for the ratio of the means).",
+        t.rule_words()
     );
     if report.on_hosts() {
         let _ = writeln!(out, "\nRows name their host. **Pooled** {POOLED_MEANS}.");

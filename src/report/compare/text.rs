@@ -30,8 +30,8 @@ pub fn render(report: &CompareReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\nVerdict: criterion's rule, p < {} and the whole 95 % interval (Fieller's) beyond ±{} %.",
-        t.alpha, t.noise_percent
+        "\nVerdict: {} (intervals: Fieller's).",
+        t.rule_words()
     );
     let notes: Vec<String> = report
         .row_regressions

@@ -26,7 +26,7 @@ pub fn to_markdown(history: &History) -> String {
 /// plot (a page only), the warnings, a table per variant, level and metric.
 pub fn document(history: &History, trend_svg: Option<&str>, with_warnings: bool) -> Document {
     let mut measurements = Section::new("measurements", "Measurements, oldest first");
-    let mut table = Table::new("", &["##", "guest kernel", "measured", "#runs ok", "#failed", "results"]);
+    let mut table = Table::new("", &["##", "guest kernel", "measured", "#runs ok", "#failed", "#noisy host", "results"]);
     for (i, m) in history.measurements.iter().enumerate() {
         table.push(vec![
             Cell::num((i + 1).to_string()),
@@ -34,6 +34,7 @@ pub fn document(history: &History, trend_svg: Option<&str>, with_warnings: bool)
             Cell::text(m.started_at.as_deref().unwrap_or("unknown (no meta.json)")),
             Cell::num(m.ok_runs.to_string()),
             Cell::num(m.failed_runs.to_string()),
+            Cell::num(m.noisy_runs.to_string()),
             Cell::Code(m.name.clone()),
         ]);
     }
@@ -169,13 +170,7 @@ pub fn to_csv(history: &History) -> Result<String> {
 
 /// "REGRESSION in the last step: …" or "no significant regression in the last step: …".
 pub fn outcome_line(history: &History) -> String {
-    let t = &history.thresholds;
-    let rule = format!("p < {} and the 95 % interval beyond ±{} %", t.alpha, t.noise_percent);
-    if history.last_step_regressions.is_empty() {
-        format!("no significant regression in the last step ({rule})")
-    } else {
-        format!("REGRESSION in the last step ({rule}): {}", history.last_step_regressions.join("; "))
-    }
+    history.outcome_line()
 }
 
 pub fn series_title(series: &Series) -> String {
@@ -201,12 +196,13 @@ fn ci(p: &Point) -> String {
     }
 }
 
-/// "+9.8 % slower (REGRESSION)", "+0.20 % no significant change".
+/// "+9.8 % slower (REGRESSION)", "+0.20 % same", "+3.1 % inconclusive (sees ±12 %; …)".
 fn step(step: Option<&Step>) -> String {
     let Some(step) = step else { return "n/a".into() };
     let change = step.comparison.change_percent.map(percent).unwrap_or_else(|| "n/a".into());
     let regression = if step.regression { " (REGRESSION)" } else { "" };
-    format!("{change} {}{regression}", step.verdict)
+    let sensitivity = step.sensitivity.as_ref().filter(|_| step.inconclusive).map(|s| format!(" ({s})")).unwrap_or_default();
+    format!("{change} {}{regression}{sensitivity}", step.verdict)
 }
 
 /// "+9.8 % [+5.5, +14.0] slower (REGRESSION)": [`step`] with the interval, for the headline.

@@ -79,12 +79,9 @@ fn how_to_read(baseline: &str, t: &Thresholds) -> Vec<Inline> {
         code(baseline),
         text(format!(
             ". Mean ± sample SD (n − 1, as kernbench) of the successful runs; each variant against the baseline at the same -j. \
-A verdict says slower or faster (higher or lower for counts and percent CPU) only when Welch's t-test gives p < {} and the whole \
-95 % interval of the change (Fieller's, for the ratio of the two means) lies beyond ± {} % (criterion's rule); otherwise ",
-            t.alpha, t.noise_percent
+Verdict: {} (intervals: Fieller's, for the ratio of the two means). With fewer than {MIN_RUNS} successful runs on a side there is no verdict, only ",
+            t.rule_words()
         )),
-        Inline::Em(verdict_words(Metric::Elapsed, crate::stats::Verdict::NoSignificantChange).into()),
-        text(format!(". With fewer than {MIN_RUNS} successful runs on a side there is no verdict, only ")),
         Inline::Em(verdict_words(Metric::Elapsed, crate::stats::Verdict::TooFewRuns).into()),
         text(". Failed runs are excluded and counted; outliers are flagged, never removed."),
     ]
@@ -318,10 +315,7 @@ fn stopping(facts: &Facts) -> Option<Section> {
     let mut section = Section::new("", "Enough runs");
     section.push(Block::Para(vec![
         code("runs = \"auto\""),
-        text(format!(
-            ": each variant and level was measured until the 95 % interval of its mean elapsed time was within ± {} % of the mean, or until {} runs. The rule looks at each side's own precision, never at a comparison.",
-            first.precision_percent, first.max_runs
-        )),
+        text(format!(": {}", first.rule_sentence())),
     ]));
     let mut table = Table::new("", &["variant", "level", "stopped"]);
     for stop in &facts.stopping {

@@ -3,7 +3,7 @@
 
 use crate::model::{BootKernelView, BootTimes, ConsoleFinding, LevelStopping, Meta, RunRecord, StopRule, TimeBudget};
 use kbench_protocol::KernelView;
-use crate::stats::{Analysis, Target};
+use crate::stats::{Analysis, Decide, Target};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -223,7 +223,7 @@ impl Facts {
         warnings.extend(self.variants.iter().flat_map(VariantFacts::hardening_mismatches));
         for stop in &self.stopping {
             match stop.rule {
-                StopRule::Precise => {}
+                StopRule::Precise | StopRule::Decided => {}
                 StopRule::Cap => warnings.push(format!(
                     "{}: the mean elapsed time is less precise than the target; more runs (max_runs) or a quieter host would narrow it",
                     stop.line()
@@ -255,6 +255,12 @@ pub fn adaptive_stopping(meta: Option<&Meta>, records: &[RunRecord]) -> Vec<Leve
         min_runs: adaptive.min_runs,
         max_runs: adaptive.max_runs,
         rounds: design.rounds,
+        decide: adaptive.decide_threshold_percent.map(|noise_percent| Decide {
+            baseline: meta.baseline.clone(),
+            alpha: Decide::ALPHA,
+            noise_percent,
+            spending: Decide::SPENDING,
+        }),
     };
     let variants: Vec<String> = meta.variants.iter().map(|v| v.name.clone()).collect();
     let levels: Vec<String> = meta.levels.iter().map(|l| l.label.clone()).collect();

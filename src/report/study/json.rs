@@ -9,7 +9,10 @@ use anyhow::Result;
 use serde::Serialize;
 use std::path::Path;
 
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+/// 2: verdicts are higher/lower/same/inconclusive (no `no_significant_change`), and each
+/// comparison has `equivalence_ci`, `change_ci95_clipped`, `min_detectable_change_percent`,
+/// `runs_needed`.
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct ReportJson<'a> {

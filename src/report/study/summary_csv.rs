@@ -6,7 +6,7 @@ use crate::stats::{Analysis, Interval, MetricAnalysis, VariantAtLevel};
 use anyhow::{Context, Result};
 use std::path::Path;
 
-pub const HEADER: [&str; 26] = [
+pub const HEADER: [&str; 28] = [
     "jobs_label",
     "jobs",
     "variant",
@@ -33,6 +33,10 @@ pub const HEADER: [&str; 26] = [
     "mmtests_significant",
     "alpha",
     "noise_percent",
+    // What the comparison could see: the change it would call changed 4 times in 5, and
+    // about how many runs a side would decide it at the threshold.
+    "min_detectable_change_percent",
+    "runs_needed",
 ];
 
 pub fn write_summary_csv(path: &Path, analysis: &Analysis) -> Result<()> {
@@ -73,6 +77,8 @@ pub(super) fn metric_cells(analysis: &Analysis, variant: &VariantAtLevel, m: &Me
     row.push(c.map(|c| verdict_words(m.metric, c.verdict).to_string()).unwrap_or_default());
     row.push(c.map(|c| c.mmtests_significant.to_string()).unwrap_or_default());
     row.extend([analysis.thresholds.alpha, analysis.thresholds.noise_percent].map(|v| v.to_string()));
+    row.push(cell(c.and_then(|c| c.min_detectable_change_percent)));
+    row.push(c.and_then(|c| c.runs_needed).map(|n| n.to_string()).unwrap_or_default());
     row
 }
 
