@@ -36,12 +36,10 @@ impl StateFiles {
 pub fn create_overlay(disk: &Path, overlay: &Path) -> Result<PathBuf> {
     let base = std::path::absolute(disk).with_context(|| format!("cannot resolve {}", disk.display()))?;
     let format = if super::qemu::is_qcow2(&base) { "qcow2" } else { "raw" };
-    let output = Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2", "-F", format, "-b"])
-        .arg(&base)
-        .arg(overlay)
-        .output()
-        .context("reuse = \"snapshot\" with a guest disk needs qemu-img to keep the disk's writes apart (Debian: apt-get install qemu-utils)")?;
+    let output =
+        Command::new("qemu-img").args(["create", "-q", "-f", "qcow2", "-F", format, "-b"]).arg(&base).arg(overlay).output().context(
+            "reuse = \"snapshot\" with a guest disk needs qemu-img to keep the disk's writes apart (Debian: apt-get install qemu-utils)",
+        )?;
     if !output.status.success() {
         bail!("qemu-img could not create the overlay {}: {}", overlay.display(), String::from_utf8_lossy(&output.stderr).trim());
     }
@@ -82,7 +80,8 @@ fn save_stopped(qmp: &mut Qmp, overlay: Option<&Path>, files: &StateFiles, timeo
     let mut bytes = std::fs::metadata(&files.ram).with_context(|| format!("the saved state {}", files.ram.display()))?.len();
     if let Some(overlay) = overlay {
         // Migration flushed and released the disk: the overlay holds every write up to now.
-        bytes += std::fs::copy(overlay, &files.disk).with_context(|| format!("cannot copy the guest's disk writes to {}", files.disk.display()))?;
+        bytes += std::fs::copy(overlay, &files.disk)
+            .with_context(|| format!("cannot copy the guest's disk writes to {}", files.disk.display()))?;
     }
     Ok(bytes)
 }
@@ -101,7 +100,9 @@ pub fn restore(qmp: &mut Qmp, files: &StateFiles, timeout: Duration) -> Result<(
             Some("inmigrate") if Instant::now() < deadline => std::thread::sleep(POLL),
             Some("inmigrate") => bail!("QEMU did not load the saved state {} within {} s", files.ram.display(), timeout.as_secs()),
             Some("paused" | "prelaunch") => break,
-            other => bail!("QEMU could not load the saved state {}: its guest is {}", files.ram.display(), other.unwrap_or("in no known state")),
+            other => {
+                bail!("QEMU could not load the saved state {}: its guest is {}", files.ram.display(), other.unwrap_or("in no known state"))
+            }
         }
     }
     qmp.execute("cont", None)?;
@@ -122,7 +123,8 @@ mod tests {
     fn a_path_is_one_shell_word_whatever_it_holds() {
         assert_eq!(shell_quote(Path::new("/r/a b/x")).unwrap(), "'/r/a b/x'");
         assert_eq!(shell_quote(Path::new("/r/it's;rm -rf")).unwrap(), r"'/r/it'\''s;rm -rf'");
-        let out = Command::new("sh").arg("-c").arg(format!("printf %s {}", shell_quote(Path::new("/a'b $(x) `y`")).unwrap())).output().unwrap();
+        let out =
+            Command::new("sh").arg("-c").arg(format!("printf %s {}", shell_quote(Path::new("/a'b $(x) `y`")).unwrap())).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "/a'b $(x) `y`");
     }
 }

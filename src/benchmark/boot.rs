@@ -536,13 +536,37 @@ pub fn first_line(text: &str) -> String {
 
 /// Opens the conversation with a restored guest's agent: a fresh key, the host's clock
 /// and fresh entropy, and its answer checked against the facts of the boot it was saved
-/// from. Until the agent speaks it, a restored guest cannot be trusted: refused.
+/// from, so that the state of another variant (or kernel) cannot pass for this one.
 fn resume<'g>(
-    _guest: &'g mut dyn crate::backend::Guest,
-    _timing: super::session::Timing,
-    _stop: &'g dyn Fn() -> Result<()>,
-    _key: String,
-    _state: &SavedState,
+    guest: &'g mut dyn crate::backend::Guest,
+    timing: super::session::Timing,
+    stop: &'g dyn Fn() -> Result<()>,
+    key: String,
+    state: &SavedState,
 ) -> Result<Session<'g>> {
-    bail!("this agent cannot take a fresh key after a restore")
+    let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| anyhow!("the host's clock: {e}"))?;
+    let unix_time_ns = u64::try_from(clock.as_nanos()).map_err(|_| anyhow!("the host's clock is past 2554"))?;
+    let resume = kbench_protocol::Resume { key, unix_time_ns, entropy: boot_key()? };
+    let (session, facts) = Session::resume(guest, timing, stop, resume)?;
+    let saved = &state.facts;
+    if (&facts.cmdline, &facts.kernel_release, facts.slab.is_on()) != (&saved.cmdline, &saved.kernel_release, saved.slab.is_on()) {
+        bail!(
+            "the restored guest is not the boot that was saved: it runs {} with /proc/cmdline {:?}, poisoning {}; the saved boot ran {} with {:?}, poisoning {}",
+            facts.kernel_release,
+            facts.cmdline,
+            on_off(facts.slab.is_on()),
+            saved.kernel_release,
+            saved.cmdline,
+            on_off(saved.slab.is_on())
+        );
+    }
+    Ok(session)
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
 }
