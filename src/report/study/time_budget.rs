@@ -13,6 +13,8 @@ pub struct BudgetText {
     pub cpu: String,
     /// Said only of a resumed study.
     pub resumed: Option<String>,
+    /// Said only of a study that saved and restored guests (`reuse = "snapshot"`).
+    pub snapshots: Option<String>,
 }
 
 pub const BOOT_COLUMNS: [&str; 9] =
@@ -40,6 +42,16 @@ pub fn budget_text(budget: &TimeBudget) -> BudgetText {
                 budget.invocations
             )
         }),
+        snapshots: (budget.restores > 0 || budget.save_s > 0.0).then(|| {
+            let each = if budget.restores > 0 { budget.restore_s / f64::from(budget.restores) } else { 0.0 };
+            format!(
+                "reuse = \"snapshot\": {} guests restored ({} s each on average) instead of booted, prepared and warmed up; saving them took {} s, into state files of {:.1} MB in all.",
+                budget.restores,
+                number(each),
+                number(budget.save_s),
+                budget.state_bytes as f64 / 1e6
+            )
+        }),
     }
 }
 
@@ -51,7 +63,7 @@ pub fn boot_rows(boots: &[BootTimes]) -> Vec<[String; 9]> {
             [
                 b.variant.clone(),
                 b.boot.to_string(),
-                number(b.boot_s),
+                b.restore_s.map_or_else(|| number(b.boot_s), |r| format!("restored in {}", number(r))),
                 b.prepare_s.map_or_else(|| "—".to_string(), number),
                 number(b.warmup_s),
                 number(b.clean_s),
@@ -80,7 +92,12 @@ mod tests {
         assert_eq!(text.parts.iter().map(|p| p[0].as_str()).collect::<Vec<_>>()[3..], ["shut-down", "warm-up", "clean"], "zeros last, in their listed order");
         assert!(text.cpu.contains("0.2000 s, 0.25 % of one core"), "{}", text.cpu);
         assert!(text.cpu.contains("Before its first boot (checksums of the files booted, the host's facts) the study spent 1.500 s"), "{}", text.cpu);
-        assert!(text.resumed.is_none());
+        assert!(text.resumed.is_none() && text.snapshots.is_none());
+        let restored = BootTimes { boot_s: 0.0, restore_s: Some(0.4), ..BootTimes::new("a", 2) };
+        let saved = BootTimes { save_s: Some(0.6), state_bytes: Some(88_000_000), ..boots[0].clone() };
+        let snapshots = budget_text(&TimeBudget::of(&[saved, restored.clone()], 80.0, 0.2)).snapshots.unwrap();
+        assert!(snapshots.contains("1 guests restored (0.4000 s each on average)") && snapshots.contains("88.0 MB"), "{snapshots}");
+        assert_eq!(boot_rows(&[restored])[0][2], "restored in 0.4000");
         assert!(budget_text(&budget.plus(&budget)).resumed.unwrap().contains("2 invocations"));
     }
 
