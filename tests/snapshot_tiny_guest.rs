@@ -122,3 +122,51 @@ fn a_kill_9_during_a_restore_leaves_no_qemu_and_the_next_run_no_state_file() {
     assert!(!results.join(".scratch").exists(), "no state file after the next run");
     assert_no_qemu_left(dir.path());
 }
+
+/// A guest with a disk: the first boot's writes (its prepare's) are in every restore, the
+/// image itself is never written, and no restore sees another restore's writes.
+#[test]
+fn a_restored_debian_guest_finds_its_prepares_writes_and_the_image_stays_unwritten() {
+    let _guard = debian_guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+runs = 3
+rounds = 3
+warmup = 0
+jobs = ["half"]
+reuse = "snapshot"
+[[variant]]
+name = "deb"
+[workload]
+kind = "command"
+prepare = "echo prepared > /root/kbench-prepared && sync"
+# Each run leaves a file of its own: a later restore must not see it.
+command = "cat /root/kbench-prepared; ls /root | grep -c kbench-run-; touch /root/kbench-run-$(cat /proc/sys/kernel/random/uuid); sync"
+# Written to: the overlay, not the image, holds what the guests write.
+[guest.root]
+options = "rw"
+"#;
+    let scenario = debian_scenario(dir.path(), "debsnap", body);
+    let image = debian_image().join("root.ext4");
+    let before = std::fs::metadata(&image).unwrap();
+    let root = dir.path().join("results");
+    let out = bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let results = study_folder(&root, "debsnap");
+    let rows = read_rows(&results.join("runs.csv"));
+    assert_eq!(rows.iter().map(|r| r["start"].as_str()).collect::<Vec<_>>(), ["boot", "restore", "restore"]);
+    for run in 1..=3 {
+        let log = std::fs::read_to_string(results.join(format!("logs/deb-half-run{run}.log"))).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines[..2], ["prepared", "0"], "run {run}: the prepare's file, and no run's but its own: {log}");
+    }
+    let after = std::fs::metadata(&image).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (before.mtime(), before.mtime_nsec(), before.len()),
+        (after.mtime(), after.mtime_nsec(), after.len()),
+        "the image was written"
+    );
+    assert!(!results.join(".scratch").exists());
+    assert_no_qemu_left(dir.path());
+}
