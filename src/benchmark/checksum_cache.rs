@@ -12,6 +12,9 @@ use std::time::{Duration, SystemTime};
 /// A file changed less than this long ago may change again within the same tick of the
 /// file system's clock (a coarse one: a few ms), unseen by mtime and ctime: not cached.
 const SETTLED: Duration = Duration::from_secs(2);
+/// Smaller files (a scenario, its copy in each results folder) hash in microseconds: not
+/// cached, so the cache holds the few large files studies boot, not one line per study.
+const WORTH_CACHING: u64 = 1 << 20;
 
 /// The sha256 of `path` (lower-case hex), from the cache when the file is unchanged.
 pub fn sha256_of(path: &Path) -> Result<String> {
@@ -43,11 +46,11 @@ fn hash(path: &Path) -> Result<String> {
 }
 
 /// The file's state as the start of a cache line; `None` when it cannot be cached (no
-/// absolute path, a name with a tab or newline, a file changed just before `now`).
+/// absolute path, a name with a tab or newline, a small file, a file changed just before `now`).
 fn line_prefix(path: &Path, now: SystemTime) -> Option<String> {
     let absolute = std::path::absolute(path).ok()?;
     let shown = absolute.to_str().filter(|s| !s.contains(['\t', '\n']))?;
-    let meta = std::fs::metadata(&absolute).ok()?;
+    let meta = std::fs::metadata(&absolute).ok().filter(|m| m.size() >= WORTH_CACHING)?;
     let changed = SystemTime::UNIX_EPOCH + Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec().clamp(0, 999_999_999) as u32);
     if now.duration_since(changed).map_or(true, |age| age < SETTLED) {
         return None;
@@ -99,15 +102,23 @@ mod tests {
 
     const ABC: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
+    /// A file large enough to be cached, starting with `head`.
+    fn large(path: &Path, head: &[u8]) {
+        let mut bytes = head.to_vec();
+        bytes.resize(WORTH_CACHING as usize, b'.');
+        std::fs::write(path, bytes).unwrap();
+    }
+
     #[test]
     fn a_settled_file_is_read_from_the_cache_and_a_changed_one_hashed_again() {
         let dir = tempfile::tempdir().unwrap();
         let (file, cache) = (dir.path().join("disk.img"), dir.path().join("cache"));
-        std::fs::write(&file, b"abc").unwrap();
+        large(&file, b"abc");
+        let sha = hash(&file).unwrap();
         let later = SystemTime::now() + Duration::from_secs(60);
-        assert_eq!(sha256_with_cache(&file, Some(&cache), later).unwrap(), ABC);
+        assert_eq!(sha256_with_cache(&file, Some(&cache), later).unwrap(), sha);
         let prefix = line_prefix(&file, later).unwrap();
-        assert_eq!(lookup(&cache, &prefix).as_deref(), Some(ABC), "the settled state was stored");
+        assert_eq!(lookup(&cache, &prefix), Some(sha.clone()), "the settled state was stored");
 
         // The cache answers for that state, without reading the file: a planted line wins.
         store(&cache, &prefix, &"0".repeat(64));
@@ -115,21 +126,25 @@ mod tests {
 
         // Any write moves ctime: the planted line no longer matches, the file is hashed.
         std::thread::sleep(Duration::from_millis(20));
-        std::fs::write(&file, b"abd").unwrap();
+        large(&file, b"abd");
         let later = SystemTime::now() + Duration::from_secs(60);
         assert_ne!(line_prefix(&file, later).unwrap(), prefix);
         let abd = sha256_with_cache(&file, Some(&cache), later).unwrap();
-        assert_ne!(abd, "0".repeat(64));
-        assert_ne!(abd, ABC);
+        assert_eq!(abd, hash(&file).unwrap());
+        assert_ne!(abd, sha);
     }
 
     #[test]
-    fn a_file_changed_just_now_is_hashed_but_not_cached() {
+    fn a_file_changed_just_now_or_a_small_one_is_hashed_but_not_cached() {
         let dir = tempfile::tempdir().unwrap();
         let (file, cache) = (dir.path().join("k"), dir.path().join("cache"));
-        std::fs::write(&file, b"abc").unwrap();
-        assert_eq!(sha256_with_cache(&file, Some(&cache), SystemTime::now()).unwrap(), ABC);
+        large(&file, b"abc");
+        assert_eq!(sha256_with_cache(&file, Some(&cache), SystemTime::now()).unwrap(), hash(&file).unwrap());
         assert!(!cache.exists(), "a file changed within {SETTLED:?} may change again unseen");
+        std::fs::write(&file, b"abc").unwrap();
+        let later = SystemTime::now() + Duration::from_secs(60);
+        assert_eq!(sha256_with_cache(&file, Some(&cache), later).unwrap(), ABC);
+        assert!(!cache.exists(), "a small file is not worth a line");
         assert_eq!(sha256_with_cache(&file, None, SystemTime::now()).unwrap(), ABC);
         assert!(sha256_with_cache(&dir.path().join("missing"), Some(&cache), SystemTime::now()).is_err());
     }
