@@ -69,7 +69,8 @@ fn run_variant(study: &mut Study, variant: &Variant, round: u32, outcome: &mut S
         let saved = states.as_deref().and_then(|s| s.get(&variant.name)).cloned();
         let start = match &saved {
             Some(state) => Start::Restore(state),
-            None => Start::Boot { states: states.as_deref_mut() },
+            // The last round's guest is saved for nothing.
+            None => Start::Boot { states: states.as_deref_mut().filter(|_| round + 1 < study.plan.rounds) },
         };
         let result = boot::run(study, variant, (number, &console_log), &pending, outcome, start);
         note_console(study, variant, number, &console_log, outcome)?;

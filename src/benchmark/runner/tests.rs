@@ -817,6 +817,16 @@ fn snapshot_boots_each_variant_once_and_restores_it_in_every_later_round() {
     assert!(!scratch.path().join("states").exists(), "the state files go with the study");
 }
 
+#[test]
+fn snapshot_saves_nothing_in_the_last_round() {
+    let mut plan = snapshot_plan(2, 1);
+    plan.rounds = 1;
+    let backend = FakeBackend::new(vec![]);
+    let (result, _listener, outcome, _scratch) = run_snapshot(&plan, &backend);
+    result.unwrap();
+    assert_eq!((*backend.saves.borrow(), *backend.restores.borrow(), outcome.records.len()), (0, 0, 2));
+}
+
 /// The replay test: a restored guest that answers with the saved boot's key (the saved
 /// conversation replayed) is refused; the round boots instead, nothing is lost.
 #[test]
