@@ -24,9 +24,10 @@ const CONSOLE_EXCERPT: usize = 2000;
 
 /// How a boot's guest starts.
 pub enum Start<'a> {
-    /// Boots; with `reuse = "snapshot"` (`states`), saves the guest into `states` once it
+    /// Boots; with `reuse = "snapshot"` (`states`), saves the guest into `states` (under
+    /// the slot named by its string) once it
     /// prepared and warmed up.
-    Boot { states: Option<&'a mut SavedStates> },
+    Boot { states: Option<(&'a mut SavedStates, String)> },
     /// Restored from a saved state, prepared and warmed up already: only timed runs.
     Restore(&'a SavedState),
 }
@@ -57,7 +58,7 @@ struct Boot<'s, 'a> {
     /// Booted, or restored from a saved state (runs.csv `start`).
     start: GuestStart,
     /// `reuse = "snapshot"` on a boot: where the guest is saved once prepared and warmed up.
-    states: Option<&'s mut SavedStates>,
+    states: Option<(&'s mut SavedStates, String)>,
 }
 
 /// Boots the variant once and measures `pending` runs, or as many as the guest allows.
@@ -258,20 +259,20 @@ impl Boot<'_, '_> {
     /// timed run, for the variant's later rounds to restore. A guest that cannot be saved
     /// runs on; the later rounds then boot, and the terminal says why.
     fn save(&mut self, session: &mut Session) {
-        let (Some(states), Some(facts)) = (self.states.take(), self.facts.clone()) else { return };
+        let (Some((states, slot)), Some(facts)) = (self.states.take(), self.facts.clone()) else { return };
         let name = self.variant.name.clone();
         let saving = Instant::now();
-        let saved = states.fresh_dir(&name).and_then(|dir| session.save_state(&dir).map(|bytes| (dir, bytes)));
+        let saved = states.fresh_dir(&slot).and_then(|dir| session.save_state(&dir).map(|bytes| (dir, bytes)));
         let save_s = saving.elapsed().as_secs_f64();
         match saved {
             Ok((dir, bytes)) => {
                 self.times.save_s = Some(save_s);
                 self.times.state_bytes = Some(bytes);
-                states.insert(&name, SavedState { dir, facts });
+                states.insert(&slot, SavedState { dir, facts });
                 self.study.listener.note(&format!("{name}: saved the prepared guest in {save_s:.2} s ({:.1} MB); its later rounds restore it", bytes as f64 / 1e6));
             }
             Err(error) => {
-                states.forget(&name);
+                states.forget(&slot);
                 self.study.listener.note(&format!("warning: variant {name}: cannot save its guest ({error:#}); its later rounds boot again"));
             }
         }

@@ -64,6 +64,7 @@ pub fn plan(runs: u32, warmup: u32, rounds: u32) -> Plan {
         // Alternate keeps the boots' order known to the tests: a b, b a, ...
         order: BootOrder { choice: OrderChoice::Alternate, seed: 0, seed_from_clock: false },
         reuse: Default::default(),
+        snapshots: 1,
         adaptive: None,
         quiet_host: None,
         hosts: Vec::new(),

@@ -66,11 +66,15 @@ fn run_variant(study: &mut Study, variant: &Variant, round: u32, outcome: &mut S
             return Ok(());
         }
         let (number, console_log) = study.listener.next_boot(&variant.name)?;
-        let saved = states.as_deref().and_then(|s| s.get(&variant.name)).cloned();
+        // `snapshots` slots per variant: round r restores the guest round r mod snapshots saved.
+        let slot = format!("{}.{}", variant.name, round % study.plan.snapshots);
+        let saved = states.as_deref().and_then(|s| s.get(&slot)).cloned();
         let start = match &saved {
             Some(state) => Start::Restore(state),
-            // The last round's guest is saved for nothing.
-            None => Start::Boot { states: states.as_deref_mut().filter(|_| round + 1 < study.plan.rounds) },
+            // A guest no later round restores is saved for nothing.
+            None => Start::Boot {
+                states: states.as_deref_mut().filter(|_| round + study.plan.snapshots < study.plan.rounds).map(|s| (s, slot.clone())),
+            },
         };
         let result = boot::run(study, variant, (number, &console_log), &pending, outcome, start);
         note_console(study, variant, number, &console_log, outcome)?;
@@ -84,7 +88,7 @@ fn run_variant(study: &mut Study, variant: &Variant, round: u32, outcome: &mut S
                     first_line(&format!("{error:#}"))
                 ));
                 if let Some(states) = states.as_deref_mut() {
-                    states.forget(&variant.name);
+                    states.forget(&slot);
                 }
                 continue;
             }

@@ -1,6 +1,6 @@
-//! `reuse = "snapshot"`: the guests saved after a variant's first boot had prepared and
-//! warmed up, one per variant, restored by its later rounds. The state files live in the
-//! results folder's scratch space (`.scratch/states/<variant>/`): removed when the study
+//! `reuse = "snapshot"`: the guests saved after a variant's first boots (`snapshots` of
+//! them) had prepared and warmed up, restored in turn by its later rounds. The state files
+//! live in the results folder's scratch space (`.scratch/states/<variant>.<slot>/`): removed when the study
 //! ends (and on Ctrl-C, which ends it), and after a `kill -9` by the next `--resume`,
 //! which finds none and boots again.
 
@@ -28,27 +28,27 @@ impl SavedStates {
         SavedStates { root: scratch.join("states"), states: HashMap::new() }
     }
 
-    pub fn get(&self, variant: &str) -> Option<&SavedState> {
-        self.states.get(variant)
+    pub fn get(&self, slot: &str) -> Option<&SavedState> {
+        self.states.get(slot)
     }
 
-    /// An empty folder for the variant's state, any earlier one removed.
-    pub fn fresh_dir(&mut self, variant: &str) -> Result<PathBuf> {
-        self.forget(variant);
-        // The variant's name is a plain word (the plan checks it), safe as a folder name.
-        let dir = self.root.join(variant);
+    /// An empty folder for the state of `slot` (`<variant>.<index>`), any earlier one removed.
+    pub fn fresh_dir(&mut self, slot: &str) -> Result<PathBuf> {
+        self.forget(slot);
+        // A variant's name is a plain word (the plan checks it): the slot is a safe folder name.
+        let dir = self.root.join(slot);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(dir)
     }
 
-    pub fn insert(&mut self, variant: &str, state: SavedState) {
-        self.states.insert(variant.to_string(), state);
+    pub fn insert(&mut self, slot: &str, state: SavedState) {
+        self.states.insert(slot.to_string(), state);
     }
 
-    /// Drops the variant's state (a restore of it failed): its later rounds boot again.
-    pub fn forget(&mut self, variant: &str) {
-        if let Some(state) = self.states.remove(variant) {
+    /// Drops a slot's state (a restore of it failed): the rounds that would restore it boot.
+    pub fn forget(&mut self, slot: &str) {
+        if let Some(state) = self.states.remove(slot) {
             let _ = std::fs::remove_dir_all(state.dir);
         }
     }

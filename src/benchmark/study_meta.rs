@@ -101,6 +101,7 @@ pub fn design_facts(plan: &Plan) -> DesignFacts {
         quiet_host: plan.quiet_host.map(|q| QuietHostFacts { max_load: q.max_load, wait_s: q.wait.as_secs() }),
         pin: plan.guest.pin,
         restored: plan.reuse == crate::scenario::file::Reuse::Snapshot,
+        snapshots: plan.snapshots,
     }
 }
 

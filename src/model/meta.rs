@@ -104,6 +104,13 @@ pub struct DesignFacts {
     /// saved once prepared and warmed up; false (also in older meta.json): every round booted.
     #[serde(default)]
     pub restored: bool,
+    /// With `restored`: how many boots per variant were saved and restored in turn.
+    #[serde(default = "one")]
+    pub snapshots: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl DesignFacts {
@@ -136,7 +143,10 @@ impl DesignFacts {
             parts.push("each vCPU pinned to a host CPU of its own".to_string());
         }
         if self.restored && self.rounds > 1 {
-            parts.push("each variant booted, prepared and warmed up once, its later rounds restored from the guest saved then (no boot-to-boot variation sampled)".to_string());
+            parts.push(match self.snapshots {
+                0 | 1 => "each variant booted, prepared and warmed up once, its later rounds restored from the guest saved then (no boot-to-boot variation sampled)".to_string(),
+                k => format!("each variant booted, prepared and warmed up {k} times, its later rounds restored from these {k} saved guests in turn (boot-to-boot variation sampled {k} times)"),
+            });
         }
         parts.join("; ")
     }
@@ -343,6 +353,7 @@ mod tests {
             quiet_host: Some(QuietHostFacts { max_load: 0.5, wait_s: 60 }),
             pin: true,
             restored: false,
+            snapshots: 1,
         };
         assert_eq!(
             design.describe(),
@@ -418,6 +429,7 @@ mod tests {
             quiet_host: Some(QuietHostFacts { max_load: 0.5, wait_s: 300 }),
             pin: false,
             restored: true,
+            snapshots: 2,
         };
         meta.design = Some(design.clone());
         let again: Meta = serde_json::from_str(&serde_json::to_string(&meta).unwrap()).unwrap();

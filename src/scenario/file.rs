@@ -42,6 +42,9 @@ pub struct ScenarioFile {
     /// or restored from the state saved after the first boot's prepare and warm-ups.
     #[serde(default)]
     pub reuse: Reuse,
+    /// With `reuse = "snapshot"`: this many independent boots (and saved guests) per
+    /// variant, restored in turn; 1 when unset.
+    pub snapshots: Option<u32>,
     /// The seed of `order = "random"`; taken from the clock (and recorded) when unset.
     pub seed: Option<u64>,
     /// Wait before each run until the host is quiet, for at most `wait` seconds.

@@ -38,6 +38,9 @@ pub struct Plan {
     pub order: BootOrder,
     /// `reuse`: boot every round, or restore the first round's saved guest.
     pub reuse: Reuse,
+    /// With `reuse = "snapshot"`: rounds 0..snapshots boot and save, round r restores the
+    /// guest of round r mod snapshots.
+    pub snapshots: u32,
     /// `runs = "auto"`: each variant and level stops once precise (`stats::Target`).
     pub adaptive: Option<AdaptiveRuns>,
     /// Wait for a quiet host before each run.
@@ -319,6 +322,13 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             "key `reuse`: \"snapshot\" saves and restores guests through the QEMU backend only; with libvirt or [[host]] entries use reuse = \"boot\" (or remove reuse)"
         );
     }
+    let snapshots = file.snapshots.unwrap_or(1);
+    if file.snapshots.is_some() && file.reuse != Reuse::Snapshot {
+        bail!("key `snapshots`: only `reuse = \"snapshot\"` saves guests; remove it or set reuse = \"snapshot\"");
+    }
+    if snapshots == 0 || (snapshots > 1 && snapshots >= rounds) {
+        bail!("key `snapshots`: must be between 1 and `rounds` - 1 ({}): with as many snapshots as rounds every round boots", rounds.saturating_sub(1).max(1));
+    }
     let variants = variants(&file, &base)?;
     let baseline = match &file.baseline {
         None => 0,
@@ -365,6 +375,7 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         workload: workload(&file.workload, &base)?,
         order: boot_order,
         reuse: file.reuse,
+        snapshots,
         adaptive,
         quiet_host,
         hosts,
@@ -706,6 +717,11 @@ mod tests {
         let hosts = refusal(load_scenario("reuse = \"snapshot\"\n[[host]]\nname = \"lab1\"\nuri = \"qemu:///system\"", ""));
         assert!(hosts.contains("key `reuse`"), "{hosts}");
         assert!(load_scenario("reuse = \"restore\"", "").is_err(), "an unknown value is refused");
+        let k = |top: &str| load_scenario(&format!("runs = 4\nreuse = \"snapshot\"\n{top}"), "");
+        assert_eq!((k("").unwrap().snapshots, k("snapshots = 3").unwrap().snapshots), (1, 3));
+        assert!(refusal(k("snapshots = 4")).contains("key `snapshots`: must be between 1 and `rounds` - 1 (3)"));
+        assert!(refusal(k("snapshots = 0")).contains("key `snapshots`"));
+        assert!(refusal(load_scenario("snapshots = 2", "")).contains("only `reuse = \"snapshot\"` saves guests"));
     }
 
     #[test]

@@ -817,6 +817,22 @@ fn snapshot_boots_each_variant_once_and_restores_it_in_every_later_round() {
     assert!(!scratch.path().join("states").exists(), "the state files go with the study");
 }
 
+/// `snapshots = 2` over 5 rounds: rounds 1 and 2 boot and save, 3 and 5 restore the
+/// first's guest, 4 the second's.
+#[test]
+fn two_snapshots_are_restored_in_turn() {
+    let mut plan = snapshot_plan(1, 5);
+    plan.variants.truncate(1);
+    plan.snapshots = 2;
+    let backend = FakeBackend::new(vec![]);
+    let (result, _listener, outcome, _scratch) = run_snapshot(&plan, &backend);
+    result.unwrap();
+    assert_eq!((*backend.saves.borrow(), *backend.restores.borrow()), (2, 3));
+    let starts: Vec<_> = outcome.records.iter().map(|r| r.start.unwrap()).collect();
+    use GuestStart::{Boot, Restore};
+    assert_eq!(starts, [Boot, Boot, Restore, Restore, Restore]);
+}
+
 #[test]
 fn snapshot_saves_nothing_in_the_last_round() {
     let mut plan = snapshot_plan(2, 1);
