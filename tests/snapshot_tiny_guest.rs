@@ -73,8 +73,14 @@ fn a_snapshot_study_boots_each_variant_once_and_restores_it_in_every_later_round
     assert_eq!(budget["restores"], 9, "{budget}");
     assert!(budget["state_bytes"].as_u64().unwrap() > 1_000_000, "{budget}");
 
-    // A restored guest's clock is the host's when the run started, not the saved moment's
-    // (rounds later: minutes behind); its prepare's file is there.
+    // Each restored agent took the fresh key, set its clock and credited the host's entropy.
+    for boot in 2..=4 {
+        let console = std::fs::read_to_string(results.join(format!("console/c-boot{boot}.log"))).unwrap();
+        assert!(console.contains("kbench-agent: restored: new key, clock set, entropy credited"), "boot {boot}:\n{console}");
+    }
+    // A restored guest's clock is the host's when the run started; its prepare's file is
+    // there. (Under TCG QEMU's own clock already jumps ahead over a save; under KVM the
+    // guest's would stand still without the agent setting it.)
     for run in 2..=4 {
         let row = rows.iter().find(|r| r["variant"] == "c" && r["run"] == run.to_string()).unwrap();
         let host = chrono::DateTime::parse_from_rfc3339(&row["started_at"]).unwrap().timestamp();
