@@ -269,11 +269,13 @@ impl Boot<'_, '_> {
                 self.times.save_s = Some(save_s);
                 self.times.state_bytes = Some(bytes);
                 states.insert(&slot, SavedState { dir, facts });
-                self.study.listener.note(&format!("{name}: saved the prepared guest in {save_s:.2} s ({:.1} MB); its later rounds restore it", bytes as f64 / 1e6));
+                let mb = bytes as f64 / 1e6;
+                self.study.listener.note(&format!("{name}: saved the prepared guest in {save_s:.2} s ({mb:.1} MB); its later rounds restore it"));
             }
             Err(error) => {
                 states.forget(&slot);
-                self.study.listener.note(&format!("warning: variant {name}: cannot save its guest ({error:#}); its later rounds boot again"));
+                let line = format!("warning: variant {name}: cannot save its guest ({error:#}); its later rounds boot again");
+                self.study.listener.note(&line);
             }
         }
     }

@@ -140,7 +140,13 @@ impl TimeBudget {
     /// The study's budget now: this invocation's (`boots` it measured, its wall and CPU
     /// time so far, the time before its first boot) added to the budget of the invocations
     /// before it, if it was resumed.
-    pub fn so_far(earlier: Option<&TimeBudget>, boots: &[BootTimes], wall_s: f64, bench_cpu_s: f64, before_first_boot_s: f64) -> TimeBudget {
+    pub fn so_far(
+        earlier: Option<&TimeBudget>,
+        boots: &[BootTimes],
+        wall_s: f64,
+        bench_cpu_s: f64,
+        before_first_boot_s: f64,
+    ) -> TimeBudget {
         let now = TimeBudget { before_first_boot_s, ..TimeBudget::of(boots, wall_s, bench_cpu_s) };
         match earlier {
             Some(earlier) => earlier.plus(&now),

@@ -327,7 +327,8 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         bail!("key `snapshots`: only `reuse = \"snapshot\"` saves guests; remove it or set reuse = \"snapshot\"");
     }
     if snapshots == 0 || (snapshots > 1 && snapshots >= rounds) {
-        bail!("key `snapshots`: must be between 1 and `rounds` - 1 ({}): with as many snapshots as rounds every round boots", rounds.saturating_sub(1).max(1));
+        let most = rounds.saturating_sub(1).max(1);
+        bail!("key `snapshots`: must be between 1 and `rounds` - 1 ({most}): with as many snapshots as rounds every round boots");
     }
     let variants = variants(&file, &base)?;
     let baseline = match &file.baseline {

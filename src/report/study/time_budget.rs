@@ -91,7 +91,8 @@ mod tests {
         assert_eq!(text.parts[2], ["other".to_string(), "3.000".into(), "3.8 %".into()], "80 - (60 + 10 + 6 + 1)");
         assert_eq!(text.parts.iter().map(|p| p[0].as_str()).collect::<Vec<_>>()[3..], ["shut-down", "warm-up", "clean"], "zeros last, in their listed order");
         assert!(text.cpu.contains("0.2000 s, 0.25 % of one core"), "{}", text.cpu);
-        assert!(text.cpu.contains("Before its first boot (checksums of the files booted, the host's facts) the study spent 1.500 s"), "{}", text.cpu);
+        let before = "Before its first boot (checksums of the files booted, the host's facts) the study spent 1.500 s";
+        assert!(text.cpu.contains(before), "{}", text.cpu);
         assert!(text.resumed.is_none() && text.snapshots.is_none());
         let restored = BootTimes { boot_s: 0.0, restore_s: Some(0.4), ..BootTimes::new("a", 2) };
         let saved = BootTimes { save_s: Some(0.6), state_bytes: Some(88_000_000), ..boots[0].clone() };
