@@ -8,8 +8,9 @@
 #   libvirt-daemon-system, libvirt-clients  the daemon and virsh it drives (tests/libvirt.rs;
 #                                           scripts/start-libvirtd.sh starts it without systemd)
 #   openssh-server   tests/libvirt.rs reaches the daemon through qemu+ssh on loopback
+#   qemu-utils       qemu-img: reuse = "snapshot" keeps a disk guest's writes in an overlay
 set -euo pipefail
-packages=(qemu-system-x86 busybox-static cpio file debootstrap e2fsprogs wget initramfs-tools-core chromium
+packages=(qemu-system-x86 qemu-utils busybox-static cpio file debootstrap e2fsprogs wget initramfs-tools-core chromium
   libvirt-dev pkg-config libvirt-daemon-system libvirt-clients openssh-server)
 missing=()
 for p in "${packages[@]}"; do

@@ -106,7 +106,7 @@ fn probe(command: &str, limit: Duration, isolation: &Isolation) -> String {
     }
 }
 
-fn read_trimmed(path: &str) -> String {
+pub fn read_trimmed(path: &str) -> String {
     fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
@@ -125,7 +125,7 @@ fn mem_total_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn slab_poison() -> SlabPoison {
+pub fn slab_poison() -> SlabPoison {
     let mut facts = SlabPoison::default();
     let Ok(entries) = fs::read_dir("/sys/kernel/slab") else {
         return facts;

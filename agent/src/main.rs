@@ -17,6 +17,7 @@ mod leftovers;
 mod lockdown;
 mod measure;
 mod monitor;
+mod resume;
 mod root;
 mod steps;
 

@@ -3,7 +3,7 @@
 
 use crate::channel::{Receiver, Sender};
 use crate::measure::Runner;
-use kbench_protocol::{AgentMessage, HostMessage, Step};
+use kbench_protocol::{AgentMessage, HostMessage, Resume, Step};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -41,12 +41,15 @@ impl Deadline {
 pub enum Action {
     Run(Step),
     Finish,
+    /// The guest was restored: a fresh key, clock and entropy (`crate::resume`).
+    Resume(Resume),
 }
 
 pub fn action(message: HostMessage) -> Result<Action, String> {
     match message {
         HostMessage::Run(step) => Ok(Action::Run(step)),
         HostMessage::Finish => Ok(Action::Finish),
+        HostMessage::Resume(resume) => Ok(Action::Resume(resume)),
         HostMessage::Setup(_) => Err("the host sent a second setup in the same boot".into()),
     }
 }
@@ -67,6 +70,7 @@ pub fn serve(
                 after_step()?;
             }
             Action::Finish => return Ok(()),
+            Action::Resume(resume) => crate::resume::resume(sender, resume)?,
         }
     }
 }

@@ -17,6 +17,15 @@
 //! agent: Done                       (and powers the guest off)
 //! ```
 //!
+//! A guest saved between two steps and restored later (`reuse = "snapshot"`) starts a
+//! conversation of its own, on a fresh key:
+//!
+//! ```text
+//! host:  Resume { key, clock, entropy }   (first word to the restored agent)
+//! agent: Resumed(facts)                    (signed with the new key, number 1)
+//!        ... Run, Finish as above ...
+//! ```
+//!
 //! Every agent line after Hello is signed with the per-boot key ([`auth`]): a workload
 //! that writes to the serial port cannot make the host believe anything. No line is
 //! longer than [`MAX_LINE_BYTES`]; both readers drop longer ones unread ([`lines`]).
@@ -31,7 +40,7 @@ pub mod lines;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; host and agent refuse to talk across versions.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The serial device the agent talks on, inside the guest.
 pub const AGENT_PORT: &str = "/dev/ttyS1";
@@ -49,6 +58,24 @@ pub enum HostMessage {
     Run(Step),
     /// No more steps: say Done and power off.
     Finish,
+    /// The guest was restored from a state saved between two steps: sign with this key
+    /// from now on, set the clock, reseed the random generator, and say [`AgentMessage::Resumed`].
+    Resume(Resume),
+}
+
+/// What a restored agent takes before anything else: the saved guest carries the key,
+/// clock and random state of the moment it was saved, shared by every restore of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    /// A fresh key (hex) that replaces the saved one; the sequence numbers start again
+    /// from 1, so nothing signed before the restore is accepted after it.
+    pub key: String,
+    /// The host's clock (CLOCK_REALTIME), nanoseconds since the epoch: the saved guest's
+    /// clock stood still while it was saved.
+    pub unix_time_ns: u64,
+    /// Fresh random bytes (hex) for the guest's random generator: without them every
+    /// restore of one state would draw the same numbers.
+    pub entropy: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +83,8 @@ pub enum HostMessage {
 pub enum AgentMessage {
     Hello { protocol: u32, agent_version: String },
     BootFacts(BootFacts),
+    /// The answer to [`HostMessage::Resume`]: the facts that tell which boot was restored.
+    Resumed(ResumedFacts),
     StepStarted { id: u32 },
     /// Every [`Setup::heartbeat_s`] while a step runs: the guest is alive.
     Heartbeat { id: u32, elapsed_s: f64 },
@@ -159,6 +188,20 @@ pub struct BootFacts {
     /// Each [`Setup::probes`] entry: its name and the first line of its output (or why not).
     #[serde(default)]
     pub probes: std::collections::BTreeMap<String, String>,
+}
+
+/// What a restored guest is, read again after the restore: enough to tell a state of
+/// the wrong variant (another command line, kernel or poisoning).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumedFacts {
+    pub cmdline: String,
+    pub kernel_release: String,
+    pub slab: SlabPoison,
+    /// The clock was set to the host's.
+    pub clock_set: bool,
+    /// The random bytes were mixed in, and credited as entropy (RNDADDENTROPY), or only
+    /// mixed in (a write to /dev/urandom).
+    pub entropy_credited: bool,
 }
 
 /// Read from `/sys/kernel/slab/*/poison`.

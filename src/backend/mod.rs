@@ -9,6 +9,8 @@ pub mod initrd;
 pub mod libvirt;
 pub mod pin;
 pub mod qemu;
+pub mod qemu_state;
+pub mod qmp;
 
 use crate::scenario::file::BackendKind;
 use crate::scenario::Plan;
@@ -39,6 +41,9 @@ pub struct GuestSpec {
     /// `guest.pin`: each vCPU on a host CPU of its own (QEMU backend only; the plan refuses
     /// it elsewhere).
     pub pin: bool,
+    /// `reuse = "snapshot"`: the guest may be saved ([`Guest::save_state`]) and restored
+    /// ([`Backend::restore`]) later, so its disk's writes must be kept apart from the image.
+    pub saveable: bool,
 }
 
 pub trait Backend {
@@ -47,6 +52,11 @@ pub trait Backend {
     /// A line naming the hypervisor and its version ("QEMU emulator version 7.2.x").
     fn version(&self) -> String;
     fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>>;
+    /// Starts a guest of `spec` from the state a [`Guest::save_state`] wrote into `state`:
+    /// it runs on from where it was saved, its agent waiting for the host's word.
+    fn restore(&self, _spec: &GuestSpec, _state: &Path) -> Result<Box<dyn Guest>> {
+        anyhow::bail!("this backend cannot restore a saved guest (reuse = \"snapshot\" needs the QEMU backend)")
+    }
 }
 
 /// What came over the agent's channel. The backend only frames lines; what they say,
@@ -76,6 +86,11 @@ pub trait Guest {
     /// Where the guest's threads were pinned (`GuestSpec::pin`), for meta.json.
     fn pinning(&self) -> Option<crate::model::PinningFacts> {
         None
+    }
+    /// Saves the whole guest (memory, devices, its disk's writes) into the folder `dir`
+    /// and lets it run on; the bytes written. Only between two steps: the agent waits.
+    fn save_state(&mut self, _dir: &Path) -> Result<u64> {
+        anyhow::bail!("this backend cannot save a guest (reuse = \"snapshot\" needs the QEMU backend)")
     }
 }
 

@@ -3,29 +3,17 @@
 //! does on behalf of the guest competes with the guest's own CPUs, and a vCPU does not
 //! wander between caches.
 //!
-//! QEMU names its vCPU threads over QMP (`query-cpus-fast` gives each vCPU's thread id);
-//! start it with [`qmp_arguments`] and one end of a socket pair as that descriptor, then
-//! call [`pin_guest`] with the other end. No socket file: nothing to keep under the
-//! 108-byte limit of socket names, nothing a `kill -9` leaves behind.
-//! The QMP text is handled by pure functions, tested on canned replies.
+//! QEMU names its vCPU threads over QMP (`query-cpus-fast` gives each vCPU's thread id):
+//! [`pin_guest`] asks its monitor (`super::qmp`). The reply is parsed by a pure function,
+//! tested on canned replies.
 
+use super::qmp::Qmp;
 use crate::model::{PinnedVcpu, PinningFacts};
 use anyhow::{bail, Context, Result};
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use serde::Serialize;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::time::Duration;
-
-/// How long QEMU may take to greet on its QMP socket and answer.
-const QMP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// QEMU's arguments for a QMP monitor on the connected socket it holds as `fd`.
-pub fn qmp_arguments(fd: i32) -> [String; 4] {
-    ["-chardev".into(), format!("socket,id=qmp,fd={fd}"), "-mon".into(), "chardev=qmp,mode=control".into()]
-}
 
 /// A vCPU and the host thread that runs it, as `query-cpus-fast` reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,11 +50,10 @@ pub fn allowed_cpus() -> Result<Vec<usize>> {
     Ok(cpus_of(&set))
 }
 
-/// Pins the vCPU threads of the QEMU `qemu_pid`, whose QMP monitor is at the other end of
-/// `qmp`, one to a CPU of `host_cpus` each; QEMU's other threads and bench go to the CPUs
-/// left over.
-pub fn pin_guest(qmp: UnixStream, qemu_pid: u32, host_cpus: &[usize]) -> Result<Pinning> {
-    let vcpus = query_vcpu_threads(qmp, QMP_TIMEOUT)?;
+/// Pins the vCPU threads of the QEMU `qemu_pid`, whose QMP monitor `qmp` is, one to a CPU
+/// of `host_cpus` each; QEMU's other threads and bench go to the CPUs left over.
+pub fn pin_guest(qmp: &mut Qmp, qemu_pid: u32, host_cpus: &[usize]) -> Result<Pinning> {
+    let vcpus = parse_vcpus(&qmp.execute("query-cpus-fast", None)?)?;
     let (assigned, shared_cpus) = assign(&vcpus, host_cpus)?;
     for vcpu in &assigned {
         set_affinity(vcpu.thread_id, &[vcpu.host_cpu])
@@ -108,19 +95,6 @@ pub fn assign(vcpus: &[VcpuThread], host_cpus: &[usize]) -> Result<(Vec<PinnedVc
     Ok((assigned, cpus[..shared].to_vec()))
 }
 
-/// Asks QEMU which thread runs each vCPU; each read and write waits at most `timeout`.
-pub fn query_vcpu_threads(stream: UnixStream, timeout: Duration) -> Result<Vec<VcpuThread>> {
-    stream.set_read_timeout(Some(timeout)).context("QMP: cannot set a read timeout")?;
-    stream.set_write_timeout(Some(timeout)).context("QMP: cannot set a write timeout")?;
-    let mut qmp = Qmp { reader: BufReader::new(stream.try_clone()?), writer: stream };
-    let greeting = qmp.next_message().with_context(|| format!("QMP: no greeting within {timeout:?}"))?;
-    if greeting.get("QMP").is_none() {
-        bail!("QMP: the socket's first message is not QEMU's greeting: {greeting}");
-    }
-    qmp.execute("qmp_capabilities")?;
-    parse_vcpus(&qmp.execute("query-cpus-fast")?)
-}
-
 /// The `return` of `query-cpus-fast`: one object per vCPU with `cpu-index` and `thread-id`.
 pub fn parse_vcpus(reply: &Value) -> Result<Vec<VcpuThread>> {
     let list = reply.as_array().context("QMP query-cpus-fast: the reply is not a list")?;
@@ -136,52 +110,6 @@ pub fn parse_vcpus(reply: &Value) -> Result<Vec<VcpuThread>> {
         bail!("QMP query-cpus-fast: QEMU reports no vCPUs");
     }
     Ok(vcpus)
-}
-
-/// The outcome of one QMP command in a reply line: its `return`, or its `error`; `None` for
-/// an asynchronous event, which may come at any time and is skipped.
-pub fn parse_reply(line: &str) -> Result<Option<Value>> {
-    let message: Value = serde_json::from_str(line.trim()).with_context(|| format!("QMP: not JSON: {}", line.trim()))?;
-    if let Some(value) = message.get("return") {
-        return Ok(Some(value.clone()));
-    }
-    if let Some(error) = message.get("error") {
-        let class = error.get("class").and_then(Value::as_str).unwrap_or("?");
-        let desc = error.get("desc").and_then(Value::as_str).unwrap_or("?");
-        bail!("QMP: QEMU refused the command: {class}: {desc}");
-    }
-    if message.get("event").is_some() {
-        return Ok(None);
-    }
-    bail!("QMP: unexpected message: {}", line.trim())
-}
-
-struct Qmp {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-}
-
-impl Qmp {
-    fn next_message(&mut self) -> Result<Value> {
-        let mut line = String::new();
-        if self.reader.read_line(&mut line)? == 0 {
-            bail!("QMP: QEMU closed the socket");
-        }
-        serde_json::from_str(line.trim()).with_context(|| format!("QMP: not JSON: {}", line.trim()))
-    }
-
-    fn execute(&mut self, command: &str) -> Result<Value> {
-        writeln!(self.writer, "{}", serde_json::json!({ "execute": command })).with_context(|| format!("QMP: sending {command}"))?;
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line).with_context(|| format!("QMP: waiting for the reply to {command}"))? == 0 {
-                bail!("QMP: QEMU closed the socket before answering {command}");
-            }
-            if let Some(value) = parse_reply(&line).with_context(|| format!("QMP {command}"))? {
-                return Ok(value);
-            }
-        }
-    }
 }
 
 fn cpu_set(cpus: &[usize]) -> Result<CpuSet> {
@@ -228,7 +156,9 @@ fn move_threads(task_dir: &str, except: &[i32], cpus: &[usize]) -> Result<Vec<i3
 
 #[cfg(test)]
 mod tests {
+    use super::super::qmp::{parse_reply, qmp_arguments, QMP_TIMEOUT};
     use super::*;
+    use std::os::unix::net::UnixStream;
 
     /// As QEMU 7.2 answers `query-cpus-fast` for `-smp 2` under TCG.
     const QUERY_CPUS_FAST: &str = r#"{"return": [{"thread-id": 81234, "props": {"core-id": 0, "thread-id": 0, "socket-id": 0}, "qom-path": "/machine/unattached/device[0]", "cpu-index": 0, "target": "x86_64"}, {"thread-id": 81235, "props": {"core-id": 0, "thread-id": 0, "socket-id": 1}, "qom-path": "/machine/unattached/device[1]", "cpu-index": 1, "target": "x86_64"}]}"#;
@@ -315,7 +245,7 @@ mod tests {
         let before = allowed_cpus().unwrap();
         assert!(before.len() >= 2, "needs two host CPUs, bench may use {before:?}");
 
-        let pinning = pin_guest(ours, qemu.0.id(), &before).unwrap();
+        let pinning = pin_guest(&mut Qmp::connect(ours, QMP_TIMEOUT).unwrap(), qemu.0.id(), &before).unwrap();
         let after_bench = allowed_cpus().unwrap();
         // Put this test process back before asserting anything.
         for tid in &pinning.bench_threads {

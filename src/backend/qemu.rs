@@ -4,7 +4,8 @@
 //! of a pinned guest (fd 4): no socket file, so no path to keep under the 108-byte limit
 //! of unix socket names and nothing left behind.
 
-use super::{initrd, pin, Accel, Backend, Guest, GuestEvent, GuestSpec};
+use super::qmp::{qmp_arguments, Qmp, QMP_TIMEOUT};
+use super::{initrd, pin, qemu_state, Accel, Backend, Guest, GuestEvent, GuestSpec};
 use crate::model::PinningFacts;
 use anyhow::{bail, Context, Result};
 use kbench_protocol::lines::{Line, LineReader};
@@ -90,10 +91,6 @@ impl QemuBackend {
             "-serial".into(),
             "chardev:agent".into(),
         ]);
-        if let Some(disk) = &spec.disk {
-            let format = if is_qcow2(disk) { "qcow2" } else { "raw" };
-            args.extend(["-drive".into(), format!("file={},if=virtio,format={format},snapshot=on", escape(disk))]);
-        }
         args
     }
 }
@@ -108,6 +105,37 @@ impl Backend for QemuBackend {
     }
 
     fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>> {
+        let overlay = match (&spec.disk, spec.saveable) {
+            (Some(disk), true) => Some(qemu_state::create_overlay(disk, &spec.scratch.join(format!("{}.disk.qcow2", spec.name)))?),
+            _ => None,
+        };
+        let drive = match (&spec.disk, &overlay) {
+            (_, Some(overlay)) => Some(format!("file={},if=virtio,format=qcow2", escape(overlay))),
+            (Some(disk), None) => {
+                let format = if is_qcow2(disk) { "qcow2" } else { "raw" };
+                Some(format!("file={},if=virtio,format={format},snapshot=on", escape(disk)))
+            }
+            (None, None) => None,
+        };
+        let mut guest = self.start(spec, drive, &[])?;
+        guest.overlay = overlay;
+        Ok(Box::new(guest))
+    }
+
+    fn restore(&self, spec: &GuestSpec, state: &Path) -> Result<Box<dyn Guest>> {
+        let files = qemu_state::StateFiles::in_dir(state);
+        // The saved disk's writes under a throw-away layer: every restore starts from them.
+        let drive = spec.disk.as_ref().map(|_| format!("file={},if=virtio,format=qcow2,snapshot=on", escape(&files.disk)));
+        let mut guest = self.start(spec, drive, &["-S", "-incoming", "defer"])?;
+        qemu_state::restore(guest.qmp()?, &files, qemu_state::STATE_TIMEOUT)?;
+        Ok(Box::new(guest))
+    }
+}
+
+impl QemuBackend {
+    /// Starts QEMU for `spec` with its disk as `drive` and `extra` arguments; its agent
+    /// channel (and QMP monitor, when pinned or saveable) on socket pairs.
+    fn start(&self, spec: &GuestSpec, drive: Option<String>, extra: &[&str]) -> Result<QemuGuest> {
         let initrd_path = spec.scratch.join(format!("{}.initrd", spec.name));
         initrd::with_agent(spec.initrd.as_deref(), &spec.agent, &initrd_path)?;
         let stderr_path = spec.console_log.with_extension("qemu.log");
@@ -117,11 +145,15 @@ impl Backend for QemuBackend {
         let mut handed = vec![(above_handed(qemu_end.into())?, AGENT_FD)];
         let mut command = Command::new(&self.binary);
         command.args(self.arguments(spec, &initrd_path)).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
-        let qmp = match spec.pin {
+        if let Some(drive) = drive {
+            command.args(["-drive", &drive]);
+        }
+        command.args(extra);
+        let qmp = match spec.pin || spec.saveable || !extra.is_empty() {
             true => {
                 let (ours, qemu_end) = UnixStream::pair().context("cannot create the QMP socket pair")?;
                 handed.push((above_handed(qemu_end.into())?, QMP_FD));
-                command.args(pin::qmp_arguments(QMP_FD));
+                command.args(qmp_arguments(QMP_FD));
                 Some(ours)
             }
             false => None,
@@ -148,13 +180,15 @@ impl Backend for QemuBackend {
         // QEMU holds the only other ends now: when it exits, our reads end.
         drop(handed);
         let mut guest = QemuGuest::new(child, stream, stderr_path, initrd_path, SEND_TIMEOUT)?;
-        if let Some(qmp) = qmp {
+        guest.qmp_stream = qmp;
+        if spec.pin {
             // Dropping the guest on an error stops QEMU: no unpinned guest measures anything.
             let host_cpus = self.host_cpus.as_ref().map_err(|e| anyhow::anyhow!("key `guest.pin`: cannot read the CPUs bench may use: {e}"))?;
-            let pinning = pin::pin_guest(qmp, guest.child.id(), host_cpus).context("key `guest.pin`: cannot pin the guest")?;
+            let pid = guest.child.id();
+            let pinning = pin::pin_guest(guest.qmp()?, pid, host_cpus).context("key `guest.pin`: cannot pin the guest")?;
             guest.pinning = Some(pinning.facts());
         }
-        Ok(Box::new(guest))
+        Ok(guest)
     }
 }
 
@@ -198,6 +232,12 @@ struct QemuGuest {
     initrd: Option<PathBuf>,
     pinning: Option<PinningFacts>,
     send_timeout: Duration,
+    /// Our end of QEMU's QMP monitor, until the first command connects it...
+    qmp_stream: Option<UnixStream>,
+    /// ...and the monitor then.
+    qmp: Option<Qmp>,
+    /// A saveable guest's disk: its writes over the read-only image, in the scratch space.
+    overlay: Option<PathBuf>,
 }
 
 impl QemuGuest {
@@ -206,7 +246,27 @@ impl QemuGuest {
     fn new(child: Child, stream: UnixStream, stderr_path: PathBuf, initrd: PathBuf, send_timeout: Duration) -> Result<QemuGuest> {
         stream.set_write_timeout(Some(send_timeout)).context("cannot set a write timeout on the agent socket")?;
         let events = spawn_reader(stream.try_clone().context("cannot clone the agent socket")?);
-        Ok(QemuGuest { child, stream, events, stderr_path, initrd: Some(initrd), pinning: None, send_timeout })
+        Ok(QemuGuest {
+            child,
+            stream,
+            events,
+            stderr_path,
+            initrd: Some(initrd),
+            pinning: None,
+            send_timeout,
+            qmp_stream: None,
+            qmp: None,
+            overlay: None,
+        })
+    }
+
+    /// The QMP monitor, connected on first use; a guest started without one has none.
+    fn qmp(&mut self) -> Result<&mut Qmp> {
+        if self.qmp.is_none() {
+            let stream = self.qmp_stream.take().context("internal: this QEMU was started without a QMP monitor")?;
+            self.qmp = Some(Qmp::connect(stream, QMP_TIMEOUT)?);
+        }
+        Ok(self.qmp.as_mut().expect("connected just above"))
     }
 
     /// Once the channel closed: QEMU's exit status and its own message, when it ended in
@@ -281,6 +341,11 @@ impl Guest for QemuGuest {
     fn pinning(&self) -> Option<PinningFacts> {
         self.pinning.clone()
     }
+
+    fn save_state(&mut self, dir: &Path) -> Result<u64> {
+        let overlay = self.overlay.clone();
+        qemu_state::save(self.qmp()?, overlay.as_deref(), &qemu_state::StateFiles::in_dir(dir), qemu_state::STATE_TIMEOUT)
+    }
 }
 
 impl Drop for QemuGuest {
@@ -291,6 +356,9 @@ impl Drop for QemuGuest {
         }
         if let Some(initrd) = self.initrd.take() {
             let _ = std::fs::remove_file(initrd);
+        }
+        if let Some(overlay) = self.overlay.take() {
+            let _ = std::fs::remove_file(overlay);
         }
     }
 }

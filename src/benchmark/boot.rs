@@ -6,12 +6,13 @@ use super::job::{self, BootJob, PendingRun, PlannedStep, StepInfo};
 use super::limits::Limit;
 use super::noise_guard::{self, HostWindow, RunHost, UNSAMPLED};
 use super::session::{boot_key, Event, GuestTrouble, HypervisorFailed, Session};
+use super::snapshots::{SavedState, SavedStates};
 use super::study::{Study, StudyOutcome, StudyTimedOut};
 use crate::backend::console;
 use crate::backend::GuestSpec;
 use crate::host::noise::NoiseThresholds;
 use crate::benchmark::interrupt::Interrupted;
-use crate::model::{now, BootTimes, ConsoleFinding, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+use crate::model::{now, BootTimes, ConsoleFinding, GuestStart, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 use crate::scenario::Variant;
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::{BootFacts, Outcome, StepKind, StepResult};
@@ -20,6 +21,22 @@ use std::time::{Duration, Instant};
 
 /// Console bytes quoted in an error.
 const CONSOLE_EXCERPT: usize = 2000;
+
+/// How a boot's guest starts.
+pub enum Start<'a> {
+    /// Boots; with `reuse = "snapshot"` (`states`), saves the guest into `states` (under
+    /// the slot named by its string) once it
+    /// prepared and warmed up.
+    Boot { states: Option<(&'a mut SavedStates, String)> },
+    /// Restored from a saved state, prepared and warmed up already: only timed runs.
+    Restore(&'a SavedState),
+}
+
+/// A saved guest could not be restored, or did not answer as the variant's guest: nothing
+/// was measured, and the runner boots instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RestoreFailed(pub String);
 
 struct Boot<'s, 'a> {
     study: &'s mut Study<'a>,
@@ -38,6 +55,10 @@ struct Boot<'s, 'a> {
     times: BootTimes,
     /// When Finish was said: the shut-down is counted from there.
     finishing: Option<Instant>,
+    /// Booted, or restored from a saved state (runs.csv `start`).
+    start: GuestStart,
+    /// `reuse = "snapshot"` on a boot: where the guest is saved once prepared and warmed up.
+    states: Option<(&'s mut SavedStates, String)>,
 }
 
 /// Boots the variant once and measures `pending` runs, or as many as the guest allows.
@@ -47,8 +68,13 @@ pub fn run(
     (number, console_log): (u32, &Path),
     pending: &[PendingRun],
     outcome: &mut StudyOutcome,
+    start: Start,
 ) -> Result<()> {
     let plan = study.plan;
+    let (states, restoring) = match start {
+        Start::Boot { states } => (states, None),
+        Start::Restore(state) => (None, Some(state)),
+    };
     let spec = GuestSpec {
         // The host's name too: two hosts may be one daemon, whose `virsh list` shows both.
         name: if study.host.is_empty() { variant.name.clone() } else { format!("{}-{}", study.host, variant.name) },
@@ -62,10 +88,14 @@ pub fn run(
         console_log: console_log.to_path_buf(),
         scratch: study.scratch.to_path_buf(),
         pin: plan.guest.pin,
+        saveable: states.is_some(),
     };
     study.listener.booting(variant, number);
     let booting = Instant::now();
-    let mut guest = study.backend.boot(&spec)?;
+    let mut guest = match restoring {
+        None => study.backend.boot(&spec)?,
+        Some(state) => study.backend.restore(&spec, &state.dir).map_err(|e| RestoreFailed(format!("{e:#}")))?,
+    };
     let ours = guest.host_pids().map(|mut pids| {
         pids.push(std::process::id());
         pids
@@ -75,7 +105,7 @@ pub fn run(
     if let Some(pinning) = &times.pinning {
         study.listener.note(&format!("{}: pinned {}", variant.name, pinning.describe()));
     }
-    let job = job::build(plan, pending);
+    let job = job::build(plan, pending, restoring.is_some());
     let setup = job.setup(boot_key()?, study.limits);
     let power_off = study.limits.power_off;
     let mut boot = Boot {
@@ -89,16 +119,37 @@ pub fn run(
         host: RunHost::default(),
         times,
         finishing: None,
+        start: if restoring.is_some() { GuestStart::Restore } else { GuestStart::Boot },
+        states,
     };
     let stops = boot.study.stops;
     let stop = move || stops.check();
-    let result = match Session::open(guest.as_mut(), boot.study.timing(), &stop, setup) {
-        Ok((session, facts)) => {
-            boot.times.boot_s = booting.elapsed().as_secs_f64();
-            let booted = boot.accept_facts(facts).and_then(|()| boot.study.listener.boot_times(&boot.times));
-            booted.and_then(|()| boot.steps(session, &job, outcome))
-        }
-        Err(error) => Err(error),
+    let result = match restoring {
+        None => match Session::open(guest.as_mut(), boot.study.timing(), &stop, setup) {
+            Ok((session, facts)) => {
+                boot.times.boot_s = booting.elapsed().as_secs_f64();
+                let booted = boot.accept_facts(facts).and_then(|()| boot.study.listener.boot_times(&boot.times));
+                booted.and_then(|()| boot.steps(session, &job, outcome))
+            }
+            Err(error) => Err(error),
+        },
+        Some(state) => match resume(guest.as_mut(), boot.study.timing(), &stop, setup.key, state) {
+            Ok(session) => {
+                boot.times.restore_s = Some(booting.elapsed().as_secs_f64());
+                boot.facts = Some(state.facts.clone());
+                boot.study.listener.note(&format!(
+                    "{}: boot {number} restored its saved state in {:.2} s (no boot, prepare or warm-up)",
+                    variant.name,
+                    booting.elapsed().as_secs_f64()
+                ));
+                boot.study.listener.boot_times(&boot.times).and_then(|()| boot.steps(session, &job, outcome))
+            }
+            Err(error) if error.is::<Interrupted>() || error.is::<StudyTimedOut>() => Err(error),
+            Err(error) => {
+                let _ = boot.times_on_record(booting);
+                return Err(RestoreFailed(format!("{error:#}")).into());
+            }
+        },
     };
     match result {
         Ok(()) => {
@@ -125,7 +176,9 @@ pub fn run(
 impl Boot<'_, '_> {
     /// The boot's times, final; a guest that never booted spent all its time booting.
     fn times_on_record(&mut self, booting: Instant) -> Result<()> {
-        if self.facts.is_none() {
+        if self.start == GuestStart::Restore {
+            self.times.restore_s.get_or_insert_with(|| booting.elapsed().as_secs_f64());
+        } else if self.facts.is_none() {
             self.times.boot_s = booting.elapsed().as_secs_f64();
         }
         self.study.listener.boot_times(&self.times)
@@ -163,6 +216,9 @@ impl Boot<'_, '_> {
         for planned in &job.steps {
             let limit = self.study.limits.for_step(planned.info.kind, longest_warmup);
             let timed = planned.info.kind == StepKind::Timed;
+            if timed {
+                self.save(&mut session);
+            }
             self.host = RunHost::default();
             if timed {
                 self.wait_for_quiet(&planned.info, outcome)?;
@@ -197,6 +253,31 @@ impl Boot<'_, '_> {
             }
         }
         finish(&mut session, self)
+    }
+
+    /// `reuse = "snapshot"`: saves the guest, prepared and warmed up, before its first
+    /// timed run, for the variant's later rounds to restore. A guest that cannot be saved
+    /// runs on; the later rounds then boot, and the terminal says why.
+    fn save(&mut self, session: &mut Session) {
+        let (Some((states, slot)), Some(facts)) = (self.states.take(), self.facts.clone()) else { return };
+        let name = self.variant.name.clone();
+        let saving = Instant::now();
+        let saved = states.fresh_dir(&slot).and_then(|dir| session.save_state(&dir).map(|bytes| (dir, bytes)));
+        let save_s = saving.elapsed().as_secs_f64();
+        match saved {
+            Ok((dir, bytes)) => {
+                self.times.save_s = Some(save_s);
+                self.times.state_bytes = Some(bytes);
+                states.insert(&slot, SavedState { dir, facts });
+                let mb = bytes as f64 / 1e6;
+                self.study.listener.note(&format!("{name}: saved the prepared guest in {save_s:.2} s ({mb:.1} MB); its later rounds restore it"));
+            }
+            Err(error) => {
+                states.forget(&slot);
+                let line = format!("warning: variant {name}: cannot save its guest ({error:#}); its later rounds boot again");
+                self.study.listener.note(&line);
+            }
+        }
     }
 
     /// Files what a step's result means; says why the boot cannot go on, if it cannot.
@@ -307,6 +388,7 @@ impl Boot<'_, '_> {
             guest_steal_percent: monitors.map(|s| s.guest_steal_percent),
             boot: Some(self.number),
             host: self.study.host.to_string(),
+            start: Some(self.start),
             ..RunRecord::default()
         }
     }
@@ -453,4 +535,41 @@ fn explain(console_log: &Path, step: Option<&StepInfo>, error: &anyhow::Error) -
 
 pub fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or(text).to_string()
+}
+
+/// Opens the conversation with a restored guest's agent: a fresh key, the host's clock
+/// and fresh entropy, and its answer checked against the facts of the boot it was saved
+/// from, so that the state of another variant (or kernel) cannot pass for this one.
+fn resume<'g>(
+    guest: &'g mut dyn crate::backend::Guest,
+    timing: super::session::Timing,
+    stop: &'g dyn Fn() -> Result<()>,
+    key: String,
+    state: &SavedState,
+) -> Result<Session<'g>> {
+    let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| anyhow!("the host's clock: {e}"))?;
+    let unix_time_ns = u64::try_from(clock.as_nanos()).map_err(|_| anyhow!("the host's clock is past 2554"))?;
+    let resume = kbench_protocol::Resume { key, unix_time_ns, entropy: boot_key()? };
+    let (session, facts) = Session::resume(guest, timing, stop, resume)?;
+    let saved = &state.facts;
+    if (&facts.cmdline, &facts.kernel_release, facts.slab.is_on()) != (&saved.cmdline, &saved.kernel_release, saved.slab.is_on()) {
+        bail!(
+            "the restored guest is not the boot that was saved: it runs {} with /proc/cmdline {:?}, poisoning {}; the saved boot ran {} with {:?}, poisoning {}",
+            facts.kernel_release,
+            facts.cmdline,
+            on_off(facts.slab.is_on()),
+            saved.kernel_release,
+            saved.cmdline,
+            on_off(saved.slab.is_on())
+        );
+    }
+    Ok(session)
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
 }

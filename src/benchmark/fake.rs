@@ -20,7 +20,7 @@ use kbench_protocol::{
 };
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,8 @@ pub fn plan(runs: u32, warmup: u32, rounds: u32) -> Plan {
         rounds,
         // Alternate keeps the boots' order known to the tests: a b, b a, ...
         order: BootOrder { choice: OrderChoice::Alternate, seed: 0, seed_from_clock: false },
+        reuse: Default::default(),
+        snapshots: 1,
         adaptive: None,
         quiet_host: None,
         hosts: Vec::new(),
@@ -130,6 +132,11 @@ pub enum Fault {
     HostStopped,
     /// The guest takes no message: the backend's send fails after its write timeout.
     TakesNothing,
+    /// A restored guest answers the restore with what the saved guest would have said: a
+    /// line signed with the saved boot's key (a replay of the saved conversation).
+    ReplaysSavedKey,
+    /// A restored guest says it runs another command line (the state of another variant).
+    WrongState,
 }
 
 /// How long [`Fault::HostStopped`] stops bench: beyond `quick_limits`' silence (150 ms)
@@ -162,6 +169,9 @@ pub struct FakeBackend {
     /// A timed run's elapsed seconds from (variant, command, its 1-based count among the
     /// variant's timed runs of that command); else about 1 s, always the same.
     pub elapsed_of: Option<ElapsedOf>,
+    /// Guests saved (`save_state`) and restored (`restore`) so far.
+    pub saves: Rc<RefCell<usize>>,
+    pub restores: RefCell<usize>,
 }
 
 pub type ElapsedOf = fn(&str, &str, usize) -> f64;
@@ -194,13 +204,28 @@ impl Backend for FakeBackend {
         "fake".into()
     }
 
+    fn restore(&self, spec: &GuestSpec, state: &Path) -> Result<Box<dyn Guest>> {
+        anyhow::ensure!(state.join("guest.state").is_file(), "the saved state {} is missing", state.display());
+        *self.restores.borrow_mut() += 1;
+        let mut guest = self.guest(spec);
+        // A restored agent says nothing before the host's Resume.
+        guest.queue.clear();
+        Ok(Box::new(guest))
+    }
+
     fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>> {
+        Ok(Box::new(self.guest(spec)))
+    }
+}
+
+impl FakeBackend {
+    fn guest(&self, spec: &GuestSpec) -> FakeGuest {
         let script = self.scripts.borrow_mut().pop_front().unwrap_or_default();
         self.sent.borrow_mut().push((spec.name.clone(), Vec::new()));
         let old = script.0.iter().any(|(_, fault)| *fault == Fault::OldAgent);
         let protocol = kbench_protocol::PROTOCOL_VERSION - u32::from(old);
         let hello = encode(&AgentMessage::Hello { protocol, agent_version: "fake".into() });
-        Ok(Box::new(FakeGuest {
+        FakeGuest {
             variant: spec.name.clone(),
             elapsed_of: self.elapsed_of,
             cmdline: spec.cmdline.clone(),
@@ -214,7 +239,8 @@ impl Backend for FakeBackend {
             mode: Mode::Waiting,
             last_signed: None,
             host_pids: (!self.remote).then(Vec::new),
-        }))
+            saves: Rc::clone(&self.saves),
+        }
     }
 }
 
@@ -257,6 +283,7 @@ struct FakeGuest {
     mode: Mode,
     last_signed: Option<String>,
     host_pids: Option<Vec<u32>>,
+    saves: Rc<RefCell<usize>>,
 }
 
 impl FakeGuest {
@@ -331,7 +358,7 @@ impl FakeGuest {
                 other.id += 1;
                 self.say(AgentMessage::StepFinished(other));
             }
-            Some(Fault::NoFacts | Fault::OldAgent | Fault::TakesNothing) => {}
+            Some(Fault::NoFacts | Fault::OldAgent | Fault::TakesNothing | Fault::ReplaysSavedKey | Fault::WrongState) => {}
             Some(Fault::EarlyKernelView) => self.say(AgentMessage::KernelView(kernel_view())),
             Some(Fault::Fatal) => self.say(AgentMessage::Fatal { message: "cannot go on".into() }),
             Some(Fault::LeavesProcesses) => {
@@ -373,6 +400,27 @@ impl Guest for FakeGuest {
                 self.sent.borrow_mut().last_mut().expect("booted").1.push(step.clone());
                 self.run(step.clone());
             }
+            HostMessage::Resume(resume) => {
+                let faults: Vec<Fault> = self.script.0.iter().map(|(_, f)| *f).collect();
+                let facts = |cmdline: String| {
+                    AgentMessage::Resumed(kbench_protocol::ResumedFacts {
+                        cmdline,
+                        kernel_release: "6.1.0-fake".into(),
+                        slab: Default::default(),
+                        clock_set: true,
+                        entropy_credited: true,
+                    })
+                };
+                if faults.contains(&Fault::ReplaysSavedKey) {
+                    // Signed as the saved boot signed: with its key, not the restore's.
+                    let mut saved = Signer::new(vec![7; 32]);
+                    self.queue.push_back(line(saved.sign(&facts(self.cmdline.clone()))));
+                    return Ok(());
+                }
+                self.signer = Some(Signer::new(from_hex(&resume.key).map_err(anyhow::Error::msg)?));
+                let cmdline = if faults.contains(&Fault::WrongState) { format!("{} other", self.cmdline) } else { self.cmdline.clone() };
+                self.say(facts(cmdline));
+            }
             HostMessage::Finish => {
                 self.say(AgentMessage::KernelView(kernel_view()));
                 self.say(AgentMessage::Done);
@@ -411,6 +459,12 @@ impl Guest for FakeGuest {
     }
 
     fn shut_down(&mut self, _timeout: Duration) {}
+
+    fn save_state(&mut self, dir: &Path) -> Result<u64> {
+        std::fs::write(dir.join("guest.state"), b"fake guest state")?;
+        *self.saves.borrow_mut() += 1;
+        Ok(16)
+    }
 
     fn host_pids(&self) -> Option<Vec<u32>> {
         self.host_pids.clone()

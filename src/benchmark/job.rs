@@ -88,8 +88,9 @@ pub fn all_runs(plan: &Plan) -> Vec<PendingRun> {
     plan.levels.iter().flat_map(|level| (1..=plan.runs).map(move |index| (level.clone(), index))).collect()
 }
 
-/// Prepare once, the warm-ups at the first level, then the pending timed runs in order.
-pub fn build(plan: &Plan, pending: &[PendingRun]) -> BootJob {
+/// Prepare once, the warm-ups at the first level, then the pending timed runs in order;
+/// a guest restored after its prepare and warm-ups (`prepared`) only the timed runs.
+pub fn build(plan: &Plan, pending: &[PendingRun], prepared: bool) -> BootJob {
     let work = commands(&plan.workload, false);
     let mut steps: Vec<PlannedStep> = Vec::new();
     let mut push = |kind, level: Option<&JobsLevel>, index, clean: Option<&String>, command: String| {
@@ -98,10 +99,10 @@ pub fn build(plan: &Plan, pending: &[PendingRun]) -> BootJob {
         let info = StepInfo { kind, level: level.cloned(), index };
         steps.push(PlannedStep { id: steps.len() as u32, info, clean: clean.cloned(), command, expect_files });
     };
-    if let Some(prepare) = &work.prepare {
+    if let Some(prepare) = work.prepare.as_ref().filter(|_| !prepared) {
         push(StepKind::Prepare, None, 1, None, prepare.clone());
     }
-    if let Some(first) = plan.levels.first() {
+    if let Some(first) = plan.levels.first().filter(|_| !prepared) {
         for index in 1..=plan.warmup {
             push(StepKind::Warmup, Some(first), index, work.clean.as_ref(), substitute(&work.command, first));
         }
@@ -138,7 +139,11 @@ mod tests {
             clean: Some("make clean".into()),
         };
         let pending = vec![all_runs(&plan)[1].clone(), all_runs(&plan)[2].clone()];
-        let job = build(&plan, &pending);
+        let restored = build(&plan, &pending, true);
+        let kinds: Vec<StepKind> = restored.steps.iter().map(|s| s.info.kind).collect();
+        assert_eq!(kinds, [StepKind::Timed, StepKind::Timed], "a restored guest was prepared and warmed up");
+        assert!(restored.steps.iter().enumerate().all(|(i, s)| s.id as usize == i));
+        let job = build(&plan, &pending, false);
         let steps: Vec<(StepKind, &str, Option<&str>)> =
             job.steps.iter().map(|s| (s.info.kind, s.command.as_str(), s.clean.as_deref())).collect();
         assert_eq!(

@@ -6,6 +6,7 @@
 //! files and terminal hear of it (`recorder` is the real one).
 
 pub mod boot;
+pub mod checksum_cache;
 pub mod fleet;
 pub mod interrupt;
 pub mod job;
@@ -16,6 +17,7 @@ pub mod recorder;
 pub mod resume;
 pub mod runner;
 pub mod session;
+pub mod snapshots;
 pub mod study;
 pub mod study_meta;
 pub mod workload;

@@ -54,6 +54,8 @@ pub struct Recorder<'a> {
     started: Instant,
     earlier_budget: Option<TimeBudget>,
     first_boot: usize,
+    /// When this invocation first started a guest: what came before is checksums and facts.
+    first_booting: Option<Instant>,
 }
 
 impl<'a> Recorder<'a> {
@@ -63,7 +65,7 @@ impl<'a> Recorder<'a> {
             let files = files.lock().map_err(|_| anyhow!("internal: the results folder's lock is poisoned"))?;
             (files.meta.time_budget.clone(), files.meta.boots.len())
         };
-        Ok(Recorder { files, progress, host: host.to_string(), runs_per_level, step: String::new(), started, earlier_budget, first_boot })
+        Ok(Recorder { files, progress, host: host.to_string(), runs_per_level, step: String::new(), started, earlier_budget, first_boot, first_booting: None })
     }
 
     fn files(&self) -> Result<MutexGuard<'a, StudyFiles>> {
@@ -83,9 +85,10 @@ impl<'a> Recorder<'a> {
     /// study killed midway keeps the budget of the boots it completed.
     pub fn update_time_budget(&self) -> Result<()> {
         let (earlier, first_boot, wall_s) = (self.earlier_budget.as_ref(), self.first_boot, self.started.elapsed().as_secs_f64());
+        let before_first_boot_s = self.first_booting.map_or(wall_s, |at| at.duration_since(self.started).as_secs_f64());
         self.files()?.update_meta(|meta| {
             let boots = &meta.boots[first_boot.min(meta.boots.len())..];
-            meta.time_budget = Some(TimeBudget::so_far(earlier, boots, wall_s, crate::host::own_cpu_s()));
+            meta.time_budget = Some(TimeBudget::so_far(earlier, boots, wall_s, crate::host::own_cpu_s(), before_first_boot_s));
         })
     }
 }
@@ -100,6 +103,7 @@ impl Listener for Recorder<'_> {
     }
 
     fn booting(&mut self, variant: &Variant, _boot: u32) {
+        self.first_booting.get_or_insert_with(Instant::now);
         self.progress.set_message(&format!("{}: booting", self.who(&variant.name)));
     }
 

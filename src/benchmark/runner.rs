@@ -5,13 +5,15 @@
 //! (recorded as failed) and is booted again, up to `retries` times, for the runs still
 //! missing.
 
-use super::boot::{self, first_line};
+use super::boot::{self, first_line, RestoreFailed, Start};
+use super::snapshots::SavedStates;
 use super::job::{self, PendingRun};
 use super::session::GuestTrouble;
 use super::study::{Study, StudyOutcome, StudyTimedOut};
 use crate::backend::console;
 use crate::model::RunRecord;
 use crate::benchmark::interrupt::Interrupted;
+use crate::scenario::file::Reuse;
 use crate::scenario::{Plan, Variant};
 use crate::stats::{Decide, Target};
 use anyhow::Result;
@@ -29,6 +31,8 @@ pub fn run_study(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
 }
 
 fn run_rounds(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
+    // Dropped on every way out (the end, Ctrl-C, the study timeout): no state file stays.
+    let mut states = (study.plan.reuse == Reuse::Snapshot).then(|| SavedStates::new(study.scratch));
     outcome.planned_runs = study.plan.variants.len() * job::all_runs(study.plan).len();
     for round in 0..study.plan.rounds {
         if let Some(target) = adaptive_target(study.plan) {
@@ -38,7 +42,7 @@ fn run_rounds(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
         }
         for variant in study.plan.variant_order(round) {
             study.stops.check()?;
-            if let Err(error) = run_variant(study, variant, round, outcome) {
+            if let Err(error) = run_variant(study, variant, round, outcome, states.as_mut()) {
                 if error.is::<Interrupted>() || error.is::<StudyTimedOut>() {
                     return Err(error);
                 }
@@ -51,26 +55,50 @@ fn run_rounds(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
     Ok(())
 }
 
-/// One round of one variant: boots until the round's runs are all on record or the
-/// retries are spent.
-fn run_variant(study: &mut Study, variant: &Variant, round: u32, outcome: &mut StudyOutcome) -> Result<()> {
+/// One round of one variant: boots (or restores its saved guest) until the round's runs
+/// are all on record or the retries are spent.
+fn run_variant(study: &mut Study, variant: &Variant, round: u32, outcome: &mut StudyOutcome, mut states: Option<&mut SavedStates>) -> Result<()> {
     let boots = study.plan.guest.retries + 1;
-    for attempt in 1..=boots {
+    let mut attempt = 1;
+    while attempt <= boots {
         let pending = pending_runs(study.plan, variant, round, &outcome.records);
         if pending.is_empty() {
             return Ok(());
         }
         let (number, console_log) = study.listener.next_boot(&variant.name)?;
-        let result = boot::run(study, variant, (number, &console_log), &pending, outcome);
+        // `snapshots` slots per variant: round r restores the guest round r mod snapshots saved.
+        let slot = format!("{}.{}", variant.name, round % study.plan.snapshots);
+        let saved = states.as_deref().and_then(|s| s.get(&slot)).cloned();
+        let start = match &saved {
+            Some(state) => Start::Restore(state),
+            // A guest no later round restores is saved for nothing.
+            None => Start::Boot {
+                states: states.as_deref_mut().filter(|_| round + study.plan.snapshots < study.plan.rounds).map(|s| (s, slot.clone())),
+            },
+        };
+        let result = boot::run(study, variant, (number, &console_log), &pending, outcome, start);
         note_console(study, variant, number, &console_log, outcome)?;
         match result {
             Ok(()) => return Ok(()),
+            Err(error) if error.is::<RestoreFailed>() => {
+                // Nothing was measured: the round boots instead, without spending a retry.
+                study.listener.note(&format!(
+                    "warning: variant {} boot {number}: its saved guest could not be restored ({}); booting it instead",
+                    variant.name,
+                    first_line(&format!("{error:#}"))
+                ));
+                if let Some(states) = states.as_deref_mut() {
+                    states.forget(&slot);
+                }
+                continue;
+            }
             Err(error) if error.is::<GuestTrouble>() && attempt < boots => {
                 study.listener.note(&format!(
                     "warning: variant {} boot {number}: {}; booting again for the remaining runs",
                     variant.name,
                     first_line(&format!("{error:#}"))
                 ));
+                attempt += 1;
             }
             Err(error) if error.is::<GuestTrouble>() => {
                 return Err(error.context(format!("the guest failed {boots} times; the remaining runs were not measured")));

@@ -8,7 +8,7 @@ use super::limits::Limit;
 use crate::backend::{Guest, GuestEvent};
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::auth::{to_hex, Verifier, Violation, KEY_BYTES};
-use kbench_protocol::{decode, AgentMessage, BootFacts, HostMessage, KernelView, Setup, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION};
+use kbench_protocol::{decode, AgentMessage, BootFacts, HostMessage, KernelView, Resume, ResumedFacts, Setup, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION};
 use std::io::Read;
 use std::time::{Duration, Instant};
 
@@ -114,6 +114,30 @@ impl<'g> Session<'g> {
         Ok((session, facts))
     }
 
+    /// Opens the conversation with a restored guest's agent: hands it `resume` (a fresh
+    /// key, the clock, entropy) and returns what it says it is, signed with the fresh key
+    /// from number 1: a line of the saved conversation, signed with the old key, is a breach.
+    pub fn resume(
+        guest: &'g mut dyn Guest,
+        timing: Timing,
+        stop: &'g dyn Fn() -> Result<()>,
+        resume: Resume,
+    ) -> Result<(Session<'g>, ResumedFacts)> {
+        let key = kbench_protocol::auth::from_hex(&resume.key).map_err(|e| anyhow!("the restore's key: {e}"))?;
+        let mut session =
+            Session { guest, stop, timing, verifier: Verifier::new(key), state: State::Idle, last_word: Instant::now() };
+        session.send(&HostMessage::Resume(resume))?;
+        let deadline = Instant::now() + timing.hello;
+        let facts = match session.signed(deadline, "the restored agent", &|| {
+            format!("the restored guest hung: no answer within {} s", timing.hello.as_secs_f64())
+        })? {
+            AgentMessage::Resumed(facts) => facts,
+            AgentMessage::Fatal { message } => bail!("the agent gave up: {message}"),
+            other => return Err(breach(&format!("the agent sent {} where its answer to the restore was due", name(&other)))),
+        };
+        Ok((session, facts))
+    }
+
     /// The first words are unsigned: the agent has no key before the setup. Noise before
     /// them (a port that wakes up) is skipped.
     fn hello(&mut self) -> Result<()> {
@@ -150,6 +174,17 @@ impl<'g> Session<'g> {
         self.state = State::Starting { id: step.id, limit: limit.duration };
         self.last_word = Instant::now();
         self.send(&HostMessage::Run(step))
+    }
+
+    /// Saves the whole guest between two steps (the agent waits for the next one); the
+    /// bytes written. Only the backend can fail it: the guest runs on either way.
+    pub fn save_state(&mut self, dir: &std::path::Path) -> Result<u64> {
+        if self.state != State::Idle {
+            bail!("internal: a save while {:?}", self.state);
+        }
+        let bytes = self.guest.save_state(dir)?;
+        self.last_word = Instant::now();
+        Ok(bytes)
     }
 
     /// Tells the agent there is nothing more; its Done is due.
@@ -322,6 +357,7 @@ fn name(message: &AgentMessage) -> &'static str {
     match message {
         AgentMessage::Hello { .. } => "hello",
         AgentMessage::BootFacts(_) => "boot facts",
+        AgentMessage::Resumed(_) => "resumed",
         AgentMessage::StepStarted { .. } => "step started",
         AgentMessage::Heartbeat { .. } => "heartbeat",
         AgentMessage::StepFinished(_) => "step finished",

@@ -9,8 +9,7 @@ use crate::model::{
 };
 use crate::scenario::order::OrderChoice;
 use crate::scenario::{Plan, Workload};
-use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
+use anyhow::Result;
 use std::path::Path;
 
 /// What meta.json says of the one backend that runs a study on one host.
@@ -101,15 +100,14 @@ pub fn design_facts(plan: &Plan) -> DesignFacts {
         }),
         quiet_host: plan.quiet_host.map(|q| QuietHostFacts { max_load: q.max_load, wait_s: q.wait.as_secs() }),
         pin: plan.guest.pin,
+        restored: plan.reuse == crate::scenario::file::Reuse::Snapshot,
+        snapshots: plan.snapshots,
     }
 }
 
-/// A file and its sha256, to tell later whether it changed.
+/// A file and its sha256, to tell later whether it changed (cached by the file's state).
 pub fn file_facts(path: &Path) -> Result<FileFacts> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(FileFacts { path: path.display().to_string(), sha256: format!("{:x}", hasher.finalize()) })
+    Ok(FileFacts { path: path.display().to_string(), sha256: super::checksum_cache::sha256_of(path)? })
 }
 
 fn host_facts() -> HostFacts {

@@ -100,6 +100,17 @@ pub struct DesignFacts {
     pub adaptive: Option<AdaptiveFacts>,
     pub quiet_host: Option<QuietHostFacts>,
     pub pin: bool,
+    /// `reuse = "snapshot"`: the rounds after each variant's first restored the guest it
+    /// saved once prepared and warmed up; false (also in older meta.json): every round booted.
+    #[serde(default)]
+    pub restored: bool,
+    /// With `restored`: how many boots per variant were saved and restored in turn.
+    #[serde(default = "one")]
+    pub snapshots: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl DesignFacts {
@@ -130,6 +141,12 @@ impl DesignFacts {
         }
         if self.pin {
             parts.push("each vCPU pinned to a host CPU of its own".to_string());
+        }
+        if self.restored && self.rounds > 1 {
+            parts.push(match self.snapshots {
+                0 | 1 => "each variant booted, prepared and warmed up once, its later rounds restored from the guest saved then (no boot-to-boot variation sampled)".to_string(),
+                k => format!("each variant booted, prepared and warmed up {k} times, its later rounds restored from these {k} saved guests in turn (boot-to-boot variation sampled {k} times)"),
+            });
         }
         parts.join("; ")
     }
@@ -335,6 +352,8 @@ mod tests {
             adaptive: None,
             quiet_host: Some(QuietHostFacts { max_load: 0.5, wait_s: 60 }),
             pin: true,
+            restored: false,
+            snapshots: 1,
         };
         assert_eq!(
             design.describe(),
@@ -409,6 +428,8 @@ mod tests {
             adaptive: Some(AdaptiveFacts { precision_percent: 2.0, min_runs: 5, max_runs: 20, decide_threshold_percent: None }),
             quiet_host: Some(QuietHostFacts { max_load: 0.5, wait_s: 300 }),
             pin: false,
+            restored: true,
+            snapshots: 2,
         };
         meta.design = Some(design.clone());
         let again: Meta = serde_json::from_str(&serde_json::to_string(&meta).unwrap()).unwrap();

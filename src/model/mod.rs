@@ -21,7 +21,7 @@ pub use part::{study_part, unclaimed};
 pub use meta::test_meta;
 #[cfg(test)]
 pub use run::test_record;
-pub use run::{RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
+pub use run::{GuestStart, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 pub use stopping::{LevelStopping, StopRule};
 
 /// Now, as every timestamp in the records is written: RFC 3339, UTC, whole seconds.

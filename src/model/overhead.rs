@@ -29,6 +29,17 @@ pub struct BootTimes {
     /// Where `guest.pin` put the guest's threads; absent when not pinned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinning: Option<PinningFacts>,
+    /// `reuse = "snapshot"`: the guest was restored from a saved state, not booted; from
+    /// starting QEMU to the agent's answer on the fresh key (`boot_s` is then 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_s: Option<f64>,
+    /// `reuse = "snapshot"`: this boot saved its guest after prepare and warm-ups, taking
+    /// this long (the guest stopped meanwhile)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_s: Option<f64>,
+    /// ...into state files of this many bytes (memory, devices, the disk's writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_bytes: Option<u64>,
 }
 
 impl BootTimes {
@@ -84,6 +95,21 @@ pub struct TimeBudget {
     /// the QEMUs, which are the guests, not overhead, and are not counted.
     pub bench_cpu_s: f64,
     pub invocations: u32,
+    /// From `bench run`'s start to its first boot (the checksums of the files booted, the
+    /// host's facts, the results folder): part of `other_s`. Absent in older meta.json.
+    #[serde(default)]
+    pub before_first_boot_s: f64,
+    /// `reuse = "snapshot"`: saving guests after their prepare and warm-ups, and restoring
+    /// them in later rounds instead of booting; 0 otherwise.
+    #[serde(default)]
+    pub save_s: f64,
+    #[serde(default)]
+    pub restore_s: f64,
+    /// How many guests were restored, and the state files saved (bytes, all together).
+    #[serde(default)]
+    pub restores: u32,
+    #[serde(default)]
+    pub state_bytes: u64,
 }
 
 impl TimeBudget {
@@ -101,15 +127,27 @@ impl TimeBudget {
             other_s: 0.0,
             bench_cpu_s,
             invocations: 1,
+            before_first_boot_s: 0.0,
+            save_s: sum(|b| b.save_s.unwrap_or(0.0)),
+            restore_s: sum(|b| b.restore_s.unwrap_or(0.0)),
+            restores: boots.iter().filter(|b| b.restore_s.is_some()).count() as u32,
+            state_bytes: boots.iter().filter_map(|b| b.state_bytes).sum(),
         };
         budget.other_s = (wall_s - budget.accounted_s()).max(0.0);
         budget
     }
 
     /// The study's budget now: this invocation's (`boots` it measured, its wall and CPU
-    /// time so far) added to the budget of the invocations before it, if it was resumed.
-    pub fn so_far(earlier: Option<&TimeBudget>, boots: &[BootTimes], wall_s: f64, bench_cpu_s: f64) -> TimeBudget {
-        let now = TimeBudget::of(boots, wall_s, bench_cpu_s);
+    /// time so far, the time before its first boot) added to the budget of the invocations
+    /// before it, if it was resumed.
+    pub fn so_far(
+        earlier: Option<&TimeBudget>,
+        boots: &[BootTimes],
+        wall_s: f64,
+        bench_cpu_s: f64,
+        before_first_boot_s: f64,
+    ) -> TimeBudget {
+        let now = TimeBudget { before_first_boot_s, ..TimeBudget::of(boots, wall_s, bench_cpu_s) };
         match earlier {
             Some(earlier) => earlier.plus(&now),
             None => now,
@@ -129,11 +167,16 @@ impl TimeBudget {
             other_s: self.other_s + later.other_s,
             bench_cpu_s: self.bench_cpu_s + later.bench_cpu_s,
             invocations: self.invocations + later.invocations,
+            before_first_boot_s: self.before_first_boot_s + later.before_first_boot_s,
+            save_s: self.save_s + later.save_s,
+            restore_s: self.restore_s + later.restore_s,
+            restores: self.restores + later.restores,
+            state_bytes: self.state_bytes + later.state_bytes,
         }
     }
 
     fn accounted_s(&self) -> f64 {
-        self.timed_runs_s + self.boot_s + self.prepare_s + self.warmup_s + self.clean_s + self.shutdown_s
+        self.timed_runs_s + self.boot_s + self.prepare_s + self.warmup_s + self.clean_s + self.shutdown_s + self.save_s + self.restore_s
     }
 
     /// The parts of the wall time besides the timed runs, largest first, in the order of
@@ -147,6 +190,8 @@ impl TimeBudget {
             ("shut-down", self.shutdown_s),
             ("other", self.other_s),
         ];
+        // Only a study that saved and restored guests has these parts.
+        parts.extend([("save", self.save_s), ("restore", self.restore_s)].into_iter().filter(|(_, s)| *s > 0.0));
         parts.sort_by(|a, b| b.1.total_cmp(&a.1));
         parts
     }
@@ -191,6 +236,22 @@ mod tests {
     }
 
     #[test]
+    fn saves_and_restores_are_parts_of_their_own_and_only_when_there_were_any() {
+        let first = BootTimes { save_s: Some(0.5), state_bytes: Some(80_000_000), ..boot(10.0, Some(4.0)) };
+        let restored = BootTimes { boot_s: 0.0, prepare_s: None, warmup_s: 0.0, restore_s: Some(0.4), ..boot(10.0, None) };
+        let budget = TimeBudget::of(&[first, restored.clone(), restored], 60.0, 0.1);
+        assert_eq!((budget.save_s, budget.restores, budget.state_bytes), (0.5, 2, 80_000_000));
+        assert!((budget.restore_s - 0.8).abs() < 1e-12);
+        // Timed 3 × 10, boot 6, prepare 4, warm-ups 3, cleans 3 × 1, shut-downs 3 × 0.5, save, restores.
+        let accounted = 30.0 + 6.0 + 4.0 + 3.0 + 3.0 + 1.5 + 0.5 + 0.8;
+        assert!((budget.other_s - (60.0 - accounted)).abs() < 1e-9, "{budget:?}");
+        let names: Vec<&str> = budget.overheads().iter().map(|p| p.0).collect();
+        assert!(names.contains(&"save") && names.contains(&"restore"), "{names:?}");
+        let plain = TimeBudget::of(&[boot(10.0, Some(4.0))], 40.0, 0.1);
+        assert!(!plain.overheads().iter().any(|p| p.0 == "save" || p.0 == "restore"));
+    }
+
+    #[test]
     fn a_budget_never_has_negative_other_time_nor_divides_by_zero() {
         // The guest's clock may run ahead of the host's: the parts can exceed the wall.
         let budget = TimeBudget::of(&[boot(20.0, None)], 25.0, 0.0);
@@ -201,8 +262,8 @@ mod tests {
 
     #[test]
     fn a_resumed_study_adds_its_budget_to_the_earlier_one() {
-        let first = TimeBudget::of(&[boot(20.0, Some(4.0))], 50.0, 0.2);
-        let second = TimeBudget::of(&[boot(10.0, Some(4.0))], 40.0, 0.3);
+        let first = TimeBudget { before_first_boot_s: 9.0, ..TimeBudget::of(&[boot(20.0, Some(4.0))], 50.0, 0.2) };
+        let second = TimeBudget { before_first_boot_s: 0.5, ..TimeBudget::of(&[boot(10.0, Some(4.0))], 40.0, 0.3) };
         let both = first.plus(&second);
         assert_eq!(both.wall_s, 90.0);
         assert_eq!(both.timed_runs_s, 30.0);
@@ -210,8 +271,9 @@ mod tests {
         assert!((both.bench_cpu_s - 0.5).abs() < 1e-12);
         assert_eq!(both.other_s, first.other_s + second.other_s);
         assert_eq!(both.invocations, 2);
-        assert_eq!(TimeBudget::so_far(Some(&first), &[boot(10.0, Some(4.0))], 40.0, 0.3), both);
-        assert_eq!(TimeBudget::so_far(None, &[boot(10.0, Some(4.0))], 40.0, 0.3), second);
+        assert_eq!(both.before_first_boot_s, 9.5);
+        assert_eq!(TimeBudget::so_far(Some(&first), &[boot(10.0, Some(4.0))], 40.0, 0.3, 0.5), both);
+        assert_eq!(TimeBudget::so_far(None, &[boot(10.0, Some(4.0))], 40.0, 0.3, 0.5), second);
     }
 
     #[test]

@@ -14,6 +14,16 @@ pub enum RunStatus {
     Failed,
 }
 
+/// How the guest that measured a run was started (runs.csv `start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestStart {
+    /// Booted, then prepared and warmed up (`reuse = "boot"`, and every first round).
+    Boot,
+    /// Restored from the state saved after a boot's prepare and warm-ups (`reuse = "snapshot"`).
+    Restore,
+}
+
 /// One timed run of one variant at one jobs level.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -113,6 +123,10 @@ pub struct RunRecord {
     /// Seconds the run waited for a quiet host (`quiet_host`) before it started.
     #[serde(default)]
     pub quiet_wait_s: Option<f64>,
+    // Issue 21; older files read it as empty.
+    /// Whether the guest was booted or restored for the run.
+    #[serde(default)]
+    pub start: Option<GuestStart>,
 }
 
 impl RunRecord {

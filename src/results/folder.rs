@@ -62,6 +62,7 @@ impl ResultsDir {
                 .with_context(|| format!("cannot create the results folder {} (use --results DIR to put it elsewhere)", dir.display()))?;
         }
         let lock = lock(&path)?;
+        clear_abandoned_scratch(&parent, &path);
         std::fs::copy(scenario_file, path.join("scenario.toml"))
             .with_context(|| format!("cannot copy {} into {}", scenario_file.display(), path.display()))?;
         let runs = RunsWriter::open(&path.join("runs.csv"))?;
@@ -216,6 +217,20 @@ fn point_latest_at(folder: &Path) -> Result<()> {
 /// Takes the folder's lock, which one `bench` at a time holds while it writes the folder
 /// (a study running, resumed, or its reports written again); refused, with the holder's
 /// pid, while another has it. Held until the value is dropped.
+/// Removes the scratch space (saved guests of `reuse = "snapshot"`: hundreds of MB each)
+/// that a `bench` killed with `kill -9` left in the other results folders of the same
+/// scenario; a folder whose lock a running `bench` holds is left alone. Best effort.
+fn clear_abandoned_scratch(parent: &Path, except: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for folder in entries.flatten().map(|e| e.path()).filter(|p| p != except && p.join(SCRATCH_DIR).is_dir()) {
+        let Ok(file) = File::open(folder.join(LOCK_FILE)) else { continue };
+        // Held by nobody: its bench is gone. The lock is let go at once, its file unchanged.
+        if let Ok(_unused) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            let _ = std::fs::remove_dir_all(folder.join(SCRATCH_DIR));
+        }
+    }
+}
+
 pub fn lock(folder: &Path) -> Result<Flock<File>> {
     let path = folder.join(LOCK_FILE);
     let file = OpenOptions::new()
@@ -442,6 +457,24 @@ mod tests {
         results.append_run(&again).unwrap();
         assert_eq!(read_runs(&results.path).unwrap(), vec![ok, again]);
         assert_eq!(read_runs(&results.path.join(FAILED_RUNS_FILE)).unwrap(), vec![failed]);
+    }
+
+    #[test]
+    fn a_new_study_clears_the_scratch_a_killed_one_left_but_not_a_running_ones() {
+        let root = tempfile::tempdir().unwrap();
+        let scenario = root.path().join("s.toml");
+        std::fs::write(&scenario, "name = \"s\"").unwrap();
+        let running = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        std::fs::create_dir_all(running.scratch_dir().join("states/a")).unwrap();
+        std::fs::write(running.scratch_dir().join("states/a/guest.state"), "x").unwrap();
+        // As kill -9 leaves a folder: its scratch and lock file stay, nobody holds the lock.
+        let killed_scratch = root.path().join("s/20200101-000000").join(SCRATCH_DIR);
+        std::fs::create_dir_all(killed_scratch.join("states/a")).unwrap();
+        std::fs::write(killed_scratch.join("states/a/guest.state"), "x").unwrap();
+        std::fs::write(killed_scratch.with_file_name(LOCK_FILE), "12345\n").unwrap();
+        let _next = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        assert!(!killed_scratch.exists(), "the killed study's saved guests are gone");
+        assert!(running.scratch_dir().join("states/a/guest.state").exists(), "a running study keeps its own");
     }
 
     #[test]

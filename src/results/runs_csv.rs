@@ -291,7 +291,7 @@ mod tests {
         assert_eq!(both[0].slab_peak_kib, None);
         assert_eq!(both[1], new);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.lines().next().unwrap().ends_with("quiet_wait_s"), "{text}");
+        assert!(text.lines().next().unwrap().ends_with("quiet_wait_s,start"), "{text}");
     }
 
     /// runs.csv as kbench wrote it before the boot and host-noise columns (issue 11).
@@ -310,14 +310,17 @@ guest_user_percent,guest_sys_percent,guest_softirq_percent,guest_steal_percent
         assert_eq!(old.len(), 1);
         assert_eq!((old[0].slab_peak_kib, old[0].guest_steal_percent), (Some(5000), Some(0.5)));
         assert_eq!((old[0].boot, old[0].host_other_cpu_percent, old[0].host_load1, old[0].quiet_wait_s), (None, None, None, None));
+        assert_eq!(old[0].start, None, "a file from before issue 21 says nothing of how its guests started");
         assert!(old[0].noise.is_empty() && !old[0].is_noisy() && old[0].host_governor.is_empty());
         let mut new = sample(2, RunStatus::Ok);
         new.host_other_cpu_percent = Some(150.0);
         new.noise = "other processes used 150 % of a CPU (limit 20 %)".into();
         new.quiet_wait_s = Some(3.1);
+        new.start = Some(crate::model::GuestStart::Restore);
         RunsWriter::open(&path).unwrap().append(&new).unwrap();
         let both = read_runs(&path).unwrap();
         assert_eq!((both[0].noise.as_str(), &both[1]), ("", &new));
+        assert!(std::fs::read_to_string(&path).unwrap().lines().nth(2).unwrap().ends_with(",restore"));
     }
 
     #[test]
@@ -341,7 +344,7 @@ guest_user_percent,guest_sys_percent,guest_softirq_percent,guest_steal_percent
         let path = dir.path().join("runs.csv");
         let _writer = RunsWriter::open(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("schema_version,variant,") && text.contains(",started_at,minor_faults,") && text.ends_with("quiet_wait_s\n"), "{text}");
+        assert!(text.starts_with("schema_version,variant,") && text.contains(",started_at,minor_faults,") && text.ends_with("quiet_wait_s,start\n"), "{text}");
         assert_eq!(read_runs(&path).unwrap(), vec![]);
     }
 

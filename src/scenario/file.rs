@@ -38,6 +38,13 @@ pub struct ScenarioFile {
     /// The variants' order within each round.
     #[serde(default)]
     pub order: super::order::OrderChoice,
+    /// How each round after a variant's first gets its guest: booted and prepared again,
+    /// or restored from the state saved after the first boot's prepare and warm-ups.
+    #[serde(default)]
+    pub reuse: Reuse,
+    /// With `reuse = "snapshot"`: this many independent boots (and saved guests) per
+    /// variant, restored in turn; 1 when unset.
+    pub snapshots: Option<u32>,
     /// The seed of `order = "random"`; taken from the clock (and recorded) when unset.
     pub seed: Option<u64>,
     /// Wait before each run until the host is quiet, for at most `wait` seconds.
@@ -54,6 +61,18 @@ pub struct ScenarioFile {
     /// `[guest]` says.
     #[serde(rename = "host", default)]
     pub hosts: Vec<HostSection>,
+}
+
+/// `reuse`: what a round after a variant's first starts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reuse {
+    /// Every round boots, prepares and warms up again.
+    #[default]
+    Boot,
+    /// The first round of each variant saves its guest after prepare and warm-ups; later
+    /// rounds restore that state (QEMU backend only).
+    Snapshot,
 }
 
 /// One `[[host]]`: a libvirt daemon that runs the whole study as one block.

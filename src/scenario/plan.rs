@@ -2,7 +2,7 @@
 //! folder and checked, jobs levels resolved, command lines composed. Every error names
 //! the file and the key, and comes before anything boots.
 
-use super::file::{AccelChoice, BackendKind, HostSection, JobsSpec, QuietHostSection, RootSection, RunsSpec, ScenarioFile, WorkloadSection};
+use super::file::{AccelChoice, BackendKind, HostSection, JobsSpec, QuietHostSection, Reuse, RootSection, RunsSpec, ScenarioFile, WorkloadSection};
 use super::kernel_build::{self, KernelBuild};
 use super::limits::{self, MAX_HOSTS, MAX_RETRIES, MAX_RUNS, MAX_WARMUP};
 use super::order::{self, BootOrder, OrderChoice};
@@ -36,6 +36,11 @@ pub struct Plan {
     pub workload: Workload,
     /// The variants' order in each round, and its seed.
     pub order: BootOrder,
+    /// `reuse`: boot every round, or restore the first round's saved guest.
+    pub reuse: Reuse,
+    /// With `reuse = "snapshot"`: rounds 0..snapshots boot and save, round r restores the
+    /// guest of round r mod snapshots.
+    pub snapshots: u32,
     /// `runs = "auto"`: each variant and level stops once precise (`stats::Target`).
     pub adaptive: Option<AdaptiveRuns>,
     /// Wait for a quiet host before each run.
@@ -312,6 +317,19 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         }
         check_pinnable(guest.cpus)?;
     }
+    if file.reuse == Reuse::Snapshot && backend != BackendKind::Qemu {
+        bail!(
+            "key `reuse`: \"snapshot\" saves and restores guests through the QEMU backend only; with libvirt or [[host]] entries use reuse = \"boot\" (or remove reuse)"
+        );
+    }
+    let snapshots = file.snapshots.unwrap_or(1);
+    if file.snapshots.is_some() && file.reuse != Reuse::Snapshot {
+        bail!("key `snapshots`: only `reuse = \"snapshot\"` saves guests; remove it or set reuse = \"snapshot\"");
+    }
+    if snapshots == 0 || (snapshots > 1 && snapshots >= rounds) {
+        let most = rounds.saturating_sub(1).max(1);
+        bail!("key `snapshots`: must be between 1 and `rounds` - 1 ({most}): with as many snapshots as rounds every round boots");
+    }
     let variants = variants(&file, &base)?;
     let baseline = match &file.baseline {
         None => 0,
@@ -357,6 +375,8 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
         monitor_interval_s: file.monitor_interval,
         workload: workload(&file.workload, &base)?,
         order: boot_order,
+        reuse: file.reuse,
+        snapshots,
         adaptive,
         quiet_host,
         hosts,
@@ -675,6 +695,34 @@ mod tests {
 
     fn refusal(result: Result<impl std::fmt::Debug>) -> String {
         format!("{:#}", result.unwrap_err())
+    }
+
+    /// A scenario file with `top` and `guest` lines, beside a kernel that passes the bzImage check.
+    fn load_scenario(top: &str, guest: &str) -> Result<Plan> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kernel = vec![0u8; 0x210];
+        kernel[0x202..0x206].copy_from_slice(b"HdrS");
+        std::fs::write(dir.path().join("k"), kernel).unwrap();
+        let text = format!("name = \"n\"\n{top}\n[guest]\nkernel = \"k\"\ncpus = 1\nmemory = \"256M\"\n{guest}\n[[variant]]\nname = \"a\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n");
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        load_with(&path, &Overrides::default())
+    }
+
+    #[test]
+    fn reuse_is_boot_by_default_and_snapshot_only_with_the_qemu_backend() {
+        assert_eq!(load_scenario("", "").unwrap().reuse, Reuse::Boot);
+        assert_eq!(load_scenario("reuse = \"snapshot\"", "").unwrap().reuse, Reuse::Snapshot);
+        let libvirt = refusal(load_scenario("reuse = \"snapshot\"", "backend = \"libvirt\""));
+        assert!(libvirt.contains("key `reuse`: \"snapshot\" saves and restores guests through the QEMU backend only"), "{libvirt}");
+        let hosts = refusal(load_scenario("reuse = \"snapshot\"\n[[host]]\nname = \"lab1\"\nuri = \"qemu:///system\"", ""));
+        assert!(hosts.contains("key `reuse`"), "{hosts}");
+        assert!(load_scenario("reuse = \"restore\"", "").is_err(), "an unknown value is refused");
+        let k = |top: &str| load_scenario(&format!("runs = 4\nreuse = \"snapshot\"\n{top}"), "");
+        assert_eq!((k("").unwrap().snapshots, k("snapshots = 3").unwrap().snapshots), (1, 3));
+        assert!(refusal(k("snapshots = 4")).contains("key `snapshots`: must be between 1 and `rounds` - 1 (3)"));
+        assert!(refusal(k("snapshots = 0")).contains("key `snapshots`"));
+        assert!(refusal(load_scenario("snapshots = 2", "")).contains("only `reuse = \"snapshot\"` saves guests"));
     }
 
     #[test]

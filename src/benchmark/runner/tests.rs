@@ -5,7 +5,8 @@ use crate::benchmark::fake::{plan, quick_limits, FakeBackend, FakeProbe, Fault, 
 use crate::benchmark::limits::{Limit, Limits, RunLimit, DERIVED_CEILING};
 use crate::benchmark::study::{Stops, Study, StudyOutcome, StudyTimedOut};
 use crate::scenario::plan::QuietHost;
-use crate::model::{RunRecord, RunStatus};
+use crate::model::{GuestStart, RunRecord, RunStatus};
+use kbench_protocol::StepKind;
 use crate::benchmark::interrupt::{Interrupt, Interrupted};
 use crate::scenario::Plan;
 use anyhow::Result;
@@ -758,4 +759,117 @@ fn decide_mode_stops_a_clear_difference_at_min_runs_and_stays_stopped() {
     let (result, _, outcome) = run(&plan, &quick_limits(&plan), &backend);
     result.unwrap();
     assert_eq!((counts(&outcome.records, "a", "half"), counts(&outcome.records, "b", "half")), ((3, 0), (3, 0)), "{:?}", backend.boots());
+}
+
+/// `reuse = "snapshot"` over fake guests: the study in a scratch folder of its own.
+fn run_snapshot(plan: &Plan, backend: &FakeBackend) -> (Result<()>, MemoryListener, StudyOutcome, tempfile::TempDir) {
+    let scratch = tempfile::tempdir().unwrap();
+    let limits = quick_limits(plan);
+    let mut outcome = StudyOutcome::default();
+    let mut listener = MemoryListener::default();
+    let interrupt = Interrupt::default();
+    let probe = FakeProbe::loads(&[0.0]);
+    let mut study = Study {
+        plan,
+        host: "",
+        limits: &limits,
+        backend,
+        agent: Path::new("agent"),
+        scratch: scratch.path(),
+        listener: &mut listener,
+        stops: Stops { interrupt: &interrupt, deadline: None, study_timeout_s: 0 },
+        probe: &probe,
+    };
+    let result = run_study(&mut study, &mut outcome);
+    (result, listener, outcome, scratch)
+}
+
+fn snapshot_plan(variants: usize, rounds: u32) -> Plan {
+    let mut plan = plan(rounds, 1, rounds);
+    plan.reuse = crate::scenario::file::Reuse::Snapshot;
+    if variants > 2 {
+        let mut third = plan.variants[1].clone();
+        third.name = "c".into();
+        third.cmdline = "console=ttyS0 v=c".into();
+        third.own_options = vec!["v=c".into()];
+        plan.variants.push(third);
+    }
+    plan
+}
+
+#[test]
+fn snapshot_boots_each_variant_once_and_restores_it_in_every_later_round() {
+    let plan = snapshot_plan(3, 4);
+    let backend = FakeBackend::new(vec![]);
+    let (result, listener, outcome, scratch) = run_snapshot(&plan, &backend);
+    result.unwrap();
+    assert_eq!((*backend.saves.borrow(), *backend.restores.borrow()), (3, 9), "3 variants booted and saved once, restored 3 times each");
+    assert_eq!(outcome.records.len(), 12);
+    assert!(outcome.records.iter().all(|r| r.is_ok()));
+    let starts = |start| outcome.records.iter().filter(|r| r.start == Some(start)).count();
+    assert_eq!((starts(GuestStart::Boot), starts(GuestStart::Restore)), (3, 9));
+    // A restored guest was prepared and warmed up already: it gets its timed run only.
+    for boot in 3..12 {
+        let kinds: Vec<StepKind> = backend.steps(boot).iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, [StepKind::Timed], "boot {boot}");
+    }
+    assert!(listener.notes.iter().any(|n| n.contains("restored its saved state")), "{:?}", listener.notes);
+    assert!(!scratch.path().join("states").exists(), "the state files go with the study");
+}
+
+/// `snapshots = 2` over 5 rounds: rounds 1 and 2 boot and save, 3 and 5 restore the
+/// first's guest, 4 the second's.
+#[test]
+fn two_snapshots_are_restored_in_turn() {
+    let mut plan = snapshot_plan(1, 5);
+    plan.variants.truncate(1);
+    plan.snapshots = 2;
+    let backend = FakeBackend::new(vec![]);
+    let (result, _listener, outcome, _scratch) = run_snapshot(&plan, &backend);
+    result.unwrap();
+    assert_eq!((*backend.saves.borrow(), *backend.restores.borrow()), (2, 3));
+    let starts: Vec<_> = outcome.records.iter().map(|r| r.start.unwrap()).collect();
+    use GuestStart::{Boot, Restore};
+    assert_eq!(starts, [Boot, Boot, Restore, Restore, Restore]);
+}
+
+#[test]
+fn snapshot_saves_nothing_in_the_last_round() {
+    let mut plan = snapshot_plan(2, 1);
+    plan.rounds = 1;
+    let backend = FakeBackend::new(vec![]);
+    let (result, _listener, outcome, _scratch) = run_snapshot(&plan, &backend);
+    result.unwrap();
+    assert_eq!((*backend.saves.borrow(), *backend.restores.borrow(), outcome.records.len()), (0, 0, 2));
+}
+
+/// The replay test: a restored guest that answers with the saved boot's key (the saved
+/// conversation replayed) is refused; the round boots instead, nothing is lost.
+#[test]
+fn a_restored_guest_that_signs_with_the_saved_key_is_refused_and_the_round_boots() {
+    let plan = snapshot_plan(1, 2);
+    let mut plan = plan;
+    plan.variants.truncate(1);
+    // Boot 1 (round 1) is clean; the restore of round 2 replays; its fallback boot is clean.
+    let backend = FakeBackend::new(vec![Script::default(), Script::at(0, Fault::ReplaysSavedKey)]);
+    let (result, listener, outcome, _scratch) = run_snapshot(&plan, &backend);
+    result.unwrap();
+    assert_eq!(*backend.restores.borrow(), 1);
+    let warning = listener.notes.iter().find(|n| n.contains("could not be restored")).expect("a warning");
+    assert!(warning.contains("wrong signature"), "{warning}");
+    assert_eq!(outcome.records.iter().map(|r| r.start).collect::<Vec<_>>(), [Some(GuestStart::Boot), Some(GuestStart::Boot)]);
+    assert!(outcome.records.iter().all(|r| r.is_ok()) && outcome.problems.is_empty());
+}
+
+#[test]
+fn a_restored_state_of_another_variant_is_refused() {
+    let mut plan = snapshot_plan(1, 2);
+    plan.variants.truncate(1);
+    let backend = FakeBackend::new(vec![Script::default(), Script::at(0, Fault::WrongState)]);
+    let (result, listener, outcome, _scratch) = run_snapshot(&plan, &backend);
+    result.unwrap();
+    let warning = listener.notes.iter().find(|n| n.contains("could not be restored")).expect("a warning");
+    assert!(warning.contains("is not the boot that was saved"), "{warning}");
+    assert_eq!(outcome.records.len(), 2);
+    assert!(outcome.records.iter().all(|r| r.start == Some(GuestStart::Boot)));
 }

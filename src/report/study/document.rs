@@ -375,6 +375,9 @@ fn time_budget_section(facts: &Facts) -> Option<Section> {
     if let Some(resumed) = words.resumed {
         section.push(Block::Note(vec![text(resumed)]));
     }
+    if let Some(snapshots) = words.snapshots {
+        section.push(Block::Para(vec![text(snapshots)]));
+    }
     let rows = boot_rows(&facts.boots);
     if !rows.is_empty() {
         let mut boots = Table::new("", &BOOT_COLUMNS);

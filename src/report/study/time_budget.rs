@@ -13,6 +13,8 @@ pub struct BudgetText {
     pub cpu: String,
     /// Said only of a resumed study.
     pub resumed: Option<String>,
+    /// Said only of a study that saved and restored guests (`reuse = "snapshot"`).
+    pub snapshots: Option<String>,
 }
 
 pub const BOOT_COLUMNS: [&str; 9] =
@@ -29,14 +31,25 @@ pub fn budget_text(budget: &TimeBudget) -> BudgetText {
         ),
         parts: budget.overheads().into_iter().map(|(name, seconds)| [name.to_string(), number(seconds), share(seconds)]).collect(),
         cpu: format!(
-            "bench's own CPU time: {} s, {:.2} % of one core over the study (the QEMUs are the guests, not counted).",
+            "bench's own CPU time: {} s, {:.2} % of one core over the study (the QEMUs are the guests, not counted). Before its first boot (checksums of the files booted, the host's facts) the study spent {} s, counted in other.",
             number(budget.bench_cpu_s),
-            budget.bench_cpu_percent()
+            budget.bench_cpu_percent(),
+            number(budget.before_first_boot_s)
         ),
         resumed: (budget.invocations > 1).then(|| {
             format!(
                 "The study ran in {} invocations of bench run (it was resumed): the budget adds them up; the time between them is in none.",
                 budget.invocations
+            )
+        }),
+        snapshots: (budget.restores > 0 || budget.save_s > 0.0).then(|| {
+            let each = if budget.restores > 0 { budget.restore_s / f64::from(budget.restores) } else { 0.0 };
+            format!(
+                "reuse = \"snapshot\": {} guests restored ({} s each on average) instead of booted, prepared and warmed up; saving them took {} s, into state files of {:.1} MB in all.",
+                budget.restores,
+                number(each),
+                number(budget.save_s),
+                budget.state_bytes as f64 / 1e6
             )
         }),
     }
@@ -50,7 +63,7 @@ pub fn boot_rows(boots: &[BootTimes]) -> Vec<[String; 9]> {
             [
                 b.variant.clone(),
                 b.boot.to_string(),
-                number(b.boot_s),
+                b.restore_s.map_or_else(|| number(b.boot_s), |r| format!("restored in {}", number(r))),
                 b.prepare_s.map_or_else(|| "—".to_string(), number),
                 number(b.warmup_s),
                 number(b.clean_s),
@@ -70,7 +83,7 @@ mod tests {
     #[test]
     fn the_budget_says_the_timed_share_the_rest_and_the_cpu_share() {
         let boots = [BootTimes { boot_s: 10.0, prepare_s: Some(6.0), timed_s: 60.0, shutdown_s: 1.0, ..BootTimes::new("a", 1) }];
-        let budget = TimeBudget::of(&boots, 80.0, 0.2);
+        let budget = TimeBudget { before_first_boot_s: 1.5, ..TimeBudget::of(&boots, 80.0, 0.2) };
         let text = budget_text(&budget);
         assert_eq!(text.headline, "Of the study's 80.00 s of wall time, 75.0 % went into the timed runs (60.00 s). The rest:");
         assert_eq!(text.parts[0], ["boot".to_string(), "10.00".into(), "12.5 %".into()]);
@@ -78,7 +91,14 @@ mod tests {
         assert_eq!(text.parts[2], ["other".to_string(), "3.000".into(), "3.8 %".into()], "80 - (60 + 10 + 6 + 1)");
         assert_eq!(text.parts.iter().map(|p| p[0].as_str()).collect::<Vec<_>>()[3..], ["shut-down", "warm-up", "clean"], "zeros last, in their listed order");
         assert!(text.cpu.contains("0.2000 s, 0.25 % of one core"), "{}", text.cpu);
-        assert!(text.resumed.is_none());
+        let before = "Before its first boot (checksums of the files booted, the host's facts) the study spent 1.500 s";
+        assert!(text.cpu.contains(before), "{}", text.cpu);
+        assert!(text.resumed.is_none() && text.snapshots.is_none());
+        let restored = BootTimes { boot_s: 0.0, restore_s: Some(0.4), ..BootTimes::new("a", 2) };
+        let saved = BootTimes { save_s: Some(0.6), state_bytes: Some(88_000_000), ..boots[0].clone() };
+        let snapshots = budget_text(&TimeBudget::of(&[saved, restored.clone()], 80.0, 0.2)).snapshots.unwrap();
+        assert!(snapshots.contains("1 guests restored (0.4000 s each on average)") && snapshots.contains("88.0 MB"), "{snapshots}");
+        assert_eq!(boot_rows(&[restored])[0][2], "restored in 0.4000");
         assert!(budget_text(&budget.plus(&budget)).resumed.unwrap().contains("2 invocations"));
     }
 
