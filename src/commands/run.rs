@@ -275,7 +275,7 @@ fn report_problems(results: &ResultsDir, outcome: &StudyOutcome, adaptive: bool)
             results.path.display()
         );
     }
-    println!("results: {}", results.path.display());
+    eprintln!("results: {}", results.path.display());
 }
 
 fn exit_code(ended: Result<()>, outcome: &StudyOutcome) -> Result<u8> {
