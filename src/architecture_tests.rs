@@ -29,7 +29,10 @@ fn every_module_refers_only_to_what_the_documented_table_allows() {
     for (module, refs) in &graph {
         let allowed = &table[module];
         let forbidden: Vec<&String> = refs.difference(allowed).collect();
-        assert!(forbidden.is_empty(), "`{module}` refers to {forbidden:?}, which docs/architecture.md does not allow (it allows {allowed:?})");
+        assert!(
+            forbidden.is_empty(),
+            "`{module}` refers to {forbidden:?}, which docs/architecture.md does not allow (it allows {allowed:?})"
+        );
     }
 }
 

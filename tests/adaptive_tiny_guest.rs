@@ -34,7 +34,11 @@ fn random_block_of_two(seed: u64, round: u32) -> [usize; 2] {
             break value % 2;
         }
     };
-    if j == 0 { [1, 0] } else { [0, 1] }
+    if j == 0 {
+        [1, 0]
+    } else {
+        [0, 1]
+    }
 }
 
 /// `sleep 4` under TCG on a busy shared host takes 4.1 to 4.5 s, now and then a second

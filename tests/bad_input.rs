@@ -114,14 +114,20 @@ fn a_guest_bigger_than_the_host_is_refused() {
 fn zero_runs_no_variants_and_duplicate_names_are_refused() {
     assert_refused(|t| t.replace("runs = 2", "runs = 0"), &["key `runs`", "at least 1"]);
     assert_refused(|t| t.replace("runs = 2", "runs = 2\nrounds = 3"), &["key `rounds`", "between 1 and `runs` (2)"]);
-    assert_refused(|t| t.replace("[[variant]]\nname = \"baseline\"\n[[variant]]\nname = \"poison\"\ncmdline = \"slub_debug=P\"\n", ""), &["no [[variant]]"]);
+    assert_refused(
+        |t| t.replace("[[variant]]\nname = \"baseline\"\n[[variant]]\nname = \"poison\"\ncmdline = \"slub_debug=P\"\n", ""),
+        &["no [[variant]]"],
+    );
     assert_refused(|t| t.replace("name = \"poison\"", "name = \"baseline\""), &["key `variant[1].name`", "used twice"]);
     assert_refused(|t| t.replace("runs = 2", "runs = 2\njobs = [\"quarter\"]"), &["\"quarter\"", "\"half\", \"optimal\", \"max\""]);
 }
 
 #[test]
 fn a_command_line_with_a_newline_is_refused() {
-    assert_refused(|t| t.replace("cmdline = \"slub_debug=P\"", "cmdline = \"slub_debug=P\\nquiet\""), &["key `variant[1].cmdline`", "control character"]);
+    assert_refused(
+        |t| t.replace("cmdline = \"slub_debug=P\"", "cmdline = \"slub_debug=P\\nquiet\""),
+        &["key `variant[1].cmdline`", "control character"],
+    );
 }
 
 #[test]
@@ -136,7 +142,10 @@ fn a_libvirt_uri_without_the_libvirt_backend_and_an_unknown_backend_are_refused(
 
 #[test]
 fn missing_qemu_is_named() {
-    assert_refused(|t| t.replace("[guest]", "[guest]\nqemu = \"/nonexistent/qemu-system-x86_64\""), &["/nonexistent/qemu-system-x86_64", "is QEMU installed?"]);
+    assert_refused(
+        |t| t.replace("[guest]", "[guest]\nqemu = \"/nonexistent/qemu-system-x86_64\""),
+        &["/nonexistent/qemu-system-x86_64", "is QEMU installed?"],
+    );
 }
 
 /// On every host: where the CPU has no vmx/svm flag that is the reason; where it has one,
@@ -233,7 +242,10 @@ fn names_that_are_no_file_names_are_refused() {
         assert_refused_by_check_and_run(move |t| t.replace("name = \"bad\"", &format!("name = \"{name}\"")), &["key `name`", expected]);
     }
     let long = "s".repeat(300);
-    assert_refused_by_check_and_run(move |t| t.replace("name = \"bad\"", &format!("name = \"{long}\"")), &["key `name`", "300 bytes long, at most 64"]);
+    assert_refused_by_check_and_run(
+        move |t| t.replace("name = \"bad\"", &format!("name = \"{long}\"")),
+        &["key `name`", "300 bytes long, at most 64"],
+    );
 }
 
 #[test]
@@ -269,7 +281,10 @@ fn kernel_options_that_take_the_guest_from_kbench_are_refused() {
         |t| t.replace("cmdline = \"slub_debug=P\"", "cmdline = \"rdinit=/bin/sh\""),
         &["key `variant[1].cmdline`", "\"rdinit=/bin/sh\" is not allowed", "replaces the agent"],
     );
-    assert_refused(|t| t.replace("cmdline = \"quiet\"", "cmdline = \"quiet console=ttyS1\""), &["key `guest.cmdline`", "ttyS1 is kbench's channel"]);
+    assert_refused(
+        |t| t.replace("cmdline = \"quiet\"", "cmdline = \"quiet console=ttyS1\""),
+        &["key `guest.cmdline`", "ttyS1 is kbench's channel"],
+    );
     assert_refused(|t| t.replace("cmdline = \"quiet\"", "cmdline = \"quiet panic=0\""), &["key `guest.cmdline`", "panic=-1"]);
 }
 

@@ -42,12 +42,7 @@ fn csv_text(kernel: &str, rows: &[Run]) -> String {
         let cpu = (user + r.sys) / r.elapsed * 100.0;
         text += &format!(
             "1,{},{},{},{},{status},{},{user},{},{cpu},100,200,5000,{exit},{failure},{kernel},console=ttyS0 quiet,2026-11-29T08:00:00Z\n",
-            r.variant,
-            r.label,
-            r.jobs,
-            run,
-            r.elapsed,
-            r.sys
+            r.variant, r.label, r.jobs, run, r.elapsed, r.sys
         );
     }
     text
@@ -172,7 +167,10 @@ fn two_noisy_studies_cannot_tell_exit_3_and_say_how_many_runs_would() {
 
     let json: Value = serde_json::from_str(&stdout(&compare(&old, &new, &["--format", "json"]))).unwrap();
     let entry = &json["entries"][0];
-    assert_eq!((entry["verdict"].as_str(), entry["inconclusive"].as_bool(), json["inconclusive"].as_u64()), (Some("inconclusive"), Some(true), Some(1)));
+    assert_eq!(
+        (entry["verdict"].as_str(), entry["inconclusive"].as_bool(), json["inconclusive"].as_u64()),
+        (Some("inconclusive"), Some(true), Some(1))
+    );
     let seen = entry["comparison"]["min_detectable_change_percent"].as_f64().unwrap();
     assert!((10.0..30.0).contains(&seen), "a 7.5 % CoV with 5 runs sees about ±16 %: {seen}");
     let needed = entry["comparison"]["runs_needed"].as_u64().unwrap();
@@ -260,7 +258,11 @@ fn differing_facts_are_warned_about_and_a_bare_csv_has_unknown_facts() {
                   "probes": { "compiler": "gcc (Debian 12.2.0-14) 12.2.0" } } }]);
     let newer_gcc = side(dir.path(), "gcc12", "6.6.0", &runs("baseline", "half", 1, &FAST_AGAIN), Some(gcc12));
     let out = compare(&old, &newer_gcc, &[]);
-    assert!(stderr(&out).contains("warning: compiler differs: not recorded (base) vs gcc (Debian 12.2.0-14) 12.2.0 (new)"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("warning: compiler differs: not recorded (base) vs gcc (Debian 12.2.0-14) 12.2.0 (new)"),
+        "{}",
+        describe(&out)
+    );
 
     let bare = side(dir.path(), "bare", "6.6.0", &runs("baseline", "half", 1, &FAST_AGAIN), None);
     let out = compare(&old, &bare.join("runs.csv"), &[]);
@@ -409,8 +411,7 @@ fn several_metrics_are_compared_and_each_can_regress() {
     let dir = tempfile::tempdir().unwrap();
     let old = side(dir.path(), "old", "6.1.0", &runs("baseline", "half", 1, &FAST), None);
     // The same elapsed times, twice the system time.
-    let slow_sys: Vec<Run> =
-        runs("baseline", "half", 1, &FAST_AGAIN).into_iter().map(|r| Run { sys: r.sys * 2.0, ..r }).collect();
+    let slow_sys: Vec<Run> = runs("baseline", "half", 1, &FAST_AGAIN).into_iter().map(|r| Run { sys: r.sys * 2.0, ..r }).collect();
     let new = side(dir.path(), "new", "6.6.0", &slow_sys, None);
     assert_eq!(compare(&old, &new, &[]).status.code(), Some(0), "elapsed alone does not regress");
     let out = compare(&old, &new, &["--metric", "elapsed,sys"]);

@@ -91,7 +91,10 @@ fn no_regression_gives_no_failure_and_an_inconclusive_case_is_skipped_never_pass
     let (tests, failures, skipped, doc) = check_shape(&xml);
     assert_eq!((tests, failures, skipped), (4, 0, 2));
     let reasons: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("skipped")).map(|n| n.attribute("message").unwrap()).collect();
-    assert!(reasons.iter().all(|r| r.starts_with("inconclusive (sees ±7.3 %; ±1 % needs about 156 runs a side at this spread)")), "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| r.starts_with("inconclusive (sees ±7.3 %; ±1 % needs about 156 runs a side at this spread)")),
+        "{reasons:?}"
+    );
     let (code, _) = junit("c-6.1.0-26", "a-6.1.0-28-same", &["--inconclusive", "pass"]);
     assert_eq!(code, Some(0));
 }

@@ -154,7 +154,8 @@ fn an_unreachable_host_is_reported_while_the_other_runs_and_resume_runs_it_later
     assert!(stderr.contains("warning: host late is unreachable: ") && stderr.contains("the other hosts go on"), "{stderr}");
     let results = results_dir(&root, "late");
     let rows = read_rows(&results.join("runs.csv"));
-    let expected: BTreeSet<(String, String)> = ["a", "b"].iter().flat_map(|v| ["1", "2"].map(|run| (v.to_string(), run.to_string()))).collect();
+    let expected: BTreeSet<(String, String)> =
+        ["a", "b"].iter().flat_map(|v| ["1", "2"].map(|run| (v.to_string(), run.to_string()))).collect();
     assert_eq!(runs_of(&rows, "local"), expected, "{rows:?}");
     assert_eq!(rows.len(), 4, "host local's runs and nothing else: {rows:?}");
     let meta_after = meta(&results);
@@ -183,7 +184,11 @@ fn an_unreachable_host_is_reported_while_the_other_runs_and_resume_runs_it_later
     drop(sshd);
     let out = bench(&["run", "--resume", results.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("note: host late is unreachable, but every run of its block is on record"), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("note: host late is unreachable, but every run of its block is on record"),
+        "{}",
+        describe(&out)
+    );
     assert_eq!(read_rows(&results.join("runs.csv")), rows_after, "nothing was measured again");
     let meta_complete = meta(&results);
     let late_entry = host_entry(&meta_complete, "late");

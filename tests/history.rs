@@ -84,8 +84,7 @@ fn folders_found_under_one_path_are_ordered_by_when_they_were_measured() {
 
 #[test]
 fn csv_has_a_row_per_series_and_measurement() {
-    let (code, stdout, _) =
-        history(&[&fixture("c-6.1.0-26"), &fixture("a-6.1.0-28-same"), "--format", "csv", "--metric", "elapsed,sys"]);
+    let (code, stdout, _) = history(&[&fixture("c-6.1.0-26"), &fixture("a-6.1.0-28-same"), "--format", "csv", "--metric", "elapsed,sys"]);
     assert_eq!(code, Some(3), "poison's steps cannot tell");
     let mut reader = csv::Reader::from_reader(stdout.as_bytes());
     let headers = reader.headers().unwrap().clone();

@@ -59,7 +59,8 @@ fn bench_compare_warns_of_a_noisy_row_in_every_format_and_keeps_its_exit_code() 
         let flagged = match format {
             "json" => stdout.contains("\"new_noisy\": 1"),
             "csv" => {
-                stdout.lines().next().unwrap().contains(",base_noisy,new_noisy,") && stdout.lines().nth(1).unwrap().contains(",same,false,false,,false,0,1,")
+                stdout.lines().next().unwrap().contains(",base_noisy,new_noisy,")
+                    && stdout.lines().nth(1).unwrap().contains(",same,false,false,,false,0,1,")
             }
             _ => stdout.contains("⚠ noisy host: 1 run in new"),
         };

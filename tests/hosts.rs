@@ -198,7 +198,9 @@ fn compare_gates_on_the_pooled_change_and_a_missing_host_is_a_regression() {
     assert!(text.contains("REGRESSION: significantly worse across hosts"), "{text}");
     assert!(text.lines().any(|l| l.trim_start().starts_with("lab2") && l.contains("slower")), "per-host rows:\n{text}");
 
-    for (format, expected) in [("json", "\"pooled\""), ("markdown", "pooled over 2 of 2 hosts"), ("junit", "across hosts"), ("csv", "host,pooled_hosts,metric")] {
+    for (format, expected) in
+        [("json", "\"pooled\""), ("markdown", "pooled over 2 of 2 hosts"), ("junit", "across hosts"), ("csv", "host,pooled_hosts,metric")]
+    {
         let out = compare(&base, &new, &["--format", format]);
         assert_eq!(out.status.code(), Some(1), "{format}: {}", describe(&out));
         let text = String::from_utf8_lossy(&out.stdout);

@@ -74,7 +74,8 @@ fn the_manual_pages_render_without_warnings() {
     assert!(out.status.success(), "{}", describe(&out));
     let page = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(page.path(), &out.stdout).unwrap();
-    let rendered = Command::new("groff").args(["-man", "-Tutf8", "-ww", "-P", "-cbou"]).arg(page.path()).output().expect("groff (Debian: groff-base)");
+    let rendered =
+        Command::new("groff").args(["-man", "-Tutf8", "-ww", "-P", "-cbou"]).arg(page.path()).output().expect("groff (Debian: groff-base)");
     assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
     assert!(rendered.stderr.is_empty(), "groff warns: {}", String::from_utf8_lossy(&rendered.stderr));
     let text = String::from_utf8_lossy(&rendered.stdout);

@@ -187,12 +187,9 @@ fn bench_check_reports_the_libvirt_host() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let cpus = std::thread::available_parallelism().unwrap().get();
-    for expected in [
-        format!("libvirt: {SYSTEM}: libvirt "),
-        "accel: ".into(),
-        format!("libvirt host: {cpus} CPUs, "),
-        "kernel of only: ".into(),
-    ] {
+    for expected in
+        [format!("libvirt: {SYSTEM}: libvirt "), "accel: ".into(), format!("libvirt host: {cpus} CPUs, "), "kernel of only: ".into()]
+    {
         assert!(stdout.contains(&expected), "expected {expected:?} in:\n{stdout}");
     }
 }
@@ -408,7 +405,8 @@ fn a_kernel_the_host_holds_is_checked_and_booted_in_place() {
     assert_eq!(rows, expected);
     let console = std::fs::read_to_string(results.join("console/only-boot1.log")).unwrap();
     assert!(console.contains("kbench-agent: step"), "{console}");
-    let uploaded: Vec<String> = volumes_in_pool().into_iter().filter(|v| v.starts_with(&format!("vmlinuz-remote-{}", std::process::id()))).collect();
+    let uploaded: Vec<String> =
+        volumes_in_pool().into_iter().filter(|v| v.starts_with(&format!("vmlinuz-remote-{}", std::process::id()))).collect();
     assert!(uploaded.is_empty(), "the kernel was uploaded after all: {uploaded:?}");
     // The local file stays the reference the results record.
     let meta = std::fs::read_to_string(results.join("meta.json")).unwrap();
@@ -433,7 +431,8 @@ fn a_host_file_that_differs_or_is_missing_is_refused_before_anything_boots() {
     std::fs::write(&remote, &bytes).unwrap();
     for (path, says) in [(remote.clone(), "has sha256"), (host.0.join("absent"), "does not exist")] {
         let scenario = tiny_scenario(dir.path(), "differs", ONE_RUN);
-        let text = std::fs::read_to_string(&scenario).unwrap() + &format!("backend = \"libvirt\"\nremote = {{ kernel = \"{}\" }}\n", path.display());
+        let text = std::fs::read_to_string(&scenario).unwrap()
+            + &format!("backend = \"libvirt\"\nremote = {{ kernel = \"{}\" }}\n", path.display());
         std::fs::write(&scenario, text).unwrap();
         let root = dir.path().join("results");
         let (pid, out) = bench_cached(dir.path(), &["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]);
@@ -519,7 +518,8 @@ fn pruning_removes_an_old_kbench_pair_and_keeps_the_scenarios_and_foreign_volume
     for volume in &made {
         let out = virsh(&["vol-create-as", "kbench", volume, "1", "--format", "raw"]);
         assert!(out.status.success(), "{}", describe(&out));
-        let touch = Command::new("touch").args(["-d", "40 days ago"]).arg(format!("/var/lib/libvirt/images/kbench/{volume}")).status().unwrap();
+        let touch =
+            Command::new("touch").args(["-d", "40 days ago"]).arg(format!("/var/lib/libvirt/images/kbench/{volume}")).status().unwrap();
         assert!(touch.success());
     }
     let scenario = tiny_scenario(dir.path(), "prune", ONE_RUN);

@@ -13,9 +13,7 @@ const CHURN: &str = "find / >/dev/null 2>&1; cat /proc/slabinfo >/dev/null 2>&1;
 for i in $(seq 200); do mkdir /tmp/d$i; touch /tmp/d$i/f; done; rm -rf /tmp/d*";
 
 fn scenario(monitor_interval: f64, variants: &[(&str, &str)]) -> String {
-    let mut text = format!(
-        "runs = 2\nrounds = 1\nwarmup = 0\njobs = [\"half\"]\nmonitor_interval = {monitor_interval}\n"
-    );
+    let mut text = format!("runs = 2\nrounds = 1\nwarmup = 0\njobs = [\"half\"]\nmonitor_interval = {monitor_interval}\n");
     for (name, cmdline) in variants {
         text.push_str(&format!("\n[[variant]]\nname = \"{name}\"\ncmdline = \"{cmdline}\"\n"));
     }
@@ -40,12 +38,7 @@ fn monitors_see_slab_and_page_work_and_the_kernel_says_which_hardening_is_on() {
     let dir = tempfile::tempdir().unwrap();
     let body = scenario(
         0.2,
-        &[
-            ("baseline", ""),
-            ("fzp", "slub_debug=FZP"),
-            ("free", "init_on_free=1"),
-            ("free_poison", "init_on_free=1 slub_debug=P"),
-        ],
+        &[("baseline", ""), ("fzp", "slub_debug=FZP"), ("free", "init_on_free=1"), ("free_poison", "init_on_free=1 slub_debug=P")],
     );
     let path = tiny_scenario(dir.path(), "memory", &body);
     let root = dir.path().join("results");
@@ -58,7 +51,16 @@ fn monitors_see_slab_and_page_work_and_the_kernel_says_which_hardening_is_on() {
     assert_eq!(rows.len(), 4 * 2, "{rows:?}");
     for row in &rows {
         assert_eq!(row["status"], "ok", "{row:?}");
-        for column in ["slab_peak_kib", "slab_end_kib", "sunreclaim_peak_kib", "sreclaimable_peak_kib", "pgalloc", "pgfree", "pgfault", "minor_faults"] {
+        for column in [
+            "slab_peak_kib",
+            "slab_end_kib",
+            "sunreclaim_peak_kib",
+            "sreclaimable_peak_kib",
+            "pgalloc",
+            "pgfree",
+            "pgfault",
+            "minor_faults",
+        ] {
             assert!(num(row, column) > 0.0, "{column} is 0: {row:?}");
         }
         assert!(num(row, "slab_peak_kib") >= num(row, "slab_end_kib"), "{row:?}");

@@ -142,12 +142,16 @@ fn pinning_more_vcpus_than_the_host_can_spare_is_refused_by_check_and_run() {
     let host_cpus = std::thread::available_parallelism().unwrap().get() as u32;
     let scenario = scenario(dir.path(), "toomany", SLEEPER, host_cpus, true);
     let results = dir.path().join("r");
-    for args in [vec!["check", scenario.to_str().unwrap()], vec!["run", scenario.to_str().unwrap(), "--results", results.to_str().unwrap()]] {
+    for args in [vec!["check", scenario.to_str().unwrap()], vec!["run", scenario.to_str().unwrap(), "--results", results.to_str().unwrap()]]
+    {
         let command = args[0];
         let out = bench(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {}", describe(&out));
-        assert!(stderr.contains("key `guest.pin`") && stderr.contains(&format!("needs {} host CPUs", host_cpus + 1)), "{command}: {stderr}");
+        assert!(
+            stderr.contains("key `guest.pin`") && stderr.contains(&format!("needs {} host CPUs", host_cpus + 1)),
+            "{command}: {stderr}"
+        );
     }
 }
 

@@ -79,14 +79,19 @@ fn every_readme_example_that_runs_a_scenario_builds_what_it_needs() {
     let mut runs = 0;
     let mut problems = Vec::new();
     for block in blocks {
-        let runs_scenario = ["bench run", "bench bump", "bench bisect", "ci-compare-kernels.sh", "time-scenario.sh"].iter().any(|c| block.contains(c));
-        let scenarios: Vec<String> = named_paths(block).into_iter().filter(|p| p.starts_with("scenarios/") && p.ends_with(".toml")).collect();
+        let runs_scenario =
+            ["bench run", "bench bump", "bench bisect", "ci-compare-kernels.sh", "time-scenario.sh"].iter().any(|c| block.contains(c));
+        let scenarios: Vec<String> =
+            named_paths(block).into_iter().filter(|p| p.starts_with("scenarios/") && p.ends_with(".toml")).collect();
         if !runs_scenario || scenarios.is_empty() {
             continue;
         }
         runs += 1;
         let builds = |scripts: &[&str]| scripts.iter().any(|s| block.contains(s));
-        let mut needs = vec![("the agent", vec!["scripts/build-agent.sh", "scripts/quickstart.sh"]), ("bench", vec!["cargo build --release", "scripts/quickstart.sh"])];
+        let mut needs = vec![
+            ("the agent", vec!["scripts/build-agent.sh", "scripts/quickstart.sh"]),
+            ("bench", vec!["cargo build --release", "scripts/quickstart.sh"]),
+        ];
         for scenario in &scenarios {
             let Ok(text) = std::fs::read_to_string(repo().join(scenario)) else {
                 problems.push(format!("{scenario} does not exist:\n{block}"));

@@ -205,7 +205,9 @@ fn plots_exist_as_png_and_svg_with_titles_labels_and_legends() {
     }
     let svg = |name: &str| std::fs::read_to_string(dir.path().join("plots").join(name)).unwrap();
     let means = svg("half-j2-means.svg");
-    for text in ["Half load -j 2: mean with 95 % confidence interval", "Elapsed Time (s)", "System Time", "variant", "poison (n = 5)", "\noff\n"] {
+    for text in
+        ["Half load -j 2: mean with 95 % confidence interval", "Elapsed Time (s)", "System Time", "variant", "poison (n = 5)", "\noff\n"]
+    {
         assert!(means.contains(text), "means SVG lacks {text:?}");
     }
     let runs = svg("optimal-j4-runs.svg");
@@ -488,5 +490,9 @@ fn memory_columns_become_metrics_and_the_kernel_view_a_section_of_the_report() {
     // bench compare: the same folder against itself has no regression in slab memory.
     let out = bench(&["compare", dir.path().to_str().unwrap(), dir.path().to_str().unwrap(), "--metric", "slab_peak,pgalloc"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Slab Peak") || String::from_utf8_lossy(&out.stdout).contains("slab_peak"), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Slab Peak") || String::from_utf8_lossy(&out.stdout).contains("slab_peak"),
+        "{}",
+        describe(&out)
+    );
 }

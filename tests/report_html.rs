@@ -158,10 +158,7 @@ fn the_headline_with_each_variant_s_elapsed_verdict_is_on_the_first_screen() {
         let headline = rendered.split("<section id=\"headline\"").nth(1).and_then(|s| s.split("</section>").next()).expect("a headline");
         let answer = headline.split("<p>").find(|p| p.contains("poison vs off:")).expect("a line for poison against the baseline");
         assert!(answer.contains("elapsed ") && answer.contains("at -j 2") && answer.contains("at -j 4"), "each level: {answer}");
-        assert!(
-            ["slower", "faster", "same", "inconclusive"].iter().any(|verdict| answer.contains(verdict)),
-            "the verdict: {answer}"
-        );
+        assert!(["slower", "faster", "same", "inconclusive"].iter().any(|verdict| answer.contains(verdict)), "the verdict: {answer}");
         let shot = dir.path().join(format!("first-screen-{width}x{height}.png"));
         let out = browse(&page, &[format!("--window-size={width},{height}"), format!("--screenshot={}", shot.display())]);
         assert!(out.status.success(), "chromium --screenshot failed:\n{}", String::from_utf8_lossy(&out.stderr));

@@ -145,7 +145,11 @@ fn a_torn_last_row_is_refused_by_readers_and_set_aside_by_resume() {
 
     let report = bench(&["report", folder.to_str().unwrap()]);
     assert_eq!(report.status.code(), Some(2), "{}", describe(&report));
-    assert!(stderr(&report).contains("the last row (line 3) is torn") && stderr(&report).contains("bench run --resume"), "{}", describe(&report));
+    assert!(
+        stderr(&report).contains("the last row (line 3) is torn") && stderr(&report).contains("bench run --resume"),
+        "{}",
+        describe(&report)
+    );
     let compare = bench(&["compare", folder.to_str().unwrap(), folder.to_str().unwrap()]);
     assert_eq!(compare.status.code(), Some(2), "{}", describe(&compare));
     assert!(stderr(&compare).contains("is torn"), "{}", describe(&compare));

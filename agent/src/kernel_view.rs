@@ -13,10 +13,8 @@ const LARGEST: usize = 10;
 pub fn parse_mem_auto_init(log: &str) -> Option<MemAutoInit> {
     // Other lines share the prefix ("mem auto-init: clearing system memory may take some
     // time...", "mem auto-init: CONFIG_PAGE_POISONING is on, ..."): the one with the parts.
-    let line = log
-        .lines()
-        .filter_map(|l| l.split_once("mem auto-init:").map(|(_, rest)| rest))
-        .find(|rest| rest.contains("heap alloc:"))?;
+    let line =
+        log.lines().filter_map(|l| l.split_once("mem auto-init:").map(|(_, rest)| rest)).find(|rest| rest.contains("heap alloc:"))?;
     let mut init = MemAutoInit::default();
     for part in line.split(',') {
         let Some((key, value)) = part.trim().split_once(':') else { continue };
@@ -113,7 +111,8 @@ mod tests {
         let init = parse_mem_auto_init(dmesg).unwrap();
         assert_eq!(init, MemAutoInit { stack: "all(zero)".into(), heap_alloc: "on".into(), heap_free: "off".into() });
         assert!(init.heap_alloc_on() && !init.heap_free_on());
-        let kmsg_text = "mem auto-init: stack:off, heap alloc:off, heap free:on\nmem auto-init: clearing system memory may take some time...";
+        let kmsg_text =
+            "mem auto-init: stack:off, heap alloc:off, heap free:on\nmem auto-init: clearing system memory may take some time...";
         let init = parse_mem_auto_init(kmsg_text).unwrap();
         assert_eq!((init.stack.as_str(), init.heap_alloc_on(), init.heap_free_on()), ("off", false, true));
         assert_eq!(parse_mem_auto_init("Linux version 6.1\nno such line"), None);

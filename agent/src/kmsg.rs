@@ -123,10 +123,8 @@ impl Batch {
 
     fn finish(mut self) -> Option<String> {
         if self.lost > 0 {
-            self.text.push_str(&format!(
-                "… {} records lost (overwritten in the kernel's log buffer before the agent read them)\n",
-                self.lost
-            ));
+            self.text
+                .push_str(&format!("… {} records lost (overwritten in the kernel's log buffer before the agent read them)\n", self.lost));
         }
         if self.dropped > 0 {
             self.text.push_str(&format!("… {} records dropped (over {} KiB in one message)\n", self.dropped, self.cap / 1024));
@@ -143,7 +141,10 @@ mod tests {
     fn a_slub_report_reads_as_dmesg_prints_it() {
         let raw = "3,1042,12345678,-;BUG kmalloc-64 (Not tainted): Poison overwritten\n SUBSYSTEM=slab\n";
         let record = Record::parse(raw).unwrap();
-        assert_eq!(record, Record { priority: 3, seq: 1042, usec: 12_345_678, text: "BUG kmalloc-64 (Not tainted): Poison overwritten".into() });
+        assert_eq!(
+            record,
+            Record { priority: 3, seq: 1042, usec: 12_345_678, text: "BUG kmalloc-64 (Not tainted): Poison overwritten".into() }
+        );
         assert_eq!(record.format(), "<3>[   12.345678] BUG kmalloc-64 (Not tainted): Poison overwritten");
     }
 

@@ -48,11 +48,7 @@ pub fn enter(root: &RootDisk) -> Result<(), String> {
 fn load_module(module: &str) {
     match Command::new("modprobe").arg(module).output() {
         Ok(out) if out.status.success() => {}
-        Ok(out) => crate::console(&format!(
-            "modprobe {module}: {} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
+        Ok(out) => crate::console(&format!("modprobe {module}: {} {}", out.status, String::from_utf8_lossy(&out.stderr).trim())),
         Err(error) => crate::console(&format!("modprobe {module}: {error}")),
     }
 }

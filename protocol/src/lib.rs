@@ -81,13 +81,21 @@ pub struct Resume {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "msg", rename_all = "snake_case")]
 pub enum AgentMessage {
-    Hello { protocol: u32, agent_version: String },
+    Hello {
+        protocol: u32,
+        agent_version: String,
+    },
     BootFacts(BootFacts),
     /// The answer to [`HostMessage::Resume`]: the facts that tell which boot was restored.
     Resumed(ResumedFacts),
-    StepStarted { id: u32 },
+    StepStarted {
+        id: u32,
+    },
     /// Every [`Setup::heartbeat_s`] while a step runs: the guest is alive.
-    Heartbeat { id: u32, elapsed_s: f64 },
+    Heartbeat {
+        id: u32,
+        elapsed_s: f64,
+    },
     StepFinished(StepResult),
     /// New kernel log records (/dev/kmsg) since the last ones sent, one line per record
     /// as `dmesg -r` prints it: `<3>[   12.345678] BUG kmalloc-64 (Not tainted): ...`.
@@ -95,14 +103,18 @@ pub enum AgentMessage {
     /// level plus facility × 8 for those written from user space (e.g. `<14>`). Sent after
     /// the boot facts and after each step; the agent caps one message and says how many
     /// records it dropped.
-    KernelLog { text: String },
+    KernelLog {
+        text: String,
+    },
     /// The kernel's own view of its memory hardening, sent once after [`HostMessage::Finish`]
     /// and before [`AgentMessage::Done`] (so its largest caches are those at the end of the
     /// runs).
     KernelView(KernelView),
     Done,
     /// The agent cannot go on (bad setup, missing device); the host records the reason.
-    Fatal { message: String },
+    Fatal {
+        message: String,
+    },
 }
 
 /// What holds for every step of one boot.

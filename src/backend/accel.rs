@@ -35,11 +35,7 @@ pub fn kvm_unusable_reason() -> Option<String> {
 }
 
 fn unusable_reason(cpuinfo: &str, sys_module: &Path, device: &Path) -> Option<String> {
-    let flags: Vec<&str> = cpuinfo
-        .lines()
-        .filter(|l| l.starts_with("flags"))
-        .flat_map(|l| l.split_whitespace())
-        .collect();
+    let flags: Vec<&str> = cpuinfo.lines().filter(|l| l.starts_with("flags")).flat_map(|l| l.split_whitespace()).collect();
     let (vendor_module, flag) = if flags.contains(&"vmx") {
         ("kvm_intel", "vmx")
     } else if flags.contains(&"svm") {

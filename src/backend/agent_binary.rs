@@ -9,7 +9,8 @@
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
-const BUILD_HINT: &str = "build it with scripts/build-agent.sh (a static binary: the guest has no C library to load), or point --agent / KBENCH_AGENT at one";
+const BUILD_HINT: &str =
+    "build it with scripts/build-agent.sh (a static binary: the guest has no C library to load), or point --agent / KBENCH_AGENT at one";
 
 /// Where scripts/build-agent.sh puts the agent, under a cargo target folder.
 const AGENT_IN_TARGET: &str = "x86_64-unknown-linux-gnu/release/bench-agent";
@@ -40,7 +41,8 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
 /// `exe_dir` is `<target>/release` or `<target>/debug` (or `<target>/debug/deps` for tests);
 /// cargo honours CARGO_TARGET_DIR, so an installed `bench` finds the agent there.
 fn candidates(exe_dir: &Path, cargo_target_dir: Option<&Path>) -> Vec<PathBuf> {
-    let mut candidates = vec![exe_dir.join("bench-agent"), exe_dir.join("..").join(AGENT_IN_TARGET), exe_dir.join("../..").join(AGENT_IN_TARGET)];
+    let mut candidates =
+        vec![exe_dir.join("bench-agent"), exe_dir.join("..").join(AGENT_IN_TARGET), exe_dir.join("../..").join(AGENT_IN_TARGET)];
     if let Some(target) = cargo_target_dir {
         candidates.push(target.join(AGENT_IN_TARGET));
     }
@@ -100,12 +102,17 @@ mod tests {
         let installed = tempfile::tempdir().unwrap();
         let agent = target.path().join(AGENT_IN_TARGET);
         fake_static_agent(&agent);
-        let found = |target_dir: Option<&Path>| candidates(installed.path(), target_dir).into_iter().find(|c| c.is_file() && check_static(c).is_ok());
+        let found = |target_dir: Option<&Path>| {
+            candidates(installed.path(), target_dir).into_iter().find(|c| c.is_file() && check_static(c).is_ok())
+        };
         assert_eq!(found(Some(target.path())), Some(agent.clone()));
         assert_eq!(found(None), None, "not without CARGO_TARGET_DIR: {:?}", candidates(installed.path(), None));
         // bench itself built into that folder (cargo build with CARGO_TARGET_DIR set).
         std::fs::create_dir(target.path().join("release")).unwrap();
-        assert_eq!(candidates(&target.path().join("release"), None).into_iter().find(|c| c.is_file()).map(|c| c.canonicalize().unwrap()), Some(agent.canonicalize().unwrap()));
+        assert_eq!(
+            candidates(&target.path().join("release"), None).into_iter().find(|c| c.is_file()).map(|c| c.canonicalize().unwrap()),
+            Some(agent.canonicalize().unwrap())
+        );
     }
 
     #[test]

@@ -75,11 +75,15 @@ mod tests {
         // The real cpio tool must list and extract what we wrote.
         let listing = std::process::Command::new("cpio")
             .args(["-i", "--to-stdout", "kbench/agent"])
-            .stdin(std::fs::File::open(&out).map(|mut f| {
-                use std::io::{Seek, SeekFrom};
-                f.seek(SeekFrom::Start(4)).unwrap();
-                f
-            }).unwrap())
+            .stdin(
+                std::fs::File::open(&out)
+                    .map(|mut f| {
+                        use std::io::{Seek, SeekFrom};
+                        f.seek(SeekFrom::Start(4)).unwrap();
+                        f
+                    })
+                    .unwrap(),
+            )
             .output()
             .expect("cpio is installed (scripts/install-deps.sh)");
         assert_eq!(listing.stdout, b"#!/bin/sh\necho agent\n");

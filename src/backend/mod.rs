@@ -173,10 +173,7 @@ pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
 /// The QEMU backend's lines of [`check_host`]: they need only the scenario's `accel` and
 /// `qemu`, so `bench check` runs them even for a scenario that does not validate.
 pub fn check_qemu_host(accel: crate::scenario::file::AccelChoice, qemu: Option<&Path>) -> Vec<(String, Result<String>)> {
-    vec![
-        ("accel".into(), qemu_accel_line(accel)),
-        ("qemu".into(), qemu::QemuBackend::new(qemu, Accel::Tcg).map(|b| b.version())),
-    ]
+    vec![("accel".into(), qemu_accel_line(accel)), ("qemu".into(), qemu::QemuBackend::new(qemu, Accel::Tcg).map(|b| b.version()))]
 }
 
 fn qemu_accel_line(choice: crate::scenario::file::AccelChoice) -> Result<String> {

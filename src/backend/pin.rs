@@ -84,7 +84,9 @@ pub fn assign(vcpus: &[VcpuThread], host_cpus: &[usize]) -> Result<(Vec<PinnedVc
     threads.sort_unstable();
     threads.dedup();
     if threads.len() != vcpus.len() {
-        bail!("QEMU runs several vCPUs on one thread (single-threaded TCG?): they cannot each have a CPU; use -accel tcg,thread=multi or KVM");
+        bail!(
+            "QEMU runs several vCPUs on one thread (single-threaded TCG?): they cannot each have a CPU; use -accel tcg,thread=multi or KVM"
+        );
     }
     let shared = cpus.len() - vcpus.len();
     let assigned = vcpus
@@ -100,7 +102,8 @@ pub fn parse_vcpus(reply: &Value) -> Result<Vec<VcpuThread>> {
     let list = reply.as_array().context("QMP query-cpus-fast: the reply is not a list")?;
     let mut vcpus = Vec::new();
     for entry in list {
-        let field = |name: &str| entry.get(name).and_then(Value::as_i64).with_context(|| format!("QMP query-cpus-fast: no `{name}` in {entry}"));
+        let field =
+            |name: &str| entry.get(name).and_then(Value::as_i64).with_context(|| format!("QMP query-cpus-fast: no `{name}` in {entry}"));
         vcpus.push(VcpuThread {
             cpu_index: u32::try_from(field("cpu-index")?).context("QMP: cpu-index out of range")?,
             thread_id: i32::try_from(field("thread-id")?).context("QMP: thread-id out of range")?,

@@ -49,7 +49,10 @@ impl QemuBackend {
     pub fn new(binary: Option<&Path>, accel: Accel) -> Result<QemuBackend> {
         let binary = binary.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"));
         let output = Command::new(&binary).arg("--version").output().with_context(|| {
-            format!("cannot run {}: is QEMU installed? (Debian: apt-get install qemu-system-x86, or scripts/install-deps.sh)", binary.display())
+            format!(
+                "cannot run {}: is QEMU installed? (Debian: apt-get install qemu-system-x86, or scripts/install-deps.sh)",
+                binary.display()
+            )
         })?;
         let version = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").trim().to_string();
         if !output.status.success() || !version.starts_with(VERSION_PREFIX) {
@@ -139,8 +142,7 @@ impl QemuBackend {
         let initrd_path = spec.scratch.join(format!("{}.initrd", spec.name));
         initrd::with_agent(spec.initrd.as_deref(), &spec.agent, &initrd_path)?;
         let stderr_path = spec.console_log.with_extension("qemu.log");
-        let stderr = std::fs::File::create(&stderr_path)
-            .with_context(|| format!("cannot create {}", stderr_path.display()))?;
+        let stderr = std::fs::File::create(&stderr_path).with_context(|| format!("cannot create {}", stderr_path.display()))?;
         let (stream, qemu_end) = UnixStream::pair().context("cannot create the agent's socket pair")?;
         let mut handed = vec![(above_handed(qemu_end.into())?, AGENT_FD)];
         let mut command = Command::new(&self.binary);
@@ -183,7 +185,8 @@ impl QemuBackend {
         guest.qmp_stream = qmp;
         if spec.pin {
             // Dropping the guest on an error stops QEMU: no unpinned guest measures anything.
-            let host_cpus = self.host_cpus.as_ref().map_err(|e| anyhow::anyhow!("key `guest.pin`: cannot read the CPUs bench may use: {e}"))?;
+            let host_cpus =
+                self.host_cpus.as_ref().map_err(|e| anyhow::anyhow!("key `guest.pin`: cannot read the CPUs bench may use: {e}"))?;
             let pid = guest.child.id();
             let pinning = pin::pin_guest(guest.qmp()?, pid, host_cpus).context("key `guest.pin`: cannot pin the guest")?;
             guest.pinning = Some(pinning.facts());

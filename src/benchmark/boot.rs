@@ -10,8 +10,8 @@ use super::snapshots::{SavedState, SavedStates};
 use super::study::{Study, StudyOutcome, StudyTimedOut};
 use crate::backend::console;
 use crate::backend::GuestSpec;
-use crate::host::noise::NoiseThresholds;
 use crate::benchmark::interrupt::Interrupted;
+use crate::host::noise::NoiseThresholds;
 use crate::model::{now, BootTimes, ConsoleFinding, GuestStart, Leftovers, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};
 use crate::scenario::Variant;
 use anyhow::{anyhow, bail, Result};
@@ -200,11 +200,7 @@ impl Boot<'_, '_> {
         let seen: Vec<&str> = facts.cmdline.split_whitespace().collect();
         let missing: Vec<&String> = self.variant.own_options.iter().filter(|o| !seen.contains(&o.as_str())).collect();
         if !missing.is_empty() {
-            bail!(
-                "the guest's /proc/cmdline {:?} lacks {:?}: the kernel did not boot with this variant's options",
-                facts.cmdline,
-                missing
-            );
+            bail!("the guest's /proc/cmdline {:?} lacks {:?}: the kernel did not boot with this variant's options", facts.cmdline, missing);
         }
         self.study.listener.boot_facts(self.variant, &facts)?;
         self.facts = Some(facts);
@@ -270,7 +266,9 @@ impl Boot<'_, '_> {
                 self.times.state_bytes = Some(bytes);
                 states.insert(&slot, SavedState { dir, facts });
                 let mb = bytes as f64 / 1e6;
-                self.study.listener.note(&format!("{name}: saved the prepared guest in {save_s:.2} s ({mb:.1} MB); its later rounds restore it"));
+                self.study
+                    .listener
+                    .note(&format!("{name}: saved the prepared guest in {save_s:.2} s ({mb:.1} MB); its later rounds restore it"));
             }
             Err(error) => {
                 states.forget(&slot);
@@ -298,11 +296,7 @@ impl Boot<'_, '_> {
             self.study.listener.monitor_samples(self.variant, info, &result.monitor_samples)?;
         }
         let failure = match &result.outcome {
-            Outcome::TimedOut { .. } => format!(
-                "{} (limit: {}) (output: {log})",
-                result.outcome.describe(),
-                limit.source
-            ),
+            Outcome::TimedOut { .. } => format!("{} (limit: {}) (output: {log})", result.outcome.describe(), limit.source),
             other if !other.is_success() => format!("{} (output: {log})", other.describe()),
             _ if !result.missing_files.is_empty() => {
                 format!("expected files missing after the run: {}", result.missing_files.join(", "))
@@ -420,7 +414,10 @@ impl Boot<'_, '_> {
     fn wait_for_quiet(&mut self, info: &StepInfo, outcome: &mut StudyOutcome) -> Result<()> {
         let (Some(quiet), Some(wait)) = (self.study.plan.quiet_host, self.study.limits.quiet_wait) else { return Ok(()) };
         let Some(ours) = self.ours.clone() else {
-            self.note_unsampled("the guests run on another host, whose load cannot be read from here (quiet_host waits for nothing)", outcome);
+            self.note_unsampled(
+                "the guests run on another host, whose load cannot be read from here (quiet_host waits for nothing)",
+                outcome,
+            );
             return Ok(());
         };
         self.study.listener.waiting_for_quiet(self.variant, info, quiet.max_load, wait);

@@ -6,17 +6,16 @@ use super::job::StepInfo;
 use super::limits::{Limit, Limits, RunLimit};
 use super::listener::Listener;
 use super::noise_guard::{HostProbe, HostWindow};
-use crate::host::noise::HostNoise;
 use crate::backend::{Accel, Backend, Guest, GuestEvent, GuestSpec};
+use crate::host::noise::HostNoise;
 use crate::model::{BootTimes, ConsoleFinding, Leftovers, RunRecord};
-use crate::scenario::plan::{GuestPlan, JobsLevel, Plan, Variant};
 use crate::scenario::order::{BootOrder, OrderChoice};
+use crate::scenario::plan::{GuestPlan, JobsLevel, Plan, Variant};
 use crate::scenario::Workload;
 use anyhow::Result;
 use kbench_protocol::auth::{from_hex, Signer};
 use kbench_protocol::{
-    encode, AgentMessage, BootFacts, HostMessage, KernelView, MemAutoInit, Measurement, MonitorSummary, Outcome, Step, StepKind,
-    StepResult,
+    encode, AgentMessage, BootFacts, HostMessage, KernelView, Measurement, MemAutoInit, MonitorSummary, Outcome, Step, StepKind, StepResult,
 };
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -310,7 +309,8 @@ impl FakeGuest {
             missing_files: vec![],
             leftover_processes: 0,
             // The monitors watch timed steps only, as the agent's do.
-            monitors: timed.then(|| Box::new(MonitorSummary { samples: 2, slab_peak_kib: 1000 + u64::from(step.id), ..Default::default() })),
+            monitors: timed
+                .then(|| Box::new(MonitorSummary { samples: 2, slab_peak_kib: 1000 + u64::from(step.id), ..Default::default() })),
             monitor_samples: if timed { format!("t_s,slab_kib\n0.0,{}\n", 1000 + step.id) } else { String::new() },
         }
     }

@@ -79,7 +79,8 @@ pub fn host_facts(slots: &[HostSlot]) -> Vec<LabHostFacts> {
 /// version, and the accelerator they share (`kvm+tcg` when they do not).
 pub fn hypervisor_facts(slots: &[HostSlot]) -> HypervisorFacts {
     let reachable: Vec<(&LabHost, &OpenedHost)> = slots.iter().filter_map(|s| s.opened.as_ref().ok().map(|o| (&s.host, o))).collect();
-    let version = reachable.iter().map(|(host, opened)| format!("{}: {}", host.name, opened.backend.version())).collect::<Vec<_>>().join("; ");
+    let version =
+        reachable.iter().map(|(host, opened)| format!("{}: {}", host.name, opened.backend.version())).collect::<Vec<_>>().join("; ");
     let mut accels: Vec<String> = reachable.iter().map(|(_, opened)| opened.backend.accel().to_string()).collect();
     accels.sort();
     accels.dedup();
@@ -114,7 +115,13 @@ pub fn run_hosts(fleet: &Fleet, plan: &Plan, slots: Vec<HostSlot>, records: Vec<
             // A resumed study: the host measured its block before, nothing is lost.
             Err(error) if block_on_record(&plan, &host, &records) => {
                 fleet.progress.println(&format!("note: host {} is unreachable, but every run of its block is on record", host.name));
-                set_status(fleet, &host, LabHostStatus::Done, format!("unreachable when resumed, its block complete: {error:#}"), &mut outcome);
+                set_status(
+                    fleet,
+                    &host,
+                    LabHostStatus::Done,
+                    format!("unreachable when resumed, its block complete: {error:#}"),
+                    &mut outcome,
+                );
                 outcome.planned_runs += records.iter().filter(|r| r.host == host.name).count();
             }
             Err(error) => {
@@ -261,7 +268,13 @@ mod tests {
     }
 
     fn slot(name: &str, opened: Result<OpenedHost>) -> HostSlot {
-        let host = LabHost { key: "host[0]".into(), name: name.into(), uri: format!("qemu+ssh://root@{name}/system"), cpus: None, memory_mib: None };
+        let host = LabHost {
+            key: "host[0]".into(),
+            name: name.into(),
+            uri: format!("qemu+ssh://root@{name}/system"),
+            cpus: None,
+            memory_mib: None,
+        };
         HostSlot { host, opened }
     }
 
@@ -279,7 +292,8 @@ mod tests {
             slot("lab4", connected(Accel::Tcg)),
         ];
         let facts = host_facts(&slots);
-        let read: Vec<(&str, LabHostStatus, &str, u32)> = facts.iter().map(|f| (f.name.as_str(), f.status, f.accel.as_str(), f.cpus)).collect();
+        let read: Vec<(&str, LabHostStatus, &str, u32)> =
+            facts.iter().map(|f| (f.name.as_str(), f.status, f.accel.as_str(), f.cpus)).collect();
         assert_eq!(
             read,
             [
@@ -299,7 +313,13 @@ mod tests {
     #[test]
     fn a_hosts_plan_is_sized_for_it_and_keeps_the_levels() {
         let mut plan = crate::benchmark::fake::plan(3, 0, 3);
-        let host = LabHost { key: "host[0]".into(), name: "lab1".into(), uri: "qemu+ssh://root@lab1/system".into(), cpus: Some(8), memory_mib: None };
+        let host = LabHost {
+            key: "host[0]".into(),
+            name: "lab1".into(),
+            uri: "qemu+ssh://root@lab1/system".into(),
+            cpus: Some(8),
+            memory_mib: None,
+        };
         plan.hosts = vec![host.clone()];
         let on_host = plan.for_host(&host);
         assert_eq!((on_host.guest.cpus, on_host.guest.memory_mib), (8, plan.guest.memory_mib));

@@ -133,11 +133,8 @@ mod tests {
     fn steps_are_prepare_warmups_then_the_pending_runs_with_jobs_substituted() {
         let mut plan = plan(2, 1, 1);
         plan.levels = vec![JobsLevel { label: "half".into(), jobs: 2 }, JobsLevel { label: "max".into(), jobs: 0 }];
-        plan.workload = Workload::Command {
-            command: "make -j{jobs}".into(),
-            prepare: Some("configure".into()),
-            clean: Some("make clean".into()),
-        };
+        plan.workload =
+            Workload::Command { command: "make -j{jobs}".into(), prepare: Some("configure".into()), clean: Some("make clean".into()) };
         let pending = vec![all_runs(&plan)[1].clone(), all_runs(&plan)[2].clone()];
         let restored = build(&plan, &pending, true);
         let kinds: Vec<StepKind> = restored.steps.iter().map(|s| s.info.kind).collect();

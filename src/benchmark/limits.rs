@@ -61,7 +61,10 @@ impl fmt::Display for Limit {
 pub enum RunLimit {
     Fixed(Limit),
     /// `factor` × the longest warm-up of the same boot, at least `floor`.
-    FromWarmups { factor: f64, floor: Duration },
+    FromWarmups {
+        factor: f64,
+        floor: Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,19 +96,18 @@ impl Limits {
             None => Limit { duration: PREPARE_CEILING, source: "the default prepare ceiling".into() },
         };
         let fixed_run = guest.run_timeout.map(|d| Limit { duration: d, source: "guest.run_timeout".into() });
-        let warmup =
-            fixed_run.clone().unwrap_or(Limit { duration: STEP_CEILING, source: "the default step ceiling".into() });
+        let warmup = fixed_run.clone().unwrap_or(Limit { duration: STEP_CEILING, source: "the default step ceiling".into() });
         let run = match fixed_run {
             Some(limit) => RunLimit::Fixed(limit),
             None if plan.warmup > 0 => RunLimit::FromWarmups { factor: WARMUP_FACTOR, floor: DERIVED_FLOOR },
-            None => RunLimit::Fixed(Limit {
-                duration: STEP_CEILING,
-                source: "the default step ceiling: no run_timeout and no warm-up".into(),
-            }),
+            None => {
+                RunLimit::Fixed(Limit { duration: STEP_CEILING, source: "the default step ceiling: no run_timeout and no warm-up".into() })
+            }
         };
-        let root = guest.root.as_ref().map_or(Duration::ZERO, |root| {
-            Duration::from_secs(u64::from(root.wait_s)) + MODULE_ALLOWANCE * root.modules.len() as u32
-        });
+        let root = guest
+            .root
+            .as_ref()
+            .map_or(Duration::ZERO, |root| Duration::from_secs(u64::from(root.wait_s)) + MODULE_ALLOWANCE * root.modules.len() as u32);
         let probes = crate::benchmark::workload::commands(&plan.workload, false).probes.len() as u32;
         Limits {
             hello: guest.boot_timeout,

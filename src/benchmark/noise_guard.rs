@@ -5,8 +5,8 @@
 use super::study::Stops;
 use crate::host::noise::{self as host_noise, HostNoise, NoiseSample, Quiet};
 use crate::model::RunRecord;
-use std::time::{Duration, Instant};
 use anyhow::Result;
+use std::time::{Duration, Instant};
 
 /// How the host is sampled: its /proc in a study, a script in tests.
 pub trait HostProbe {

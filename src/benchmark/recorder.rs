@@ -8,9 +8,9 @@
 use super::job::StepInfo;
 use super::limits::Limit;
 use super::listener::Listener;
-use crate::results::folder::ResultsDir;
 use crate::model::{BootTimes, ConsoleFinding, Leftovers, Meta, RunRecord, TimeBudget};
 use crate::output::progress::Progress;
+use crate::results::folder::ResultsDir;
 use crate::scenario::Variant;
 use anyhow::{anyhow, Result};
 use kbench_protocol::{BootFacts, KernelView, StepKind};
@@ -60,12 +60,28 @@ pub struct Recorder<'a> {
 
 impl<'a> Recorder<'a> {
     /// `started`: when `bench run` started, the start of this invocation's time budget.
-    pub fn new(files: &'a Mutex<StudyFiles>, progress: &'a Progress, host: &str, runs_per_level: u32, started: Instant) -> Result<Recorder<'a>> {
+    pub fn new(
+        files: &'a Mutex<StudyFiles>,
+        progress: &'a Progress,
+        host: &str,
+        runs_per_level: u32,
+        started: Instant,
+    ) -> Result<Recorder<'a>> {
         let (earlier_budget, first_boot) = {
             let files = files.lock().map_err(|_| anyhow!("internal: the results folder's lock is poisoned"))?;
             (files.meta.time_budget.clone(), files.meta.boots.len())
         };
-        Ok(Recorder { files, progress, host: host.to_string(), runs_per_level, step: String::new(), started, earlier_budget, first_boot, first_booting: None })
+        Ok(Recorder {
+            files,
+            progress,
+            host: host.to_string(),
+            runs_per_level,
+            step: String::new(),
+            started,
+            earlier_budget,
+            first_boot,
+            first_booting: None,
+        })
     }
 
     fn files(&self) -> Result<MutexGuard<'a, StudyFiles>> {

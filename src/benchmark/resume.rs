@@ -44,7 +44,17 @@ mod tests {
     }
 
     fn design(seed: Option<u64>) -> DesignFacts {
-        DesignFacts { rounds: 4, order: "random".into(), seed, seed_from_clock: true, adaptive: None, quiet_host: None, pin: false, restored: false, snapshots: 1 }
+        DesignFacts {
+            rounds: 4,
+            order: "random".into(),
+            seed,
+            seed_from_clock: true,
+            adaptive: None,
+            quiet_host: None,
+            pin: false,
+            restored: false,
+            snapshots: 1,
+        }
     }
 
     fn meta(design: Option<DesignFacts>) -> Meta {

@@ -6,13 +6,13 @@
 //! missing.
 
 use super::boot::{self, first_line, RestoreFailed, Start};
-use super::snapshots::SavedStates;
 use super::job::{self, PendingRun};
 use super::session::GuestTrouble;
+use super::snapshots::SavedStates;
 use super::study::{Study, StudyOutcome, StudyTimedOut};
 use crate::backend::console;
-use crate::model::RunRecord;
 use crate::benchmark::interrupt::Interrupted;
+use crate::model::RunRecord;
 use crate::scenario::file::Reuse;
 use crate::scenario::{Plan, Variant};
 use crate::stats::{Decide, Target};
@@ -57,7 +57,13 @@ fn run_rounds(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
 
 /// One round of one variant: boots (or restores its saved guest) until the round's runs
 /// are all on record or the retries are spent.
-fn run_variant(study: &mut Study, variant: &Variant, round: u32, outcome: &mut StudyOutcome, mut states: Option<&mut SavedStates>) -> Result<()> {
+fn run_variant(
+    study: &mut Study,
+    variant: &Variant,
+    round: u32,
+    outcome: &mut StudyOutcome,
+    mut states: Option<&mut SavedStates>,
+) -> Result<()> {
     let boots = study.plan.guest.retries + 1;
     let mut attempt = 1;
     while attempt <= boots {
@@ -128,10 +134,7 @@ pub fn adaptive_target(plan: &Plan) -> Option<Target> {
 /// The runs an adaptive study asks for, given those on record: each variant and level up
 /// to where it stopped, or up to the cap while it has not.
 fn adaptive_planned(plan: &Plan, target: &Target, records: &[RunRecord]) -> usize {
-    plan.variants
-        .iter()
-        .flat_map(|v| plan.levels.iter().map(move |l| target.settle(records, &v.name, &l.label).planned as usize))
-        .sum()
+    plan.variants.iter().flat_map(|v| plan.levels.iter().map(move |l| target.settle(records, &v.name, &l.label).planned as usize)).sum()
 }
 
 /// Runs of this variant and round that have no row yet.

@@ -8,7 +8,9 @@ use super::limits::Limit;
 use crate::backend::{Guest, GuestEvent};
 use anyhow::{anyhow, bail, Result};
 use kbench_protocol::auth::{to_hex, Verifier, Violation, KEY_BYTES};
-use kbench_protocol::{decode, AgentMessage, BootFacts, HostMessage, KernelView, Resume, ResumedFacts, Setup, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION};
+use kbench_protocol::{
+    decode, AgentMessage, BootFacts, HostMessage, KernelView, Resume, ResumedFacts, Setup, StepResult, MAX_LINE_BYTES, PROTOCOL_VERSION,
+};
 use std::io::Read;
 use std::time::{Duration, Instant};
 
@@ -33,8 +35,13 @@ pub struct HypervisorFailed(pub String);
 /// What the agent said, once the session made sure it was the agent and in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    StepStarted { id: u32 },
-    Heartbeat { id: u32, elapsed_s: f64 },
+    StepStarted {
+        id: u32,
+    },
+    Heartbeat {
+        id: u32,
+        elapsed_s: f64,
+    },
     StepFinished(StepResult),
     KernelLog(String),
     /// The kernel's view of its memory hardening, after Finish and before Done.
@@ -60,8 +67,15 @@ enum State {
     /// Nothing asked of the agent.
     Idle,
     /// Run sent; StepStarted due.
-    Starting { id: u32, limit: Duration },
-    Running { id: u32, limit: Duration, started: Instant },
+    Starting {
+        id: u32,
+        limit: Duration,
+    },
+    Running {
+        id: u32,
+        limit: Duration,
+        started: Instant,
+    },
     /// Finish sent; Done due.
     Finishing,
     Over,
@@ -95,8 +109,7 @@ impl<'g> Session<'g> {
         setup: Setup,
     ) -> Result<(Session<'g>, BootFacts)> {
         let key = kbench_protocol::auth::from_hex(&setup.key).map_err(|e| anyhow!("the boot's key: {e}"))?;
-        let mut session =
-            Session { guest, stop, timing, verifier: Verifier::new(key), state: State::Idle, last_word: Instant::now() };
+        let mut session = Session { guest, stop, timing, verifier: Verifier::new(key), state: State::Idle, last_word: Instant::now() };
         session.hello()?;
         session.send(&HostMessage::Setup(setup))?;
         let deadline = Instant::now() + timing.boot_facts;
@@ -124,8 +137,7 @@ impl<'g> Session<'g> {
         resume: Resume,
     ) -> Result<(Session<'g>, ResumedFacts)> {
         let key = kbench_protocol::auth::from_hex(&resume.key).map_err(|e| anyhow!("the restore's key: {e}"))?;
-        let mut session =
-            Session { guest, stop, timing, verifier: Verifier::new(key), state: State::Idle, last_word: Instant::now() };
+        let mut session = Session { guest, stop, timing, verifier: Verifier::new(key), state: State::Idle, last_word: Instant::now() };
         session.send(&HostMessage::Resume(resume))?;
         let deadline = Instant::now() + timing.hello;
         let facts = match session.signed(deadline, "the restored agent", &|| {
@@ -241,9 +253,8 @@ impl<'g> Session<'g> {
     fn wait_for(&self) -> (Instant, String) {
         let silence = self.timing.silence;
         let dead = self.last_word + silence;
-        let dead_text = |what: &str| {
-            format!("the guest stopped answering: no word from the agent for {} s while {what}", silence.as_secs_f64())
-        };
+        let dead_text =
+            |what: &str| format!("the guest stopped answering: no word from the agent for {} s while {what}", silence.as_secs_f64());
         match self.state {
             State::Running { id, limit, started } => {
                 let guard = started.checked_add(limit + self.timing.margin).unwrap_or(dead);

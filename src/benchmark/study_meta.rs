@@ -4,8 +4,8 @@
 use super::workload::commands;
 use crate::backend::Backend;
 use crate::model::{
-    now, AdaptiveFacts, DesignFacts, FileFacts, QuietHostFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta, VariantFacts,
-    WorkloadFacts, META_SCHEMA_VERSION,
+    now, AdaptiveFacts, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LevelFacts, Meta, QuietHostFacts,
+    VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
 };
 use crate::scenario::order::OrderChoice;
 use crate::scenario::{Plan, Workload};
@@ -41,10 +41,7 @@ pub fn collect_meta(plan: &Plan, hypervisor: HypervisorFacts) -> Result<Meta> {
         schema_version: META_SCHEMA_VERSION,
         kbench_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario: plan.name.clone(),
-        scenario_file: std::path::absolute(&plan.scenario_path)
-            .unwrap_or_else(|_| plan.scenario_path.clone())
-            .display()
-            .to_string(),
+        scenario_file: std::path::absolute(&plan.scenario_path).unwrap_or_else(|_| plan.scenario_path.clone()).display().to_string(),
         scenario_sha256: file_facts(&plan.scenario_path)?.sha256,
         started_at: now(),
         finished_at: None,

@@ -22,12 +22,9 @@ pub struct Commands {
 /// prepare command (meta.json names its path and checksum instead).
 pub fn commands(workload: &Workload, for_record: bool) -> Commands {
     match workload {
-        Workload::Command { command, prepare, clean } => Commands {
-            prepare: prepare.clone(),
-            clean: clean.clone(),
-            command: command.clone(),
-            ..Commands::default()
-        },
+        Workload::Command { command, prepare, clean } => {
+            Commands { prepare: prepare.clone(), clean: clean.clone(), command: command.clone(), ..Commands::default() }
+        }
         Workload::KernelBuild(build) => kernel_build(build, for_record),
     }
 }
@@ -57,8 +54,7 @@ fn kernel_build(kb: &KernelBuild, for_record: bool) -> Commands {
         prepare.push_str(&format!("\n{make} prepare"));
     }
     let targets: Vec<&str> = kb.target.split_whitespace().collect();
-    let expect_files: Vec<String> =
-        targets.iter().filter_map(|t| expected_file(t)).map(|file| format!("{out}/{file}")).collect();
+    let expect_files: Vec<String> = targets.iter().filter_map(|t| expected_file(t)).map(|file| format!("{out}/{file}")).collect();
     let clean = match kb.clean {
         CleanMode::MakeClean => format!("{make} clean"),
         CleanMode::Targets => format!("rm -f {}", expect_files.join(" ")),
@@ -85,12 +81,7 @@ fn kernel_build(kb: &KernelBuild, for_record: bool) -> Commands {
 
 /// The compiler make will call: `CC=` from make_args, else gcc (as kcbench reports it).
 fn compiler(make_args: &str) -> String {
-    make_args
-        .split_whitespace()
-        .find_map(|arg| arg.strip_prefix("CC="))
-        .filter(|cc| !cc.is_empty())
-        .unwrap_or("gcc")
-        .to_string()
+    make_args.split_whitespace().find_map(|arg| arg.strip_prefix("CC=")).filter(|cc| !cc.is_empty()).unwrap_or("gcc").to_string()
 }
 
 #[cfg(test)]

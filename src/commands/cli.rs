@@ -82,7 +82,9 @@ an unreadable study, a part with no variants, variants no part claims, a folder 
     /// Pack what it takes to measure a study again on another machine: its scenario as
     /// run, meta.json, the checksums of its kernels, initrds and disk (the kernels
     /// themselves with --with-kernels), kbench's version and a README with the commands.
-    #[command(after_help = "Exit codes:\n  0    the bundle was written\n  2    unusable input: not a results folder, a kernel that changed since the study (--with-kernels)")]
+    #[command(
+        after_help = "Exit codes:\n  0    the bundle was written\n  2    unusable input: not a results folder, a kernel that changed since the study (--with-kernels)"
+    )]
     Bundle(BundleArgs),
     /// List kbench's volumes in the `kbench` storage pool of a libvirt host, and with
     /// --prune remove those not used for a while.
@@ -197,9 +199,27 @@ pub enum HistoryFormat {
 /// What `--metric` of `bench compare` and `bench history` accepts: every metric's name
 /// (`stats::Metric::name`) and `all`.
 const METRIC_CHOICES: [&str; 21] = [
-    "elapsed", "user", "sys", "percent_cpu", "ctx_switches", "sleeps", "max_rss", "minor_faults", "major_faults",
-    "slab_peak", "slab_end", "sunreclaim_peak", "sreclaimable_peak", "pgalloc", "pgfree", "pgfault",
-    "guest_user_percent", "guest_sys_percent", "guest_softirq_percent", "guest_steal_percent", "all",
+    "elapsed",
+    "user",
+    "sys",
+    "percent_cpu",
+    "ctx_switches",
+    "sleeps",
+    "max_rss",
+    "minor_faults",
+    "major_faults",
+    "slab_peak",
+    "slab_end",
+    "sunreclaim_peak",
+    "sreclaimable_peak",
+    "pgalloc",
+    "pgfree",
+    "pgfault",
+    "guest_user_percent",
+    "guest_sys_percent",
+    "guest_softirq_percent",
+    "guest_steal_percent",
+    "all",
 ];
 
 /// What `bench compare` and `bench history` judge, and by which rule.

@@ -5,11 +5,11 @@
 use super::compare::metrics;
 use super::gate_exit;
 use crate::commands::cli::{HistoryArgs, HistoryFormat};
-use crate::report::history::{outcome_line, to_csv, to_json, to_markdown, to_text};
-use crate::results::history::{find_results_folders, read_measurements};
-use crate::report::history::html as history_html;
-use crate::report::plots::{trend_svg, write_trend_plot};
 use crate::history::{self, History};
+use crate::report::history::html as history_html;
+use crate::report::history::{outcome_line, to_csv, to_json, to_markdown, to_text};
+use crate::report::plots::{trend_svg, write_trend_plot};
+use crate::results::history::{find_results_folders, read_measurements};
 use anyhow::{bail, Context, Result};
 
 pub fn history(args: &HistoryArgs) -> Result<u8> {

@@ -1,16 +1,16 @@
 //! One module per subcommand: each wires the stages together and picks the exit code.
 
-pub mod check;
 pub mod bisect;
 pub mod bump;
 pub mod bundle;
+pub mod check;
 pub mod check_like;
 pub mod cli;
-pub mod report;
 pub mod compare;
 pub mod history;
 pub mod manual;
 pub mod pool;
+pub mod report;
 pub mod run;
 pub mod split;
 

@@ -25,7 +25,10 @@ pub fn pool(args: &PoolArgs) -> Result<u8> {
             if agent.is_none() {
                 eprintln!("note: no agent binary found: the scenario's initrds (with the agent appended) are not recognised as its own");
             }
-            (plan.guest.uri.clone().unwrap_or_else(|| scenario::plan::DEFAULT_LIBVIRT_URI.into()), libvirt::plan_volume_names(&plan, agent.as_deref())?)
+            (
+                plan.guest.uri.clone().unwrap_or_else(|| scenario::plan::DEFAULT_LIBVIRT_URI.into()),
+                libvirt::plan_volume_names(&plan, agent.as_deref())?,
+            )
         }
         None => (args.uri.clone().unwrap_or_else(|| scenario::plan::DEFAULT_LIBVIRT_URI.into()), HashSet::new()),
     };

@@ -3,12 +3,12 @@
 
 use super::EXIT_OK;
 use crate::commands::cli::{ReportArgs, ReportFlags};
-use crate::results::folder::lock;
-use crate::results::meta_json::read_meta;
-use crate::report::study::{write_reports, ReportOptions};
-use crate::results::runs_csv::{read_runs, refuse_inconsistent};
 use crate::model::Meta;
 use crate::output::summary;
+use crate::report::study::{write_reports, ReportOptions};
+use crate::results::folder::lock;
+use crate::results::meta_json::read_meta;
+use crate::results::runs_csv::{read_runs, refuse_inconsistent};
 use crate::stats::{StudyShape, Thresholds};
 use anyhow::{bail, Result};
 use std::path::Path;
@@ -48,9 +48,6 @@ fn meta_if_present(dir: &Path) -> Option<Meta> {
 
 impl ReportFlags {
     pub fn options(&self) -> ReportOptions {
-        ReportOptions {
-            thresholds: Thresholds { alpha: self.alpha, noise_percent: self.threshold },
-            baseline: self.baseline.clone(),
-        }
+        ReportOptions { thresholds: Thresholds { alpha: self.alpha, noise_percent: self.threshold }, baseline: self.baseline.clone() }
     }
 }

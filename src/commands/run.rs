@@ -1,30 +1,30 @@
 //! `bench run SCENARIO`: plan → backend → study → runs.csv → statistics → reports.
 
 use super::{gate_exit, EXIT_BROKEN, EXIT_FAILED, EXIT_OK};
-use crate::compare::study_gate::{gate_hosts, gate_study, StudyGate};
 use crate::backend;
-use crate::benchmark::study_meta::{collect_meta, file_facts, hypervisor_facts};
+use crate::backend::agent_binary;
 use crate::benchmark::fleet::{self, Fleet};
+use crate::benchmark::interrupt::{Interrupt, Interrupted};
 use crate::benchmark::limits::Limits;
 use crate::benchmark::noise_guard::ProcProbe;
 use crate::benchmark::recorder::{Recorder, StudyFiles};
-use crate::benchmark::study::{Stops, Study, StudyTimedOut};
 use crate::benchmark::runner::adaptive_target;
+use crate::benchmark::study::{Stops, Study, StudyTimedOut};
+use crate::benchmark::study_meta::{collect_meta, file_facts, hypervisor_facts};
 use crate::benchmark::{resume, run_study, StudyOutcome};
 use crate::commands::cli::RunArgs;
-use crate::report::study::kernbench::kernbench_text;
-use crate::results::meta_json::read_meta;
-use crate::report::study::{write_reports, ReportOptions};
-use crate::results::folder::{ResultsDir, SetAside};
-use crate::results::runs_csv::{read_runs, refuse_inconsistent};
-use crate::benchmark::interrupt::{Interrupt, Interrupted};
+use crate::compare::study_gate::{gate_hosts, gate_study, StudyGate};
 use crate::model::{now, Meta, RunRecord};
 use crate::output::progress::Progress;
 use crate::output::summary;
+use crate::report::study::kernbench::kernbench_text;
+use crate::report::study::{write_reports, ReportOptions};
+use crate::results::folder::{ResultsDir, SetAside};
+use crate::results::meta_json::read_meta;
+use crate::results::runs_csv::{read_runs, refuse_inconsistent};
+use crate::scenario;
 use crate::scenario::Plan;
 use crate::stats::StudyShape;
-use crate::backend::agent_binary;
-use crate::scenario;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -128,7 +128,8 @@ fn stops<'a>(plan: &Plan, interrupt: &'a Interrupt) -> Stops<'a> {
 /// Once no guest runs: meta.json's end, the reports, the problems and the exit code.
 fn finish_study(args: &RunArgs, plan: &Plan, files: Mutex<StudyFiles>, ended: Result<()>, outcome: &StudyOutcome) -> Result<u8> {
     crate::benchmark::interrupt::restore_default_sigpipe();
-    let StudyFiles { results, mut meta, .. } = files.into_inner().map_err(|_| anyhow::anyhow!("internal: the results folder's lock is poisoned"))?;
+    let StudyFiles { results, mut meta, .. } =
+        files.into_inner().map_err(|_| anyhow::anyhow!("internal: the results folder's lock is poisoned"))?;
     meta.finished_at = Some(now());
     if let Some(target) = adaptive_target(plan) {
         let variants: Vec<String> = plan.variants.iter().map(|v| v.name.clone()).collect();
@@ -198,8 +199,8 @@ fn resume(dir: &Path, fresh: Meta, retry_failed: bool) -> Result<(ResultsDir, Me
         );
     }
     for (old, new) in meta.variants.iter().zip(&fresh.variants) {
-        let changed = old.kernel.sha256 != new.kernel.sha256
-            || old.initrd.as_ref().map(|f| &f.sha256) != new.initrd.as_ref().map(|f| &f.sha256);
+        let changed =
+            old.kernel.sha256 != new.kernel.sha256 || old.initrd.as_ref().map(|f| &f.sha256) != new.initrd.as_ref().map(|f| &f.sha256);
         if changed {
             bail!("cannot resume {}: the kernel or initrd of variant {} changed since the study started", dir.display(), old.name);
         }

@@ -4,10 +4,10 @@
 
 use super::EXIT_OK;
 use crate::commands::cli::SplitArgs;
+use crate::model::{study_part, unclaimed};
 use crate::report::study::write_reports;
 use crate::results::folder::write_study;
 use crate::results::side::read_side;
-use crate::model::{study_part, unclaimed};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -33,7 +33,12 @@ pub fn split(args: &SplitArgs) -> Result<u8> {
     for (prefix, folder) in &parts {
         let (records, meta) = study_part(&study.records, study.meta.as_ref(), prefix, &prefixes);
         if records.is_empty() {
-            bail!("{prefix}={}: {} has no variant named {prefix}… (it has {})", folder.display(), args.study.display(), variants.join(", "));
+            bail!(
+                "{prefix}={}: {} has no variant named {prefix}… (it has {})",
+                folder.display(),
+                args.study.display(),
+                variants.join(", ")
+            );
         }
         if folder.read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
             bail!("{prefix}={}: the folder is not empty: give a new folder for the part (kbench does not mix studies)", folder.display());
@@ -57,10 +62,18 @@ fn refuse_clashing_folders(study: &Path, parts: &[(String, PathBuf)]) -> Result<
     let nested = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
     for (i, ((prefix, given), folder)) in parts.iter().zip(&folders).enumerate() {
         if nested(folder, &study_folder) {
-            bail!("{prefix}={}: that is the study's own folder {} (or inside or around it): give a new folder for the part", given.display(), study_folder.display());
+            bail!(
+                "{prefix}={}: that is the study's own folder {} (or inside or around it): give a new folder for the part",
+                given.display(),
+                study_folder.display()
+            );
         }
         if let Some(((other, other_given), _)) = parts.iter().zip(&folders).take(i).find(|(_, earlier)| nested(folder, earlier)) {
-            bail!("{prefix}={} and {other}={}: two parts in one folder (or one inside the other): give each part a folder of its own", given.display(), other_given.display());
+            bail!(
+                "{prefix}={} and {other}={}: two parts in one folder (or one inside the other): give each part a folder of its own",
+                given.display(),
+                other_given.display()
+            );
         }
     }
     Ok(())

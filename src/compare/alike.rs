@@ -92,9 +92,9 @@ pub fn unknown_facts(base: &Side, new: &Side) -> Vec<String> {
     [("base", base), ("new", new)]
         .into_iter()
         .filter_map(|(name, side)| {
-            side.meta_missing.as_ref().map(|why| {
-                format!("{name}: no meta.json facts ({why}): host, accel, QEMU, guest and workload cannot be checked")
-            })
+            side.meta_missing
+                .as_ref()
+                .map(|why| format!("{name}: no meta.json facts ({why}): host, accel, QEMU, guest and workload cannot be checked"))
         })
         .collect()
 }

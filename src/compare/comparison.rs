@@ -152,7 +152,8 @@ pub struct RowRegression {
 impl fmt::Display for RowRegression {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.pairing;
-        let name = if p.base_variant == p.new_variant { p.base_variant.clone() } else { format!("{} → {}", p.base_variant, p.new_variant) };
+        let name =
+            if p.base_variant == p.new_variant { p.base_variant.clone() } else { format!("{} → {}", p.base_variant, p.new_variant) };
         write!(f, "{}{name} {} (-j {}): ", host_prefix(&p.host), p.jobs_label, p.jobs)?;
         match (self.problem, self.new_failed) {
             (RowProblem::NoSuccessfulRunInNew, 0) => {
@@ -208,10 +209,8 @@ pub fn build(base: &Side, new: &Side, options: &CompareOptions) -> Result<Compar
     }
     let row_regressions: Vec<RowRegression> = pairings.iter().filter_map(|p| row_regression(base, new, p)).collect();
     // A metric neither side has (older runs.csv, monitors off) is left out, not shown as 0.
-    let (metrics, unmeasured): (Vec<Metric>, Vec<Metric>) = options
-        .metrics
-        .iter()
-        .partition(|m| base.records.iter().chain(&new.records).any(|r| m.value(r).is_some()));
+    let (metrics, unmeasured): (Vec<Metric>, Vec<Metric>) =
+        options.metrics.iter().partition(|m| base.records.iter().chain(&new.records).any(|r| m.value(r).is_some()));
     let mut entries: Vec<Entry> = metrics
         .iter()
         .flat_map(|&metric| pairings.iter().map(move |p| (metric, p)))
@@ -465,10 +464,9 @@ fn incomparable(entry: &Entry) -> Option<String> {
     match &entry.comparison {
         None if entry.base.is_none() => Some(format!("{what}: no successful run in the base; not compared")),
         None => None,
-        Some(c) if c.verdict == Verdict::TooFewRuns => Some(format!(
-            "{what}: {} vs {} successful runs; at least {MIN_RUNS} per side are needed for a verdict",
-            c.base.n, c.new.n
-        )),
+        Some(c) if c.verdict == Verdict::TooFewRuns => {
+            Some(format!("{what}: {} vs {} successful runs; at least {MIN_RUNS} per side are needed for a verdict", c.base.n, c.new.n))
+        }
         Some(_) => None,
     }
 }
@@ -517,7 +515,12 @@ impl CompareReport {
                 .iter()
                 .filter(|e| e.inconclusive)
                 .map(|e| format!("{}{} {} {}", host_prefix(&e.pairing.host), e.metric.name(), e.pairing.base_variant, e.pairing.jobs_label))
-                .chain(self.pooled.iter().filter(|p| p.inconclusive).map(|p| format!("{} {} {} across hosts", p.metric.name(), p.base_variant, p.jobs_label)))
+                .chain(
+                    self.pooled
+                        .iter()
+                        .filter(|p| p.inconclusive)
+                        .map(|p| format!("{} {} {} across hosts", p.metric.name(), p.base_variant, p.jobs_label)),
+                )
                 .collect();
             return format!(
                 "INCONCLUSIVE: no significant regression, but {} of {n} {comparisons} cannot tell (neither beyond nor within ±{} %): {}",
@@ -556,7 +559,9 @@ impl CompareReport {
                 .row_regressions
                 .iter()
                 .filter(|r| r.problem == problem)
-                .map(|r| format!("{}{} {} (-j {})", host_prefix(&r.pairing.host), r.pairing.base_variant, r.pairing.jobs_label, r.pairing.jobs))
+                .map(|r| {
+                    format!("{}{} {} (-j {})", host_prefix(&r.pairing.host), r.pairing.base_variant, r.pairing.jobs_label, r.pairing.jobs)
+                })
                 .collect();
             if !rows.is_empty() {
                 parts.push(format!("{title}: {}", rows.join(", ")));
@@ -690,7 +695,11 @@ mod tests {
         assert_eq!(report.regressions, 0, "{}", report.outcome_line());
         assert_eq!(report.inconclusive, 1, "the pooled verdict gates, and it cannot tell");
         assert!(!report.entries.iter().any(|e| e.inconclusive), "the hosts' own verdicts do not gate");
-        assert!(report.outcome_line().starts_with("INCONCLUSIVE: no significant regression, but 1 of 3 comparisons cannot tell"), "{}", report.outcome_line());
+        assert!(
+            report.outcome_line().starts_with("INCONCLUSIVE: no significant regression, but 1 of 3 comparisons cannot tell"),
+            "{}",
+            report.outcome_line()
+        );
         assert!(
             report.warnings.iter().any(|w| w.starts_with("host a: elapsed baseline half is slower on this host alone")),
             "{:?}",
@@ -755,6 +764,10 @@ mod tests {
         let report = build(&noisy_base, &side(&SLOW, 0), &options(vec![Metric::Elapsed])).unwrap();
         assert_eq!((report.regressions, report.entries[0].base_noisy), (1, 1), "a real regression stays one");
         assert!(report.warnings.iter().any(|w| w.contains("1 of 5 runs in base (run 1 (steal 9.0 %")), "{:?}", report.warnings);
-        assert!(build(&side(&FAST, 0), &side(&FAST, 0), &options(vec![Metric::Elapsed])).unwrap().warnings.iter().all(|w| !w.starts_with("noisy")));
+        assert!(build(&side(&FAST, 0), &side(&FAST, 0), &options(vec![Metric::Elapsed]))
+            .unwrap()
+            .warnings
+            .iter()
+            .all(|w| !w.starts_with("noisy")));
     }
 }

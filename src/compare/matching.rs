@@ -252,8 +252,10 @@ mod host_tests {
     use crate::model::{test_record, RunRecord};
 
     fn side(path: &str, rows: &[(&str, &str)]) -> Side {
-        let records =
-            rows.iter().map(|(host, variant)| RunRecord { host: host.to_string(), variant: variant.to_string(), ..test_record() }).collect();
+        let records = rows
+            .iter()
+            .map(|(host, variant)| RunRecord { host: host.to_string(), variant: variant.to_string(), ..test_record() })
+            .collect();
         Side::new(path.into(), records, None, None)
     }
 

@@ -11,6 +11,6 @@ pub mod matching;
 pub mod side;
 pub mod study_gate;
 
-pub use matching::VariantMap;
 pub use comparison::{build, CompareOptions, CompareReport, Entry, PooledEntry};
+pub use matching::VariantMap;
 pub use side::Side;

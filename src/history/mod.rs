@@ -136,7 +136,15 @@ pub fn build(measurements: &[Measurement], metrics: &[Metric], thresholds: &Thre
             .filter_map(|s| {
                 let step = s.points.last()?.against_previous.as_ref().filter(|step| pick(step))?;
                 let change = step.comparison.change_percent.map_or("n/a".to_string(), |p| format!("{p:+.1} %"));
-                Some(format!("{}{} {} -j {} {}: {} {change}", host_prefix(&s.host), s.variant, s.jobs_label, s.jobs, s.metric.name(), step.verdict))
+                Some(format!(
+                    "{}{} {} -j {} {}: {} {change}",
+                    host_prefix(&s.host),
+                    s.variant,
+                    s.jobs_label,
+                    s.jobs,
+                    s.metric.name(),
+                    step.verdict
+                ))
             })
             .collect()
     };
@@ -382,7 +390,11 @@ mod tests {
         let means: Vec<f64> = history.series.iter().map(|s| s.points[0].summary.as_ref().unwrap().mean).collect();
         assert!((means[1] / means[0] - 2.0).abs() < 1e-9, "each host's own runs: {means:?}");
         assert_eq!(history.last_step_regressions.len(), 2);
-        assert!(history.last_step_regressions[1].starts_with("host b: baseline half -j 1 elapsed: slower"), "{:?}", history.last_step_regressions);
+        assert!(
+            history.last_step_regressions[1].starts_with("host b: baseline half -j 1 elapsed: slower"),
+            "{:?}",
+            history.last_step_regressions
+        );
         let error = build(&[measurement("1", 1.0, "x"), first("2", 1.0)], &[Metric::Elapsed], &Thresholds::default()).unwrap_err();
         assert!(error.to_string().contains("1 ran on one machine but 2 on several lab hosts"), "{error}");
     }

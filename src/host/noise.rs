@@ -85,10 +85,8 @@ impl HostNoise {
     pub fn noise_reasons(&self, limits: &NoiseThresholds) -> Vec<String> {
         let mut reasons = Vec::new();
         if self.other_cpu_percent > limits.other_cpu_percent {
-            reasons.push(format!(
-                "other processes used {:.0} % of a CPU (limit {:.0} %)",
-                self.other_cpu_percent, limits.other_cpu_percent
-            ));
+            reasons
+                .push(format!("other processes used {:.0} % of a CPU (limit {:.0} %)", self.other_cpu_percent, limits.other_cpu_percent));
         }
         if self.steal_percent > limits.steal_percent {
             reasons.push(format!("steal {:.1} % (limit {:.1} %)", self.steal_percent, limits.steal_percent));
@@ -170,7 +168,8 @@ fn read_proc_stat(proc_root: &Path) -> Result<(CpuTimes, usize)> {
 /// The `cpu` line of /proc/stat and the number of `cpuN` lines (online CPUs).
 pub fn parse_proc_stat(text: &str) -> Result<(CpuTimes, usize)> {
     let line = text.lines().find(|l| l.starts_with("cpu ")).context("no `cpu` line")?;
-    let fields: Vec<u64> = line.split_whitespace().skip(1).map(str::parse).collect::<Result<_, _>>().context("a `cpu` field is not a number")?;
+    let fields: Vec<u64> =
+        line.split_whitespace().skip(1).map(str::parse).collect::<Result<_, _>>().context("a `cpu` field is not a number")?;
     if fields.len() < 8 {
         bail!("the `cpu` line has {} fields, expected at least 8 (Linux 2.6.11 and later)", fields.len());
     }
@@ -224,7 +223,11 @@ pub fn governor(sys_root: &Path) -> String {
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.strip_prefix("cpu").is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.strip_prefix("cpu").is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())))
+        })
         .filter_map(|e| std::fs::read_to_string(e.path().join("cpufreq/scaling_governor")).ok())
         .map(|g| g.trim().to_string())
         .collect();
@@ -290,9 +293,12 @@ mod tests {
 
     const STAT_START: &str = "cpu  1000 100 500 8000 50 10 20 30 0 0\ncpu0 500 50 250 4000 25 5 10 15 0 0\ncpu1 500 50 250 4000 25 5 10 15 0 0\nintr 1 2 3\nprocs_running 3\n";
     // 2 CPUs, 1 s at 100 Hz: 400 ticks in all; processes ran 200 of them.
-    const STAT_END: &str = "cpu  1150 100 550 8190 54 10 20 36 0 0\ncpu0 575 50 275 4090 27 5 10 18 0 0\ncpu1 575 50 275 4090 27 5 10 18 0 0\n";
-    const QEMU_START: &str = "4242 (qemu-system-x86) S 1 4242 4242 0 -1 4194560 5000 0 0 0 700 300 0 0 20 0 5 0 100 1000000 5000 18446744073709551615";
-    const QEMU_END: &str = "4242 (qemu-system-x86) S 1 4242 4242 0 -1 4194560 5000 0 0 0 820 330 0 0 20 0 5 0 100 1000000 5000 18446744073709551615";
+    const STAT_END: &str =
+        "cpu  1150 100 550 8190 54 10 20 36 0 0\ncpu0 575 50 275 4090 27 5 10 18 0 0\ncpu1 575 50 275 4090 27 5 10 18 0 0\n";
+    const QEMU_START: &str =
+        "4242 (qemu-system-x86) S 1 4242 4242 0 -1 4194560 5000 0 0 0 700 300 0 0 20 0 5 0 100 1000000 5000 18446744073709551615";
+    const QEMU_END: &str =
+        "4242 (qemu-system-x86) S 1 4242 4242 0 -1 4194560 5000 0 0 0 820 330 0 0 20 0 5 0 100 1000000 5000 18446744073709551615";
 
     #[test]
     fn proc_stat_parses() {
@@ -376,18 +382,30 @@ mod tests {
     fn waiting_for_quiet_stops_when_the_load_drops_or_the_time_is_up() {
         let mut loads = [3.0, 2.0, 0.4, 9.0].into_iter();
         let mut slept = Vec::new();
-        let quiet = wait_for_quiet(|| Ok(loads.next().unwrap()), |d| {
-            slept.push(d);
-            Ok(())
-        }, 0.5, Duration::from_secs(60), Duration::from_secs(5));
+        let quiet = wait_for_quiet(
+            || Ok(loads.next().unwrap()),
+            |d| {
+                slept.push(d);
+                Ok(())
+            },
+            0.5,
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+        );
         assert_eq!(quiet.unwrap(), Quiet::After(Duration::from_secs(10)));
         assert_eq!(slept, [Duration::from_secs(5); 2]);
 
         let mut slept = Duration::ZERO;
-        let busy = wait_for_quiet(|| Ok(4.0), |d| {
-            slept += d;
-            Ok(())
-        }, 0.5, Duration::from_secs(12), Duration::from_secs(5));
+        let busy = wait_for_quiet(
+            || Ok(4.0),
+            |d| {
+                slept += d;
+                Ok(())
+            },
+            0.5,
+            Duration::from_secs(12),
+            Duration::from_secs(5),
+        );
         assert_eq!(busy.unwrap(), Quiet::StillBusy { load: 4.0, waited: Duration::from_secs(12) });
         assert_eq!(slept, Duration::from_secs(12), "the last sleep is cut to the wait");
 

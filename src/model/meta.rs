@@ -2,10 +2,10 @@
 //! accelerator, checksums of every file booted), so two results can be told comparable.
 //! `benchmark::study_meta` gathers them, `results::meta_json` reads them back.
 
-use kbench_protocol::{BootFacts, KernelView};
 use super::findings::ConsoleFinding;
-use super::stopping::LevelStopping;
 use super::overhead::{BootTimes, TimeBudget};
+use super::stopping::LevelStopping;
+use kbench_protocol::{BootFacts, KernelView};
 use serde::{Deserialize, Serialize};
 
 pub const META_SCHEMA_VERSION: u32 = 1;
@@ -117,7 +117,9 @@ impl DesignFacts {
     /// The design in a sentence, as the reports state it.
     pub fn describe(&self) -> String {
         let mut parts = vec![match (self.rounds, self.order.as_str(), self.seed) {
-            (1, _, _) => "sequential: one boot per variant, all its runs in a row (drift between variants goes into the verdicts)".to_string(),
+            (1, _, _) => {
+                "sequential: one boot per variant, all its runs in a row (drift between variants goes into the verdicts)".to_string()
+            }
             (rounds, "random", Some(seed)) => {
                 format!("interleaved: {rounds} rounds, each booting every variant in a random order from seed {seed} (`seed = {seed}` boots in this order again)")
             }

@@ -10,15 +10,14 @@ mod run;
 mod stopping;
 
 pub use findings::{ConsoleFinding, FindingKind, KernelLog};
-pub use overhead::{BootTimes, PinnedVcpu, PinningFacts, TimeBudget};
-pub use meta::{
-    AdaptiveFacts, BootKernelView, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts,
-    LabHostFacts, LabHostStatus, LevelFacts, Leftovers, Meta, QuietHostFacts,
-    VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
-};
-pub use part::{study_part, unclaimed};
 #[cfg(test)]
 pub use meta::test_meta;
+pub use meta::{
+    AdaptiveFacts, BootKernelView, DesignFacts, FileFacts, GuestFacts, HostFacts, HypervisorFacts, KernelBuildFacts, LabHostFacts,
+    LabHostStatus, Leftovers, LevelFacts, Meta, QuietHostFacts, VariantFacts, WorkloadFacts, META_SCHEMA_VERSION,
+};
+pub use overhead::{BootTimes, PinnedVcpu, PinningFacts, TimeBudget};
+pub use part::{study_part, unclaimed};
 #[cfg(test)]
 pub use run::test_record;
 pub use run::{GuestStart, RunRecord, RunStatus, RUNS_SCHEMA_VERSION};

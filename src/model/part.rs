@@ -47,10 +47,7 @@ mod tests {
     use crate::model::test_record;
 
     fn rows() -> Vec<RunRecord> {
-        ["old.off", "new.off", "old.poison", "new.poison"]
-            .iter()
-            .map(|v| RunRecord { variant: v.to_string(), ..test_record() })
-            .collect()
+        ["old.off", "new.off", "old.poison", "new.poison"].iter().map(|v| RunRecord { variant: v.to_string(), ..test_record() }).collect()
     }
 
     #[test]

@@ -111,7 +111,13 @@ mod tests {
         let unfinished = LevelStopping { rule: StopRule::Unfinished, runs: 1, half_width_percent: None, ..precise };
         assert_eq!(unfinished.describe(), "unfinished after 1 runs (± n/a, target ± 2 %)");
         assert_eq!(serde_json::to_value(StopRule::Cap).unwrap(), "cap");
-        let decided = LevelStopping { rule: StopRule::Decided, runs: 8, decided: Some("slower".into()), decide_threshold_percent: Some(1.0), ..cap.clone() };
+        let decided = LevelStopping {
+            rule: StopRule::Decided,
+            runs: 8,
+            decided: Some("slower".into()),
+            decide_threshold_percent: Some(1.0),
+            ..cap.clone()
+        };
         assert_eq!(decided.describe(), "decided after 8 runs: slower (at ± 1 %, 1 failed)");
         let aa = LevelStopping { rule: StopRule::Cap, decided: None, decide_threshold_percent: Some(1.0), ..cap };
         assert_eq!(aa.describe(), "cap of 20 runs reached: inconclusive at ± 1 %, 1 failed");

@@ -177,7 +177,10 @@ mod tests {
         let line = finished_line(&record, (3, false), (8, 12), elapsed, eta(elapsed, 8, 4));
         assert_eq!(line, "run 2 of 3 finished: poison half -j 2, 12.4 s, ok; study: 8 of 12 runs, 3m05s elapsed, ETA 1m32s");
         let adaptive = finished_line(&record, (6, true), (8, 12), elapsed, eta(elapsed, 8, 4));
-        assert_eq!(adaptive, "run 2 of at most 6 finished: poison half -j 2, 12.4 s, ok; study: 8 of at most 12 runs, 3m05s elapsed, ETA at most 1m32s");
+        assert_eq!(
+            adaptive,
+            "run 2 of at most 6 finished: poison half -j 2, 12.4 s, ok; study: 8 of at most 12 runs, 3m05s elapsed, ETA at most 1m32s"
+        );
         assert_eq!(eta(elapsed, 0, 4), None, "no ETA before a run is measured");
         let on_lab = RunRecord { host: "lab1".into(), ..record };
         assert!(finished_line(&on_lab, (3, false), (8, 12), elapsed, None).starts_with("run 2 of 3 finished on lab1: poison half"));

@@ -127,13 +127,7 @@ fn metric_lines(variant: &VariantAtLevel, thresholds: &crate::stats::Thresholds)
 /// "    Elapsed Time     +9.8 %  [+5.5 %, +14.0 %]   p 0.0028    slower", then `after`.
 fn verdict_line(metric: Metric, change: Option<f64>, interval: &str, p: Option<f64>, verdict: Verdict, after: &str) -> String {
     let change = change.map(percent).unwrap_or_else(|| "n/a".into());
-    format!(
-        "    {:<17} {change:>9}  {:<22} p {:<9} {}{after}\n",
-        metric.title(),
-        interval,
-        p_value(p),
-        verdict_words(metric, verdict)
-    )
+    format!("    {:<17} {change:>9}  {:<22} p {:<9} {}{after}\n", metric.title(), interval, p_value(p), verdict_words(metric, verdict))
 }
 
 /// A warning under verdicts that noisy runs on either side may have bent.

@@ -41,7 +41,8 @@ impl ResultsDir {
         room_for_results(root)?;
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
         let parent = root.join(scenario_name);
-        let cannot_create = |dir: &Path| format!("cannot create the results folder {} (use --results DIR to put it elsewhere)", dir.display());
+        let cannot_create =
+            |dir: &Path| format!("cannot create the results folder {} (use --results DIR to put it elsewhere)", dir.display());
         std::fs::create_dir_all(&parent).with_context(|| cannot_create(&parent))?;
         // Made, not merely looked for: two studies started in the same second each get a
         // folder of their own.
@@ -135,11 +136,8 @@ impl ResultsDir {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut file =
+            std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
     }
 
@@ -258,10 +256,7 @@ pub fn lock(folder: &Path) -> Result<Flock<File>> {
                 "" => "another bench".to_string(),
                 pid => format!("another bench (pid {pid})"),
             };
-            bail!(
-                "{} is in use by {holder}, which is still writing it; wait for it to end (or stop it), then try again",
-                folder.display()
-            )
+            bail!("{} is in use by {holder}, which is still writing it; wait for it to end (or stop it), then try again", folder.display())
         }
         Err((_, errno)) => bail!("cannot lock {}: {errno}", path.display()),
     }

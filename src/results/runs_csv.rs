@@ -64,7 +64,11 @@ fn header_line() -> Vec<u8> {
 
 /// The path of the runs.csv a folder or a file argument stands for.
 pub fn runs_file(path: &Path) -> PathBuf {
-    if path.is_dir() { path.join("runs.csv") } else { path.to_path_buf() }
+    if path.is_dir() {
+        path.join("runs.csv")
+    } else {
+        path.to_path_buf()
+    }
 }
 
 /// A last row that was cut short: `bench` died while writing it (kill -9, a crash, a full
@@ -183,9 +187,8 @@ pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>> {
         }
         let line = row.position().map_or(line, |p| p.line());
         check_schema_version(&file, line, row.get(version_column).unwrap_or(""))?;
-        let record: RunRecord = row
-            .deserialize(Some(&headers))
-            .with_context(|| format!("{}: row at line {line} is not a kbench run", file.display()))?;
+        let record: RunRecord =
+            row.deserialize(Some(&headers)).with_context(|| format!("{}: row at line {line} is not a kbench run", file.display()))?;
         records.push(record);
     }
     Ok(records)
@@ -344,7 +347,12 @@ guest_user_percent,guest_sys_percent,guest_softirq_percent,guest_steal_percent
         let path = dir.path().join("runs.csv");
         let _writer = RunsWriter::open(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("schema_version,variant,") && text.contains(",started_at,minor_faults,") && text.ends_with("quiet_wait_s,start\n"), "{text}");
+        assert!(
+            text.starts_with("schema_version,variant,")
+                && text.contains(",started_at,minor_faults,")
+                && text.ends_with("quiet_wait_s,start\n"),
+            "{text}"
+        );
         assert_eq!(read_runs(&path).unwrap(), vec![]);
     }
 

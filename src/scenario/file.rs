@@ -443,7 +443,8 @@ mod tests {
     #[test]
     fn runs_is_a_number_or_auto() {
         let parse = |runs: &str| {
-            let text = format!("name = \"n\"\nruns = {runs}\n[guest]\nkernel = \"k\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n");
+            let text =
+                format!("name = \"n\"\nruns = {runs}\n[guest]\nkernel = \"k\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n");
             toml::from_str::<ScenarioFile>(&text).map(|f| f.runs).map_err(|e| e.to_string())
         };
         assert_eq!(parse("7"), Ok(RunsSpec::Fixed(7)));

@@ -49,9 +49,14 @@ pub struct Fields<'a> {
 }
 
 pub fn validate(fields: Fields, base: &Path) -> Result<KernelBuild> {
-    for (key, value) in [("source", fields.source), ("build_dir", fields.build_dir), ("make_args", fields.make_args), ("target", fields.target)] {
+    for (key, value) in
+        [("source", fields.source), ("build_dir", fields.build_dir), ("make_args", fields.make_args), ("target", fields.target)]
+    {
         if value.len() > MAX_WORKLOAD_FIELD_BYTES {
-            bail!("key `workload.{key}`: {} bytes long, at most {MAX_WORKLOAD_FIELD_BYTES} (it is part of every command the guest runs)", value.len());
+            bail!(
+                "key `workload.{key}`: {} bytes long, at most {MAX_WORKLOAD_FIELD_BYTES} (it is part of every command the guest runs)",
+                value.len()
+            );
         }
     }
     let source = guest_path(fields.source, "workload.source")?;
@@ -108,7 +113,10 @@ fn config(value: &str, base: &Path) -> Result<KernelConfig> {
         return Ok(KernelConfig::MakeTarget(value.to_string()));
     }
     let contents = std::fs::read_to_string(&path).with_context(|| {
-        format!("key `workload.config`: {value:?} is not a config target (a name ending in \"config\") and {} cannot be read as a .config file", path.display())
+        format!(
+            "key `workload.config`: {value:?} is not a config target (a name ending in \"config\") and {} cannot be read as a .config file",
+            path.display()
+        )
     })?;
     if contents.len() > MAX_CONFIG_BYTES {
         bail!(

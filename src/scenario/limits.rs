@@ -241,7 +241,15 @@ mod tests {
 
     #[test]
     fn options_that_take_the_guest_away_are_refused() {
-        for bad in ["rdinit=/bin/sh", "init=/sbin/init", "panic=0", "console=ttyS1", "console=ttyS1,115200", "earlycon=uart8250,io,0x2f8", "8250.nr_uarts=1"] {
+        for bad in [
+            "rdinit=/bin/sh",
+            "init=/sbin/init",
+            "panic=0",
+            "console=ttyS1",
+            "console=ttyS1,115200",
+            "earlycon=uart8250,io,0x2f8",
+            "8250.nr_uarts=1",
+        ] {
             let error = check_kernel_option(bad, "guest.cmdline").unwrap_err().to_string();
             assert!(error.contains("guest.cmdline") && error.contains("not allowed"), "{bad}: {error}");
         }

@@ -2,7 +2,9 @@
 //! folder and checked, jobs levels resolved, command lines composed. Every error names
 //! the file and the key, and comes before anything boots.
 
-use super::file::{AccelChoice, BackendKind, HostSection, JobsSpec, QuietHostSection, Reuse, RootSection, RunsSpec, ScenarioFile, WorkloadSection};
+use super::file::{
+    AccelChoice, BackendKind, HostSection, JobsSpec, QuietHostSection, Reuse, RootSection, RunsSpec, ScenarioFile, WorkloadSection,
+};
 use super::kernel_build::{self, KernelBuild};
 use super::limits::{self, MAX_HOSTS, MAX_RETRIES, MAX_RUNS, MAX_WARMUP};
 use super::order::{self, BootOrder, OrderChoice};
@@ -268,11 +270,8 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     if file.seed.is_some() && file.order != OrderChoice::Random {
         bail!("key `seed`: only `order = \"random\"` uses a seed; remove it or set order = \"random\"");
     }
-    let boot_order = BootOrder {
-        choice: file.order,
-        seed: file.seed.unwrap_or_else(order::seed_from_clock),
-        seed_from_clock: file.seed.is_none(),
-    };
+    let boot_order =
+        BootOrder { choice: file.order, seed: file.seed.unwrap_or_else(order::seed_from_clock), seed_from_clock: file.seed.is_none() };
     let quiet_host = file.quiet_host.as_ref().map(quiet_host).transpose()?;
     if file.jobs.is_empty() {
         bail!("key `jobs`: list at least one level, for example [\"half\", \"optimal\"]");
@@ -280,7 +279,12 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     if guest.cpus == 0 {
         bail!("key `guest.cpus`: must be at least 1");
     }
-    for (key, value) in [("boot_timeout", Some(guest.boot_timeout)), ("run_timeout", guest.run_timeout), ("prepare_timeout", guest.prepare_timeout), ("study_timeout", guest.study_timeout)] {
+    for (key, value) in [
+        ("boot_timeout", Some(guest.boot_timeout)),
+        ("run_timeout", guest.run_timeout),
+        ("prepare_timeout", guest.prepare_timeout),
+        ("study_timeout", guest.study_timeout),
+    ] {
         if let Some(seconds) = value {
             limits::check_seconds(seconds, &format!("guest.{key}"))?;
         }
@@ -313,7 +317,9 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     }
     if guest.pin {
         if backend != BackendKind::Qemu {
-            bail!("key `guest.pin`: pinning is done by the QEMU backend only; with libvirt, pin in the host's domain defaults or remove pin");
+            bail!(
+                "key `guest.pin`: pinning is done by the QEMU backend only; with libvirt, pin in the host's domain defaults or remove pin"
+            );
         }
         check_pinnable(guest.cpus)?;
     }
@@ -333,9 +339,10 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
     let variants = variants(&file, &base)?;
     let baseline = match &file.baseline {
         None => 0,
-        Some(name) => variants.iter().position(|v| &v.name == name).with_context(|| {
-            format!("key `baseline`: no variant is named {name:?} (variants: {})", names(&variants))
-        })?,
+        Some(name) => variants
+            .iter()
+            .position(|v| &v.name == name)
+            .with_context(|| format!("key `baseline`: no variant is named {name:?} (variants: {})", names(&variants)))?,
     };
     let mut levels: Vec<JobsLevel> = Vec::new();
     for spec in &file.jobs {
@@ -618,7 +625,10 @@ fn check_bzimage(path: &Path, key: &str) -> Result<()> {
     let mut magic = [0u8; 4];
     let ok = file.seek(SeekFrom::Start(0x202)).is_ok() && file.read_exact(&mut magic).is_ok() && &magic == b"HdrS";
     if !ok {
-        bail!("key `{key}`: {} is not an x86 kernel image (bzImage/vmlinuz); point it at arch/x86/boot/bzImage or /boot/vmlinuz-*", path.display());
+        bail!(
+            "key `{key}`: {} is not an x86 kernel image (bzImage/vmlinuz); point it at arch/x86/boot/bzImage or /boot/vmlinuz-*",
+            path.display()
+        );
     }
     Ok(())
 }
@@ -750,11 +760,15 @@ mod tests {
         assert!(refusal(adaptive_runs(&file("runs = 5\nprecision = 1.0"))).contains("key `precision`: only used with runs = \"auto\""));
         assert!(refusal(adaptive_runs(&file("runs = \"auto\"\nprecision = 0.0"))).contains("key `precision`"));
         assert!(refusal(adaptive_runs(&file("runs = \"auto\"\nmin_runs = 2"))).contains("key `min_runs`: at least 3"));
-        assert!(refusal(adaptive_runs(&file("runs = \"auto\"\nmin_runs = 8\nmax_runs = 6"))).contains("key `max_runs`: must be between `min_runs` (8)"));
+        assert!(refusal(adaptive_runs(&file("runs = \"auto\"\nmin_runs = 8\nmax_runs = 6")))
+            .contains("key `max_runs`: must be between `min_runs` (8)"));
         // A min_runs above the default cap raises the cap with it.
         assert_eq!(adaptive_runs(&file("runs = \"auto\"\nmin_runs = 30")).unwrap().unwrap().max_runs, 30);
         assert_eq!(adaptive_runs(&file("runs = \"auto\"\ndecide = true")).unwrap().unwrap().decide_threshold_percent, Some(1.0));
-        assert_eq!(adaptive_runs(&file("runs = \"auto\"\ndecide = true\ndecide_threshold = 2.5")).unwrap().unwrap().decide_threshold_percent, Some(2.5));
+        assert_eq!(
+            adaptive_runs(&file("runs = \"auto\"\ndecide = true\ndecide_threshold = 2.5")).unwrap().unwrap().decide_threshold_percent,
+            Some(2.5)
+        );
         assert!(refusal(adaptive_runs(&file("runs = 5\ndecide = true"))).contains("key `decide`: only used with runs = \"auto\""));
         assert!(refusal(adaptive_runs(&file("runs = \"auto\"\ndecide_threshold = 2"))).contains("only used with decide = true"));
         assert!(refusal(adaptive_runs(&file("runs = \"auto\"\ndecide = true\nprecision = 1"))).contains("key `precision`: decide = true"));
@@ -764,7 +778,10 @@ mod tests {
     fn quiet_host_takes_defaults_and_bounds_its_wait() {
         let quiet = |text: &str| quiet_host(file(text).quiet_host.as_ref().unwrap());
         assert_eq!(quiet("quiet_host = {}").unwrap(), QuietHost { max_load: 0.5, wait: Duration::from_secs(300) });
-        assert_eq!(quiet("quiet_host = { max_load = 1.5, wait = 60 }").unwrap(), QuietHost { max_load: 1.5, wait: Duration::from_secs(60) });
+        assert_eq!(
+            quiet("quiet_host = { max_load = 1.5, wait = 60 }").unwrap(),
+            QuietHost { max_load: 1.5, wait: Duration::from_secs(60) }
+        );
         assert!(refusal(quiet("quiet_host = { wait = 0 }")).contains("key `quiet_host.wait`"));
         assert!(refusal(quiet("quiet_host = { wait = 100000 }")).contains("key `quiet_host.wait`"));
         assert!(refusal(quiet("quiet_host = { max_load = -1.0 }")).contains("key `quiet_host.max_load`"));
@@ -784,11 +801,18 @@ mod tests {
         assert_eq!(
             two,
             [
-                LabHost { key: "host[0]".into(), name: "lab1".into(), uri: "qemu+ssh://root@lab1/system".into(), cpus: Some(8), memory_mib: Some(4096) },
+                LabHost {
+                    key: "host[0]".into(),
+                    name: "lab1".into(),
+                    uri: "qemu+ssh://root@lab1/system".into(),
+                    cpus: Some(8),
+                    memory_mib: Some(4096)
+                },
                 LabHost { key: "host[1]".into(), name: "lab2".into(), uri: "qemu:///system".into(), cpus: None, memory_mib: None }
             ]
         );
-        let twice = with("[[host]]\nname = \"a\"\nuri = \"qemu:///system\"\n[[host]]\nname = \"a\"\nuri = \"qemu:///system\"\n").unwrap_err();
+        let twice =
+            with("[[host]]\nname = \"a\"\nuri = \"qemu:///system\"\n[[host]]\nname = \"a\"\nuri = \"qemu:///system\"\n").unwrap_err();
         assert!(twice.contains("key `host[1].name`: the host name \"a\" is used twice"), "{twice}");
         let bad_name = with("[[host]]\nname = \"../x\"\nuri = \"qemu:///system\"\n").unwrap_err();
         assert!(bad_name.contains("key `host[0].name`"), "{bad_name}");
@@ -817,7 +841,8 @@ mod tests {
         assert!(message.contains("not an absolute path"), "{message}");
         let message = refusal(remote_of(guest("backend = \"libvirt\"\nremote = { disk = \"/srv/root.ext4\" }")));
         assert!(message.contains("key `guest.remote.disk`: needs `guest.disk`"), "{message}");
-        let text = "name = \"n\"\n[guest]\nkernel = \"k\"\nremote = { initrd = \"/i\" }\n[workload]\nkind = \"command\"\ncommand = \"true\"\n";
+        let text =
+            "name = \"n\"\n[guest]\nkernel = \"k\"\nremote = { initrd = \"/i\" }\n[workload]\nkind = \"command\"\ncommand = \"true\"\n";
         assert!(toml::from_str::<ScenarioFile>(text).is_err(), "no remote initrd: the agent is appended to it");
     }
 

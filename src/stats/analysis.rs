@@ -87,10 +87,19 @@ impl fmt::Display for Warning {
         match self {
             Warning::Outliers { variant, level, metric, runs } => {
                 let runs: Vec<String> = runs.iter().map(|r| r.to_string()).collect();
-                write!(f, "{variant} {level}: {} outlier in run {} (modified Z-score > 10; kept in the statistics)", metric.title(), runs.join(", "))
+                write!(
+                    f,
+                    "{variant} {level}: {} outlier in run {} (modified Z-score > 10; kept in the statistics)",
+                    metric.title(),
+                    runs.join(", ")
+                )
             }
             Warning::SlowFirstRun { variant, level, metric } => {
-                write!(f, "{variant} {level}: the first run's {} is an outlier on the slow side; caches may not have been warm (raise `warmup`)", metric.title())
+                write!(
+                    f,
+                    "{variant} {level}: the first run's {} is an outlier on the slow side; caches may not have been warm (raise `warmup`)",
+                    metric.title()
+                )
             }
             Warning::FewRuns { variant, level, ok_runs } => {
                 write!(f, "{variant} {level}: only {ok_runs} successful run(s); below {MIN_RUNS} there is no verdict, only \"too few runs\" (raise `runs`, kernbench uses 5)")
@@ -125,10 +134,8 @@ pub fn analyze(records: &[RunRecord], baseline: Option<&str>, thresholds: &Thres
     variants.insert(0, base);
     let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
     let metrics = Metric::measured(records);
-    let levels: Vec<LevelAnalysis> = levels_seen(records)
-        .into_iter()
-        .map(|(label, jobs)| analyze_level(records, &names, (label, jobs), &metrics, thresholds))
-        .collect();
+    let levels: Vec<LevelAnalysis> =
+        levels_seen(records).into_iter().map(|(label, jobs)| analyze_level(records, &names, (label, jobs), &metrics, thresholds)).collect();
     let warnings = levels.iter().flat_map(level_warnings).collect();
     let geomean = super::geomean::geomeans(&levels, &metrics, thresholds);
     Ok(Analysis { baseline, thresholds: *thresholds, variants, levels, warnings, metrics, geomean })
@@ -196,8 +203,7 @@ fn analyze_variant(
             let measured: Vec<(&RunRecord, f64)> = ok.iter().filter_map(|r| Some((*r, metric.value(r)?))).collect();
             let values: Vec<f64> = measured.iter().map(|(_, v)| *v).collect();
             let summary = summarize(&values);
-            let base_summary =
-                base_ok.as_ref().and_then(|b| summarize(&b.iter().filter_map(|r| metric.value(r)).collect::<Vec<_>>()));
+            let base_summary = base_ok.as_ref().and_then(|b| summarize(&b.iter().filter_map(|r| metric.value(r)).collect::<Vec<_>>()));
             let comparison = match (&base_summary, &summary) {
                 (Some(b), Some(n)) => Some(compare_summaries(b, n, thresholds)),
                 _ => None,
@@ -318,10 +324,8 @@ mod tests {
 
     #[test]
     fn all_runs_failed_gives_no_summary_and_no_comparison() {
-        let records: Vec<RunRecord> = study()
-            .into_iter()
-            .map(|r| if r.variant == "poison" { RunRecord { status: RunStatus::Failed, ..r } } else { r })
-            .collect();
+        let records: Vec<RunRecord> =
+            study().into_iter().map(|r| if r.variant == "poison" { RunRecord { status: RunStatus::Failed, ..r } } else { r }).collect();
         let analysis = analyze(&records, None, &Thresholds::default()).unwrap();
         let poison = analysis.level("half").unwrap().variant("poison").unwrap();
         assert_eq!((poison.ok_runs, poison.failed_runs), (0, 6));
@@ -352,7 +356,10 @@ mod tests {
         assert_eq!(poison.metric(Metric::Elapsed).summary.as_ref().unwrap().n, 5, "kept in the statistics");
         assert!(analysis.level("half").unwrap().variant("off").unwrap().noisy_runs.is_empty());
         let warning = analysis.warnings.iter().find(|w| matches!(w, Warning::NoisyRuns { .. })).unwrap().to_string();
-        assert!(warning.starts_with("poison half: 1 of 5 successful runs were measured on a noisy host: run 2 (other processes used 150 %"), "{warning}");
+        assert!(
+            warning.starts_with("poison half: 1 of 5 successful runs were measured on a noisy host: run 2 (other processes used 150 %"),
+            "{warning}"
+        );
         assert!(warning.contains("quiet_host") && warning.contains("pin = true"), "{warning}");
         let json = serde_json::to_value(&analysis).unwrap();
         assert_eq!(json["levels"][0]["variants"][1]["noisy_runs"][0]["run"], 2);

@@ -162,10 +162,9 @@ impl Comparison {
                     "; ±{} needs more than {RUNS_NEEDED_CAP} runs a side at this spread",
                     percent_words(thresholds.noise_percent)
                 )),
-                Some(n) => phrase.push_str(&format!(
-                    "; ±{} needs about {n} runs a side at this spread",
-                    percent_words(thresholds.noise_percent)
-                )),
+                Some(n) => {
+                    phrase.push_str(&format!("; ±{} needs about {n} runs a side at this spread", percent_words(thresholds.noise_percent)))
+                }
                 None => {}
             }
         }
@@ -336,12 +335,7 @@ fn welch(difference: f64, s1: f64, n1: usize, s2: f64, n2: usize) -> Welch {
     let df = (v1 + v2).powi(2) / (v1 * v1 / (n1 - 1) as f64 + v2 * v2 / (n2 - 1) as f64);
     let t = difference / se;
     let half = t_quantile(CONFIDENCE, df) * se;
-    Welch {
-        t: Some(t),
-        df: Some(df),
-        p: t_two_sided_p(t, df),
-        interval: Interval { low: difference - half, high: difference + half },
-    }
+    Welch { t: Some(t), df: Some(df), p: t_two_sided_p(t, df), interval: Interval { low: difference - half, high: difference + half } }
 }
 
 pub(super) fn verdict(
@@ -374,9 +368,7 @@ pub(super) fn verdict(
 }
 
 fn mmtests_star(base: &Summary, new: &Summary) -> bool {
-    let band = |s: &Summary| {
-        s.sd.map(|sd| Interval { low: s.mean - MMTESTS_SD_FACTOR * sd, high: s.mean + MMTESTS_SD_FACTOR * sd })
-    };
+    let band = |s: &Summary| s.sd.map(|sd| Interval { low: s.mean - MMTESTS_SD_FACTOR * sd, high: s.mean + MMTESTS_SD_FACTOR * sd });
     match (band(base), band(new)) {
         (Some(b), Some(n)) => !b.overlaps(&n),
         _ => false,
@@ -588,7 +580,8 @@ mod tests {
         // ± 1 % at 1.414 % spread of the difference: n with (t + t) · 1.414 / √n ≤ 1 is 17 (df 32: (2.0369 + 0.8530) · 1.414 / 4.123 = 0.991; 16 gives 1.024).
         assert_eq!(c.runs_needed, Some(17));
         assert_eq!(c.verdict, Verdict::Same);
-        let no_threshold = compare_summaries(&summary(100.0, 1.0, 10), &summary(100.0, 1.0, 10), &Thresholds { alpha: 0.05, noise_percent: 0.0 });
+        let no_threshold =
+            compare_summaries(&summary(100.0, 1.0, 10), &summary(100.0, 1.0, 10), &Thresholds { alpha: 0.05, noise_percent: 0.0 });
         assert_eq!((no_threshold.runs_needed, no_threshold.verdict), (None, Verdict::Inconclusive));
     }
 

@@ -74,7 +74,9 @@ pub fn inconsistencies(records: &[RunRecord], shape: Option<&StudyShape>) -> Vec
             if !value.is_finite() || value < 0.0 {
                 problem(format!("{id}: {column} is {value}; a measured time or share is a finite number ≥ 0"));
             } else if value > most {
-                problem(format!("{id}: {column} is {value:e}, more than kbench can measure (at most {most:e}): the row was not written by kbench"));
+                problem(format!(
+                    "{id}: {column} is {value:e}, more than kbench can measure (at most {most:e}): the row was not written by kbench"
+                ));
             }
         }
         for (column, value) in [
@@ -251,7 +253,14 @@ mod tests {
     #[test]
     fn a_duplicate_names_the_first_success_and_a_jobs_clash_the_first_other_jobs() {
         let failed = RunRecord { status: RunStatus::Failed, ..run("off", "half", 2, 1) };
-        let records = [failed, run("off", "half", 2, 1), run("off", "half", 2, 1), run("off", "half", 2, 1), run("poison", "half", 4, 1), run("poison", "half", 4, 2)];
+        let records = [
+            failed,
+            run("off", "half", 2, 1),
+            run("off", "half", 2, 1),
+            run("off", "half", 2, 1),
+            run("poison", "half", 4, 1),
+            run("poison", "half", 4, 2),
+        ];
         let found = inconsistencies(&records, None);
         let pairs: Vec<(usize, Option<usize>)> = found.iter().map(|i| (i.row, i.earlier)).collect();
         assert_eq!(pairs, [(2, Some(1)), (3, Some(1)), (4, Some(0)), (5, Some(0))], "{found:?}");
@@ -268,8 +277,14 @@ mod tests {
     fn rows_outside_the_plan_are_refused() {
         let records = [run("off", "half", 2, 4), run("bogus", "half", 2, 1), run("off", "max", 0, 1), run("off", "half", 2, 0)];
         let found = problems(&records, Some(&shape()));
-        assert!(found.iter().any(|(row, p)| *row == 0 && p.contains("off half run 4 is beyond the plan") && p.contains("3 runs")), "{found:?}");
-        assert!(found.iter().any(|(row, p)| *row == 1 && p.contains("variant \"bogus\" is not in the scenario (meta.json has off, poison)")), "{found:?}");
+        assert!(
+            found.iter().any(|(row, p)| *row == 0 && p.contains("off half run 4 is beyond the plan") && p.contains("3 runs")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|(row, p)| *row == 1 && p.contains("variant \"bogus\" is not in the scenario (meta.json has off, poison)")),
+            "{found:?}"
+        );
         assert!(found.iter().any(|(row, p)| *row == 2 && p.contains("jobs level \"max\" is not in the scenario")), "{found:?}");
         assert!(found.iter().any(|(row, p)| *row == 3 && p.contains("numbered from 1")), "{found:?}");
         let other_jobs = problems(&[run("off", "half", 4, 1)], Some(&shape()));

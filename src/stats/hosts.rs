@@ -106,10 +106,9 @@ pub fn pool(per_host: &[HostComparison], thresholds: &Thresholds) -> PooledChang
         let leave = |reason: String| LeftOut { host: host.to_string(), reason };
         match comparison {
             None => left_out.push(leave("no successful run on a side".into())),
-            Some(c) if c.verdict == Verdict::TooFewRuns => left_out.push(leave(format!(
-                "{} vs {} successful runs; at least {MIN_RUNS} per side are needed",
-                c.base.n, c.new.n
-            ))),
+            Some(c) if c.verdict == Verdict::TooFewRuns => {
+                left_out.push(leave(format!("{} vs {} successful runs; at least {MIN_RUNS} per side are needed", c.base.n, c.new.n)))
+            }
             Some(c) if !(c.base.mean > 0.0 && c.new.mean > 0.0) => {
                 left_out.push(leave(format!("means {} and {}: no ratio of means that are not both above 0", c.base.mean, c.new.mean)))
             }
@@ -400,7 +399,8 @@ mod tests {
     #[test]
     fn hosts_that_disagree_give_no_clear_change() {
         // +10 % on one host, −5 % on the other: the interval over hosts spans both.
-        let records = [host_runs("a", &[40.0, 40.5, 39.5], &[44.0, 44.5, 43.5]), host_runs("b", &[80.0, 81.0, 79.0], &[76.0, 77.0, 75.0])].concat();
+        let records =
+            [host_runs("a", &[40.0, 40.5, 39.5], &[44.0, 44.5, 43.5]), host_runs("b", &[80.0, 81.0, 79.0], &[76.0, 77.0, 75.0])].concat();
         let analysis = analyze_hosts(&records, &[], None, &Thresholds::default()).unwrap();
         let pooled = analysis.pooled("half", "poison", Metric::Elapsed).unwrap();
         assert_eq!(pooled.verdict, Verdict::Inconclusive);

@@ -59,15 +59,8 @@ impl Metric {
 
     /// kernbench's six numbers and max RSS: every run has them.
     #[cfg(test)]
-    pub const CORE: [Metric; 7] = [
-        Metric::Elapsed,
-        Metric::User,
-        Metric::Sys,
-        Metric::PercentCpu,
-        Metric::CtxSwitches,
-        Metric::Sleeps,
-        Metric::MaxRss,
-    ];
+    pub const CORE: [Metric; 7] =
+        [Metric::Elapsed, Metric::User, Metric::Sys, Metric::PercentCpu, Metric::CtxSwitches, Metric::Sleeps, Metric::MaxRss];
 
     /// The identifier in summary.csv and report.json.
     pub fn name(self) -> &'static str {

@@ -22,12 +22,11 @@ mod sequential;
 mod summary;
 
 // The API `bench compare` builds on: not every item is used by `bench run`/`report` yet.
-#[allow(unused_imports)]
-pub use noise::{describe as describe_noisy, noisy_runs, NoisyRun, NOISE_ADVICE};
 pub use analysis::{analyze, Analysis, LevelAnalysis, MetricAnalysis, VariantAtLevel, VariantSeen};
 #[allow(unused_imports)]
 pub use change::{
-    compare, compare_summaries, planned_sensitivity, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, POWER, RUNS_NEEDED_CAP, STAR_MEANS,
+    compare, compare_summaries, planned_sensitivity, Comparison, Thresholds, Verdict, CONFIDENCE, MIN_RUNS, POWER, RUNS_NEEDED_CAP,
+    STAR_MEANS,
 };
 pub use consistency::{inconsistencies, StudyShape};
 #[allow(unused_imports)]
@@ -39,6 +38,8 @@ pub use hosts::{
 };
 #[allow(unused_imports)]
 pub use metric::Metric;
+#[allow(unused_imports)]
+pub use noise::{describe as describe_noisy, noisy_runs, NoisyRun, NOISE_ADVICE};
 #[allow(unused_imports)]
 pub use outliers::{modified_z_scores, outliers, Outliers, OUTLIER_Z};
 #[allow(unused_imports)]

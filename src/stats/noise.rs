@@ -36,7 +36,12 @@ mod tests {
     #[test]
     fn only_successful_runs_with_a_reason_are_noisy() {
         let run = |run: u32, noise: &str, status: RunStatus| RunRecord { run, noise: noise.into(), status, ..test_record() };
-        let records = [run(3, "steal 5.0 % (limit 2.0 %)", RunStatus::Ok), run(1, "busy", RunStatus::Ok), run(2, "", RunStatus::Ok), run(4, "busy", RunStatus::Failed)];
+        let records = [
+            run(3, "steal 5.0 % (limit 2.0 %)", RunStatus::Ok),
+            run(1, "busy", RunStatus::Ok),
+            run(2, "", RunStatus::Ok),
+            run(4, "busy", RunStatus::Failed),
+        ];
         let noisy = noisy_runs(&records);
         assert_eq!(noisy.iter().map(|n| n.run).collect::<Vec<_>>(), [1, 3]);
         assert_eq!(describe(&noisy), "run 1 (busy), run 3 (steal 5.0 % (limit 2.0 %))");

@@ -137,8 +137,7 @@ impl Target {
 
     /// The decision on the runs of `variant` at `level` numbered below `before`.
     pub fn decide(&self, records: &[RunRecord], variant: &str, level: &str, before: u32) -> (Stopping, u32, u32) {
-        let earlier: Vec<&RunRecord> =
-            records.iter().filter(|r| r.variant == variant && r.jobs_label == level && r.run < before).collect();
+        let earlier: Vec<&RunRecord> = records.iter().filter(|r| r.variant == variant && r.jobs_label == level && r.run < before).collect();
         let values: Vec<f64> = earlier.iter().filter(|r| r.is_ok()).map(|r| r.elapsed_s).collect();
         // A failed run measured again (bench run --resume --retry-failed) is one run.
         let mut failed: Vec<u32> =
@@ -161,7 +160,8 @@ impl Target {
         let half_width_percent = half_width_percent(values);
         let n = values.len() as u32;
         if variant == rule.baseline {
-            let mut others: Vec<&str> = records.iter().filter(|r| r.jobs_label == level && r.variant != variant).map(|r| r.variant.as_str()).collect();
+            let mut others: Vec<&str> =
+                records.iter().filter(|r| r.jobs_label == level && r.variant != variant).map(|r| r.variant.as_str()).collect();
             others.sort_unstable();
             others.dedup();
             let theirs: Vec<Stopping> = others.iter().map(|other| self.decide(records, other, level, before).0).collect();
@@ -175,7 +175,11 @@ impl Target {
             };
         }
         let ok = |name: &str, below: u32| -> Vec<f64> {
-            records.iter().filter(|r| r.variant == name && r.jobs_label == level && r.run < below && r.is_ok()).map(|r| r.elapsed_s).collect()
+            records
+                .iter()
+                .filter(|r| r.variant == name && r.jobs_label == level && r.run < below && r.is_ok())
+                .map(|r| r.elapsed_s)
+                .collect()
         };
         // Every look up to this one, in order: each round boundary with min_runs runs on
         // record, judged at the alpha spent since the previous look. Once a look decided,
@@ -381,7 +385,10 @@ mod schedule_tests {
         assert!(matches!(settled.stopping, Stopping::Cap { half_width_percent: Some(h) } if h > 2.0), "{settled:?}");
         assert_eq!((settled.planned, settled.ok, settled.failed), (6, 5, 1));
         let statement = &target(6).statements(&records, &["baseline".into()], &["half".into()])[0];
-        assert!(statement.describe().starts_with("cap of 6 runs reached (± ") && statement.describe().ends_with("target ± 2 %, 1 failed)"), "{statement:?}");
+        assert!(
+            statement.describe().starts_with("cap of 6 runs reached (± ") && statement.describe().ends_with("target ± 2 %, 1 failed)"),
+            "{statement:?}"
+        );
     }
 
     #[test]
@@ -399,7 +406,12 @@ mod schedule_tests {
         // the cap and a level at its cap all pass the readers' check.
         let mut records = runs(&[Some(10.0), None, Some(14.0), Some(7.0), Some(12.0), Some(9.0)]);
         records.extend(runs(&[Some(10.0), Some(10.0), Some(10.0)]).into_iter().map(|r| RunRecord { variant: "poison".into(), ..r }));
-        let shape = crate::stats::StudyShape { variants: vec!["baseline".into(), "poison".into()], levels: vec![("half".into(), 1)], runs: 6, hosts: Vec::new() };
+        let shape = crate::stats::StudyShape {
+            variants: vec!["baseline".into(), "poison".into()],
+            levels: vec![("half".into(), 1)],
+            runs: 6,
+            hosts: Vec::new(),
+        };
         assert_eq!(crate::stats::inconsistencies(&records, Some(&shape)), []);
         let beyond = RunRecord { run: 7, ..records[0].clone() };
         assert_eq!(crate::stats::inconsistencies(&[beyond], Some(&shape)).len(), 1, "beyond the cap is beyond the plan");
@@ -422,7 +434,9 @@ mod schedule_tests {
 
     fn pair(base: &[f64], poison: &[f64]) -> Vec<RunRecord> {
         let mut records = runs(&base.iter().map(|&v| Some(v)).collect::<Vec<_>>());
-        records.extend(runs(&poison.iter().map(|&v| Some(v)).collect::<Vec<_>>()).into_iter().map(|r| RunRecord { variant: "poison".into(), ..r }));
+        records.extend(
+            runs(&poison.iter().map(|&v| Some(v)).collect::<Vec<_>>()).into_iter().map(|r| RunRecord { variant: "poison".into(), ..r }),
+        );
         records
     }
 

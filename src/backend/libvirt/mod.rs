@@ -231,10 +231,11 @@ impl Backend for LibvirtBackend {
 
     fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>> {
         static BOOTS: AtomicU32 = AtomicU32::new(0);
-        let initrd = match self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(&initrd_key(spec.initrd.as_deref(), &spec.agent)) {
-            Some(path) => path.clone(),
-            None => self.upload_initrd(&volumes::pool(&self.connection()?)?, spec.initrd.as_deref(), &spec.agent)?,
-        };
+        let initrd =
+            match self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(&initrd_key(spec.initrd.as_deref(), &spec.agent)) {
+                Some(path) => path.clone(),
+                None => self.upload_initrd(&volumes::pool(&self.connection()?)?, spec.initrd.as_deref(), &spec.agent)?,
+            };
         let disk = match &spec.disk {
             Some(disk) => Some(Disk { path: self.remote_path(disk)?, format: if super::qemu::is_qcow2(disk) { "qcow2" } else { "raw" } }),
             None => None,
@@ -257,8 +258,7 @@ impl Backend for LibvirtBackend {
         // while nobody reads it.
         let flags = virt::sys::VIR_DOMAIN_START_AUTODESTROY | virt::sys::VIR_DOMAIN_START_PAUSED;
         let conn = self.connection()?;
-        let domain = conn.create_domain_xml(&xml, flags)
-            .map_err(|e| anyhow!("libvirt at {} refused to start the guest: {e}", self.uri))?;
+        let domain = conn.create_domain_xml(&xml, flags).map_err(|e| anyhow!("libvirt at {} refused to start the guest: {e}", self.uri))?;
         let mut guest = LibvirtGuest::new(domain);
         guest.attach(&conn, &spec.console_log)?;
         guest.domain.resume().map_err(|e| anyhow!("cannot start the guest on {}: {e}", self.uri))?;
@@ -410,8 +410,7 @@ fn accel_type(accel: Accel) -> &'static str {
 fn choose_accel(conn: &Connect, uri: &str, choice: AccelChoice) -> Result<(Accel, Option<String>)> {
     let domain_caps = conn.domain_capabilities(None, Some("x86_64"), None, None, 0).unwrap_or_default();
     let host_caps = conn.capabilities().unwrap_or_default();
-    super::accel::resolve(choice, kvm_unusable(uri, &domain_caps, &host_caps))
-        .map_err(|e| anyhow!("{e} (host {uri})"))
+    super::accel::resolve(choice, kvm_unusable(uri, &domain_caps, &host_caps)).map_err(|e| anyhow!("{e} (host {uri})"))
 }
 
 fn kvm_unusable(uri: &str, domain_caps: &str, host_caps: &str) -> Option<String> {
@@ -468,10 +467,13 @@ pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
             version_text(conn.hyp_version().unwrap_or(0))
         )),
     ));
-    lines.push(("accel".into(), choose_accel(&conn, &uri, plan.guest.accel).map(|(accel, warning)| match warning {
-        Some(warning) => format!("{accel}: {warning}"),
-        None => format!("{accel} on {uri}"),
-    })));
+    lines.push((
+        "accel".into(),
+        choose_accel(&conn, &uri, plan.guest.accel).map(|(accel, warning)| match warning {
+            Some(warning) => format!("{accel}: {warning}"),
+            None => format!("{accel} on {uri}"),
+        }),
+    ));
     lines.push((
         "libvirt host".into(),
         conn.node_info().map_err(|e| anyhow!("cannot read the host's CPUs and memory: {e}")).and_then(|node| {
@@ -484,7 +486,12 @@ pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
     let pool = conn.lookup_storage_pool_by_name(volumes::POOL).ok();
     for (what, path) in files {
         if let Some(file) = plan.guest.remote_files.iter().find(|f| f.local == path) {
-            let text = format!("{} is {} on the host (key `{}`; bench run checks its sha256, reading all of it)", path.display(), file.remote, file.key);
+            let text = format!(
+                "{} is {} on the host (key `{}`; bench run checks its sha256, reading all of it)",
+                path.display(),
+                file.remote,
+                file.key
+            );
             lines.push((what, Ok(text)));
             continue;
         }

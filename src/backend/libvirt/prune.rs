@@ -93,7 +93,13 @@ fn paths_named(xml: &str) -> Vec<String> {
 }
 
 /// Why a pair stays, or `None` when it may go.
-pub fn keep_reason(entry: &PoolEntry, now: f64, older_than_days: f64, current: &HashSet<String>, in_use: &HashSet<String>) -> Option<&'static str> {
+pub fn keep_reason(
+    entry: &PoolEntry,
+    now: f64,
+    older_than_days: f64,
+    current: &HashSet<String>,
+    in_use: &HashSet<String>,
+) -> Option<&'static str> {
     if in_use.contains(&entry.path) {
         Some("in use by a running domain")
     } else if current.contains(&entry.name) {
@@ -134,7 +140,13 @@ mod tests {
 
     #[test]
     fn a_pair_goes_only_when_old_unused_and_not_the_scenarios() {
-        let entry = PoolEntry { name: "k-0123456789abcdef".into(), path: "/p/k-0123456789abcdef".into(), allocation: 1, capacity: 1, last_used: 0.0 };
+        let entry = PoolEntry {
+            name: "k-0123456789abcdef".into(),
+            path: "/p/k-0123456789abcdef".into(),
+            allocation: 1,
+            capacity: 1,
+            last_used: 0.0,
+        };
         let none = HashSet::new();
         let day = 86_400.0;
         assert_eq!(keep_reason(&entry, 31.0 * day, 30.0, &none, &none), None);

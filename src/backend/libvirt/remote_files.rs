@@ -84,7 +84,9 @@ fn pool_on(conn: &Connect, folder: &str) -> Result<(StoragePool, bool)> {
     let pools = conn.list_all_storage_pools(virt::sys::VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE).unwrap_or_default();
     for pool in pools {
         let xml = pool.xml_desc(0).unwrap_or_default();
-        if xml.contains("<pool type='dir'>") && tag_text(&xml, "path").as_deref().map(|p| p.trim_end_matches('/')) == Some(folder.trim_end_matches('/')) {
+        if xml.contains("<pool type='dir'>")
+            && tag_text(&xml, "path").as_deref().map(|p| p.trim_end_matches('/')) == Some(folder.trim_end_matches('/'))
+        {
             return Ok((pool, false));
         }
     }
@@ -137,7 +139,9 @@ impl CacheKey<'_> {
 
 /// `$XDG_CACHE_HOME/kbench/remote-sha256` (or `~/.cache/...`): one line per file state.
 fn cache_file() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("kbench").join("remote-sha256"))
 }
 
@@ -182,7 +186,13 @@ mod tests {
 
     #[test]
     fn the_cache_needs_both_times_and_tells_states_apart() {
-        let key = |mtime: Option<&str>| CacheKey { uri: "qemu:///system", path: "/srv/d", size: 5, mtime: mtime.map(String::from), ctime: Some("2.0".into()) };
+        let key = |mtime: Option<&str>| CacheKey {
+            uri: "qemu:///system",
+            path: "/srv/d",
+            size: 5,
+            mtime: mtime.map(String::from),
+            ctime: Some("2.0".into()),
+        };
         assert_eq!(key(None).line_prefix(), None);
         assert_eq!(key(Some("0")).line_prefix(), None, "a pool that reports no time caches nothing");
         assert_ne!(key(Some("1.0")).line_prefix(), key(Some("1.5")).line_prefix());

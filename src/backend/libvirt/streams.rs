@@ -246,10 +246,7 @@ mod tests {
     #[test]
     fn lines_split_anywhere_come_out_whole() {
         let out = frame(100, &[b"{\"a\"", b":1}\n{\"b", b"\":2}\n\npart"]);
-        assert_eq!(
-            out,
-            vec![Framed::Line("{\"a\":1}".into()), Framed::Line("{\"b\":2}".into()), Framed::Line(String::new())]
-        );
+        assert_eq!(out, vec![Framed::Line("{\"a\":1}".into()), Framed::Line("{\"b\":2}".into()), Framed::Line(String::new())]);
     }
 
     #[test]

@@ -2,18 +2,24 @@
 
 use super::run_study;
 use crate::benchmark::fake::{plan, quick_limits, FakeBackend, FakeProbe, Fault, MemoryListener, Script, HOST_STOP};
+use crate::benchmark::interrupt::{Interrupt, Interrupted};
 use crate::benchmark::limits::{Limit, Limits, RunLimit, DERIVED_CEILING};
 use crate::benchmark::study::{Stops, Study, StudyOutcome, StudyTimedOut};
-use crate::scenario::plan::QuietHost;
 use crate::model::{GuestStart, RunRecord, RunStatus};
-use kbench_protocol::StepKind;
-use crate::benchmark::interrupt::{Interrupt, Interrupted};
+use crate::scenario::plan::QuietHost;
 use crate::scenario::Plan;
 use anyhow::Result;
+use kbench_protocol::StepKind;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn study(plan: &Plan, limits: &Limits, backend: &FakeBackend, outcome: &mut StudyOutcome, interrupt: &Interrupt) -> (Result<()>, MemoryListener) {
+fn study(
+    plan: &Plan,
+    limits: &Limits,
+    backend: &FakeBackend,
+    outcome: &mut StudyOutcome,
+    interrupt: &Interrupt,
+) -> (Result<()>, MemoryListener) {
     study_on(plan, limits, backend, &FakeProbe::loads(&[0.0]), outcome, interrupt)
 }
 
@@ -75,8 +81,7 @@ fn rounds_alternate_the_variants_and_each_boot_sends_prepare_warmups_and_its_own
     assert_eq!(backend.boots(), ["a", "b", "b", "a"]);
     assert_eq!(rows(&outcome.records), [row("a", 1, Good), row("b", 1, Good), row("b", 2, Good), row("a", 2, Good)]);
     assert_eq!(listener.records, outcome.records, "every row reached the listener");
-    let kinds: Vec<(String, f64)> =
-        backend.steps(2).iter().map(|s| (format!("{:?} {}", s.kind, s.command), s.timeout_s)).collect();
+    let kinds: Vec<(String, f64)> = backend.steps(2).iter().map(|s| (format!("{:?} {}", s.kind, s.command), s.timeout_s)).collect();
     assert_eq!(kinds, [("Prepare configure".into(), 0.04), ("Warmup make -j1".into(), 0.04), ("Timed make -j1".into(), 0.04)]);
     assert_eq!(listener.started.iter().map(|(_, step, _)| step.as_str()).collect::<Vec<_>>()[..3], ["prepare", "warm-up 1", "run half 1"]);
     assert!(listener.kernel_logs.contains(&("b".into(), 2, "<6>booted\n".into())), "{:?}", listener.kernel_logs);
@@ -168,7 +173,11 @@ fn hang_at(plan: &Plan, step: usize) -> (MemoryListener, StudyOutcome, Duration)
 #[test]
 fn a_hung_prepare_ends_at_its_limit() {
     let (listener, outcome, took) = hang_at(&single(1, 0), 0);
-    assert!(outcome.problems[0].contains("prepare: the guest hung: step 0 did not end within its limit of 0.04 s plus 0.02 s"), "{:?}", outcome.problems);
+    assert!(
+        outcome.problems[0].contains("prepare: the guest hung: step 0 did not end within its limit of 0.04 s plus 0.02 s"),
+        "{:?}",
+        outcome.problems
+    );
     assert!(listener.heartbeats >= 3, "the guest was alive all along: {}", listener.heartbeats);
     assert!(took < Duration::from_secs(2), "{took:?}");
 }
@@ -176,7 +185,11 @@ fn a_hung_prepare_ends_at_its_limit() {
 #[test]
 fn a_hung_warmup_ends_at_its_limit() {
     let (_, outcome, took) = hang_at(&single(1, 1), 1);
-    assert!(outcome.problems[0].contains("warm-up 1: the guest hung: step 1 did not end within its limit of 0.04 s"), "{:?}", outcome.problems);
+    assert!(
+        outcome.problems[0].contains("warm-up 1: the guest hung: step 1 did not end within its limit of 0.04 s"),
+        "{:?}",
+        outcome.problems
+    );
     assert!(took < Duration::from_secs(2), "{took:?}");
 }
 
@@ -188,7 +201,11 @@ fn a_hung_run_without_warmup_ends_at_its_limit_as_a_failed_row() {
     assert!(matches!(&limits.run, RunLimit::Fixed(l) if l.source.contains("no warm-up")), "{:?}", limits.run);
     let (_, outcome, took) = hang_at(&plan, 1);
     assert_eq!(rows(&outcome.records), [row("a", 1, Failed)]);
-    assert!(outcome.records[0].failure.starts_with("run half 1: the guest hung: step 1 did not end within its limit of 0.04 s plus 0.02 s"), "{:?}", outcome.records[0]);
+    assert!(
+        outcome.records[0].failure.starts_with("run half 1: the guest hung: step 1 did not end within its limit of 0.04 s plus 0.02 s"),
+        "{:?}",
+        outcome.records[0]
+    );
     assert!(took < Duration::from_secs(2), "{took:?}");
 }
 
@@ -202,7 +219,11 @@ fn a_silent_guest_is_dead_long_before_a_long_step_limit() {
     let started = Instant::now();
     let (result, _, outcome) = run(&plan, &limits, &backend);
     result.unwrap();
-    assert!(outcome.records[0].failure.contains("no word from the agent for 0.15 s while step 1 ran (no heartbeat)"), "{:?}", outcome.records[0]);
+    assert!(
+        outcome.records[0].failure.contains("no word from the agent for 0.15 s while step 1 ran (no heartbeat)"),
+        "{:?}",
+        outcome.records[0]
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
@@ -558,7 +579,11 @@ fn adaptive(rounds: u32) -> Plan {
 
 /// ±20 % around 10 s: never within 2 %.
 fn noisy(_variant: &str, _command: &str, nth: usize) -> f64 {
-    if nth.is_multiple_of(2) { 12.0 } else { 8.0 }
+    if nth.is_multiple_of(2) {
+        12.0
+    } else {
+        8.0
+    }
 }
 
 fn steady(_variant: &str, _command: &str, nth: usize) -> f64 {
@@ -605,7 +630,11 @@ fn auto_runs_stop_at_the_cap_when_the_times_are_noisy() {
 fn auto_runs_stop_each_variant_and_level_on_its_own() {
     // Variant a's -j 2 level is noisy, everything else steady.
     fn a_max_noisy(variant: &str, command: &str, nth: usize) -> f64 {
-        if variant == "a" && command == "make -j2" { noisy(variant, command, nth) } else { steady(variant, command, nth) }
+        if variant == "a" && command == "make -j2" {
+            noisy(variant, command, nth)
+        } else {
+            steady(variant, command, nth)
+        }
     }
     let mut plan = adaptive(6);
     plan.levels.push(JobsLevel { label: "2".into(), jobs: 2 });

@@ -176,7 +176,8 @@ pub fn verdict(entry: &Entry) -> String {
         text += &format!(", {noisy}");
     }
     // What an inconclusive comparison could see, and the runs that would decide it.
-    if let Some(sensitivity) = entry.sensitivity.as_ref().filter(|_| entry.comparison.as_ref().is_some_and(|c| c.verdict.is_inconclusive())) {
+    if let Some(sensitivity) = entry.sensitivity.as_ref().filter(|_| entry.comparison.as_ref().is_some_and(|c| c.verdict.is_inconclusive()))
+    {
         text += &format!(" ({sensitivity})");
     }
     text

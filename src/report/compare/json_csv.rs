@@ -90,12 +90,7 @@ pub fn to_csv(report: &CompareReport) -> Result<String> {
 
 /// One record: the host columns when given, then the row's; the header is taken from the
 /// first record's field names.
-fn write_row(
-    writer: &mut csv::Writer<Vec<u8>>,
-    header: &mut csv::StringRecord,
-    lead: Option<HostCsvRow>,
-    row: &CsvRow,
-) -> Result<()> {
+fn write_row(writer: &mut csv::Writer<Vec<u8>>, header: &mut csv::StringRecord, lead: Option<HostCsvRow>, row: &CsvRow) -> Result<()> {
     let mut record = csv::StringRecord::new();
     let mut names = csv::StringRecord::new();
     if let Some(lead) = lead {
@@ -196,8 +191,8 @@ fn row(e: &Entry, row_problem: Option<RowProblem>) -> CsvRow<'_> {
 mod tests {
     use super::*;
     use crate::compare::{build, CompareOptions, Side, VariantMap};
-    use crate::report::compare::{junit as compare_junit, markdown as compare_markdown, text as compare_text};
     use crate::model::{test_record, RunRecord};
+    use crate::report::compare::{junit as compare_junit, markdown as compare_markdown, text as compare_text};
     use crate::stats::{Metric, Thresholds};
 
     fn side(noisy_run: Option<u32>) -> Side {
@@ -222,7 +217,10 @@ mod tests {
         let text = compare_text::render(&report);
         assert!(text.contains(flag), "{text}");
         let markdown = compare_markdown::render(&report);
-        assert!(markdown.contains(flag) && markdown.contains("- noisy host: baseline half (-j 1): 1 of 5 runs in new (run 3"), "{markdown}");
+        assert!(
+            markdown.contains(flag) && markdown.contains("- noisy host: baseline half (-j 1): 1 of 5 runs in new (run 3"),
+            "{markdown}"
+        );
         let junit = compare_junit::render(&report);
         assert!(junit.contains("failures=\"0\"") && junit.contains(flag) && junit.contains("noisy host: baseline half"), "{junit}");
         let json: serde_json::Value = serde_json::from_str(&to_json(&report).unwrap()).unwrap();
@@ -230,7 +228,13 @@ mod tests {
         assert!(json["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().starts_with("noisy host:")));
         let csv = to_csv(&report).unwrap();
         let mut lines = csv.lines();
-        assert!(lines.next().unwrap().ends_with(",mmtests_significant,base_noisy,new_noisy,inconclusive,min_detectable_change_percent,runs_needed"), "{csv}");
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .ends_with(",mmtests_significant,base_noisy,new_noisy,inconclusive,min_detectable_change_percent,runs_needed"),
+            "{csv}"
+        );
         assert!(lines.next().unwrap().contains(",false,0,1,false,"), "{csv}");
     }
 }

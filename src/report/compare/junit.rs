@@ -103,7 +103,8 @@ fn case(out: &mut String, entry: &Entry) {
         );
     } else if is_skipped(entry) {
         let reason = entry.sensitivity.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
-        let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(&format!("{}{reason}: {numbers}", entry.verdict)));
+        let _ =
+            writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(&format!("{}{reason}: {numbers}", entry.verdict)));
     } else {
         let _ = writeln!(out, ">\n      <system-out>{}</system-out>\n    </testcase>", escape_text(&numbers));
     }
@@ -127,7 +128,8 @@ fn pooled_case(out: &mut String, p: &PooledEntry) {
         numbers += &format!("\nleft out: {left_out}");
     }
     if p.regression {
-        let message = format!("{} across hosts: {} {} (p {})", p.verdict, cell::pooled_change(p), cell::pooled_interval(p), cell::pooled_p_value(p));
+        let message =
+            format!("{} across hosts: {} {} (p {})", p.verdict, cell::pooled_change(p), cell::pooled_interval(p), cell::pooled_p_value(p));
         let _ = writeln!(
             out,
             ">\n      <failure message=\"{}\" type=\"regression\">{}</failure>\n    </testcase>",

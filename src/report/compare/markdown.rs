@@ -94,7 +94,11 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric, base: 
                 .enumerate()
                 .map(|(c, cell_text)| {
                     let dashes = "-".repeat(cell_text.chars().count().saturating_sub(1).max(2));
-                    if c == 0 || c == 5 { format!(":{dashes}") } else { format!("{dashes}:") }
+                    if c == 0 || c == 5 {
+                        format!(":{dashes}")
+                    } else {
+                        format!("{dashes}:")
+                    }
                 })
                 .collect();
             let _ = writeln!(out, "| {} |", rule.join(" | "));

@@ -3,7 +3,7 @@
 
 pub mod cells;
 pub mod json_csv;
-pub mod mail;
 pub mod junit;
+pub mod mail;
 pub mod markdown;
 pub mod text;

@@ -28,11 +28,7 @@ pub fn render(report: &CompareReport) -> String {
     if report.on_hosts() {
         let _ = writeln!(out, "\nPooled {POOLED_MEANS}.");
     }
-    let _ = writeln!(
-        out,
-        "\nVerdict: {} (intervals: Fieller's).",
-        t.rule_words()
-    );
+    let _ = writeln!(out, "\nVerdict: {} (intervals: Fieller's).", t.rule_words());
     let notes: Vec<String> = report
         .row_regressions
         .iter()
@@ -75,16 +71,20 @@ fn metric_table(out: &mut String, report: &CompareReport, metric: Metric) {
     }
     for e in report.entries_of(metric) {
         let host = hosts.then(|| cell::host(e));
-        rows.push(host.into_iter().chain([
-            cell::variant(e),
-            cell::level(e),
-            cell::base(e),
-            cell::new(e),
-            cell::change(e),
-            cell::interval(e),
-            cell::p_value(e),
-            cell::verdict(e),
-        ]).collect());
+        rows.push(
+            host.into_iter()
+                .chain([
+                    cell::variant(e),
+                    cell::level(e),
+                    cell::base(e),
+                    cell::new(e),
+                    cell::change(e),
+                    cell::interval(e),
+                    cell::p_value(e),
+                    cell::verdict(e),
+                ])
+                .collect(),
+        );
     }
     let left: &[usize] = if hosts { &[0, 1, 2, 8] } else { &[0, 1, 7] };
     for row in cell::align(&rows, left) {

@@ -85,8 +85,7 @@ pub fn trend_svg(history: &History) -> Result<String> {
 
 /// "half-j2": file names from the level, safe whatever a scenario called it.
 pub fn level_stem(level: &LevelAnalysis) -> String {
-    let label: String =
-        level.jobs_label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let label: String = level.jobs_label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     format!("{label}-j{}", level.jobs)
 }
 

@@ -312,10 +312,7 @@ fn hardening(facts: &Facts) -> Option<Section> {
 fn stopping(facts: &Facts) -> Option<Section> {
     let first = facts.stopping.first()?;
     let mut section = Section::new("", "Enough runs");
-    section.push(Block::Para(vec![
-        code("runs = \"auto\""),
-        text(format!(": {}", first.rule_sentence())),
-    ]));
+    section.push(Block::Para(vec![code("runs = \"auto\""), text(format!(": {}", first.rule_sentence()))]));
     let mut table = Table::new("", &["variant", "level", "stopped"]);
     for stop in &facts.stopping {
         table.push(vec![Cell::text(&stop.variant), Cell::text(&stop.level), Cell::text(stop.describe())]);

@@ -2,8 +2,8 @@
 //! meta.json when the results folder has one, else only what runs.csv says.
 
 use crate::model::{BootKernelView, BootTimes, ConsoleFinding, LevelStopping, Meta, RunRecord, StopRule, TimeBudget};
-use kbench_protocol::KernelView;
 use crate::stats::{Analysis, Decide, Target};
+use kbench_protocol::KernelView;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -153,7 +153,11 @@ impl Facts {
             host_memory_mib: Some(meta.host.memory_mib),
             host_kernel: Some(meta.host.kernel.clone()),
             // The version string names the program already ("QEMU emulator version 7.2").
-            hypervisor: Some(if meta.hypervisor.version.is_empty() { meta.hypervisor.backend.clone() } else { meta.hypervisor.version.clone() }),
+            hypervisor: Some(if meta.hypervisor.version.is_empty() {
+                meta.hypervisor.backend.clone()
+            } else {
+                meta.hypervisor.version.clone()
+            }),
             accel: Some(meta.hypervisor.accel.clone()),
             guest_cpus: Some(meta.guest.cpus),
             guest_memory_mib: Some(meta.guest.memory_mib),
@@ -163,11 +167,7 @@ impl Facts {
             linux_version: meta.probe("linux_version").map(str::to_string),
             variants,
             kernel_trouble: kernel_trouble(meta),
-            leftovers: meta
-                .variants
-                .iter()
-                .flat_map(|v| v.leftover_processes.iter().map(|l| l.describe(&v.name)))
-                .collect(),
+            leftovers: meta.variants.iter().flat_map(|v| v.leftover_processes.iter().map(|l| l.describe(&v.name))).collect(),
             time_budget: meta.time_budget.clone(),
             boots: meta.boots.clone(),
             // `stopping` needs the runs: `reports` fills it in.
@@ -316,7 +316,10 @@ mod tests {
         // Debian 6.1: init_on_free=1 with slub_debug=P reports heap free:off.
         let problems = hardening_mismatches("console=ttyS0 init_on_free=1 slub_debug=P", &view("off", "off", 50, 0));
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("init_on_free=1") && problems[0].contains("heap free:off") && problems[0].contains("poisoning"), "{problems:?}");
+        assert!(
+            problems[0].contains("init_on_free=1") && problems[0].contains("heap free:off") && problems[0].contains("poisoning"),
+            "{problems:?}"
+        );
         // Debian 6.1 says "heap free:on" with slub_debug=P, but its poisoned caches skip it.
         let problems = hardening_mismatches("init_on_free=1 slub_debug=P", &view("on", "on", 50, 0));
         assert_eq!(problems.len(), 2, "{problems:?}");

@@ -135,10 +135,8 @@ mod tests {
 
     #[test]
     fn block_has_kernbench_lines_and_sample_sd() {
-        let runs: Vec<RunRecord> = [182.0, 182.0, 182.0, 183.0, 183.0]
-            .iter()
-            .map(|&p| RunRecord { percent_cpu: p, ..crate::model::test_record() })
-            .collect();
+        let runs: Vec<RunRecord> =
+            [182.0, 182.0, 182.0, 183.0, 183.0].iter().map(|&p| RunRecord { percent_cpu: p, ..crate::model::test_record() }).collect();
         let refs: Vec<&RunRecord> = runs.iter().collect();
         let text = block("half", 2, &refs);
         let lines: Vec<&str> = text.lines().collect();

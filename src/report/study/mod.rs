@@ -11,8 +11,8 @@ pub mod time_budget;
 
 use super::markup::{to_html, to_markdown};
 use super::plots;
-use crate::results::folder::write_atomically;
 use crate::model::{LevelStopping, Meta, RunRecord};
+use crate::results::folder::write_atomically;
 use crate::stats::{analyze, analyze_hosts, hosts_seen, runs_of_host, Analysis, HostsAnalysis, Thresholds};
 use anyhow::{anyhow, Context, Result};
 use document::Plot;

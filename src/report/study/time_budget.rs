@@ -2,8 +2,8 @@
 //! wall time the timed runs had, where the rest went, bench's own CPU share, and each
 //! boot's times and pinning.
 
-use crate::report::format::number;
 use crate::model::{BootTimes, TimeBudget};
+use crate::report::format::number;
 
 /// The section's text, for either format to lay out.
 pub struct BudgetText {
@@ -89,7 +89,11 @@ mod tests {
         assert_eq!(text.parts[0], ["boot".to_string(), "10.00".into(), "12.5 %".into()]);
         assert_eq!(text.parts[1], ["prepare".to_string(), "6.000".into(), "7.5 %".into()]);
         assert_eq!(text.parts[2], ["other".to_string(), "3.000".into(), "3.8 %".into()], "80 - (60 + 10 + 6 + 1)");
-        assert_eq!(text.parts.iter().map(|p| p[0].as_str()).collect::<Vec<_>>()[3..], ["shut-down", "warm-up", "clean"], "zeros last, in their listed order");
+        assert_eq!(
+            text.parts.iter().map(|p| p[0].as_str()).collect::<Vec<_>>()[3..],
+            ["shut-down", "warm-up", "clean"],
+            "zeros last, in their listed order"
+        );
         assert!(text.cpu.contains("0.2000 s, 0.25 % of one core"), "{}", text.cpu);
         let before = "Before its first boot (checksums of the files booted, the host's facts) the study spent 1.500 s";
         assert!(text.cpu.contains(before), "{}", text.cpu);
