@@ -97,6 +97,42 @@ pub fn counts(metric: crate::stats::Metric) -> bool {
     matches!(metric.unit(), "KiB" | "count")
 }
 
+/// One panel's chart of a metric over named categories (variants or measurements): its
+/// caption, the category names on the x axis, the metric and its unit on the y axis
+/// (whole numbers for counts), the mesh drawn. What every means, runs and trend panel shares.
+pub fn metric_chart<'a, DB: DrawingBackend>(
+    panel: &'a DrawingArea<DB, plotters::coord::Shift>,
+    metric: crate::stats::Metric,
+    names: &[String],
+    y: std::ops::Range<f64>,
+    y_label_area: u32,
+    x_desc: &str,
+) -> anyhow::Result<ChartContext<'a, DB, Cartesian2d<Categories, plotters::coord::types::RangedCoordf64>>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(panel)
+        .caption(metric.title(), font(CAPTION_SIZE))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(y_label_area)
+        .build_cartesian_2d(categories(names.len()), y)?;
+    let (x_label, count_tick) = (|x: &f64| category_name(names, *x), |y: &f64| integer_tick(*y));
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh()
+        .light_line_style(LIGHT_GRID)
+        .x_label_formatter(&x_label)
+        .x_desc(x_desc)
+        .y_desc(format!("{} ({})", metric.title(), metric.unit()))
+        .label_style(font(LABEL_SIZE))
+        .axis_desc_style(font(LABEL_SIZE));
+    if counts(metric) {
+        mesh.y_label_formatter(&count_tick);
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
 /// A y range covering `values` with room above for the legend; never empty.
 pub fn padded(values: impl IntoIterator<Item = f64>, legend_room: f64) -> std::ops::Range<f64> {
     let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);

@@ -1,9 +1,7 @@
 //! Mean with its 95 % interval per variant, one panel per metric: elapsed, user and sys,
 //! and in a second figure the memory metrics the monitors measured.
 
-use super::axes::{
-    categories, category_name, colour, counts, font, from_zero, integer_tick, CAPTION_SIZE, LABEL_SIZE, LIGHT_GRID, TITLE_SIZE,
-};
+use super::axes::{colour, font, from_zero, metric_chart, LABEL_SIZE, TITLE_SIZE};
 use super::Figure;
 use crate::report::study::kernbench::level_title;
 use crate::stats::{LevelAnalysis, Metric};
@@ -65,25 +63,7 @@ impl Figure for MeansFigure<'_> {
         for (panel, &metric) in body.split_evenly((1, self.panels.len())).iter().zip(&self.panels) {
             let points = points(self.level, metric);
             let y = from_zero(points.iter().flat_map(|p| [p.2, p.3]), 0.35);
-            let mut chart = ChartBuilder::on(panel)
-                .caption(metric.title(), font(CAPTION_SIZE))
-                .margin(12)
-                .x_label_area_size(45)
-                .y_label_area_size(70)
-                .build_cartesian_2d(categories(names.len()), y)?;
-            let (x_label, count_tick) = (|x: &f64| category_name(&names, *x), |y: &f64| integer_tick(*y));
-            let mut mesh = chart.configure_mesh();
-            mesh.disable_x_mesh()
-                .light_line_style(LIGHT_GRID)
-                .x_label_formatter(&x_label)
-                .x_desc("variant")
-                .y_desc(format!("{} ({})", metric.title(), metric.unit()))
-                .label_style(font(LABEL_SIZE))
-                .axis_desc_style(font(LABEL_SIZE));
-            if counts(metric) {
-                mesh.y_label_formatter(&count_tick);
-            }
-            mesh.draw()?;
+            let mut chart = metric_chart(panel, metric, &names, y, 70, "variant")?;
             for &(i, mean, low, high) in &points {
                 let style = colour(i).stroke_width(2);
                 let bar = ErrorBar::new_vertical(i as f64, low, mean, high, style, 16);

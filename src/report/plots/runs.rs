@@ -2,9 +2,7 @@
 //! mean ± SD line hides (one slow run) is visible here. Outliers are red crosses; runs
 //! measured on a noisy host are ringed in black, a colour no variant has.
 
-use super::axes::{
-    categories, category_name, colour, counts, font, from_zero, integer_tick, CAPTION_SIZE, LABEL_SIZE, LIGHT_GRID, TITLE_SIZE,
-};
+use super::axes::{colour, font, from_zero, metric_chart, LABEL_SIZE, TITLE_SIZE};
 use super::means::PANELS;
 use super::Figure;
 use crate::report::study::kernbench::level_title;
@@ -63,25 +61,7 @@ impl RunsFigure<'_> {
     {
         let names: Vec<String> = self.level.variants.iter().map(|v| v.variant.clone()).collect();
         let all = self.level.variants.iter().flat_map(|v| v.metric(metric).runs.iter().map(|r| r.1));
-        let mut chart = ChartBuilder::on(panel)
-            .caption(metric.title(), font(CAPTION_SIZE))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(categories(names.len()), from_zero(all, 0.35))?;
-        let (x_label, count_tick) = (|x: &f64| category_name(&names, *x), |y: &f64| integer_tick(*y));
-        let mut mesh = chart.configure_mesh();
-        mesh.disable_x_mesh()
-            .light_line_style(LIGHT_GRID)
-            .x_label_formatter(&x_label)
-            .x_desc("variant")
-            .y_desc(format!("{} ({})", metric.title(), metric.unit()))
-            .label_style(font(LABEL_SIZE))
-            .axis_desc_style(font(LABEL_SIZE));
-        if counts(metric) {
-            mesh.y_label_formatter(&count_tick);
-        }
-        mesh.draw()?;
+        let mut chart = metric_chart(panel, metric, &names, from_zero(all, 0.35), 70, "variant")?;
         let (mut run_legend, mut outlier_legend, mut noisy_legend) = (false, false, false);
         for (i, variant) in self.level.variants.iter().enumerate() {
             let m = variant.metric(metric);

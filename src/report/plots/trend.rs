@@ -1,9 +1,7 @@
 //! `bench history --plot`: per metric a panel, per variant and jobs level a line through
 //! the means of the measurements (oldest left), with the 95 % interval of each mean.
 
-use super::axes::{
-    categories, category_name, colour, counts, font, from_zero, integer_tick, CAPTION_SIZE, LABEL_SIZE, LIGHT_GRID, TITLE_SIZE,
-};
+use super::axes::{colour, font, from_zero, metric_chart, LABEL_SIZE, TITLE_SIZE};
 use super::Figure;
 use crate::history::{History, Series};
 use crate::stats::Metric;
@@ -66,25 +64,7 @@ impl Figure for TrendFigure<'_> {
             let series: Vec<&Series> = self.history.series.iter().filter(|s| s.metric == metric).collect();
             let all: Vec<Vec<(usize, f64, f64, f64)>> = series.iter().map(|s| points(s)).collect();
             let y = from_zero(all.iter().flatten().flat_map(|p| [p.2, p.3]), 0.1 * series.len() as f64 + 0.2);
-            let mut chart = ChartBuilder::on(panel)
-                .caption(metric.title(), font(CAPTION_SIZE))
-                .margin(12)
-                .x_label_area_size(45)
-                .y_label_area_size(80)
-                .build_cartesian_2d(categories(names.len()), y)?;
-            let (x_label, count_tick) = (|x: &f64| category_name(&names, *x), |y: &f64| integer_tick(*y));
-            let mut mesh = chart.configure_mesh();
-            mesh.disable_x_mesh()
-                .light_line_style(LIGHT_GRID)
-                .x_label_formatter(&x_label)
-                .x_desc("measurement and guest kernel, oldest first")
-                .y_desc(format!("{} ({})", metric.title(), metric.unit()))
-                .label_style(font(LABEL_SIZE))
-                .axis_desc_style(font(LABEL_SIZE));
-            if counts(metric) {
-                mesh.y_label_formatter(&count_tick);
-            }
-            mesh.draw()?;
+            let mut chart = metric_chart(panel, metric, &names, y, 80, "measurement and guest kernel, oldest first")?;
             for (index, (s, points)) in series.iter().zip(&all).enumerate() {
                 let style = colour(index).stroke_width(2);
                 let line = points.iter().map(|&(i, mean, _, _)| (i as f64, mean));
