@@ -17,6 +17,7 @@ mod report;
 mod results;
 mod scenario;
 mod stats;
+mod xml;
 
 pub use benchmark::interrupt;
 pub use commands::cli;

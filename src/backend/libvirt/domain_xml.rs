@@ -98,21 +98,7 @@ pub fn tag_text(xml: &str, tag: &str) -> Option<String> {
     Some(unescape(&xml[start..end]))
 }
 
-/// Text and attribute values: the five characters XML gives a meaning.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::xml::escape;
 
 #[cfg(test)]
 mod tests {
