@@ -6,7 +6,7 @@
 //! nineteen onto the zero line: the axis ends where the ordinary values end, and a bar
 //! beyond it stops at the edge with a triangle and its value written beside.
 
-use super::axes::{categories, category_name, colour, font, padded, LABEL_SIZE, LIGHT_GRID, TITLE_SIZE};
+use super::axes::{categories, category_name, colour, draw_legend, font, padded, LABEL_SIZE, LIGHT_GRID, TITLE_SIZE};
 use super::Figure;
 use crate::report::study::kernbench::level_title;
 use crate::stats::{Analysis, LevelAnalysis, Metric};
@@ -213,13 +213,7 @@ impl Figure for ChangeFigure<'_> {
             }
         }
         self.draw_markers(&mut chart, &markers, &axis)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(font(LABEL_SIZE))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        draw_legend(&mut chart)?;
         Ok(())
     }
 }

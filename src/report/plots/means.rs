@@ -1,7 +1,7 @@
 //! Mean with its 95 % interval per variant, one panel per metric: elapsed, user and sys,
 //! and in a second figure the memory metrics the monitors measured.
 
-use super::axes::{colour, font, from_zero, metric_chart, LABEL_SIZE, TITLE_SIZE};
+use super::axes::{colour, draw_legend, font, from_zero, metric_chart, TITLE_SIZE};
 use super::Figure;
 use crate::report::study::kernbench::level_title;
 use crate::stats::{LevelAnalysis, Metric};
@@ -75,13 +75,7 @@ impl Figure for MeansFigure<'_> {
                     .label(format!("{} (n = {n})", names[i]))
                     .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour(i).filled()));
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .label_font(font(LABEL_SIZE))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()?;
+            draw_legend(&mut chart)?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! mean ± SD line hides (one slow run) is visible here. Outliers are red crosses; runs
 //! measured on a noisy host are ringed in black, a colour no variant has.
 
-use super::axes::{colour, font, from_zero, metric_chart, LABEL_SIZE, TITLE_SIZE};
+use super::axes::{colour, draw_legend, font, from_zero, metric_chart, LABEL_SIZE, TITLE_SIZE};
 use super::means::PANELS;
 use super::Figure;
 use crate::report::study::kernbench::level_title;
@@ -104,13 +104,7 @@ impl RunsFigure<'_> {
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(font(LABEL_SIZE))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        draw_legend(&mut chart)?;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! `bench history --plot`: per metric a panel, per variant and jobs level a line through
 //! the means of the measurements (oldest left), with the 95 % interval of each mean.
 
-use super::axes::{colour, font, from_zero, metric_chart, LABEL_SIZE, TITLE_SIZE};
+use super::axes::{colour, draw_legend, font, from_zero, metric_chart, TITLE_SIZE};
 use super::Figure;
 use crate::history::{History, Series};
 use crate::stats::Metric;
@@ -76,13 +76,7 @@ impl Figure for TrendFigure<'_> {
                     .draw_series(points.iter().map(|&(i, mean, low, high)| ErrorBar::new_vertical(i as f64, low, mean, high, style, 12)))?;
                 chart.draw_series(points.iter().map(|&(i, mean, _, _)| Circle::new((i as f64, mean), 4, colour(index).filled())))?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .label_font(font(LABEL_SIZE))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()?;
+            draw_legend(&mut chart)?;
         }
         Ok(())
     }
