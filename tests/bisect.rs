@@ -102,28 +102,75 @@ fn slow_initrd(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// A git tree of four commits and a build command that "builds" each: the tiny kernel
+/// with the tiny initramfs up to the second commit, with the costly one from the third on.
+fn commits_and_build(dir: &Path, slow: &Path) -> (std::path::PathBuf, Vec<String>, String) {
+    let tree = dir.join("linux");
+    std::fs::create_dir(&tree).unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(&tree)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    let mut commits = Vec::new();
+    for (i, cost) in ["fast", "fast", "slow", "slow"].iter().enumerate() {
+        std::fs::write(tree.join("cost"), format!("{cost} {i}\n")).unwrap();
+        git(&["add", "cost"]);
+        git(&["commit", "-q", "-m", &format!("commit {i}")]);
+        commits.push(git(&["rev-parse", "HEAD"]));
+    }
+    let script = dir.join("build.sh");
+    let body = format!(
+        "git checkout -q \"$1\" && echo \"built $1\" >&2 && if grep -q slow cost; then echo {k},{slow}; else echo {k},{fast}; fi\n",
+        k = tiny_kernel().display(),
+        slow = slow.display(),
+        fast = tiny_initrd().display()
+    );
+    std::fs::write(&script, body).unwrap();
+    (tree, commits, format!("sh {} {{rev}}", script.display()))
+}
+
 #[test]
-fn a_bisect_over_kernels_names_the_first_whose_initrd_costs_more() {
+fn a_bisect_over_built_commits_names_the_first_whose_initrd_costs_more() {
     let _guard = guest_lock();
     let dir = tempfile::tempdir().unwrap();
     let body = "runs = 4\nrounds = 1\nwarmup = 0\njobs = [1]\nmonitor_interval = 0\n\n[[variant]]\nname = \"base\"\n\n[workload]\nkind = \"command\"\n\
                 command = \"if [ -e /kbench-slow ]; then sleep 0.9; else sleep 0.3; fi\"\n";
     let scenario = tiny_scenario(dir.path(), "bisected", body);
     let slow = slow_initrd(dir.path());
-    let kernel = tiny_kernel().display().to_string();
-    let fast = tiny_initrd().display().to_string();
-    let points: Vec<String> = [&fast, &fast, &slow.display().to_string(), &slow.display().to_string()]
-        .iter()
-        .map(|initrd| format!("{kernel},{initrd}"))
-        .collect();
+    let (tree, commits, build) = commits_and_build(dir.path(), &slow);
     let out_dir = dir.path().join("bisect");
-    let mut args = vec!["bisect", scenario.to_str().unwrap(), "--threshold", "50%", "-o", out_dir.to_str().unwrap(), "--kernels"];
-    args.extend(points.iter().map(String::as_str));
-    let out = bench(&args);
+    let revs = format!("{}..{}", commits[0], commits[3]);
+    let args =
+        ["bisect", scenario.to_str().unwrap(), "--threshold", "50%", "-o", out_dir.to_str().unwrap(), "--revs", &revs, "--build", &build];
+    let in_tree = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bench")).args(args).env("KBENCH_AGENT", agent()).current_dir(&tree).output().unwrap()
+    };
+    let plan = in_tree(&[&args[..], &["--dry-run"]].concat());
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
+    let listed: Vec<&str> = commits.iter().map(String::as_str).collect();
+    let plan_text = String::from_utf8_lossy(&plan.stdout);
+    for (i, commit) in listed.iter().enumerate() {
+        assert!(plan_text.contains(&format!("  {i}: {commit}")), "the commits oldest first: {plan_text}");
+    }
+    assert!(!out_dir.exists(), "a dry run builds and measures nothing");
+
+    let out = in_tree(&args);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("first bad: 2 ({})", points[2])), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("first bad: 2 ({})", commits[2])), "{}", describe(&out));
     let log = std::fs::read_to_string(out_dir.join("bisect.log")).unwrap();
     let moves: Vec<String> =
         log.lines().filter(|l| !l.starts_with('#')).map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" ")).collect();
     assert_eq!(moves, ["bad 3", "good 1", "bad 2"], "{log}");
+    // Each commit the search visited was built once, its kernel copied beside its log.
+    for i in [0, 1, 2, 3] {
+        let built = out_dir.join("kernels").join(&commits[i]);
+        assert!(built.join("kernel").is_file() && built.join("build.log").is_file(), "commit {i} was visited and built");
+    }
 }

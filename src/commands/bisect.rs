@@ -20,7 +20,8 @@ use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use toml::{Table, Value};
 
 const LOG: &str = "bisect.log";
@@ -179,7 +180,7 @@ pub fn replay(log: &str, points: usize) -> Result<(State, usize)> {
 }
 
 pub fn bisect(args: &BisectArgs) -> Result<u8> {
-    let points = points(args)?;
+    let mut points = points(args)?;
     if points.len() < 2 {
         bail!("a bisect needs a good and a bad point: give at least two kernels (or one option)");
     }
@@ -234,6 +235,13 @@ pub fn bisect(args: &BisectArgs) -> Result<u8> {
         let folder = dir.join("steps").join(format!("{steps:02}-{good}-vs-{tested}-r{step_runs}"));
         eprintln!("== step {steps}: {} (good) against {} with {step_runs} runs a side", points[good].label, points[tested].label);
         let step_started = Instant::now();
+        if let Some(command) = &args.build {
+            for i in [good, tested] {
+                if points[i].kernel.is_none() {
+                    points[i] = built(&dir.join("kernels"), command, &points[i], Duration::from_secs(args.build_timeout * 60))?;
+                }
+            }
+        }
         let result = match measure_step(&folder, &scenario, &dir, &points[good], &points[tested], step_runs, runs, &tools)? {
             Ok(result) => result,
             Err(code) => return Ok(code),
@@ -381,6 +389,12 @@ fn set_runs(table: &mut Table, runs: u32) {
 /// `--kernels K0 … Kn` (each KERNEL[,INITRD], or one folder whose files sort in order), or
 /// `--options "a b c"`: the scenario's kernel with none, the first, the first two, … options.
 fn points(args: &BisectArgs) -> Result<Vec<Point>> {
+    if let Some(revs) = &args.revs {
+        return Ok(commits(revs)?
+            .into_iter()
+            .map(|rev| Point { label: rev, kernel: None, initrd: None, cmdline: String::new() })
+            .collect());
+    }
     if let Some(options) = &args.options {
         let words: Vec<&str> = options.split_whitespace().collect();
         return Ok((0..=words.len())
@@ -412,6 +426,92 @@ fn points(args: &BisectArgs) -> Result<Vec<Point>> {
             Ok(Point { label: entry.clone(), kernel: side.kernel, initrd: side.initrd, cmdline: String::new() })
         })
         .collect()
+}
+
+/// `--revs GOOD..BAD`: GOOD and the commits after it up to BAD, oldest first, as full
+/// hashes (git in the current folder).
+fn commits(revs: &str) -> Result<Vec<String>> {
+    let Some((good, _)) = revs.split_once("..").filter(|(g, b)| !g.is_empty() && !b.is_empty()) else {
+        bail!("--revs {revs}: expected GOOD..BAD, e.g. v6.1..v6.2");
+    };
+    let git = |args: &[&str]| -> Result<Vec<String>> {
+        let out = Command::new("git").args(args).stdin(Stdio::null()).output().context("cannot run git (--revs needs a git tree)")?;
+        if !out.status.success() {
+            bail!("--revs {revs}: git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| !l.is_empty()).collect())
+    };
+    let mut commits = git(&["rev-parse", "--verify", &format!("{good}^{{commit}}")])?;
+    commits.extend(git(&["rev-list", "--reverse", revs])?);
+    if commits.len() < 2 {
+        bail!("--revs {revs}: no commit lies after {good}: nothing to bisect");
+    }
+    Ok(commits)
+}
+
+/// The point of commit `point.label` with its kernel built: `command` ({rev} replaced) run
+/// by sh, its output in `<kernels>/<rev>/build.log`, the KERNEL[,INITRD] its last line names
+/// copied beside it (the build tree moves on to other commits). Built once: a resumed
+/// bisect finds the copies.
+fn built(kernels: &Path, command: &str, point: &Point, limit: Duration) -> Result<Point> {
+    let rev = &point.label;
+    let folder = kernels.join(rev);
+    let (kernel, initrd) = (folder.join("kernel"), folder.join("initrd"));
+    let with = |kernel: PathBuf, initrd: Option<PathBuf>| Point { kernel: Some(kernel), initrd, ..point.clone() };
+    if kernel.is_file() {
+        return Ok(with(kernel, initrd.is_file().then_some(initrd)));
+    }
+    std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    let log_path = folder.join("build.log");
+    let log = std::fs::File::create(&log_path).with_context(|| format!("cannot write {}", log_path.display()))?;
+    let shell = command.replace("{rev}", rev);
+    eprintln!("building {rev}: {shell} (output in {})", log_path.display());
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        Command::new("sh")
+            .args(["-c", &shell])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot run sh -c {shell:?}"))?
+    };
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().context("cannot wait for the build")? {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait();
+            bail!("building {rev} took more than {} min (--build-timeout); see {}", limit.as_secs() / 60, log_path.display());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let printed = reader.join().unwrap_or_default();
+    let _ = std::fs::OpenOptions::new().append(true).open(&log_path).and_then(|mut f| f.write_all(printed.as_bytes()));
+    if !status.success() {
+        bail!("building {rev} failed ({status}): see {}", log_path.display());
+    }
+    let Some(last) = printed.lines().map(str::trim).rfind(|l| !l.is_empty()) else {
+        bail!("building {rev}: the command printed nothing; its last line must be KERNEL[,INITRD] (see {})", log_path.display());
+    };
+    let side = bump::side("", &format!("--build (commit {rev})"), last, "")?;
+    let copy =
+        |from: &Path, to: &Path| std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()));
+    if let Some(from) = &side.initrd {
+        copy(from, &initrd)?;
+    }
+    // The kernel last: its copy is what says the point is built.
+    copy(side.kernel.as_deref().expect("bump::side gives a kernel"), &kernel)?;
+    Ok(with(kernel, side.initrd.is_some().then_some(initrd)))
 }
 
 /// `--dry-run`: the points, the steps the search takes at most, and what each measures.
@@ -488,6 +588,41 @@ mod tests {
         assert_eq!(retries, [5, 10], "5 runs, then 10, then 20 (the cap): undecidable");
         let (state, _) = search(5, Some(1), Some(4));
         assert_eq!(state.end, Some(End::Endpoints(Outcome::Inconclusive)));
+    }
+
+    #[test]
+    fn commits_are_built_once_by_the_command_and_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir(&tree).unwrap();
+        let script = dir.path().join("build.sh");
+        // Writes a kernel named after the commit, counts its builds, and prints the path last.
+        std::fs::write(
+            &script,
+            "echo building >&2\nprintf \"kernel $1\" > \"$2/bzImage-$1\"\necho $1 >> \"$2/builds\"\necho noise\necho \"$2/bzImage-$1\"\n",
+        )
+        .unwrap();
+        let command = format!("sh {} {{rev}} {}", script.display(), tree.display());
+        let point = Point { label: "abc123".into(), kernel: None, initrd: None, cmdline: String::new() };
+        let kernels = dir.path().join("kernels");
+        let once = built(&kernels, &command, &point, Duration::from_secs(60)).unwrap();
+        let kernel = once.kernel.clone().unwrap();
+        assert_eq!((kernel.clone(), once.initrd.clone()), (kernels.join("abc123/kernel"), None));
+        assert_eq!(std::fs::read_to_string(&kernel).unwrap(), "kernel abc123");
+        assert!(std::fs::read_to_string(kernels.join("abc123/build.log")).unwrap().contains("building"));
+        let again = built(&kernels, &command, &point, Duration::from_secs(60)).unwrap();
+        assert_eq!(again, once);
+        assert_eq!(std::fs::read_to_string(tree.join("builds")).unwrap(), "abc123\n", "built once");
+
+        let failing = Point { label: "bad".into(), ..point.clone() };
+        let error = built(&kernels, "echo oops; exit 3", &failing, Duration::from_secs(60)).unwrap_err().to_string();
+        assert!(error.contains("building bad failed") && error.contains("build.log"), "{error}");
+        let slow = Point { label: "slow".into(), ..point.clone() };
+        let error = built(&kernels, "sleep 30", &slow, Duration::from_millis(300)).unwrap_err().to_string();
+        assert!(error.contains("--build-timeout"), "{error}");
+        let nothing = Point { label: "none".into(), ..point };
+        let error = built(&kernels, "echo /no/such/kernel", &nothing, Duration::from_secs(60)).unwrap_err().to_string();
+        assert!(error.contains("/no/such/kernel is not a file"), "{error}");
     }
 
     #[test]

@@ -388,8 +388,11 @@ undecidable. With --options \"a=1 b=2 c=3\" the points are the scenario's kernel
 two, ...: the search names the option that carries the cost.\n\nEverything goes into one folder (-o): bisect.log \
 (each step with its change, interval, runs and time, and a good/bad line like `git bisect log`), steps/ (each \
 step's bump folder) and report.txt. Run the same command again to resume: steps in bisect.log are not repeated, \
-and a step that was interrupted resumes its study. Building kernels from revisions (--build, --revs) is not done \
-here: build them first.\n\nExample: bench bisect scenarios/quick.toml --kernels builds/ -o results/bisect-6.2";
+and a step that was interrupted resumes its study. With --build CMD --revs GOOD..BAD the points are the commits of \
+`git rev-list GOOD..BAD` (GOOD first), and each one the search visits is built by CMD, {rev} replaced by the commit; \
+the last line CMD prints is KERNEL[,INITRD], copied into kernels/<commit>/ (a resumed bisect builds nothing twice).\
+\n\nExamples: bench bisect scenarios/quick.toml --kernels builds/ -o results/bisect-6.2\n  \
+bench bisect scenarios/quick.toml --revs v6.1..v6.2 --build 'scripts/my-build.sh {rev}' -o results/bisect-6.2";
 
 #[derive(Debug, clap::Args)]
 pub struct BisectArgs {
@@ -397,8 +400,18 @@ pub struct BisectArgs {
     pub scenario: PathBuf,
     /// The kernels in order, K0 good and the last bad, each KERNEL[,INITRD]; or one folder
     /// whose files sort in that order.
-    #[arg(long, num_args = 1.., value_name = "KERNEL", required_unless_present = "options", conflicts_with = "options")]
+    #[arg(long, num_args = 1.., value_name = "KERNEL", required_unless_present_any = ["options", "build"], conflicts_with_all = ["options", "build"])]
     pub kernels: Vec<String>,
+    /// Build each commit the search visits: CMD with {rev} replaced by the commit, run by
+    /// sh in the current folder; the last line it prints is KERNEL[,INITRD].
+    #[arg(long, value_name = "CMD", requires = "revs", conflicts_with = "options")]
+    pub build: Option<String>,
+    /// GOOD..BAD: the points are GOOD and the commits of `git rev-list GOOD..BAD`, oldest first.
+    #[arg(long, value_name = "GOOD..BAD", requires = "build")]
+    pub revs: Option<String>,
+    /// The most one build may take, in minutes; then it is stopped and the bisect with it.
+    #[arg(long, value_name = "MINUTES", default_value_t = 240)]
+    pub build_timeout: u64,
     /// Bisect over boot options of the scenario's kernel instead: "a=1 b=2 c=3".
     #[arg(long, value_name = "OPTIONS")]
     pub options: Option<String>,
