@@ -175,7 +175,7 @@ fn an_unreachable_host_is_a_clear_error_within_a_bounded_time() {
     assert!(!root.exists(), "nothing measured, no results folder");
     let out = bench(&["check", scenario.to_str().unwrap(), "--backend", "libvirt", "--uri", uri]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("libvirt: PROBLEM: cannot connect to libvirt at"), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PROBLEM  libvirt: cannot connect to libvirt at"), "{}", describe(&out));
 }
 
 #[test]
