@@ -71,8 +71,8 @@ fn header(folder: &Path) -> String {
 
 fn row(variant: &str, run: u32, status: &str) -> String {
     let (exit, failure) = if status == "ok" { ("0", "") } else { ("2", "exited with 2") };
-    // The columns after started_at (minor_faults … quiet_wait_s) left empty.
-    let memory = ",".repeat(26);
+    // The columns after started_at (minor_faults … start) left empty.
+    let memory = ",".repeat(27);
     format!("1,{variant},1,1,{run},{status},1.5,1.0,0.25,83.3,10,20,1000,{exit},{failure},6.1.0-test,console=ttyS0,2026-11-29T08:00:00Z{memory}\n")
 }
 
