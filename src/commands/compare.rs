@@ -74,12 +74,22 @@ fn refuse_to_overwrite(output: &Path, inputs: &[&PathBuf]) -> Result<()> {
 }
 
 /// The path with symlinks and `..` resolved as far as it exists, so that two spellings of
-/// one file compare equal (a file not written yet keeps its name under its real folder).
-fn resolved(path: &Path) -> PathBuf {
+/// one file or folder compare equal (one not made yet keeps its name under its real
+/// folder, and a `..` after a folder that does not exist undoes it).
+pub(crate) fn resolved(path: &Path) -> PathBuf {
     if let Ok(real) = path.canonicalize() {
         return real;
     }
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut absolute = PathBuf::new();
+    for part in std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).components() {
+        match part {
+            std::path::Component::ParentDir => {
+                absolute.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => absolute.push(other),
+        }
+    }
     match (absolute.parent(), absolute.file_name()) {
         (Some(parent), Some(name)) => resolved(parent).join(name),
         _ => absolute,

@@ -2,13 +2,14 @@
 //! kernel), so that kernels measured interleaved in one study are compared like any two
 //! results (`bench bump` does it for a kernel bump).
 
+use super::compare::resolved;
 use super::EXIT_OK;
 use crate::commands::cli::SplitArgs;
 use crate::model::{study_part, unclaimed};
 use crate::report::study::write_reports;
 use crate::results::folder::write_study;
 use crate::results::side::read_side;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
 pub fn split(args: &SplitArgs) -> Result<u8> {
@@ -57,8 +58,8 @@ pub fn split(args: &SplitArgs) -> Result<u8> {
 /// with another part (or inside or around it): writing one would overwrite the other.
 fn refuse_clashing_folders(study: &Path, parts: &[(String, PathBuf)]) -> Result<()> {
     let study_folder = if study.is_dir() { study.to_path_buf() } else { study.parent().unwrap_or(Path::new(".")).to_path_buf() };
-    let study_folder = absolute(&study_folder)?;
-    let folders: Vec<PathBuf> = parts.iter().map(|(_, folder)| absolute(folder)).collect::<Result<_>>()?;
+    let study_folder = resolved(&study_folder);
+    let folders: Vec<PathBuf> = parts.iter().map(|(_, folder)| resolved(folder)).collect();
     let nested = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
     for (i, ((prefix, given), folder)) in parts.iter().zip(&folders).enumerate() {
         if nested(folder, &study_folder) {
@@ -77,35 +78,6 @@ fn refuse_clashing_folders(study: &Path, parts: &[(String, PathBuf)]) -> Result<
         }
     }
     Ok(())
-}
-
-/// The folder as an absolute path with `.`, `..` and symbolic links resolved as far as it
-/// exists, so that two spellings of one folder compare equal.
-fn absolute(path: &Path) -> Result<PathBuf> {
-    let mut absolute = PathBuf::new();
-    for part in std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))?.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                absolute.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => absolute.push(other),
-        }
-    }
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            return Ok(rest.iter().rev().fold(real, |path: PathBuf, part| path.join(part)));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return Ok(absolute),
-        }
-    }
 }
 
 /// `old.=results/old`: a prefix, `=`, a folder; a prefix may not be another's beginning,
