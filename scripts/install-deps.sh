@@ -12,15 +12,21 @@
 set -euo pipefail
 packages=(qemu-system-x86 qemu-utils busybox-static cpio file debootstrap e2fsprogs wget initramfs-tools-core chromium
   libvirt-dev pkg-config libvirt-daemon-system libvirt-clients openssh-server)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+install_missing() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+}
+install_missing
+# Twice: installing bookworm's qemu-system-x86 removes a newer qemu-utils from backports
+# (seen on a fresh machine), which the second pass puts back at bookworm's version.
+install_missing
 # apt-get download (used by the guest builders) needs current package lists.
 if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
