@@ -222,3 +222,38 @@ fn hosts_refuse_what_would_not_run_them() {
     let in_guest = refused("in-guest", "uri = \"qemu:///system\"\n", &[]);
     assert!(in_guest.contains("key `guest.uri`: with [[host]] entries each host gives its own uri"), "{in_guest}");
 }
+
+/// `reuse = "snapshot"` on a pool of two hosts (one daemon, reached two ways, as two
+/// hosts of a lab would be): each host saves its own guests and restores them, and
+/// neither host's end removes the other's states.
+#[test]
+fn two_hosts_each_save_and_restore_their_own_guests() {
+    let _guard = guest_lock();
+    libvirtd();
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ssh_uri = format!("qemu+ssh://root@127.0.0.1:{}/system?keyfile={}&no_verify=1&no_tty=1", sshd.port, sshd.user_key.display());
+    let body = STUDY
+        .replace("rounds = 2", "rounds = 3\nreuse = \"snapshot\"")
+        .replace("kind = \"command\"", "kind = \"command\"\nprepare = \"touch /tmp/prepared\"")
+        .replace("command = \"/bin/true\"", "command = \"test -e /tmp/prepared\"");
+    let scenario = scenario(dir.path(), "saved", &body, &[("local", SYSTEM), ("ssh", &ssh_uri)]);
+    let root = dir.path().join("results");
+    let (pid, out) = finish(bench_child(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let results = results_dir(&root, "saved");
+    let rows = read_rows(&results.join("runs.csv"));
+    for host in ["local", "ssh"] {
+        assert_eq!(runs_of(&rows, host), every_run(), "host {host}: {rows:?}");
+        for variant in ["a", "b"] {
+            let starts: Vec<&str> =
+                rows.iter().filter(|r| r["host"] == host && r["variant"] == variant).map(|r| r["start"].as_str()).collect();
+            assert_eq!(starts, ["boot", "restore", "restore"], "host {host} variant {variant}");
+        }
+        let console = std::fs::read_to_string(results.join(format!("console/{host}/b-boot3.log"))).unwrap();
+        assert!(console.contains("kbench-agent: restored: new key"), "console of {host} b boot 3:\n{console}");
+    }
+    assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
+    let left: Vec<String> = pool_volumes().into_iter().filter(|n| n.contains(&format!("-{pid}-"))).collect();
+    assert!(left.is_empty(), "state files left on the host: {left:?}");
+}

@@ -360,12 +360,6 @@ fn pools(prefix: &str) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().map(str::trim).filter(|n| n.starts_with(prefix)).map(String::from).collect()
 }
 
-fn volumes_in_pool() -> Vec<String> {
-    let _ = virsh(&["pool-refresh", "kbench"]);
-    let out = virsh(&["vol-list", "kbench"]);
-    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().next()).map(String::from).collect()
-}
-
 /// bench with its checksum cache in `cache` (never the user's).
 fn bench_cached(cache: &Path, args: &[&str]) -> (u32, std::process::Output) {
     let child = Command::new(env!("CARGO_BIN_EXE_bench"))
@@ -406,7 +400,7 @@ fn a_kernel_the_host_holds_is_checked_and_booted_in_place() {
     let console = std::fs::read_to_string(results.join("console/only-boot1.log")).unwrap();
     assert!(console.contains("kbench-agent: step"), "{console}");
     let uploaded: Vec<String> =
-        volumes_in_pool().into_iter().filter(|v| v.starts_with(&format!("vmlinuz-remote-{}", std::process::id()))).collect();
+        pool_volumes().into_iter().filter(|v| v.starts_with(&format!("vmlinuz-remote-{}", std::process::id()))).collect();
     assert!(uploaded.is_empty(), "the kernel was uploaded after all: {uploaded:?}");
     // The local file stays the reference the results record.
     let meta = std::fs::read_to_string(results.join("meta.json")).unwrap();
@@ -507,7 +501,7 @@ fn pruning_removes_an_old_kbench_pair_and_keeps_the_scenarios_and_foreign_volume
     let old = format!("prune-old-{pid}-0123456789abcdef");
     let foreign = format!("prune-foreign-{pid}.img");
     let foreign_like = format!("prune-foreign-{pid}-0123456789abcdef");
-    let _ = volumes_in_pool();
+    let _ = pool_volumes();
     if !virsh(&["pool-info", "kbench"]).status.success() {
         virsh(&["pool-define-as", "kbench", "dir", "--target", "/var/lib/libvirt/images/kbench"]);
         virsh(&["pool-build", "kbench"]);
@@ -528,9 +522,9 @@ fn pruning_removes_an_old_kbench_pair_and_keeps_the_scenarios_and_foreign_volume
     let s = scenario.to_str().unwrap();
 
     let listed = bench(&["pool", s, "--uri", SYSTEM, "--older-than", "30"]);
-    let listed_after = volumes_in_pool();
+    let listed_after = pool_volumes();
     let pruned = bench(&["pool", s, "--uri", SYSTEM, "--prune", "--older-than", "30"]);
-    let left = volumes_in_pool();
+    let left = pool_volumes();
     for volume in &made {
         virsh(&["vol-delete", "--pool", "kbench", volume]);
     }

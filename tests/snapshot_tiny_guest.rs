@@ -176,3 +176,35 @@ options = "rw"
     assert!(!results.join(".scratch").exists());
     assert_no_qemu_left(dir.path());
 }
+
+/// `bench check` counts the saved guests into the space the results folder needs: on a
+/// 200 MiB disk two variants' 512 MiB guests do not fit, a booted study does.
+#[test]
+fn bench_check_refuses_a_results_disk_without_room_for_the_saved_guests() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=200m", "tmpfs"]).arg(&small).status().unwrap();
+    assert!(mounted.success(), "mount a 200 MiB tmpfs (the tests run as root)");
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&small);
+    let body = "runs = 2\nreuse = \"REUSE\"\n[[variant]]\nname = \"a\"\n[[variant]]\nname = \"b\"\n[workload]\nkind = \"command\"\ncommand = \"true\"\n";
+    let results = small.join("results");
+    let check = |reuse: &str| {
+        let scenario = tiny_scenario(dir.path(), reuse, &body.replace("REUSE", reuse));
+        bench(&["check", scenario.to_str().unwrap(), "--results", results.to_str().unwrap()])
+    };
+    let saved = check("snapshot");
+    let text = String::from_utf8_lossy(&saved.stdout);
+    assert_eq!(saved.status.code(), Some(2), "{}", describe(&saved));
+    let line = text.lines().find(|l| l.contains("PROBLEM  results:")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("keeps saved guests of up to 1024 MiB there") && line.contains("reuse = \"boot\""), "{line}");
+    let booted = check("boot");
+    let text = String::from_utf8_lossy(&booted.stdout);
+    assert!(text.lines().any(|l| l.starts_with("  ok") && l.contains("results:")), "{}", describe(&booted));
+}

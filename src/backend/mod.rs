@@ -55,7 +55,7 @@ pub trait Backend {
     /// Starts a guest of `spec` from the state a [`Guest::save_state`] wrote into `state`:
     /// it runs on from where it was saved, its agent waiting for the host's word.
     fn restore(&self, _spec: &GuestSpec, _state: &Path) -> Result<Box<dyn Guest>> {
-        anyhow::bail!("this backend cannot restore a saved guest (reuse = \"snapshot\" needs the QEMU backend)")
+        anyhow::bail!("this backend cannot restore a saved guest (reuse = \"snapshot\" needs the QEMU or libvirt backend)")
     }
 }
 
@@ -90,7 +90,7 @@ pub trait Guest {
     /// Saves the whole guest (memory, devices, its disk's writes) into the folder `dir`
     /// and lets it run on; the bytes written. Only between two steps: the agent waits.
     fn save_state(&mut self, _dir: &Path) -> Result<u64> {
-        anyhow::bail!("this backend cannot save a guest (reuse = \"snapshot\" needs the QEMU backend)")
+        anyhow::bail!("this backend cannot save a guest (reuse = \"snapshot\" needs the QEMU or libvirt backend)")
     }
 }
 

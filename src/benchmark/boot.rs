@@ -61,6 +61,14 @@ struct Boot<'s, 'a> {
     states: Option<(&'s mut SavedStates, String)>,
 }
 
+/// The guest's host processes and bench's own: what the host-noise guard leaves out.
+fn with_bench(guest: Option<Vec<u32>>) -> Option<Vec<u32>> {
+    guest.map(|mut pids| {
+        pids.push(std::process::id());
+        pids
+    })
+}
+
 /// Boots the variant once and measures `pending` runs, or as many as the guest allows.
 pub fn run(
     study: &mut Study,
@@ -96,10 +104,7 @@ pub fn run(
         None => study.backend.boot(&spec)?,
         Some(state) => study.backend.restore(&spec, &state.dir).map_err(|e| RestoreFailed(format!("{e:#}")))?,
     };
-    let ours = guest.host_pids().map(|mut pids| {
-        pids.push(std::process::id());
-        pids
-    });
+    let ours = with_bench(guest.host_pids());
     let mut times = BootTimes::new(&variant.name, number);
     times.pinning = guest.pinning();
     if let Some(pinning) = &times.pinning {
@@ -262,6 +267,7 @@ impl Boot<'_, '_> {
         let save_s = saving.elapsed().as_secs_f64();
         match saved {
             Ok((dir, bytes)) => {
+                self.ours = with_bench(session.guest_host_pids());
                 self.times.save_s = Some(save_s);
                 self.times.state_bytes = Some(bytes);
                 states.insert(&slot, SavedState { dir, facts });

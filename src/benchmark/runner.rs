@@ -32,7 +32,7 @@ pub fn run_study(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
 
 fn run_rounds(study: &mut Study, outcome: &mut StudyOutcome) -> Result<()> {
     // Dropped on every way out (the end, Ctrl-C, the study timeout): no state file stays.
-    let mut states = (study.plan.reuse == Reuse::Snapshot).then(|| SavedStates::new(study.scratch));
+    let mut states = (study.plan.reuse == Reuse::Snapshot).then(|| SavedStates::new(study.scratch, study.host));
     outcome.planned_runs = study.plan.variants.len() * job::all_runs(study.plan).len();
     for round in 0..study.plan.rounds {
         if let Some(target) = adaptive_target(study.plan) {

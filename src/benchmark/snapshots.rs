@@ -1,6 +1,7 @@
 //! `reuse = "snapshot"`: the guests saved after a variant's first boots (`snapshots` of
 //! them) had prepared and warmed up, restored in turn by its later rounds. The state files
-//! live in the results folder's scratch space (`.scratch/states/<variant>.<slot>/`): removed when the study
+//! live in the results folder's scratch space (`.scratch/states/[<host>/]<variant>.<slot>/`;
+//! through libvirt only a pointer to the state file the lab host keeps): removed when the study
 //! ends (and on Ctrl-C, which ends it), and after a `kill -9` by the next `--resume`,
 //! which finds none and boots again.
 
@@ -24,8 +25,11 @@ pub struct SavedStates {
 }
 
 impl SavedStates {
-    pub fn new(scratch: &Path) -> SavedStates {
-        SavedStates { root: scratch.join("states"), states: HashMap::new() }
+    /// The states of one host's block (`host`, empty for a study without `[[host]]`):
+    /// the hosts of a fleet save and drop theirs apart.
+    pub fn new(scratch: &Path, host: &str) -> SavedStates {
+        let states = scratch.join("states");
+        SavedStates { root: if host.is_empty() { states } else { states.join(host) }, states: HashMap::new() }
     }
 
     pub fn get(&self, slot: &str) -> Option<&SavedState> {

@@ -9,8 +9,9 @@ use crate::benchmark::limits::{seconds, Limits};
 use crate::commands::cli::CheckArgs;
 use crate::host::noise as host_noise;
 use crate::results::folder::room_for_results;
+use crate::scenario::file::BackendKind;
 use crate::scenario::{self, Plan};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::path::Path;
 use std::time::Duration;
 
@@ -19,12 +20,13 @@ type Check = (String, Result<String>);
 
 pub fn check(args: &CheckArgs) -> Result<u8> {
     let mut checks: Vec<Check> = Vec::new();
-    match scenario::load_with(&args.scenario, &args.backend.overrides()) {
+    let loaded = scenario::load_with(&args.scenario, &args.backend.overrides());
+    match &loaded {
         Ok(plan) => {
-            describe_plan(&plan, &args.scenario);
-            describe_time(&plan, &args.results);
+            describe_plan(plan, &args.scenario);
+            describe_time(plan, &args.results);
             if let Some(like) = &args.like {
-                match super::check_like::planned_detection(&plan, like, &args.thresholds()) {
+                match super::check_like::planned_detection(plan, like, &args.thresholds()) {
                     Ok(lines) => {
                         println!("what the planned runs can detect (80 % power, at the spread of an earlier study):");
                         for line in lines {
@@ -35,15 +37,16 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
                 }
             }
             checks.push(("scenario".into(), Ok(format!("{} is valid", args.scenario.display()))));
-            checks.extend(host_checks(&plan));
+            checks.extend(host_checks(plan));
         }
         Err(error) => {
-            checks.push(("scenario".into(), Err(error)));
+            checks.push(("scenario".into(), Err(anyhow::anyhow!("{error:#}"))));
             checks.extend(host_checks_without_plan(&args.scenario, &args.backend.overrides()));
         }
     }
     checks.push(("agent".into(), agent_binary::locate(args.agent.as_deref()).map(|p| p.display().to_string())));
-    checks.push(("results".into(), free_space(&args.results)));
+    let saved_locally = loaded.as_ref().ok().filter(|plan| plan.guest.backend == BackendKind::Qemu).and_then(Plan::saved_state_mib);
+    checks.push(("results".into(), free_space(&args.results, saved_locally.unwrap_or(0))));
     println!("host now: {}", host_state());
     println!("checks:");
     for line in check_lines(&checks) {
@@ -245,10 +248,22 @@ fn host_state() -> String {
     }
 }
 
-/// Free space where the results folder will be (or its nearest existing parent).
-fn free_space(results: &Path) -> Result<String> {
+/// Free space where the results folder will be (or its nearest existing parent), for
+/// the study and the `saved_mib` its saved guests take there (`reuse = "snapshot"`).
+fn free_space(results: &Path, saved_mib: u64) -> Result<String> {
     let free_mib = room_for_results(results)?;
-    Ok(format!("{} ({free_mib} MiB free)", results.display()))
+    if saved_mib == 0 {
+        return Ok(format!("{} ({free_mib} MiB free)", results.display()));
+    }
+    let needed = saved_mib + crate::results::folder::MIN_FREE_MIB;
+    if free_mib < needed {
+        bail!(
+            "only {free_mib} MiB free in {}, and reuse = \"snapshot\" keeps saved guests of up to {saved_mib} MiB there (one per variant and snapshot, each as large as the guest's memory, plus its disk's writes): free {} MiB, choose another folder with --results, or use reuse = \"boot\"",
+            results.display(),
+            needed - free_mib
+        );
+    }
+    Ok(format!("{} ({free_mib} MiB free; saved guests take up to {saved_mib} MiB of it)", results.display()))
 }
 
 #[cfg(test)]

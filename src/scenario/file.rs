@@ -71,7 +71,7 @@ pub enum Reuse {
     #[default]
     Boot,
     /// The first round of each variant saves its guest after prepare and warm-ups; later
-    /// rounds restore that state (QEMU backend only).
+    /// rounds restore that state.
     Snapshot,
 }
 

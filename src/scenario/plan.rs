@@ -191,6 +191,14 @@ pub enum Workload {
 }
 
 impl Plan {
+    /// `reuse = "snapshot"`: the space its saved guests take at most, in MiB, where they
+    /// are kept (the results folder's disk, or each libvirt host's pool): a memory image
+    /// per saved guest, which migration writes without its zero pages, so at most the
+    /// guest's memory. The disk's writes up to the save come on top.
+    pub fn saved_state_mib(&self) -> Option<u64> {
+        (self.reuse == Reuse::Snapshot).then(|| self.variants.len() as u64 * u64::from(self.snapshots) * self.guest.memory_mib)
+    }
+
     /// The round (0-based) that measures run `index` (1-based): runs are dealt out in
     /// turn, so every round gets early and late runs alike.
     pub fn round_of(&self, index: u32) -> u32 {
@@ -322,11 +330,6 @@ fn validate(file: ScenarioFile, path: &Path) -> Result<Plan> {
             );
         }
         check_pinnable(guest.cpus)?;
-    }
-    if file.reuse == Reuse::Snapshot && backend != BackendKind::Qemu {
-        bail!(
-            "key `reuse`: \"snapshot\" saves and restores guests through the QEMU backend only; with libvirt or [[host]] entries use reuse = \"boot\" (or remove reuse)"
-        );
     }
     let snapshots = file.snapshots.unwrap_or(1);
     if file.snapshots.is_some() && file.reuse != Reuse::Snapshot {
@@ -720,13 +723,12 @@ mod tests {
     }
 
     #[test]
-    fn reuse_is_boot_by_default_and_snapshot_only_with_the_qemu_backend() {
+    fn reuse_is_boot_by_default_and_snapshot_with_every_backend() {
         assert_eq!(load_scenario("", "").unwrap().reuse, Reuse::Boot);
         assert_eq!(load_scenario("reuse = \"snapshot\"", "").unwrap().reuse, Reuse::Snapshot);
-        let libvirt = refusal(load_scenario("reuse = \"snapshot\"", "backend = \"libvirt\""));
-        assert!(libvirt.contains("key `reuse`: \"snapshot\" saves and restores guests through the QEMU backend only"), "{libvirt}");
-        let hosts = refusal(load_scenario("reuse = \"snapshot\"\n[[host]]\nname = \"lab1\"\nuri = \"qemu:///system\"", ""));
-        assert!(hosts.contains("key `reuse`"), "{hosts}");
+        assert_eq!(load_scenario("reuse = \"snapshot\"", "backend = \"libvirt\"").unwrap().reuse, Reuse::Snapshot);
+        let hosts = load_scenario("reuse = \"snapshot\"\n[[host]]\nname = \"lab1\"\nuri = \"qemu:///system\"", "");
+        assert_eq!(hosts.unwrap().reuse, Reuse::Snapshot);
         assert!(load_scenario("reuse = \"restore\"", "").is_err(), "an unknown value is refused");
         let k = |top: &str| load_scenario(&format!("runs = 4\nreuse = \"snapshot\"\n{top}"), "");
         assert_eq!((k("").unwrap().snapshots, k("snapshots = 3").unwrap().snapshots), (1, 3));

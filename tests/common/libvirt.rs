@@ -25,6 +25,14 @@ pub fn domains(prefix: &str) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().map(str::trim).filter(|n| n.starts_with(prefix)).map(String::from).collect()
 }
 
+/// The volumes of the kbench pool (libvirt 9.0's `vol-list` has no --name).
+pub fn pool_volumes() -> Vec<String> {
+    let _ = Command::new("virsh").args(["-c", SYSTEM, "pool-refresh", "kbench"]).output();
+    let out = Command::new("virsh").args(["-c", SYSTEM, "vol-list", "kbench"]).output().expect("run virsh");
+    // A header line, a rule, then one volume a line: its name first.
+    String::from_utf8_lossy(&out.stdout).lines().skip(2).filter_map(|l| l.split_whitespace().next()).map(String::from).collect()
+}
+
 /// bench names its domains kbench-<its pid>-...
 pub fn domains_of(bench_pid: u32) -> Vec<String> {
     domains(&format!("kbench-{bench_pid}-"))

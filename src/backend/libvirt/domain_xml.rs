@@ -17,6 +17,9 @@ pub struct DomainSpec {
     pub initrd: String,
     pub cmdline: String,
     pub disk: Option<Disk>,
+    /// The `<metadata>` element naming who made the domain (`saved::Owner`): a restored
+    /// domain is not auto-destroyed, so a later bench finds a killed one's by it.
+    pub owner_metadata: String,
 }
 
 #[derive(Debug, Clone)]
@@ -24,12 +27,16 @@ pub struct Disk {
     pub path: String,
     /// "raw" or "qcow2".
     pub format: &'static str,
+    /// `<transient/>`: writes go to an overlay libvirt throws away. A guest that may be
+    /// saved runs on an overlay volume of kbench's instead (libvirt cannot save a guest
+    /// with a transient disk).
+    pub transient: bool,
 }
 
 /// The domain XML. serial0 is the console (console=ttyS0), serial1 the agent's channel
 /// (`kbench_protocol::AGENT_PORT`); both are ptys, which libvirt hands out as streams on
-/// any connection, remote ones too. The disk is `<transient/>`: writes go to an overlay
-/// libvirt throws away, the image never changes.
+/// any connection, remote ones too. The image is never written: the disk is `<transient/>`
+/// or an overlay over it ([`Disk::transient`]).
 pub fn domain_xml(spec: &DomainSpec) -> String {
     let kind = match spec.accel {
         Accel::Kvm => "kvm",
@@ -42,14 +49,16 @@ pub fn domain_xml(spec: &DomainSpec) -> String {
     };
     let disk = spec.disk.as_ref().map_or(String::new(), |disk| {
         format!(
-            "    <disk type='file' device='disk'>\n      <driver name='qemu' type='{}'/>\n      <source file='{}'/>\n      <target dev='vda' bus='virtio'/>\n      <transient/>\n    </disk>\n",
+            "    <disk type='file' device='disk'>\n      <driver name='qemu' type='{}'/>\n      <source file='{}'/>\n      <target dev='vda' bus='virtio'/>\n{}    </disk>\n",
             escape(disk.format),
-            escape(&disk.path)
+            escape(&disk.path),
+            if disk.transient { "      <transient/>\n" } else { "" }
         )
     });
     format!(
         "<domain type='{kind}'>
   <name>{name}</name>
+  <metadata>{owner}</metadata>
   <memory unit='MiB'>{memory}</memory>
   <vcpu>{cpus}</vcpu>
   <os>
@@ -82,6 +91,7 @@ pub fn domain_xml(spec: &DomainSpec) -> String {
         kernel = escape(&spec.kernel),
         initrd = escape(&spec.initrd),
         cmdline = escape(&spec.cmdline),
+        owner = spec.owner_metadata,
     )
 }
 
@@ -114,7 +124,8 @@ mod tests {
             kernel: "/pool/k&1".into(),
             initrd: "/pool/<i>".into(),
             cmdline: cmdline.into(),
-            disk: Some(Disk { path: "/pool/d\"isk".into(), format: "raw" }),
+            disk: Some(Disk { path: "/pool/d\"isk".into(), format: "raw", transient: true }),
+            owner_metadata: "<kbench:owner xmlns:kbench='https://kbench.invalid/o'>m-1-0</kbench:owner>".into(),
         }
     }
 
@@ -136,6 +147,7 @@ mod tests {
         let source = doc.descendants().find(|n| n.has_tag_name("source")).unwrap();
         assert_eq!(source.attribute("file"), Some("/pool/d\"isk"));
         assert!(doc.descendants().any(|n| n.has_tag_name("transient")), "the disk is never written");
+        assert_eq!(doc.descendants().find(|n| n.has_tag_name("owner")).and_then(|n| n.text()), Some("m-1-0"));
         assert!(doc.descendants().any(|n| n.has_tag_name("acpi")), "the guest can power off");
         assert_eq!(doc.root_element().attribute("type"), Some("qemu"));
     }

@@ -10,6 +10,7 @@
 pub mod domain_xml;
 pub mod prune;
 pub mod remote_files;
+pub mod saved;
 pub mod streams;
 pub mod volumes;
 
@@ -19,6 +20,7 @@ use crate::scenario::Plan;
 use anyhow::{anyhow, Context, Result};
 use domain_xml::{Disk, DomainSpec};
 use kbench_protocol::{encode, HostMessage};
+use saved::{Owner, Pointer};
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -32,6 +34,9 @@ use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::stream::Stream;
 
+/// How long a paused guest's serial output is given to reach the pumps before a save:
+/// twice the longest a pump waits between two reads.
+const SETTLE: Duration = Duration::from_millis(500);
 /// How long opening the connection may take (an ssh that hangs, a host that is down).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Keepalive: a probe after 5 s of silence, the connection given up after 6 unanswered
@@ -52,6 +57,8 @@ pub struct LibvirtBackend {
     /// Local file (or an initrd and agent pair, `initrd_key`) → its path on the host,
     /// uploaded once.
     remote: Mutex<HashMap<PathBuf, String>>,
+    /// What this backend's domains and volumes are marked with (`reuse = "snapshot"`).
+    owner: Owner,
 }
 
 /// The key of a composed initrd in the upload table: no file has this name.
@@ -145,6 +152,17 @@ impl LibvirtBackend {
         let version = format!("libvirt {libvirt_version} at {uri}, QEMU {}", version_text(conn.hyp_version().unwrap_or(0)));
         let machine = HostMachine { libvirt_version, accel, cpus: node.cpus, memory_mib: node.memory / 1024 };
         let pool = volumes::pool(&conn).with_context(|| format!("on {uri}"))?;
+        let orphans = saved::remove_orphans(&conn, &pool);
+        let warning = match (warning, orphans.is_empty()) {
+            (warning, true) => warning,
+            (warning, false) => Some(
+                warning
+                    .into_iter()
+                    .chain([format!("removed what a killed bench left on {uri}: {}", orphans.join(", "))])
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        };
         // `[guest.remote]`: checked here, before anything boots, then used in place.
         let mut remote = HashMap::new();
         for file in &plan.guest.remote_files {
@@ -161,6 +179,7 @@ impl LibvirtBackend {
             version,
             machine,
             remote: Mutex::new(remote),
+            owner: Owner::new(),
         };
         for variant in &plan.variants {
             backend.upload(&pool, &variant.kernel)?;
@@ -230,20 +249,34 @@ impl Backend for LibvirtBackend {
     }
 
     fn boot(&self, spec: &GuestSpec) -> Result<Box<dyn Guest>> {
-        static BOOTS: AtomicU32 = AtomicU32::new(0);
         let initrd =
             match self.remote.lock().map_err(|_| anyhow!("upload table poisoned"))?.get(&initrd_key(spec.initrd.as_deref(), &spec.agent)) {
                 Some(path) => path.clone(),
                 None => self.upload_initrd(&volumes::pool(&self.connection()?)?, spec.initrd.as_deref(), &spec.agent)?,
             };
+        let boot = next_number();
+        let mut work_volume = None;
         let disk = match &spec.disk {
-            Some(disk) => Some(Disk { path: self.remote_path(disk)?, format: if super::qemu::is_qcow2(disk) { "qcow2" } else { "raw" } }),
+            Some(disk) => {
+                let format = if super::qemu::is_qcow2(disk) { "qcow2" } else { "raw" };
+                let image = self.remote_path(disk)?;
+                if spec.saveable {
+                    let name = self.owner.work_volume(boot);
+                    let pool = volumes::pool(&self.connection()?)?;
+                    let path = saved::create_overlay(&pool, &name, &image, format, disk_capacity(disk)?)
+                        .with_context(|| format!("on {}", self.uri))?;
+                    work_volume = Some(name);
+                    Some(Disk { path, format: "qcow2", transient: false })
+                } else {
+                    Some(Disk { path: image, format, transient: true })
+                }
+            }
             None => None,
         };
         let safe_name: String =
             spec.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
         let domain_spec = DomainSpec {
-            name: format!("kbench-{}-{}-{safe_name}", std::process::id(), BOOTS.fetch_add(1, Ordering::Relaxed)),
+            name: format!("kbench-{}-{boot}-{safe_name}", std::process::id()),
             accel: self.accel,
             maximum_cpu: self.maximum_cpu,
             cpus: spec.cpus,
@@ -252,6 +285,7 @@ impl Backend for LibvirtBackend {
             initrd,
             cmdline: spec.cmdline.clone(),
             disk,
+            owner_metadata: self.owner.metadata_xml(),
         };
         let xml = domain_xml::domain_xml(&domain_spec);
         // Paused until both serial ports are open: a pty drops what the guest writes
@@ -259,41 +293,153 @@ impl Backend for LibvirtBackend {
         let flags = virt::sys::VIR_DOMAIN_START_AUTODESTROY | virt::sys::VIR_DOMAIN_START_PAUSED;
         let conn = self.connection()?;
         let domain = conn.create_domain_xml(&xml, flags).map_err(|e| anyhow!("libvirt at {} refused to start the guest: {e}", self.uri))?;
-        let mut guest = LibvirtGuest::new(domain);
-        guest.attach(&conn, &spec.console_log)?;
+        let mut guest = LibvirtGuest::new(domain, conn.clone(), &spec.console_log);
+        if spec.saveable {
+            let disk = match (&spec.disk, &work_volume) {
+                (Some(disk), Some(_)) => Some(disk_capacity(disk)?),
+                _ => None,
+            };
+            guest.saving = Some(Saving { owner: self.owner.clone(), disk_capacity: disk });
+        }
+        guest.work_volume = work_volume;
+        guest.attach(&conn, false)?;
         guest.domain.resume().map_err(|e| anyhow!("cannot start the guest on {}: {e}", self.uri))?;
         guest.host_pids = local_qemu_pid(&self.uri, &domain_spec.name).map(|pid| vec![pid]);
         Ok(Box::new(guest))
     }
+
+    fn restore(&self, spec: &GuestSpec, state: &Path) -> Result<Box<dyn Guest>> {
+        let pointer = Pointer::read(state)?;
+        let conn = self.connection()?;
+        let pool = volumes::pool(&conn)?;
+        let fresh = match (&pointer.disk_path, &spec.disk) {
+            (Some(saved), Some(disk)) => Some(fresh_overlay(&pool, &self.owner, saved, disk_capacity(disk)?)?),
+            _ => None,
+        };
+        let domain = saved::restore(&conn, &pointer, fresh.as_ref().map(|(_, path)| path.as_str()));
+        let mut guest = LibvirtGuest::new(domain.with_context(|| format!("on {}", self.uri))?, conn.clone(), &spec.console_log);
+        guest.work_volume = fresh.map(|(name, _)| name);
+        guest.attach(&conn, false)?;
+        guest.domain.resume().map_err(|e| anyhow!("cannot start the restored guest on {}: {e}", self.uri))?;
+        guest.host_pids = local_qemu_pid(&self.uri, &pointer.domain).map(|pid| vec![pid]);
+        Ok(Box::new(guest))
+    }
+}
+
+impl Drop for LibvirtBackend {
+    /// The study is over: its saved guests and disk overlays go (the domains went with
+    /// their handles).
+    fn drop(&mut self) {
+        if let Ok(pool) = self.connection().and_then(|conn| volumes::pool(&conn)) {
+            saved::remove_volumes_of(&pool, &self.owner);
+        }
+    }
+}
+
+/// A number for a domain's and an overlay's name, unique in this process.
+fn next_number() -> u32 {
+    static NUMBERS: AtomicU32 = AtomicU32::new(0);
+    NUMBERS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A new overlay volume over the saved disk at `saved`: (its name, its path).
+fn fresh_overlay(pool: &virt::storage_pool::StoragePool, owner: &Owner, saved: &str, capacity: u64) -> Result<(String, String)> {
+    let name = owner.work_volume(next_number());
+    let path = saved::create_overlay(pool, &name, saved, "qcow2", capacity)?;
+    Ok((name, path))
+}
+
+/// The size a disk image shows its guest: a qcow2's virtual size, a raw file's length.
+fn disk_capacity(disk: &Path) -> Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(disk).with_context(|| format!("cannot read {}", disk.display()))?;
+    if super::qemu::is_qcow2(disk) {
+        let mut size = [0u8; 8];
+        file.seek(SeekFrom::Start(24))
+            .and_then(|_| file.read_exact(&mut size))
+            .with_context(|| format!("cannot read {}", disk.display()))?;
+        return Ok(u64::from_be_bytes(size));
+    }
+    Ok(file.metadata().with_context(|| format!("cannot read {}", disk.display()))?.len())
+}
+
+/// What a guest that may be saved needs to save itself.
+#[derive(Clone)]
+struct Saving {
+    owner: Owner,
+    /// The size of its disk, for the overlay it runs on after the save.
+    disk_capacity: Option<u64>,
 }
 
 /// A running domain and the threads that pump its serial ports.
 struct LibvirtGuest {
     domain: Domain,
+    conn: Connect,
+    console_log: PathBuf,
+    /// Set on a guest booted to be saved (`GuestSpec::saveable`).
+    saving: Option<Saving>,
+    /// The disk overlay volume the domain runs on, removed with it.
+    work_volume: Option<String>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    agent_pump: Option<JoinHandle<streams::LineFramer>>,
+    /// What the last agent pump had framed of a line not yet ended (a save stopped it).
+    framer: Option<streams::LineFramer>,
     outgoing: Option<mpsc::Sender<Vec<u8>>>,
+    /// One channel for the guest's life: the pumps after a save feed the same one, so
+    /// nothing the session has not read yet is lost.
+    events_sender: Option<mpsc::Sender<GuestEvent>>,
     events: Option<mpsc::Receiver<GuestEvent>>,
     /// The domain's QEMU when it runs on this host.
     host_pids: Option<Vec<u32>>,
 }
 
 impl LibvirtGuest {
-    fn new(domain: Domain) -> LibvirtGuest {
-        LibvirtGuest { domain, stop: Arc::new(AtomicBool::new(false)), threads: Vec::new(), outgoing: None, events: None, host_pids: None }
+    fn new(domain: Domain, conn: Connect, console_log: &Path) -> LibvirtGuest {
+        LibvirtGuest {
+            domain,
+            conn,
+            console_log: console_log.to_path_buf(),
+            saving: None,
+            work_volume: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+            agent_pump: None,
+            framer: None,
+            outgoing: None,
+            events_sender: None,
+            events: None,
+            host_pids: None,
+        }
     }
 
-    fn attach(&mut self, conn: &Connect, console_log: &Path) -> Result<()> {
-        let log = std::fs::File::create(console_log).with_context(|| format!("cannot create {}", console_log.display()))?;
+    /// Opens the serial ports' streams; `again` after a save, the console log continued.
+    fn attach(&mut self, conn: &Connect, again: bool) -> Result<()> {
+        let console_log = &self.console_log;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(again)
+            .truncate(!again)
+            .open(console_log)
+            .with_context(|| format!("cannot create {}", console_log.display()))?;
         let console = open_serial(conn, &self.domain, "serial0")?;
         self.threads.push(streams::spawn_console_copy(console, log, self.stop.clone()));
         let channel = open_serial(conn, &self.domain, "serial1")?;
         let (outgoing, to_send) = mpsc::channel();
-        let (events, received) = mpsc::channel();
+        let events = match &self.events_sender {
+            Some(events) => events.clone(),
+            None => {
+                let (events, received) = mpsc::channel();
+                self.events = Some(received);
+                self.events_sender = Some(events.clone());
+                events
+            }
+        };
         let closed = events.clone();
         let lost = conn.clone();
         let uri = conn.uri().unwrap_or_default();
-        self.threads.push(streams::spawn_agent_pump(
+        self.agent_pump = Some(streams::spawn_agent_pump(
             conn.clone(),
             channel,
             to_send,
@@ -304,9 +450,9 @@ impl LibvirtGuest {
                 let _ = closed.send(GuestEvent::Closed { hypervisor_error });
             },
             self.stop.clone(),
+            self.framer.take(),
         ));
         self.outgoing = Some(outgoing);
-        self.events = Some(received);
         Ok(())
     }
 
@@ -356,6 +502,47 @@ impl Guest for LibvirtGuest {
     fn host_pids(&self) -> Option<Vec<u32>> {
         self.host_pids.clone()
     }
+
+    /// libvirt's save stops the guest: it is restored at once to run on, its serial
+    /// ports opened again. The agent waits between two steps, so nothing is in flight.
+    fn save_state(&mut self, dir: &Path) -> Result<u64> {
+        let Some(Saving { owner, disk_capacity }) = self.saving.clone() else { anyhow::bail!("this guest was not booted to be saved") };
+        let slot = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "state".into());
+        let conn = self.conn.clone();
+        let pool = volumes::pool(&conn)?;
+        // Paused first, then the pumps stopped once they have passed on what the agent wrote
+        // before the pause (the last steps' kernel log may still be on its way).
+        self.domain.suspend().map_err(|e| anyhow!("cannot pause the guest to save it: {e}"))?;
+        std::thread::sleep(SETTLE);
+        self.stop_pumps();
+        let saved = saved::save(&self.domain, &pool, &owner, &slot, self.work_volume.as_deref());
+        let (pointer, bytes) = match saved {
+            Ok(saved) => saved,
+            Err(error) => {
+                // Not saved: the guest runs on as it was, if it still runs.
+                if self.is_running() {
+                    self.attach(&conn, true)?;
+                    let _ = self.domain.resume();
+                }
+                return Err(error);
+            }
+        };
+        // Its overlay is the saved disk now: the guest runs on over a fresh one.
+        let fresh = match (&pointer.disk_path, disk_capacity) {
+            (Some(saved), Some(capacity)) => Some(fresh_overlay(&pool, &owner, saved, capacity)?),
+            _ => None,
+        };
+        self.work_volume = fresh.as_ref().map(|(name, _)| name.clone());
+        self.domain = saved::restore(&conn, &pointer, fresh.as_ref().map(|(_, path)| path.as_str()))
+            .context("the guest was saved but could not run on")?;
+        self.attach(&conn, true)?;
+        self.domain.resume().map_err(|e| anyhow!("the saved guest does not run on: {e}"))?;
+        if self.host_pids.is_some() {
+            self.host_pids = local_qemu_pid(&conn.uri().unwrap_or_default(), &pointer.domain).map(|pid| vec![pid]);
+        }
+        pointer.write(dir)?;
+        Ok(bytes)
+    }
 }
 
 /// Whether `uri` reaches the libvirt of this host (`qemu:///system`, `qemu+unix:///session`):
@@ -384,10 +571,28 @@ impl LibvirtGuest {
         if self.is_running() {
             let _ = self.domain.destroy();
         }
+        self.stop_pumps();
+        // The session's next wait ends at once: the guest is gone.
+        self.events_sender = None;
+        if let Some(name) = self.work_volume.take() {
+            if let Ok(pool) = volumes::pool(&self.conn) {
+                saved::delete_volume(&pool, &name);
+            }
+        }
+    }
+
+    /// Ends the threads that pump the serial ports; what they framed stays for the
+    /// session, a line begun stays in [`Self::framer`].
+    fn stop_pumps(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        if let Some(pump) = self.agent_pump.take() {
+            self.framer = pump.join().ok();
+        }
+        self.stop = Arc::new(AtomicBool::new(false));
+        self.outgoing = None;
     }
 }
 
@@ -484,6 +689,9 @@ pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
     let mut files: Vec<(String, PathBuf)> = plan.variants.iter().map(|v| (format!("kernel of {}", v.name), v.kernel.clone())).collect();
     files.extend(plan.guest.disk.iter().map(|d| ("disk".to_string(), d.clone())));
     let pool = conn.lookup_storage_pool_by_name(volumes::POOL).ok();
+    if let Some(saved_mib) = plan.saved_state_mib() {
+        lines.push(("saved guests".into(), pool_room(pool.as_ref(), saved_mib)));
+    }
     for (what, path) in files {
         if let Some(file) = plan.guest.remote_files.iter().find(|f| f.local == path) {
             let text = format!(
@@ -508,6 +716,21 @@ pub fn check_host(plan: &Plan) -> Vec<(String, Result<String>)> {
         lines.push((what, state));
     }
     lines
+}
+
+/// Whether the host's pool has room for the guests `reuse = "snapshot"` saves there.
+fn pool_room(pool: Option<&virt::storage_pool::StoragePool>, saved_mib: u64) -> Result<String> {
+    let Some(info) = pool.and_then(|p| p.info().ok()) else {
+        return Ok(format!("up to {saved_mib} MiB of saved guests in pool {} (not made yet)", volumes::POOL));
+    };
+    let free_mib = info.available / (1024 * 1024);
+    if free_mib < saved_mib {
+        anyhow::bail!(
+            "reuse = \"snapshot\" keeps saved guests of up to {saved_mib} MiB in pool {} on the host (one per variant and snapshot, each as large as the guest's memory), which has {free_mib} MiB free: free space there or use reuse = \"boot\"",
+            volumes::POOL
+        );
+    }
+    Ok(format!("up to {saved_mib} MiB of saved guests in pool {} ({free_mib} MiB free)", volumes::POOL))
 }
 
 #[cfg(test)]

@@ -151,7 +151,9 @@ pub fn spawn_console_copy(stream: Stream, mut log: std::fs::File, stop: Arc<Atom
 }
 
 /// The agent's channel: bytes to send go in on `outgoing`, framed lines come out through
-/// `deliver`; `on_end` runs once when the stream ends, the connection is lost or `stop`.
+/// `deliver`; `on_end` runs once when the stream ends or the connection is lost, not when
+/// `stop` ends the pump. The framer (`framer`, else a new one) comes back at the end,
+/// holding a line begun but not ended, for the next pump of the same guest to go on with.
 /// A stream of a closed connection only ever says "nothing yet": `conn` is asked.
 pub fn spawn_agent_pump(
     conn: Connect,
@@ -160,9 +162,10 @@ pub fn spawn_agent_pump(
     mut deliver: impl FnMut(Framed) -> bool + Send + 'static,
     on_end: impl FnOnce() + Send + 'static,
     stop: Arc<AtomicBool>,
-) -> JoinHandle<()> {
+    framer: Option<LineFramer>,
+) -> JoinHandle<LineFramer> {
     std::thread::spawn(move || {
-        let mut framer = LineFramer::new(MAX_LINE_BYTES);
+        let mut framer = framer.unwrap_or_else(|| LineFramer::new(MAX_LINE_BYTES));
         let mut buffer = vec![0u8; 64 * 1024];
         let mut framed = Vec::new();
         let mut last_check = Instant::now();
@@ -203,8 +206,12 @@ pub fn spawn_agent_pump(
                 Received::End => break,
             }
         }
-        on_end();
+        // Stopped on purpose (a save): the stream's end says nothing of the guest.
+        if !stop.load(Ordering::Relaxed) {
+            on_end();
+        }
         let _ = stream.abort();
+        framer
     })
 }
 
