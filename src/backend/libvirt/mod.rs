@@ -59,6 +59,8 @@ pub struct LibvirtBackend {
     remote: Mutex<HashMap<PathBuf, String>>,
     /// What this backend's domains and volumes are marked with (`reuse = "snapshot"`).
     owner: Owner,
+    /// `reuse = "snapshot"`: the backend leaves volumes to remove at its end.
+    saves: bool,
 }
 
 /// The key of a composed initrd in the upload table: no file has this name.
@@ -180,6 +182,7 @@ impl LibvirtBackend {
             machine,
             remote: Mutex::new(remote),
             owner: Owner::new(),
+            saves: plan.reuse == crate::scenario::file::Reuse::Snapshot,
         };
         for variant in &plan.variants {
             backend.upload(&pool, &variant.kernel)?;
@@ -330,8 +333,13 @@ impl Drop for LibvirtBackend {
     /// The study is over: its saved guests and disk overlays go (the domains went with
     /// their handles).
     fn drop(&mut self) {
-        if let Ok(pool) = self.connection().and_then(|conn| volumes::pool(&conn)) {
-            saved::remove_volumes_of(&pool, &self.owner);
+        // Not over a connection opened anew (a host gone would cost its timeout): what a
+        // lost connection leaves, the next run removes.
+        let Ok(conn) = self.conn.lock() else { return };
+        if self.saves && conn.is_alive().unwrap_or(false) {
+            if let Ok(pool) = volumes::pool(&conn) {
+                saved::remove_volumes_of(&pool, &self.owner);
+            }
         }
     }
 }
@@ -504,7 +512,8 @@ impl Guest for LibvirtGuest {
     }
 
     /// libvirt's save stops the guest: it is restored at once to run on, its serial
-    /// ports opened again. The agent waits between two steps, so nothing is in flight.
+    /// ports opened again. The agent waits between two steps; what it wrote before the
+    /// pause reaches the session, a line cut by the pause is completed after it.
     fn save_state(&mut self, dir: &Path) -> Result<u64> {
         let Some(Saving { owner, disk_capacity }) = self.saving.clone() else { anyhow::bail!("this guest was not booted to be saved") };
         let slot = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "state".into());
