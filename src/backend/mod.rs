@@ -21,6 +21,10 @@ use std::time::Duration;
 
 pub use accel::Accel;
 
+/// How long saving or restoring a guest (`reuse = "snapshot"`) may take, in any backend:
+/// far more than the seconds a few GiB take.
+pub const STATE_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Everything needed to boot one guest.
 #[derive(Debug, Clone)]
 pub struct GuestSpec {

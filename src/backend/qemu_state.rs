@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// How long a save or a restore may take: far more than the seconds a few GiB take.
-pub const STATE_TIMEOUT: Duration = Duration::from_secs(300);
+pub use super::STATE_TIMEOUT;
 /// How often QEMU is asked whether the migration is done.
 const POLL: Duration = Duration::from_millis(20);
 

@@ -155,12 +155,18 @@ pub fn save(domain: &Domain, pool: &StoragePool, owner: &Owner, slot: &str, disk
     delete_volume(pool, &state_volume);
     let state_path = format!("{}/{state_volume}", pool_folder(pool)?.trim_end_matches('/'));
     let path = CString::new(state_path.clone())?;
-    // SAFETY: the domain pointer is valid while `domain` lives; the path is a NUL-ended
-    // string that outlives the call; a null dxml is allowed (the domain's own XML).
-    let result = unsafe { virt::sys::virDomainSaveFlags(domain.as_ptr(), path.as_ptr(), std::ptr::null(), 0) };
-    if result < 0 {
-        bail!("libvirt could not save the guest into {state_path}: {}", virt::error::Error::last_error());
-    }
+    let saving = domain.clone();
+    bounded("save the guest", move || {
+        // SAFETY: the domain pointer is valid while `saving` lives, which is to the end of
+        // this closure; the path is a NUL-ended string that outlives the call; a null dxml
+        // is allowed (the domain's own XML).
+        let result = unsafe { virt::sys::virDomainSaveFlags(saving.as_ptr(), path.as_ptr(), std::ptr::null(), 0) };
+        if result < 0 {
+            bail!("{}", virt::error::Error::last_error());
+        }
+        Ok(())
+    })
+    .with_context(|| format!("libvirt could not save the guest into {state_path}"))?;
     let _ = pool.refresh(0);
     let mut bytes = volume_bytes(pool, &state_volume)?;
     let disk_path = match disk {
@@ -186,9 +192,24 @@ pub fn restore(conn: &Connect, pointer: &Pointer, fresh: Option<&str>) -> Result
         (None, None) => None,
         _ => bail!("internal: a restore of {} without its disk", pointer.state_path),
     };
-    conn.restore_domain_flags(&pointer.state_path, dxml.as_deref(), virt::sys::VIR_DOMAIN_SAVE_PAUSED)
-        .map_err(|e| anyhow!("libvirt could not restore the guest from {}: {e}", pointer.state_path))?;
+    let (restoring, path) = (conn.clone(), pointer.state_path.clone());
+    bounded("restore the guest", move || {
+        restoring.restore_domain_flags(&path, dxml.as_deref(), virt::sys::VIR_DOMAIN_SAVE_PAUSED).map_err(|e| anyhow!("{e}"))
+    })
+    .with_context(|| format!("libvirt could not restore the guest from {}", pointer.state_path))?;
     conn.lookup_domain_by_name(&pointer.domain).map_err(|e| anyhow!("the restored guest {} is not there: {e}", pointer.domain))
+}
+
+/// Runs `call` (a libvirt call that may block) within [`super::super::STATE_TIMEOUT`]. A
+/// call past it is left to end on its own thread; the guest it was for is destroyed with
+/// its handle, which ends it.
+fn bounded<T: Send + 'static>(what: &str, call: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(call());
+    });
+    let timeout = super::super::STATE_TIMEOUT;
+    receiver.recv_timeout(timeout).map_err(|_| anyhow!("libvirt did not {what} within {} s", timeout.as_secs()))?
 }
 
 /// The saved domain's XML with its disk `saved` swapped for the overlay `fresh` (libvirt
