@@ -1,9 +1,13 @@
-//! `reuse = "snapshot"` on real guests (issue 21): each variant booted, prepared and
-//! warmed up once, saved by QEMU, restored by its later rounds with a fresh key, the
-//! host's clock and fresh entropy; and what a kill -9 during a restore leaves.
+//! `reuse = "snapshot"` on real guests (issue 21), through QEMU and through a real libvirt
+//! daemon (qemu:///system; a fleet's hosts are in tests/fleet.rs): each variant booted,
+//! prepared and warmed up once, saved, restored by its later rounds with a fresh key, the
+//! host's clock and fresh entropy; a guest with a disk; and what a kill -9 during a restore
+//! leaves until the next run. Needs root.
 
 mod common;
+use common::libvirt::*;
 use common::*;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Three variants, four rounds: every round after the first restores.
@@ -29,7 +33,7 @@ command = "date +%s; cat /tmp/prepared; for i in $(seq 20); do /bin/true; done"
 "#;
 
 /// The study's results folder under `root/<scenario>/`, not its `latest` link.
-fn study_folder(root: &std::path::Path, scenario: &str) -> std::path::PathBuf {
+fn study_folder(root: &Path, scenario: &str) -> PathBuf {
     let folders: Vec<_> = std::fs::read_dir(root.join(scenario))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -48,6 +52,29 @@ fn a_snapshot_study_boots_each_variant_once_and_restores_it_in_every_later_round
     let out = bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let results = study_folder(&root, "snapshot");
+    assert_each_variant_booted_once_and_restored_thrice(&results);
+    assert!(!results.join(".scratch").exists(), "the state files go with the study");
+    assert_no_qemu_left(dir.path());
+}
+
+#[test]
+fn a_libvirt_snapshot_study_boots_each_variant_once_and_restores_it_in_every_later_round() {
+    let _guard = guest_lock();
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = through_libvirt(tiny_scenario(dir.path(), "lvsnap", THREE_BY_FOUR));
+    let root = dir.path().join("results");
+    let (pid, out) = finish(bench_child(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let results = study_folder(&root, "lvsnap");
+    assert_each_variant_booted_once_and_restored_thrice(&results);
+    assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
+    assert!(state_volumes_of(pid).is_empty(), "state files left on the host: {:?}", state_volumes_of(pid));
+    assert!(!results.join(".scratch").exists());
+}
+
+/// What THREE_BY_FOUR must leave, whichever backend ran it.
+fn assert_each_variant_booted_once_and_restored_thrice(results: &Path) {
     let rows = read_rows(&results.join("runs.csv"));
     let mut keys: Vec<(String, String, String)> =
         rows.iter().map(|r| (r["variant"].clone(), r["run"].clone(), r["status"].clone())).collect();
@@ -62,6 +89,7 @@ fn a_snapshot_study_boots_each_variant_once_and_restores_it_in_every_later_round
     }
     // The restored guests are the variants' own: each row's cmdline is its variant's.
     assert!(rows.iter().filter(|r| r["variant"] == "b").all(|r| r["cmdline"].contains("slub_debug=P")));
+    assert!(rows.iter().filter(|r| r["variant"] == "c").all(|r| r["cmdline"].contains("init_on_free=1")));
     assert!(rows.iter().filter(|r| r["variant"] == "a").all(|r| !r["cmdline"].contains("slub_debug")));
 
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(results.join("meta.json")).unwrap()).unwrap();
@@ -89,22 +117,18 @@ fn a_snapshot_study_boots_each_variant_once_and_restores_it_in_every_later_round
         assert!((host - clock).abs() < 20, "run {run}: the guest's clock says {clock}, the host's {host}");
         assert!(log.contains("prepared"), "{log}");
     }
-    assert!(!results.join(".scratch").exists(), "the state files go with the study");
-    assert_no_qemu_left(dir.path());
 }
 
-#[test]
-fn a_kill_9_during_a_restore_leaves_no_qemu_and_the_next_run_no_state_file() {
-    let _guard = guest_lock();
-    let dir = tempfile::tempdir().unwrap();
-    let body = "runs = 2\nrounds = 2\nwarmup = 0\njobs = [\"half\"]\nreuse = \"snapshot\"\n[[variant]]\nname = \"long\"\n[workload]\nkind = \"command\"\ncommand = \"sleep 1\"\n";
-    let scenario = tiny_scenario(dir.path(), "killed", body);
-    let root = dir.path().join("results");
-    let mut child = spawn_run(&scenario, &root);
-    // The restore of round 2 starts QEMU with the second console: kill bench right then.
+/// One variant, two rounds: round 2 restores.
+const KILLED: &str =
+    "runs = 2\nrounds = 2\nwarmup = 0\njobs = [\"half\"]\nreuse = \"snapshot\"\n[[variant]]\nname = \"long\"\n[workload]\nkind = \"command\"\ncommand = \"sleep 1\"\n";
+
+/// Kills (-9) the `bench run` of `child` as soon as round 2's restore has its guest (its
+/// console is opened then); the study's folder.
+fn kill_during_the_restore(mut child: std::process::Child, root: &Path, scenario: &str) -> PathBuf {
     let deadline = Instant::now() + Duration::from_secs(300);
     let results = loop {
-        let found = root.join("killed").is_dir().then(|| study_folder(&root, "killed"));
+        let found = root.join(scenario).is_dir().then(|| study_folder(root, scenario));
         if let Some(folder) = found.filter(|f| f.join("console/long-boot2.log").exists()) {
             break folder;
         }
@@ -117,25 +141,55 @@ fn a_kill_9_during_a_restore_leaves_no_qemu_and_the_next_run_no_state_file() {
     child.kill().unwrap();
     child.wait().unwrap();
     std::thread::sleep(Duration::from_secs(1));
-    assert_no_qemu_left(dir.path());
-    let states = results.join(".scratch/states");
-    assert!(states.exists(), "kill -9 leaves the saved state behind (it is the next run's to clear)");
+    results
+}
 
+/// `bench run --resume` of a killed study measures the missing run: both rows ok after it.
+fn resume(results: &Path) -> String {
     let resumed = bench(&["run", "--resume", results.to_str().unwrap()]);
     assert_eq!(resumed.status.code(), Some(0), "{}", describe(&resumed));
     let rows = read_rows(&results.join("runs.csv"));
     assert_eq!(rows.iter().map(|r| r["status"].as_str()).collect::<Vec<_>>(), ["ok", "ok"]);
     assert!(!results.join(".scratch").exists(), "no state file after the next run");
+    String::from_utf8_lossy(&resumed.stderr).to_string() + &String::from_utf8_lossy(&resumed.stdout)
+}
+
+#[test]
+fn a_kill_9_during_a_restore_leaves_no_qemu_and_the_next_run_no_state_file() {
+    let _guard = guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tiny_scenario(dir.path(), "killed", KILLED);
+    let root = dir.path().join("results");
+    let results = kill_during_the_restore(spawn_run(&scenario, &root), &root, "killed");
+    assert_no_qemu_left(dir.path());
+    let states = results.join(".scratch/states");
+    assert!(states.exists(), "kill -9 leaves the saved state behind (it is the next run's to clear)");
+    resume(&results);
     assert_no_qemu_left(dir.path());
 }
 
-/// A guest with a disk: the first boot's writes (its prepare's) are in every restore, the
-/// image itself is never written, and no restore sees another restore's writes.
 #[test]
-fn a_restored_debian_guest_finds_its_prepares_writes_and_the_image_stays_unwritten() {
-    let _guard = debian_guest_lock();
+fn a_kill_9_during_a_libvirt_restore_leaves_nothing_after_the_next_run() {
+    let _guard = guest_lock();
+    libvirtd();
     let dir = tempfile::tempdir().unwrap();
-    let body = r#"
+    let scenario = through_libvirt(tiny_scenario(dir.path(), "lvkilled", KILLED));
+    let root = dir.path().join("results");
+    let child = spawn_run(&scenario, &root);
+    let pid = child.id();
+    let results = kill_during_the_restore(child, &root, "lvkilled");
+    // What makes this test: libvirt does not destroy a restored domain with its connection.
+    assert!(!domains_of(pid).is_empty(), "the restored domain outlived bench, as libvirt lets it");
+    assert!(!state_volumes_of(pid).is_empty(), "the state file outlived bench");
+    let said = resume(&results);
+    assert!(said.contains("removed what a killed bench left on qemu:///system"), "{said}");
+    assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
+    assert!(state_volumes_of(pid).is_empty(), "state files left: {:?}", state_volumes_of(pid));
+}
+
+/// A guest with a disk, its root written to: each run reads the prepare's file and counts
+/// the files earlier runs left (none may be seen: every restore starts from the save).
+const DEBIAN: &str = r#"
 runs = 3
 rounds = 3
 warmup = 0
@@ -146,19 +200,13 @@ name = "deb"
 [workload]
 kind = "command"
 prepare = "echo prepared > /root/kbench-prepared && sync"
-# Each run leaves a file of its own: a later restore must not see it.
 command = "cat /root/kbench-prepared; ls /root | grep -c kbench-run-; touch /root/kbench-run-$(cat /proc/sys/kernel/random/uuid); sync"
-# Written to: the overlay, not the image, holds what the guests write.
 [guest.root]
 options = "rw"
 "#;
-    let scenario = debian_scenario(dir.path(), "debsnap", body);
-    let image = debian_image().join("root.ext4");
-    let before = std::fs::metadata(&image).unwrap();
-    let root = dir.path().join("results");
-    let out = bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let results = study_folder(&root, "debsnap");
+
+/// What DEBIAN must leave, whichever backend ran it.
+fn assert_every_run_sees_the_prepare_and_no_other_runs_writes(results: &Path) {
     let rows = read_rows(&results.join("runs.csv"));
     assert_eq!(rows.iter().map(|r| r["start"].as_str()).collect::<Vec<_>>(), ["boot", "restore", "restore"]);
     for run in 1..=3 {
@@ -166,6 +214,22 @@ options = "rw"
         let lines: Vec<&str> = log.lines().collect();
         assert_eq!(lines[..2], ["prepared", "0"], "run {run}: the prepare's file, and no run's but its own: {log}");
     }
+    assert!(!results.join(".scratch").exists());
+}
+
+/// The first boot's writes (its prepare's) are in every restore, the image itself is never
+/// written, and no restore sees another restore's writes.
+#[test]
+fn a_restored_debian_guest_finds_its_prepares_writes_and_the_image_stays_unwritten() {
+    let _guard = debian_guest_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = debian_scenario(dir.path(), "debsnap", DEBIAN);
+    let image = debian_image().join("root.ext4");
+    let before = std::fs::metadata(&image).unwrap();
+    let root = dir.path().join("results");
+    let out = bench(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_every_run_sees_the_prepare_and_no_other_runs_writes(&study_folder(&root, "debsnap"));
     let after = std::fs::metadata(&image).unwrap();
     use std::os::unix::fs::MetadataExt;
     assert_eq!(
@@ -173,8 +237,38 @@ options = "rw"
         (after.mtime(), after.mtime_nsec(), after.len()),
         "the image was written"
     );
-    assert!(!results.join(".scratch").exists());
     assert_no_qemu_left(dir.path());
+}
+
+/// Through libvirt the guest runs on an overlay volume over the uploaded image (libvirt
+/// cannot save a `<transient/>` disk), and each restore on a fresh overlay over the saved one.
+#[test]
+fn a_restored_libvirt_debian_guest_finds_its_prepares_writes_and_no_other_runs() {
+    let _guard = debian_guest_lock();
+    libvirtd();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = through_libvirt(debian_scenario(dir.path(), "lvdeb", DEBIAN));
+    let root = dir.path().join("results");
+    let (pid, out) = finish(bench_child(&["run", scenario.to_str().unwrap(), "--results", root.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_every_run_sees_the_prepare_and_no_other_runs_writes(&study_folder(&root, "lvdeb"));
+    assert!(domains_of(pid).is_empty(), "domains left: {:?}", domains_of(pid));
+    assert!(state_volumes_of(pid).is_empty(), "overlays or states left: {:?}", state_volumes_of(pid));
+}
+
+/// The scenario at `path` run through libvirt (its `[guest]` is the file's last table).
+fn through_libvirt(path: PathBuf) -> PathBuf {
+    let text = std::fs::read_to_string(&path).unwrap() + "backend = \"libvirt\"\n";
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The volumes of the kbench pool a bench of pid `pid` saved or ran guests on.
+fn state_volumes_of(pid: u32) -> Vec<String> {
+    pool_volumes()
+        .into_iter()
+        .filter(|n| (n.starts_with("kbench-state-") || n.starts_with("kbench-work-")) && n.contains(&format!("-{pid}-")))
+        .collect()
 }
 
 /// `bench check` counts the saved guests into the space the results folder needs: on a
