@@ -6,7 +6,6 @@
 //! files and terminal hear of it (`recorder` is the real one).
 
 pub mod boot;
-pub mod checksum_cache;
 pub mod fleet;
 pub mod interrupt;
 pub mod job;

@@ -104,7 +104,7 @@ pub fn design_facts(plan: &Plan) -> DesignFacts {
 
 /// A file and its sha256, to tell later whether it changed (cached by the file's state).
 pub fn file_facts(path: &Path) -> Result<FileFacts> {
-    Ok(FileFacts { path: path.display().to_string(), sha256: super::checksum_cache::sha256_of(path)? })
+    Ok(FileFacts { path: path.display().to_string(), sha256: crate::host::checksum_cache::sha256_of(path)? })
 }
 
 fn host_facts() -> HostFacts {

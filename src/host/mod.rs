@@ -1,6 +1,8 @@
 //! What this host has, read the same way wherever it is needed: the plan checks a guest
-//! against it, meta.json records it; and how busy it is besides the study ([`noise`]).
+//! against it, meta.json records it; how busy it is besides the study ([`noise`]); and
+//! the checksums of its large files, remembered ([`checksum_cache`]).
 
+pub mod checksum_cache;
 pub mod noise;
 
 /// CPUs this process may run on.

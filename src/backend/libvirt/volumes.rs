@@ -7,7 +7,6 @@
 
 use super::domain_xml::escape;
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -24,12 +23,9 @@ pub const POOL_PATH: &str = "/var/lib/libvirt/images/kbench";
 /// its volume grows, take over when it stopped growing for this long.
 const STALLED_UPLOAD: Duration = Duration::from_secs(30);
 
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(format!("{:x}", hasher.finalize()))
-}
+/// The sha256 of a local file, from the checksum cache when the file is unchanged (a
+/// multi-GB disk costs seconds of CPU to hash, every study).
+pub use crate::host::checksum_cache::sha256_of as sha256_file;
 
 /// The pool, defined, built and started when it is missing or stopped. Two hosts of one
 /// study may be one daemon: whoever loses the race to define or start it takes the
