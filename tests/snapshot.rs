@@ -271,10 +271,11 @@ fn state_volumes_of(pid: u32) -> Vec<String> {
         .collect()
 }
 
-/// `bench check` counts the saved guests into the space the results folder needs: on a
-/// 200 MiB disk two variants' 512 MiB guests do not fit, a booted study does.
+/// `bench check` and `bench run` count the saved guests into the space the results
+/// folder needs: on a 200 MiB disk two variants' 512 MiB guests do not fit, a booted
+/// study does.
 #[test]
-fn bench_check_refuses_a_results_disk_without_room_for_the_saved_guests() {
+fn a_results_disk_without_room_for_the_saved_guests_is_refused_before_anything_boots() {
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small");
     std::fs::create_dir(&small).unwrap();
@@ -301,4 +302,8 @@ fn bench_check_refuses_a_results_disk_without_room_for_the_saved_guests() {
     let booted = check("boot");
     let text = String::from_utf8_lossy(&booted.stdout);
     assert!(text.lines().any(|l| l.starts_with("  ok") && l.contains("results:")), "{}", describe(&booted));
+    let run = bench(&["run", dir.path().join("snapshot.toml").to_str().unwrap(), "--results", results.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2), "{}", describe(&run));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("keeps saved guests of up to 1024 MiB there"), "{}", describe(&run));
+    assert!(!results.join("snapshot").exists(), "refused before its results folder, let alone a boot");
 }

@@ -9,9 +9,8 @@ use crate::benchmark::limits::{seconds, Limits};
 use crate::commands::cli::CheckArgs;
 use crate::host::noise as host_noise;
 use crate::results::folder::room_for_results;
-use crate::scenario::file::BackendKind;
 use crate::scenario::{self, Plan};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::path::Path;
 use std::time::Duration;
 
@@ -45,8 +44,8 @@ pub fn check(args: &CheckArgs) -> Result<u8> {
         }
     }
     checks.push(("agent".into(), agent_binary::locate(args.agent.as_deref()).map(|p| p.display().to_string())));
-    let saved_locally = loaded.as_ref().ok().filter(|plan| plan.guest.backend == BackendKind::Qemu).and_then(Plan::saved_state_mib);
-    checks.push(("results".into(), free_space(&args.results, saved_locally.unwrap_or(0))));
+    let saved_mib = loaded.as_ref().map_or(0, Plan::saved_state_mib_on_results_disk);
+    checks.push(("results".into(), free_space(&args.results, saved_mib)));
     println!("host now: {}", host_state());
     println!("checks:");
     for line in check_lines(&checks) {
@@ -251,19 +250,11 @@ fn host_state() -> String {
 /// Free space where the results folder will be (or its nearest existing parent), for
 /// the study and the `saved_mib` its saved guests take there (`reuse = "snapshot"`).
 fn free_space(results: &Path, saved_mib: u64) -> Result<String> {
-    let free_mib = room_for_results(results)?;
-    if saved_mib == 0 {
-        return Ok(format!("{} ({free_mib} MiB free)", results.display()));
-    }
-    let needed = saved_mib + crate::results::folder::MIN_FREE_MIB;
-    if free_mib < needed {
-        bail!(
-            "only {free_mib} MiB free in {}, and reuse = \"snapshot\" keeps saved guests of up to {saved_mib} MiB there (one per variant and snapshot, each as large as the guest's memory, plus its disk's writes): free {} MiB, choose another folder with --results, or use reuse = \"boot\"",
-            results.display(),
-            needed - free_mib
-        );
-    }
-    Ok(format!("{} ({free_mib} MiB free; saved guests take up to {saved_mib} MiB of it)", results.display()))
+    let free_mib = room_for_results(results, saved_mib)?;
+    Ok(match saved_mib {
+        0 => format!("{} ({free_mib} MiB free)", results.display()),
+        _ => format!("{} ({free_mib} MiB free; saved guests take up to {saved_mib} MiB of it)", results.display()),
+    })
 }
 
 #[cfg(test)]

@@ -173,7 +173,7 @@ fn scenario_path(args: &RunArgs) -> Result<PathBuf> {
 }
 
 fn start(args: &RunArgs, plan: &Plan, meta: Meta) -> Result<(ResultsDir, Meta, StudyOutcome)> {
-    let results = ResultsDir::create(&args.results, &plan.name, &plan.scenario_path)?;
+    let results = ResultsDir::create(&args.results, &plan.name, &plan.scenario_path, plan.saved_state_mib_on_results_disk())?;
     Ok((results, meta, StudyOutcome::default()))
 }
 

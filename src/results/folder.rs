@@ -37,8 +37,10 @@ pub struct SetAside {
 }
 
 impl ResultsDir {
-    pub fn create(root: &Path, scenario_name: &str, scenario_file: &Path) -> Result<ResultsDir> {
-        room_for_results(root)?;
+    /// A new folder for a study under `root`, whose disk must also hold `saved_mib` of
+    /// saved guests (`reuse = "snapshot"` with QEMU).
+    pub fn create(root: &Path, scenario_name: &str, scenario_file: &Path, saved_mib: u64) -> Result<ResultsDir> {
+        room_for_results(root, saved_mib)?;
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
         let parent = root.join(scenario_name);
         let cannot_create =
@@ -293,8 +295,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 pub const MIN_FREE_MIB: u64 = 100;
 
 /// Whether a results folder can be made under `root` (or its nearest existing parent):
-/// writable, with at least [`MIN_FREE_MIB`] free. The free MiB when it can.
-pub fn room_for_results(root: &Path) -> Result<u64> {
+/// writable, with at least [`MIN_FREE_MIB`] free, and `saved_mib` more for the guests a
+/// snapshot study saves there. The free MiB when it can.
+pub fn room_for_results(root: &Path, saved_mib: u64) -> Result<u64> {
     let mut dir = root.to_path_buf();
     while !dir.exists() {
         match dir.parent() {
@@ -311,6 +314,14 @@ pub fn room_for_results(root: &Path) -> Result<u64> {
         bail!(
             "only {free_mib} MiB free in {}, a study needs at least {MIN_FREE_MIB} MiB for its runs, consoles and logs: free some space or choose another folder with --results",
             dir.display()
+        );
+    }
+    let needed = MIN_FREE_MIB + saved_mib;
+    if free_mib < needed {
+        bail!(
+            "only {free_mib} MiB free in {}, and reuse = \"snapshot\" keeps saved guests of up to {saved_mib} MiB there (one per variant and snapshot, each as large as the guest's memory, plus its disk's writes): free {} MiB, choose another folder with --results, or use reuse = \"boot\"",
+            dir.display(),
+            needed - free_mib
         );
     }
     Ok(free_mib)
@@ -367,7 +378,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let scenario = root.path().join("s.toml");
         std::fs::write(&scenario, "name = \"s\"\n").unwrap();
-        let results = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        let results = ResultsDir::create(root.path(), "s", &scenario, 0).unwrap();
         (root, results)
     }
 
@@ -382,7 +393,7 @@ mod tests {
                 .map(|_| {
                     scope.spawn(|| {
                         barrier.wait();
-                        let results = ResultsDir::create(root.path(), "s", &scenario).expect("a folder of its own");
+                        let results = ResultsDir::create(root.path(), "s", &scenario, 0).expect("a folder of its own");
                         let path = results.path.clone();
                         // Held until all have one: a shared folder would be refused by its lock.
                         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -415,10 +426,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let scenario = root.path().join("s.toml");
         std::fs::write(&scenario, "name = \"s\"\n").unwrap();
-        let first = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        let first = ResultsDir::create(root.path(), "s", &scenario, 0).unwrap();
         let link = root.path().join("s").join(LATEST_LINK);
         assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(first.path.file_name().unwrap()));
-        let second = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        let second = ResultsDir::create(root.path(), "s", &scenario, 0).unwrap();
         assert_ne!(first.path, second.path);
         assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(second.path.file_name().unwrap()));
         assert!(link.join("runs.csv").is_file(), "the link resolves to the study");
@@ -459,7 +470,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let scenario = root.path().join("s.toml");
         std::fs::write(&scenario, "name = \"s\"").unwrap();
-        let running = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        let running = ResultsDir::create(root.path(), "s", &scenario, 0).unwrap();
         std::fs::create_dir_all(running.scratch_dir().join("states/a")).unwrap();
         std::fs::write(running.scratch_dir().join("states/a/guest.state"), "x").unwrap();
         // As kill -9 leaves a folder: its scratch and lock file stay, nobody holds the lock.
@@ -467,7 +478,7 @@ mod tests {
         std::fs::create_dir_all(killed_scratch.join("states/a")).unwrap();
         std::fs::write(killed_scratch.join("states/a/guest.state"), "x").unwrap();
         std::fs::write(killed_scratch.with_file_name(LOCK_FILE), "12345\n").unwrap();
-        let _next = ResultsDir::create(root.path(), "s", &scenario).unwrap();
+        let _next = ResultsDir::create(root.path(), "s", &scenario, 0).unwrap();
         assert!(!killed_scratch.exists(), "the killed study's saved guests are gone");
         assert!(running.scratch_dir().join("states/a/guest.state").exists(), "a running study keeps its own");
     }

@@ -199,6 +199,15 @@ impl Plan {
         (self.reuse == Reuse::Snapshot).then(|| self.variants.len() as u64 * u64::from(self.snapshots) * self.guest.memory_mib)
     }
 
+    /// What of [`Self::saved_state_mib`] the results folder's disk holds: the QEMU
+    /// backend's states (libvirt keeps them on each host).
+    pub fn saved_state_mib_on_results_disk(&self) -> u64 {
+        match self.guest.backend {
+            BackendKind::Qemu => self.saved_state_mib().unwrap_or(0),
+            BackendKind::Libvirt => 0,
+        }
+    }
+
     /// The round (0-based) that measures run `index` (1-based): runs are dealt out in
     /// turn, so every round gets early and late runs alike.
     pub fn round_of(&self, index: u32) -> u32 {
