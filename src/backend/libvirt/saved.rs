@@ -26,7 +26,7 @@ use virt::storage_pool::StoragePool;
 use virt::storage_vol::StorageVol;
 
 /// The namespace of the owner element in a domain's `<metadata>`.
-pub const OWNER_NAMESPACE: &str = "https://kbench.invalid/xmlns/owner/1";
+const OWNER_NAMESPACE: &str = "https://kbench.invalid/xmlns/owner/1";
 /// The name of the file in the runner's state folder that says where the state is.
 const POINTER_FILE: &str = "libvirt-state.json";
 
@@ -34,9 +34,9 @@ const POINTER_FILE: &str = "libvirt-state.json";
 /// to letters and digits so that the parts split on '-'.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
-    pub machine: String,
-    pub pid: u32,
-    pub backend: u32,
+    machine: String,
+    pid: u32,
+    backend: u32,
 }
 
 impl Owner {
@@ -46,11 +46,11 @@ impl Owner {
         Owner { machine: this_machine(), pid: std::process::id(), backend: BACKENDS.fetch_add(1, Ordering::Relaxed) }
     }
 
-    pub fn tag(&self) -> String {
+    fn tag(&self) -> String {
         format!("{}-{}-{}", self.machine, self.pid, self.backend)
     }
 
-    pub fn parse(tag: &str) -> Option<Owner> {
+    fn parse(tag: &str) -> Option<Owner> {
         let mut parts = tag.trim().splitn(3, '-');
         let machine = parts.next()?.to_string();
         let pid = parts.next()?.parse().ok()?;
@@ -105,7 +105,6 @@ pub struct Pointer {
     /// The domain's name, which a restore keeps (libvirt refuses another).
     pub domain: String,
     /// The state file, a volume of the pool.
-    pub state_volume: String,
     pub state_path: String,
     /// The disk's overlay the guest was saved with (a volume of the pool, never written
     /// again): a restored guest runs on an overlay over it.
@@ -126,7 +125,7 @@ impl Pointer {
 }
 
 /// The folder of the pool on its host, where the daemon writes a state file.
-pub fn pool_folder(pool: &StoragePool) -> Result<String> {
+fn pool_folder(pool: &StoragePool) -> Result<String> {
     let xml = pool.xml_desc(0).context("cannot read the storage pool's definition")?;
     tag_text(&xml, "path").ok_or_else(|| anyhow!("the storage pool's definition names no folder"))
 }
@@ -176,7 +175,7 @@ pub fn save(domain: &Domain, pool: &StoragePool, owner: &Owner, slot: &str, disk
         }
         None => None,
     };
-    Ok((Pointer { domain: domain_name, state_volume, state_path, disk_path }, bytes))
+    Ok((Pointer { domain: domain_name, state_path, disk_path }, bytes))
 }
 
 /// Starts the guest `pointer` names, paused, on the disk overlay `fresh` (an
