@@ -32,6 +32,17 @@ pub enum Start<'a> {
     Restore(&'a SavedState),
 }
 
+/// How a boot ended well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It measured the runs it was given (or as many as it could).
+    Measured,
+    /// `reuse = "snapshot"`: it prepared, warmed up and was saved, and measured nothing:
+    /// the round's runs are for a restore of it, as every later round's are, so that every
+    /// timed run of the variant starts from the same saved guest.
+    Saved,
+}
+
 /// A saved guest could not be restored, or did not answer as the variant's guest: nothing
 /// was measured, and the runner boots instead.
 #[derive(Debug, thiserror::Error)]
@@ -59,14 +70,8 @@ struct Boot<'s, 'a> {
     start: GuestStart,
     /// `reuse = "snapshot"` on a boot: where the guest is saved once prepared and warmed up.
     states: Option<(&'s mut SavedStates, String)>,
-}
-
-/// The guest's host processes and bench's own: what the host-noise guard leaves out.
-fn with_bench(guest: Option<Vec<u32>>) -> Option<Vec<u32>> {
-    guest.map(|mut pids| {
-        pids.push(std::process::id());
-        pids
-    })
+    /// The guest was saved: its boot ends there.
+    saved: bool,
 }
 
 /// Boots the variant once and measures `pending` runs, or as many as the guest allows.
@@ -77,7 +82,7 @@ pub fn run(
     pending: &[PendingRun],
     outcome: &mut StudyOutcome,
     start: Start,
-) -> Result<()> {
+) -> Result<Ended> {
     let plan = study.plan;
     let (states, restoring) = match start {
         Start::Boot { states } => (states, None),
@@ -104,7 +109,10 @@ pub fn run(
         None => study.backend.boot(&spec)?,
         Some(state) => study.backend.restore(&spec, &state.dir).map_err(|e| RestoreFailed(format!("{e:#}")))?,
     };
-    let ours = with_bench(guest.host_pids());
+    let ours = guest.host_pids().map(|mut pids| {
+        pids.push(std::process::id());
+        pids
+    });
     let mut times = BootTimes::new(&variant.name, number);
     times.pinning = guest.pinning();
     if let Some(pinning) = &times.pinning {
@@ -126,6 +134,7 @@ pub fn run(
         finishing: None,
         start: if restoring.is_some() { GuestStart::Restore } else { GuestStart::Boot },
         states,
+        saved: false,
     };
     let stops = boot.study.stops;
     let stop = move || stops.check();
@@ -160,7 +169,8 @@ pub fn run(
         Ok(()) => {
             guest.shut_down(power_off);
             boot.times.shutdown_s = boot.finishing.map_or(0.0, |f| f.elapsed().as_secs_f64());
-            boot.times_on_record(booting)
+            boot.times_on_record(booting)?;
+            Ok(if boot.saved { Ended::Saved } else { Ended::Measured })
         }
         Err(error) if error.is::<GuestTrouble>() || error.is::<HypervisorFailed>() => {
             let _ = boot.times_on_record(booting);
@@ -217,8 +227,8 @@ impl Boot<'_, '_> {
         for planned in &job.steps {
             let limit = self.study.limits.for_step(planned.info.kind, longest_warmup);
             let timed = planned.info.kind == StepKind::Timed;
-            if timed {
-                self.save(&mut session);
+            if timed && self.save(&mut session) {
+                return finish(&mut session, self);
             }
             self.host = RunHost::default();
             if timed {
@@ -257,29 +267,33 @@ impl Boot<'_, '_> {
     }
 
     /// `reuse = "snapshot"`: saves the guest, prepared and warmed up, before its first
-    /// timed run, for the variant's later rounds to restore. A guest that cannot be saved
-    /// runs on; the later rounds then boot, and the terminal says why.
-    fn save(&mut self, session: &mut Session) {
-        let (Some((states, slot)), Some(facts)) = (self.states.take(), self.facts.clone()) else { return };
+    /// timed run, for this round and the variant's later rounds to restore; whether it was
+    /// saved (the boot then ends). A guest that cannot be saved measures on; the later
+    /// rounds then boot, and the terminal says why.
+    fn save(&mut self, session: &mut Session) -> bool {
+        let (Some((states, slot)), Some(facts)) = (self.states.take(), self.facts.clone()) else { return false };
         let name = self.variant.name.clone();
         let saving = Instant::now();
         let saved = states.fresh_dir(&slot).and_then(|dir| session.save_state(&dir).map(|bytes| (dir, bytes)));
         let save_s = saving.elapsed().as_secs_f64();
         match saved {
             Ok((dir, bytes)) => {
-                self.ours = with_bench(session.guest_host_pids());
                 self.times.save_s = Some(save_s);
                 self.times.state_bytes = Some(bytes);
                 states.insert(&slot, SavedState { dir, facts });
                 let mb = bytes as f64 / 1e6;
-                self.study
-                    .listener
-                    .note(&format!("{name}: saved the prepared guest in {save_s:.2} s ({mb:.1} MB); its later rounds restore it"));
+                self.study.listener.note(&format!(
+                    "{name}: saved the prepared guest in {save_s:.2} s ({mb:.1} MB); every timed run restores it, this round's too"
+                ));
+                self.saved = true;
+                true
             }
             Err(error) => {
                 states.forget(&slot);
-                let line = format!("warning: variant {name}: cannot save its guest ({error:#}); its later rounds boot again");
+                let line =
+                    format!("warning: variant {name}: cannot save its guest ({error:#}); it measures on, and its later rounds boot again");
                 self.study.listener.note(&line);
+                false
             }
         }
     }

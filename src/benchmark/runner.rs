@@ -5,7 +5,7 @@
 //! (recorded as failed) and is booted again, up to `retries` times, for the runs still
 //! missing.
 
-use super::boot::{self, first_line, RestoreFailed, Start};
+use super::boot::{self, first_line, Ended, RestoreFailed, Start};
 use super::job::{self, PendingRun};
 use super::session::GuestTrouble;
 use super::snapshots::SavedStates;
@@ -79,22 +79,27 @@ fn run_variant(
             Some(state) => Start::Restore(state),
             // A guest no later round restores is saved for nothing.
             None => Start::Boot {
-                states: states.as_deref_mut().filter(|_| round + study.plan.snapshots < study.plan.rounds).map(|s| (s, slot.clone())),
+                states: states
+                    .as_deref_mut()
+                    .filter(|s| round + study.plan.snapshots < study.plan.rounds && s.may_save(&slot))
+                    .map(|s| (s, slot.clone())),
             },
         };
         let result = boot::run(study, variant, (number, &console_log), &pending, outcome, start);
         note_console(study, variant, number, &console_log, outcome)?;
         match result {
-            Ok(()) => return Ok(()),
+            Ok(Ended::Measured) => return Ok(()),
+            // Saved, nothing measured: the round's runs go to a restore of it.
+            Ok(Ended::Saved) => continue,
             Err(error) if error.is::<RestoreFailed>() => {
                 // Nothing was measured: the round boots instead, without spending a retry.
                 study.listener.note(&format!(
-                    "warning: variant {} boot {number}: its saved guest could not be restored ({}); booting it instead",
+                    "warning: variant {} boot {number}: its saved guest could not be restored ({}); booting it instead, and its rounds from now on",
                     variant.name,
                     first_line(&format!("{error:#}"))
                 ));
                 if let Some(states) = states.as_deref_mut() {
-                    states.forget(&slot);
+                    states.give_up(&slot);
                 }
                 continue;
             }

@@ -199,12 +199,6 @@ impl<'g> Session<'g> {
         Ok(bytes)
     }
 
-    /// The host processes that run the guest now (a backend's save may have started
-    /// another).
-    pub fn guest_host_pids(&self) -> Option<Vec<u32>> {
-        self.guest.host_pids()
-    }
-
     /// Tells the agent there is nothing more; its Done is due.
     pub fn finish(&mut self) -> Result<()> {
         if self.state != State::Idle {

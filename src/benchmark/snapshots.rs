@@ -7,7 +7,7 @@
 
 use anyhow::{Context, Result};
 use kbench_protocol::BootFacts;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// One variant's saved guest.
@@ -22,6 +22,8 @@ pub struct SavedState {
 pub struct SavedStates {
     root: PathBuf,
     states: HashMap<String, SavedState>,
+    /// Slots whose restore failed: their rounds boot and measure, without saving again.
+    given_up: HashSet<String>,
 }
 
 impl SavedStates {
@@ -29,7 +31,7 @@ impl SavedStates {
     /// the hosts of a fleet save and drop theirs apart.
     pub fn new(scratch: &Path, host: &str) -> SavedStates {
         let states = scratch.join("states");
-        SavedStates { root: if host.is_empty() { states } else { states.join(host) }, states: HashMap::new() }
+        SavedStates { root: if host.is_empty() { states } else { states.join(host) }, states: HashMap::new(), given_up: HashSet::new() }
     }
 
     pub fn get(&self, slot: &str) -> Option<&SavedState> {
@@ -50,7 +52,19 @@ impl SavedStates {
         self.states.insert(slot.to_string(), state);
     }
 
-    /// Drops a slot's state (a restore of it failed): the rounds that would restore it boot.
+    /// A restore of the slot's state failed: its rounds boot and measure from now on (a
+    /// guest saved again might fail again, and each failure costs a boot).
+    pub fn give_up(&mut self, slot: &str) {
+        self.forget(slot);
+        self.given_up.insert(slot.to_string());
+    }
+
+    /// Whether a boot for `slot` may save its guest.
+    pub fn may_save(&self, slot: &str) -> bool {
+        !self.given_up.contains(slot)
+    }
+
+    /// Drops a slot's state (it could not be saved): the rounds that would restore it boot.
     pub fn forget(&mut self, slot: &str) {
         if let Some(state) = self.states.remove(slot) {
             let _ = std::fs::remove_dir_all(state.dir);
