@@ -43,6 +43,8 @@ pub enum Action {
     Finish,
     /// The guest was restored: a fresh key, clock and entropy (`crate::resume`).
     Resume(Resume),
+    /// The host is about to save the guest: say Synced, the last word before it.
+    Sync,
 }
 
 pub fn action(message: HostMessage) -> Result<Action, String> {
@@ -50,6 +52,7 @@ pub fn action(message: HostMessage) -> Result<Action, String> {
         HostMessage::Run(step) => Ok(Action::Run(step)),
         HostMessage::Finish => Ok(Action::Finish),
         HostMessage::Resume(resume) => Ok(Action::Resume(resume)),
+        HostMessage::Sync => Ok(Action::Sync),
         HostMessage::Setup(_) => Err("the host sent a second setup in the same boot".into()),
     }
 }
@@ -71,6 +74,7 @@ pub fn serve(
             }
             Action::Finish => return Ok(()),
             Action::Resume(resume) => crate::resume::resume(sender, resume)?,
+            Action::Sync => sender.send(&AgentMessage::Synced)?,
         }
     }
 }

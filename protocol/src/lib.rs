@@ -21,6 +21,8 @@
 //! conversation of its own, on a fresh key:
 //!
 //! ```text
+//! host:  Sync                             (on the saved boot, before the save)
+//! agent: Synced                           (its last word before the save)
 //! host:  Resume { key, clock, entropy }   (first word to the restored agent)
 //! agent: Resumed(facts)                    (signed with the new key, number 1)
 //!        ... Run, Finish as above ...
@@ -40,7 +42,7 @@ pub mod lines;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; host and agent refuse to talk across versions.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The serial device the agent talks on, inside the guest.
 pub const AGENT_PORT: &str = "/dev/ttyS1";
@@ -58,6 +60,10 @@ pub enum HostMessage {
     Run(Step),
     /// No more steps: say Done and power off.
     Finish,
+    /// Say [`AgentMessage::Synced`]. Before a save: once the host has that answer, the agent
+    /// has said all it had to (a step's kernel log may follow its result) and waits, so no
+    /// line of this conversation is left on its way to arrive after a restore.
+    Sync,
     /// The guest was restored from a state saved between two steps: sign with this key
     /// from now on, set the clock, reseed the random generator, and say [`AgentMessage::Resumed`].
     Resume(Resume),
@@ -111,6 +117,8 @@ pub enum AgentMessage {
     /// runs).
     KernelView(KernelView),
     Done,
+    /// The answer to [`HostMessage::Sync`].
+    Synced,
     /// The agent cannot go on (bad setup, missing device); the host records the reason.
     Fatal {
         message: String,

@@ -92,7 +92,8 @@ pub trait Guest {
         None
     }
     /// Saves the whole guest (memory, devices, its disk's writes) into the folder `dir`
-    /// and lets it run on; the bytes written. Only between two steps: the agent waits.
+    /// and lets it run on; the bytes written. Only between two steps, once the agent has
+    /// said all it had to (the session's Sync): nothing is on its way.
     fn save_state(&mut self, _dir: &Path) -> Result<u64> {
         anyhow::bail!("this backend cannot save a guest (reuse = \"snapshot\" needs the QEMU or libvirt backend)")
     }

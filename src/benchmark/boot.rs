@@ -244,7 +244,7 @@ impl Boot<'_, '_> {
                     Event::Heartbeat { elapsed_s, .. } => self.study.listener.heartbeat(self.variant, &planned.info, elapsed_s),
                     Event::KernelLog(text) => self.study.listener.kernel_log(self.variant, self.number, &text)?,
                     Event::StepFinished(result) => break result,
-                    Event::KernelView(_) | Event::Done => bail!("internal: the end of the boot in the middle of a step"),
+                    other @ (Event::KernelView(_) | Event::Done | Event::Synced) => bail!("internal: {other:?} in the middle of a step"),
                 }
             };
             self.in_progress = None;
@@ -274,7 +274,9 @@ impl Boot<'_, '_> {
         let (Some((states, slot)), Some(facts)) = (self.states.take(), self.facts.clone()) else { return false };
         let name = self.variant.name.clone();
         let saving = Instant::now();
-        let saved = states.fresh_dir(&slot).and_then(|dir| session.save_state(&dir).map(|bytes| (dir, bytes)));
+        let (listener, variant, number) = (&mut *self.study.listener, self.variant, self.number);
+        let mut file_kernel_log = |text: String| listener.kernel_log(variant, number, &text);
+        let saved = states.fresh_dir(&slot).and_then(|dir| session.save_state(&dir, &mut file_kernel_log).map(|bytes| (dir, bytes)));
         let save_s = saving.elapsed().as_secs_f64();
         match saved {
             Ok((dir, bytes)) => {

@@ -421,6 +421,7 @@ impl Guest for FakeGuest {
                 let cmdline = if faults.contains(&Fault::WrongState) { format!("{} other", self.cmdline) } else { self.cmdline.clone() };
                 self.say(facts(cmdline));
             }
+            HostMessage::Sync => self.say(AgentMessage::Synced),
             HostMessage::Finish => {
                 self.say(AgentMessage::KernelView(kernel_view()));
                 self.say(AgentMessage::Done);

@@ -46,6 +46,8 @@ pub enum Event {
     KernelLog(String),
     /// The kernel's view of its memory hardening, after Finish and before Done.
     KernelView(KernelView),
+    /// The answer to Sync: the agent said all it had to and waits.
+    Synced,
     Done,
 }
 
@@ -76,6 +78,8 @@ enum State {
         limit: Duration,
         started: Instant,
     },
+    /// Sync sent; Synced due.
+    Syncing,
     /// Finish sent; Done due.
     Finishing,
     Over,
@@ -190,9 +194,22 @@ impl<'g> Session<'g> {
 
     /// Saves the whole guest between two steps (the agent waits for the next one); the
     /// bytes written. Only the backend can fail it: the guest runs on either way.
-    pub fn save_state(&mut self, dir: &std::path::Path) -> Result<u64> {
+    pub fn save_state(&mut self, dir: &std::path::Path, kernel_log: &mut dyn FnMut(String) -> Result<()>) -> Result<u64> {
         if self.state != State::Idle {
             bail!("internal: a save while {:?}", self.state);
+        }
+        // What the agent said last (a step's kernel log follows its result) may still be on
+        // its way, and what is on its way at the save arrives after a restore, signed with
+        // the saved key: a breach there. Its answer to Sync is its last word before the save.
+        self.state = State::Syncing;
+        self.last_word = Instant::now();
+        self.send(&HostMessage::Sync)?;
+        loop {
+            match self.next()? {
+                Event::Synced => break,
+                Event::KernelLog(text) => kernel_log(text)?,
+                other => bail!("internal: {other:?} before Synced"),
+            }
         }
         let bytes = self.guest.save_state(dir)?;
         self.last_word = Instant::now();
@@ -239,6 +256,10 @@ impl<'g> Session<'g> {
                 self.state = State::Idle;
                 Event::StepFinished(result)
             }
+            (State::Syncing, AgentMessage::Synced) => {
+                self.state = State::Idle;
+                Event::Synced
+            }
             (State::Finishing, AgentMessage::KernelView(view)) => Event::KernelView(view),
             (State::Finishing, AgentMessage::Done) => {
                 self.state = State::Over;
@@ -265,6 +286,7 @@ impl<'g> Session<'g> {
                 }
             }
             State::Starting { id, .. } => (dead, dead_text(&format!("waiting for step {id} to start"))),
+            State::Syncing => (dead, dead_text("waiting for it to fall quiet before a save")),
             State::Finishing => (dead, dead_text("waiting for it to finish")),
             State::Idle | State::Over => (Instant::now(), "internal: waiting with nothing asked".into()),
         }
@@ -351,6 +373,7 @@ fn out_of_order(state: State, message: &AgentMessage) -> String {
     let due = match state {
         State::Starting { id, .. } => format!("the start of step {id}"),
         State::Running { id, .. } => format!("a heartbeat or the result of step {id}"),
+        State::Syncing => "synced".to_string(),
         State::Finishing => "the kernel view or done".to_string(),
         State::Idle | State::Over => "nothing".to_string(),
     };
@@ -375,6 +398,7 @@ fn name(message: &AgentMessage) -> &'static str {
         AgentMessage::KernelLog { .. } => "kernel log",
         AgentMessage::KernelView(_) => "kernel view",
         AgentMessage::Done => "done",
+        AgentMessage::Synced => "synced",
         AgentMessage::Fatal { .. } => "fatal",
     }
 }

@@ -34,9 +34,6 @@ use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::stream::Stream;
 
-/// How long a paused guest's serial output is given to reach the pumps before a save:
-/// twice the longest a pump waits between two reads.
-const SETTLE: Duration = Duration::from_millis(500);
 /// How long opening the connection may take (an ssh that hangs, a host that is down).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Keepalive: a probe after 5 s of silence, the connection given up after 6 unanswered
@@ -511,18 +508,16 @@ impl Guest for LibvirtGuest {
         self.host_pids.clone()
     }
 
-    /// libvirt's save stops the guest: it is restored at once to run on, its serial
-    /// ports opened again. The agent waits between two steps; what it wrote before the
-    /// pause reaches the session, a line cut by the pause is completed after it.
+    /// libvirt's save stops the guest: it is restored at once to run on (to its
+    /// Finish), its serial ports opened again.
     fn save_state(&mut self, dir: &Path) -> Result<u64> {
         let Some(Saving { owner, disk_capacity }) = self.saving.clone() else { anyhow::bail!("this guest was not booted to be saved") };
         let slot = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "state".into());
         let conn = self.conn.clone();
         let pool = volumes::pool(&conn)?;
-        // Paused first, then the pumps stopped once they have passed on what the agent wrote
-        // before the pause (the last steps' kernel log may still be on its way).
+        // The session had the agent's last word (Synced) before asking for the save: nothing
+        // is on its way. Paused first all the same, so that nothing can start.
         self.domain.suspend().map_err(|e| anyhow!("cannot pause the guest to save it: {e}"))?;
-        std::thread::sleep(SETTLE);
         self.stop_pumps();
         let saved = saved::save(&self.domain, &pool, &owner, &slot, self.work_volume.as_deref());
         let (pointer, bytes) = match saved {
