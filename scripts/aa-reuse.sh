@@ -11,11 +11,9 @@
 # Environment: as scripts/aa-false-alarms.sh (RUNS, LOOPS, THRESHOLD, BENCH, KBENCH_AGENT,
 # SUMMARY_ONLY; PREPARE and WARMUP are set here). Takes about K × 2 minutes with RUNS = 5 under TCG.
 set -euo pipefail
-# A prepare of 3 s and one warm-up, in both ways: the guest is saved after them, and when the
-# kernel logged a line during the last step before the save (the tiny guest's kernel logs
-# "tsc: Refined TSC clocksource calibration" 2 s after its boot), the agent may still be
-# sending it at the save, the restore then fails on it and the round boots instead (the
-# `restored` column counts the runs that really ran on a restored guest).
+# A prepare of 3 s and one warm-up, in both ways, as a study with a prepare has them. (It
+# was also a workaround: before protocol 6's Sync, a guest saved while the agent was still
+# sending a kernel log, right after its boot or a step, failed its restores.)
 export PREPARE=${PREPARE:-sleep 3}
 export WARMUP=${WARMUP:-1}
 export WAYS="interleaved-quiet-boot interleaved-quiet-snapshot"

@@ -103,6 +103,12 @@ fn describe_plan(plan: &Plan, path: &Path) {
             plan.order.choice.name()
         ),
     }
+    if plan.reuse == scenario::file::Reuse::Snapshot {
+        println!(
+            "  reuse = \"snapshot\": {} per variant, prepared, warmed up and saved; every round's runs on a restore of it",
+            count(plan.snapshots as usize, "boot", "boots")
+        );
+    }
 }
 
 /// How long the study should take, from the last finished study of this scenario, and
