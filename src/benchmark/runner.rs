@@ -77,7 +77,7 @@ fn run_variant(
         let saved = states.as_deref().and_then(|s| s.get(&slot)).cloned();
         let start = match &saved {
             Some(state) => Start::Restore(state),
-            // A guest no later round restores is saved for nothing.
+            // A guest only this round would restore is not worth its save: it measures.
             None => Start::Boot {
                 states: states
                     .as_deref_mut()
