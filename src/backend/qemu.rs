@@ -130,7 +130,7 @@ impl Backend for QemuBackend {
         // The saved disk's writes under a throw-away layer: every restore starts from them.
         let drive = spec.disk.as_ref().map(|_| format!("file={},if=virtio,format=qcow2,snapshot=on", escape(&files.disk)));
         let mut guest = self.start(spec, drive, &["-S", "-incoming", "defer"])?;
-        qemu_state::restore(guest.qmp()?, &files, qemu_state::STATE_TIMEOUT)?;
+        qemu_state::restore(guest.qmp()?, &files, super::STATE_TIMEOUT)?;
         Ok(Box::new(guest))
     }
 }
@@ -347,7 +347,7 @@ impl Guest for QemuGuest {
 
     fn save_state(&mut self, dir: &Path) -> Result<u64> {
         let overlay = self.overlay.clone();
-        qemu_state::save(self.qmp()?, overlay.as_deref(), &qemu_state::StateFiles::in_dir(dir), qemu_state::STATE_TIMEOUT)
+        qemu_state::save(self.qmp()?, overlay.as_deref(), &qemu_state::StateFiles::in_dir(dir), super::STATE_TIMEOUT)
     }
 }
 

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-pub use super::STATE_TIMEOUT;
 /// How often QEMU is asked whether the migration is done.
 const POLL: Duration = Duration::from_millis(20);
 

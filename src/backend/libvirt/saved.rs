@@ -199,7 +199,7 @@ pub fn restore(conn: &Connect, pointer: &Pointer, fresh: Option<&str>) -> Result
     conn.lookup_domain_by_name(&pointer.domain).map_err(|e| anyhow!("the restored guest {} is not there: {e}", pointer.domain))
 }
 
-/// Runs `call` (a libvirt call that may block) within [`super::super::STATE_TIMEOUT`]. A
+/// Runs `call` (a libvirt call that may block) within [`crate::backend::STATE_TIMEOUT`]. A
 /// call past it is left to end on its own thread; the guest it was for is destroyed with
 /// its handle, which ends it.
 fn bounded<T: Send + 'static>(what: &str, call: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -207,7 +207,7 @@ fn bounded<T: Send + 'static>(what: &str, call: impl FnOnce() -> Result<T> + Sen
     std::thread::spawn(move || {
         let _ = sender.send(call());
     });
-    let timeout = super::super::STATE_TIMEOUT;
+    let timeout = crate::backend::STATE_TIMEOUT;
     receiver.recv_timeout(timeout).map_err(|_| anyhow!("libvirt did not {what} within {} s", timeout.as_secs()))?
 }
 
